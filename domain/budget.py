@@ -1,0 +1,83 @@
+"""The yearly budget of one reward scheme: the aggregate that keeps rule 8's
+"never beyond the scheme's budget for the year" true across enterprises.
+
+A grant saves the enterprise and this budget in one transaction, so two grants that
+race for the last yuan cannot both succeed: the second one's save conflicts on the
+budget's version and is retried against the new balance.
+
+>>> from datetime import date
+>>> from domain.values import Actor
+>>> b = SchemeBudget.open(programme="zhejiang", scheme="s", year=2023, budget_fen=100)
+>>> b.spend(reward_id="r1", uscc="X", amount_fen=60, occurred_on=date(2023, 5, 1))
+>>> b.spend(reward_id="r2", uscc="Y", amount_fen=60, occurred_on=date(2023, 5, 2))
+Traceback (most recent call last):
+...
+domain.errors.RuleViolation: reward.over_budget [amount_fen]: scheme zhejiang/s has 40 fen left of its 2023 budget of 100 fen; 60 fen asked (rule: 8. Rewards: valid designation, once per scheme, cap, yearly budget)
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+from uuid import UUID, uuid5
+
+from eventsourcing.domain import Aggregate, event
+
+from domain.enterprise import LEDGER_NAMESPACE
+from domain.errors import RuleViolation
+
+
+def budget_id(programme: str, scheme: str, year: int) -> UUID:
+    return uuid5(LEDGER_NAMESPACE, f"budget:{programme}:{scheme}:{year}")
+
+
+class SchemeBudget(Aggregate):
+    """Spending of one scheme in one calendar year against its budget."""
+
+    @staticmethod
+    def create_id(programme: str, scheme: str, year: int, **_: Any) -> UUID:
+        return budget_id(programme, scheme, year)
+
+    @classmethod
+    def open(cls, *, programme: str, scheme: str, year: int, budget_fen: int | None) -> SchemeBudget:
+        return cls._create(cls.Opened, programme=programme, scheme=scheme, year=year, budget_fen=budget_fen)
+
+    class Opened(Aggregate.Created):
+        programme: str
+        scheme: str
+        year: int
+        budget_fen: int | None
+
+    def __init__(self, *, programme: str, scheme: str, year: int, budget_fen: int | None):
+        self.programme = programme
+        self.scheme = scheme
+        self.year = year
+        self.budget_fen = budget_fen
+        self.spent_fen = 0
+
+    @property
+    def left_fen(self) -> int | None:
+        return None if self.budget_fen is None else self.budget_fen - self.spent_fen
+
+    def spend(self, *, reward_id: str, uscc: str, amount_fen: int, occurred_on: date) -> None:
+        if occurred_on.year != self.year:
+            raise RuleViolation("reward", "reward.wrong_budget_year",
+                                f"a grant on {occurred_on} is paid from the {occurred_on.year} budget, not {self.year}",
+                                field="occurred_on")
+        left = self.left_fen
+        if left is not None and amount_fen > left:
+            raise RuleViolation("reward", "reward.over_budget",
+                                f"scheme {self.programme}/{self.scheme} has {left} fen left of its {self.year} "
+                                f"budget of {self.budget_fen} fen; {amount_fen} fen asked", field="amount_fen")
+        self._spent(reward_id=reward_id, uscc=uscc, amount_fen=amount_fen, occurred_on=occurred_on)
+
+    @event("Spent")
+    def _spent(self, reward_id: str, uscc: str, amount_fen: int, occurred_on: date) -> None:
+        self.spent_fen += amount_fen
+
+    def refund(self, *, reward_id: str, uscc: str, amount_fen: int, occurred_on: date) -> None:
+        self._refunded(reward_id=reward_id, uscc=uscc, amount_fen=amount_fen, occurred_on=occurred_on)
+
+    @event("Refunded")
+    def _refunded(self, reward_id: str, uscc: str, amount_fen: int, occurred_on: date) -> None:
+        self.spent_fen -= amount_fen

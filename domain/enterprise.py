@@ -1,0 +1,865 @@
+"""The enterprise aggregate: one enterprise, every application and designation it holds.
+
+All decisions about one enterprise go through this aggregate, so the rules that look
+across its designations (the ladder, cooling-off, reward once per scheme) are checked
+against one consistent version.  Each public method checks the rules, then triggers
+one event; an event's body only changes state, so replaying the stored events rebuilds
+the aggregate exactly without consulting any policy.
+
+Public methods take the envelope every event carries: ``occurred_on`` (the business
+date), ``actor`` and ``document``.  The policy version in force on ``occurred_on`` is
+passed in by the service layer; the domain never reads files.
+
+>>> from datetime import date
+>>> from domain.values import Actor, make_uscc
+>>> uscc = make_uscc("91211400MA0000001")
+>>> e = Enterprise.register(uscc=uscc, name="葫芦岛某泵业有限公司", region="211402", industry="C3441",
+...     listed=False, uscc_override=None, occurred_on=date(2020, 3, 1),
+...     actor=Actor(authority="211400", person="city platform"), document="")
+>>> e.uscc == uscc, e.region
+(True, '211402')
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+import msgspec
+from eventsourcing.domain import Aggregate, event
+
+from domain.errors import NotFound, RuleViolation
+from domain.policy import REVOCATION_REASONS, Programme, Requirement, Scheme, Tier
+from domain.values import Actor, Level, Region, add_months, add_years, region_covers
+
+LEDGER_NAMESPACE = uuid5(NAMESPACE_URL, "https://cultivation-ledger/")
+
+
+def enterprise_id(uscc: str) -> UUID:
+    """The aggregate id of an enterprise: derived from its USCC, so it is found by code."""
+    return uuid5(LEDGER_NAMESPACE, f"enterprise:{uscc}")
+
+
+def event_id(originator_id: UUID, version: int) -> UUID:
+    """The id of a stored event, derived from its position in its aggregate's sequence.
+
+    Deterministic, so the relay, the exports and corrections all name an event the
+    same way without storing a second key.
+    """
+    return uuid5(LEDGER_NAMESPACE, f"event:{originator_id}:{version}")
+
+
+TERMINAL = ("rejected", "withdrawn", "annulled")
+DECIDED = ("approved",)
+
+
+class Application(msgspec.Struct, kw_only=True):
+    """State of one application; once approved it is a designation."""
+
+    id: str
+    programme: str
+    tier: str
+    level: str
+    product_id: str | None
+    product_name: str | None
+    applied_on: date
+    status: str = "applied"
+    declared_revenue_fen: int | None = None
+    recommendations: dict[str, str] = {}  # level -> authority
+    assessment_passed: bool | None = None
+    notice_from: date | None = None
+    notice_until: date | None = None
+    objections: dict[str, str] = {}  # id -> open | upheld | dismissed
+    valid_from: date | None = None
+    valid_until: date | None = None
+    revoked_on: date | None = None
+    revocation_reason: str | None = None
+    ended_on: date | None = None  # re-confirmation refused
+    review_failed: bool = False
+    reviews: int = 0
+    reviewed_until: date | None = None  # valid_until of the period last reviewed
+    first_until: date | None = None  # valid_until as first approved (later periods are renewals)
+    renewal_of: str | None = None
+    replaced_by: str | None = None
+    under_reconfirmation: bool = False
+    approved_event: UUID | None = None
+
+    def valid_on(self, d: date) -> bool:
+        """Rule 4: valid_from <= d < valid_until and not revoked (or ended) on or before d."""
+        if self.status != "approved" or self.valid_from is None or self.valid_until is None:
+            return False
+        if not (self.valid_from <= d < self.valid_until):
+            return False
+        if self.revoked_on is not None and self.revoked_on <= d:
+            return False
+        return not (self.ended_on is not None and self.ended_on <= d)
+
+    def is_renewal_on(self, d: date) -> bool:
+        """True if on ``d`` this designation stands by a renewal rather than its first approval."""
+        return self.renewal_of is not None or (self.first_until is not None and d >= self.first_until)
+
+    @property
+    def is_open(self) -> bool:
+        return self.status not in TERMINAL and self.status not in DECIDED
+
+
+class Revocation(msgspec.Struct, frozen=True, kw_only=True):
+    application_id: str
+    programme: str
+    tier: str
+    reason: str
+    effective_on: date
+    barred_until: date | None
+
+
+class Reward(msgspec.Struct, kw_only=True):
+    id: str
+    programme: str
+    scheme: str
+    application_id: str | None
+    amount_fen: int
+    granted_on: date
+    tranche: int | None
+    event_id: UUID
+    clawed_back_fen: int = 0
+
+
+class ChangeReport(msgspec.Struct, frozen=True, kw_only=True):
+    kind: str
+    changed_on: date
+    reported_on: date
+    late: bool
+
+
+class Enterprise(Aggregate):
+    """An enterprise (企业) on the cultivation ladder."""
+
+    @staticmethod
+    def create_id(uscc: str, **_: Any) -> UUID:
+        return enterprise_id(uscc)
+
+    # ------------------------------------------------------------------ registration
+    @classmethod
+    def register(cls, *, uscc: str, name: str, region: str, industry: str | None, listed: bool,
+                 uscc_override: str | None, occurred_on: date, actor: Actor, document: str) -> Enterprise:
+        """Register an enterprise.  The USCC check was done at the edge; an override of a
+        failing check character is carried as ``uscc_override`` (the document allowing it)."""
+        Region(region)
+        if not region_covers(actor.authority, region) and actor.role != "enterprise":
+            raise RuleViolation("authority", "register.not_covering",
+                                f"authority {actor.authority} does not cover region {region}", field="actor.authority")
+        return cls._create(cls.Registered, uscc=uscc, name=name, region=region, industry=industry, listed=listed,
+                           uscc_override=uscc_override, occurred_on=occurred_on, actor=actor, document=document)
+
+    class Registered(Aggregate.Created):
+        uscc: str
+        name: str
+        region: str
+        industry: str | None
+        listed: bool
+        uscc_override: str | None
+        occurred_on: date
+        actor: Actor
+        document: str
+
+    def __init__(self, *, uscc: str, name: str, region: str, industry: str | None, listed: bool,
+                 uscc_override: str | None, occurred_on: date, actor: Actor, document: str):
+        self.uscc = uscc
+        self.name = name
+        self.region = region
+        self.industry = industry
+        self.listed = listed
+        self.uscc_override = uscc_override
+        self.registered_on = occurred_on
+        self.pools: dict[str, date | None] = {}  # "programme/tier" -> admitted on (None when removed)
+        self.applications: dict[str, Application] = {}
+        self.revocations: list[Revocation] = []
+        self.rewards: dict[str, Reward] = {}
+        self.changes: list[ChangeReport] = []
+        self.yearly_data: dict[int, bool] = {}  # data year -> filed late?
+        self.names: list[str] = [name]
+
+    # ------------------------------------------------------------------ helpers
+    def application(self, application_id: str) -> Application:
+        try:
+            return self.applications[application_id]
+        except KeyError:
+            raise NotFound("identity", "application.not_found",
+                           f"enterprise {self.uscc} has no application {application_id!r}",
+                           field="application_id") from None
+
+    def designations(self) -> list[Application]:
+        return [a for a in self.applications.values() if a.status == "approved"]
+
+    def valid_designations(self, on: date) -> list[Application]:
+        return [a for a in self.applications.values() if a.valid_on(on)]
+
+    def _matching_valid(self, req: Requirement, on: date) -> list[Application]:
+        return [a for a in self.valid_designations(on)
+                if a.tier == req.tier
+                and (req.level is None or a.level == req.level)
+                and (req.programme is None or a.programme == req.programme)]
+
+    def _require_decider(self, actor: Actor, programme: Programme, tier: Tier, field: str = "actor.authority") -> None:
+        """Rule 2: the programme's deciding authority: the tier's deciding level, covering the
+        enterprise, and inside the programme's jurisdiction."""
+        if actor.role != "authority":
+            raise RuleViolation("authority", "authority.not_an_authority",
+                                f"a {actor.role} cannot decide on {tier.id}", field="actor.role")
+        if actor.level != tier.deciding_level:
+            raise RuleViolation("authority", "authority.wrong_level",
+                                f"{tier.id} in {programme.key} is decided at {tier.deciding_level} level; "
+                                f"authority {actor.authority} is {actor.level}", field=field)
+        if not region_covers(actor.authority, self.region) or not region_covers(programme.jurisdiction,
+                                                                                 actor.authority):
+            raise RuleViolation("authority", "authority.not_covering",
+                                f"authority {actor.authority} does not cover enterprise region {self.region} "
+                                f"within programme jurisdiction {programme.jurisdiction}", field=field)
+
+    def _require_covering(self, actor: Actor, field: str = "actor.authority") -> None:
+        if actor.role == "enterprise":
+            if not region_covers(actor.authority, self.region):
+                raise RuleViolation("authority", "authority.not_covering",
+                                    f"enterprise actor's region {actor.authority} does not cover {self.region}",
+                                    field=field)
+            return
+        if actor.role != "authority" or not region_covers(actor.authority, self.region):
+            raise RuleViolation("authority", "authority.not_covering",
+                                f"authority {actor.authority} ({actor.role}) does not cover enterprise region "
+                                f"{self.region}", field=field)
+
+    @staticmethod
+    def _require_after(earlier: date | None, later: date, what: str, field: str = "occurred_on") -> None:
+        if earlier is not None and later < earlier:
+            raise RuleViolation("order", "order.backdated",
+                                f"{field} {later} is before {what} {earlier}", field=field)
+
+    # ------------------------------------------------------------------ pool (入库/出库)
+    def admit_to_pool(self, *, programme: Programme, tier: str, occurred_on: date, actor: Actor, document: str) -> None:
+        t = programme.tier(tier)
+        self._require_covering(actor)
+        key = f"{programme.id}/{t.id}"
+        if self.pools.get(key) is not None:
+            raise RuleViolation("order", "pool.already_admitted",
+                                f"{self.uscc} is already in the {key} pool since {self.pools[key]}", field="tier")
+        self._require_after(self.registered_on, occurred_on, "registration")
+        self._admitted_to_pool(programme=programme.id, tier=t.id, occurred_on=occurred_on, actor=actor,
+                               document=document)
+
+    @event("AdmittedToPool")
+    def _admitted_to_pool(self, programme: str, tier: str, occurred_on: date, actor: Actor, document: str) -> None:
+        self.pools[f"{programme}/{tier}"] = occurred_on
+
+    def remove_from_pool(self, *, programme: Programme, tier: str, reason: str, occurred_on: date, actor: Actor,
+                         document: str) -> None:
+        t = programme.tier(tier)
+        self._require_covering(actor)
+        key = f"{programme.id}/{t.id}"
+        if self.pools.get(key) is None:
+            raise RuleViolation("order", "pool.not_admitted", f"{self.uscc} is not in the {key} pool", field="tier")
+        self._require_after(self.pools[key], occurred_on, "admission")
+        self._removed_from_pool(programme=programme.id, tier=t.id, reason=reason, occurred_on=occurred_on,
+                                actor=actor, document=document)
+
+    @event("RemovedFromPool")
+    def _removed_from_pool(self, programme: str, tier: str, reason: str, occurred_on: date, actor: Actor,
+                           document: str) -> None:
+        self.pools[f"{programme}/{tier}"] = None
+
+    # ------------------------------------------------------------------ apply (申报)
+    def apply(self, *, application_id: str, programme: Programme, tier: str, product_id: str | None,
+              product_name: str | None, declared_revenue_fen: int | None, occurred_on: date, actor: Actor,
+              document: str) -> None:
+        t = programme.tier(tier)
+        self._require_covering(actor)
+        self._require_after(self.registered_on, occurred_on, "registration")
+        if application_id in self.applications:
+            raise RuleViolation("identity", "apply.duplicate_id",
+                                f"application {application_id!r} already exists", field="application_id")
+        if t.subject == "product" and not product_id:
+            raise RuleViolation("identity", "apply.product_required",
+                                f"{t.id} designates a product or technology: product_id is required",
+                                field="product_id")
+        if t.subject == "enterprise" and product_id:
+            raise RuleViolation("identity", "apply.product_not_allowed",
+                                f"{t.id} designates the enterprise, not a product", field="product_id")
+        for a in self.applications.values():
+            if a.programme == programme.id and a.tier == t.id and a.product_id == product_id:
+                if a.is_open:
+                    raise RuleViolation("order", "apply.already_open",
+                                        f"application {a.id!r} for {t.id} is still open ({a.status})",
+                                        field="tier")
+                if a.valid_on(occurred_on) and a.replaced_by is None:
+                    raise RuleViolation("ladder", "apply.already_designated",
+                                        f"already designated {t.id} until {a.valid_until} ({a.id!r}); "
+                                        f"renewal goes through review", field="tier")
+        # Rule 6: cooling-off after a revocation of the same tier.
+        for r in self.revocations:
+            if r.programme == programme.id and r.tier == t.id and r.barred_until and occurred_on < r.barred_until:
+                raise RuleViolation("revocation", "apply.cooling_off",
+                                    f"{t.id} was revoked on {r.effective_on} ({REVOCATION_REASONS[r.reason]}); "
+                                    f"no new application before {r.barred_until}", field="occurred_on")
+        # Rule 3: the ladder.
+        self._check_ladder(t, programme, occurred_on, declared_revenue_fen)
+        self._applied(application_id=application_id, programme=programme.id, tier=t.id, level=t.deciding_level,
+                      product_id=product_id, product_name=product_name, declared_revenue_fen=declared_revenue_fen,
+                      policy=programme.key, occurred_on=occurred_on, actor=actor, document=document)
+
+    def _check_ladder(self, t: Tier, programme: Programme, on: date, revenue_fen: int | None) -> None:
+        for req in t.requires:
+            if req.when_revenue_below_fen is not None and revenue_fen is not None \
+                    and revenue_fen >= req.when_revenue_below_fen:
+                continue
+            if not self._matching_valid(req, on):
+                level = f"{req.level} " if req.level else ""
+                cond = (f" (required below revenue {req.when_revenue_below_fen} fen)"
+                        if req.when_revenue_below_fen is not None else "")
+                raise RuleViolation("ladder", "ladder.prerequisite_missing",
+                                    f"{t.id} in {programme.key} needs a valid {level}{req.tier} designation "
+                                    f"on {on}{cond}", field="tier")
+        for req in t.excludes:
+            hit = self._matching_valid(req, on)
+            if hit:
+                raise RuleViolation("ladder", "ladder.excluded",
+                                    f"{t.id} in {programme.key} excludes holders of {req.tier} "
+                                    f"({hit[0].id!r} valid until {hit[0].valid_until})", field="tier")
+        if t.excludes_listed and self.listed:
+            raise RuleViolation("ladder", "ladder.listed_excluded",
+                                f"{t.id} in {programme.key} excludes listed companies", field="tier")
+
+    @event("Applied")
+    def _applied(self, application_id: str, programme: str, tier: str, level: str, product_id: str | None,
+                 product_name: str | None, declared_revenue_fen: int | None, policy: str, occurred_on: date,
+                 actor: Actor, document: str) -> None:
+        self.applications[application_id] = Application(
+            id=application_id, programme=programme, tier=tier, level=level, product_id=product_id,
+            product_name=product_name, applied_on=occurred_on, declared_revenue_fen=declared_revenue_fen)
+
+    # ------------------------------------------------------------------ recommend (推荐)
+    def recommend(self, *, application_id: str, programme: Programme, occurred_on: date, actor: Actor,
+                  document: str) -> None:
+        a = self.application(application_id)
+        t = programme.tier(a.tier)
+        if a.status not in ("applied", "recommended"):
+            raise RuleViolation("order", "recommend.wrong_stage",
+                                f"application {a.id!r} is {a.status}; recommendations come before assessment",
+                                field="application_id")
+        self._require_after(a.applied_on, occurred_on, "the application")
+        if actor.role != "authority" or actor.level not in t.recommend_levels:
+            raise RuleViolation("authority", "recommend.wrong_level",
+                                f"{t.id} is recommended at {[str(l.value) for l in t.recommend_levels] or 'no'} "
+                                f"level; authority {actor.authority} is {actor.level}", field="actor.authority")
+        if not region_covers(actor.authority, self.region):
+            raise RuleViolation("authority", "recommend.not_covering",
+                                f"authority {actor.authority} does not cover enterprise region {self.region}",
+                                field="actor.authority")
+        if actor.level in a.recommendations:
+            raise RuleViolation("order", "recommend.duplicate",
+                                f"already recommended at {actor.level} level by {a.recommendations[actor.level]}",
+                                field="actor.authority")
+        bar_from = add_years(occurred_on, -t.recommend_bar_years)
+        for r in self.revocations:
+            if r.reason in t.recommend_bar_reasons and bar_from < r.effective_on <= occurred_on:
+                raise RuleViolation("revocation", "recommend.barred",
+                                    f"a designation was revoked on {r.effective_on} for "
+                                    f"{REVOCATION_REASONS[r.reason]}; no recommendation within "
+                                    f"{t.recommend_bar_years} years", field="application_id")
+        for req in t.excludes:
+            hit = self._matching_valid(req, occurred_on)
+            if hit:
+                raise RuleViolation("ladder", "ladder.excluded",
+                                    f"{t.id} is not recommended for holders of {req.tier} ({hit[0].id!r})",
+                                    field="application_id")
+        self._recommended(application_id=a.id, level=actor.level, occurred_on=occurred_on, actor=actor,
+                          document=document)
+
+    @event("Recommended")
+    def _recommended(self, application_id: str, level: str, occurred_on: date, actor: Actor, document: str) -> None:
+        a = self.applications[application_id]
+        a.recommendations[level] = actor.authority
+        a.status = "recommended"
+
+    # ------------------------------------------------------------------ assess (审核/评审)
+    def assess(self, *, application_id: str, programme: Programme, score: int | None, components: dict[str, int],
+               indicators: dict[str, int], direct_pass: list[str], occurred_on: date, actor: Actor,
+               document: str) -> None:
+        a = self.application(application_id)
+        t = programme.tier(a.tier)
+        missing = [lv.value for lv in t.recommend_levels if lv.value not in a.recommendations]
+        if a.status not in ("applied", "recommended") or missing:
+            raise RuleViolation("order", "assess.not_recommended",
+                                f"application {a.id!r} is {a.status}; assessment needs recommendations from "
+                                f"{missing or 'no further'} level(s) first", field="application_id")
+        self._require_after(a.applied_on, occurred_on, "the application")
+        self._require_decider(actor, programme, t)
+        failures = t.assessment.judge(score, components, indicators, direct_pass)
+        self._assessed(application_id=a.id, score=score, components=components, indicators=indicators,
+                       direct_pass=direct_pass, passed=not failures, failures=failures, policy=programme.key,
+                       occurred_on=occurred_on, actor=actor, document=document)
+
+    @event("Assessed")
+    def _assessed(self, application_id: str, score: int | None, components: dict[str, int],
+                  indicators: dict[str, int], direct_pass: list[str], passed: bool, failures: list[str],
+                  policy: str, occurred_on: date, actor: Actor, document: str) -> None:
+        a = self.applications[application_id]
+        a.assessment_passed = passed
+        a.status = "assessed"
+
+    # ------------------------------------------------------------------ notice (公示) and objections
+    def open_notice(self, *, application_id: str, programme: Programme, occurred_on: date, actor: Actor,
+                    document: str) -> None:
+        a = self.application(application_id)
+        t = programme.tier(a.tier)
+        if a.status != "assessed" or not a.assessment_passed:
+            raise RuleViolation("order", "notice.not_assessed",
+                                f"application {a.id!r} is {a.status}"
+                                f"{' with a failed assessment' if a.assessment_passed is False else ''}; "
+                                f"a notice needs a passed assessment", field="application_id")
+        self._require_decider(actor, programme, t)
+        self._notice_opened(application_id=a.id, notice_until=occurred_on + timedelta(days=t.notice_days),
+                            occurred_on=occurred_on, actor=actor, document=document)
+
+    @event("NoticeOpened")
+    def _notice_opened(self, application_id: str, notice_until: date, occurred_on: date, actor: Actor,
+                       document: str) -> None:
+        a = self.applications[application_id]
+        a.notice_from = occurred_on
+        a.notice_until = notice_until
+        a.status = "noticed"
+
+    def object(self, *, application_id: str, objection_id: str, grounds: str, occurred_on: date, actor: Actor,
+               document: str) -> None:
+        a = self.application(application_id)
+        if a.status != "noticed" or a.notice_from is None or a.notice_until is None:
+            raise RuleViolation("order", "object.no_notice", f"application {a.id!r} is not under notice",
+                                field="application_id")
+        if not (a.notice_from <= occurred_on < a.notice_until):
+            raise RuleViolation("order", "object.outside_notice",
+                                f"objections are taken from {a.notice_from} until before {a.notice_until}",
+                                field="occurred_on")
+        if objection_id in a.objections:
+            raise RuleViolation("identity", "object.duplicate_id", f"objection {objection_id!r} exists",
+                                field="objection_id")
+        self._objected(application_id=a.id, objection_id=objection_id, grounds=grounds, occurred_on=occurred_on,
+                       actor=actor, document=document)
+
+    @event("Objected")
+    def _objected(self, application_id: str, objection_id: str, grounds: str, occurred_on: date, actor: Actor,
+                  document: str) -> None:
+        self.applications[application_id].objections[objection_id] = "open"
+
+    def resolve_objection(self, *, application_id: str, objection_id: str, upheld: bool, programme: Programme,
+                          occurred_on: date, actor: Actor, document: str) -> None:
+        a = self.application(application_id)
+        if a.objections.get(objection_id) != "open":
+            raise RuleViolation("order", "objection.not_open",
+                                f"objection {objection_id!r} is {a.objections.get(objection_id, 'unknown')}",
+                                field="objection_id")
+        self._require_decider(actor, programme, programme.tier(a.tier))
+        self._objection_resolved(application_id=a.id, objection_id=objection_id, upheld=upheld,
+                                 occurred_on=occurred_on, actor=actor, document=document)
+
+    @event("ObjectionResolved")
+    def _objection_resolved(self, application_id: str, objection_id: str, upheld: bool, occurred_on: date,
+                            actor: Actor, document: str) -> None:
+        self.applications[application_id].objections[objection_id] = "upheld" if upheld else "dismissed"
+
+    # ------------------------------------------------------------------ decide (认定/公告)
+    def approve(self, *, application_id: str, programme: Programme, occurred_on: date, actor: Actor,
+                document: str) -> None:
+        a = self.application(application_id)
+        t = programme.tier(a.tier)
+        self._require_decider(actor, programme, t)
+        missing = [lv.value for lv in t.recommend_levels if lv.value not in a.recommendations]
+        if missing:
+            raise RuleViolation("order", "approve.not_recommended", f"no recommendation from {missing} level",
+                                field="application_id")
+        if a.status != "noticed" or not a.assessment_passed or a.notice_until is None:
+            raise RuleViolation("order", "approve.no_notice",
+                                f"application {a.id!r} is {a.status}; approval needs a passed assessment "
+                                f"and a notice period", field="application_id")
+        if occurred_on < a.notice_until:
+            raise RuleViolation("order", "approve.notice_open",
+                                f"the notice period runs until {a.notice_until}", field="occurred_on")
+        unresolved = [o for o, s in a.objections.items() if s == "open"]
+        if unresolved:
+            raise RuleViolation("order", "approve.objection_open", f"unresolved objections {unresolved}",
+                                field="application_id")
+        upheld = [o for o, s in a.objections.items() if s == "upheld"]
+        if upheld:
+            raise RuleViolation("order", "approve.objection_upheld",
+                                f"objections {upheld} were upheld; the application can only be rejected",
+                                field="application_id")
+        if not document:
+            raise RuleViolation("order", "approve.no_document", "an approval needs its document (文号)",
+                                field="document")
+        valid_from, valid_until = t.validity(occurred_on)
+        self._approved(application_id=a.id, valid_from=valid_from, valid_until=valid_until, policy=programme.key,
+                       occurred_on=occurred_on, actor=actor, document=document)
+
+    @event("Approved")
+    def _approved(self, application_id: str, valid_from: date, valid_until: date, policy: str, occurred_on: date,
+                  actor: Actor, document: str) -> None:
+        a = self.applications[application_id]
+        a.status = "approved"
+        a.valid_from = valid_from
+        a.valid_until = valid_until
+        a.first_until = valid_until
+        a.approved_event = event_id(self.id, self.version + 1)
+
+    def reject(self, *, application_id: str, programme: Programme, reason: str, occurred_on: date, actor: Actor,
+               document: str) -> None:
+        a = self.application(application_id)
+        if not a.is_open:
+            raise RuleViolation("order", "reject.closed", f"application {a.id!r} is already {a.status}",
+                                field="application_id")
+        t = programme.tier(a.tier)
+        # The deciding authority rejects; a recommending authority may turn an application
+        # down before it is recommended upwards.
+        if not (actor.role == "authority" and actor.level in t.recommend_levels
+                and region_covers(actor.authority, self.region) and a.status in ("applied", "recommended")):
+            self._require_decider(actor, programme, t)
+        self._rejected(application_id=a.id, reason=reason, occurred_on=occurred_on, actor=actor, document=document)
+
+    @event("Rejected")
+    def _rejected(self, application_id: str, reason: str, occurred_on: date, actor: Actor, document: str) -> None:
+        self.applications[application_id].status = "rejected"
+
+    def withdraw(self, *, application_id: str, reason: str, occurred_on: date, actor: Actor, document: str) -> None:
+        a = self.application(application_id)
+        if not a.is_open:
+            raise RuleViolation("order", "withdraw.closed", f"application {a.id!r} is already {a.status}",
+                                field="application_id")
+        self._require_covering(actor)
+        self._withdrawn(application_id=a.id, reason=reason, occurred_on=occurred_on, actor=actor, document=document)
+
+    @event("Withdrawn")
+    def _withdrawn(self, application_id: str, reason: str, occurred_on: date, actor: Actor, document: str) -> None:
+        self.applications[application_id].status = "withdrawn"
+
+    # ------------------------------------------------------------------ yearly data, review (复核)
+    def file_yearly_data(self, *, programme: Programme, data_year: int, indicators: dict[str, int],
+                         occurred_on: date, actor: Actor, document: str) -> None:
+        self._require_covering(actor)
+        if data_year >= occurred_on.year:
+            raise RuleViolation("review", "yearly_data.future_year",
+                                f"data for {data_year} cannot be filed on {occurred_on}", field="data_year")
+        if data_year in self.yearly_data:
+            raise RuleViolation("immutability", "yearly_data.duplicate",
+                                f"data for {data_year} is already filed", field="data_year")
+        month, day = (int(x) for x in programme.yearly_data_deadline.split("-"))
+        deadline = date(data_year + 1, month, day)
+        self._yearly_data_filed(data_year=data_year, indicators=indicators, deadline=deadline,
+                                late=occurred_on > deadline, occurred_on=occurred_on, actor=actor, document=document)
+
+    @event("YearlyDataFiled")
+    def _yearly_data_filed(self, data_year: int, indicators: dict[str, int], deadline: date, late: bool,
+                           occurred_on: date, actor: Actor, document: str) -> None:
+        self.yearly_data[data_year] = late
+
+    def review(self, *, application_id: str, programme: Programme, passed: bool, occurred_on: date, actor: Actor,
+               document: str) -> None:
+        a = self.application(application_id)
+        t = programme.tier(a.tier)
+        self._require_decider(actor, programme, t)
+        if a.status != "approved" or a.valid_until is None or a.replaced_by is not None:
+            raise RuleViolation("review", "review.not_designated",
+                                f"application {a.id!r} is not a current designation", field="application_id")
+        if not a.valid_on(occurred_on):
+            raise RuleViolation("review", "review.not_valid",
+                                f"designation {a.id!r} is not valid on {occurred_on}", field="occurred_on")
+        window_opens = a.valid_until - timedelta(days=t.review_window_days)
+        if occurred_on < window_opens:
+            raise RuleViolation("review", "review.outside_window",
+                                f"the review window opens {window_opens} ({t.review_window_days} days before "
+                                f"{a.valid_until})", field="occurred_on")
+        if a.review_failed or a.reviewed_until == a.valid_until:
+            raise RuleViolation("review", "review.duplicate",
+                                f"designation {a.id!r} was already reviewed for the period ending {a.valid_until}",
+                                field="application_id")
+        month, day = (int(x) for x in programme.yearly_data_deadline.split("-"))
+        data_year = occurred_on.year - 1 if occurred_on > date(occurred_on.year, month, day) else occurred_on.year - 2
+        if data_year not in self.yearly_data:
+            raise RuleViolation("review", "review.yearly_data_missing",
+                                f"yearly data for {data_year} is not filed (due {date(data_year + 1, month, day)})",
+                                field="application_id")
+        if self.yearly_data[data_year] and programme.late_yearly_data_forfeits_review:
+            raise RuleViolation("review", "review.yearly_data_late",
+                                f"yearly data for {data_year} was filed late; {programme.key} forfeits the review",
+                                field="application_id")
+        if programme.late_change_forfeits_review and any(
+                c.late and a.valid_from and c.reported_on >= a.valid_from for c in self.changes):
+            raise RuleViolation("review", "review.change_report_late",
+                                f"a change was reported late during this validity; {programme.key} forfeits the "
+                                f"review", field="application_id")
+        renewed_until = add_years(a.valid_until, t.validity_years) if passed else None
+        new_id = f"{a.id}~r{a.reviews + 1}" if passed and t.renewal == "replace" else None
+        self._reviewed(application_id=a.id, passed=passed, valid_until=renewed_until, new_application_id=new_id,
+                       policy=programme.key, occurred_on=occurred_on, actor=actor, document=document)
+
+    @event("Reviewed")
+    def _reviewed(self, application_id: str, passed: bool, valid_until: date | None, new_application_id: str | None,
+                  policy: str, occurred_on: date, actor: Actor, document: str) -> None:
+        a = self.applications[application_id]
+        a.reviews += 1
+        a.reviewed_until = a.valid_until
+        if not passed:
+            a.review_failed = True
+            return
+        assert valid_until is not None and a.valid_until is not None
+        if new_application_id is None:
+            a.valid_until = valid_until
+            return
+        self.applications[new_application_id] = Application(
+            id=new_application_id, programme=a.programme, tier=a.tier, level=a.level, product_id=a.product_id,
+            product_name=a.product_name, applied_on=occurred_on, status="approved", valid_from=a.valid_until,
+            valid_until=valid_until, renewal_of=a.id, assessment_passed=True,
+            approved_event=event_id(self.id, self.version + 1))
+        a.replaced_by = new_application_id
+
+    # ------------------------------------------------------------------ revoke (取消)
+    def revoke(self, *, application_id: str, programme: Programme, reason: str, effective_on: date,
+               occurred_on: date, actor: Actor, document: str) -> None:
+        a = self.application(application_id)
+        t = programme.tier(a.tier)
+        self._require_decider(actor, programme, t)
+        if reason not in REVOCATION_REASONS:
+            raise RuleViolation("revocation", "revoke.unknown_reason",
+                                f"reason must be one of {list(REVOCATION_REASONS)}", field="reason")
+        if not document:
+            raise RuleViolation("revocation", "revoke.no_document", "a revocation needs its document (文号)",
+                                field="document")
+        if a.status != "approved" or a.valid_from is None or a.valid_until is None:
+            raise RuleViolation("revocation", "revoke.not_designated",
+                                f"application {a.id!r} is {a.status}, not a designation", field="application_id")
+        if a.revoked_on is not None:
+            raise RuleViolation("revocation", "revoke.already",
+                                f"designation {a.id!r} was revoked on {a.revoked_on}", field="application_id")
+        if effective_on >= a.valid_until:
+            raise RuleViolation("revocation", "revoke.after_expiry",
+                                f"designation {a.id!r} expires {a.valid_until}; effective_on {effective_on} "
+                                f"is after", field="effective_on")
+        years = t.cooling_off_years.get(reason)  # type: ignore[call-overload]
+        barred_until = add_years(effective_on, years) if years else None
+        self._revoked(application_id=a.id, reason=reason, effective_on=max(effective_on, a.valid_from),
+                      barred_until=barred_until, occurred_on=occurred_on, actor=actor, document=document)
+
+    @event("Revoked")
+    def _revoked(self, application_id: str, reason: str, effective_on: date, barred_until: date | None,
+                 occurred_on: date, actor: Actor, document: str) -> None:
+        a = self.applications[application_id]
+        a.revoked_on = effective_on
+        a.revocation_reason = reason
+        self.revocations.append(Revocation(application_id=a.id, programme=a.programme, tier=a.tier, reason=reason,
+                                           effective_on=effective_on, barred_until=barred_until))
+
+    # ------------------------------------------------------------------ change reports (变更)
+    CHANGE_KINDS = ("rename", "merger", "split", "reorganisation", "relocation", "listing", "delisting")
+
+    def report_change(self, *, programme: Programme, kind: str, changed_on: date, new_name: str | None,
+                      new_region: str | None, counterpart_uscc: str | None, occurred_on: date, actor: Actor,
+                      document: str) -> None:
+        self._require_covering(actor)
+        if kind not in self.CHANGE_KINDS:
+            raise RuleViolation("change", "change.unknown_kind", f"kind must be one of {list(self.CHANGE_KINDS)}",
+                                field="kind")
+        if changed_on > occurred_on:
+            raise RuleViolation("change", "change.future", f"changed_on {changed_on} is after the report date",
+                                field="changed_on")
+        if kind == "rename" and not new_name:
+            raise RuleViolation("change", "change.name_required", "a rename needs new_name", field="new_name")
+        if kind == "relocation":
+            if not new_region:
+                raise RuleViolation("change", "change.region_required", "a relocation needs new_region",
+                                    field="new_region")
+            Region(new_region)
+            if new_region == self.region:
+                raise RuleViolation("change", "change.same_region", f"already in {new_region}", field="new_region")
+        if kind in ("merger", "split") and not counterpart_uscc:
+            raise RuleViolation("change", "change.counterpart_required", f"a {kind} names the other enterprise",
+                                field="counterpart_uscc")
+        due = add_months(changed_on, programme.change_report_months)
+        reconfirm: list[str] = []
+        if kind == "relocation" and new_region and new_region[:2] != self.region[:2]:
+            reconfirm = [a.id for a in self.valid_designations(occurred_on) if a.level != Level.national.value]
+        self._change_reported(kind=kind, changed_on=changed_on, due_on=due, late=occurred_on > due,
+                              new_name=new_name, new_region=new_region, counterpart_uscc=counterpart_uscc,
+                              reconfirmation=reconfirm, occurred_on=occurred_on, actor=actor, document=document)
+
+    @event("ChangeReported")
+    def _change_reported(self, kind: str, changed_on: date, due_on: date, late: bool, new_name: str | None,
+                         new_region: str | None, counterpart_uscc: str | None, reconfirmation: list[str],
+                         occurred_on: date, actor: Actor, document: str) -> None:
+        self.changes.append(ChangeReport(kind=kind, changed_on=changed_on, reported_on=occurred_on, late=late))
+        if new_name:
+            self.name = new_name
+            self.names.append(new_name)
+        if kind == "relocation" and new_region:
+            self.region = new_region
+        if kind == "listing":
+            self.listed = True
+        if kind == "delisting":
+            self.listed = False
+        for app_id in reconfirmation:
+            self.applications[app_id].under_reconfirmation = True
+
+    def reconfirm(self, *, application_id: str, programme: Programme, confirmed: bool, occurred_on: date,
+                  actor: Actor, document: str) -> None:
+        """After a move to another province, the new province's deciding authority
+        confirms a provincial designation or ends it."""
+        a = self.application(application_id)
+        if not a.under_reconfirmation:
+            raise RuleViolation("change", "reconfirm.not_pending",
+                                f"designation {a.id!r} is not under re-confirmation", field="application_id")
+        self._require_decider(actor, programme, programme.tier(a.tier))
+        self._reconfirmed(application_id=a.id, confirmed=confirmed, occurred_on=occurred_on, actor=actor,
+                          document=document)
+
+    @event("Reconfirmed")
+    def _reconfirmed(self, application_id: str, confirmed: bool, occurred_on: date, actor: Actor,
+                     document: str) -> None:
+        a = self.applications[application_id]
+        a.under_reconfirmation = False
+        if not confirmed:
+            a.ended_on = occurred_on
+
+    # ------------------------------------------------------------------ rewards (奖补)
+    def grant_reward(self, *, reward_id: str, programme: Programme, scheme: Scheme, amount_fen: int,
+                     tranche: int | None, loan_fen: int | None, lpr_bp: int | None, days: int | None,
+                     occurred_on: date, actor: Actor, document: str) -> str | None:
+        """Check rule 8 on this enterprise; returns the designation the reward rests on.
+        The yearly budget is the :class:`~domain.budget.SchemeBudget`'s to check."""
+        if actor.role != "authority" or actor.authority != scheme.granted_by:
+            raise RuleViolation("authority", "reward.wrong_authority",
+                                f"scheme {scheme.id} is granted by {scheme.granted_by}, not {actor.authority}",
+                                field="actor.authority")
+        regions = scheme.regions or [scheme.granted_by]
+        if not any(region_covers(r, self.region) for r in regions):
+            raise RuleViolation("reward", "reward.outside_region",
+                                f"scheme {scheme.id} covers {regions}; enterprise is in {self.region}",
+                                field="scheme")
+        if reward_id in self.rewards:
+            raise RuleViolation("identity", "reward.duplicate_id", f"reward {reward_id!r} exists", field="reward_id")
+        basis: Application | None = None
+        if scheme.requires:
+            for req in scheme.requires:
+                found = self._matching_valid(req, occurred_on)
+                if found:
+                    basis = found[0]
+                    break
+            if basis is None:
+                wanted = [f"{r.level or ''} {r.tier}".strip() for r in scheme.requires]
+                raise RuleViolation("reward", "reward.no_valid_designation",
+                                    f"scheme {scheme.id} needs a designation valid on {occurred_on}: one of {wanted}",
+                                    field="scheme")
+            if not scheme.pays_for_renewal and basis.is_renewal_on(occurred_on):
+                raise RuleViolation("reward", "reward.renewal_not_paid",
+                                    f"scheme {scheme.id} does not pay again for a renewed designation",
+                                    field="scheme")
+        earlier = [r for r in self.rewards.values()
+                   if r.programme == programme.id and r.scheme == scheme.id and r.clawed_back_fen < r.amount_fen]
+        cap = scheme.cap_for(self.region)
+        if scheme.kind == "tranches":
+            if tranche is None or not 1 <= tranche <= len(scheme.tranches):
+                raise RuleViolation("reward", "reward.tranche_required",
+                                    f"scheme {scheme.id} pays in tranches 1..{len(scheme.tranches)}", field="tranche")
+            paid = {r.tranche for r in earlier}
+            if tranche in paid:
+                raise RuleViolation("reward", "reward.tranche_paid", f"tranche {tranche} is paid", field="tranche")
+            if tranche > 1 and tranche - 1 not in paid:
+                raise RuleViolation("reward", "reward.tranche_order", f"tranche {tranche - 1} is not paid yet",
+                                    field="tranche")
+            if scheme.tranches[tranche - 1].after_review and not document:
+                raise RuleViolation("reward", "reward.review_document",
+                                    f"tranche {tranche} follows a performance review: name its document",
+                                    field="document")
+            cap = cap * scheme.tranches[tranche - 1].share_bp // 10000
+        elif tranche is not None:
+            raise RuleViolation("reward", "reward.no_tranches", f"scheme {scheme.id} has no tranches",
+                                field="tranche")
+        if scheme.kind == "interest_subsidy":
+            if loan_fen is None or lpr_bp is None or days is None:
+                raise RuleViolation("reward", "reward.loan_required",
+                                    "an interest subsidy needs loan_fen, lpr_bp and days", field="loan_fen")
+            assert scheme.loan_cap_fen is not None and scheme.subsidy_ratio_bp is not None
+            formula = (min(loan_fen, scheme.loan_cap_fen) * lpr_bp * scheme.subsidy_ratio_bp * min(days, 366)
+                       // (10000 * 10000 * 365))
+            cap = min(cap, formula) if cap else formula
+            year_paid = sum(r.amount_fen - r.clawed_back_fen for r in earlier if r.granted_on.year == occurred_on.year)
+            if year_paid + amount_fen > (scheme.cap_fen or amount_fen):
+                raise RuleViolation("reward", "reward.over_cap",
+                                    f"interest subsidies this year would reach {year_paid + amount_fen} fen, "
+                                    f"over the yearly cap {scheme.cap_fen}", field="amount_fen")
+        elif scheme.once_per_enterprise and scheme.kind == "one_time" and earlier:
+            raise RuleViolation("reward", "reward.once_per_scheme",
+                                f"scheme {scheme.id} pays once per enterprise; paid as {earlier[0].id!r} on "
+                                f"{earlier[0].granted_on}", field="scheme")
+        if amount_fen <= 0:
+            raise RuleViolation("reward", "reward.not_positive", "amount must be positive", field="amount_fen")
+        if amount_fen > cap:
+            raise RuleViolation("reward", "reward.over_cap",
+                                f"{amount_fen} fen is over the cap of {cap} fen for scheme {scheme.id} "
+                                f"in region {self.region}", field="amount_fen")
+        self._reward_granted(reward_id=reward_id, programme=programme.id, scheme=scheme.id,
+                             application_id=basis.id if basis else None, amount_fen=amount_fen, tranche=tranche,
+                             policy=programme.key, occurred_on=occurred_on, actor=actor, document=document)
+        return basis.id if basis else None
+
+    @event("RewardGranted")
+    def _reward_granted(self, reward_id: str, programme: str, scheme: str, application_id: str | None,
+                        amount_fen: int, tranche: int | None, policy: str, occurred_on: date, actor: Actor,
+                        document: str) -> None:
+        self.rewards[reward_id] = Reward(id=reward_id, programme=programme, scheme=scheme,
+                                         application_id=application_id, amount_fen=amount_fen, granted_on=occurred_on,
+                                         tranche=tranche, event_id=event_id(self.id, self.version + 1))
+
+    def claw_back(self, *, reward_id: str, scheme: Scheme, amount_fen: int, reason: str, occurred_on: date,
+                  actor: Actor, document: str) -> Reward:
+        r = self.rewards.get(reward_id)
+        if r is None:
+            raise NotFound("identity", "reward.not_found", f"no reward {reward_id!r}", field="reward_id")
+        if actor.role != "authority" or actor.authority != scheme.granted_by:
+            raise RuleViolation("authority", "reward.wrong_authority",
+                                f"scheme {scheme.id} is granted by {scheme.granted_by}, not {actor.authority}",
+                                field="actor.authority")
+        if not document:
+            raise RuleViolation("immutability", "claw_back.no_document", "a claw-back needs its document",
+                                field="document")
+        left = r.amount_fen - r.clawed_back_fen
+        if not 0 < amount_fen <= left:
+            raise RuleViolation("reward", "claw_back.amount",
+                                f"amount must be between 1 and the {left} fen not yet clawed back",
+                                field="amount_fen")
+        if occurred_on < r.granted_on:
+            raise RuleViolation("order", "order.backdated", f"the reward was granted on {r.granted_on}",
+                                field="occurred_on")
+        self._reward_clawed_back(reward_id=r.id, amount_fen=amount_fen, reason=reason, corrects=r.event_id,
+                                 occurred_on=occurred_on, actor=actor, document=document)
+        return r
+
+    @event("RewardClawedBack")
+    def _reward_clawed_back(self, reward_id: str, amount_fen: int, reason: str, corrects: UUID, occurred_on: date,
+                            actor: Actor, document: str) -> None:
+        self.rewards[reward_id].clawed_back_fen += amount_fen
+
+    # ------------------------------------------------------------------ corrections (rule 9)
+    def annul(self, *, application_id: str, programme: Programme, reason: str, occurred_on: date, actor: Actor,
+              document: str) -> None:
+        """Annul an approval made in error: the designation is treated as never valid; the
+        approval event stays in the log and the annulment names it."""
+        a = self.application(application_id)
+        self._require_decider(actor, programme, programme.tier(a.tier))
+        if a.status != "approved" or a.approved_event is None:
+            raise RuleViolation("immutability", "annul.not_approved", f"application {a.id!r} is {a.status}",
+                                field="application_id")
+        if not document:
+            raise RuleViolation("immutability", "annul.no_document", "an annulment needs its document",
+                                field="document")
+        self._annulled(application_id=a.id, reason=reason, corrects=a.approved_event, occurred_on=occurred_on,
+                       actor=actor, document=document)
+
+    @event("Annulled")
+    def _annulled(self, application_id: str, reason: str, corrects: UUID, occurred_on: date, actor: Actor,
+                  document: str) -> None:
+        self.applications[application_id].status = "annulled"

@@ -1,0 +1,274 @@
+"""Policy as data: programmes, tiers, assessment thresholds and reward schemes.
+
+A programme file (TOML) is decoded by msgspec into these frozen structs; one file is
+one *rule version* with an ``effective_from`` date.  :class:`PolicyBook` answers which
+version is in force on a business date, so every decision, and every replay, is
+judged by the rules of its own day.
+
+Decoding is pure (bytes in, structs out); reading files is ``infra.policy_files``.
+
+>>> book = PolicyBook([Programme(id="p", name="P", version="2022", effective_from=date(2022, 6, 1),
+...     level="provincial", jurisdiction="210000",
+...     tiers=[Tier(id="t", name="T", deciding_level="provincial")])])
+>>> book.in_force("p", date(2023, 1, 1)).version
+'2022'
+>>> book.in_force("p", date(2021, 1, 1))
+Traceback (most recent call last):
+...
+domain.errors.RuleViolation: policy.not_in_force [programme]: programme 'p' has no rule version in force on 2021-01-01 (rule: Policy: the programme, tier and scheme must exist in the rule version in force)
+"""
+
+from __future__ import annotations
+
+import bisect
+from datetime import date
+from typing import Annotated, Literal
+
+import msgspec
+
+from domain.errors import RuleViolation
+from domain.values import Fen, Level, RegionCode, add_years
+
+Id = Annotated[str, msgspec.Meta(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
+Days = Annotated[int, msgspec.Meta(ge=0, le=3650)]
+Years = Annotated[int, msgspec.Meta(ge=0, le=50)]
+BasisPoints = Annotated[int, msgspec.Meta(ge=0, le=10000)]
+MonthDay = Annotated[str, msgspec.Meta(pattern=r"^(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$")]
+
+REVOCATION_REASONS: dict[str, str] = {
+    "major_accident": "重大安全/质量/环境污染事故（含网络和数据安全）",
+    "tax_or_credit": "偷漏税或严重失信",
+    "false_material": "提供虚假材料/数据造假",
+    "other": "其他",
+}
+RevocationReason = Literal["major_accident", "tax_or_credit", "false_material", "other"]
+
+
+class Struct(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """Base of every policy struct: frozen, and a misspelt key is an error, not a default."""
+
+
+class Bound(Struct, kw_only=True):
+    """One indicator bound: ``min <= indicator`` and/or ``indicator <= max``."""
+
+    indicator: Id
+    min: int | None = None
+    max: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.min is None and self.max is None:
+            raise ValueError("a bound needs min or max")
+
+    def holds(self, indicators: dict[str, int]) -> bool:
+        value = indicators.get(self.indicator)
+        if value is None:
+            return False
+        return (self.min is None or value >= self.min) and (self.max is None or value <= self.max)
+
+    def describe(self) -> str:
+        parts = []
+        if self.min is not None:
+            parts.append(f"{self.indicator} >= {self.min}")
+        if self.max is not None:
+            parts.append(f"{self.indicator} <= {self.max}")
+        return " and ".join(parts)
+
+
+class Criterion(Struct, kw_only=True):
+    """A criterion holds when any one of its bounds holds (e.g. revenue or new equity)."""
+
+    label: str = ""
+    any_of: list[Bound]
+
+
+class Assessment(Struct, kw_only=True):
+    """Thresholds an ``assessed`` event is checked against.
+
+    Passing = every criterion holds, and (score >= min_score with every component at
+    its minimum, or one of the direct-pass conditions is claimed).
+    """
+
+    min_score: Annotated[int, msgspec.Meta(ge=0, le=100)] | None = None
+    min_components: dict[str, int] = {}
+    criteria: list[Criterion] = []
+    direct_pass: list[Id] = []
+
+    def judge(self, score: int | None, components: dict[str, int], indicators: dict[str, int],
+              direct_pass: list[str]) -> list[str]:
+        """The reasons the assessment fails; empty when it passes."""
+        failures = []
+        for c in self.criteria:
+            if not any(b.holds(indicators) for b in c.any_of):
+                failures.append(c.label or " or ".join(b.describe() for b in c.any_of))
+        unknown = [d for d in direct_pass if d not in self.direct_pass]
+        if unknown:
+            failures.append(f"direct-pass conditions {unknown} are not in the policy ({self.direct_pass})")
+        if not (direct_pass and not unknown) and self.min_score is not None:
+            if score is None or score < self.min_score:
+                failures.append(f"score {score} < {self.min_score}")
+            for name, minimum in self.min_components.items():
+                if components.get(name, -1) < minimum:
+                    failures.append(f"component {name} {components.get(name)} < {minimum}")
+        return failures
+
+
+class Requirement(Struct, kw_only=True):
+    """A designation that must (prerequisite) or must not (exclusion) be valid."""
+
+    tier: Id
+    level: Level | None = None
+    programme: Id | None = None
+    when_revenue_below_fen: Fen | None = None  # the prerequisite applies only below this revenue
+
+
+class Tier(Struct, kw_only=True):
+    id: Id
+    name: str
+    subject: Literal["enterprise", "product"] = "enterprise"
+    deciding_level: Level
+    recommend_levels: list[Level] = []
+    validity_years: Annotated[int, msgspec.Meta(ge=1, le=20)] = 3
+    validity_start: Literal["announcement", "next_january"] = "announcement"
+    notice_days: Days = 5
+    review_window_days: Days = 180
+    renewal: Literal["extend", "replace"] = "extend"
+    requires: list[Requirement] = []
+    excludes: list[Requirement] = []
+    excludes_listed: bool = False
+    assessment: Assessment = Assessment()
+    cooling_off_years: dict[RevocationReason, Years] = {}
+    recommend_bar_years: Years = 3
+    recommend_bar_reasons: tuple[RevocationReason, ...] = ("major_accident", "tax_or_credit", "false_material")
+
+    def validity(self, approved_on: date) -> tuple[date, date]:
+        """valid_from and (exclusive) valid_until of a designation approved on ``approved_on``."""
+        start = approved_on if self.validity_start == "announcement" else date(approved_on.year + 1, 1, 1)
+        return start, add_years(start, self.validity_years)
+
+
+class RegionCap(Struct, kw_only=True):
+    regions: list[RegionCode]  # prefixes by region level: 440100 covers Guangzhou
+    cap_fen: Fen
+
+
+class Tranche(Struct, kw_only=True):
+    share_bp: BasisPoints  # share of the scheme's cap
+    after_review: bool = False
+
+
+class Scheme(Struct, kw_only=True):
+    """A reward scheme (奖补)."""
+
+    id: Id
+    name: str
+    kind: Literal["one_time", "tranches", "interest_subsidy", "per_item"] = "one_time"
+    granted_by: RegionCode
+    regions: list[RegionCode] = []  # enterprises inside any of these; empty: the granting region
+    requires: list[Requirement] = []  # a designation valid on the reward date (any one)
+    cap_fen: Fen
+    region_caps: list[RegionCap] = []
+    yearly_budget_fen: Fen | None = None
+    once_per_enterprise: bool = True
+    pays_for_renewal: bool = True
+    tranches: list[Tranche] = []
+    loan_cap_fen: Fen | None = None
+    subsidy_ratio_bp: BasisPoints | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind == "tranches" and not self.tranches:
+            raise ValueError("a 'tranches' scheme needs tranches")
+        if self.tranches and sum(t.share_bp for t in self.tranches) != 10000:
+            raise ValueError("tranche shares must add up to 10000 basis points")
+        if self.kind == "interest_subsidy" and (self.loan_cap_fen is None or self.subsidy_ratio_bp is None):
+            raise ValueError("an 'interest_subsidy' scheme needs loan_cap_fen and subsidy_ratio_bp")
+
+    def cap_for(self, region: str) -> int:
+        from domain.values import region_covers
+
+        for rc in self.region_caps:
+            if any(region_covers(r, region) for r in rc.regions):
+                return rc.cap_fen
+        return self.cap_fen
+
+
+class Programme(Struct, kw_only=True):
+    """One rule version of one programme (a policy file)."""
+
+    id: Id
+    name: str
+    version: str
+    effective_from: date
+    document: str = ""
+    level: Level
+    jurisdiction: RegionCode
+    yearly_data_deadline: MonthDay = "04-30"
+    late_yearly_data_forfeits_review: bool = False
+    change_report_months: Annotated[int, msgspec.Meta(ge=1, le=24)] = 3
+    late_change_forfeits_review: bool = False
+    tiers: list[Tier] = []
+    schemes: list[Scheme] = []
+
+    def __post_init__(self) -> None:
+        ids = [t.id for t in self.tiers]
+        if len(set(ids)) != len(ids):
+            raise ValueError(f"tier ids repeat: {ids}")
+        sids = [s.id for s in self.schemes]
+        if len(set(sids)) != len(sids):
+            raise ValueError(f"scheme ids repeat: {sids}")
+
+    @property
+    def key(self) -> str:
+        return f"{self.id}@{self.version}"
+
+    def tier(self, tier_id: str) -> Tier:
+        for t in self.tiers:
+            if t.id == tier_id:
+                return t
+        raise RuleViolation("policy", "policy.unknown_tier",
+                            f"programme {self.key} has no tier {tier_id!r} (tiers: {[t.id for t in self.tiers]})",
+                            field="tier")
+
+    def scheme(self, scheme_id: str) -> Scheme:
+        for s in self.schemes:
+            if s.id == scheme_id:
+                return s
+        raise RuleViolation("policy", "policy.unknown_scheme",
+                            f"programme {self.key} has no scheme {scheme_id!r} "
+                            f"(schemes: {[s.id for s in self.schemes]})", field="scheme")
+
+
+def decode_programme(data: bytes | str) -> Programme:
+    """Decode one TOML programme file; raises ``msgspec.ValidationError`` naming the field."""
+    return msgspec.toml.decode(data, type=Programme)
+
+
+class PolicyBook:
+    """Every rule version of every programme, answering which one is in force on a date."""
+
+    def __init__(self, programmes: list[Programme]):
+        self._versions: dict[str, list[Programme]] = {}
+        for p in sorted(programmes, key=lambda p: (p.id, p.effective_from)):
+            versions = self._versions.setdefault(p.id, [])
+            if versions and versions[-1].effective_from == p.effective_from:
+                raise ValueError(f"programme {p.id!r}: versions {versions[-1].version} and {p.version} "
+                                 f"take effect on the same day {p.effective_from}")
+            versions.append(p)
+
+    def programme_ids(self) -> list[str]:
+        return sorted(self._versions)
+
+    def versions(self, programme_id: str) -> list[Programme]:
+        return list(self._versions.get(programme_id, []))
+
+    def in_force(self, programme_id: str, on: date) -> Programme:
+        versions = self._versions.get(programme_id)
+        if not versions:
+            raise RuleViolation("policy", "policy.unknown_programme",
+                                f"no programme {programme_id!r} (known: {self.programme_ids()})",
+                                field="programme")
+        i = bisect.bisect_right([v.effective_from for v in versions], on)
+        if i == 0:
+            raise RuleViolation("policy", "policy.not_in_force",
+                                f"programme {programme_id!r} has no rule version in force on {on}",
+                                field="programme")
+        return versions[i - 1]

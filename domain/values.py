@@ -1,0 +1,216 @@
+"""Value objects of the cultivation ledger: codes, regions, levels, actors, money.
+
+Everything here is pure and immutable.  Identifiers follow the national standards
+named in DOMAIN.md.
+
+The unified social credit code (统一社会信用代码, GB 32100-2015) carries a check
+character; :func:`uscc_check_char` computes it and :func:`validate_uscc` refuses a
+code whose check fails:
+
+>>> uscc_check_char("91350100M000100Y4")
+'3'
+>>> validate_uscc("91350100M000100Y43")
+'91350100M000100Y43'
+>>> validate_uscc("91350100M000100Y44")
+Traceback (most recent call last):
+...
+ValueError: check character is '4' but GB 32100-2015 gives '3'
+
+Regions are 6-digit GB/T 2260 codes; the authority hierarchy follows them:
+
+>>> Region("211402").level, Region("211402").city.code, Region("211402").province.code
+('county', '211400', '210000')
+>>> Region("210000").covers(Region("211402")), Region("370200").covers(Region("211402"))
+(True, False)
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from enum import Enum
+from typing import Annotated
+
+import msgspec
+
+USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+_USCC_VALUE = {c: i for i, c in enumerate(USCC_ALPHABET)}
+_USCC_WEIGHTS = [pow(3, i, 31) for i in range(17)]  # w_i = 3^(i-1) mod 31, i = 1..17
+
+NATIONAL_REGION = "000000"
+
+
+def uscc_check_char(first17: str) -> str:
+    """The GB 32100-2015 check character for the first 17 characters of a USCC."""
+    if len(first17) != 17:
+        raise ValueError(f"needs 17 characters before the check character, got {len(first17)}")
+    total = 0
+    for i, c in enumerate(first17):
+        if c not in _USCC_VALUE:
+            raise ValueError(f"character {i + 1} {c!r} is not in the GB 32100-2015 alphabet")
+        total += _USCC_VALUE[c] * _USCC_WEIGHTS[i]
+    return USCC_ALPHABET[(31 - total % 31) % 31]
+
+
+def validate_uscc(code: str, *, allow_bad_check: bool = False) -> str:
+    """Return ``code`` if it is a well-formed USCC, else raise ``ValueError``.
+
+    ``allow_bad_check`` admits an older code whose check character fails; the
+    caller must record the override and the document that allows it.
+    """
+    if len(code) != 18:
+        raise ValueError(f"must be 18 characters, got {len(code)}")
+    for i, c in enumerate(code):
+        if c not in _USCC_VALUE:
+            raise ValueError(f"character {i + 1} {c!r} is not in the GB 32100-2015 alphabet "
+                             f"(digits and capitals without I, O, S, V, Z)")
+    expected = uscc_check_char(code[:17])
+    if code[17] != expected and not allow_bad_check:
+        raise ValueError(f"check character is {code[17]!r} but GB 32100-2015 gives {expected!r}")
+    if not code[2:8].isdigit():
+        raise ValueError(f"characters 3-8 {code[2:8]!r} must be a GB/T 2260 division code")
+    return code
+
+
+def make_uscc(first17: str) -> str:
+    """Complete 17 characters with their check character (used by generators and tests)."""
+    return first17 + uscc_check_char(first17)
+
+
+def uscc_region(code: str) -> str:
+    """The administrative division code inside a USCC (characters 3-8)."""
+    return code[2:8]
+
+
+class Level(str, Enum):
+    """Level (级别) of an authority or a designation."""
+
+    national = "national"
+    provincial = "provincial"
+    municipal = "municipal"
+    county = "county"
+
+    @property
+    def rank(self) -> int:
+        return _LEVEL_RANK[self]
+
+    @property
+    def label(self) -> str:
+        return _LEVEL_LABEL[self]
+
+
+_LEVEL_RANK = {Level.county: 0, Level.municipal: 1, Level.provincial: 2, Level.national: 3}
+_LEVEL_LABEL = {Level.county: "县级", Level.municipal: "市级", Level.provincial: "省级", Level.national: "国家级"}
+
+
+class Region:
+    """A GB/T 2260 administrative division; ``000000`` stands for the whole country."""
+
+    __slots__ = ("code",)
+
+    def __init__(self, code: str):
+        if len(code) != 6 or not code.isdigit():
+            raise ValueError(f"region {code!r} must be a 6-digit GB/T 2260 code")
+        if code != NATIONAL_REGION and code[:2] == "00":
+            raise ValueError(f"region {code!r} has no province part")
+        self.code = code
+
+    def __repr__(self) -> str:
+        return f"Region({self.code!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Region) and other.code == self.code
+
+    def __hash__(self) -> int:
+        return hash(self.code)
+
+    @property
+    def level(self) -> str:
+        if self.code == NATIONAL_REGION:
+            return Level.national.value
+        if self.code[2:] == "0000":
+            return Level.provincial.value
+        if self.code[4:] == "00":
+            return Level.municipal.value
+        return Level.county.value
+
+    @property
+    def province(self) -> Region:
+        return Region(self.code[:2] + "0000") if self.code != NATIONAL_REGION else self
+
+    @property
+    def city(self) -> Region:
+        if self.level in (Level.national.value, Level.provincial.value):
+            return self
+        return Region(self.code[:4] + "00")
+
+    def covers(self, other: Region) -> bool:
+        """True if ``other`` lies inside this region (a region covers itself)."""
+        level = self.level
+        if level == Level.national.value:
+            return True
+        if level == Level.provincial.value:
+            return other.code[:2] == self.code[:2]
+        if level == Level.municipal.value:
+            return other.code[:4] == self.code[:4]
+        return other.code == self.code
+
+
+def region_covers(outer: str, inner: str) -> bool:
+    """``Region(outer).covers(Region(inner))`` on plain codes."""
+    return Region(outer).covers(Region(inner))
+
+
+def region_prefix(code: str) -> str:
+    """The code prefix shared by every region inside ``code`` (for queries)."""
+    level = Region(code).level
+    return {"national": "", "provincial": code[:2], "municipal": code[:4]}.get(level, code)
+
+
+# --- structs used inside events and commands ------------------------------------------
+
+RegionCode = Annotated[str, msgspec.Meta(pattern=r"^[0-9]{6}$", description="GB/T 2260 code")]
+Fen = Annotated[int, msgspec.Meta(ge=0, description="money in integer fen (分)")]
+
+
+class Actor(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """Who acts: an authority, named by the region it governs, and the person or service.
+
+    ``authority`` is the GB/T 2260 code of the governing region (``000000`` is MIIT), so
+    its level follows from the code.  ``role`` distinguishes an enterprise acting for
+    itself (self-assessment, filing yearly data) from a government authority.
+    """
+
+    authority: RegionCode
+    person: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+    role: str = "authority"
+
+    def __post_init__(self) -> None:
+        if self.role not in ("authority", "enterprise", "auditor"):
+            raise ValueError("role must be one of authority, enterprise, auditor")
+        if self.authority != NATIONAL_REGION and self.authority[:2] == "00":
+            raise ValueError(f"authority {self.authority!r} has no province part")
+
+    @property
+    def level(self) -> str:
+        return Region(self.authority).level
+
+
+def days_between(a: date, b: date) -> int:
+    return (b - a).days
+
+
+def add_years(d: date, years: int) -> date:
+    """``d`` plus whole years; 29 February falls back to 28 February."""
+    try:
+        return d.replace(year=d.year + years)
+    except ValueError:
+        return d.replace(year=d.year + years, day=28)
+
+
+def add_months(d: date, months: int) -> date:
+    m = d.month - 1 + months
+    y = d.year + m // 12
+    m = m % 12 + 1
+    import calendar
+
+    return d.replace(year=y, month=m, day=min(d.day, calendar.monthrange(y, m)[1]))

@@ -1,0 +1,193 @@
+"""The pool projection: every designation and pool membership as rows, from the events.
+
+A pure function of the event sequence.  :func:`apply_event` folds one stored domain
+event into :class:`PoolState` rows and returns the keys it changed; the read-model
+adapter (``infra.readmodel``) loads the rows an event batch touches, applies the batch,
+and writes the rows and its checkpoint in one transaction.  Rebuilding from zero runs
+the same function over the whole log.
+
+Validity is not stored as a flag: a designation row keeps ``valid_from``,
+``valid_until``, ``revoked_on`` and ``ended_on``, and every query takes a date (rule 4:
+expiry follows from time, no event is needed for it).
+
+>>> d = Designation(key="k", enterprise_id="e", uscc="U", name="n", region="211402", programme="national",
+...     tier="little_giant", level="national", application_id="a", status="approved",
+...     valid_from="2021-07-01", valid_until="2024-07-01")
+>>> d.valid_on("2023-06-29"), d.valid_on("2024-07-01")
+(True, False)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+
+class Designation(msgspec.Struct, kw_only=True):
+    """One application of one enterprise for one tier; a designation once approved."""
+
+    key: str  # enterprise_id/application_id
+    enterprise_id: str
+    uscc: str
+    name: str
+    region: str
+    programme: str
+    tier: str
+    level: str
+    application_id: str
+    status: str = "applied"
+    product_id: str | None = None
+    product_name: str | None = None
+    applied_on: str | None = None
+    valid_from: str | None = None  # ISO dates: they compare as text in SQL and in Python
+    valid_until: str | None = None
+    revoked_on: str | None = None
+    revocation_reason: str | None = None
+    ended_on: str | None = None
+    review_failed: bool = False
+    renewal_of: str | None = None
+    replaced_by: str | None = None
+    under_reconfirmation: bool = False
+    document: str = ""
+    decided_by: str | None = None
+
+    def valid_on(self, d: str) -> bool:
+        if self.status != "approved" or self.valid_from is None or self.valid_until is None:
+            return False
+        if not (self.valid_from <= d < self.valid_until):
+            return False
+        if self.revoked_on is not None and self.revoked_on <= d:
+            return False
+        return not (self.ended_on is not None and self.ended_on <= d)
+
+
+class PoolMember(msgspec.Struct, kw_only=True):
+    """Membership of the cultivation pool (培育库) of one programme tier."""
+
+    key: str  # enterprise_id/programme/tier
+    enterprise_id: str
+    uscc: str
+    name: str
+    region: str
+    programme: str
+    tier: str
+    admitted_on: str
+    removed_on: str | None = None
+
+
+class EnterpriseRow(msgspec.Struct, kw_only=True):
+    enterprise_id: str
+    uscc: str
+    name: str
+    region: str
+    listed: bool = False
+
+
+class PoolState:
+    """The rows an event batch works on, keyed; the adapter fills and drains it."""
+
+    def __init__(self) -> None:
+        self.enterprises: dict[str, EnterpriseRow] = {}
+        self.designations: dict[str, Designation] = {}
+        self.members: dict[str, PoolMember] = {}
+        self.dirty: set[tuple[str, str]] = set()  # (table, key)
+
+    def designations_of(self, enterprise_id: str) -> list[Designation]:
+        return [d for d in self.designations.values() if d.enterprise_id == enterprise_id]
+
+    def members_of(self, enterprise_id: str) -> list[PoolMember]:
+        return [m for m in self.members.values() if m.enterprise_id == enterprise_id]
+
+
+def _iso(d: Any) -> str | None:
+    return None if d is None else d.isoformat()
+
+
+def apply_event(state: PoolState, ev: Any) -> None:
+    """Fold one domain event into ``state``.  Events of other aggregates are ignored."""
+    kind = type(ev).__name__
+    eid = str(ev.originator_id)
+    if kind == "Registered":
+        state.enterprises[eid] = EnterpriseRow(enterprise_id=eid, uscc=ev.uscc, name=ev.name, region=ev.region,
+                                               listed=ev.listed)
+        state.dirty.add(("enterprise", eid))
+        return
+    ent = state.enterprises.get(eid)
+    if ent is None:
+        return  # budgets, journal entries
+    if kind == "Applied":
+        key = f"{eid}/{ev.application_id}"
+        state.designations[key] = Designation(
+            key=key, enterprise_id=eid, uscc=ent.uscc, name=ent.name, region=ent.region, programme=ev.programme,
+            tier=ev.tier, level=ev.level, application_id=ev.application_id, product_id=ev.product_id,
+            product_name=ev.product_name, applied_on=_iso(ev.occurred_on))
+        state.dirty.add(("designation", key))
+    elif kind in ("Recommended", "Assessed", "NoticeOpened", "Approved", "Rejected", "Withdrawn", "Reviewed",
+                  "Revoked", "Reconfirmed", "Annulled"):
+        key = f"{eid}/{ev.application_id}"
+        d = state.designations[key]
+        state.dirty.add(("designation", key))
+        if kind == "Recommended":
+            d.status = "recommended"
+        elif kind == "Assessed":
+            d.status = "assessed"
+        elif kind == "NoticeOpened":
+            d.status = "noticed"
+        elif kind == "Approved":
+            d.status = "approved"
+            d.valid_from = _iso(ev.valid_from)
+            d.valid_until = _iso(ev.valid_until)
+            d.document = ev.document
+            d.decided_by = ev.actor.authority
+        elif kind in ("Rejected", "Withdrawn"):
+            d.status = kind.lower()
+        elif kind == "Annulled":
+            d.status = "annulled"
+        elif kind == "Revoked":
+            d.revoked_on = _iso(ev.effective_on)
+            d.revocation_reason = ev.reason
+        elif kind == "Reconfirmed":
+            d.under_reconfirmation = False
+            if not ev.confirmed:
+                d.ended_on = _iso(ev.occurred_on)
+        elif kind == "Reviewed":
+            if not ev.passed:
+                d.review_failed = True
+            elif ev.new_application_id is None:
+                d.valid_until = _iso(ev.valid_until)
+            else:
+                nkey = f"{eid}/{ev.new_application_id}"
+                state.designations[nkey] = Designation(
+                    key=nkey, enterprise_id=eid, uscc=d.uscc, name=d.name, region=d.region, programme=d.programme,
+                    tier=d.tier, level=d.level, application_id=ev.new_application_id, status="approved",
+                    product_id=d.product_id, product_name=d.product_name, applied_on=_iso(ev.occurred_on),
+                    valid_from=d.valid_until, valid_until=_iso(ev.valid_until), renewal_of=d.application_id,
+                    document=ev.document, decided_by=ev.actor.authority)
+                d.replaced_by = ev.new_application_id
+                state.dirty.add(("designation", nkey))
+    elif kind == "ChangeReported":
+        if ev.new_name:
+            ent.name = ev.new_name
+        if ev.kind == "relocation" and ev.new_region:
+            ent.region = ev.new_region
+        if ev.kind in ("listing", "delisting"):
+            ent.listed = ev.kind == "listing"
+        state.dirty.add(("enterprise", eid))
+        for d in state.designations_of(eid):
+            d.name, d.region = ent.name, ent.region
+            if d.application_id in ev.reconfirmation:
+                d.under_reconfirmation = True
+            state.dirty.add(("designation", d.key))
+        for m in state.members_of(eid):
+            m.name, m.region = ent.name, ent.region
+            state.dirty.add(("member", m.key))
+    elif kind == "AdmittedToPool":
+        key = f"{eid}/{ev.programme}/{ev.tier}"
+        state.members[key] = PoolMember(key=key, enterprise_id=eid, uscc=ent.uscc, name=ent.name, region=ent.region,
+                                        programme=ev.programme, tier=ev.tier, admitted_on=_iso(ev.occurred_on) or "")
+        state.dirty.add(("member", key))
+    elif kind == "RemovedFromPool":
+        key = f"{eid}/{ev.programme}/{ev.tier}"
+        state.members[key].removed_on = _iso(ev.occurred_on)
+        state.dirty.add(("member", key))

@@ -1,0 +1,230 @@
+"""Commands: what backend services of authorities ask the ledger to do.
+
+Every command is a frozen msgspec Struct, tagged by its ``command`` field, so one
+JSON object (a NATS request, a line of a batch file) decodes to exactly one command
+type, and a malformed one fails at the edge with the path of the bad field:
+
+>>> decode_command(b'{"command": "recommend", "command_id": "c1", "uscc": "91211400MA0000001D",'
+...   b' "application_id": "a", "occurred_on": "2023-13-01", "actor": {"authority": "210000", "person": "p"}}')
+Traceback (most recent call last):
+...
+services.commands.InputError: $.occurred_on: Invalid RFC3339 encoded date
+
+Every command carries the envelope of the events it produces: a client-chosen
+``command_id`` (repeating it returns the first outcome and writes nothing), the
+business date ``occurred_on``, the ``actor`` and the ``document`` (文号).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from typing import Annotated, Literal, Union
+
+import msgspec
+
+from domain.policy import RevocationReason
+from domain.values import Actor, Fen, RegionCode, validate_uscc
+
+CommandId = Annotated[str, msgspec.Meta(min_length=1, max_length=128, pattern=r"^[\x21-\x7e]+$")]
+Uscc = Annotated[str, msgspec.Meta(pattern=r"^[0-9A-HJ-NP-RTUWXY]{18}$",
+                                   description="统一社会信用代码, GB 32100-2015")]
+LocalId = Annotated[str, msgspec.Meta(min_length=1, max_length=128, pattern=r"^[\x21-\x7e]+$")]
+Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+Text = Annotated[str, msgspec.Meta(max_length=2000)]
+Ident = Annotated[str, msgspec.Meta(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
+Amount = Annotated[int, msgspec.Meta(gt=0, description="money in integer fen (分), positive")]
+
+
+class InputError(ValueError):
+    """Malformed input: names the field path and what is wrong with it.  Exit code 2."""
+
+    exit_code = 2
+
+    def __init__(self, field: str, message: str):
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+    def as_dict(self) -> dict[str, str | None]:
+        return {"code": "input.invalid", "rule": "input", "field": self.field, "message": self.message}
+
+
+class Command(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, tag_field="command"):
+    command_id: CommandId
+    occurred_on: date
+    actor: Actor
+    document: Text = ""
+
+
+class EnterpriseCommand(Command, frozen=True, kw_only=True):
+    uscc: Uscc
+
+
+class Register(EnterpriseCommand, frozen=True, kw_only=True, tag="register"):
+    """Register an enterprise.  ``uscc_override`` names the document that admits an
+    older code whose check character fails; it stays in the audit trail."""
+
+    name: Name
+    region: RegionCode | None = None  # default: the division code inside the USCC
+    industry: Annotated[str, msgspec.Meta(pattern=r"^[A-T][0-9]{0,4}$")] | None = None  # GB/T 4754
+    listed: bool = False
+    uscc_override: Text | None = None
+
+    def __post_init__(self) -> None:
+        validate_uscc(self.uscc, allow_bad_check=bool(self.uscc_override))
+
+
+class AdmitToPool(EnterpriseCommand, frozen=True, kw_only=True, tag="admit_to_pool"):
+    programme: Ident
+    tier: Ident
+
+
+class RemoveFromPool(EnterpriseCommand, frozen=True, kw_only=True, tag="remove_from_pool"):
+    programme: Ident
+    tier: Ident
+    reason: Text = ""
+
+
+class Apply(EnterpriseCommand, frozen=True, kw_only=True, tag="apply"):
+    application_id: LocalId
+    programme: Ident
+    tier: Ident
+    product_id: LocalId | None = None
+    product_name: Name | None = None
+    declared_revenue_fen: Fen | None = None
+
+
+class ApplicationCommand(EnterpriseCommand, frozen=True, kw_only=True):
+    application_id: LocalId
+
+
+class Recommend(ApplicationCommand, frozen=True, kw_only=True, tag="recommend"):
+    pass
+
+
+class Assess(ApplicationCommand, frozen=True, kw_only=True, tag="assess"):
+    score: Annotated[int, msgspec.Meta(ge=0, le=100)] | None = None
+    components: dict[Ident, Annotated[int, msgspec.Meta(ge=0, le=100)]] = {}
+    indicators: dict[Ident, int] = {}
+    direct_pass: list[Ident] = []
+
+
+class OpenNotice(ApplicationCommand, frozen=True, kw_only=True, tag="open_notice"):
+    pass
+
+
+class Object(ApplicationCommand, frozen=True, kw_only=True, tag="object"):
+    objection_id: LocalId
+    grounds: Text
+
+
+class ResolveObjection(ApplicationCommand, frozen=True, kw_only=True, tag="resolve_objection"):
+    objection_id: LocalId
+    upheld: bool
+
+
+class Approve(ApplicationCommand, frozen=True, kw_only=True, tag="approve"):
+    pass
+
+
+class Reject(ApplicationCommand, frozen=True, kw_only=True, tag="reject"):
+    reason: Text
+
+
+class Withdraw(ApplicationCommand, frozen=True, kw_only=True, tag="withdraw"):
+    reason: Text = ""
+
+
+class FileYearlyData(EnterpriseCommand, frozen=True, kw_only=True, tag="file_yearly_data"):
+    programme: Ident = "national"
+    data_year: Annotated[int, msgspec.Meta(ge=2000, le=2100)]
+    indicators: dict[Ident, int] = {}
+
+
+class Review(ApplicationCommand, frozen=True, kw_only=True, tag="review"):
+    passed: bool
+
+
+class Revoke(ApplicationCommand, frozen=True, kw_only=True, tag="revoke"):
+    reason: RevocationReason
+    effective_on: date | None = None  # default: occurred_on
+
+
+class ReportChange(EnterpriseCommand, frozen=True, kw_only=True, tag="report_change"):
+    programme: Ident = "national"
+    kind: Literal["rename", "merger", "split", "reorganisation", "relocation", "listing", "delisting"]
+    changed_on: date
+    new_name: Name | None = None
+    new_region: RegionCode | None = None
+    counterpart_uscc: Uscc | None = None
+
+
+class Reconfirm(ApplicationCommand, frozen=True, kw_only=True, tag="reconfirm"):
+    confirmed: bool
+
+
+class GrantReward(EnterpriseCommand, frozen=True, kw_only=True, tag="grant_reward"):
+    reward_id: LocalId
+    programme: Ident
+    scheme: Ident
+    amount_fen: Amount
+    tranche: Annotated[int, msgspec.Meta(ge=1, le=10)] | None = None
+    loan_fen: Amount | None = None
+    lpr_bp: Annotated[int, msgspec.Meta(gt=0, le=2000)] | None = None
+    days: Annotated[int, msgspec.Meta(gt=0, le=366)] | None = None
+
+
+class ClawBack(EnterpriseCommand, frozen=True, kw_only=True, tag="claw_back"):
+    reward_id: LocalId
+    amount_fen: Amount
+    reason: Text
+
+
+class Annul(ApplicationCommand, frozen=True, kw_only=True, tag="annul"):
+    reason: Text
+
+
+AnyCommand = Union[
+    Register, AdmitToPool, RemoveFromPool, Apply, Recommend, Assess, OpenNotice, Object, ResolveObjection,
+    Approve, Reject, Withdraw, FileYearlyData, Review, Revoke, ReportChange, Reconfirm, GrantReward, ClawBack,
+    Annul,
+]
+COMMAND_TYPES: dict[str, type[Command]] = {
+    t.__struct_config__.tag: t for t in AnyCommand.__args__  # type: ignore[attr-defined]
+}
+
+_decoder = msgspec.json.Decoder(AnyCommand)
+_encoder = msgspec.json.Encoder(order="deterministic")
+_PATH = re.compile(r"^(?P<msg>.*?)(?: - at `(?P<path>[^`]*)`)?$", re.S)
+
+
+def _input_error(e: msgspec.ValidationError | msgspec.DecodeError) -> InputError:
+    m = _PATH.match(str(e))
+    assert m is not None
+    return InputError(m.group("path") or "$", m.group("msg"))
+
+
+def decode_command(data: bytes | str) -> AnyCommand:
+    """Decode one JSON command; raise :class:`InputError` naming the bad field."""
+    try:
+        return _decoder.decode(data)
+    except (msgspec.ValidationError, msgspec.DecodeError) as e:
+        raise _input_error(e) from None
+
+
+def convert_command(obj: dict[str, object]) -> AnyCommand:
+    """Build a command from Python values (the CLI's flags), validated like JSON."""
+    try:
+        return msgspec.convert(obj, AnyCommand)
+    except msgspec.ValidationError as e:
+        raise _input_error(e) from None
+
+
+def encode_command(cmd: Command) -> bytes:
+    """Canonical bytes of a command (sorted keys): what its digest is taken over."""
+    return _encoder.encode(cmd)
+
+
+def command_name(cmd: Command) -> str:
+    return type(cmd).__struct_config__.tag  # type: ignore[return-value]

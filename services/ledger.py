@@ -1,0 +1,279 @@
+"""The service layer: turns one command into aggregate calls and one atomic save.
+
+:class:`Ledger` is an ``eventsourcing`` application.  ``handle(command)``:
+
+1. looks up the command's journal entry (an aggregate keyed by ``command_id``); a
+   repeated command id returns the first outcome and writes nothing, and a command id
+   reused for a different command is refused;
+2. picks the policy version in force on the command's business date;
+3. loads the aggregates, lets the domain decide (a refusal raises before any event);
+4. saves the new events and the journal entry in one transaction;
+5. on a version conflict (another writer changed the same enterprise or budget in
+   between) starts again from 1 against the new versions, a few times, then refuses
+   with ``conflict``.
+
+Nothing is written unless everything is.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable, Iterable
+from datetime import date, datetime
+from typing import Any, ClassVar
+from uuid import UUID, uuid5
+
+import msgspec
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.domain import Aggregate, event
+from eventsourcing.persistence import IntegrityError, Mapper
+
+from domain.budget import SchemeBudget, budget_id
+from domain.enterprise import LEDGER_NAMESPACE, Enterprise, enterprise_id, event_id
+from domain.errors import Conflict, LedgerError, NotFound, RuleViolation
+from domain.policy import PolicyBook, Programme
+from domain.values import uscc_check_char, uscc_region
+from infra.mapper import MsgspecMapper
+from infra.policy_files import load_policy_book
+from infra.store import store_env, store_url
+from services import commands as c
+
+
+class EventRef(msgspec.Struct, frozen=True, kw_only=True):
+    """One accepted event, as a reply names it."""
+
+    event_id: UUID
+    aggregate_id: UUID
+    version: int
+    type: str
+    occurred_on: date | None
+    recorded_at: datetime
+
+
+class Outcome(msgspec.Struct, frozen=True, kw_only=True):
+    """What an accepted command produced.  ``repeated`` is true when the command id
+    had been handled before and this is the first outcome returned again."""
+
+    command_id: str
+    command: str
+    events: list[EventRef]
+    repeated: bool = False
+
+
+def journal_id(command_id: str) -> UUID:
+    return uuid5(LEDGER_NAMESPACE, f"command:{command_id}")
+
+
+class HandledCommand(Aggregate):
+    """The journal entry of one accepted command: its digest and the events it produced."""
+
+    @staticmethod
+    def create_id(command_id: str, **_: Any) -> UUID:
+        return journal_id(command_id)
+
+    @event("Handled")
+    def __init__(self, command_id: str, command: str, digest: str, actor_authority: str, actor_person: str,
+                 events: list[EventRef]):
+        self.command_id = command_id
+        self.command = command
+        self.digest = digest
+        self.events = events
+
+
+class Ledger(Application[UUID]):
+    """The cultivation ledger application."""
+
+    name = "Ledger"
+    max_attempts: ClassVar[int] = 5
+
+    def __init__(self, db: str | None = None, policies: str | None = None, env: dict[str, str] | None = None):
+        self.store = store_url(db)
+        super().__init__(env={**store_env(self.store), **(env or {})})
+        self.policy: PolicyBook = load_policy_book(policies)
+
+    def construct_mapper(self) -> Mapper[UUID]:
+        return MsgspecMapper(transcoder=self.factory.transcoder(), cipher=self.factory.cipher(),
+                             compressor=self.factory.compressor())
+
+    # ------------------------------------------------------------------ reading
+    def enterprise(self, uscc: str) -> Enterprise:
+        try:
+            return self.repository.get(enterprise_id(uscc))  # type: ignore[return-value]
+        except AggregateNotFoundError:
+            if len(uscc) == 18 and uscc_check_char(uscc[:17]) != uscc[17]:
+                raise c.InputError("uscc", f"check character is {uscc[17]!r} but GB 32100-2015 gives "
+                                           f"{uscc_check_char(uscc[:17])!r}") from None
+            raise NotFound("identity", "enterprise.not_found", f"no enterprise {uscc} is registered",
+                           field="uscc") from None
+
+    def max_position(self) -> int:
+        return self.recorder.max_notification_id() or 0
+
+    # ------------------------------------------------------------------ writing
+    def handle(self, cmd: c.Command) -> Outcome:
+        """Decide and record one command (see the module docstring)."""
+        digest = hashlib.sha256(c.encode_command(cmd)).hexdigest()
+        for attempt in range(self.max_attempts):
+            first = self._first_outcome(cmd, digest)
+            if first is not None:
+                return first
+            aggregates = self._decide(cmd)
+            events = [e for agg in aggregates for e in agg.collect_events()]
+            refs = [EventRef(event_id=event_id(e.originator_id, e.originator_version), aggregate_id=e.originator_id,
+                             version=e.originator_version, type=type(e).__name__,
+                             occurred_on=getattr(e, "occurred_on", None), recorded_at=e.timestamp)
+                    for e in events]
+            journal = HandledCommand(command_id=cmd.command_id, command=c.command_name(cmd), digest=digest,
+                                     actor_authority=cmd.actor.authority, actor_person=cmd.actor.person,
+                                     events=refs)
+            try:
+                self.save(*events, journal)
+            except IntegrityError:
+                time.sleep(0.005 * (attempt + 1))
+                continue
+            return Outcome(command_id=cmd.command_id, command=c.command_name(cmd), events=refs)
+        raise Conflict("order", "conflict", f"command {cmd.command_id} kept meeting concurrent changes to the same "
+                                            f"enterprise; nothing was written, send it again", field="uscc")
+
+    def handle_many(self, cmds: Iterable[c.Command],
+                    on_result: Callable[[c.Command, Outcome | LedgerError], None] | None = None) -> dict[str, int]:
+        """Handle commands in order; a refusal does not stop the batch.  Returns counts."""
+        counts = {"accepted": 0, "repeated": 0, "refused": 0}
+        for cmd in cmds:
+            try:
+                result: Outcome | LedgerError = self.handle(cmd)
+            except (LedgerError, c.InputError) as e:
+                result = e  # type: ignore[assignment]
+                counts["refused"] += 1
+            else:
+                counts["repeated" if result.repeated else "accepted"] += 1  # type: ignore[union-attr]
+            if on_result:
+                on_result(cmd, result)
+        return counts
+
+    def _first_outcome(self, cmd: c.Command, digest: str) -> Outcome | None:
+        try:
+            j: HandledCommand = self.repository.get(journal_id(cmd.command_id))  # type: ignore[assignment]
+        except AggregateNotFoundError:
+            return None
+        if j.digest != digest:
+            raise RuleViolation("identity", "command_id.reused",
+                                f"command id {cmd.command_id!r} was used for a different {j.command} command",
+                                field="command_id")
+        return Outcome(command_id=j.command_id, command=j.command, events=list(j.events), repeated=True)
+
+    def _in_force(self, programme: str, on: date) -> Programme:
+        return self.policy.in_force(programme, on)
+
+    def _check_known(self, programme: str, tier: str | None = None, scheme: str | None = None) -> None:
+        """Malformed-input checks against the policy book as a whole (any version)."""
+        versions = self.policy.versions(programme)
+        if not versions:
+            raise c.InputError("programme", f"unknown programme {programme!r} (known: {self.policy.programme_ids()})")
+        if tier is not None and all(tier not in {t.id for t in v.tiers} for v in versions):
+            known = sorted({t.id for v in versions for t in v.tiers})
+            raise c.InputError("tier", f"unknown tier {tier!r} in programme {programme!r} (known: {known})")
+        if scheme is not None and all(scheme not in {s.id for s in v.schemes} for v in versions):
+            known = sorted({s.id for v in versions for s in v.schemes})
+            raise c.InputError("scheme", f"unknown scheme {scheme!r} in programme {programme!r} (known: {known})")
+
+    def _decide(self, cmd: c.Command) -> list[Aggregate]:
+        env = {"occurred_on": cmd.occurred_on, "actor": cmd.actor, "document": cmd.document}
+        if isinstance(cmd, c.Register):
+            try:
+                self.repository.get(enterprise_id(cmd.uscc))
+            except AggregateNotFoundError:
+                pass
+            else:
+                raise RuleViolation("identity", "register.exists", f"enterprise {cmd.uscc} is already registered",
+                                    field="uscc")
+            return [Enterprise.register(uscc=cmd.uscc, name=cmd.name, region=cmd.region or uscc_region(cmd.uscc),
+                                        industry=cmd.industry, listed=cmd.listed, uscc_override=cmd.uscc_override,
+                                        **env)]
+        assert isinstance(cmd, c.EnterpriseCommand)
+        for name in ("programme",):
+            if hasattr(cmd, name):
+                self._check_known(getattr(cmd, name), tier=getattr(cmd, "tier", None),
+                                  scheme=getattr(cmd, "scheme", None))
+        ent = self.enterprise(cmd.uscc)
+        if isinstance(cmd, c.ApplicationCommand):
+            app = ent.application(cmd.application_id)
+            programme = self._in_force(app.programme, cmd.occurred_on)
+            aid = cmd.application_id
+            if isinstance(cmd, c.Recommend):
+                ent.recommend(application_id=aid, programme=programme, **env)
+            elif isinstance(cmd, c.Assess):
+                ent.assess(application_id=aid, programme=programme, score=cmd.score, components=dict(cmd.components),
+                           indicators=dict(cmd.indicators), direct_pass=list(cmd.direct_pass), **env)
+            elif isinstance(cmd, c.OpenNotice):
+                ent.open_notice(application_id=aid, programme=programme, **env)
+            elif isinstance(cmd, c.Object):
+                ent.object(application_id=aid, objection_id=cmd.objection_id, grounds=cmd.grounds, **env)
+            elif isinstance(cmd, c.ResolveObjection):
+                ent.resolve_objection(application_id=aid, objection_id=cmd.objection_id, upheld=cmd.upheld,
+                                      programme=programme, **env)
+            elif isinstance(cmd, c.Approve):
+                ent.approve(application_id=aid, programme=programme, **env)
+            elif isinstance(cmd, c.Reject):
+                ent.reject(application_id=aid, programme=programme, reason=cmd.reason, **env)
+            elif isinstance(cmd, c.Withdraw):
+                ent.withdraw(application_id=aid, reason=cmd.reason, **env)
+            elif isinstance(cmd, c.Review):
+                ent.review(application_id=aid, programme=programme, passed=cmd.passed, **env)
+            elif isinstance(cmd, c.Revoke):
+                ent.revoke(application_id=aid, programme=programme, reason=cmd.reason,
+                           effective_on=cmd.effective_on or cmd.occurred_on, **env)
+            elif isinstance(cmd, c.Reconfirm):
+                ent.reconfirm(application_id=aid, programme=programme, confirmed=cmd.confirmed, **env)
+            elif isinstance(cmd, c.Annul):
+                ent.annul(application_id=aid, programme=programme, reason=cmd.reason, **env)
+            else:  # pragma: no cover - every command type is listed above
+                raise TypeError(type(cmd))
+            return [ent]
+        if isinstance(cmd, c.AdmitToPool):
+            ent.admit_to_pool(programme=self._in_force(cmd.programme, cmd.occurred_on), tier=cmd.tier, **env)
+        elif isinstance(cmd, c.RemoveFromPool):
+            ent.remove_from_pool(programme=self._in_force(cmd.programme, cmd.occurred_on), tier=cmd.tier,
+                                 reason=cmd.reason, **env)
+        elif isinstance(cmd, c.Apply):
+            ent.apply(application_id=cmd.application_id, programme=self._in_force(cmd.programme, cmd.occurred_on),
+                      tier=cmd.tier, product_id=cmd.product_id, product_name=cmd.product_name,
+                      declared_revenue_fen=cmd.declared_revenue_fen, **env)
+        elif isinstance(cmd, c.FileYearlyData):
+            ent.file_yearly_data(programme=self._in_force(cmd.programme, cmd.occurred_on), data_year=cmd.data_year,
+                                 indicators=dict(cmd.indicators), **env)
+        elif isinstance(cmd, c.ReportChange):
+            ent.report_change(programme=self._in_force(cmd.programme, cmd.occurred_on), kind=cmd.kind,
+                              changed_on=cmd.changed_on, new_name=cmd.new_name, new_region=cmd.new_region,
+                              counterpart_uscc=cmd.counterpart_uscc, **env)
+        elif isinstance(cmd, c.GrantReward):
+            programme = self._in_force(cmd.programme, cmd.occurred_on)
+            scheme = programme.scheme(cmd.scheme)
+            ent.grant_reward(reward_id=cmd.reward_id, programme=programme, scheme=scheme, amount_fen=cmd.amount_fen,
+                             tranche=cmd.tranche, loan_fen=cmd.loan_fen, lpr_bp=cmd.lpr_bp, days=cmd.days, **env)
+            budget = self._budget(programme.id, scheme.id, cmd.occurred_on.year, scheme.yearly_budget_fen)
+            budget.spend(reward_id=cmd.reward_id, uscc=cmd.uscc, amount_fen=cmd.amount_fen,
+                         occurred_on=cmd.occurred_on)
+            return [ent, budget]
+        elif isinstance(cmd, c.ClawBack):
+            reward = ent.rewards.get(cmd.reward_id)
+            if reward is None:
+                raise NotFound("identity", "reward.not_found", f"enterprise {cmd.uscc} has no reward "
+                                                               f"{cmd.reward_id!r}", field="reward_id")
+            programme = self._in_force(reward.programme, reward.granted_on)
+            scheme = programme.scheme(reward.scheme)
+            ent.claw_back(reward_id=cmd.reward_id, scheme=scheme, amount_fen=cmd.amount_fen, reason=cmd.reason, **env)
+            budget = self._budget(reward.programme, reward.scheme, reward.granted_on.year, scheme.yearly_budget_fen)
+            budget.refund(reward_id=cmd.reward_id, uscc=cmd.uscc, amount_fen=cmd.amount_fen,
+                          occurred_on=cmd.occurred_on)
+            return [ent, budget]
+        else:  # pragma: no cover
+            raise TypeError(type(cmd))
+        return [ent]
+
+    def _budget(self, programme: str, scheme: str, year: int, budget_fen: int | None) -> SchemeBudget:
+        try:
+            return self.repository.get(budget_id(programme, scheme, year))  # type: ignore[return-value]
+        except AggregateNotFoundError:
+            return SchemeBudget.open(programme=programme, scheme=scheme, year=year, budget_fen=budget_fen)
