@@ -27,7 +27,7 @@ Regions are 6-digit GB/T 2260 codes; the authority hierarchy follows them:
 from __future__ import annotations
 
 from datetime import date
-from enum import Enum
+from enum import StrEnum
 from typing import Annotated
 
 import msgspec
@@ -81,7 +81,7 @@ def uscc_region(code: str) -> str:
     return code[2:8]
 
 
-class Level(str, Enum):
+class Level(StrEnum):
     """Level (级别) of an authority or a designation."""
 
     national = "national"

@@ -72,21 +72,30 @@ class Register(EnterpriseCommand, frozen=True, kw_only=True, tag="register"):
     uscc_override: Text | None = None
 
     def __post_init__(self) -> None:
-        validate_uscc(self.uscc, allow_bad_check=bool(self.uscc_override))
+        try:
+            validate_uscc(self.uscc, allow_bad_check=bool(self.uscc_override))
+        except ValueError as e:
+            raise ValueError(f"uscc: {e}") from None
 
 
 class AdmitToPool(EnterpriseCommand, frozen=True, kw_only=True, tag="admit_to_pool"):
+    """Admit an enterprise to a programme tier's cultivation pool (入库)."""
+
     programme: Ident
     tier: Ident
 
 
 class RemoveFromPool(EnterpriseCommand, frozen=True, kw_only=True, tag="remove_from_pool"):
+    """Remove an enterprise from a cultivation pool (出库)."""
+
     programme: Ident
     tier: Ident
     reason: Text = ""
 
 
 class Apply(EnterpriseCommand, frozen=True, kw_only=True, tag="apply"):
+    """File an application (申报) for a tier; the ladder is checked on occurred_on."""
+
     application_id: LocalId
     programme: Ident
     tier: Ident
@@ -100,10 +109,13 @@ class ApplicationCommand(EnterpriseCommand, frozen=True, kw_only=True):
 
 
 class Recommend(ApplicationCommand, frozen=True, kw_only=True, tag="recommend"):
-    pass
+    """Recommend an application (推荐) at the acting authority's level."""
+
 
 
 class Assess(ApplicationCommand, frozen=True, kw_only=True, tag="assess"):
+    """Record the assessment (审核/专家评审): score, components, indicators, direct-pass claims."""
+
     score: Annotated[int, msgspec.Meta(ge=0, le=100)] | None = None
     components: dict[Ident, Annotated[int, msgspec.Meta(ge=0, le=100)]] = {}
     indicators: dict[Ident, int] = {}
@@ -111,47 +123,65 @@ class Assess(ApplicationCommand, frozen=True, kw_only=True, tag="assess"):
 
 
 class OpenNotice(ApplicationCommand, frozen=True, kw_only=True, tag="open_notice"):
-    pass
+    """Open the public notice (公示) of an assessed application."""
+
 
 
 class Object(ApplicationCommand, frozen=True, kw_only=True, tag="object"):
+    """Lodge an objection during the notice period."""
+
     objection_id: LocalId
     grounds: Text
 
 
 class ResolveObjection(ApplicationCommand, frozen=True, kw_only=True, tag="resolve_objection"):
+    """Resolve an objection: upheld (the application can only be rejected) or dismissed."""
+
     objection_id: LocalId
     upheld: bool
 
 
 class Approve(ApplicationCommand, frozen=True, kw_only=True, tag="approve"):
-    pass
+    """Approve (认定/公告) after the notice period; sets valid_from and valid_until by policy."""
+
 
 
 class Reject(ApplicationCommand, frozen=True, kw_only=True, tag="reject"):
+    """Reject an open application."""
+
     reason: Text
 
 
 class Withdraw(ApplicationCommand, frozen=True, kw_only=True, tag="withdraw"):
+    """Withdraw an open application."""
+
     reason: Text = ""
 
 
 class FileYearlyData(EnterpriseCommand, frozen=True, kw_only=True, tag="file_yearly_data"):
+    """File the enterprise's yearly data (年度数据更新), needed for a review."""
+
     programme: Ident = "national"
     data_year: Annotated[int, msgspec.Meta(ge=2000, le=2100)]
     indicators: dict[Ident, int] = {}
 
 
 class Review(ApplicationCommand, frozen=True, kw_only=True, tag="review"):
+    """Review (复核) a designation inside its review window: a pass renews it, a fail lapses it."""
+
     passed: bool
 
 
 class Revoke(ApplicationCommand, frozen=True, kw_only=True, tag="revoke"):
+    """Revoke (取消) a designation with a reason class and a document."""
+
     reason: RevocationReason
     effective_on: date | None = None  # default: occurred_on
 
 
 class ReportChange(EnterpriseCommand, frozen=True, kw_only=True, tag="report_change"):
+    """Report a change (rename, merger, split, reorganisation, relocation, listing, delisting)."""
+
     programme: Ident = "national"
     kind: Literal["rename", "merger", "split", "reorganisation", "relocation", "listing", "delisting"]
     changed_on: date
@@ -161,10 +191,14 @@ class ReportChange(EnterpriseCommand, frozen=True, kw_only=True, tag="report_cha
 
 
 class Reconfirm(ApplicationCommand, frozen=True, kw_only=True, tag="reconfirm"):
+    """Re-confirm, or end, a provincial designation after a move to another province."""
+
     confirmed: bool
 
 
 class GrantReward(EnterpriseCommand, frozen=True, kw_only=True, tag="grant_reward"):
+    """Grant a reward (奖补) under a scheme: cap, once per scheme, yearly budget."""
+
     reward_id: LocalId
     programme: Ident
     scheme: Ident
@@ -176,12 +210,16 @@ class GrantReward(EnterpriseCommand, frozen=True, kw_only=True, tag="grant_rewar
 
 
 class ClawBack(EnterpriseCommand, frozen=True, kw_only=True, tag="claw_back"):
+    """Claw back (part of) a reward; the correction names the grant it corrects."""
+
     reward_id: LocalId
     amount_fen: Amount
     reason: Text
 
 
 class Annul(ApplicationCommand, frozen=True, kw_only=True, tag="annul"):
+    """Annul an approval made in error; the annulment names the approval it corrects."""
+
     reason: Text
 
 
@@ -202,7 +240,12 @@ _PATH = re.compile(r"^(?P<msg>.*?)(?: - at `(?P<path>[^`]*)`)?$", re.S)
 def _input_error(e: msgspec.ValidationError | msgspec.DecodeError) -> InputError:
     m = _PATH.match(str(e))
     assert m is not None
-    return InputError(m.group("path") or "$", m.group("msg"))
+    path, msg = m.group("path") or "$", m.group("msg")
+    # A __post_init__ check names its field as "field: reason".
+    inner = re.match(r"^([a-z_]+): (.*)$", msg, re.S)
+    if inner:
+        path, msg = f"{path}.{inner.group(1)}", inner.group(2)
+    return InputError(path, msg)
 
 
 def decode_command(data: bytes | str) -> AnyCommand:
