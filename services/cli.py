@@ -43,7 +43,9 @@ class CliError(Exception):
 def _console(stderr: bool = False):  # type: ignore[no-untyped-def]
     from rich.console import Console
 
-    return Console(stderr=stderr, highlight=False, soft_wrap=False)
+    stream = sys.stderr if stderr else sys.stdout
+    # Piped output keeps whole lines (grep, less), a terminal gets its own width.
+    return Console(stderr=stderr, highlight=False, soft_wrap=False, width=None if stream.isatty() else 240)
 
 
 def print_json(obj: Any) -> None:
