@@ -8,8 +8,9 @@ budget's version and is retried against the new balance.
 >>> from datetime import date
 >>> from domain.values import Actor
 >>> b = SchemeBudget.open(programme="zhejiang", scheme="s", year=2023, budget_fen=100)
->>> b.spend(reward_id="r1", uscc="X", amount_fen=60, occurred_on=date(2023, 5, 1))
->>> b.spend(reward_id="r2", uscc="Y", amount_fen=60, occurred_on=date(2023, 5, 2))
+>>> hz = Actor(authority="330100", person="杭州市经信局")
+>>> b.spend(reward_id="r1", uscc="X", amount_fen=60, occurred_on=date(2023, 5, 1), actor=hz, document="")
+>>> b.spend(reward_id="r2", uscc="Y", amount_fen=60, occurred_on=date(2023, 5, 2), actor=hz, document="")
 Traceback (most recent call last):
 ...
 domain.errors.RuleViolation: reward.over_budget [amount_fen]: scheme zhejiang/s has 40 fen left of its 2023 budget of 100 fen; 60 fen asked (rule: 8. Rewards: valid designation, once per scheme, cap, yearly budget)
@@ -25,6 +26,7 @@ from eventsourcing.domain import Aggregate, event
 
 from domain.enterprise import LEDGER_NAMESPACE
 from domain.errors import RuleViolation
+from domain.values import Actor
 
 
 def budget_id(programme: str, scheme: str, year: int) -> UUID:
@@ -59,7 +61,8 @@ class SchemeBudget(Aggregate):
     def left_fen(self) -> int | None:
         return None if self.budget_fen is None else self.budget_fen - self.spent_fen
 
-    def spend(self, *, reward_id: str, uscc: str, amount_fen: int, occurred_on: date) -> None:
+    def spend(self, *, reward_id: str, uscc: str, amount_fen: int, occurred_on: date, actor: Actor,
+              document: str) -> None:
         if occurred_on.year != self.year:
             raise RuleViolation("reward", "reward.wrong_budget_year",
                                 f"a grant on {occurred_on} is paid from the {occurred_on.year} budget, not {self.year}",
@@ -69,15 +72,20 @@ class SchemeBudget(Aggregate):
             raise RuleViolation("reward", "reward.over_budget",
                                 f"scheme {self.programme}/{self.scheme} has {left} fen left of its {self.year} "
                                 f"budget of {self.budget_fen} fen; {amount_fen} fen asked", field="amount_fen")
-        self._spent(reward_id=reward_id, uscc=uscc, amount_fen=amount_fen, occurred_on=occurred_on)
+        self._spent(reward_id=reward_id, uscc=uscc, amount_fen=amount_fen, occurred_on=occurred_on, actor=actor,
+                    document=document)
 
     @event("Spent")
-    def _spent(self, reward_id: str, uscc: str, amount_fen: int, occurred_on: date) -> None:
+    def _spent(self, reward_id: str, uscc: str, amount_fen: int, occurred_on: date, actor: Actor,
+               document: str) -> None:
         self.spent_fen += amount_fen
 
-    def refund(self, *, reward_id: str, uscc: str, amount_fen: int, occurred_on: date) -> None:
-        self._refunded(reward_id=reward_id, uscc=uscc, amount_fen=amount_fen, occurred_on=occurred_on)
+    def refund(self, *, reward_id: str, uscc: str, amount_fen: int, occurred_on: date, actor: Actor,
+               document: str) -> None:
+        self._refunded(reward_id=reward_id, uscc=uscc, amount_fen=amount_fen, occurred_on=occurred_on, actor=actor,
+                       document=document)
 
     @event("Refunded")
-    def _refunded(self, reward_id: str, uscc: str, amount_fen: int, occurred_on: date) -> None:
+    def _refunded(self, reward_id: str, uscc: str, amount_fen: int, occurred_on: date, actor: Actor,
+                  document: str) -> None:
         self.spent_fen -= amount_fen

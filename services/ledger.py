@@ -33,7 +33,7 @@ from domain.budget import SchemeBudget, budget_id
 from domain.enterprise import LEDGER_NAMESPACE, Enterprise, enterprise_id, event_id
 from domain.errors import Conflict, LedgerError, NotFound, RuleViolation
 from domain.policy import PolicyBook, Programme
-from domain.values import uscc_check_char, uscc_region
+from domain.values import Actor, uscc_check_char, uscc_region
 from infra.mapper import MsgspecMapper
 from infra.policy_files import load_policy_book
 from infra.store import store_env, store_url
@@ -73,7 +73,7 @@ class HandledCommand(Aggregate):
         return journal_id(command_id)
 
     @event("Handled")
-    def __init__(self, command_id: str, command: str, digest: str, actor_authority: str, actor_person: str,
+    def __init__(self, command_id: str, command: str, digest: str, occurred_on: date, actor: Actor, document: str,
                  events: list[EventRef]):
         self.command_id = command_id
         self.command = command
@@ -125,7 +125,7 @@ class Ledger(Application[UUID]):
                              occurred_on=getattr(e, "occurred_on", None), recorded_at=e.timestamp)
                     for e in events]
             journal = HandledCommand(command_id=cmd.command_id, command=c.command_name(cmd), digest=digest,
-                                     actor_authority=cmd.actor.authority, actor_person=cmd.actor.person,
+                                     occurred_on=cmd.occurred_on, actor=cmd.actor, document=cmd.document,
                                      events=refs)
             try:
                 self.save(*events, journal)
@@ -253,8 +253,7 @@ class Ledger(Application[UUID]):
             ent.grant_reward(reward_id=cmd.reward_id, programme=programme, scheme=scheme, amount_fen=cmd.amount_fen,
                              tranche=cmd.tranche, loan_fen=cmd.loan_fen, lpr_bp=cmd.lpr_bp, days=cmd.days, **env)
             budget = self._budget(programme.id, scheme.id, cmd.occurred_on.year, scheme.yearly_budget_fen)
-            budget.spend(reward_id=cmd.reward_id, uscc=cmd.uscc, amount_fen=cmd.amount_fen,
-                         occurred_on=cmd.occurred_on)
+            budget.spend(reward_id=cmd.reward_id, uscc=cmd.uscc, amount_fen=cmd.amount_fen, **env)
             return [ent, budget]
         elif isinstance(cmd, c.ClawBack):
             reward = ent.rewards.get(cmd.reward_id)
@@ -265,8 +264,7 @@ class Ledger(Application[UUID]):
             scheme = programme.scheme(reward.scheme)
             ent.claw_back(reward_id=cmd.reward_id, scheme=scheme, amount_fen=cmd.amount_fen, reason=cmd.reason, **env)
             budget = self._budget(reward.programme, reward.scheme, reward.granted_on.year, scheme.yearly_budget_fen)
-            budget.refund(reward_id=cmd.reward_id, uscc=cmd.uscc, amount_fen=cmd.amount_fen,
-                          occurred_on=cmd.occurred_on)
+            budget.refund(reward_id=cmd.reward_id, uscc=cmd.uscc, amount_fen=cmd.amount_fen, **env)
             return [ent, budget]
         else:  # pragma: no cover
             raise TypeError(type(cmd))
