@@ -18,16 +18,26 @@ from typing import Any
 import msgspec
 
 from infra.store import is_postgres, store_env
+from projections.audit import AuditEntry, audit_entry, stat_key
 from projections.pools import Designation, EnterpriseRow, PoolMember, PoolState, apply_event
 
-TABLES: dict[str, tuple[str, type[msgspec.Struct], str]] = {
-    # table name, row type, key column
-    "enterprise": ("rm_enterprises", EnterpriseRow, "enterprise_id"),
-    "designation": ("rm_designations", Designation, "key"),
-    "member": ("rm_pool_members", PoolMember, "key"),
+ROWS: dict[str, tuple[str, type[msgspec.Struct], str]] = {
+    # kind: table suffix, row type, key column
+    "enterprise": ("enterprises", EnterpriseRow, "enterprise_id"),
+    "designation": ("designations", Designation, "key"),
+    "member": ("pool_members", PoolMember, "key"),
 }
 PROJECTION = "pools"
 BOOL_COLUMNS = {"review_failed", "under_reconfirmation", "listed"}
+AUDIT_COLUMNS = list(AuditEntry.__struct_fields__)
+
+
+class BatchResult(msgspec.Struct):
+    """What one applied batch changed: pool rows, audit entries, statistics deltas."""
+
+    rows: list[tuple[str, msgspec.Struct]]
+    audit: list[AuditEntry]
+    stats: dict[tuple[str, str, str, int], int]
 
 
 def _columns(row_type: type[msgspec.Struct]) -> list[str]:
@@ -35,11 +45,19 @@ def _columns(row_type: type[msgspec.Struct]) -> list[str]:
 
 
 class ReadModel:
-    """Pool rows and their checkpoint in the ledger's own database."""
+    """Pool rows and their checkpoint in the ledger's own database.
 
-    def __init__(self, ledger: Any, batch_size: int = 2000):
+    ``prefix`` names the table set: ``rm`` is the read model the CLI queries, caught up
+    from the store; ``live`` is the one the stream-fed projector keeps (``cultivation
+    serve``), so the two can be compared row by row.
+    """
+
+    def __init__(self, ledger: Any, batch_size: int = 2000, prefix: str = "rm", follows_store: bool = True):
         self.ledger = ledger
+        self.follows_store = follows_store  # queries first catch up from the store
         self.batch_size = batch_size
+        self.prefix = prefix
+        self.tables = {kind: (f"{prefix}_{suffix}", row_type, key) for kind, (suffix, row_type, key) in ROWS.items()}
         self.pg = is_postgres(ledger.store)
         env = store_env(ledger.store)
         if self.pg:
@@ -87,21 +105,30 @@ class ReadModel:
 
     def _create(self) -> None:
         with self._tx() as cur:
-            for table, row_type, key in TABLES.values():
+            for table, row_type, key in self.tables.values():
                 cols = []
                 for name in _columns(row_type):
                     sqltype = "BOOLEAN" if name in BOOL_COLUMNS else "TEXT"
                     cols.append(f"{name} {sqltype}{' PRIMARY KEY' if name == key else ''}")
                 cur.execute(f"CREATE TABLE IF NOT EXISTS {table} ({', '.join(cols)})")
-            cur.execute("CREATE TABLE IF NOT EXISTS rm_checkpoints (projection TEXT PRIMARY KEY, position BIGINT)")
-            cur.execute("CREATE INDEX IF NOT EXISTS rm_designations_tier ON rm_designations (tier, level, region)")
-            cur.execute("CREATE INDEX IF NOT EXISTS rm_designations_ent ON rm_designations (enterprise_id)")
-            cur.execute("CREATE INDEX IF NOT EXISTS rm_pool_members_ent ON rm_pool_members (enterprise_id)")
+            p = self.prefix
+            cur.execute(f"CREATE TABLE IF NOT EXISTS {p}_checkpoints (projection TEXT PRIMARY KEY, position BIGINT)")
+            cur.execute(f"CREATE INDEX IF NOT EXISTS {p}_designations_tier ON {p}_designations (tier, level, region)")
+            cur.execute(f"CREATE INDEX IF NOT EXISTS {p}_designations_ent ON {p}_designations (enterprise_id)")
+            cur.execute(f"CREATE INDEX IF NOT EXISTS {p}_pool_members_ent ON {p}_pool_members (enterprise_id)")
+            cols = ", ".join(f"{c} {'BIGINT PRIMARY KEY' if c == 'position' else 'TEXT'}" for c in AUDIT_COLUMNS)
+            cur.execute(f"CREATE TABLE IF NOT EXISTS {p}_audit ({cols})")
+            cur.execute(f"CREATE INDEX IF NOT EXISTS {p}_audit_uscc ON {p}_audit (uscc, position)")
+            cur.execute(f"CREATE TABLE IF NOT EXISTS {p}_stats (province TEXT, tier TEXT, type TEXT, year INTEGER, "
+                        f"count BIGINT, PRIMARY KEY (province, tier, type, year))")
 
     def position(self) -> int:
         with self._tx() as cur:
-            cur.execute(self._sql("SELECT position FROM rm_checkpoints WHERE projection = ?"), (PROJECTION,))
-            row = cur.fetchone()
+            return self._position(cur)
+
+    def _position(self, cur: Any) -> int:
+        cur.execute(self._sql(f"SELECT position FROM {self.prefix}_checkpoints WHERE projection = ?"), (PROJECTION,))
+        row = cur.fetchone()
         return int(row[0]) if row else 0
 
     def _load(self, cur: Any, state: PoolState, enterprise_ids: set[str]) -> None:
@@ -111,7 +138,7 @@ class ReadModel:
             marks = ",".join("?" * len(chunk))
             for kind, attr in (("enterprise", "enterprises"), ("designation", "designations"),
                                ("member", "members")):
-                table, row_type, key = TABLES[kind]
+                table, row_type, key = self.tables[kind]
                 cols = _columns(row_type)
                 cur.execute(self._sql(f"SELECT {', '.join(cols)} FROM {table} WHERE enterprise_id IN ({marks})"),
                             chunk)
@@ -120,9 +147,10 @@ class ReadModel:
                     row = row_type(**{c: bool(v) if c in BOOL_COLUMNS else v for c, v in zip(cols, values)})
                     rows[getattr(row, key)] = row
 
-    def _store(self, cur: Any, state: PoolState) -> None:
+    def _store(self, cur: Any, state: PoolState) -> list[tuple[str, msgspec.Struct]]:
+        changed = []
         for kind, key_value in sorted(state.dirty):
-            table, row_type, key = TABLES[kind]
+            table, row_type, key = self.tables[kind]
             row = {"enterprise": state.enterprises, "designation": state.designations,
                    "member": state.members}[kind][key_value]
             cols = _columns(row_type)
@@ -130,7 +158,44 @@ class ReadModel:
             cur.execute(self._sql(f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))}) "
                                   f"ON CONFLICT ({key}) DO UPDATE SET {updates}"),
                         [getattr(row, c) for c in cols])
+            changed.append((kind, row))
         state.dirty.clear()
+        return changed
+
+    def apply_batch(self, cur: Any, events: list[tuple[int, Any]], position: int) -> BatchResult:
+        """Inside transaction ``cur``: fold ``(position, event)`` pairs after the checkpoint,
+        store the changed rows, audit entries and statistics, and move the checkpoint to
+        ``position``.  Events at or before the checkpoint are skipped: applied at most once."""
+        after = self._position(cur)
+        state = PoolState()
+        fresh = [(p, e) for p, e in events if p > after]
+        self._load(cur, state, {str(e.originator_id) for _, e in fresh})
+        audit: list[AuditEntry] = []
+        stats: dict[tuple[str, str, str, int], int] = {}
+        for pos, ev in fresh:
+            apply_event(state, ev)
+            entry = audit_entry(pos, ev, state)
+            if entry is not None:
+                audit.append(entry)
+            key = stat_key(ev, state)
+            if key is not None:
+                stats[key] = stats.get(key, 0) + 1
+        changed = self._store(cur, state)
+        for entry in audit:
+            values = [str(v) if v is not None and not isinstance(v, (int, str)) else v
+                      for v in (getattr(entry, c) for c in AUDIT_COLUMNS)]
+            cur.execute(self._sql(f"INSERT INTO {self.prefix}_audit ({', '.join(AUDIT_COLUMNS)}) VALUES "
+                                  f"({', '.join('?' * len(AUDIT_COLUMNS))}) ON CONFLICT (position) DO NOTHING"),
+                        values)
+        for (province, tier, kind, year), n in stats.items():
+            cur.execute(self._sql(f"INSERT INTO {self.prefix}_stats (province, tier, type, year, count) "
+                                  f"VALUES (?, ?, ?, ?, ?) ON CONFLICT (province, tier, type, year) "
+                                  f"DO UPDATE SET count = {self.prefix}_stats.count + excluded.count"),
+                        (province, tier, kind, year, n))
+        cur.execute(self._sql(f"INSERT INTO {self.prefix}_checkpoints (projection, position) VALUES (?, ?) "
+                              "ON CONFLICT (projection) DO UPDATE SET position = excluded.position"),
+                    (PROJECTION, max(position, after)))
+        return BatchResult(rows=changed, audit=audit, stats=stats)
 
     # ------------------------------------------------------------------ catching up
     def catch_up(self, progress: Callable[[int, int], None] | None = None) -> int:
@@ -142,17 +207,10 @@ class ReadModel:
             notes = self.ledger.recorder.select_notifications(start=start + 1, limit=self.batch_size)
             if not notes:
                 break
-            events = [self.ledger.mapper.to_domain_event(n) for n in notes]
-            state = PoolState()
+            events = [(n.id, self.ledger.mapper.to_domain_event(n)) for n in notes]
             with self._tx() as cur:
-                self._load(cur, state, {str(e.originator_id) for e in events})
-                for ev in events:
-                    apply_event(state, ev)
-                self._store(cur, state)
-                start = notes[-1].id
-                cur.execute(self._sql("INSERT INTO rm_checkpoints (projection, position) VALUES (?, ?) "
-                                      "ON CONFLICT (projection) DO UPDATE SET position = excluded.position"),
-                            (PROJECTION, start))
+                self.apply_batch(cur, events, notes[-1].id)
+            start = notes[-1].id
             done += len(notes)
             if progress:
                 progress(done, head)
@@ -161,16 +219,41 @@ class ReadModel:
     def rebuild(self, progress: Callable[[int, int], None] | None = None) -> int:
         """Drop the rows and the checkpoint, then catch up from the first event."""
         with self._tx() as cur:
-            for table, _, _ in TABLES.values():
+            for table, _, _ in self.tables.values():
                 cur.execute(f"DELETE FROM {table}")
-            cur.execute(self._sql("DELETE FROM rm_checkpoints WHERE projection = ?"), (PROJECTION,))
+            cur.execute(f"DELETE FROM {self.prefix}_audit")
+            cur.execute(f"DELETE FROM {self.prefix}_stats")
+            cur.execute(self._sql(f"DELETE FROM {self.prefix}_checkpoints WHERE projection = ?"), (PROJECTION,))
         return self.catch_up(progress)
+
+    def rows(self, kind: str) -> list[msgspec.Struct]:
+        """Every row of one kind (``enterprise``, ``designation``, ``member``), by key."""
+        table, row_type, key = self.tables[kind]
+        cols = _columns(row_type)
+        with self._tx() as cur:
+            cur.execute(f"SELECT {', '.join(cols)} FROM {table} ORDER BY {key}")
+            return [row_type(**{c: bool(v) if c in BOOL_COLUMNS else v for c, v in zip(cols, r)})
+                    for r in cur.fetchall()]
+
+    def audit_trail(self, uscc: str) -> list[AuditEntry]:
+        with self._tx() as cur:
+            cur.execute(self._sql(f"SELECT {', '.join(AUDIT_COLUMNS)} FROM {self.prefix}_audit WHERE uscc = ? "
+                                  f"ORDER BY position"), (uscc,))
+            rows = cur.fetchall()
+        return [msgspec.convert(dict(zip(AUDIT_COLUMNS, r)), AuditEntry, strict=False) for r in rows]
+
+    def statistics(self) -> list[tuple[str, str, str, int, int]]:
+        with self._tx() as cur:
+            cur.execute(f"SELECT province, tier, type, year, count FROM {self.prefix}_stats "
+                        f"ORDER BY province, tier, type, year")
+            return [tuple(r) for r in cur.fetchall()]
 
     # ------------------------------------------------------------------ queries
     def pool(self, *, tier: str, as_of: str, level: str | None = None, region: str | None = None,
              programme: str | None = None) -> list[Designation]:
         """Designations of ``tier`` valid on ``as_of`` (rule 4), inside ``region``."""
-        self.catch_up()
+        if self.follows_store:
+            self.catch_up()
         where = ["tier = ?", "status = 'approved'", "valid_from <= ?", "valid_until > ?",
                  "(revoked_on IS NULL OR revoked_on > ?)", "(ended_on IS NULL OR ended_on > ?)"]
         params: list[Any] = [tier, as_of, as_of, as_of, as_of]
@@ -189,7 +272,7 @@ class ReadModel:
                 params.append(prefix + "%")
         cols = _columns(Designation)
         with self._tx() as cur:
-            cur.execute(self._sql(f"SELECT {', '.join(cols)} FROM rm_designations WHERE {' AND '.join(where)} "
+            cur.execute(self._sql(f"SELECT {', '.join(cols)} FROM {self.prefix}_designations WHERE {' AND '.join(where)} "
                                   f"ORDER BY region, uscc, application_id"), params)
             rows = cur.fetchall()
         return [Designation(**{c: bool(v) if c in BOOL_COLUMNS else v for c, v in zip(cols, r)}) for r in rows]
@@ -197,7 +280,8 @@ class ReadModel:
     def pooled(self, *, tier: str, as_of: str, region: str | None = None,
                programme: str | None = None) -> list[PoolMember]:
         """Members of the cultivation pool (培育库) of ``tier`` on ``as_of``."""
-        self.catch_up()
+        if self.follows_store:
+            self.catch_up()
         where = ["tier = ?", "admitted_on <= ?", "(removed_on IS NULL OR removed_on > ?)"]
         params: list[Any] = [tier, as_of, as_of]
         if programme:
@@ -212,7 +296,7 @@ class ReadModel:
                 params.append(prefix + "%")
         cols = _columns(PoolMember)
         with self._tx() as cur:
-            cur.execute(self._sql(f"SELECT {', '.join(cols)} FROM rm_pool_members WHERE {' AND '.join(where)} "
+            cur.execute(self._sql(f"SELECT {', '.join(cols)} FROM {self.prefix}_pool_members WHERE {' AND '.join(where)} "
                                   f"ORDER BY region, uscc"), params)
             rows = cur.fetchall()
         return [PoolMember(**dict(zip(cols, r))) for r in rows]

