@@ -28,7 +28,9 @@ ROWS: dict[str, tuple[str, type[msgspec.Struct], str]] = {
     "member": ("pool_members", PoolMember, "key"),
 }
 PROJECTION = "pools"
+PUBLISHED = "pools.published"
 BOOL_COLUMNS = {"review_failed", "under_reconfirmation", "listed"}
+INT_COLUMNS = {"changed_at"}
 AUDIT_COLUMNS = list(AuditEntry.__struct_fields__)
 
 
@@ -72,7 +74,8 @@ class ReadModel:
                     cur.execute(f'SET search_path TO "{self.schema}"')
                 self.conn.commit()
         else:
-            self.conn = sqlite3.connect(env["SQLITE_DBNAME"], timeout=30, isolation_level=None)
+            self.conn = sqlite3.connect(env["SQLITE_DBNAME"], timeout=30, isolation_level=None,
+                                        check_same_thread=False)
             self.conn.execute("PRAGMA journal_mode=WAL")
         self._create()
 
@@ -108,13 +111,14 @@ class ReadModel:
             for table, row_type, key in self.tables.values():
                 cols = []
                 for name in _columns(row_type):
-                    sqltype = "BOOLEAN" if name in BOOL_COLUMNS else "TEXT"
+                    sqltype = "BOOLEAN" if name in BOOL_COLUMNS else "BIGINT" if name in INT_COLUMNS else "TEXT"
                     cols.append(f"{name} {sqltype}{' PRIMARY KEY' if name == key else ''}")
                 cur.execute(f"CREATE TABLE IF NOT EXISTS {table} ({', '.join(cols)})")
             p = self.prefix
             cur.execute(f"CREATE TABLE IF NOT EXISTS {p}_checkpoints (projection TEXT PRIMARY KEY, position BIGINT)")
             cur.execute(f"CREATE INDEX IF NOT EXISTS {p}_designations_tier ON {p}_designations (tier, level, region)")
             cur.execute(f"CREATE INDEX IF NOT EXISTS {p}_designations_ent ON {p}_designations (enterprise_id)")
+            cur.execute(f"CREATE INDEX IF NOT EXISTS {p}_designations_changed ON {p}_designations (changed_at)")
             cur.execute(f"CREATE INDEX IF NOT EXISTS {p}_pool_members_ent ON {p}_pool_members (enterprise_id)")
             cols = ", ".join(f"{c} {'BIGINT PRIMARY KEY' if c == 'position' else 'TEXT'}" for c in AUDIT_COLUMNS)
             cur.execute(f"CREATE TABLE IF NOT EXISTS {p}_audit ({cols})")
@@ -126,10 +130,39 @@ class ReadModel:
         with self._tx() as cur:
             return self._position(cur)
 
-    def _position(self, cur: Any) -> int:
-        cur.execute(self._sql(f"SELECT position FROM {self.prefix}_checkpoints WHERE projection = ?"), (PROJECTION,))
+    def _position(self, cur: Any, name: str = PROJECTION) -> int:
+        cur.execute(self._sql(f"SELECT position FROM {self.prefix}_checkpoints WHERE projection = ?"), (name,))
         row = cur.fetchone()
         return int(row[0]) if row else 0
+
+    def _set_position(self, cur: Any, position: int, name: str = PROJECTION) -> None:
+        cur.execute(self._sql(f"INSERT INTO {self.prefix}_checkpoints (projection, position) VALUES (?, ?) "
+                              "ON CONFLICT (projection) DO UPDATE SET position = excluded.position"),
+                    (name, position))
+
+    def published_position(self) -> int:
+        """Position up to which changes were published (``serve``'s projector)."""
+        with self._tx() as cur:
+            return self._position(cur, PUBLISHED)
+
+    def set_published_position(self, position: int) -> None:
+        with self._tx() as cur:
+            self._set_position(cur, position, PUBLISHED)
+
+    def changed_since(self, after: int, upto: int) -> tuple[list[Designation], list[AuditEntry]]:
+        """Designations and audit entries changed by events in ``(after, upto]``."""
+        cols = _columns(Designation)
+        with self._tx() as cur:
+            cur.execute(self._sql(f"SELECT {', '.join(cols)} FROM {self.prefix}_designations "
+                                  f"WHERE changed_at > ? AND changed_at <= ? ORDER BY changed_at, key"),
+                        (after, upto))
+            rows = [Designation(**{c: bool(v) if c in BOOL_COLUMNS else v for c, v in zip(cols, r)})
+                    for r in cur.fetchall()]
+            cur.execute(self._sql(f"SELECT {', '.join(AUDIT_COLUMNS)} FROM {self.prefix}_audit "
+                                  f"WHERE position > ? AND position <= ? ORDER BY position"), (after, upto))
+            audit = [msgspec.convert(dict(zip(AUDIT_COLUMNS, r)), AuditEntry, strict=False)
+                     for r in cur.fetchall()]
+        return rows, audit
 
     def _load(self, cur: Any, state: PoolState, enterprise_ids: set[str]) -> None:
         missing = [e for e in enterprise_ids if e not in state.enterprises]
@@ -173,7 +206,7 @@ class ReadModel:
         audit: list[AuditEntry] = []
         stats: dict[tuple[str, str, str, int], int] = {}
         for pos, ev in fresh:
-            apply_event(state, ev)
+            apply_event(state, ev, pos)
             entry = audit_entry(pos, ev, state)
             if entry is not None:
                 audit.append(entry)
@@ -192,9 +225,7 @@ class ReadModel:
                                   f"VALUES (?, ?, ?, ?, ?) ON CONFLICT (province, tier, type, year) "
                                   f"DO UPDATE SET count = {self.prefix}_stats.count + excluded.count"),
                         (province, tier, kind, year, n))
-        cur.execute(self._sql(f"INSERT INTO {self.prefix}_checkpoints (projection, position) VALUES (?, ?) "
-                              "ON CONFLICT (projection) DO UPDATE SET position = excluded.position"),
-                    (PROJECTION, max(position, after)))
+        self._set_position(cur, max(position, after))
         return BatchResult(rows=changed, audit=audit, stats=stats)
 
     # ------------------------------------------------------------------ catching up
@@ -223,7 +254,7 @@ class ReadModel:
                 cur.execute(f"DELETE FROM {table}")
             cur.execute(f"DELETE FROM {self.prefix}_audit")
             cur.execute(f"DELETE FROM {self.prefix}_stats")
-            cur.execute(self._sql(f"DELETE FROM {self.prefix}_checkpoints WHERE projection = ?"), (PROJECTION,))
+            cur.execute(f"DELETE FROM {self.prefix}_checkpoints")
         return self.catch_up(progress)
 
     def rows(self, kind: str) -> list[msgspec.Struct]:

@@ -51,6 +51,7 @@ class Designation(msgspec.Struct, kw_only=True):
     under_reconfirmation: bool = False
     document: str = ""
     decided_by: str | None = None
+    changed_at: int = 0  # ledger position of the last event that changed this row
 
     def valid_on(self, d: str) -> bool:
         if self.status != "approved" or self.valid_from is None or self.valid_until is None:
@@ -91,7 +92,12 @@ class PoolState:
         self.enterprises: dict[str, EnterpriseRow] = {}
         self.designations: dict[str, Designation] = {}
         self.members: dict[str, PoolMember] = {}
-        self.dirty: set[tuple[str, str]] = set()  # (table, key)
+        self.dirty: set[tuple[str, str]] = set()  # (table, key) changed in this batch
+        self.touched: set[tuple[str, str]] = set()  # changed by the event being applied
+
+    def touch(self, kind: str, key: str) -> None:
+        self.dirty.add((kind, key))
+        self.touched.add((kind, key))
 
     def designations_of(self, enterprise_id: str) -> list[Designation]:
         return [d for d in self.designations.values() if d.enterprise_id == enterprise_id]
@@ -104,14 +110,23 @@ def _iso(d: Any) -> str | None:
     return None if d is None else d.isoformat()
 
 
-def apply_event(state: PoolState, ev: Any) -> None:
-    """Fold one domain event into ``state``.  Events of other aggregates are ignored."""
+def apply_event(state: PoolState, ev: Any, position: int = 0) -> None:
+    """Fold one domain event at ledger ``position`` into ``state``.  Events of other
+    aggregates are ignored."""
+    state.touched.clear()
+    _apply(state, ev)
+    for kind, key in state.touched:
+        if kind == "designation":
+            state.designations[key].changed_at = position
+
+
+def _apply(state: PoolState, ev: Any) -> None:
     kind = type(ev).__name__
     eid = str(ev.originator_id)
     if kind == "Registered":
         state.enterprises[eid] = EnterpriseRow(enterprise_id=eid, uscc=ev.uscc, name=ev.name, region=ev.region,
                                                listed=ev.listed)
-        state.dirty.add(("enterprise", eid))
+        state.touch("enterprise", eid)
         return
     ent = state.enterprises.get(eid)
     if ent is None:
@@ -122,12 +137,12 @@ def apply_event(state: PoolState, ev: Any) -> None:
             key=key, enterprise_id=eid, uscc=ent.uscc, name=ent.name, region=ent.region, programme=ev.programme,
             tier=ev.tier, level=ev.level, application_id=ev.application_id, product_id=ev.product_id,
             product_name=ev.product_name, applied_on=_iso(ev.occurred_on))
-        state.dirty.add(("designation", key))
+        state.touch("designation", key)
     elif kind in ("Recommended", "Assessed", "NoticeOpened", "Approved", "Rejected", "Withdrawn", "Reviewed",
                   "Revoked", "Reconfirmed", "Annulled"):
         key = f"{eid}/{ev.application_id}"
         d = state.designations[key]
-        state.dirty.add(("designation", key))
+        state.touch("designation", key)
         if kind == "Recommended":
             d.status = "recommended"
         elif kind == "Assessed":
@@ -165,7 +180,7 @@ def apply_event(state: PoolState, ev: Any) -> None:
                     valid_from=d.valid_until, valid_until=_iso(ev.valid_until), renewal_of=d.application_id,
                     document=ev.document, decided_by=ev.actor.authority)
                 d.replaced_by = ev.new_application_id
-                state.dirty.add(("designation", nkey))
+                state.touch("designation", nkey)
     elif kind == "ChangeReported":
         if ev.new_name:
             ent.name = ev.new_name
@@ -173,21 +188,21 @@ def apply_event(state: PoolState, ev: Any) -> None:
             ent.region = ev.new_region
         if ev.kind in ("listing", "delisting"):
             ent.listed = ev.kind == "listing"
-        state.dirty.add(("enterprise", eid))
+        state.touch("enterprise", eid)
         for d in state.designations_of(eid):
             d.name, d.region = ent.name, ent.region
             if d.application_id in ev.reconfirmation:
                 d.under_reconfirmation = True
-            state.dirty.add(("designation", d.key))
+            state.touch("designation", d.key)
         for m in state.members_of(eid):
             m.name, m.region = ent.name, ent.region
-            state.dirty.add(("member", m.key))
+            state.touch("member", m.key)
     elif kind == "AdmittedToPool":
         key = f"{eid}/{ev.programme}/{ev.tier}"
         state.members[key] = PoolMember(key=key, enterprise_id=eid, uscc=ent.uscc, name=ent.name, region=ent.region,
                                         programme=ev.programme, tier=ev.tier, admitted_on=_iso(ev.occurred_on) or "")
-        state.dirty.add(("member", key))
+        state.touch("member", key)
     elif kind == "RemovedFromPool":
         key = f"{eid}/{ev.programme}/{ev.tier}"
         state.members[key].removed_on = _iso(ev.occurred_on)
-        state.dirty.add(("member", key))
+        state.touch("member", key)

@@ -406,6 +406,43 @@ def _demo(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _serve(args: argparse.Namespace) -> int:
+    from services.serve import serve
+
+    return serve(_ledger(args), json_output=args.json)
+
+
+def _watch(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from services.serve import watch_pool
+
+    if args.region is not None:
+        try:
+            from domain.values import Region
+
+            Region(args.region)
+        except ValueError as e:
+            raise c.InputError("--region", str(e)) from None
+
+    def emit(change: Any) -> None:
+        d = change.designation
+        if args.json:
+            print_json(change)
+        else:
+            state = "valid" if d.status == "approved" and not d.revoked_on and not d.ended_on else d.status
+            if d.revoked_on:
+                state = f"revoked {d.revoked_on}"
+            print(f"#{change.position} {d.tier} {d.level} {d.region} {d.uscc} {d.name} {state} "
+                  f"{d.valid_from or ''}–{d.valid_until or ''}", flush=True)
+
+    try:
+        asyncio.run(watch_pool(args.tier, args.region, args.count, args.timeout, emit))
+    except RuntimeError as e:
+        raise CliError(str(e), EXIT_REFUSED) from None
+    return EXIT_OK
+
+
 # ---------------------------------------------------------------------- parser
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
@@ -450,6 +487,23 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("rebuild", parents=[common], help="rebuild the pool read model from the first event")
     p.set_defaults(func=_rebuild)
+
+    p = sub.add_parser("serve", parents=[common], help="run the ledger as a NATS service (commands, relay, projections)",
+                       description="Start the embedded NATS (unless NATS_URL), the command service "
+                                   "(cultivation.cmd.<command>), the relay to the CULTIVATION_EVENTS stream and the "
+                                   "live projections (KV bucket cultivation_pools, cultivation.pool.*, "
+                                   "cultivation.audit.*). SIGTERM drains in-flight work and exits 0.")
+    p.set_defaults(func=_serve)
+
+    p = sub.add_parser("watch", parents=[common], help="print pool changes live (watch pool)",
+                       description="Print pool changes as the live projection publishes them. Connects to NATS_URL "
+                                   "or to the server a local `cultivation serve` started.")
+    p.add_argument("what", choices=["pool"])
+    p.add_argument("--tier")
+    p.add_argument("--region", metavar="CODE")
+    p.add_argument("--count", type=int, help="stop after this many changes")
+    p.add_argument("--timeout", type=float, help="stop after this many seconds")
+    p.set_defaults(func=_watch)
 
     p = sub.add_parser("policy", parents=[common], help="list the programmes, rule versions and tiers")
     p.set_defaults(func=_policy)

@@ -1,0 +1,203 @@
+"""``cultivation serve``: one process running the ledger as a service.
+
+Starts (unless ``NATS_URL`` names a server) the embedded NATS with JetStream, then the
+command service, the relay and the live projector.  SIGTERM or SIGINT stops taking new
+commands, lets the ones in flight finish, publishes every stored event, lets the
+projector apply and publish them, closes NATS and exits 0.
+
+The embedded server's URL is written to ``$CULTIVATION_HOME/nats.url`` so that
+``cultivation watch`` and other local clients find it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+from infra.nats import EmbeddedNats, connect_options, ensure_stream_and_bucket
+from infra.store import CULTIVATION_HOME, describe
+
+log = logging.getLogger("cultivation.serve")
+URL_FILE = CULTIVATION_HOME / "nats.url"
+
+
+def local_nats_url() -> str | None:
+    """``NATS_URL``, else the URL a local ``cultivation serve`` wrote, else None."""
+    if os.environ.get("NATS_URL"):
+        return os.environ["NATS_URL"]
+    try:
+        return URL_FILE.read_text().strip() or None
+    except OSError:
+        return None
+
+
+class Server:
+    """The composed service; ``run()`` until ``stop()`` (or a signal)."""
+
+    def __init__(self, ledger: Any, nats_url: str | None = None, nats_dir: str | Path | None = None,
+                 concurrency: int = 8):
+        self.ledger = ledger
+        self.nats_url = nats_url if nats_url is not None else os.environ.get("NATS_URL")
+        self.nats_dir = Path(nats_dir) if nats_dir else CULTIVATION_HOME / "nats"
+        self.concurrency = concurrency
+        self.embedded: EmbeddedNats | None = None
+        self.nc: Any = None
+        self.service: Any = None
+        self.relay: Any = None
+        self.projector: Any = None
+        self.ready = asyncio.Event()
+        self._stop = asyncio.Event()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    async def start(self) -> None:
+        import nats
+
+        from infra.projector import LiveProjector
+        from infra.relay import Relay
+        from services.nats_service import CommandService
+
+        url = self.nats_url
+        if not url:
+            self.embedded = EmbeddedNats(store_dir=self.nats_dir).start()
+            url = self.embedded.url
+            URL_FILE.parent.mkdir(parents=True, exist_ok=True)
+            URL_FILE.write_text(url + "\n")
+        self.url = url
+        self.nc = await nats.connect(**connect_options(url))
+        await ensure_stream_and_bucket(self.nc.jetstream())
+        self.service = CommandService(self.ledger, self.nc, self.concurrency)
+        await self.service.start()
+        self.relay = Relay(self.ledger, self.nc)
+        self.projector = LiveProjector(self.ledger, self.nc)
+        relay_ready, projector_ready = asyncio.Event(), asyncio.Event()
+        self._tasks = [asyncio.create_task(self.relay.run(relay_ready), name="relay"),
+                       asyncio.create_task(self.projector.run(projector_ready), name="projector")]
+        await asyncio.wait_for(asyncio.gather(relay_ready.wait(), projector_ready.wait()), 30)
+        self.ready.set()
+
+    async def shutdown(self, timeout: float = 60.0) -> None:
+        """Drain: no new commands, finish those in flight, publish and project everything."""
+        if self.service:
+            await self.service.stop(timeout)
+        head = await asyncio.to_thread(self.ledger.max_position)
+        if self.relay and self.projector:
+            try:
+                await self._wait_relay(head, timeout)
+                await self.projector.wait_for(head, timeout)
+            except TimeoutError as e:
+                log.warning("shutdown: %s", e)
+            self.relay.stop()
+            self.projector.stop()
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+            self.projector.close()
+        if self.nc:
+            # Everything is published, acknowledged and projected: close without draining the
+            # JetStream reply inboxes, which would only wait out their timeout.
+            await self.nc.close()
+        if self.embedded:
+            self.embedded.stop()
+            try:
+                if URL_FILE.read_text().strip() == self.embedded.url:
+                    URL_FILE.unlink()
+            except OSError:
+                pass
+
+    async def _wait_relay(self, head: int, timeout: float) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while self.relay.position < head:
+            if loop.time() > deadline:
+                raise TimeoutError(f"relay did not reach position {head}")
+            await asyncio.sleep(0.05)
+
+    async def run(self, on_ready: Any = None) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self.stop)
+        await self.start()
+        if on_ready:
+            on_ready(self)
+        await self._stop.wait()
+        await self.shutdown()
+
+
+def serve(ledger: Any, json_output: bool = False) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s",
+                        stream=sys.stderr)
+    server = Server(ledger)
+
+    def announce(s: Server) -> None:
+        embedded = " (embedded)" if s.embedded else ""
+        print(f"cultivation serve: ready on {s.url}{embedded}; store {describe(ledger.store)}; "
+              f"commands on cultivation.cmd.<command>", flush=True)
+
+    asyncio.run(server.run(announce))
+    print("cultivation serve: stopped cleanly", flush=True)
+    return 0
+
+
+def pool_watch_subject(tier: str | None, region: str | None) -> str:
+    """The subject that carries the pool changes of ``tier`` (any when None) inside ``region``.
+
+    >>> pool_watch_subject("little_giant", "211400")
+    'cultivation.pool.little_giant.210000.211400.>'
+    >>> pool_watch_subject(None, "211402")
+    'cultivation.pool.*.210000.211400.211402'
+    >>> pool_watch_subject(None, None)
+    'cultivation.pool.*.>'
+    """
+    from domain.values import Region
+    from infra.nats import POOL_PREFIX
+
+    head = f"{POOL_PREFIX}.{tier or '*'}"
+    if not region or region == "000000":
+        return f"{head}.>"
+    r = Region(region)
+    if r.level == "provincial":
+        return f"{head}.{region}.>"
+    if r.level == "municipal":
+        return f"{head}.{r.province.code}.{region}.>"
+    return f"{head}.{r.province.code}.{r.city.code}.{region}"
+
+
+async def watch_pool(tier: str | None, region: str | None, count: int | None, timeout: float | None,
+                     emit: Any) -> int:
+    """Print pool changes as they are published; returns how many were seen."""
+    import msgspec
+    import nats
+
+    from infra.projector import PoolChange
+
+    url = local_nats_url()
+    if not url:
+        raise RuntimeError("no NATS to watch: set NATS_URL or start `cultivation serve`")
+    nc = await nats.connect(**connect_options(url))
+    sub = await nc.subscribe(pool_watch_subject(tier, region))
+    decoder = msgspec.json.Decoder(PoolChange)
+    seen = 0
+    loop = asyncio.get_running_loop()
+    deadline = None if timeout is None else loop.time() + timeout
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        while not stop.is_set() and (count is None or seen < count):
+            wait = 0.5 if deadline is None else min(0.5, deadline - loop.time())
+            if wait <= 0:
+                break
+            try:
+                msg = await sub.next_msg(timeout=wait)
+            except Exception:  # nats.errors.TimeoutError: nothing this half second
+                continue
+            emit(decoder.decode(msg.data))
+            seen += 1
+    finally:
+        await nc.drain()
+    return seen
