@@ -67,6 +67,8 @@ class Application(msgspec.Struct, kw_only=True):
     status: str = "applied"
     declared_revenue_fen: int | None = None
     recommendations: dict[str, str] = {}  # level -> authority
+    recommended_on: date | None = None  # the latest recommendation (rule 1: assessment follows it)
+    assessed_on: date | None = None  # rule 1: the notice follows the assessment
     assessment_passed: bool | None = None
     notice_from: date | None = None
     notice_until: date | None = None
@@ -123,6 +125,7 @@ class Reward(msgspec.Struct, kw_only=True):
     tranche: int | None
     event_id: UUID
     clawed_back_fen: int = 0
+    loan_fen: int | None = None  # interest subsidies: the loan subsidised (counts against the yearly loan cap)
 
 
 class ChangeReport(msgspec.Struct, frozen=True, kw_only=True):
@@ -290,7 +293,9 @@ class Enterprise(Aggregate):
                     raise RuleViolation("order", "apply.already_open",
                                         f"application {a.id!r} for {t.id} is still open ({a.status})",
                                         field="tier")
-                if a.valid_on(occurred_on) and a.replaced_by is None:
+                # designated: valid now, or approved and not yet in force (Liaoning: from 1 January)
+                pending = (a.valid_from is not None and occurred_on < a.valid_from and a.valid_on(a.valid_from))
+                if (a.valid_on(occurred_on) or pending) and a.replaced_by is None:
                     raise RuleViolation("ladder", "apply.already_designated",
                                         f"already designated {t.id} until {a.valid_until} ({a.id!r}); "
                                         f"renewal goes through review", field="tier")
@@ -302,9 +307,10 @@ class Enterprise(Aggregate):
                                     f"no new application before {r.barred_until}", field="occurred_on")
         # Rule 3: the ladder.
         self._check_ladder(t, programme, occurred_on, declared_revenue_fen)
-        self._applied(application_id=application_id, programme=programme.id, tier=t.id, level=t.deciding_level,
-                      product_id=product_id, product_name=product_name, declared_revenue_fen=declared_revenue_fen,
-                      policy=programme.key, occurred_on=occurred_on, actor=actor, document=document)
+        self._applied(application_id=application_id, programme=programme.id, tier=t.id,
+                      level=t.deciding_level.value, product_id=product_id, product_name=product_name,
+                      declared_revenue_fen=declared_revenue_fen, policy=programme.key, occurred_on=occurred_on,
+                      actor=actor, document=document)
 
     def _check_ladder(self, t: Tier, programme: Programme, on: date, revenue_fen: int | None) -> None:
         for req in t.requires:
@@ -378,6 +384,7 @@ class Enterprise(Aggregate):
     def _recommended(self, application_id: str, level: str, occurred_on: date, actor: Actor, document: str) -> None:
         a = self.applications[application_id]
         a.recommendations[level] = actor.authority
+        a.recommended_on = max(a.recommended_on or occurred_on, occurred_on)
         a.status = "recommended"
 
     # ------------------------------------------------------------------ assess (审核/评审)
@@ -392,6 +399,7 @@ class Enterprise(Aggregate):
                                 f"application {a.id!r} is {a.status}; assessment needs recommendations from "
                                 f"{missing or 'no further'} level(s) first", field="application_id")
         self._require_after(a.applied_on, occurred_on, "the application")
+        self._require_after(a.recommended_on, occurred_on, "the recommendation")
         self._require_decider(actor, programme, t)
         failures = t.assessment.judge(score, components, indicators, direct_pass)
         self._assessed(application_id=a.id, score=score, components=components, indicators=indicators,
@@ -404,6 +412,7 @@ class Enterprise(Aggregate):
                   policy: str, occurred_on: date, actor: Actor, document: str) -> None:
         a = self.applications[application_id]
         a.assessment_passed = passed
+        a.assessed_on = occurred_on
         a.status = "assessed"
 
     # ------------------------------------------------------------------ notice (公示) and objections
@@ -416,6 +425,7 @@ class Enterprise(Aggregate):
                                 f"application {a.id!r} is {a.status}"
                                 f"{' with a failed assessment' if a.assessment_passed is False else ''}; "
                                 f"a notice needs a passed assessment", field="application_id")
+        self._require_after(a.assessed_on, occurred_on, "the assessment")
         self._require_decider(actor, programme, t)
         self._notice_opened(application_id=a.id, notice_until=occurred_on + timedelta(days=t.notice_days),
                             occurred_on=occurred_on, actor=actor, document=document)
@@ -783,7 +793,15 @@ class Enterprise(Aggregate):
                 raise RuleViolation("reward", "reward.loan_required",
                                     "an interest subsidy needs loan_fen, lpr_bp and days", field="loan_fen")
             assert scheme.loan_cap_fen is not None and scheme.subsidy_ratio_bp is not None
-            formula = (min(loan_fen, scheme.loan_cap_fen) * lpr_bp * scheme.subsidy_ratio_bp * min(days, 366)
+            # the loan cap is per enterprise per year ("loans up to 20,000,000 CNY a year"), not per loan
+            loans_this_year = sum(r.loan_fen or 0 for r in earlier if r.granted_on.year == occurred_on.year)
+            loan_left = scheme.loan_cap_fen - loans_this_year
+            if loan_left <= 0:
+                raise RuleViolation("reward", "reward.loan_cap_reached",
+                                    f"loans of {loans_this_year} fen were subsidised in {occurred_on.year}; "
+                                    f"scheme {scheme.id} subsidises at most {scheme.loan_cap_fen} fen a year",
+                                    field="loan_fen")
+            formula = (min(loan_fen, loan_left) * lpr_bp * scheme.subsidy_ratio_bp * min(days, 366)
                        // (10000 * 10000 * 365))
             cap = min(cap, formula) if cap else formula
             year_paid = sum(r.amount_fen - r.clawed_back_fen for r in earlier if r.granted_on.year == occurred_on.year)
@@ -803,16 +821,18 @@ class Enterprise(Aggregate):
                                 f"in region {self.region}", field="amount_fen")
         self._reward_granted(reward_id=reward_id, programme=programme.id, scheme=scheme.id,
                              application_id=basis.id if basis else None, amount_fen=amount_fen, tranche=tranche,
-                             policy=programme.key, occurred_on=occurred_on, actor=actor, document=document)
+                             policy=programme.key, occurred_on=occurred_on, actor=actor, document=document,
+                             loan_fen=loan_fen if scheme.kind == "interest_subsidy" else None)
         return basis.id if basis else None
 
     @event("RewardGranted")
     def _reward_granted(self, reward_id: str, programme: str, scheme: str, application_id: str | None,
                         amount_fen: int, tranche: int | None, policy: str, occurred_on: date, actor: Actor,
-                        document: str) -> None:
+                        document: str, loan_fen: int | None = None) -> None:
         self.rewards[reward_id] = Reward(id=reward_id, programme=programme, scheme=scheme,
                                          application_id=application_id, amount_fen=amount_fen, granted_on=occurred_on,
-                                         tranche=tranche, event_id=event_id(self.id, self.version + 1))
+                                         tranche=tranche, event_id=event_id(self.id, self.version + 1),
+                                         loan_fen=loan_fen)
 
     def claw_back(self, *, reward_id: str, scheme: Scheme, amount_fen: int, reason: str, occurred_on: date,
                   actor: Actor, document: str) -> Reward:

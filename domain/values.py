@@ -168,7 +168,10 @@ def region_prefix(code: str) -> str:
 
 # --- structs used inside events and commands ------------------------------------------
 
-RegionCode = Annotated[str, msgspec.Meta(pattern=r"^[0-9]{6}$", description="GB/T 2260 code")]
+# 000000 (the whole country) or a code with a province part: "001234" is refused at the edge,
+# not by a ValueError from Region() deep inside the aggregate.
+RegionCode = Annotated[str, msgspec.Meta(pattern=r"^(000000|(0[1-9]|[1-9][0-9])[0-9]{4})$",
+                                         description="GB/T 2260 code")]
 Fen = Annotated[int, msgspec.Meta(ge=0, description="money in integer fen (分)")]
 
 
