@@ -31,6 +31,7 @@ from typing import Any
 import msgspec
 from eventsourcing.persistence import StoredEvent
 
+from infra.failpoints import failpoint
 from infra.nats import AUDIT_PREFIX, EVENTS_PREFIX, POOL_BUCKET, POOL_PREFIX, STATS_SUBJECT, STREAM
 from infra.readmodel import BatchResult, ReadModel
 from infra.relay import wire_decoder
@@ -38,6 +39,10 @@ from projections.pools import Designation
 
 log = logging.getLogger("cultivation.projector")
 _enc = msgspec.json.Encoder()
+
+
+class OutOfOrder(Exception):
+    """A delivery that does not continue the stream where the checkpoint stands."""
 
 
 class PoolChange(msgspec.Struct, frozen=True, kw_only=True):
@@ -73,18 +78,34 @@ class LiveProjector:
         self._stopping = asyncio.Event()
         self._kv: Any = None
         self._sub: Any = None
+        self._next_seq = 1
 
     def stop(self) -> None:
         self._stopping.set()
 
     async def _subscribe(self) -> None:
+        """(Re)create the durable consumer at the message after the committed checkpoint.
+
+        JetStream redelivers unacknowledged messages only after their ack wait, *after*
+        newer ones: resuming from the consumer's own state could apply a later event
+        before an earlier one.  The checkpoint committed with the rows is the truth, so
+        the consumer is recreated to start right after it, and deliveries must then
+        arrive in stream order without gaps.
+        """
         from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+        from nats.js.errors import NotFoundError
 
         self._kv = await self.js.key_value(POOL_BUCKET)
+        seq = await asyncio.to_thread(self.read_model.stream_position)
+        try:
+            await self.js.delete_consumer(STREAM, self.durable)
+        except NotFoundError:
+            pass
         self._sub = await self.js.pull_subscribe(
             f"{EVENTS_PREFIX}.>", durable=self.durable, stream=STREAM,
-            config=ConsumerConfig(ack_policy=AckPolicy.EXPLICIT, deliver_policy=DeliverPolicy.ALL, ack_wait=60,
-                                  max_ack_pending=20_000, max_deliver=-1))
+            config=ConsumerConfig(ack_policy=AckPolicy.EXPLICIT, deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
+                                  opt_start_seq=seq + 1, ack_wait=60, max_ack_pending=20_000, max_deliver=-1))
+        self._next_seq = seq + 1
 
     def _decode(self, msgs: list[Any]) -> list[tuple[int, Any]]:
         events = []
@@ -119,23 +140,28 @@ class LiveProjector:
 
     async def handle(self, msgs: list[Any]) -> None:
         """Apply a fetched batch once, commit it with the checkpoint, publish, then ack."""
+        seqs = [m.metadata.sequence.stream for m in msgs]
+        if seqs[0] != self._next_seq or seqs != list(range(seqs[0], seqs[0] + len(seqs))):
+            raise OutOfOrder(f"expected stream sequence {self._next_seq}, got {seqs[0]}..{seqs[-1]}")
         events = await asyncio.to_thread(self._decode, msgs)
         last = max(p for p, _ in events)
         rm = self.read_model
 
         def apply() -> BatchResult:
             with rm._tx() as cur:
-                return rm.apply_batch(cur, events, last)
+                return rm.apply_batch(cur, events, last, stream_seq=seqs[-1])
 
         result = await asyncio.to_thread(apply)
+        failpoint("projector.after_commit")
         await self.publish_changes()
         if result.stats:
             await self.nc.publish(STATS_SUBJECT, _enc.encode(
                 [{"province": p, "tier": t, "type": k, "year": y, "delta": n}
                  for (p, t, k, y), n in result.stats.items()]))
+        self._next_seq = seqs[-1] + 1
         for m in msgs:
             await m.ack()
-        self.applied += len(result.audit)
+        self.applied += len(events)
 
     async def run(self, ready: asyncio.Event | None = None) -> None:
         from nats.errors import TimeoutError as NatsTimeout

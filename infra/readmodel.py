@@ -11,6 +11,7 @@ recorded so far.
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -29,6 +30,7 @@ ROWS: dict[str, tuple[str, type[msgspec.Struct], str]] = {
 }
 PROJECTION = "pools"
 PUBLISHED = "pools.published"
+STREAM_SEQ = "pools.stream_seq"
 BOOL_COLUMNS = {"review_failed", "under_reconfirmation", "listed"}
 INT_COLUMNS = {"changed_at"}
 AUDIT_COLUMNS = list(AuditEntry.__struct_fields__)
@@ -59,6 +61,7 @@ class ReadModel:
         self.follows_store = follows_store  # queries first catch up from the store
         self.batch_size = batch_size
         self.prefix = prefix
+        self._lock = threading.RLock()
         self.tables = {kind: (f"{prefix}_{suffix}", row_type, key) for kind, (suffix, row_type, key) in ROWS.items()}
         self.pg = is_postgres(ledger.store)
         env = store_env(ledger.store)
@@ -88,6 +91,11 @@ class ReadModel:
 
     @contextmanager
     def _tx(self) -> Iterator[Any]:
+        """One transaction on the read model's connection; threads take turns."""
+        with self._lock:
+            yield from self._tx_unlocked()
+
+    def _tx_unlocked(self) -> Iterator[Any]:
         if self.pg:
             with self.conn.cursor() as cur:
                 try:
@@ -195,7 +203,13 @@ class ReadModel:
         state.dirty.clear()
         return changed
 
-    def apply_batch(self, cur: Any, events: list[tuple[int, Any]], position: int) -> BatchResult:
+    def stream_position(self) -> int:
+        """Stream sequence of the last message applied (stream-fed read models)."""
+        with self._tx() as cur:
+            return self._position(cur, STREAM_SEQ)
+
+    def apply_batch(self, cur: Any, events: list[tuple[int, Any]], position: int,
+                    stream_seq: int | None = None) -> BatchResult:
         """Inside transaction ``cur``: fold ``(position, event)`` pairs after the checkpoint,
         store the changed rows, audit entries and statistics, and move the checkpoint to
         ``position``.  Events at or before the checkpoint are skipped: applied at most once."""
@@ -226,6 +240,8 @@ class ReadModel:
                                   f"DO UPDATE SET count = {self.prefix}_stats.count + excluded.count"),
                         (province, tier, kind, year, n))
         self._set_position(cur, max(position, after))
+        if stream_seq is not None:
+            self._set_position(cur, stream_seq, STREAM_SEQ)
         return BatchResult(rows=changed, audit=audit, stats=stats)
 
     # ------------------------------------------------------------------ catching up

@@ -33,6 +33,7 @@ from uuid import UUID
 import msgspec
 
 from domain.enterprise import event_id
+from infra.failpoints import failpoint
 from infra.nats import EVENT_ID_HEADER, EVENTS_PREFIX, POSITION_HEADER, STREAM
 
 log = logging.getLogger("cultivation.relay")
@@ -155,6 +156,7 @@ class Relay:
                                                        headers=headers, stream=STREAM))
         acks = await asyncio.wait_for(asyncio.gather(*futures), self.ack_timeout)
         self.stream_seq = acks[-1].seq
+        failpoint("relay.after_publish")
         self.position = notes[-1].id
         self.published += len(notes)
 

@@ -407,9 +407,15 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from services.serve import serve
+    from services.serve import Server, serve
 
-    return serve(_ledger(args), json_output=args.json)
+    components = tuple(x.strip() for x in args.components.split(",") if x.strip())
+    unknown = [x for x in components if x not in Server.COMPONENTS]
+    if unknown or not components:
+        raise c.InputError("--components", f"{unknown or 'nothing'} not in {list(Server.COMPONENTS)}")
+    if args.relay_batch < 1:
+        raise c.InputError("--relay-batch", "must be at least 1")
+    return serve(_ledger(args), components=components, relay_batch=args.relay_batch)
 
 
 def _watch(args: argparse.Namespace) -> int:
@@ -493,6 +499,10 @@ def build_parser() -> argparse.ArgumentParser:
                                    "(cultivation.cmd.<command>), the relay to the CULTIVATION_EVENTS stream and the "
                                    "live projections (KV bucket cultivation_pools, cultivation.pool.*, "
                                    "cultivation.audit.*). SIGTERM drains in-flight work and exits 0.")
+    p.add_argument("--components", default="service,relay,projector",
+                   help="which parts to run, comma-separated (default: all three; run them in separate processes "
+                        "to scale or isolate them)")
+    p.add_argument("--relay-batch", type=int, default=500, metavar="N", help="events per pipelined relay batch")
     p.set_defaults(func=_serve)
 
     p = sub.add_parser("watch", parents=[common], help="print pool changes live (watch pool)",

@@ -39,9 +39,13 @@ def local_nats_url() -> str | None:
 class Server:
     """The composed service; ``run()`` until ``stop()`` (or a signal)."""
 
+    COMPONENTS = ("service", "relay", "projector")
+
     def __init__(self, ledger: Any, nats_url: str | None = None, nats_dir: str | Path | None = None,
-                 concurrency: int = 8):
+                 concurrency: int = 8, components: tuple[str, ...] = COMPONENTS, relay_batch: int = 500):
         self.ledger = ledger
+        self.components = components
+        self.relay_batch = relay_batch
         self.nats_url = nats_url if nats_url is not None else os.environ.get("NATS_URL")
         self.nats_dir = Path(nats_dir) if nats_dir else CULTIVATION_HOME / "nats"
         self.concurrency = concurrency
@@ -72,14 +76,20 @@ class Server:
         self.url = url
         self.nc = await nats.connect(**connect_options(url))
         await ensure_stream_and_bucket(self.nc.jetstream())
-        self.service = CommandService(self.ledger, self.nc, self.concurrency)
-        await self.service.start()
-        self.relay = Relay(self.ledger, self.nc)
-        self.projector = LiveProjector(self.ledger, self.nc)
-        relay_ready, projector_ready = asyncio.Event(), asyncio.Event()
-        self._tasks = [asyncio.create_task(self.relay.run(relay_ready), name="relay"),
-                       asyncio.create_task(self.projector.run(projector_ready), name="projector")]
-        await asyncio.wait_for(asyncio.gather(relay_ready.wait(), projector_ready.wait()), 30)
+        self._tasks = []
+        readies = []
+        if "service" in self.components:
+            self.service = CommandService(self.ledger, self.nc, self.concurrency)
+            await self.service.start()
+        if "relay" in self.components:
+            self.relay = Relay(self.ledger, self.nc, batch_size=self.relay_batch)
+            readies.append(asyncio.Event())
+            self._tasks.append(asyncio.create_task(self.relay.run(readies[-1]), name="relay"))
+        if "projector" in self.components:
+            self.projector = LiveProjector(self.ledger, self.nc)
+            readies.append(asyncio.Event())
+            self._tasks.append(asyncio.create_task(self.projector.run(readies[-1]), name="projector"))
+        await asyncio.wait_for(asyncio.gather(*(r.wait() for r in readies)), 30)
         self.ready.set()
 
     async def shutdown(self, timeout: float = 60.0) -> None:
@@ -87,15 +97,18 @@ class Server:
         if self.service:
             await self.service.stop(timeout)
         head = await asyncio.to_thread(self.ledger.max_position)
-        if self.relay and self.projector:
-            try:
+        try:
+            if self.relay:
                 await self._wait_relay(head, timeout)
+            if self.projector and self.relay:  # a projector alone cannot know what is still on its way
                 await self.projector.wait_for(head, timeout)
-            except TimeoutError as e:
-                log.warning("shutdown: %s", e)
-            self.relay.stop()
-            self.projector.stop()
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+        except TimeoutError as e:
+            log.warning("shutdown: %s", e)
+        for part in (self.relay, self.projector):
+            if part:
+                part.stop()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self.projector:
             self.projector.close()
         if self.nc:
             # Everything is published, acknowledged and projected: close without draining the
@@ -128,15 +141,15 @@ class Server:
         await self.shutdown()
 
 
-def serve(ledger: Any, json_output: bool = False) -> int:
+def serve(ledger: Any, components: tuple[str, ...] = Server.COMPONENTS, relay_batch: int = 500) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s",
                         stream=sys.stderr)
-    server = Server(ledger)
+    server = Server(ledger, components=components, relay_batch=relay_batch)
 
     def announce(s: Server) -> None:
         embedded = " (embedded)" if s.embedded else ""
         print(f"cultivation serve: ready on {s.url}{embedded}; store {describe(ledger.store)}; "
-              f"commands on cultivation.cmd.<command>", flush=True)
+              f"running {', '.join(s.components)}", flush=True)
 
     asyncio.run(server.run(announce))
     print("cultivation serve: stopped cleanly", flush=True)

