@@ -149,9 +149,10 @@ class Enterprise(Aggregate):
         """Register an enterprise.  The USCC check was done at the edge; an override of a
         failing check character is carried as ``uscc_override`` (the document allowing it)."""
         Region(region)
-        if not region_covers(actor.authority, region) and actor.role != "enterprise":
+        if actor.role == "auditor" or not region_covers(actor.authority, region):
             raise RuleViolation("authority", "register.not_covering",
-                                f"authority {actor.authority} does not cover region {region}", field="actor.authority")
+                                f"{actor.role} {actor.authority} does not cover region {region}",
+                                field="actor.authority")
         return cls._create(cls.Registered, uscc=uscc, name=name, region=region, industry=industry, listed=listed,
                            uscc_override=uscc_override, occurred_on=occurred_on, actor=actor, document=document)
 
@@ -651,8 +652,9 @@ class Enterprise(Aggregate):
                                 f"designation {a.id!r} expires {a.valid_until}; effective_on {effective_on} "
                                 f"is after", field="effective_on")
         years = t.cooling_off_years.get(reason)  # type: ignore[call-overload]
+        effective_on = max(effective_on, a.valid_from)
         barred_until = add_years(effective_on, years) if years else None
-        self._revoked(application_id=a.id, reason=reason, effective_on=max(effective_on, a.valid_from),
+        self._revoked(application_id=a.id, reason=reason, effective_on=effective_on,
                       barred_until=barred_until, occurred_on=occurred_on, actor=actor, document=document)
 
     @event("Revoked")
@@ -717,12 +719,22 @@ class Enterprise(Aggregate):
     def reconfirm(self, *, application_id: str, programme: Programme, confirmed: bool, occurred_on: date,
                   actor: Actor, document: str) -> None:
         """After a move to another province, the new province's deciding authority
-        confirms a provincial designation or ends it."""
+        confirms a provincial designation or ends it.  When the programme is the old
+        province's own (Liaoning's provincial little giant), the new province has no say:
+        the programme's own authority decides, and a confirmation it gives keeps the
+        designation to its term."""
         a = self.application(application_id)
         if not a.under_reconfirmation:
             raise RuleViolation("change", "reconfirm.not_pending",
                                 f"designation {a.id!r} is not under re-confirmation", field="application_id")
-        self._require_decider(actor, programme, programme.tier(a.tier))
+        t = programme.tier(a.tier)
+        if region_covers(programme.jurisdiction, self.region):
+            self._require_decider(actor, programme, t)
+        elif actor.role != "authority" or actor.authority != programme.jurisdiction:
+            raise RuleViolation("authority", "reconfirm.wrong_authority",
+                                f"the enterprise left {programme.key}'s jurisdiction {programme.jurisdiction}; "
+                                f"only authority {programme.jurisdiction} re-confirms or ends {a.id!r}",
+                                field="actor.authority")
         self._reconfirmed(application_id=a.id, confirmed=confirmed, occurred_on=occurred_on, actor=actor,
                           document=document)
 
@@ -809,7 +821,7 @@ class Enterprise(Aggregate):
                 raise RuleViolation("reward", "reward.over_cap",
                                     f"interest subsidies this year would reach {year_paid + amount_fen} fen, "
                                     f"over the yearly cap {scheme.cap_fen}", field="amount_fen")
-        elif scheme.once_per_enterprise and scheme.kind == "one_time" and earlier:
+        elif scheme.once_per_enterprise and scheme.kind in ("one_time", "per_item") and earlier:
             raise RuleViolation("reward", "reward.once_per_scheme",
                                 f"scheme {scheme.id} pays once per enterprise; paid as {earlier[0].id!r} on "
                                 f"{earlier[0].granted_on}", field="scheme")
