@@ -296,6 +296,42 @@ class ReadModel:
             return [tuple(r) for r in cur.fetchall()]
 
     # ------------------------------------------------------------------ queries
+    def overdue(self, *, as_of: str, data_year: int, region: str | None = None) -> list[dict[str, Any]]:
+        """Rule 7's overdue lists on ``as_of``: designated enterprises whose yearly data for
+        ``data_year`` is not filed, and enterprises that reported a change late."""
+        if self.follows_store:
+            self.catch_up()
+        from domain.values import region_prefix
+
+        prefix = region_prefix(region) if region else ""
+        ent_table, row_type, _ = self.tables["enterprise"]
+        cols = _columns(row_type)
+        with self._tx() as cur:
+            cur.execute(self._sql(
+                f"SELECT {', '.join('e.' + c for c in cols)} FROM {ent_table} e WHERE e.region LIKE ? AND "
+                f"(e.late_changes <> '' OR EXISTS (SELECT 1 FROM {self.prefix}_designations d "
+                f"WHERE d.enterprise_id = e.enterprise_id AND d.status = 'approved' AND d.valid_from <= ? "
+                f"AND d.valid_until > ? AND (d.revoked_on IS NULL OR d.revoked_on > ?) "
+                f"AND (d.ended_on IS NULL OR d.ended_on > ?))) ORDER BY e.region, e.uscc"),
+                (prefix + "%", as_of, as_of, as_of, as_of))
+            rows = [EnterpriseRow(**{c: bool(v) if c in BOOL_COLUMNS else v for c, v in zip(cols, r)})
+                    for r in cur.fetchall()]
+            cur.execute(self._sql(
+                f"SELECT DISTINCT enterprise_id FROM {self.prefix}_designations WHERE status = 'approved' "
+                f"AND valid_from <= ? AND valid_until > ? AND (revoked_on IS NULL OR revoked_on > ?) "
+                f"AND (ended_on IS NULL OR ended_on > ?)"), (as_of, as_of, as_of, as_of))
+            designated = {r[0] for r in cur.fetchall()}
+        out = []
+        for e in rows:
+            if e.enterprise_id in designated and not e.filed(data_year):
+                out.append({"uscc": e.uscc, "name": e.name, "region": e.region, "kind": "yearly_data",
+                            "detail": f"yearly data for {data_year} not filed"})
+            for late in filter(None, e.late_changes.split(",")):
+                kind, _, changed_on = late.partition(":")
+                out.append({"uscc": e.uscc, "name": e.name, "region": e.region, "kind": "late_change_report",
+                            "detail": f"{kind} of {changed_on} reported late"})
+        return out
+
     def pool(self, *, tier: str, as_of: str, level: str | None = None, region: str | None = None,
              programme: str | None = None) -> list[Designation]:
         """Designations of ``tier`` valid on ``as_of`` (rule 4), inside ``region``."""

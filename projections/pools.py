@@ -83,6 +83,11 @@ class EnterpriseRow(msgspec.Struct, kw_only=True):
     name: str
     region: str
     listed: bool = False
+    filed_years: str = ""  # yearly data filed: "2021,2022L" (L: filed after the deadline)
+    late_changes: str = ""  # change reports filed late: "relocation:2023-03-01,..."
+
+    def filed(self, data_year: int) -> bool:
+        return any(y.rstrip("L") == str(data_year) for y in self.filed_years.split(",") if y)
 
 
 class PoolState:
@@ -181,7 +186,12 @@ def _apply(state: PoolState, ev: Any) -> None:
                     document=ev.document, decided_by=ev.actor.authority)
                 d.replaced_by = ev.new_application_id
                 state.touch("designation", nkey)
+    elif kind == "YearlyDataFiled":
+        ent.filed_years = ",".join(filter(None, [ent.filed_years, f"{ev.data_year}{'L' if ev.late else ''}"]))
+        state.touch("enterprise", eid)
     elif kind == "ChangeReported":
+        if ev.late:
+            ent.late_changes = ",".join(filter(None, [ent.late_changes, f"{ev.kind}:{ev.changed_on.isoformat()}"]))
         if ev.new_name:
             ent.name = ev.new_name
         if ev.kind == "relocation" and ev.new_region:

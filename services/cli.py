@@ -274,6 +274,29 @@ def _pool(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _overdue(args: argparse.Namespace) -> int:
+    from infra.readmodel import ReadModel
+
+    as_of = _date(args.as_of or date.today().isoformat(), "--as-of")
+    ledger = _ledger(args)
+    d = date.fromisoformat(as_of)
+    deadline = ledger.policy.in_force("national", d).yearly_data_deadline
+    month, day = (int(x) for x in deadline.split("-"))
+    data_year = d.year - 1 if d > date(d.year, month, day) else d.year - 2
+    rm = ReadModel(ledger)
+    try:
+        items = rm.overdue(as_of=as_of, data_year=data_year, region=args.region)
+    finally:
+        rm.close()
+    if args.json:
+        print_json({"as_of": as_of, "data_year": data_year, "count": len(items), "items": items})
+    else:
+        _table(f"逾期 overdue · {args.region or '全国'} · {as_of} (yearly data for {data_year}, due {deadline})",
+               ["USCC", "企业名称", "region", "kind", "detail"],
+               [(i["uscc"], i["name"], i["region"], i["kind"], i["detail"]) for i in items])
+    return EXIT_OK
+
+
 def history_entries(ledger: Any, uscc: str) -> list[dict[str, Any]]:
     """The enterprise's full trail: every event of its aggregate in order."""
     from domain.enterprise import event_id
@@ -480,6 +503,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--as-of", metavar="YYYY-MM-DD", help="business date (default: today)")
     p.add_argument("--stage", choices=["designated", "pooled"], default="designated")
     p.set_defaults(func=_pool)
+
+    p = sub.add_parser("overdue", parents=[common], help="overdue lists: yearly data not filed, changes reported late",
+                       description="Rule 7's overdue lists on a business date: designated enterprises whose yearly "
+                                   "data for the last year due is not filed, and changes reported after their "
+                                   "deadline.")
+    p.add_argument("--region", metavar="CODE")
+    p.add_argument("--as-of", metavar="YYYY-MM-DD", help="business date (default: today)")
+    p.set_defaults(func=_overdue)
 
     p = sub.add_parser("history", parents=[common], help="an enterprise's full trail with actors and documents")
     p.add_argument("uscc")

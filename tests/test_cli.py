@@ -173,3 +173,30 @@ def test_pool_rejects_a_bad_date_and_an_unknown_tier(db: Path) -> None:
     assert r.returncode == 2 and "--as-of" in r.stderr
     r = run(db, "pool", "--tier", "giant")
     assert r.returncode == 2 and "unknown tier" in r.stderr
+
+
+def test_overdue_lists_missing_yearly_data_and_late_change_reports(db: Path) -> None:
+    steps = [
+        ("apply", "--application-id", "sp-1", "--programme", "national", "--tier", "specialized",
+         "--occurred-on", "2019-03-01", *AUTH),
+        ("recommend", "--application-id", "sp-1", "--occurred-on", "2019-04-01", *AUTH),
+        ("assess", "--application-id", "sp-1", "--score", "75", "--occurred-on", "2019-05-01",
+         "--authority", "210000"),
+        ("open-notice", "--application-id", "sp-1", "--occurred-on", "2019-05-10", "--authority", "210000"),
+        ("approve", "--application-id", "sp-1", "--occurred-on", "2019-05-20", "--authority", "210000",
+         "--document", "辽工信发〔2019〕12号"),
+    ]
+    for step in steps:
+        assert run(db, step[0], "--uscc", U, *step[1:]).returncode == 0
+    out = json.loads(run(db, "overdue", "--as-of", "2020-06-01", "--region", "211400", "--json").stdout)
+    assert out["data_year"] == 2019
+    assert [(i["uscc"], i["kind"]) for i in out["items"]] == [(U, "yearly_data")]
+    assert run(db, "file-yearly-data", "--uscc", U, "--data-year", "2019", "--occurred-on", "2020-03-01",
+               *AUTH).returncode == 0
+    assert run(db, "report-change", "--uscc", U, "--kind", "rename", "--new-name", "葫芦岛新泵业有限公司",
+               "--changed-on", "2020-01-05", "--occurred-on", "2020-05-20", *AUTH).returncode == 0
+    out = json.loads(run(db, "overdue", "--as-of", "2020-06-01", "--region", "211400", "--json").stdout)
+    assert [(i["kind"], i["detail"]) for i in out["items"]] == [
+        ("late_change_report", "rename of 2020-01-05 reported late")]
+    assert json.loads(run(db, "overdue", "--as-of", "2020-06-01", "--region", "370200", "--json").stdout)[
+        "count"] == 0
