@@ -296,7 +296,7 @@ class Enterprise(Aggregate):
                                         field="tier")
                 # designated: valid now, or approved and not yet in force (Liaoning: from 1 January)
                 pending = (a.valid_from is not None and occurred_on < a.valid_from and a.valid_on(a.valid_from))
-                if (a.valid_on(occurred_on) or pending) and a.replaced_by is None:
+                if a.valid_on(occurred_on) or pending:  # a replaced one still runs to its end
                     raise RuleViolation("ladder", "apply.already_designated",
                                         f"already designated {t.id} until {a.valid_until} ({a.id!r}); "
                                         f"renewal goes through review", field="tier")
@@ -599,8 +599,10 @@ class Enterprise(Aggregate):
             raise RuleViolation("review", "review.yearly_data_late",
                                 f"yearly data for {data_year} was filed late; {programme.key} forfeits the review",
                                 field="application_id")
+        # The current validity period: an extended designation's began where the last one ended.
+        period_start = a.reviewed_until if a.reviews and a.reviewed_until else a.valid_from
         if programme.late_change_forfeits_review and any(
-                c.late and a.valid_from and c.reported_on >= a.valid_from for c in self.changes):
+                c.late and period_start and c.reported_on >= period_start for c in self.changes):
             raise RuleViolation("review", "review.change_report_late",
                                 f"a change was reported late during this validity; {programme.key} forfeits the "
                                 f"review", field="application_id")

@@ -83,12 +83,18 @@ def _ledger(args: argparse.Namespace):  # type: ignore[no-untyped-def]
         raise CliError(str(e)) from None
 
 
-def _tier_name(ledger: Any, programme: str | None, tier: str, on: date) -> str:
-    for p in ([programme] if programme else ledger.policy.programme_ids()):
+def _tier_name(ledger: Any, programme: str | None, tier: str, on: date, level: str | None = None) -> str:
+    """The Chinese label of ``tier``: from ``programme``, else from the programme whose tier is
+    decided at ``level``, the national programme first."""
+    ids = ledger.policy.programme_ids()
+    candidates = [programme] if programme else sorted(ids, key=lambda p: p != "national")
+    for p in candidates:
         try:
-            return ledger.policy.in_force(p, on).tier(tier).name
+            t = ledger.policy.in_force(p, on).tier(tier)
         except LedgerError:
             continue
+        if level is None or t.deciding_level == level:
+            return t.name
     return tier
 
 
@@ -258,7 +264,7 @@ def _pool(args: argparse.Namespace) -> int:
         print_json({"as_of": as_of, "as_recorded": None, "tier": args.tier, "level": args.level,
                     "region": args.region, "stage": args.stage, "count": len(items), "items": items})
         return EXIT_OK
-    label = _tier_name(ledger, args.programme, args.tier, date.fromisoformat(as_of))
+    label = _tier_name(ledger, args.programme, args.tier, date.fromisoformat(as_of), args.level)
     lvl = f" {Level(args.level).label}" if args.level else ""
     title = f"{label}{lvl} {'培育库' if args.stage == 'pooled' else ''} · {args.region or '全国'} · {as_of} · {len(items)}"
     if args.stage == "pooled":
@@ -417,7 +423,8 @@ def _demo(args: argparse.Namespace) -> int:
         _console().print(f"demo loaded into {describe(ledger.store)}: {len(cmds)} commands "
                          f"({refused} refused on purpose, each by the rule it breaks) in {elapsed:.1f}s")
         _table("pools", ["tier", "name", "level", "region", "stage", "as of", "count", "report"],
-               [(r["tier"], _tier_name(ledger, r.get("programme"), r["tier"], date.fromisoformat(r["as_of"])),
+               [(r["tier"], _tier_name(ledger, r.get("programme"), r["tier"], date.fromisoformat(r["as_of"]),
+                                       r.get("level")),
                  r.get("level") or "", r.get("region") or "全国", r["stage"], r["as_of"], r["count"], r["expected"])
                 for r in results])
         _console().print("try: cultivation pool --tier little_giant --level national --region 211400 "

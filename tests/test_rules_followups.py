@@ -13,7 +13,7 @@ import msgspec
 from domain.policy import Programme, Scheme
 from domain.values import Actor
 from tests.conftest import uscc
-from tests.journeys import actor, designate, register
+from tests.journeys import actor, designate, file_yearly_data, register
 
 
 def test_an_enterprise_registers_itself_only_in_its_own_region(script) -> None:  # type: ignore[no-untyped-def]
@@ -99,3 +99,40 @@ def test_cooling_off_counts_from_the_recorded_effective_date(script) -> None:  #
     rev = script.ledger.enterprise(u).revocations[-1]
     assert rev.effective_on == date(2022, 1, 1) and rev.barred_until == date(2025, 1, 1)
     assert lg.state(script).valid_on(date(2022, 6, 1))
+
+
+def test_a_replaced_designation_still_blocks_a_new_application_while_it_runs(script) -> None:  # type: ignore[no-untyped-def]
+    u = uscc(905, "211402")
+    register(script, u, on="2019-01-10")
+    p = designate(script, u, "product", programme="liaoning", on="2019-03-01", product_id="pump-1",
+                  product_name="高压柱塞泵")
+    state = p.state(script)
+    assert (state.valid_from, state.valid_until) == (date(2020, 1, 1), date(2023, 1, 1))
+    file_yearly_data(script, u, 2021, "2022-03-01", programme="liaoning")
+    script.ok("review", uscc=u, application_id=p.application_id, passed=True, occurred_on="2022-06-01",
+              actor="210000", document="辽工信〔2022〕30号")
+    assert p.state(script).replaced_by is not None
+    err = script.refused("apply", uscc=u, application_id="again", programme="liaoning", tier="product",
+                         product_id="pump-1", product_name="高压柱塞泵", occurred_on="2022-07-01", actor="211400")
+    assert err.code == "apply.already_designated"
+
+
+def test_a_late_change_in_an_earlier_period_does_not_forfeit_a_later_review(script) -> None:  # type: ignore[no-untyped-def]
+    from datetime import timedelta
+
+    u = uscc(906, "211402")
+    register(script, u, on="2019-01-10")
+    sp = designate(script, u, "specialized", on="2020-06-01")
+    first_until = sp.state(script).valid_until
+    script.ok("report_change", uscc=u, kind="rename", new_name="改名后的公司", changed_on="2021-01-05",
+              occurred_on="2021-06-01", actor="211400")  # late: due within three months
+    for year in range(2020, 2026):
+        file_yearly_data(script, u, year, f"{year + 1}-03-01")
+    script.ok("review", uscc=u, application_id=sp.application_id, passed=True,
+              occurred_on=str(first_until - timedelta(days=30)), actor="210000", document="辽工信〔2023〕2号")
+    extended_until = sp.state(script).valid_until
+    second = extended_until - timedelta(days=30)
+    assert extended_until.year == first_until.year + 3 and second >= date(2026, 4, 1)  # judged by the 2026 rules
+    # Under 2026 a late change report forfeits the review -- but only one made in this period.
+    script.ok("review", uscc=u, application_id=sp.application_id, passed=True, occurred_on=str(second),
+              actor="210000", document="辽工信〔2026〕9号")
