@@ -169,7 +169,8 @@ def test_relay_publishes_every_event_once_in_order_and_resumes_after_restart(any
 
 @pytest.mark.parametrize("how", ["kill -9", "failpoint"])
 def test_relay_killed_mid_batch_then_restarted_publishes_each_event_exactly_once(
-        ledger: Ledger, nats_url: str, home: Path, how: str) -> None:
+        any_ledger: Ledger, nats_url: str, home: Path, how: str) -> None:
+    ledger = any_ledger
     load(ledger, 0, 150)  # 1,800 events
     head = ledger.max_position()
     asyncio.run(setup_stream(nats_url))
@@ -188,6 +189,31 @@ def test_relay_killed_mid_batch_then_restarted_publishes_each_event_exactly_once
     wait_until(lambda: asyncio.run(stream_count(nats_url)) >= head, what="relay catching up")
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=60) == 0
+    assert_stream_equals_log(ledger, asyncio.run(read_stream(nats_url)))
+
+
+def test_relay_following_concurrent_writers_never_skips_a_position(any_ledger: Ledger, nats_url: str) -> None:
+    """Writers commit while the relay reads: no position a running transaction may still
+    fill is ever passed (SQLite's single writer, the PostgreSQL recorder's table lock)."""
+    ledger = any_ledger
+
+    async def go() -> None:
+        nc = await nats.connect(**connect_options(nats_url))
+        await ensure_stream_and_bucket(nc.jetstream())
+        relay = Relay(ledger, nc, batch_size=7, poll_interval=0.001)
+        task = asyncio.create_task(relay.run())
+        writers = [asyncio.to_thread(load, ledger, 100 * w, 12) for w in range(4)]
+        await asyncio.gather(*writers)
+        head = await asyncio.to_thread(ledger.max_position)
+        deadline = time.monotonic() + 60
+        while relay.position < head:
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.02)
+        relay.stop()
+        await task
+        await nc.close()
+
+    asyncio.run(go())
     assert_stream_equals_log(ledger, asyncio.run(read_stream(nats_url)))
 
 
@@ -251,8 +277,9 @@ async def kv_designations(url: str) -> dict[str, Designation]:
 
 
 @pytest.mark.parametrize("how", ["failpoint", "kill -9"])
-def test_projector_killed_before_its_ack_still_equals_a_rebuild(ledger: Ledger, nats_url: str, home: Path,
+def test_projector_killed_before_its_ack_still_equals_a_rebuild(any_ledger: Ledger, nats_url: str, home: Path,
                                                                  how: str) -> None:
+    ledger = any_ledger
     load(ledger, 0, 120)
     head = ledger.max_position()
 
