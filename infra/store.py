@@ -20,6 +20,8 @@ With neither, the ledger uses :data:`DEFAULT_SQLITE_PATH`:
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -43,6 +45,7 @@ def store_env(url: str) -> dict[str, str]:
         query = parse_qs(parts.query)
         env = {
             "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "APPLICATION_RECORDER_TOPIC": "infra.integrity:ChainedPostgresApplicationRecorder",
             "POSTGRES_DBNAME": unquote(parts.path.lstrip("/")) or "postgres",
             "POSTGRES_HOST": parts.hostname or "127.0.0.1",
             "POSTGRES_PORT": str(parts.port or 5432),
@@ -60,7 +63,8 @@ def store_env(url: str) -> dict[str, str]:
     if path != ":memory:" and not path.startswith("file:"):
         Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
         path = str(Path(path).expanduser())
-    return {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": path, "SQLITE_LOCK_TIMEOUT": "30"}
+    return {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": path, "SQLITE_LOCK_TIMEOUT": "30",
+            "APPLICATION_RECORDER_TOPIC": "infra.integrity:ChainedSQLiteApplicationRecorder"}
 
 
 def describe(url: str) -> str:
@@ -70,3 +74,29 @@ def describe(url: str) -> str:
         host = parts.hostname or ""
         return f"postgresql://{parts.username or ''}@{host}:{parts.port or 5432}{parts.path}"
     return url
+
+
+@contextmanager
+def schema_lock(url: str) -> Iterator[None]:
+    """Make processes that create the store's tables take turns (PostgreSQL only).
+
+    The library's PostgreSQL recorder runs ``CREATE TABLE IF NOT EXISTS`` and ``CREATE OR
+    REPLACE FUNCTION`` each time an application starts; two service processes starting at
+    the same moment fail with ``tuple concurrently updated``.  A session advisory lock,
+    keyed by database and schema, serialises that step.  SQLite needs nothing.
+    """
+    if not is_postgres(url):
+        yield
+        return
+    import psycopg
+
+    env = store_env(url)
+    key = f"cultivation-ledger:schema:{env['POSTGRES_DBNAME']}:{env.get('POSTGRES_SCHEMA', 'public')}"
+    with psycopg.connect(host=env["POSTGRES_HOST"], port=int(env["POSTGRES_PORT"]), dbname=env["POSTGRES_DBNAME"],
+                         user=env["POSTGRES_USER"], password=env["POSTGRES_PASSWORD"] or None,
+                         connect_timeout=int(env["POSTGRES_CONNECT_TIMEOUT"]), autocommit=True) as conn:
+        conn.execute("SELECT pg_advisory_lock(hashtext(%s))", (key,))
+        try:
+            yield
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", (key,))
