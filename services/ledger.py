@@ -27,7 +27,7 @@ from uuid import UUID, uuid5
 import msgspec
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate, event
-from eventsourcing.persistence import IntegrityError, Mapper
+from eventsourcing.persistence import ApplicationRecorder, IntegrityError, Mapper
 
 from domain.budget import SchemeBudget, budget_id
 from domain.enterprise import LEDGER_NAMESPACE, Enterprise, enterprise_id, event_id
@@ -36,7 +36,7 @@ from domain.policy import PolicyBook, Programme
 from domain.values import Actor, uscc_check_char, uscc_region
 from infra.mapper import MsgspecMapper
 from infra.policy_files import load_policy_book
-from infra.store import store_env, store_url
+from infra.store import schema_lock, store_env, store_url
 from services import commands as c
 
 
@@ -91,6 +91,11 @@ class Ledger(Application[UUID]):
         self.store = store_url(db)
         super().__init__(env={**store_env(self.store), **(env or {})})
         self.policy: PolicyBook = load_policy_book(policies)
+
+    def construct_recorder(self) -> ApplicationRecorder:
+        # Creating the tables: concurrent starts on PostgreSQL must take turns (see schema_lock).
+        with schema_lock(self.store):
+            return super().construct_recorder()
 
     def construct_mapper(self) -> Mapper[UUID]:
         return MsgspecMapper(transcoder=self.factory.transcoder(), cipher=self.factory.cipher(),
