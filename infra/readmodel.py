@@ -21,18 +21,33 @@ import msgspec
 from infra.store import is_postgres, store_env
 from projections.audit import AuditEntry, audit_entry, stat_key
 from projections.pools import Designation, EnterpriseRow, PoolMember, PoolState, apply_event
+from projections.reviews import ReviewRow, ReviewState
+from projections.reviews import apply_event as apply_review
+from projections.rewards import BudgetRow, RewardRow, RewardState
+from projections.rewards import apply_event as apply_reward
 
 ROWS: dict[str, tuple[str, type[msgspec.Struct], str]] = {
     # kind: table suffix, row type, key column
     "enterprise": ("enterprises", EnterpriseRow, "enterprise_id"),
     "designation": ("designations", Designation, "key"),
     "member": ("pool_members", PoolMember, "key"),
+    "reward": ("rewards", RewardRow, "key"),
+    "budget": ("budgets", BudgetRow, "key"),
+    "review": ("reviews", ReviewRow, "key"),
 }
+# Row kinds loaded for a batch by the aggregate ids of its events: enterprise rows by
+# enterprise_id, budgets by their own key (the SchemeBudget id).
+LOAD_BY = {kind: ("key" if kind == "budget" else "enterprise_id") for kind in ROWS}
 PROJECTION = "pools"
 PUBLISHED = "pools.published"
 STREAM_SEQ = "pools.stream_seq"
-BOOL_COLUMNS = {"review_failed", "under_reconfirmation", "listed"}
-INT_COLUMNS = {"changed_at"}
+SCHEMA = "pools.schema"
+# Raised whenever a projection gains row kinds or columns: a read model made by an older
+# version is emptied on open and caught up again from the first event (see _create).
+SCHEMA_VERSION = 2
+BOOL_COLUMNS = {"review_failed", "under_reconfirmation", "listed", "passed"}
+INT_COLUMNS = {"changed_at", "year", "amount_fen", "clawed_back_fen", "tranche", "budget_fen", "spent_fen",
+               "refunded_fen"}
 AUDIT_COLUMNS = list(AuditEntry.__struct_fields__)
 
 
@@ -48,6 +63,12 @@ def _columns(row_type: type[msgspec.Struct]) -> list[str]:
     return list(row_type.__struct_fields__)
 
 
+def _targets(state: PoolState, rewards: RewardState, reviews: ReviewState) -> dict[str, dict[str, Any]]:
+    """The rows of each kind a batch works on, keyed."""
+    return {"enterprise": state.enterprises, "designation": state.designations, "member": state.members,
+            "reward": rewards.rewards, "budget": rewards.budgets, "review": reviews.reviews}
+
+
 class ReadModel:
     """Pool rows and their checkpoint in the ledger's own database.
 
@@ -56,15 +77,18 @@ class ReadModel:
     serve``), so the two can be compared row by row.
     """
 
-    def __init__(self, ledger: Any, batch_size: int = 2000, prefix: str = "rm", follows_store: bool = True):
+    def __init__(self, ledger: Any, batch_size: int = 2000, prefix: str = "rm", follows_store: bool = True,
+                 target: str | None = None):
+        """``target`` puts the tables in another SQLite file (or ``:memory:``) instead of the
+        ledger's database: an auditor's scratch read model (as recorded at T, replays)."""
         self.ledger = ledger
         self.follows_store = follows_store  # queries first catch up from the store
         self.batch_size = batch_size
         self.prefix = prefix
         self._lock = threading.RLock()
         self.tables = {kind: (f"{prefix}_{suffix}", row_type, key) for kind, (suffix, row_type, key) in ROWS.items()}
-        self.pg = is_postgres(ledger.store)
-        env = store_env(ledger.store)
+        self.pg = target is None and is_postgres(ledger.store)
+        env = store_env(ledger.store) if target is None else {"SQLITE_DBNAME": target}
         if self.pg:
             import psycopg
 
@@ -79,7 +103,8 @@ class ReadModel:
         else:
             self.conn = sqlite3.connect(env["SQLITE_DBNAME"], timeout=30, isolation_level=None,
                                         check_same_thread=False)
-            self.conn.execute("PRAGMA journal_mode=WAL")
+            if env["SQLITE_DBNAME"] != ":memory:":
+                self.conn.execute("PRAGMA journal_mode=WAL")
         self._create()
 
     def close(self) -> None:
@@ -116,18 +141,26 @@ class ReadModel:
 
     def _create(self) -> None:
         with self._tx() as cur:
+            p = self.prefix
+            cur.execute(f"CREATE TABLE IF NOT EXISTS {p}_checkpoints (projection TEXT PRIMARY KEY, position BIGINT)")
+            if self._position(cur, SCHEMA) < SCHEMA_VERSION:
+                # Made by an older projection (or new): start again from the first event.
+                for table in [t for t, _, _ in self.tables.values()] + [f"{p}_audit", f"{p}_stats"]:
+                    cur.execute(f"DROP TABLE IF EXISTS {table}")
+                cur.execute(f"DELETE FROM {p}_checkpoints")
+                self._set_position(cur, SCHEMA_VERSION, SCHEMA)
             for table, row_type, key in self.tables.values():
                 cols = []
                 for name in _columns(row_type):
                     sqltype = "BOOLEAN" if name in BOOL_COLUMNS else "BIGINT" if name in INT_COLUMNS else "TEXT"
                     cols.append(f"{name} {sqltype}{' PRIMARY KEY' if name == key else ''}")
                 cur.execute(f"CREATE TABLE IF NOT EXISTS {table} ({', '.join(cols)})")
-            p = self.prefix
-            cur.execute(f"CREATE TABLE IF NOT EXISTS {p}_checkpoints (projection TEXT PRIMARY KEY, position BIGINT)")
             cur.execute(f"CREATE INDEX IF NOT EXISTS {p}_designations_tier ON {p}_designations (tier, level, region)")
             cur.execute(f"CREATE INDEX IF NOT EXISTS {p}_designations_ent ON {p}_designations (enterprise_id)")
             cur.execute(f"CREATE INDEX IF NOT EXISTS {p}_designations_changed ON {p}_designations (changed_at)")
             cur.execute(f"CREATE INDEX IF NOT EXISTS {p}_pool_members_ent ON {p}_pool_members (enterprise_id)")
+            cur.execute(f"CREATE INDEX IF NOT EXISTS {p}_rewards_ent ON {p}_rewards (enterprise_id)")
+            cur.execute(f"CREATE INDEX IF NOT EXISTS {p}_reviews_ent ON {p}_reviews (enterprise_id)")
             cols = ", ".join(f"{c} {'BIGINT PRIMARY KEY' if c == 'position' else 'TEXT'}" for c in AUDIT_COLUMNS)
             cur.execute(f"CREATE TABLE IF NOT EXISTS {p}_audit ({cols})")
             cur.execute(f"CREATE INDEX IF NOT EXISTS {p}_audit_uscc ON {p}_audit (uscc, position)")
@@ -172,28 +205,31 @@ class ReadModel:
                      for r in cur.fetchall()]
         return rows, audit
 
-    def _load(self, cur: Any, state: PoolState, enterprise_ids: set[str]) -> None:
+    def _load(self, cur: Any, state: PoolState, enterprise_ids: set[str], rewards: RewardState | None = None,
+              reviews: ReviewState | None = None) -> None:
+        """Load the rows of the aggregates ``enterprise_ids`` (enterprises and budgets)."""
+        targets = _targets(state, rewards or RewardState(), reviews or ReviewState())
         missing = [e for e in enterprise_ids if e not in state.enterprises]
         for i in range(0, len(missing), 500):
             chunk = missing[i:i + 500]
             marks = ",".join("?" * len(chunk))
-            for kind, attr in (("enterprise", "enterprises"), ("designation", "designations"),
-                               ("member", "members")):
+            for kind, rows in targets.items():
                 table, row_type, key = self.tables[kind]
                 cols = _columns(row_type)
-                cur.execute(self._sql(f"SELECT {', '.join(cols)} FROM {table} WHERE enterprise_id IN ({marks})"),
+                cur.execute(self._sql(f"SELECT {', '.join(cols)} FROM {table} WHERE {LOAD_BY[kind]} IN ({marks})"),
                             chunk)
-                rows = getattr(state, attr)
                 for values in cur.fetchall():
                     row = row_type(**{c: bool(v) if c in BOOL_COLUMNS else v for c, v in zip(cols, values)})
                     rows[getattr(row, key)] = row
 
-    def _store(self, cur: Any, state: PoolState) -> list[tuple[str, msgspec.Struct]]:
+    def _store(self, cur: Any, state: PoolState, rewards: RewardState | None = None,
+               reviews: ReviewState | None = None) -> list[tuple[str, msgspec.Struct]]:
         changed = []
-        for kind, key_value in sorted(state.dirty):
+        rewards, reviews = rewards or RewardState(), reviews or ReviewState()
+        targets = _targets(state, rewards, reviews)
+        for kind, key_value in sorted(state.dirty | rewards.dirty | reviews.dirty):
             table, row_type, key = self.tables[kind]
-            row = {"enterprise": state.enterprises, "designation": state.designations,
-                   "member": state.members}[kind][key_value]
+            row = targets[kind][key_value]
             cols = _columns(row_type)
             updates = ", ".join(f"{c} = excluded.{c}" for c in cols if c != key)
             cur.execute(self._sql(f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))}) "
@@ -201,6 +237,8 @@ class ReadModel:
                         [getattr(row, c) for c in cols])
             changed.append((kind, row))
         state.dirty.clear()
+        rewards.dirty.clear()
+        reviews.dirty.clear()
         return changed
 
     def stream_position(self) -> int:
@@ -214,20 +252,22 @@ class ReadModel:
         store the changed rows, audit entries and statistics, and move the checkpoint to
         ``position``.  Events at or before the checkpoint are skipped: applied at most once."""
         after = self._position(cur)
-        state = PoolState()
+        state, rewards, reviews = PoolState(), RewardState(), ReviewState()
         fresh = [(p, e) for p, e in events if p > after]
-        self._load(cur, state, {str(e.originator_id) for _, e in fresh})
+        self._load(cur, state, {str(e.originator_id) for _, e in fresh}, rewards, reviews)
         audit: list[AuditEntry] = []
         stats: dict[tuple[str, str, str, int], int] = {}
         for pos, ev in fresh:
+            apply_review(reviews, ev, state, pos)  # before the pool fold: it reads the period reviewed
             apply_event(state, ev, pos)
+            apply_reward(rewards, ev, state.enterprises, pos)
             entry = audit_entry(pos, ev, state)
             if entry is not None:
                 audit.append(entry)
             key = stat_key(ev, state)
             if key is not None:
                 stats[key] = stats.get(key, 0) + 1
-        changed = self._store(cur, state)
+        changed = self._store(cur, state, rewards, reviews)
         for entry in audit:
             values = [str(v) if v is not None and not isinstance(v, (int, str)) else v
                       for v in (getattr(entry, c) for c in AUDIT_COLUMNS)]
@@ -245,13 +285,14 @@ class ReadModel:
         return BatchResult(rows=changed, audit=audit, stats=stats)
 
     # ------------------------------------------------------------------ catching up
-    def catch_up(self, progress: Callable[[int, int], None] | None = None) -> int:
-        """Apply every event recorded after the checkpoint; returns how many were read."""
+    def catch_up(self, progress: Callable[[int, int], None] | None = None, upto: int | None = None) -> int:
+        """Apply every event recorded after the checkpoint (up to position ``upto``);
+        returns how many were read."""
         start = self.position()
-        head = self.ledger.max_position()
+        head = self.ledger.max_position() if upto is None else upto
         done = 0
         while start < head:
-            notes = self.ledger.recorder.select_notifications(start=start + 1, limit=self.batch_size)
+            notes = self.ledger.recorder.select_notifications(start=start + 1, limit=self.batch_size, stop=head)
             if not notes:
                 break
             events = [(n.id, self.ledger.mapper.to_domain_event(n)) for n in notes]
@@ -270,15 +311,24 @@ class ReadModel:
                 cur.execute(f"DELETE FROM {table}")
             cur.execute(f"DELETE FROM {self.prefix}_audit")
             cur.execute(f"DELETE FROM {self.prefix}_stats")
-            cur.execute(f"DELETE FROM {self.prefix}_checkpoints")
+            cur.execute(self._sql(f"DELETE FROM {self.prefix}_checkpoints WHERE projection <> ?"), (SCHEMA,))
         return self.catch_up(progress)
 
-    def rows(self, kind: str) -> list[msgspec.Struct]:
-        """Every row of one kind (``enterprise``, ``designation``, ``member``), by key."""
+    def rows(self, kind: str, region: str | None = None) -> list[msgspec.Struct]:
+        """Every row of one kind (``enterprise``, ``designation``, ``member``, ``reward``,
+        ``budget``, ``review``), by key; with ``region``, only rows inside it (kinds with a
+        region column).  No catching up: call :meth:`catch_up` first where it matters."""
         table, row_type, key = self.tables[kind]
         cols = _columns(row_type)
+        where, params = "", []
+        if region:
+            from domain.values import region_prefix
+
+            if "region" not in cols:
+                raise ValueError(f"{kind} rows have no region")
+            where, params = "WHERE region LIKE ? ", [region_prefix(region) + "%"]
         with self._tx() as cur:
-            cur.execute(f"SELECT {', '.join(cols)} FROM {table} ORDER BY {key}")
+            cur.execute(self._sql(f"SELECT {', '.join(cols)} FROM {table} {where}ORDER BY {key}"), params)
             return [row_type(**{c: bool(v) if c in BOOL_COLUMNS else v for c, v in zip(cols, r)})
                     for r in cur.fetchall()]
 

@@ -236,6 +236,23 @@ def _date(value: str, field: str) -> str:
         raise c.InputError(field, f"{value!r} is not a date in YYYY-MM-DD form") from None
 
 
+def _moment(value: str, field: str) -> str:
+    """A ledger time from the command line, as the chain table keeps it (UTC, fixed width).
+    A date alone means the end of that day in UTC; a time without zone is UTC."""
+    from datetime import datetime, time as dtime, timezone
+
+    from infra.integrity import utc_text
+
+    try:
+        if len(value) == 10:
+            moment = datetime.combine(date.fromisoformat(value), dtime.max, tzinfo=timezone.utc)
+        else:
+            moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise c.InputError(field, f"{value!r} is not an ISO 8601 date or time") from None
+    return utc_text(moment)
+
+
 def _pool(args: argparse.Namespace) -> int:
     from infra.readmodel import ReadModel
 
@@ -251,7 +268,18 @@ def _pool(args: argparse.Namespace) -> int:
     known = {t.id for p in ledger.policy.programme_ids() for v in ledger.policy.versions(p) for t in v.tiers}
     if args.tier not in known:
         raise c.InputError("--tier", f"unknown tier {args.tier!r} (known: {sorted(known)})")
-    rm = ReadModel(ledger)
+    as_recorded = None
+    if args.as_recorded:
+        from infra.integrity import position_recorded_by
+
+        moment = _moment(args.as_recorded, "--as-recorded")
+        as_recorded = {"time": moment, "position": position_recorded_by(ledger, moment)}
+        # The pool as the ledger stood then: a scratch read model folded up to that position.
+        rm = ReadModel(ledger, prefix="asrec", follows_store=False, target=":memory:")
+        with progress_bar("replaying to the recorded time", as_recorded["position"]) as advance:
+            rm.catch_up(lambda done, total: advance(done), upto=as_recorded["position"])
+    else:
+        rm = ReadModel(ledger)
     try:
         if args.stage == "pooled":
             items: list[Any] = rm.pooled(tier=args.tier, as_of=as_of, region=args.region, programme=args.programme)
@@ -261,7 +289,7 @@ def _pool(args: argparse.Namespace) -> int:
     finally:
         rm.close()
     if args.json:
-        print_json({"as_of": as_of, "as_recorded": None, "tier": args.tier, "level": args.level,
+        print_json({"as_of": as_of, "as_recorded": as_recorded, "tier": args.tier, "level": args.level,
                     "region": args.region, "stage": args.stage, "count": len(items), "items": items})
         return EXIT_OK
     label = _tier_name(ledger, args.programme, args.tier, date.fromisoformat(as_of), args.level)
@@ -333,6 +361,11 @@ def _history(args: argparse.Namespace) -> int:
         raise c.InputError("uscc", f"{args.uscc!r} is not an 18-character USCC (GB 32100-2015 alphabet)") from None
     ledger = _ledger(args)
     entries = history_entries(ledger, args.uscc)
+    if args.as_recorded:
+        from infra.integrity import utc_text
+
+        moment = _moment(args.as_recorded, "--as-recorded")
+        entries = [e for e in entries if utc_text(e["recorded_at"]) <= moment]
     ent = ledger.enterprise(args.uscc)
     if args.json:
         print_json({"uscc": args.uscc, "name": ent.name, "region": ent.region, "count": len(entries),
@@ -509,6 +542,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--programme", help="only this programme (national, liaoning, zhejiang, qingdao, ...)")
     p.add_argument("--as-of", metavar="YYYY-MM-DD", help="business date (default: today)")
     p.add_argument("--stage", choices=["designated", "pooled"], default="designated")
+    p.add_argument("--as-recorded", metavar="TIME",
+                   help="answer as the ledger stood at this ledger time (ISO 8601; a date means its end, UTC)")
     p.set_defaults(func=_pool)
 
     p = sub.add_parser("overdue", parents=[common], help="overdue lists: yearly data not filed, changes reported late",
@@ -521,6 +556,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("history", parents=[common], help="an enterprise's full trail with actors and documents")
     p.add_argument("uscc")
+    p.add_argument("--as-recorded", metavar="TIME", help="only what the ledger had recorded by this ledger time")
     p.set_defaults(func=_history)
 
     p = sub.add_parser("submit", parents=[common], help="handle a JSON Lines file of commands (- for stdin)",
@@ -555,6 +591,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("policy", parents=[common], help="list the programmes, rule versions and tiers")
     p.set_defaults(func=_policy)
+
+    from services.audit import add_parser as add_audit_parser
+
+    add_audit_parser(sub, common)
+
+    from services.report import add_report_parser
+
+    add_report_parser(sub, common)
 
     for tag, ctype in c.COMMAND_TYPES.items():
         _add_command_parser(sub, tag, ctype, [common])

@@ -1,0 +1,244 @@
+"""``cultivation audit …``: what auditors run.
+
+- ``verify [--head SIZE:ROOT]``: recompute the chain and the tree over the store; name the
+  first bad position and what is wrong (exit 1 when anything is);
+- ``head``: the current head to write down (size, root, last chain hash);
+- ``export [--from POS] [--to POS] --out DIR``: a bundle that verifies offline;
+- ``verify-bundle PATH [--head SIZE:ROOT]``: check an export folder, or a proof file;
+- ``prove USCC|EVENT_ID [--out FILE]``: inclusion proofs of an enterprise's events, or of one;
+- ``consistency --old-size N [--old-root HEX]``: proof that the current head extends an older one;
+- ``replay [--from-seq N | --since TIME]``: rebuild the projections from ``CULTIVATION_EVENTS``
+  and compare them with a rebuild from the store.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import msgspec
+
+EXIT_OK, EXIT_BAD, EXIT_INPUT = 0, 1, 2
+
+
+def add_parser(sub: Any, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser("audit", parents=[common], help="verify, export, prove: the tamper-evident log",
+                       description=__doc__)
+    asub = p.add_subparsers(dest="audit_command", required=True, metavar="AUDIT_COMMAND")
+
+    q = asub.add_parser("verify", parents=[common], help="recompute the chain and the tree over the store")
+    q.add_argument("--head", metavar="SIZE:ROOT", help="also check that the first SIZE events have this root")
+    q.set_defaults(func=_verify)
+
+    q = asub.add_parser("head", parents=[common], help="the current head (size, root, chain) to write down")
+    q.set_defaults(func=_head)
+
+    q = asub.add_parser("export", parents=[common], help="write a bundle that verifies offline")
+    q.add_argument("--from", dest="from_position", type=int, default=1, metavar="POS")
+    q.add_argument("--to", dest="to_position", type=int, metavar="POS")
+    q.add_argument("--out", required=True, metavar="DIR")
+    q.set_defaults(func=_export)
+
+    q = asub.add_parser("verify-bundle", parents=[common],
+                        help="check an export folder or a proof file offline (no store, no NATS)")
+    q.add_argument("path")
+    q.add_argument("--head", metavar="SIZE:ROOT", help="the head the auditor wrote down")
+    q.set_defaults(func=_verify_bundle)
+
+    q = asub.add_parser("prove", parents=[common], help="inclusion proofs for an enterprise's events or one event")
+    q.add_argument("subject", metavar="USCC|EVENT_ID")
+    q.add_argument("--out", metavar="FILE", help="write the proof here (default: standard output)")
+    q.set_defaults(func=_prove)
+
+    q = asub.add_parser("consistency", parents=[common], help="prove that the current head extends an older one")
+    q.add_argument("--old-size", type=int, required=True)
+    q.add_argument("--old-root", metavar="HEX", help="check the proof against this old root")
+    q.set_defaults(func=_consistency)
+
+    q = asub.add_parser("replay", parents=[common],
+                        help="rebuild the projections from CULTIVATION_EVENTS and compare with the store's")
+    g = q.add_mutually_exclusive_group()
+    g.add_argument("--from-seq", type=int, default=1, metavar="N", help="stream sequence to start at")
+    g.add_argument("--since", metavar="TIME", help="stream time to start at (ISO 8601)")
+    q.set_defaults(func=_replay)
+
+
+def _ledger(args: argparse.Namespace) -> Any:
+    from services.cli import _ledger
+
+    return _ledger(args)
+
+
+def _out(args: argparse.Namespace, obj: Any, text: str) -> None:
+    from services.cli import print_json
+
+    if args.json:
+        print_json(obj)
+    else:
+        print(text)
+
+
+def _verify(args: argparse.Namespace) -> int:
+    from infra.bundle import parse_head
+    from infra.integrity import verify_store
+    from infra.merkle import root
+    from services.cli import progress_bar
+
+    ledger = _ledger(args)
+    with progress_bar("verifying", ledger.max_position()) as advance:
+        result = verify_store(ledger, progress=lambda done, total: advance(done))
+    problems = []
+    if args.head:
+        from infra.integrity import all_leaves
+        from services.commands import InputError
+
+        try:
+            size, want = parse_head(args.head)
+        except ValueError as e:
+            raise InputError("--head", str(e)) from None
+        leaves, _ = all_leaves(ledger)
+        size = size if size is not None else len(leaves)
+        if size > len(leaves) or root(leaves[:size]) != want:
+            problems.append(f"the store's first {size} events do not have root {want.hex()}: history before that "
+                            f"head was rewritten")
+    ok = result.ok and not problems
+    lines = [f"{'ok' if ok else 'TAMPERED'}: {result.checked} records checked; head {result.head.size}:"
+             f"{result.head.root} chain {result.head.chain}"]
+    if result.first_bad:
+        lines.append(f"first bad position {result.first_bad.position}: {result.first_bad.problem}: "
+                     f"{result.first_bad.detail}")
+        lines += [f"  position {f.position}: {f.problem}" for f in result.findings[1:10]]
+        if result.findings_total > 10:
+            lines.append(f"  … {result.findings_total - 10} more")
+    lines += problems
+    _out(args, {**msgspec.to_builtins(result), "ok": ok, "problems": problems}, "\n".join(lines))
+    return EXIT_OK if ok else EXIT_BAD
+
+
+def _head(args: argparse.Namespace) -> int:
+    from infra.integrity import stored_head
+
+    head = stored_head(_ledger(args))
+    _out(args, head, f"{head.size}:{head.root}  (chain {head.chain}, position {head.position})")
+    return EXIT_OK
+
+
+def _export(args: argparse.Namespace) -> int:
+    from infra.bundle import export
+    from services.cli import progress_bar
+
+    ledger = _ledger(args)
+    with progress_bar("exporting", ledger.max_position()) as advance:
+        m = export(ledger, Path(args.out), args.from_position, args.to_position,
+                   progress=lambda done, total: advance(done))
+    _out(args, m, f"exported {m.count} events (positions {m.from_position}–{m.to_position}) to {args.out}; "
+                  f"head {m.head.size}:{m.head.root}")
+    return EXIT_OK
+
+
+def _verify_bundle(args: argparse.Namespace) -> int:
+    from infra.bundle import verify_bundle, verify_proof
+
+    path = Path(args.path)
+    if path.is_file():
+        try:
+            doc = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as e:
+            from services.commands import InputError
+
+            raise InputError("path", f"not a proof file: {e}") from None
+        problems = verify_proof(doc, args.head)
+        n = len(doc.get("proofs", []))
+        _out(args, {"ok": not problems, "proofs": n, "problems": problems},
+             "\n".join([f"{'ok' if not problems else 'FAILED'}: {n} inclusion proof(s) against head "
+                        f"{doc.get('head', {}).get('size')}:{doc.get('head', {}).get('root')}", *problems]))
+        return EXIT_OK if not problems else EXIT_BAD
+    check = verify_bundle(path, args.head)
+    lines = [f"{'ok' if check.ok else 'TAMPERED'}: {check.count} records"
+             + (f"; head {check.head.size}:{check.head.root}" if check.head else "")]
+    if check.first_bad:
+        lines.append(f"first bad position {check.first_bad.position}: {check.first_bad.problem}: "
+                     f"{check.first_bad.detail}")
+    lines += check.problems[:20]
+    _out(args, check, "\n".join(lines))
+    return EXIT_OK if check.ok else EXIT_BAD
+
+
+def _prove(args: argparse.Namespace) -> int:
+    from domain.enterprise import event_id
+    from infra.bundle import prove
+    from services.commands import InputError
+
+    ledger = _ledger(args)
+    subject = args.subject
+    if len(subject) == 18:
+        wanted = ledger.enterprise(subject).id
+        positions = [n.id for n in _notifications(ledger) if n.originator_id == wanted]
+    else:
+        try:
+            target = UUID(subject)
+        except ValueError:
+            raise InputError("subject", f"{subject!r} is neither a USCC nor an event id") from None
+        positions = [n.id for n in _notifications(ledger)
+                     if event_id(n.originator_id, n.originator_version) == target]
+        if not positions:
+            raise InputError("subject", f"no event {subject} in the ledger")
+    doc = prove(ledger, positions)
+    text = json.dumps(doc, ensure_ascii=False, indent=2)
+    if args.out:
+        Path(args.out).write_text(text + "\n", encoding="utf-8")
+        print(f"{len(doc['proofs'])} inclusion proof(s) against head {doc['head']['size']}:{doc['head']['root']} "
+              f"written to {args.out}", file=sys.stderr)
+    else:
+        print(text)
+    return EXIT_OK
+
+
+def _notifications(ledger: Any, batch: int = 20000) -> Any:
+    after = 0
+    while True:
+        notes = ledger.recorder.select_notifications(start=after + 1, limit=batch)
+        if not notes:
+            return
+        yield from notes
+        after = notes[-1].id
+
+
+def _consistency(args: argparse.Namespace) -> int:
+    from infra.integrity import all_leaves
+    from infra.merkle import consistency_proof, root, verify_consistency
+    from services.commands import InputError
+
+    leaves, _ = all_leaves(_ledger(args))
+    if not 0 < args.old_size <= len(leaves):
+        raise InputError("--old-size", f"must be between 1 and the current size {len(leaves)}")
+    proof = consistency_proof(leaves, args.old_size)
+    new_root = root(leaves)
+    old_root = root(leaves[:args.old_size])
+    ok = True
+    if args.old_root:
+        ok = verify_consistency(args.old_size, len(leaves), bytes.fromhex(args.old_root), new_root, proof)
+    doc = {"old": {"size": args.old_size, "root": old_root.hex()}, "new": {"size": len(leaves),
+                                                                           "root": new_root.hex()},
+           "proof": [h.hex() for h in proof], "verified_against_old_root": args.old_root if ok else None, "ok": ok}
+    _out(args, doc, json.dumps(doc, indent=2) if ok else f"FAILED: head {len(leaves)}:{new_root.hex()} does not "
+                                                          f"extend {args.old_size}:{args.old_root}")
+    return EXIT_OK if ok else EXIT_BAD
+
+
+def _replay(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from services.replay import replay_and_compare
+
+    ledger = _ledger(args)
+    result = asyncio.run(replay_and_compare(ledger, from_seq=args.from_seq, since=args.since))
+    _out(args, result, f"{'ok' if result['equal'] else 'DIFFERENT'}: replayed {result['messages']} messages "
+                       f"from the stream into a fresh read model; "
+                       f"{'every projection equals' if result['equal'] else 'differs from'} the store's rebuild"
+                       + ("" if result["equal"] else f": {result['differences'][:5]}"))
+    return EXIT_OK if result["equal"] else EXIT_BAD
