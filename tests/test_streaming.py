@@ -258,7 +258,7 @@ def test_nats_down_for_seconds_commands_still_accepted_then_nothing_missing_and_
 
 # ----------------------------------------------------------------------------- live projections
 def _rows(rm: ReadModel) -> dict[str, list[Any]]:
-    return {kind: rm.rows(kind) for kind in ("enterprise", "designation", "member")}
+    return {kind: rm.rows(kind) for kind in rm.tables}  # pools, rewards, budgets, reviews
 
 
 async def kv_designations(url: str) -> dict[str, Designation]:
@@ -410,3 +410,27 @@ def test_watch_pool_prints_changes_live(ledger: Ledger, nats_url: str, home: Pat
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=60) == 0
+
+
+def test_credentials_from_the_environment_reach_a_protected_server(tmp_path: Path, monkeypatch: Any) -> None:
+    """With NATS_URL set, NATS_USER / NATS_PASSWORD (or NATS_TOKEN, NATS_CREDS, TLS files)
+    are passed through to the connection; without them the server refuses."""
+    from infra.nats import EmbeddedNats
+
+    conf = tmp_path / "auth.conf"
+    conf.write_text('authorization { user: "ledger", password: "s3cret-pw" }\n', encoding="utf-8")
+    with EmbeddedNats(store_dir=tmp_path / "nats", config_file=conf) as server:
+        async def attempt() -> int:
+            nc = await nats.connect(**{**connect_options(server.url), "max_reconnect_attempts": 0,
+                                       "allow_reconnect": False})
+            await ensure_stream_and_bucket(nc.jetstream())
+            streams = len(await nc.jetstream().streams_info())
+            await nc.close()
+            return streams
+
+        monkeypatch.delenv("NATS_USER", raising=False)
+        with pytest.raises(Exception):
+            asyncio.run(attempt())
+        monkeypatch.setenv("NATS_USER", "ledger")
+        monkeypatch.setenv("NATS_PASSWORD", "s3cret-pw")
+        assert asyncio.run(attempt()) >= 1
