@@ -1,8 +1,12 @@
 """The command service on NATS: ``nats.micro`` service ``cultivation``.
 
-One endpoint per command, on ``cultivation.cmd.<command>`` (queue group ``cultivation``,
-so several ledger processes share the load).  The request is the command as JSON (the
-``command`` field may be left out: the subject names it).  The reply is JSON:
+One endpoint per command, on ``cultivation.cmd.<authority>.<command>`` (queue group
+``cultivation``, so several ledger processes share the load).  The ``<authority>`` token
+is the GB/T 2260 code of the acting authority and must equal the command's
+``actor.authority``: NATS subject permissions can then let each authority's service
+publish only under its own code, so no service can act in another's name (refusal
+``authority.subject_mismatch``).  The request is the command as JSON (the ``command``
+field may be left out: the subject names it).  The reply is JSON:
 
 - accepted: ``{"ok": true, "command_id", "command", "repeated", "events": [{"event_id",
   "aggregate_id", "version", "type", "occurred_on", "recorded_at"}, ...]}``; the events
@@ -22,12 +26,27 @@ from typing import Any
 
 import msgspec
 
-from domain.errors import Conflict, LedgerError, NotFound
+from domain.errors import Conflict, LedgerError, NotFound, RuleViolation
 from infra.nats import CMD_PREFIX, SERVICE_NAME
 from services import commands as c
 
 VERSION = "0.1.0"
 _enc = msgspec.json.Encoder()
+
+
+def command_subject(authority: str, command: str) -> str:
+    """Where an authority sends a command: ``cultivation.cmd.<authority>.<command>``.
+
+    >>> command_subject("211400", "recommend")
+    'cultivation.cmd.211400.recommend'
+    """
+    return f"{CMD_PREFIX}.{authority}.{command}"
+
+
+def subject_authority(subject: str) -> str | None:
+    """The authority token of a command subject (None when the subject has none)."""
+    parts = subject.split(".")
+    return parts[2] if len(parts) == 4 and subject.startswith(CMD_PREFIX + ".") else None
 
 
 def _status(e: Exception) -> str:
@@ -53,13 +72,18 @@ class CommandService:
         self._idle = asyncio.Event()
         self._idle.set()
 
-    def decide(self, tag: str, data: bytes) -> tuple[bytes, str | None]:
+    def decide(self, tag: str, data: bytes, subject: str = "") -> tuple[bytes, str | None]:
         """Decode, handle, and encode the reply (runs in a worker thread)."""
         try:
             try:
                 cmd = self._decoders[tag].decode(data)
             except (msgspec.ValidationError, msgspec.DecodeError) as e:
                 raise c._input_error(e) from None
+            authority = subject_authority(subject)
+            if authority is not None and authority != cmd.actor.authority:
+                raise RuleViolation("authority", "authority.subject_mismatch",
+                                    f"the request came on {subject} (authority {authority}) but the command acts as "
+                                    f"{cmd.actor.authority}", field="actor.authority")
             outcome = self.ledger.handle(cmd)
             return _enc.encode({"ok": True, **msgspec.structs.asdict(outcome)}), None
         except (LedgerError, c.InputError) as e:
@@ -71,7 +95,7 @@ class CommandService:
             self._idle.clear()
             try:
                 async with self._slots:
-                    body, status = await asyncio.to_thread(self.decide, tag, req.data)
+                    body, status = await asyncio.to_thread(self.decide, tag, req.data, req.subject)
                 if status is None:
                     await req.respond(body)
                 else:
@@ -92,7 +116,7 @@ class CommandService:
             description="cultivation ledger commands: one endpoint per command, JSON in, JSON out")
         group = self.service.add_group(name=CMD_PREFIX, queue_group=SERVICE_NAME)
         for tag in c.COMMAND_TYPES:
-            await group.add_endpoint(name=tag, subject=tag, handler=self._handler(tag),
+            await group.add_endpoint(name=tag, subject=f"*.{tag}", handler=self._handler(tag),
                                      metadata={"schema": f"services.commands.{c.COMMAND_TYPES[tag].__name__}"})
 
     async def stop(self, timeout: float = 30.0) -> None:

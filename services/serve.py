@@ -149,7 +149,7 @@ def serve(ledger: Any, components: tuple[str, ...] = Server.COMPONENTS, relay_ba
     def announce(s: Server) -> None:
         embedded = " (embedded)" if s.embedded else ""
         print(f"cultivation serve: ready on {s.url}{embedded}; store {describe(ledger.store)}; "
-              f"running {', '.join(s.components)}", flush=True)
+              f"running {', '.join(s.components)}; commands on cultivation.cmd.<authority>.<command>", flush=True)
 
     asyncio.run(server.run(announce))
     print("cultivation serve: stopped cleanly", flush=True)

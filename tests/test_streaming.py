@@ -334,13 +334,21 @@ async def send_all(url: str, commands: list[dict[str, Any]], concurrency: int = 
         while not queue.empty():
             i = queue.get_nowait()
             cmd = commands[i]
-            msg = await nc.request(f"cultivation.cmd.{cmd['command']}", json.dumps(cmd).encode(), timeout=30)
+            subject = f"cultivation.cmd.{cmd['actor']['authority']}.{cmd['command']}"
+            msg = await nc.request(subject, json.dumps(cmd).encode(), timeout=30)
             replies[i] = {"body": json.loads(msg.data), "headers": dict(msg.headers or {})}
 
     # Commands of one enterprise are sent in order; different enterprises in parallel.
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     await nc.close()
     return replies
+
+
+async def request(url: str, subject: str, body: dict[str, Any]) -> dict[str, Any]:
+    nc = await nats.connect(**connect_options(url))
+    msg = await nc.request(subject, json.dumps(body).encode(), timeout=30)
+    await nc.close()
+    return json.loads(msg.data)
 
 
 def test_ten_thousand_commands_over_nats_stream_exactly_once_and_kv_equals_pool_after_rebuild(
@@ -369,6 +377,10 @@ def test_ten_thousand_commands_over_nats_stream_exactly_once_and_kv_equals_pool_
         assert bad[1]["headers"]["Nats-Service-Error-Code"] == "400"
         assert bad[2]["body"]["error"]["field"] == "$.occurred_on"
         assert bad[3]["body"]["ok"] and bad[3]["body"]["repeated"]
+        # A city's service cannot act as the province by naming it in the body.
+        impostor = asyncio.run(request(nats_url, "cultivation.cmd.211400.approve",
+                                       {**journey(5)[5], "command_id": "impostor"}))
+        assert impostor["error"]["code"] == "authority.subject_mismatch"
         assert ledger.max_position() == before
         head = ledger.max_position()
         live = ReadModel(ledger, prefix="live", follows_store=False)
