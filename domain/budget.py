@@ -63,6 +63,12 @@ class SchemeBudget(Aggregate):
 
     def spend(self, *, reward_id: str, uscc: str, amount_fen: int, occurred_on: date, actor: Actor,
               document: str) -> None:
+        self.check_spend(amount_fen=amount_fen, occurred_on=occurred_on)
+        self._spent(reward_id=reward_id, uscc=uscc, amount_fen=amount_fen, occurred_on=occurred_on, actor=actor,
+                    document=document)
+
+    def check_spend(self, *, amount_fen: int, occurred_on: date) -> None:
+        """Refuse a grant the budget cannot pay, without triggering anything."""
         if occurred_on.year != self.year:
             raise RuleViolation("reward", "reward.wrong_budget_year",
                                 f"a grant on {occurred_on} is paid from the {occurred_on.year} budget, not {self.year}",
@@ -72,8 +78,6 @@ class SchemeBudget(Aggregate):
             raise RuleViolation("reward", "reward.over_budget",
                                 f"scheme {self.programme}/{self.scheme} has {left} fen left of its {self.year} "
                                 f"budget of {self.budget_fen} fen; {amount_fen} fen asked", field="amount_fen")
-        self._spent(reward_id=reward_id, uscc=uscc, amount_fen=amount_fen, occurred_on=occurred_on, actor=actor,
-                    document=document)
 
     @event("Spent")
     def _spent(self, reward_id: str, uscc: str, amount_fen: int, occurred_on: date, actor: Actor,

@@ -427,17 +427,21 @@ def _demo(args: argparse.Namespace) -> int:
     cmds = [(c.convert_command(obj), expected) for obj, expected in script]
     unexpected: list[str] = []
     start = time.perf_counter()
+    expected_of = {cmd.command_id: expected for cmd, expected in cmds}
     with progress_bar("loading demo", len(cmds)) as advance:
-        for i, (cmd, expected) in enumerate(cmds, 1):
-            try:
-                ledger.handle(cmd)
-                got = None
-            except LedgerError as e:
-                got = e.code
+        done = 0
+
+        def check(cmd: c.Command, result: Any) -> None:
+            nonlocal done
+            got = result.code if isinstance(result, (LedgerError, c.InputError)) else None
+            expected = expected_of[cmd.command_id]
             if got != expected:
                 unexpected.append(f"{cmd.command_id}: expected {expected or 'acceptance'}, got {got or 'acceptance'}")
-            if i % 50 == 0:
-                advance(i)
+            done += 1
+            if done % 100 == 0:
+                advance(done)
+
+        ledger.handle_many([cmd for cmd, _ in cmds], check)
     elapsed = time.perf_counter() - start
     rm = ReadModel(ledger)
     results = []

@@ -102,9 +102,55 @@ class Ledger(Application[UUID]):
                              compressor=self.factory.compressor())
 
     # ------------------------------------------------------------------ reading
+    _staged: dict[UUID, Aggregate | None] | None = None  # a batch's aggregates (None: known not to exist)
+
+    def _get(self, aggregate_id: UUID) -> Aggregate:
+        """An aggregate: from the batch being decided, else from the store."""
+        if self._staged is not None and aggregate_id in self._staged:
+            agg = self._staged[aggregate_id]
+            if agg is None:
+                raise AggregateNotFoundError(aggregate_id)
+            return agg
+        agg = self.repository.get(aggregate_id)
+        if self._staged is not None:
+            self._staged[aggregate_id] = agg
+        return agg
+
+    def load_many(self, ids: Iterable[UUID]) -> dict[UUID, Aggregate | None]:
+        """Reconstruct many aggregates with one query (``None`` for those not stored)."""
+        from eventsourcing.persistence import StoredEvent
+        from eventsourcing.postgres import PostgresApplicationRecorder
+
+        wanted = list(dict.fromkeys(ids))
+        out: dict[UUID, Aggregate | None] = dict.fromkeys(wanted)
+        recorder = self.recorder
+        for i in range(0, len(wanted), 500):
+            chunk = wanted[i:i + 500]
+            if isinstance(recorder, PostgresApplicationRecorder):
+                sql = (f'SELECT originator_id, originator_version, topic, state FROM "{recorder.datastore.schema}".'
+                       f'"{recorder.events_table_name}" WHERE originator_id = ANY(%s) '
+                       f"ORDER BY originator_id, originator_version")
+                with recorder.datastore.get_connection() as conn, conn.cursor() as curs:
+                    curs.execute(sql, (chunk,))
+                    rows = [(r["originator_id"], r["originator_version"], r["topic"], r["state"])
+                            for r in curs.fetchall()]
+            else:
+                marks = ",".join("?" * len(chunk))
+                sql = (f"SELECT originator_id, originator_version, topic, state FROM {recorder.events_table_name} "
+                       f"WHERE originator_id IN ({marks}) ORDER BY originator_id, originator_version")
+                with recorder.datastore.transaction(commit=False) as cur:
+                    cur.execute(sql, [u.hex for u in chunk])
+                    rows = [tuple(r) for r in cur.fetchall()]
+            for oid, version, topic, state in rows:
+                ev = self.mapper.to_domain_event(StoredEvent(originator_id=oid if isinstance(oid, UUID) else UUID(oid),
+                                                             originator_version=version, topic=topic,
+                                                             state=bytes(state)))
+                out[ev.originator_id] = ev.mutate(out.get(ev.originator_id))  # type: ignore[arg-type]
+        return out
+
     def enterprise(self, uscc: str) -> Enterprise:
         try:
-            return self.repository.get(enterprise_id(uscc))  # type: ignore[return-value]
+            return self._get(enterprise_id(uscc))  # type: ignore[return-value]
         except AggregateNotFoundError:
             if len(uscc) == 18 and uscc_check_char(uscc[:17]) != uscc[17]:
                 raise c.InputError("uscc", f"check character is {uscc[17]!r} but GB 32100-2015 gives "
@@ -124,42 +170,104 @@ class Ledger(Application[UUID]):
             if first is not None:
                 return first
             aggregates = self._decide(cmd)
-            events = [e for agg in aggregates for e in agg.collect_events()]
-            refs = [EventRef(event_id=event_id(e.originator_id, e.originator_version), aggregate_id=e.originator_id,
-                             version=e.originator_version, type=type(e).__name__,
-                             occurred_on=getattr(e, "occurred_on", None), recorded_at=e.timestamp)
-                    for e in events]
-            journal = HandledCommand(command_id=cmd.command_id, command=c.command_name(cmd), digest=digest,
-                                     occurred_on=cmd.occurred_on, actor=cmd.actor, document=cmd.document,
-                                     events=refs)
+            events, outcome, journal = self._record_of(cmd, digest, aggregates)
             try:
                 self.save(*events, journal)
             except IntegrityError:
                 time.sleep(0.005 * (attempt + 1))
                 continue
-            return Outcome(command_id=cmd.command_id, command=c.command_name(cmd), events=refs)
+            return outcome
         raise Conflict("order", "conflict", f"command {cmd.command_id} kept meeting concurrent changes to the same "
                                             f"enterprise; nothing was written, send it again", field="uscc")
 
     def handle_many(self, cmds: Iterable[c.Command],
-                    on_result: Callable[[c.Command, Outcome | LedgerError], None] | None = None) -> dict[str, int]:
-        """Handle commands in order; a refusal does not stop the batch.  Returns counts."""
+                    on_result: Callable[[c.Command, Outcome | LedgerError], None] | None = None,
+                    batch_size: int = 200) -> dict[str, int]:
+        """Handle commands in order; a refusal does not stop the batch.  Returns counts.
+
+        Commands are decided ``batch_size`` at a time against aggregates loaded with one
+        query, exactly as one by one (each sees the events of those before it), and the
+        accepted ones are saved in one transaction.  That is safe because a batch is all
+        or nothing: if another writer changed one of its aggregates in between, the save
+        conflicts, nothing of the batch is written, and its commands are handled again one
+        by one (each retried against the new versions as :meth:`handle` does).
+        """
         counts = {"accepted": 0, "repeated": 0, "refused": 0}
+        chunk: list[c.Command] = []
+
+        def flush() -> None:
+            for cmd, result in self._handle_batch(chunk):
+                if isinstance(result, Outcome):
+                    counts["repeated" if result.repeated else "accepted"] += 1
+                else:
+                    counts["refused"] += 1
+                if on_result:
+                    on_result(cmd, result)
+            chunk.clear()
+
         for cmd in cmds:
-            try:
-                result: Outcome | LedgerError = self.handle(cmd)
-            except (LedgerError, c.InputError) as e:
-                result = e  # type: ignore[assignment]
-                counts["refused"] += 1
-            else:
-                counts["repeated" if result.repeated else "accepted"] += 1  # type: ignore[union-attr]
-            if on_result:
-                on_result(cmd, result)
+            chunk.append(cmd)
+            if len(chunk) >= batch_size:
+                flush()
+        if chunk:
+            flush()
         return counts
+
+    def _handle_batch(self, cmds: list[c.Command]) -> list[tuple[c.Command, Outcome | LedgerError]]:
+        ids = [journal_id(cmd.command_id) for cmd in cmds]
+        ids += [enterprise_id(cmd.uscc) for cmd in cmds if isinstance(cmd, c.EnterpriseCommand)]
+        self._staged = self.load_many(ids)
+        results: list[tuple[c.Command, Outcome | LedgerError]] = []
+        pending: list[Any] = []
+        try:
+            for cmd in cmds:
+                digest = hashlib.sha256(c.encode_command(cmd)).hexdigest()
+                try:
+                    first = self._first_outcome(cmd, digest)
+                    if first is not None:
+                        results.append((cmd, first))
+                        continue
+                    aggregates = self._decide(cmd)
+                except (LedgerError, c.InputError) as e:
+                    results.append((cmd, e))  # type: ignore[arg-type]
+                    continue
+                events, outcome, journal = self._record_of(cmd, digest, aggregates)
+                for agg in aggregates:
+                    self._staged[agg.id] = agg
+                self._staged[journal.id] = journal
+                pending.extend(events)
+                pending.extend(journal.collect_events())
+                results.append((cmd, outcome))
+            if pending:
+                self.save(*pending)
+        except IntegrityError:
+            self._staged = None
+            return [(cmd, self._handle_or_refusal(cmd)) for cmd in cmds]
+        finally:
+            self._staged = None
+        return results
+
+    def _handle_or_refusal(self, cmd: c.Command) -> Outcome | LedgerError:
+        try:
+            return self.handle(cmd)
+        except (LedgerError, c.InputError) as e:
+            return e  # type: ignore[return-value]
+
+    def _record_of(self, cmd: c.Command, digest: str,
+                   aggregates: list[Aggregate]) -> tuple[list[Any], Outcome, HandledCommand]:
+        """The new events of ``aggregates``, the outcome naming them, and the journal entry."""
+        events = [e for agg in aggregates for e in agg.collect_events()]
+        refs = [EventRef(event_id=event_id(e.originator_id, e.originator_version), aggregate_id=e.originator_id,
+                         version=e.originator_version, type=type(e).__name__,
+                         occurred_on=getattr(e, "occurred_on", None), recorded_at=e.timestamp)
+                for e in events]
+        journal = HandledCommand(command_id=cmd.command_id, command=c.command_name(cmd), digest=digest,
+                                 occurred_on=cmd.occurred_on, actor=cmd.actor, document=cmd.document, events=refs)
+        return events, Outcome(command_id=cmd.command_id, command=c.command_name(cmd), events=refs), journal
 
     def _first_outcome(self, cmd: c.Command, digest: str) -> Outcome | None:
         try:
-            j: HandledCommand = self.repository.get(journal_id(cmd.command_id))  # type: ignore[assignment]
+            j: HandledCommand = self._get(journal_id(cmd.command_id))  # type: ignore[assignment]
         except AggregateNotFoundError:
             return None
         if j.digest != digest:
@@ -187,7 +295,7 @@ class Ledger(Application[UUID]):
         env = {"occurred_on": cmd.occurred_on, "actor": cmd.actor, "document": cmd.document}
         if isinstance(cmd, c.Register):
             try:
-                self.repository.get(enterprise_id(cmd.uscc))
+                self._get(enterprise_id(cmd.uscc))
             except AggregateNotFoundError:
                 pass
             else:
@@ -255,9 +363,11 @@ class Ledger(Application[UUID]):
         elif isinstance(cmd, c.GrantReward):
             programme = self._in_force(cmd.programme, cmd.occurred_on)
             scheme = programme.scheme(cmd.scheme)
+            budget = self._budget(programme.id, scheme.id, cmd.occurred_on.year, scheme.yearly_budget_fen)
+            # Every check before any event: a refused command must leave every aggregate untouched.
+            budget.check_spend(amount_fen=cmd.amount_fen, occurred_on=cmd.occurred_on)
             ent.grant_reward(reward_id=cmd.reward_id, programme=programme, scheme=scheme, amount_fen=cmd.amount_fen,
                              tranche=cmd.tranche, loan_fen=cmd.loan_fen, lpr_bp=cmd.lpr_bp, days=cmd.days, **env)
-            budget = self._budget(programme.id, scheme.id, cmd.occurred_on.year, scheme.yearly_budget_fen)
             budget.spend(reward_id=cmd.reward_id, uscc=cmd.uscc, amount_fen=cmd.amount_fen, **env)
             return [ent, budget]
         elif isinstance(cmd, c.ClawBack):
@@ -277,6 +387,6 @@ class Ledger(Application[UUID]):
 
     def _budget(self, programme: str, scheme: str, year: int, budget_fen: int | None) -> SchemeBudget:
         try:
-            return self.repository.get(budget_id(programme, scheme, year))  # type: ignore[return-value]
+            return self._get(budget_id(programme, scheme, year))  # type: ignore[return-value]
         except AggregateNotFoundError:
             return SchemeBudget.open(programme=programme, scheme=scheme, year=year, budget_fen=budget_fen)

@@ -1,0 +1,80 @@
+"""Batch command handling (``Ledger.handle_many``) is the same as one command at a time:
+same outcomes, same refusals, same stored state; and a batch that meets a concurrent
+writer falls back to one by one without losing or doubling anything."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from domain.errors import LedgerError
+from infra.readmodel import ReadModel
+from services import commands as c
+from services.ledger import Ledger, Outcome
+
+
+def _outcome(result: Any) -> tuple[str, Any]:
+    if isinstance(result, Outcome):
+        return ("ok", [e.type for e in result.events])
+    return ("refused", result.code)
+
+
+def test_batches_decide_exactly_as_one_at_a_time(tmp_path: Path) -> None:
+    from services.demo import demo_script
+
+    cmds = [c.convert_command(obj) for obj, _ in demo_script()]
+    one = Ledger(db=str(tmp_path / "one.db"))
+    singles = []
+    for cmd in cmds:
+        try:
+            singles.append(_outcome(one.handle(cmd)))
+        except LedgerError as e:
+            singles.append(_outcome(e))
+    many = Ledger(db=str(tmp_path / "many.db"))
+    batched: list[tuple[str, Any]] = []
+    for size in (7, 200):  # the second pass repeats every command id: nothing new is written
+        before = many.max_position()
+        got: list[tuple[str, Any]] = []
+        many.handle_many(cmds, lambda cmd, r: got.append(_outcome(r)), batch_size=size)
+        if size == 7:
+            batched = got
+        else:
+            assert many.max_position() == before
+            assert all(o[0] == "refused" or o == ("ok", b[1]) for o, b in zip(got, batched))
+    assert batched == singles
+    assert one.max_position() == many.max_position()
+    a, b = ReadModel(one), ReadModel(many)
+    a.catch_up()
+    b.catch_up()
+    for kind in a.tables:
+        rows_a = [{k: v for k, v in __import__("msgspec").structs.asdict(r).items() if k != "changed_at"}
+                  for r in a.rows(kind)]
+        rows_b = [{k: v for k, v in __import__("msgspec").structs.asdict(r).items() if k != "changed_at"}
+                  for r in b.rows(kind)]
+        assert rows_a == rows_b, kind
+
+
+def test_a_batch_that_meets_a_concurrent_writer_falls_back_to_one_by_one(tmp_path: Path) -> None:
+    from tests.test_streaming import journey
+
+    db = str(tmp_path / "l.db")
+    ledger, other = Ledger(db=db), Ledger(db=db)
+    first = [c.convert_command({**o, "command_id": f"a-{j}"}) for j, o in enumerate(journey(1)[:3])]
+    ledger.handle_many(first)
+    rest = [c.convert_command({**o, "command_id": f"a-{j + 3}"}) for j, o in enumerate(journey(1)[3:])]
+    # While the batch is being decided, another process records the assessment first.
+    real_load = ledger.load_many
+
+    def load_then_interfere(ids: Any) -> Any:
+        staged = real_load(ids)
+        other.handle(c.convert_command({**journey(1)[3], "command_id": "other-assess"}))
+        return staged
+
+    ledger.load_many = load_then_interfere  # type: ignore[method-assign]
+    results: list[Any] = []
+    ledger.handle_many(rest, lambda cmd, r: results.append(r))
+    # The batch conflicted; one by one, the assessment is refused (already assessed) and the rest goes on.
+    assert isinstance(results[0], LedgerError) and results[0].code == "assess.not_recommended"
+    assert all(isinstance(r, Outcome) for r in results[1:])
+    types = [type(e).__name__ for e in ledger.events.get(ledger.enterprise(journey(1)[0]["uscc"]).id)]
+    assert types == ["Registered", "Applied", "Recommended", "Assessed", "NoticeOpened", "Approved"]
