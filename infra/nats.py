@@ -9,6 +9,7 @@ cluster; credentials and TLS come from the environment:
 ``NATS_URL``              ``nats://host:4222`` (comma-separated for a cluster)
 ``NATS_CREDS``            a ``.creds`` file (JWT + NKey)
 ``NATS_USER``/``NATS_PASSWORD``, ``NATS_TOKEN``   plain credentials
+``NATS_INBOX_PREFIX``     a private inbox (``_INBOX.<principal>``) on a server with permissions
 ``NATS_TLS_CA``, ``NATS_TLS_CERT``, ``NATS_TLS_KEY``  TLS files
 ========================  ================================================
 
@@ -73,11 +74,12 @@ class EmbeddedNats:
     """
 
     def __init__(self, store_dir: str | Path | None = None, port: int | None = None,
-                 config_file: str | Path | None = None):
+                 config_file: str | Path | None = None, env: dict[str, str] | None = None):
         self._tmp = None if store_dir else tempfile.TemporaryDirectory(prefix="cultivation-nats-")
         self.store_dir = Path(store_dir or self._tmp.name)  # type: ignore[union-attr]
         self.port = port or free_port()
         self.config_file = config_file
+        self.env = env  # extra variables for the server (the passwords a config file refers to)
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -91,7 +93,7 @@ class EmbeddedNats:
         if self.config_file:
             args += ["-c", str(self.config_file)]
         self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.PIPE)
+                                     stderr=subprocess.PIPE, env={**os.environ, **self.env} if self.env else None)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -144,6 +146,8 @@ def connect_options(url: str | None = None) -> dict[str, Any]:
         opts["password"] = env.get("NATS_PASSWORD", "")
     if env.get("NATS_TOKEN"):
         opts["token"] = env["NATS_TOKEN"]
+    if env.get("NATS_INBOX_PREFIX"):  # a private inbox, e.g. _INBOX.<principal> (infra/permissions.py)
+        opts["inbox_prefix"] = env["NATS_INBOX_PREFIX"]
     if env.get("NATS_TLS_CA") or env.get("NATS_TLS_CERT"):
         ctx = ssl.create_default_context(cafile=env.get("NATS_TLS_CA"))
         if env.get("NATS_TLS_CERT"):

@@ -482,7 +482,42 @@ def _serve(args: argparse.Namespace) -> int:
         raise c.InputError("--components", f"{unknown or 'nothing'} not in {list(Server.COMPONENTS)}")
     if args.relay_batch < 1:
         raise c.InputError("--relay-batch", "must be at least 1")
-    return serve(_ledger(args), components=components, relay_batch=args.relay_batch)
+    principals = _principals(args.principals) if args.principals else None
+    return serve(_ledger(args), components=components, relay_batch=args.relay_batch, principals=principals)
+
+
+def _principals(path: str) -> Any:
+    """Load a principals file and check every credential can be read (exit 2 naming the field)."""
+    from infra.permissions import PrincipalsError, load_principals, server_environment
+
+    try:
+        principals = load_principals(path)
+        server_environment(principals)  # fail now, not when the server starts; the values are dropped
+    except PrincipalsError as e:
+        raise c.InputError(f"--principals {path}", f"{e.field}: {e.message}") from None
+    return principals
+
+
+def _permissions(args: argparse.Namespace) -> int:
+    from infra.permissions import PrincipalsError, load_principals, render_config, render_level_table
+    from infra.permissions import describe as describe_principals
+    from infra.policy_files import load_policy_book
+
+    book = load_policy_book(args.policies)
+    if args.table:
+        print(render_level_table(book))
+        return EXIT_OK
+    if not args.principals:
+        raise c.InputError("--principals", "name the principals file (or ask for --table)")
+    try:
+        principals = load_principals(args.principals)
+    except PrincipalsError as e:
+        raise c.InputError(f"--principals {args.principals}", f"{e.field}: {e.message}") from None
+    if args.json:
+        print_json(describe_principals(principals, book))
+    else:
+        sys.stdout.write(render_config(principals, book, source=args.principals))
+    return EXIT_OK
 
 
 def _watch(args: argparse.Namespace) -> int:
@@ -581,7 +616,19 @@ def build_parser() -> argparse.ArgumentParser:
                    help="which parts to run, comma-separated (default: all three; run them in separate processes "
                         "to scale or isolate them)")
     p.add_argument("--relay-batch", type=int, default=500, metavar="N", help="events per pipelined relay batch")
+    p.add_argument("--principals", metavar="FILE",
+                   help="principals file (TOML): start the embedded NATS with the permissions derived from it and "
+                        "the policy, and connect as its service user (see `cultivation permissions`)")
     p.set_defaults(func=_serve)
+
+    p = sub.add_parser("permissions", parents=[common], help="print the nats-server authorization for a principals file",
+                       description="Derive, from the policy and a principals file, what each principal may publish "
+                                   "and subscribe to, and print the nats-server `authorization` block (no secret in "
+                                   "it: passwords are variables of the server's environment). --json lists each "
+                                   "principal's commands with the policy reasons; --table prints the per-level table.")
+    p.add_argument("--principals", metavar="FILE")
+    p.add_argument("--table", action="store_true", help="print the per-level table of commands instead")
+    p.set_defaults(func=_permissions)
 
     p = sub.add_parser("watch", parents=[common], help="print pool changes live (watch pool)",
                        description="Print pool changes as the live projection publishes them. Connects to NATS_URL "
@@ -603,6 +650,10 @@ def build_parser() -> argparse.ArgumentParser:
     from services.report import add_report_parser
 
     add_report_parser(sub, common)
+
+    from services.generate import add_generate_parser
+
+    add_generate_parser(sub, common)
 
     for tag, ctype in c.COMMAND_TYPES.items():
         _add_command_parser(sub, tag, ctype, [common])

@@ -7,6 +7,12 @@ projector apply and publish them, closes NATS and exits 0.
 
 The embedded server's URL is written to ``$CULTIVATION_HOME/nats.url`` so that
 ``cultivation watch`` and other local clients find it.
+
+With ``--principals FILE`` the embedded server runs with the authorization that
+``infra.permissions`` derives from the principals and the policy (each authority publishes
+only its own commands under its own code), and the ledger connects as the file's service
+user; with ``NATS_URL`` the operator loads ``cultivation permissions --principals FILE``
+into that server, and the ledger still connects as the service user.
 """
 
 from __future__ import annotations
@@ -42,8 +48,10 @@ class Server:
     COMPONENTS = ("service", "relay", "projector")
 
     def __init__(self, ledger: Any, nats_url: str | None = None, nats_dir: str | Path | None = None,
-                 concurrency: int = 8, components: tuple[str, ...] = COMPONENTS, relay_batch: int = 500):
+                 concurrency: int = 8, components: tuple[str, ...] = COMPONENTS, relay_batch: int = 500,
+                 principals: Any = None):
         self.ledger = ledger
+        self.principals = principals  # infra.permissions.Principals: run with NATS permissions, as its service user
         self.components = components
         self.relay_batch = relay_batch
         self.nats_url = nats_url if nats_url is not None else os.environ.get("NATS_URL")
@@ -68,13 +76,24 @@ class Server:
         from services.nats_service import CommandService
 
         url = self.nats_url
+        as_user: dict[str, Any] = {}
+        if self.principals is not None:  # credentials are read here and never logged
+            from infra.permissions import client_options, render_config, server_environment
+
+            as_user = client_options(self.principals, self.principals.service)
         if not url:
-            self.embedded = EmbeddedNats(store_dir=self.nats_dir).start()
+            config, env = None, None
+            if self.principals is not None:
+                self.nats_dir.mkdir(parents=True, exist_ok=True)
+                config = self.nats_dir / "authorization.conf"
+                config.write_text(render_config(self.principals, self.ledger.policy), encoding="utf-8")
+                env = server_environment(self.principals)
+            self.embedded = EmbeddedNats(store_dir=self.nats_dir, config_file=config, env=env).start()
             url = self.embedded.url
             URL_FILE.parent.mkdir(parents=True, exist_ok=True)
             URL_FILE.write_text(url + "\n")
         self.url = url
-        self.nc = await nats.connect(**connect_options(url))
+        self.nc = await nats.connect(**{**connect_options(url), **as_user})
         await ensure_stream_and_bucket(self.nc.jetstream())
         self._tasks = []
         readies = []
@@ -141,13 +160,17 @@ class Server:
         await self.shutdown()
 
 
-def serve(ledger: Any, components: tuple[str, ...] = Server.COMPONENTS, relay_batch: int = 500) -> int:
+def serve(ledger: Any, components: tuple[str, ...] = Server.COMPONENTS, relay_batch: int = 500,
+          principals: Any = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s",
                         stream=sys.stderr)
-    server = Server(ledger, components=components, relay_batch=relay_batch)
+    server = Server(ledger, components=components, relay_batch=relay_batch, principals=principals)
 
     def announce(s: Server) -> None:
         embedded = " (embedded)" if s.embedded else ""
+        if principals is not None:
+            embedded += (f" with permissions for {len(principals.principals)} principals, "
+                         f"as user {principals.service.name}")
         print(f"cultivation serve: ready on {s.url}{embedded}; store {describe(ledger.store)}; "
               f"running {', '.join(s.components)}; commands on cultivation.cmd.<authority>.<command>", flush=True)
 

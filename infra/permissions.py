@@ -1,0 +1,569 @@
+"""Who may do what: principals, the commands each authority may issue, and the
+nats-server authorization that enforces it on the wire.
+
+Two layers refuse what an actor may not do, and neither trusts the other:
+
+1. **the bus** (this module): each principal connects as its own NATS user, and the
+   server lets it publish only on the subjects its kind needs.  An authority publishes
+   commands only on ``cultivation.cmd.<its own code>.<command>``, and only the commands
+   the policy lets its level (and its region, and the schemes it grants) issue; the
+   command service refuses a body whose ``actor.authority`` differs from the subject's
+   code (``authority.subject_mismatch``), so no authority can act in another's name;
+2. **the domain** (``domain/enterprise.py``) refuses any decision outside the actor's
+   level and region, whatever the transport (CLI, batch file, NATS).
+
+The subject carries the command, not the tier, so the bus is the coarse filter (a city
+without a programme of its own can never publish ``approve``) and the domain the fine
+one (a city that decides Qingdao's own tiers still cannot approve a national tier).
+
+Principals
+----------
+A principals file (TOML) lists who connects; msgspec decodes it into frozen structs and
+a mistake names the field::
+
+    [[principals]]
+    name = "ledger"                # the ledger service itself (exactly one)
+    kind = "service"
+    password_env = "CULTIVATION_LEDGER_PASSWORD"
+
+    [[principals]]
+    name = "huludao"
+    kind = "authority"             # authority | auditor | reader | service
+    authority = "211400"           # GB/T 2260 code of the governing region (authorities only)
+    password_file = "secrets/huludao.pw"   # relative to the principals file
+
+    [[principals]]
+    name = "bank-feed"
+    kind = "reader"
+    nkey = "UDXU4RCSJNZOIQHZNWXHXORDPRTGNJAHAHFRGZNEEJCPQTT2M7NLCNF4"
+
+Credentials never sit in the file: ``password_file`` (a file holding the password),
+``password_env`` (an environment variable holding it) or ``nkey`` (a public NKey; the
+client signs with its seed).  The rendered nats-server configuration names passwords
+as variables of the server's environment (``password: $CULTIVATION_PW_HULUDAO``), so
+the configuration can be printed, reviewed and stored without a secret in it.
+
+Every principal gets a private inbox, ``_INBOX.<name>.>``: its replies are readable by
+it alone, so a client connects with ``inbox_prefix="_INBOX.<name>"`` (``NATS_INBOX_PREFIX``).
+
+>>> from domain.policy import PolicyBook
+>>> from infra.policy_files import load_policy_book
+>>> book = load_policy_book()
+>>> allowed_commands("211402", book)   # a county: registration and the enterprise's own filings
+('register', 'admit_to_pool', 'remove_from_pool', 'apply', 'object', 'withdraw', 'file_yearly_data', 'report_change')
+>>> "recommend" in allowed_commands("211400", book), "approve" in allowed_commands("211400", book)
+(True, False)
+>>> "approve" in allowed_commands("370200", book)   # Qingdao decides its own "131" tiers
+True
+>>> [c for c in ("approve", "grant_reward") if c in allowed_commands("000000", book)]
+['approve', 'grant_reward']
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import msgspec
+
+from domain.policy import PolicyBook, Programme
+from domain.values import NATIONAL_REGION, Level, Region, RegionCode, region_covers
+from infra.nats import AUDIT_PREFIX, CMD_PREFIX, EVENTS_PREFIX, POOL_BUCKET, POOL_PREFIX, SERVICE_NAME, STATS_SUBJECT, STREAM
+
+# ---------------------------------------------------------------------------- commands
+# What the domain asks of the actor of each command (domain/enterprise.py).  A test
+# checks that these groups cover services.commands.COMMAND_TYPES exactly.
+ANY_AUTHORITY = ("register", "admit_to_pool", "remove_from_pool", "apply", "object", "withdraw",
+                 "file_yearly_data", "report_change")  # any authority covering the enterprise's region
+RECOMMENDING = ("recommend", "reject")  # a tier's recommending level (reject: before it is sent upwards)
+DECIDING = ("assess", "open_notice", "resolve_objection", "approve", "reject", "review", "revoke", "reconfirm",
+            "annul")  # a tier's deciding level, inside the programme's jurisdiction
+JURISDICTION = ("reconfirm",)  # the programme's own authority, after the enterprise moved away
+GRANTING = ("grant_reward", "claw_back")  # exactly the scheme's granting authority
+
+COMMAND_ORDER = ("register", "admit_to_pool", "remove_from_pool", "apply", "object", "withdraw",
+                 "file_yearly_data", "report_change", "recommend", "reject", "assess", "open_notice",
+                 "resolve_objection", "approve", "review", "revoke", "reconfirm", "annul", "grant_reward", "claw_back")
+
+# The ledger's own durable consumers: no other principal may bind, pull from or delete them.
+LEDGER_CONSUMERS = ("projector-pools",)
+KV_STREAM = f"KV_{POOL_BUCKET}"
+PRINCIPAL_KINDS = ("authority", "auditor", "reader", "service")
+
+
+def _programmes(book: PolicyBook) -> Iterable[Programme]:
+    for pid in book.programme_ids():
+        yield from book.versions(pid)
+
+
+def grants(authority: str, book: PolicyBook) -> dict[str, tuple[str, ...]]:
+    """The commands authority ``authority`` may issue, each with the policy reasons.
+
+    Every rule version counts (a command dated in 2020 is judged by the 2018 rules), and
+    a programme counts only inside its jurisdiction: Liaoning's provincial little giant
+    makes 210000 a decider, not 330000.
+
+    >>> from infra.policy_files import load_policy_book
+    >>> g = grants("210000", load_policy_book())
+    >>> g["grant_reward"]
+    ('liaoning@2019 new_national_little_giant: granted by 210000',)
+    >>> g["approve"][:2]
+    ('liaoning@2019 little_giant: decided at provincial level', 'liaoning@2019 product: decided at provincial level')
+    """
+    return _derive(Region(authority).level, authority, book)
+
+
+def allowed_commands(authority: str, book: PolicyBook) -> tuple[str, ...]:
+    """The command names ``authority`` may publish, in a fixed order."""
+    return tuple(grants(authority, book))
+
+
+def _derive(level: str, authority: str | None, book: PolicyBook,
+            jurisdictions: Iterable[str] = (NATIONAL_REGION,)) -> dict[str, tuple[str, ...]]:
+    """Grants for ``authority``, or (``authority`` None) for any code of ``level`` from the
+    programmes of ``jurisdictions`` only."""
+    reasons: dict[str, list[str]] = {c: ["any authority covering the enterprise's region"] for c in ANY_AUTHORITY}
+
+    def add(commands: tuple[str, ...], why: str) -> None:
+        for c in commands:
+            reasons.setdefault(c, []).append(why)
+
+    for p in _programmes(book):
+        if authority is None:
+            if p.jurisdiction not in jurisdictions:
+                continue
+        elif not region_covers(p.jurisdiction, authority):
+            continue
+        for t in p.tiers:
+            if level in t.recommend_levels:
+                add(RECOMMENDING, f"{p.key} {t.id}: recommended at {level} level")
+            if t.deciding_level == level:
+                add(DECIDING, f"{p.key} {t.id}: decided at {level} level")
+        own = p.jurisdiction == authority if authority else Region(p.jurisdiction).level == level
+        if own:
+            add(JURISDICTION, f"{p.key}: the programme's own authority")
+        for s in p.schemes:
+            granter = s.granted_by == authority if authority else (
+                Region(s.granted_by).level == level and s.granted_by in jurisdictions)
+            if granter:
+                add(GRANTING, f"{p.key} {s.id}: granted by {s.granted_by}")
+    return {c: tuple(dict.fromkeys(reasons[c])) for c in COMMAND_ORDER if c in reasons}
+
+
+class LevelRow(msgspec.Struct, frozen=True, kw_only=True):
+    """One row of the permission table: what every authority of ``level`` may publish,
+    and what more some of them may, where a programme or a scheme says so."""
+
+    level: str
+    codes: str
+    everywhere: tuple[str, ...]
+    where: tuple[tuple[str, tuple[str, ...]], ...]  # (command, scopes)
+
+
+_CODES = {"national": "000000 (MIIT)", "provincial": "xx0000", "municipal": "xxxx00", "county": "any other"}
+
+
+def level_table(book: PolicyBook) -> list[LevelRow]:
+    """Per level: the commands every authority of that level may publish (nationwide
+    programmes), and the extra ones granted inside a regional programme's jurisdiction or
+    to a scheme's granting authority.
+
+    >>> from infra.policy_files import load_policy_book
+    >>> rows = {r.level: r for r in level_table(load_policy_book())}
+    >>> "recommend" in rows["county"].everywhere, "recommend" in rows["municipal"].everywhere
+    (False, True)
+    >>> dict(rows["municipal"].where)["approve"]
+    ('370200 (qingdao)',)
+    """
+    rows = []
+    for lv in (Level.national, Level.provincial, Level.municipal, Level.county):
+        level = lv.value
+        everywhere = _derive(level, None, book)
+        where: dict[str, list[str]] = {}
+        for p in _programmes(book):
+            if p.jurisdiction == NATIONAL_REGION:
+                continue
+            here = _derive(level, None, book, jurisdictions=(p.jurisdiction,))
+            own_level = Region(p.jurisdiction).level == level
+            scope = f"{p.jurisdiction} ({p.id})" if own_level else f"inside {p.jurisdiction} ({p.id})"
+            for c in here:
+                if c not in everywhere:
+                    where.setdefault(c, [])
+                    if scope not in where[c]:
+                        where[c].append(scope)
+            for s in p.schemes:  # a scheme of a city inside a provincial programme
+                if Region(s.granted_by).level == level and s.granted_by != p.jurisdiction:
+                    for c in GRANTING:
+                        granter = f"{s.granted_by} ({p.id})"
+                        if c not in everywhere and granter not in where.setdefault(c, []):
+                            where[c].append(granter)
+        rows.append(LevelRow(level=level, codes=_CODES[level], everywhere=tuple(everywhere),
+                             where=tuple((c, tuple(sorted(where[c]))) for c in COMMAND_ORDER if c in where)))
+    return rows
+
+
+def render_level_table(book: PolicyBook) -> str:
+    """The permission table as Markdown (the README's "Who may do what" shows it)."""
+    common = ", ".join(ANY_AUTHORITY)
+    lines = ["| level | codes | may publish everywhere | and where a programme or scheme says |",
+             "|---|---|---|---|"]
+    for r in level_table(book):
+        extra = [c for c in r.everywhere if c not in ANY_AUTHORITY]
+        every = "the common eight" + (", " + ", ".join(extra) if extra else "")
+        where: dict[tuple[str, ...], list[str]] = {}
+        for c, scopes in r.where:
+            where.setdefault(scopes, []).append(c)
+        more = "; ".join(f"{', '.join(cs)}: {', '.join(s)}" for s, cs in where.items()) or "—"
+        lines.append(f"| {r.level} | {r.codes} | {every} | {more} |")
+    lines.append("")
+    lines.append(f"The common eight: {common}.")
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------- principals
+Name = Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$",
+                                   description="lower-case letters, digits, '-' and '_' (it names the inbox)")]
+EnvName = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
+NKey = Annotated[str, msgspec.Meta(pattern=r"^U[A-Z2-7]{55}$", description="a user's public NKey")]
+
+
+class Principal(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Who connects: a NATS user with the permissions of its kind."""
+
+    name: Name
+    kind: Literal["authority", "auditor", "reader", "service"]
+    authority: RegionCode | None = None
+    password_file: str | None = None
+    password_env: EnvName | None = None
+    nkey: NKey | None = None
+    seed_file: str | None = None  # the service's NKey seed, to connect with
+    description: str = ""
+    password: str | None = None  # refused: only so that the refusal can say why
+
+    def __post_init__(self) -> None:
+        if self.password is not None:
+            raise ValueError("password: passwords never go in the principals file; "
+                             "use password_file or password_env")
+        if self.kind == "authority":
+            if self.authority is None:
+                raise ValueError("authority: an authority principal needs the GB/T 2260 code of its region")
+            Region(self.authority)
+        elif self.authority is not None:
+            raise ValueError(f"authority: only an authority principal has an authority code, not a {self.kind}")
+        given = [f for f in ("password_file", "password_env", "nkey") if getattr(self, f)]
+        if not given:
+            raise ValueError("password_file: credentials are missing: give one of password_file, password_env "
+                             "or nkey")
+        if len(given) > 1:
+            raise ValueError(f"{given[1]}: give only one of password_file, password_env or nkey")
+        if self.seed_file and not self.nkey:
+            raise ValueError("seed_file: a seed file goes with an nkey")
+
+    @property
+    def level(self) -> str | None:
+        return Region(self.authority).level if self.authority else None
+
+    @property
+    def inbox_prefix(self) -> str:
+        return f"_INBOX.{self.name}"
+
+    @property
+    def password_var(self) -> str | None:
+        """The nats-server configuration variable holding this principal's password."""
+        if self.nkey:
+            return None
+        return self.password_env or "CULTIVATION_PW_" + re.sub(r"[^A-Z0-9]", "_", self.name.upper())
+
+
+class Principals(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    principals: list[Principal]
+
+    def __post_init__(self) -> None:
+        names = [p.name for p in self.principals]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ValueError(f"principals: names must be unique; repeated: {twice}")
+        services = [p.name for p in self.principals if p.kind == "service"]
+        if len(services) != 1:
+            raise ValueError(f"principals: exactly one principal of kind 'service' (the ledger) is needed, "
+                             f"found {services or 'none'}")
+        variables = [p.password_var for p in self.principals if p.password_var]
+        clash = sorted({v for v in variables if variables.count(v) > 1})
+        if clash:
+            raise ValueError(f"principals: two principals share the password variable {clash}")
+
+    @property
+    def service(self) -> Principal:
+        return next(p for p in self.principals if p.kind == "service")
+
+    def named(self, name: str) -> Principal:
+        for p in self.principals:
+            if p.name == name:
+                return p
+        raise KeyError(name)
+
+
+class PrincipalsError(ValueError):
+    """A principals file that does not decode, or a credential that cannot be read.
+    Names the file, the field path and the reason; never a secret."""
+
+    def __init__(self, source: str, field: str, message: str):
+        super().__init__(f"principals file {source}: {field}: {message}")
+        self.source = source
+        self.field = field
+        self.message = message
+
+
+_AT = re.compile(r"^(?P<msg>.*?)(?: - at `(?P<path>[^`]*)`)?$", re.S)
+
+
+def decode_principals(data: bytes | str, source: str = "<string>", base: Path | None = None) -> Principals:
+    """Decode a principals file; relative credential files are taken from ``base``.
+
+    >>> decode_principals('[[principals]]\\nname = "x"\\nkind = "mayor"\\npassword_env = "X"\\n')
+    Traceback (most recent call last):
+    ...
+    infra.permissions.PrincipalsError: principals file <string>: $.principals[0].kind: Invalid enum value 'mayor' (kinds: authority, auditor, reader, service)
+    """
+    try:
+        decoded = msgspec.toml.decode(data, type=Principals)
+    except (msgspec.ValidationError, msgspec.DecodeError) as e:
+        m = _AT.match(str(e))
+        assert m is not None
+        path, msg = m.group("path") or "$", m.group("msg")
+        inner = re.match(r"^([a-z_]+): (.*)$", msg, re.S)
+        if inner:
+            path = f"{path}.{inner.group(1)}"
+            msg = inner.group(2)
+        if path.endswith(".kind"):
+            msg += f" (kinds: {', '.join(PRINCIPAL_KINDS)})"
+        raise PrincipalsError(source, path, msg) from None
+    if base is None:
+        return decoded
+    return Principals(principals=[msgspec.structs.replace(
+        p, **{f: str(base / getattr(p, f)) for f in ("password_file", "seed_file") if getattr(p, f)})
+        for p in decoded.principals])
+
+
+def load_principals(path: str | Path) -> Principals:
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise PrincipalsError(str(path), "$", f"cannot read the file: {e.strerror}") from None
+    return decode_principals(data, str(path), base=path.parent)
+
+
+def secret(principals: Principals, p: Principal, environ: Mapping[str, str] | None = None) -> str:
+    """The password of ``p`` from its file or environment variable (never printed)."""
+    env = os.environ if environ is None else environ
+    i = principals.principals.index(p)
+    if p.password_file:
+        try:
+            value = Path(p.password_file).read_text(encoding="utf-8").strip()
+        except OSError as e:
+            raise PrincipalsError("", f"$.principals[{i}].password_file",
+                                  f"cannot read {p.password_file}: {e.strerror}") from None
+        if not value:
+            raise PrincipalsError("", f"$.principals[{i}].password_file", f"{p.password_file} is empty")
+        return value
+    if p.password_env:
+        value = env.get(p.password_env, "")
+        if not value:
+            raise PrincipalsError("", f"$.principals[{i}].password_env",
+                                  f"environment variable {p.password_env} is not set")
+        return value
+    raise PrincipalsError("", f"$.principals[{i}].nkey", "an nkey principal has no password")
+
+
+def server_environment(principals: Principals, environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The variables the rendered configuration refers to, for the nats-server process."""
+    return {p.password_var: secret(principals, p, environ) for p in principals.principals if p.password_var}
+
+
+def client_options(principals: Principals, p: Principal, environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """``nats.connect`` keyword arguments to connect as ``p`` (user, secret, private inbox)."""
+    opts: dict[str, Any] = {"inbox_prefix": p.inbox_prefix}
+    if p.nkey:
+        if not p.seed_file:
+            i = principals.principals.index(p)
+            raise PrincipalsError("", f"$.principals[{i}].seed_file", f"{p.name} connects with an nkey: name "
+                                                                       f"its seed_file")
+        opts["nkeys_seed"] = p.seed_file
+    else:
+        opts["user"] = p.name
+        opts["password"] = secret(principals, p, environ)
+    return opts
+
+
+# ---------------------------------------------------------------------------- permissions
+class Permissions(msgspec.Struct, frozen=True, kw_only=True):
+    """A nats-server ``permissions`` block."""
+
+    publish_allow: tuple[str, ...] = ()
+    publish_deny: tuple[str, ...] = ()
+    subscribe_allow: tuple[str, ...] = ()
+    subscribe_deny: tuple[str, ...] = ()
+    allow_responses: bool = False
+
+
+def _stream_read(stream: str, protect: Iterable[str] = ()) -> tuple[list[str], list[str]]:
+    """Allow and deny lists to read ``stream`` with ephemeral or own consumers (not the
+    ledger's): stream info, message get, consumer create/info/delete/next."""
+    api = "$JS.API"
+    allow = [f"{api}.STREAM.INFO.{stream}", f"{api}.STREAM.MSG.GET.{stream}", f"{api}.DIRECT.GET.{stream}",
+             f"{api}.DIRECT.GET.{stream}.>", f"{api}.CONSUMER.CREATE.{stream}", f"{api}.CONSUMER.CREATE.{stream}.>",
+             f"{api}.CONSUMER.DURABLE.CREATE.{stream}.*", f"{api}.CONSUMER.INFO.{stream}.*",
+             f"{api}.CONSUMER.DELETE.{stream}.*", f"{api}.CONSUMER.MSG.NEXT.{stream}.*"]
+    deny = []
+    for name in protect:
+        deny += [f"{api}.CONSUMER.CREATE.{stream}.{name}", f"{api}.CONSUMER.CREATE.{stream}.{name}.>",
+                 f"{api}.CONSUMER.DURABLE.CREATE.{stream}.{name}", f"{api}.CONSUMER.DELETE.{stream}.{name}",
+                 f"{api}.CONSUMER.MSG.NEXT.{stream}.{name}"]
+    return allow, deny
+
+
+def _stream_own(stream: str) -> list[str]:
+    """The ledger's rights on its own stream: create, update, read, consume; never delete,
+    purge or remove a message (nothing is deleted, not even by the ledger's own user)."""
+    api = "$JS.API"
+    return [f"{api}.STREAM.CREATE.{stream}", f"{api}.STREAM.UPDATE.{stream}", f"{api}.STREAM.INFO.{stream}",
+            f"{api}.STREAM.MSG.GET.{stream}", f"{api}.DIRECT.GET.{stream}",
+            f"{api}.DIRECT.GET.{stream}.>", f"{api}.CONSUMER.*.{stream}", f"{api}.CONSUMER.*.{stream}.>",
+            f"{api}.CONSUMER.MSG.NEXT.{stream}.*", f"{api}.CONSUMER.DURABLE.CREATE.{stream}.*",
+            f"$JS.ACK.{stream}.>", f"$JS.FC.{stream}.>"]
+
+
+# What nobody but the ledger may ever publish: commands are the authorities', the rest the ledger's.
+_WRITES = (f"{EVENTS_PREFIX}.>", f"{POOL_PREFIX}.>", f"{AUDIT_PREFIX}.>", STATS_SUBJECT, f"$KV.{POOL_BUCKET}.>")
+
+
+def permissions_for(p: Principal, book: PolicyBook) -> Permissions:
+    """The permissions of one principal.
+
+    >>> from infra.policy_files import load_policy_book
+    >>> book = load_policy_book()
+    >>> city = Principal(name="huludao", kind="authority", authority="211400", password_env="PW")
+    >>> perms = permissions_for(city, book)
+    >>> [s for s in perms.publish_allow if s.startswith("cultivation.cmd")][:5]
+    ['cultivation.cmd.211400.register', 'cultivation.cmd.211400.admit_to_pool', 'cultivation.cmd.211400.remove_from_pool', 'cultivation.cmd.211400.apply', 'cultivation.cmd.211400.object']
+    >>> perms.subscribe_allow
+    ('_INBOX.huludao.>', 'cultivation.pool.*.210000.211400.>')
+    >>> auditor = permissions_for(Principal(name="audit", kind="auditor", password_env="A"), book)
+    >>> auditor.publish_deny[:2], auditor.subscribe_allow
+    (('cultivation.cmd.>', 'cultivation.events.>'), ('_INBOX.audit.>', 'cultivation.audit.>', 'cultivation.pool.>', 'cultivation.stats'))
+    """
+    inbox = f"{p.inbox_prefix}.>"
+    if p.kind == "authority":
+        assert p.authority is not None
+        code = p.authority
+        srv = [f"$SRV.PING.{SERVICE_NAME}", f"$SRV.INFO.{SERVICE_NAME}"]
+        return Permissions(
+            publish_allow=tuple([f"{CMD_PREFIX}.{code}.{c}" for c in allowed_commands(code, book)] + srv),
+            publish_deny=_WRITES,
+            subscribe_allow=(inbox, _pool_subject(code)))
+    if p.kind in ("auditor", "reader"):
+        kv_allow, _ = _stream_read(KV_STREAM)
+        allow, deny = kv_allow, []
+        subscribe = [inbox, f"{POOL_PREFIX}.>"]
+        if p.kind == "auditor":
+            ev_allow, deny = _stream_read(STREAM, LEDGER_CONSUMERS)
+            allow = ev_allow + kv_allow
+            subscribe = [inbox, f"{AUDIT_PREFIX}.>", f"{POOL_PREFIX}.>", STATS_SUBJECT]
+        return Permissions(publish_allow=tuple(allow), publish_deny=(f"{CMD_PREFIX}.>", *_WRITES, *deny),
+                           subscribe_allow=tuple(subscribe), subscribe_deny=(f"{CMD_PREFIX}.>",),
+                           allow_responses=True)  # acknowledgements and flow control of their own consumers
+    # the ledger service: command endpoints, micro discovery, its stream and bucket, its subjects
+    return Permissions(
+        publish_allow=tuple(["$JS.API.INFO", *_stream_own(STREAM), *_stream_own(KV_STREAM), *_WRITES]),
+        publish_deny=(f"{CMD_PREFIX}.>",),
+        subscribe_allow=(f"{CMD_PREFIX}.>", "$SRV.>", inbox),
+        allow_responses=True)  # replies to command requests and $SRV requests
+
+
+def _pool_subject(code: str) -> str:
+    """Pool changes inside an authority's region (``cultivation.pool.<tier>.<prov>.<city>.<county>``)."""
+    r = Region(code)
+    if r.level == "national":
+        return f"{POOL_PREFIX}.>"
+    if r.level == "provincial":
+        return f"{POOL_PREFIX}.*.{code}.>"
+    if r.level == "municipal":
+        return f"{POOL_PREFIX}.*.{r.province.code}.{code}.>"
+    return f"{POOL_PREFIX}.*.{r.province.code}.{r.city.code}.{code}"
+
+
+# ---------------------------------------------------------------------------- rendering
+def _list(subjects: Iterable[str], indent: str) -> str:
+    items = list(subjects)
+    if not items:
+        return "[]"
+    inner = "".join(f"{indent}  {json.dumps(s)}\n" for s in items)
+    return f"[\n{inner}{indent}]"
+
+
+def render_config(principals: Principals, book: PolicyBook, source: str = "") -> str:
+    """The nats-server ``authorization`` block for ``principals``; no secret in it.
+
+    >>> from infra.policy_files import load_policy_book
+    >>> ps = decode_principals('[[principals]]\\nname = "ledger"\\nkind = "service"\\npassword_env = "LEDGER_PW"\\n'
+    ...                        '[[principals]]\\nname = "bank"\\nkind = "reader"\\n'
+    ...                        'nkey = "UDXU4RCSJNZOIQHZNWXHXORDPRTGNJAHAHFRGZNEEJCPQTT2M7NLCNF4"\\n')
+    >>> conf = render_config(ps, load_policy_book())
+    >>> "password: $LEDGER_PW" in conf, 'nkey: "UDXU4RCSJNZOIQHZNWXHXORDPRTGNJAHAHFRGZNEEJCPQTT2M7NLCNF4"' in conf
+    (True, True)
+    """
+    variables = [p.password_var for p in principals.principals if p.password_var]
+    out = ["# nats-server authorization for the cultivation ledger, generated by `cultivation permissions`"
+           + (f" from {source}" if source else "") + ".",
+           "# Regenerate it when the principals or the policy change; do not edit by hand.",
+           "# Passwords are variables of the nats-server process's environment, never written here:",
+           f"#   {', '.join(variables) or '(none: nkeys only)'}",
+           "# Each principal's replies come to its private inbox: clients connect with inbox_prefix \"_INBOX.<name>\".",
+           "authorization {",
+           "  users = ["]
+    for p in principals.principals:
+        perms = permissions_for(p, book)
+        what = p.kind if p.kind != "authority" else f"authority {p.authority} ({p.level})"
+        out.append(f"    # {p.name}: {what}{' — ' + p.description if p.description else ''}")
+        out.append("    {")
+        if p.nkey:
+            out.append(f"      nkey: {json.dumps(p.nkey)}")
+        else:
+            out.append(f"      user: {json.dumps(p.name)}")
+            out.append(f"      password: ${p.password_var}")
+        out.append("      permissions: {")
+        ind = "        "
+        out.append(f"{ind}publish: {{")
+        out.append(f"{ind}  allow: {_list(perms.publish_allow, ind + '  ')}")
+        if perms.publish_deny:
+            out.append(f"{ind}  deny: {_list(perms.publish_deny, ind + '  ')}")
+        out.append(f"{ind}}}")
+        out.append(f"{ind}subscribe: {{")
+        out.append(f"{ind}  allow: {_list(perms.subscribe_allow, ind + '  ')}")
+        if perms.subscribe_deny:
+            out.append(f"{ind}  deny: {_list(perms.subscribe_deny, ind + '  ')}")
+        out.append(f"{ind}}}")
+        if perms.allow_responses:
+            out.append(f"{ind}allow_responses: true")
+        out.append("      }")
+        out.append("    }")
+    out += ["  ]", "}", ""]
+    return "\n".join(out)
+
+
+def describe(principals: Principals, book: PolicyBook) -> list[dict[str, Any]]:
+    """Per principal: kind, authority, level, the commands it may publish and why (for ``--json``)."""
+    rows = []
+    for p in principals.principals:
+        row: dict[str, Any] = {"name": p.name, "kind": p.kind, "authority": p.authority, "level": p.level,
+                               "inbox_prefix": p.inbox_prefix}
+        row["commands"] = {c: list(r) for c, r in grants(p.authority, book).items()} if p.authority else {}
+        perms = permissions_for(p, book)
+        row["permissions"] = msgspec.structs.asdict(perms)
+        rows.append(row)
+    return rows
