@@ -33,7 +33,7 @@ from eventsourcing.persistence import StoredEvent
 
 from infra.failpoints import failpoint
 from infra.nats import AUDIT_PREFIX, EVENTS_PREFIX, POOL_BUCKET, POOL_PREFIX, STATS_SUBJECT, STREAM
-from infra.readmodel import BatchResult, ReadModel
+from infra.readmodel import SKIPPED_TOPICS, BatchResult, ReadModel
 from infra.relay import wire_decoder
 from projections.pools import Designation
 
@@ -111,6 +111,8 @@ class LiveProjector:
         events = []
         for m in msgs:
             w = wire_decoder.decode(m.data)
+            if w.topic in SKIPPED_TOPICS:
+                continue
             stored = StoredEvent(originator_id=w.aggregate_id, originator_version=w.version, topic=w.topic,
                                  state=bytes(w.state))
             events.append((w.position, self.ledger.mapper.to_domain_event(stored)))
@@ -144,7 +146,7 @@ class LiveProjector:
         if seqs[0] != self._next_seq or seqs != list(range(seqs[0], seqs[0] + len(seqs))):
             raise OutOfOrder(f"expected stream sequence {self._next_seq}, got {seqs[0]}..{seqs[-1]}")
         events = await asyncio.to_thread(self._decode, msgs)
-        last = max(p for p, _ in events)
+        last = max(wire_decoder.decode(msgs[-1].data).position, max((p for p, _ in events), default=0))
         rm = self.read_model
 
         def apply() -> BatchResult:
@@ -195,10 +197,11 @@ class LiveProjector:
                 backoff = min(backoff * 2, 5.0)
 
     async def wait_for(self, position: int, timeout: float = 30.0) -> None:
-        """Wait until the live read model has applied every event up to ``position``."""
+        """Wait until the live read model has applied, and published, every event up to ``position``."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        while await asyncio.to_thread(self.read_model.position) < position:
+        rm = self.read_model
+        while min(await asyncio.to_thread(rm.position), await asyncio.to_thread(rm.published_position)) < position:
             if loop.time() > deadline:
                 raise TimeoutError(f"live projection did not reach position {position}")
             await asyncio.sleep(0.05)

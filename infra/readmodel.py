@@ -10,6 +10,7 @@ recorded so far.
 
 from __future__ import annotations
 
+import gc
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
@@ -20,7 +21,7 @@ import msgspec
 
 from infra.store import is_postgres, store_env
 from projections.audit import AuditEntry, audit_entry, stat_key
-from projections.pools import Designation, EnterpriseRow, PoolMember, PoolState, apply_event
+from projections.pools import Designation, EnterpriseRow, PoolMember, PoolState, aggregate_key, apply_event
 from projections.reviews import ReviewRow, ReviewState
 from projections.reviews import apply_event as apply_review
 from projections.rewards import BudgetRow, RewardRow, RewardState
@@ -39,6 +40,7 @@ ROWS: dict[str, tuple[str, type[msgspec.Struct], str]] = {
 # enterprise_id, budgets by their own key (the SchemeBudget id).
 LOAD_BY = {kind: ("key" if kind == "budget" else "enterprise_id") for kind in ROWS}
 PROJECTION = "pools"
+SKIPPED_TOPICS = frozenset({"services.ledger:HandledCommand.Handled"})
 PUBLISHED = "pools.published"
 STREAM_SEQ = "pools.stream_seq"
 SCHEMA = "pools.schema"
@@ -51,12 +53,30 @@ INT_COLUMNS = {"changed_at", "year", "amount_fen", "clawed_back_fen", "tranche",
 AUDIT_COLUMNS = list(AuditEntry.__struct_fields__)
 
 
+@contextmanager
+def relaxed_gc() -> Iterator[None]:
+    """Fewer cyclic-GC passes while folding millions of short-lived, acyclic objects:
+    the collector's full passes over a large heap cost more than the fold itself.
+    Objects are still freed by reference counting; thresholds are restored after."""
+    old = gc.get_threshold()
+    gc.set_threshold(max(old[0], 50_000), old[1], max(old[2], 50))
+    try:
+        yield
+    finally:
+        gc.set_threshold(*old)
+
+
 class BatchResult(msgspec.Struct):
     """What one applied batch changed: pool rows, audit entries, statistics deltas."""
 
     rows: list[tuple[str, msgspec.Struct]]
     audit: list[AuditEntry]
     stats: dict[tuple[str, str, str, int], int]
+
+
+def _audit_row(entry: AuditEntry) -> tuple[Any, ...]:
+    row = msgspec.structs.astuple(entry)  # fields in AUDIT_COLUMNS order; only `corrects` is not text
+    return row if row[-1] is None else (*row[:-1], str(row[-1]))
 
 
 def _columns(row_type: type[msgspec.Struct]) -> list[str]:
@@ -77,7 +97,7 @@ class ReadModel:
     serve``), so the two can be compared row by row.
     """
 
-    def __init__(self, ledger: Any, batch_size: int = 2000, prefix: str = "rm", follows_store: bool = True,
+    def __init__(self, ledger: Any, batch_size: int = 5000, prefix: str = "rm", follows_store: bool = True,
                  target: str | None = None):
         """``target`` puts the tables in another SQLite file (or ``:memory:``) instead of the
         ledger's database: an auditor's scratch read model (as recorded at T, replays)."""
@@ -227,15 +247,18 @@ class ReadModel:
         changed = []
         rewards, reviews = rewards or RewardState(), reviews or ReviewState()
         targets = _targets(state, rewards, reviews)
+        by_kind: dict[str, list[msgspec.Struct]] = {}
         for kind, key_value in sorted(state.dirty | rewards.dirty | reviews.dirty):
-            table, row_type, key = self.tables[kind]
             row = targets[kind][key_value]
+            by_kind.setdefault(kind, []).append(row)
+            changed.append((kind, row))
+        for kind, rows in by_kind.items():
+            table, row_type, key = self.tables[kind]
             cols = _columns(row_type)
             updates = ", ".join(f"{c} = excluded.{c}" for c in cols if c != key)
-            cur.execute(self._sql(f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))}) "
-                                  f"ON CONFLICT ({key}) DO UPDATE SET {updates}"),
-                        [getattr(row, c) for c in cols])
-            changed.append((kind, row))
+            cur.executemany(self._sql(f"INSERT INTO {table} ({', '.join(cols)}) VALUES "
+                                      f"({', '.join('?' * len(cols))}) ON CONFLICT ({key}) DO UPDATE SET {updates}"),
+                            [msgspec.structs.astuple(row) for row in rows])  # columns in field order
         state.dirty.clear()
         rewards.dirty.clear()
         reviews.dirty.clear()
@@ -254,7 +277,7 @@ class ReadModel:
         after = self._position(cur)
         state, rewards, reviews = PoolState(), RewardState(), ReviewState()
         fresh = [(p, e) for p, e in events if p > after]
-        self._load(cur, state, {str(e.originator_id) for _, e in fresh}, rewards, reviews)
+        self._load(cur, state, {aggregate_key(e.originator_id) for _, e in fresh}, rewards, reviews)
         audit: list[AuditEntry] = []
         stats: dict[tuple[str, str, str, int], int] = {}
         for pos, ev in fresh:
@@ -268,12 +291,10 @@ class ReadModel:
             if key is not None:
                 stats[key] = stats.get(key, 0) + 1
         changed = self._store(cur, state, rewards, reviews)
-        for entry in audit:
-            values = [str(v) if v is not None and not isinstance(v, (int, str)) else v
-                      for v in (getattr(entry, c) for c in AUDIT_COLUMNS)]
-            cur.execute(self._sql(f"INSERT INTO {self.prefix}_audit ({', '.join(AUDIT_COLUMNS)}) VALUES "
-                                  f"({', '.join('?' * len(AUDIT_COLUMNS))}) ON CONFLICT (position) DO NOTHING"),
-                        values)
+        if audit:
+            cur.executemany(self._sql(f"INSERT INTO {self.prefix}_audit ({', '.join(AUDIT_COLUMNS)}) VALUES "
+                                      f"({', '.join('?' * len(AUDIT_COLUMNS))}) ON CONFLICT (position) DO NOTHING"),
+                            [_audit_row(entry) for entry in audit])
         for (province, tier, kind, year), n in stats.items():
             cur.execute(self._sql(f"INSERT INTO {self.prefix}_stats (province, tier, type, year, count) "
                                   f"VALUES (?, ?, ?, ?, ?) ON CONFLICT (province, tier, type, year) "
@@ -291,11 +312,18 @@ class ReadModel:
         start = self.position()
         head = self.ledger.max_position() if upto is None else upto
         done = 0
+        with relaxed_gc():
+            done = self._catch_up(start, head, progress)
+        return done
+
+    def _catch_up(self, start: int, head: int, progress: Callable[[int, int], None] | None) -> int:
+        done = 0
         while start < head:
             notes = self.ledger.recorder.select_notifications(start=start + 1, limit=self.batch_size, stop=head)
             if not notes:
                 break
-            events = [(n.id, self.ledger.mapper.to_domain_event(n)) for n in notes]
+            # The command journal feeds no projection: not even decoded.
+            events = [(n.id, self.ledger.mapper.to_domain_event(n)) for n in notes if n.topic not in SKIPPED_TOPICS]
             with self._tx() as cur:
                 self.apply_batch(cur, events, notes[-1].id)
             start = notes[-1].id

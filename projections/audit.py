@@ -13,13 +13,13 @@ from uuid import UUID
 
 import msgspec
 
-from domain.enterprise import event_id
-from projections.pools import PoolState
+from domain.enterprise import event_id_text
+from projections.pools import aggregate_key, PoolState
 
 
 class AuditEntry(msgspec.Struct, frozen=True, kw_only=True):
     position: int
-    event_id: UUID
+    event_id: str  # the event's id (uuid5 of aggregate and version), as text
     uscc: str
     type: str
     occurred_on: str | None
@@ -43,13 +43,13 @@ def _tier(state: PoolState, eid: str, ev: Any) -> str | None:
 
 def audit_entry(position: int, ev: Any, state: PoolState) -> AuditEntry | None:
     """The audit entry of an enterprise's event (``None`` for budgets and the journal)."""
-    eid = str(ev.originator_id)
+    eid = aggregate_key(ev.originator_id)
     ent = state.enterprises.get(eid)
     if ent is None:
         return None
     actor = getattr(ev, "actor", None)
     occurred = getattr(ev, "occurred_on", None)
-    return AuditEntry(position=position, event_id=event_id(ev.originator_id, ev.originator_version), uscc=ent.uscc,
+    return AuditEntry(position=position, event_id=event_id_text(eid, ev.originator_version), uscc=ent.uscc,
                       type=type(ev).__name__, occurred_on=occurred.isoformat() if occurred else None,
                       recorded_at=ev.timestamp.isoformat(), authority=actor.authority if actor else None,
                       person=actor.person if actor else None, document=getattr(ev, "document", ""),
@@ -59,7 +59,7 @@ def audit_entry(position: int, ev: Any, state: PoolState) -> AuditEntry | None:
 
 def stat_key(ev: Any, state: PoolState) -> tuple[str, str, str, int] | None:
     """(province, tier, event type, business year) an event counts under."""
-    eid = str(ev.originator_id)
+    eid = aggregate_key(ev.originator_id)
     ent = state.enterprises.get(eid)
     occurred = getattr(ev, "occurred_on", None)
     if ent is None or occurred is None:

@@ -19,7 +19,9 @@ expiry follows from time, no event is needed for it).
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
+from uuid import UUID
 
 import msgspec
 
@@ -111,6 +113,12 @@ class PoolState:
         return [m for m in self.members.values() if m.enterprise_id == enterprise_id]
 
 
+@lru_cache(maxsize=65536)
+def aggregate_key(originator_id: UUID) -> str:
+    """The text key of an aggregate id (cached: a batch folds many events per aggregate)."""
+    return str(originator_id)
+
+
 def _iso(d: Any) -> str | None:
     return None if d is None else d.isoformat()
 
@@ -127,7 +135,7 @@ def apply_event(state: PoolState, ev: Any, position: int = 0) -> None:
 
 def _apply(state: PoolState, ev: Any) -> None:
     kind = type(ev).__name__
-    eid = str(ev.originator_id)
+    eid = aggregate_key(ev.originator_id)
     if kind == "Registered":
         state.enterprises[eid] = EnterpriseRow(enterprise_id=eid, uscc=ev.uscc, name=ev.name, region=ev.region,
                                                listed=ev.listed)

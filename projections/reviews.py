@@ -19,7 +19,7 @@ from typing import Any
 
 import msgspec
 
-from projections.pools import Designation, PoolState
+from projections.pools import aggregate_key, Designation, PoolState
 
 
 class ReviewRow(msgspec.Struct, kw_only=True):
@@ -45,7 +45,7 @@ def apply_event(state: ReviewState, ev: Any, pools: PoolState, position: int = 0
     :func:`projections.pools.apply_event` folds the same event."""
     if type(ev).__name__ != "Reviewed":
         return
-    eid = str(ev.originator_id)
+    eid = aggregate_key(ev.originator_id)
     d = pools.designations[f"{eid}/{ev.application_id}"]
     key = f"{eid}#{ev.originator_version}"
     state.reviews[key] = ReviewRow(

@@ -31,7 +31,7 @@ from typing import Any
 import msgspec
 
 from domain.budget import SchemeBudget
-from projections.pools import EnterpriseRow
+from projections.pools import aggregate_key, EnterpriseRow
 
 
 class RewardRow(msgspec.Struct, kw_only=True):
@@ -104,7 +104,7 @@ def apply_event(state: RewardState, ev: Any, enterprises: Mapping[str, Enterpris
     pool projection's enterprise rows (for the USCC, name and region of a grant).  Events
     that are neither rewards nor budgets are ignored."""
     kind = type(ev).__name__
-    oid = str(ev.originator_id)
+    oid = aggregate_key(ev.originator_id)
     if isinstance(ev, SchemeBudget.Event):
         if kind == "Opened":
             state.budgets[oid] = BudgetRow(key=oid, programme=ev.programme, scheme=ev.scheme, year=ev.year,
