@@ -5,7 +5,7 @@ A grant saves the enterprise and this budget in one transaction, so two grants t
 race for the last yuan cannot both succeed: the second one's save conflicts on the
 budget's version and is retried against the new balance.
 
->>> from datetime import date
+>>> from datetime import date, datetime
 >>> from domain.values import Actor
 >>> b = SchemeBudget.open(programme="zhejiang", scheme="s", year=2023, budget_fen=100)
 >>> hz = Actor(authority="330100", person="杭州市经信局")
@@ -18,10 +18,11 @@ domain.errors.RuleViolation: reward.over_budget [amount_fen]: scheme zhejiang/s 
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 from uuid import UUID, uuid5
 
+import msgspec
 from eventsourcing.domain import Aggregate, event
 
 from domain.enterprise import LEDGER_NAMESPACE
@@ -33,8 +34,23 @@ def budget_id(programme: str, scheme: str, year: int) -> UUID:
     return uuid5(LEDGER_NAMESPACE, f"budget:{programme}:{scheme}:{year}")
 
 
+class SchemeBudgetState(msgspec.Struct, kw_only=True, rename={"created_on": "_created_on",
+                                                               "modified_on": "_modified_on"}):
+    """The typed state of a :class:`SchemeBudget` in a snapshot."""
+
+    created_on: datetime
+    modified_on: datetime
+    programme: str
+    scheme: str
+    year: int
+    budget_fen: int | None
+    spent_fen: int
+
+
 class SchemeBudget(Aggregate):
     """Spending of one scheme in one calendar year against its budget."""
+
+    SnapshotState = SchemeBudgetState  # how infra.mapper types a snapshot's state
 
     @staticmethod
     def create_id(programme: str, scheme: str, year: int, **_: Any) -> UUID:

@@ -23,7 +23,7 @@ passed in by the service layer; the domain never reads files.
 from __future__ import annotations
 
 import hashlib
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
@@ -154,8 +154,34 @@ class ChangeReport(msgspec.Struct, frozen=True, kw_only=True):
     late: bool
 
 
+_SNAPSHOT_RENAME = {"created_on": "_created_on", "modified_on": "_modified_on"}
+
+
+class EnterpriseState(msgspec.Struct, kw_only=True, rename=_SNAPSHOT_RENAME):
+    """The typed state of an :class:`Enterprise` in a snapshot (what ``vars()`` holds)."""
+
+    created_on: datetime
+    modified_on: datetime
+    uscc: str
+    name: str
+    region: str
+    industry: str | None
+    listed: bool
+    uscc_override: str | None
+    registered_on: date
+    pools: dict[str, date | None]
+    applications: dict[str, Application]
+    revocations: list[Revocation]
+    rewards: dict[str, Reward]
+    changes: list[ChangeReport]
+    yearly_data: dict[int, bool]
+    names: list[str]
+
+
 class Enterprise(Aggregate):
     """An enterprise (企业) on the cultivation ladder."""
+
+    SnapshotState = EnterpriseState  # how infra.mapper types a snapshot's state
 
     @staticmethod
     def create_id(uscc: str, **_: Any) -> UUID:

@@ -18,7 +18,9 @@ from functools import cache
 from typing import Any
 
 import msgspec
-from eventsourcing.domain import DomainEventProtocol
+from datetime import datetime
+
+from eventsourcing.domain import CanSnapshotAggregate, DomainEventProtocol
 from eventsourcing.persistence import Mapper, MapperDeserialisationError, StoredEvent, find_id_convertor
 from eventsourcing.utils import get_topic, resolve_topic
 
@@ -51,7 +53,28 @@ def encode_state(domain_event: object) -> bytes:
     return _encoder.encode(state)
 
 
+class _SnapshotEnvelope(msgspec.Struct):
+    timestamp: datetime
+    topic: str
+    state: msgspec.Raw
+
+
+_snapshot_envelope = msgspec.json.Decoder(_SnapshotEnvelope)
+
+
+@cache
+def _state_decoder(aggregate_cls: type) -> msgspec.json.Decoder[Any]:
+    return msgspec.json.Decoder(aggregate_cls.SnapshotState)
+
+
 def decode_state(cls: type, data: bytes) -> dict[str, Any]:
+    if issubclass(cls, CanSnapshotAggregate):
+        # A snapshot's state is typed by its aggregate class (``SnapshotState``), named by ``topic``.
+        env = _snapshot_envelope.decode(data)
+        state = _state_decoder(resolve_topic(env.topic)).decode(env.state)
+        names = state.__struct_encode_fields__
+        return {"timestamp": env.timestamp, "topic": env.topic,
+                "state": {n: getattr(state, f) for f, n in zip(state.__struct_fields__, names)}}
     struct = _decoder(cls).decode(data)
     return {f: getattr(struct, f) for f in struct.__struct_fields__}
 

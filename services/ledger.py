@@ -86,6 +86,10 @@ class Ledger(Application[UUID]):
 
     name = "Ledger"
     max_attempts: ClassVar[int] = 5
+    is_snapshotting_enabled = True
+    # Snapshots of long-lived aggregates, every N of their events (a budget collects one
+    # event per grant, all year long).  Snapshots are a cache: the events stay the truth.
+    snapshot_every: ClassVar[dict[type[Aggregate], int]] = {Enterprise: 50, SchemeBudget: 100}
 
     def __init__(self, db: str | None = None, policies: str | None = None, env: dict[str, str] | None = None):
         self.store = store_url(db)
@@ -176,6 +180,7 @@ class Ledger(Application[UUID]):
             except IntegrityError:
                 time.sleep(0.005 * (attempt + 1))
                 continue
+            self._snapshot_if_due({agg.id: agg for agg in aggregates}, events)
             return outcome
         raise Conflict("order", "conflict", f"command {cmd.command_id} kept meeting concurrent changes to the same "
                                             f"enterprise; nothing was written, send it again", field="uscc")
@@ -240,12 +245,29 @@ class Ledger(Application[UUID]):
                 results.append((cmd, outcome))
             if pending:
                 self.save(*pending)
+                self._snapshot_if_due({k: v for k, v in self._staged.items() if v is not None}, pending)
         except IntegrityError:
             self._staged = None
             return [(cmd, self._handle_or_refusal(cmd)) for cmd in cmds]
         finally:
             self._staged = None
         return results
+
+    def _snapshot_if_due(self, aggregates: dict[UUID, Aggregate], events: list[Any]) -> None:
+        """Snapshot each aggregate whose new events crossed a multiple of its interval."""
+        if self.snapshots is None:
+            return
+        first_new: dict[UUID, int] = {}
+        for e in events:
+            first_new.setdefault(e.originator_id, e.originator_version)
+        snapshots = []
+        for oid, first in first_new.items():
+            agg = aggregates.get(oid)
+            every = self.snapshot_every.get(type(agg)) if agg is not None else None
+            if agg is not None and every and agg.version // every > (first - 1) // every:
+                snapshots.append(type(agg).Snapshot.take(agg))
+        if snapshots:
+            self.snapshots.put(snapshots)
 
     def _handle_or_refusal(self, cmd: c.Command) -> Outcome | LedgerError:
         try:
