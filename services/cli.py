@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 import uuid
@@ -180,48 +181,76 @@ def _run_command(args: argparse.Namespace) -> int:
 
 
 # ---------------------------------------------------------------------- submit
-def read_batch(path: str) -> list[c.Command]:
-    """Decode every line first: one malformed line refuses the whole batch, writing nothing."""
-    stream = sys.stdin if path == "-" else open(path, encoding="utf-8")  # noqa: SIM115
-    cmds = []
-    errors = []
-    with stream:
+def check_batch(path: str) -> int:
+    """Decode every line once: one malformed line refuses the whole file, writing nothing.
+    Returns the number of commands.  Streams: memory stays flat however large the file."""
+    errors: list[str] = []
+    count = 0
+    total = os.path.getsize(path)
+    with open(path, "rb") as stream, progress_bar("checking", total) as advance:
         for lineno, line in enumerate(stream, 1):
+            if lineno % 20000 == 0:
+                advance(stream.tell())
             if not line.strip():
                 continue
             try:
-                cmds.append(c.decode_command(line))
+                c.decode_command(line)
+                count += 1
             except c.InputError as e:
                 errors.append(f"line {lineno}: {e}")
     if errors:
         shown = "\n".join(errors[:20]) + (f"\n... and {len(errors) - 20} more" if len(errors) > 20 else "")
         raise CliError(f"{len(errors)} malformed line(s), nothing submitted:\n{shown}")
-    return cmds
+    return count
+
+
+def iter_batch(path: str) -> Iterator[c.Command]:
+    with open(path, "rb") as stream:
+        for line in stream:
+            if line.strip():
+                yield c.decode_command(line)
 
 
 def _submit(args: argparse.Namespace) -> int:
-    cmds = read_batch(args.file)
+    path = args.file
+    if path == "-":  # standard input is read once: keep it for the second pass
+        import shutil
+        import tempfile
+
+        spool = tempfile.NamedTemporaryFile(prefix="cultivation-submit-", suffix=".jsonl", delete=False)  # noqa: SIM115
+        with spool:
+            shutil.copyfileobj(sys.stdin.buffer, spool)
+        path = spool.name
+    try:
+        return _submit_file(args, path)
+    finally:
+        if args.file == "-":
+            os.unlink(path)
+
+
+def _submit_file(args: argparse.Namespace, path: str) -> int:
+    total = check_batch(path)
     ledger = _ledger(args)
     refusals: list[dict[str, Any]] = []
     start = time.perf_counter()
-    with progress_bar("submitting", len(cmds)) as advance:
+    with progress_bar("submitting", total) as advance:
         done = 0
 
         def on_result(cmd: c.Command, result: Any) -> None:
             nonlocal done
             done += 1
-            if done % 50 == 0:
+            if done % 500 == 0:
                 advance(done)
             if isinstance(result, (LedgerError, c.InputError)):
                 refusals.append({"command_id": cmd.command_id, "command": c.command_name(cmd), **result.as_dict()})
 
-        counts = ledger.handle_many(cmds, on_result)
+        counts = ledger.handle_many(iter_batch(path), on_result, batch_size=500)
     elapsed = time.perf_counter() - start
     if args.json:
         print_json({**counts, "seconds": round(elapsed, 3), "refusals": refusals})
     else:
         _console().print(f"{counts['accepted']} accepted, {counts['repeated']} repeated, {counts['refused']} refused "
-                         f"in {elapsed:.1f}s ({len(cmds) / max(elapsed, 1e-9):.0f} commands/s)")
+                         f"in {elapsed:.1f}s ({total / max(elapsed, 1e-9):.0f} commands/s)")
         if refusals:
             _table("refused", ["command_id", "command", "code", "field", "message"],
                    [(r["command_id"], r["command"], r["code"], r["field"], r["message"]) for r in refusals[:50]])
