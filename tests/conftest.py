@@ -86,6 +86,14 @@ def store(request: pytest.FixtureRequest, tmp_path: Path, pg_base_url: str | Non
 
 
 @pytest.fixture
+def pg_store(pg_base_url: str | None) -> Iterator[str]:
+    """A fresh PostgreSQL schema (skipped, with the reason, where no server can be had)."""
+    if pg_base_url is None:
+        pytest.skip("no PostgreSQL: set CULTIVATION_TEST_PG, run one on 127.0.0.1:5432, or start Docker")
+    yield from _pg_schema_url(pg_base_url)
+
+
+@pytest.fixture
 def sqlite_store(tmp_path: Path) -> str:
     return str(tmp_path / "ledger.db")
 

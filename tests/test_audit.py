@@ -176,13 +176,12 @@ def test_a_partial_export_checks_its_chain(tmp_path: Path) -> None:
 
 @pytest.mark.postgres
 @pytest.mark.parametrize("tampering", list(TAMPERINGS))
-def test_each_tampering_of_postgresql_rows_is_caught(store: str, tmp_path: Path, tampering: str) -> None:
-    if not store.startswith("postgresql"):
-        pytest.skip("the SQLite file has its own test")
+def test_each_tampering_of_postgresql_rows_is_caught(pg_store: str, tmp_path: Path, tampering: str) -> None:
     import psycopg
 
     from infra.store import store_env
 
+    store = pg_store
     ledger = Ledger(db=store)
     load(ledger, 0, 30)  # 360 events
     assert verify_store(ledger).ok
