@@ -95,6 +95,11 @@ def schema_lock(url: str) -> Iterator[None]:
     with psycopg.connect(host=env["POSTGRES_HOST"], port=int(env["POSTGRES_PORT"]), dbname=env["POSTGRES_DBNAME"],
                          user=env["POSTGRES_USER"], password=env["POSTGRES_PASSWORD"] or None,
                          connect_timeout=int(env["POSTGRES_CONNECT_TIMEOUT"]), autocommit=True) as conn:
+        schema = env.get("POSTGRES_SCHEMA")
+        if schema and conn.execute("SELECT 1 FROM pg_get_keywords() WHERE word = %s AND catcode <> 'U'",
+                                   (schema.lower(),)).fetchone():
+            raise ValueError(f"store: schema {schema!r} is an SQL keyword; the event store's types cannot be "
+                             f"registered under it (choose another name)")
         conn.execute("SELECT pg_advisory_lock(hashtext(%s))", (key,))
         try:
             yield

@@ -641,3 +641,13 @@ def test_read_model_caught_up_in_steps_equals_rebuild(any_ledger: Ledger) -> Non
         assert rebuilt == incremental
     finally:
         rm.close()
+
+
+@pytest.mark.postgres
+def test_a_schema_named_after_an_sql_keyword_is_refused_clearly(pg_base_url: str | None) -> None:
+    """The library registers its composite type under the unquoted schema name; a keyword
+    such as ``national`` would fail deep inside it, so the ledger refuses it at the start."""
+    if pg_base_url is None:
+        pytest.skip("no PostgreSQL")
+    with pytest.raises(ValueError, match="'national' is an SQL keyword"):
+        Ledger(db=f"{pg_base_url}?schema=national")
