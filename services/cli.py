@@ -265,6 +265,18 @@ def _date(value: str, field: str) -> str:
         raise c.InputError(field, f"{value!r} is not a date in YYYY-MM-DD form") from None
 
 
+def _region(value: str | None, field: str = "--region") -> str | None:
+    """A region code from the command line, checked (exit 2 naming the flag when malformed)."""
+    if value is not None:
+        from domain.values import Region
+
+        try:
+            Region(value)
+        except ValueError as e:
+            raise c.InputError(field, str(e)) from None
+    return value
+
+
 def _moment(value: str, field: str) -> str:
     """A ledger time from the command line, as the chain table keeps it (UTC, fixed width).
     A date alone means the end of that day in UTC; a time without zone is UTC."""
@@ -286,13 +298,7 @@ def _pool(args: argparse.Namespace) -> int:
     from infra.readmodel import ReadModel
 
     as_of = _date(args.as_of or date.today().isoformat(), "--as-of")
-    if args.region is not None:
-        try:
-            from domain.values import Region
-
-            Region(args.region)
-        except ValueError as e:
-            raise c.InputError("--region", str(e)) from None
+    _region(args.region)
     ledger = _ledger(args)
     known = {t.id for p in ledger.policy.programme_ids() for v in ledger.policy.versions(p) for t in v.tiers}
     if args.tier not in known:
@@ -554,13 +560,7 @@ def _watch(args: argparse.Namespace) -> int:
 
     from services.serve import watch_pool
 
-    if args.region is not None:
-        try:
-            from domain.values import Region
-
-            Region(args.region)
-        except ValueError as e:
-            raise c.InputError("--region", str(e)) from None
+    _region(args.region)
 
     def emit(change: Any) -> None:
         d = change.designation

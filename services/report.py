@@ -770,14 +770,10 @@ def add_report_parser(sub: Any, common: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from infra.readmodel import ReadModel
     from services import commands as c
-    from services.cli import EXIT_OK, _console, _date, _ledger
+    from services.cli import EXIT_OK, _console, _date, _ledger, _region
 
     as_of = _date(args.as_of or date.today().isoformat(), "--as-of")
-    if args.region is not None:
-        try:
-            Region(args.region)
-        except ValueError as e:
-            raise c.InputError("--region", str(e)) from None
+    _region(args.region)
     fmt = args.format or ("json" if args.json else "table")
     if args.json and fmt != "json":
         raise c.InputError("--format", f"--json asks for json, --format for {fmt}")

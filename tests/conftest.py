@@ -203,6 +203,16 @@ def script(ledger: Ledger) -> Script:
     return Script(ledger)
 
 
+@pytest.fixture
+def u(script: Script) -> str:
+    """An enterprise registered in a Huludao district (211402), ready for applications."""
+    from tests.journeys import COUNTY, register
+
+    code = uscc(1, COUNTY)
+    register(script, code)
+    return code
+
+
 def uscc(n: int, region: str = "211400") -> str:
     """A valid USCC in ``region`` (characters 3-8) numbered ``n``."""
     return make_uscc(f"91{region}MA{n:07d}")

@@ -23,6 +23,12 @@ from domain.policy import Tier
 from domain.values import Level, NATIONAL_REGION
 
 STAGES = ("applied", "recommended", "assessed", "noticed", "approved")
+CITY, PROVINCE, MIIT, COUNTY = "211400", "210000", "000000", "211402"  # Huludao, Liaoning, MIIT, a district
+
+
+def refusal(err) -> tuple[str, str, str | None]:  # type: ignore[no-untyped-def]
+    """What a refusal says, in one tuple: (code, rule, field)."""
+    return err.code, err.rule, err.field
 
 
 def as_date(d: date | str) -> date:

@@ -17,22 +17,10 @@ from domain.errors import RuleViolation
 from domain.policy import decode_programme
 from domain.values import Actor
 from infra.policy_files import SHIPPED
-from journeys import climb, designate, enterprise_actor, event_types, file_yearly_data, register, stored_events
+from journeys import CITY, COUNTY, MIIT, PROVINCE, refusal, climb, designate, enterprise_actor, event_types, file_yearly_data, register, stored_events
 from services.ledger import Ledger
 
-CITY, PROVINCE, MIIT, COUNTY = "211400", "210000", "000000", "211402"
 HANGZHOU, ZHEJIANG, XIHU = "330100", "330000", "330106"
-
-
-def refusal(err) -> tuple[str, str, str | None]:  # type: ignore[no-untyped-def]
-    return err.code, err.rule, err.field
-
-
-@pytest.fixture
-def u(script) -> str:
-    code = uscc(1, COUNTY)
-    register(script, code)
-    return code
 
 
 def events_named(script, code: str, name: str) -> list:  # type: ignore[no-untyped-def]

@@ -8,21 +8,9 @@ from datetime import date, timedelta
 import pytest
 
 from conftest import uscc
-from journeys import actor, climb, designate, enterprise_actor, event_types, register
+from journeys import CITY, COUNTY, MIIT, PROVINCE, refusal, actor, climb, designate, enterprise_actor, event_types, register
 
-CITY, PROVINCE, MIIT, COUNTY = "211400", "210000", "000000", "211402"
 HUNDRED_MILLION_CNY_FEN = 100_000_000 * 100  # 1 亿元 in fen
-
-
-def refusal(err) -> tuple[str, str, str | None]:  # type: ignore[no-untyped-def]
-    return err.code, err.rule, err.field
-
-
-@pytest.fixture
-def u(script) -> str:
-    code = uscc(1, COUNTY)
-    register(script, code)
-    return code
 
 
 def apply(script, u: str, tier: str, on: str, app_id: str = "x", programme: str = "national", **fields):  # type: ignore[no-untyped-def]

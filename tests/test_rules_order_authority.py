@@ -14,22 +14,10 @@ from domain.enterprise import Enterprise
 from domain.errors import RuleViolation
 from domain.policy import Programme, Tier
 from domain.values import Actor, Level
-from journeys import (actor, designate, enterprise_actor, event_types, passing_assessment, register,
+from journeys import (CITY, COUNTY, MIIT, PROVINCE, refusal, actor, designate, enterprise_actor, event_types, passing_assessment, register,
                       tier_in_force)
 from services import commands as c
 
-CITY, PROVINCE, MIIT, COUNTY = "211400", "210000", "000000", "211402"
-
-
-@pytest.fixture
-def u(script) -> str:
-    code = uscc(1, COUNTY)
-    register(script, code)
-    return code
-
-
-def refusal(err) -> tuple[str, str, str | None]:  # type: ignore[no-untyped-def]
-    return err.code, err.rule, err.field
 
 
 # =========================================================================== rule 1: order

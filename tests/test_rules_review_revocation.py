@@ -10,21 +10,9 @@ import pytest
 from conftest import uscc
 from domain.errors import RuleViolation
 from domain.values import Actor
-from journeys import designate, enterprise_actor, event_types, file_yearly_data, register, stored_events
+from journeys import CITY, COUNTY, MIIT, PROVINCE, refusal, designate, enterprise_actor, event_types, file_yearly_data, register, stored_events
 from services import commands as c
 
-CITY, PROVINCE, MIIT, COUNTY = "211400", "210000", "000000", "211402"
-
-
-def refusal(err) -> tuple[str, str, str | None]:  # type: ignore[no-untyped-def]
-    return err.code, err.rule, err.field
-
-
-@pytest.fixture
-def u(script) -> str:
-    code = uscc(1, COUNTY)
-    register(script, code)
-    return code
 
 
 def review(script, u: str, app_id: str, on: str | date, passed: bool = True, who: str = PROVINCE, **kw):  # type: ignore[no-untyped-def]
