@@ -65,6 +65,20 @@ def to_wire(note: Any) -> WireEvent:
                      type=note.topic.rsplit(".", 1)[-1], state=msgspec.Raw(note.state))
 
 
+class _SubjectFields(msgspec.Struct):
+    """The few fields of a stored state that name its subject (the rest is not decoded)."""
+
+    region: str | None = None
+    tier: str | None = None
+    application_id: str | None = None
+    new_application_id: str | None = None
+    kind: str | None = None
+    new_region: str | None = None
+
+
+_subject_fields = msgspec.json.Decoder(_SubjectFields)
+
+
 class SubjectNamer:
     """``cultivation.events.<province>.<tier>.<EventType>`` for a stored event.
 
@@ -100,13 +114,13 @@ class SubjectNamer:
 
     def _recall(self, aggregate_id: UUID, version: int) -> None:
         for ev in self.ledger.events.get(aggregate_id, lte=version - 1):
-            self._learn(aggregate_id, type(ev).__name__, vars(ev))
+            self._learn(aggregate_id, type(ev).__name__, {f: getattr(ev, f, None) for f in _SubjectFields.__struct_fields__})
 
     def subject(self, wire: WireEvent) -> str:
         kind = wire.type
         if not wire.topic.startswith("domain.enterprise:"):
             return f"{EVENTS_PREFIX}.000000._.{kind}"
-        state = msgspec.json.decode(wire.state)
+        state = msgspec.structs.asdict(_subject_fields.decode(wire.state))  # only what names the subject
         if wire.aggregate_id not in self._known and kind != "Registered":
             self._recall(wire.aggregate_id, wire.version)
         self._learn(wire.aggregate_id, kind, state)
