@@ -25,7 +25,7 @@ from uuid import UUID, uuid5
 import msgspec
 from eventsourcing.domain import Aggregate, event
 
-from domain.enterprise import LEDGER_NAMESPACE
+from domain.enterprise import LEDGER_NAMESPACE, SNAPSHOT_RENAME
 from domain.errors import RuleViolation
 from domain.values import Actor
 
@@ -34,8 +34,7 @@ def budget_id(programme: str, scheme: str, year: int) -> UUID:
     return uuid5(LEDGER_NAMESPACE, f"budget:{programme}:{scheme}:{year}")
 
 
-class SchemeBudgetState(msgspec.Struct, kw_only=True, rename={"created_on": "_created_on",
-                                                               "modified_on": "_modified_on"}):
+class SchemeBudgetState(msgspec.Struct, kw_only=True, rename=SNAPSHOT_RENAME):
     """The typed state of a :class:`SchemeBudget` in a snapshot."""
 
     created_on: datetime

@@ -154,10 +154,11 @@ class ChangeReport(msgspec.Struct, frozen=True, kw_only=True):
     late: bool
 
 
-_SNAPSHOT_RENAME = {"created_on": "_created_on", "modified_on": "_modified_on"}
+# The aggregate attributes the library keeps with a leading underscore, as snapshot state names.
+SNAPSHOT_RENAME = {"created_on": "_created_on", "modified_on": "_modified_on"}
 
 
-class EnterpriseState(msgspec.Struct, kw_only=True, rename=_SNAPSHOT_RENAME):
+class EnterpriseState(msgspec.Struct, kw_only=True, rename=SNAPSHOT_RENAME):
     """The typed state of an :class:`Enterprise` in a snapshot (what ``vars()`` holds)."""
 
     created_on: datetime

@@ -638,7 +638,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("serve", parents=[common], help="run the ledger as a NATS service (commands, relay, projections)",
                        description="Start the embedded NATS (unless NATS_URL), the command service "
-                                   "(cultivation.cmd.<command>), the relay to the CULTIVATION_EVENTS stream and the "
+                                   "(cultivation.cmd.<authority>.<command>), the relay to the CULTIVATION_EVENTS stream and the "
                                    "live projections (KV bucket cultivation_pools, cultivation.pool.*, "
                                    "cultivation.audit.*). SIGTERM drains in-flight work and exits 0.")
     p.add_argument("--components", default="service,relay,projector",

@@ -133,7 +133,8 @@ def test_submit_goes_on_past_refusals_and_reports_them(db: Path) -> None:
     assert out["refusals"][0]["command_id"] == "s-2" and out["refusals"][0]["rule"] == "order"
 
 
-def test_pool_and_history_json(db: Path) -> None:
+def designate_specialized(db: Path) -> None:
+    """Take enterprise U to a provincial 专精特新 designation (2019-05-20) through the CLI."""
     steps = [
         ("apply", "--application-id", "sp-1", "--programme", "national", "--tier", "specialized",
          "--occurred-on", "2019-03-01", *AUTH),
@@ -147,6 +148,10 @@ def test_pool_and_history_json(db: Path) -> None:
     for step in steps:
         r = run(db, step[0], "--uscc", U, *step[1:])
         assert r.returncode == 0, (step, r.stderr)
+
+
+def test_pool_and_history_json(db: Path) -> None:
+    designate_specialized(db)
     r = run(db, "pool", "--tier", "specialized", "--level", "provincial", "--region", "211400", "--as-of",
             "2021-01-01", "--json")
     assert r.returncode == 0, r.stderr
@@ -176,18 +181,7 @@ def test_pool_rejects_a_bad_date_and_an_unknown_tier(db: Path) -> None:
 
 
 def test_overdue_lists_missing_yearly_data_and_late_change_reports(db: Path) -> None:
-    steps = [
-        ("apply", "--application-id", "sp-1", "--programme", "national", "--tier", "specialized",
-         "--occurred-on", "2019-03-01", *AUTH),
-        ("recommend", "--application-id", "sp-1", "--occurred-on", "2019-04-01", *AUTH),
-        ("assess", "--application-id", "sp-1", "--score", "75", "--occurred-on", "2019-05-01",
-         "--authority", "210000"),
-        ("open-notice", "--application-id", "sp-1", "--occurred-on", "2019-05-10", "--authority", "210000"),
-        ("approve", "--application-id", "sp-1", "--occurred-on", "2019-05-20", "--authority", "210000",
-         "--document", "辽工信发〔2019〕12号"),
-    ]
-    for step in steps:
-        assert run(db, step[0], "--uscc", U, *step[1:]).returncode == 0
+    designate_specialized(db)
     out = json.loads(run(db, "overdue", "--as-of", "2020-06-01", "--region", "211400", "--json").stdout)
     assert out["data_year"] == 2019
     assert [(i["uscc"], i["kind"]) for i in out["items"]] == [(U, "yearly_data")]
