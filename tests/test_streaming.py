@@ -265,10 +265,20 @@ async def kv_designations(url: str) -> dict[str, Designation]:
     nc = await nats.connect(**connect_options(url))
     kv = await nc.jetstream().key_value(POOL_BUCKET)
     out = {}
-    try:
-        keys = await kv.keys()
-    except Exception:  # no keys yet
-        keys = []
+    from nats.errors import TimeoutError as NatsTimeout
+    from nats.js.errors import NoKeysError
+
+    keys: list[str] = []
+    for attempt in range(5):  # listing keys walks the bucket with a consumer: retry a slow walk
+        try:
+            keys = await kv.keys()
+            break
+        except NoKeysError:
+            break
+        except (NatsTimeout, asyncio.TimeoutError):
+            if attempt == 4:
+                raise
+            await asyncio.sleep(0.5)
     for k in keys:
         entry = await kv.get(k)
         out[k] = msgspec.json.decode(entry.value, type=Designation)
