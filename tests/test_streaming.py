@@ -262,26 +262,23 @@ def _rows(rm: ReadModel) -> dict[str, list[Any]]:
 
 
 async def kv_designations(url: str) -> dict[str, Designation]:
-    nc = await nats.connect(**connect_options(url))
-    kv = await nc.jetstream().key_value(POOL_BUCKET)
-    out = {}
-    from nats.errors import TimeoutError as NatsTimeout
-    from nats.js.errors import NoKeysError
+    """Every current entry of the pool bucket, read from its stream (last value per key)
+    rather than with ``kv.keys()``, whose watcher can report an empty bucket under load."""
+    from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
-    keys: list[str] = []
-    for attempt in range(5):  # listing keys walks the bucket with a consumer: retry a slow walk
-        try:
-            keys = await kv.keys()
+    nc = await nats.connect(**connect_options(url))
+    js = nc.jetstream()
+    stream = f"KV_{POOL_BUCKET}"
+    total = (await js.stream_info(stream)).state.messages
+    sub = await js.pull_subscribe(f"$KV.{POOL_BUCKET}.>", stream=stream, config=ConsumerConfig(
+        ack_policy=AckPolicy.NONE, deliver_policy=DeliverPolicy.LAST_PER_SUBJECT))
+    out: dict[str, Designation] = {}
+    while total:
+        msgs = await sub.fetch(1000, timeout=10)
+        for m in msgs:
+            out[m.subject.removeprefix(f"$KV.{POOL_BUCKET}.")] = msgspec.json.decode(m.data, type=Designation)
+        if msgs[-1].metadata.num_pending == 0:
             break
-        except NoKeysError:
-            break
-        except (NatsTimeout, asyncio.TimeoutError):
-            if attempt == 4:
-                raise
-            await asyncio.sleep(0.5)
-    for k in keys:
-        entry = await kv.get(k)
-        out[k] = msgspec.json.decode(entry.value, type=Designation)
     await nc.close()
     return out
 
