@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
@@ -40,6 +41,7 @@ LEDGER_NAMESPACE = uuid5(NAMESPACE_URL, "https://cultivation-ledger/")
 _NAMESPACE_BYTES = LEDGER_NAMESPACE.bytes
 
 
+@lru_cache(maxsize=65536)
 def enterprise_id(uscc: str) -> UUID:
     """The aggregate id of an enterprise: derived from its USCC, so it is found by code."""
     return uuid5(LEDGER_NAMESPACE, f"enterprise:{uscc}")

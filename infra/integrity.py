@@ -106,8 +106,7 @@ class ChainedSQLiteApplicationRecorder(SQLiteApplicationRecorder):
             c.execute(f"SELECT chain FROM {self.chain_table} ORDER BY position DESC LIMIT 1")
             row = c.fetchone()
             previous = bytes(row["chain"]) if row else GENESIS
-            for values in chain_rows(previous, ids, stored_events):
-                c.execute(f"INSERT INTO {self.chain_table} VALUES (?, ?, ?, ?)", values)
+            c.executemany(f"INSERT INTO {self.chain_table} VALUES (?, ?, ?, ?)", chain_rows(previous, ids, stored_events))
         return ids
 
 

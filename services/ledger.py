@@ -6,7 +6,9 @@
    repeated command id returns the first outcome and writes nothing, and a command id
    reused for a different command is refused;
 2. picks the policy version in force on the command's business date;
-3. loads the aggregates, lets the domain decide (a refusal raises before any event);
+3. loads the aggregates (the journal entry and the enterprise in one read; those kept
+   from earlier commands are only brought up to date), lets the domain decide (a
+   refusal raises before any event);
 4. saves the new events and the journal entry in one transaction;
 5. on a version conflict (another writer changed the same enterprise or budget in
    between) starts again from 1 against the new versions, a few times, then refuses
@@ -18,8 +20,12 @@ Nothing is written unless everything is.
 from __future__ import annotations
 
 import hashlib
+import os
+import threading
 import time
-from collections.abc import Callable, Iterable
+from collections import OrderedDict
+from functools import lru_cache
+from collections.abc import Callable, Collection, Iterable
 from datetime import date, datetime
 from typing import Any, ClassVar
 from uuid import UUID, uuid5
@@ -61,6 +67,7 @@ class Outcome(msgspec.Struct, frozen=True, kw_only=True):
     repeated: bool = False
 
 
+@lru_cache(maxsize=4096)  # asked a few times while one command is handled
 def journal_id(command_id: str) -> UUID:
     return uuid5(LEDGER_NAMESPACE, f"command:{command_id}")
 
@@ -91,8 +98,16 @@ class Ledger(Application[UUID]):
     # event per grant, all year long).  Snapshots are a cache: the events stay the truth.
     snapshot_every: ClassVar[dict[type[Aggregate], int]] = {Enterprise: 50, SchemeBudget: 100}
 
-    def __init__(self, db: str | None = None, policies: str | None = None, env: dict[str, str] | None = None):
+    def __init__(self, db: str | None = None, policies: str | None = None, env: dict[str, str] | None = None,
+                 cache_size: int | None = None):
         self.store = store_url(db)
+        self._thread = threading.local()
+        # Aggregates kept between commands, so a busy enterprise is not rebuilt from the
+        # store for each (see load_many).  Bounded: an enterprise is a few kilobytes.
+        self.cache_size = cache_size if cache_size is not None else int(
+            os.environ.get("CULTIVATION_AGGREGATE_CACHE", "20000"))
+        self._cache: OrderedDict[UUID, Aggregate] = OrderedDict()
+        self._cache_lock = threading.Lock()
         super().__init__(env={**store_env(self.store), **(env or {})})
         self.policy: PolicyBook = load_policy_book(policies)
 
@@ -106,51 +121,122 @@ class Ledger(Application[UUID]):
                              compressor=self.factory.compressor())
 
     # ------------------------------------------------------------------ reading
-    _staged: dict[UUID, Aggregate | None] | None = None  # a batch's aggregates (None: known not to exist)
+    @property
+    def _staged(self) -> dict[UUID, Aggregate | None] | None:
+        """The aggregates of the command(s) being decided in this thread (``None``: known
+        not to exist), or None outside a decision."""
+        return getattr(self._thread, "staged", None)
+
+    @_staged.setter
+    def _staged(self, staged: dict[UUID, Aggregate | None] | None) -> None:
+        self._thread.staged = staged
 
     def _get(self, aggregate_id: UUID) -> Aggregate:
-        """An aggregate: from the batch being decided, else from the store."""
-        if self._staged is not None and aggregate_id in self._staged:
-            agg = self._staged[aggregate_id]
-            if agg is None:
-                raise AggregateNotFoundError(aggregate_id)
-            return agg
-        agg = self.repository.get(aggregate_id)
-        if self._staged is not None:
-            self._staged[aggregate_id] = agg
+        """An aggregate: from the decision under way (loading it into it), else from the store."""
+        staged = self._staged
+        if staged is None:
+            return self.repository.get(aggregate_id)
+        if aggregate_id not in staged:
+            staged.update(self.load_many([aggregate_id]))
+        agg = staged[aggregate_id]
+        if agg is None:
+            raise AggregateNotFoundError(aggregate_id)
         return agg
 
-    def load_many(self, ids: Iterable[UUID]) -> dict[UUID, Aggregate | None]:
-        """Reconstruct many aggregates with one query (``None`` for those not stored)."""
+    def _release(self, staged: dict[UUID, Aggregate | None], written: bool) -> None:
+        """Give a decision's aggregates back to the cache: all of them when what was decided
+        is written (or nothing was), none when the write failed (they hold events that are
+        not in the store, and the store has events they lack)."""
+        if not written:
+            return
+        with self._cache_lock:
+            for agg in staged.values():
+                # Never one holding uncollected events (a refusal must leave none: every
+                # check comes before any event; this keeps a slip from being remembered).
+                if agg is not None and type(agg) in self.snapshot_every and not agg.pending_events:
+                    self._cache[agg.id] = agg
+                    self._cache.move_to_end(agg.id)
+            while len(self._cache) > self.cache_size:
+                self._cache.popitem(last=False)
+
+    def load_many(self, ids: Iterable[UUID], unsnapshotted: Collection[UUID] = ()) -> dict[UUID, Aggregate | None]:
+        """Reconstruct many aggregates in one read transaction (``None`` for those not stored).
+
+        An aggregate the cache holds is taken out of it (the decision owns it until
+        :meth:`_release`) and brought up to date with the events recorded after its
+        version, by this or another process; any other is built from its latest snapshot,
+        if it has one, and the events after it.  One query finds the snapshots, one the
+        events: each aggregate's events after the version it starts from.
+        """
         from eventsourcing.persistence import StoredEvent
         from eventsourcing.postgres import PostgresApplicationRecorder
 
         wanted = list(dict.fromkeys(ids))
         out: dict[UUID, Aggregate | None] = dict.fromkeys(wanted)
+        with self._cache_lock:
+            for oid in wanted:
+                out[oid] = self._cache.pop(oid, None)
         recorder = self.recorder
+        events_table = recorder.events_table_name
+        snapshots_table = self.snapshots.recorder.events_table_name if self.snapshots is not None else None
+        pg = isinstance(recorder, PostgresApplicationRecorder)
+        to_event = self.mapper.to_domain_event
+        cols = "e.originator_id, e.originator_version, e.topic, e.state"
         for i in range(0, len(wanted), 500):
             chunk = wanted[i:i + 500]
-            if isinstance(recorder, PostgresApplicationRecorder):
-                sql = (f'SELECT originator_id, originator_version, topic, state FROM "{recorder.datastore.schema}".'
-                       f'"{recorder.events_table_name}" WHERE originator_id = ANY(%s) '
-                       f"ORDER BY originator_id, originator_version")
+            cold = [oid for oid in chunk if out[oid] is None and oid not in unsnapshotted]
+            snaps: list[tuple[Any, ...]] = []
+            if pg:
+                schema = f'"{recorder.datastore.schema}".' if recorder.datastore.schema else ""
                 with recorder.datastore.get_connection() as conn, conn.cursor() as curs:
-                    curs.execute(sql, (chunk,))
+                    if snapshots_table and cold:
+                        curs.execute(f"SELECT DISTINCT ON (originator_id) originator_id, originator_version, topic, "
+                                     f'state FROM {schema}"{snapshots_table}" WHERE originator_id = ANY(%s) '
+                                     f"ORDER BY originator_id, originator_version DESC", (cold,))
+                        snaps = [(r["originator_id"], r["originator_version"], r["topic"], r["state"])
+                                 for r in curs.fetchall()]
+                    floor = self._floors(chunk, out, snaps)
+                    curs.execute(f"SELECT {cols} FROM unnest(%s::uuid[], %s::bigint[]) AS w(id, v) "
+                                 f'JOIN {schema}"{events_table}" e ON e.originator_id = w.id '
+                                 f"AND e.originator_version > w.v ORDER BY e.originator_id, e.originator_version",
+                                 (list(floor), list(floor.values())))
                     rows = [(r["originator_id"], r["originator_version"], r["topic"], r["state"])
                             for r in curs.fetchall()]
             else:
-                marks = ",".join("?" * len(chunk))
-                sql = (f"SELECT originator_id, originator_version, topic, state FROM {recorder.events_table_name} "
-                       f"WHERE originator_id IN ({marks}) ORDER BY originator_id, originator_version")
                 with recorder.datastore.transaction(commit=False) as cur:
-                    cur.execute(sql, [u.hex for u in chunk])
+                    if snapshots_table and cold:
+                        cur.execute(f"SELECT originator_id, originator_version, topic, state FROM {snapshots_table} "
+                                    f"WHERE originator_id IN ({','.join('?' * len(cold))}) "
+                                    f"ORDER BY originator_id, originator_version DESC", [u.hex for u in cold])
+                        snaps = [tuple(r) for r in cur.fetchall()]
+                    floor = self._floors(chunk, out, snaps)
+                    cur.execute(f"WITH w(id, v) AS (VALUES {','.join(['(?, ?)'] * len(floor))}) SELECT {cols} "
+                                f"FROM w JOIN {events_table} e ON e.originator_id = w.id AND e.originator_version > w.v "
+                                f"ORDER BY e.originator_id, e.originator_version",
+                                [x for oid, v in floor.items() for x in (oid.hex, v)])
                     rows = [tuple(r) for r in cur.fetchall()]
             for oid, version, topic, state in rows:
-                ev = self.mapper.to_domain_event(StoredEvent(originator_id=oid if isinstance(oid, UUID) else UUID(oid),
-                                                             originator_version=version, topic=topic,
-                                                             state=bytes(state)))
-                out[ev.originator_id] = ev.mutate(out.get(ev.originator_id))  # type: ignore[arg-type]
+                ev = to_event(StoredEvent(originator_id=oid if isinstance(oid, UUID) else UUID(oid),
+                                          originator_version=version, topic=topic, state=bytes(state)))
+                out[ev.originator_id] = ev.mutate(out.get(ev.originator_id))  # type: ignore[attr-defined]
         return out
+
+    def _floors(self, chunk: list[UUID], out: dict[UUID, Aggregate | None],
+                snaps: list[tuple[Any, ...]]) -> dict[UUID, int]:
+        """The version each aggregate of ``chunk`` starts from: the cached one's, else its
+        latest snapshot's (decoded into ``out``), else 0."""
+        from eventsourcing.persistence import StoredEvent
+
+        floor = {oid: (agg.version if agg is not None else 0) for oid, agg in ((o, out[o]) for o in chunk)}
+        for oid, version, topic, state in snaps:  # newest first: each aggregate's latest
+            uid = oid if isinstance(oid, UUID) else UUID(oid)
+            if floor[uid]:
+                continue
+            snap = self.mapper.to_domain_event(StoredEvent(originator_id=uid, originator_version=version, topic=topic,
+                                                           state=bytes(state)))
+            out[uid] = snap.mutate(None)  # type: ignore[attr-defined]
+            floor[uid] = version
+        return floor
 
     def enterprise(self, uscc: str) -> Enterprise:
         try:
@@ -170,20 +256,43 @@ class Ledger(Application[UUID]):
         """Decide and record one command (see the module docstring)."""
         digest = hashlib.sha256(c.encode_command(cmd)).hexdigest()
         for attempt in range(self.max_attempts):
-            first = self._first_outcome(cmd, digest)
-            if first is not None:
-                return first
-            aggregates = self._decide(cmd)
-            events, outcome, journal = self._record_of(cmd, digest, aggregates)
+            staged = self._staged = self._load_for([cmd])
+            in_step = True  # the staged aggregates agree with the store (False once a write failed)
             try:
-                self.save(*events, journal)
-            except IntegrityError:
-                time.sleep(0.005 * (attempt + 1))
-                continue
-            self._snapshot_if_due({agg.id: agg for agg in aggregates}, events)
-            return outcome
+                first = self._first_outcome(cmd, digest)
+                if first is not None:
+                    return first
+                aggregates = self._decide(cmd)
+                events, outcome, journal = self._record_of(cmd, digest, aggregates)
+                try:
+                    self._put([*events, *journal.collect_events()])
+                except IntegrityError:
+                    in_step = False
+                    time.sleep(0.005 * (attempt + 1))
+                    continue
+                except BaseException:
+                    in_step = False
+                    raise
+                self._snapshot_if_due({agg.id: agg for agg in aggregates}, events)
+                return outcome
+            finally:
+                self._staged = None
+                self._release(staged, in_step)
         raise Conflict("order", "conflict", f"command {cmd.command_id} kept meeting concurrent changes to the same "
                                             f"enterprise; nothing was written, send it again", field="uscc")
+
+    def _put(self, events: list[Any]) -> list[Any]:
+        """Record new events in one transaction.  ``self.events.put`` rather than
+        ``self.save``: the events are collected already, and ``save`` would check each of
+        them against the library's runtime protocols (slow ``isinstance`` on a Protocol)
+        only to find them to be events; nothing here follows the application's notifications."""
+        return self.events.put(events)
+
+    def _load_for(self, cmds: list[c.Command]) -> dict[UUID, Aggregate | None]:
+        """The journal entries and enterprises a batch of commands reads, in one read."""
+        journals = {journal_id(cmd.command_id) for cmd in cmds}
+        return self.load_many([*journals, *(enterprise_id(cmd.uscc) for cmd in cmds
+                                            if isinstance(cmd, c.EnterpriseCommand))], unsnapshotted=journals)
 
     def handle_many(self, cmds: Iterable[c.Command],
                     on_result: Callable[[c.Command, Outcome | LedgerError], None] | None = None,
@@ -219,11 +328,10 @@ class Ledger(Application[UUID]):
         return counts
 
     def _handle_batch(self, cmds: list[c.Command]) -> list[tuple[c.Command, Outcome | LedgerError]]:
-        ids = [journal_id(cmd.command_id) for cmd in cmds]
-        ids += [enterprise_id(cmd.uscc) for cmd in cmds if isinstance(cmd, c.EnterpriseCommand)]
-        self._staged = self.load_many(ids)
+        staged = self._staged = self._load_for(cmds)
         results: list[tuple[c.Command, Outcome | LedgerError]] = []
         pending: list[Any] = []
+        in_step = False  # the staged aggregates agree with the store: once the batch is written
         try:
             for cmd in cmds:
                 digest = hashlib.sha256(c.encode_command(cmd)).hexdigest()
@@ -238,19 +346,22 @@ class Ledger(Application[UUID]):
                     continue
                 events, outcome, journal = self._record_of(cmd, digest, aggregates)
                 for agg in aggregates:
-                    self._staged[agg.id] = agg
-                self._staged[journal.id] = journal
+                    staged[agg.id] = agg
+                staged[journal.id] = journal
                 pending.extend(events)
                 pending.extend(journal.collect_events())
                 results.append((cmd, outcome))
             if pending:
-                self.save(*pending)
-                self._snapshot_if_due({k: v for k, v in self._staged.items() if v is not None}, pending)
-        except IntegrityError:
-            self._staged = None
-            return [(cmd, self._handle_or_refusal(cmd)) for cmd in cmds]
+                try:
+                    self._put(pending)
+                except IntegrityError:
+                    self._staged = None
+                    return [(cmd, self._handle_or_refusal(cmd)) for cmd in cmds]
+                self._snapshot_if_due({k: v for k, v in staged.items() if v is not None}, pending)
+            in_step = True
         finally:
             self._staged = None
+            self._release(staged, in_step)
         return results
 
     def _snapshot_if_due(self, aggregates: dict[UUID, Aggregate], events: list[Any]) -> None:

@@ -65,8 +65,8 @@ def test_a_batch_that_meets_a_concurrent_writer_falls_back_to_one_by_one(tmp_pat
     # While the batch is being decided, another process records the assessment first.
     real_load = ledger.load_many
 
-    def load_then_interfere(ids: Any) -> Any:
-        staged = real_load(ids)
+    def load_then_interfere(ids: Any, **kwargs: Any) -> Any:
+        staged = real_load(ids, **kwargs)
         other.handle(c.convert_command({**journey(1)[3], "command_id": "other-assess"}))
         return staged
 
@@ -78,3 +78,47 @@ def test_a_batch_that_meets_a_concurrent_writer_falls_back_to_one_by_one(tmp_pat
     assert all(isinstance(r, Outcome) for r in results[1:])
     types = [type(e).__name__ for e in ledger.events.get(ledger.enterprise(journey(1)[0]["uscc"]).id)]
     assert types == ["Registered", "Applied", "Recommended", "Assessed", "NoticeOpened", "Approved"]
+
+
+def test_a_cached_enterprise_catches_up_with_what_another_writer_recorded(tmp_path: Path) -> None:
+    """Aggregates kept between commands are brought up to date from the store before each decision."""
+    from domain.enterprise import enterprise_id
+    from tests.test_streaming import journey
+
+    db = str(tmp_path / "l.db")
+    ours, theirs = Ledger(db=db), Ledger(db=db)
+    steps = [c.convert_command({**o, "command_id": f"j-{j}"}) for j, o in enumerate(journey(1))]
+    ours.handle_many(steps[:2])  # register, apply
+    eid = enterprise_id(steps[0].uscc)
+    assert ours._cache[eid].version == 2  # kept
+    theirs.handle(steps[2])  # another process recommends: version 3, which our copy lacks
+    assessed = ours.handle(steps[3])
+    assert [(e.type, e.version) for e in assessed.events if e.aggregate_id == eid] == [("Assessed", 4)]
+    ours.handle_many(steps[4:])
+    types = [type(e).__name__ for e in ours.events.get(eid)]
+    assert types == ["Registered", "Applied", "Recommended", "Assessed", "NoticeOpened", "Approved"]
+    assert vars(ours._cache[eid]) == vars(Ledger(db=db, cache_size=0).repository.get(eid))
+
+
+def test_a_failed_write_forgets_the_aggregates_it_changed(tmp_path: Path) -> None:
+    from eventsourcing.persistence import IntegrityError
+
+    from domain.enterprise import enterprise_id
+    from tests.test_streaming import journey
+
+    ledger = Ledger(db=str(tmp_path / "l.db"))
+    steps = [c.convert_command({**o, "command_id": f"j-{j}"}) for j, o in enumerate(journey(2))]
+    ledger.handle_many(steps[:2])
+    eid = enterprise_id(steps[0].uscc)
+    real_put, calls = ledger._put, []
+
+    def fail_once(events: Any) -> Any:
+        calls.append(len(events))
+        if len(calls) == 1:
+            raise IntegrityError("a rival wrote first")
+        return real_put(events)
+
+    ledger._put = fail_once  # type: ignore[method-assign]
+    ledger.handle(steps[2])  # the first write fails: the changed copy must not be kept, the retry reloads
+    assert len(calls) == 2 and ledger._cache[eid].version == 3
+    assert [type(e).__name__ for e in ledger.events.get(eid)] == ["Registered", "Applied", "Recommended"]

@@ -86,8 +86,8 @@ class RecordingLedger(Ledger):
         super().__init__(*args, **kwargs)
         self.produced: list[Any] = []
 
-    def save(self, *objs: Any, **kwargs: Any):  # type: ignore[no-untyped-def]
-        recordings = super().save(*objs, **kwargs)
+    def _put(self, events: list[Any]) -> Any:
+        recordings = super()._put(events)
         self.produced.extend(copy.deepcopy(r.domain_event) for r in recordings)
         return recordings
 
