@@ -91,6 +91,7 @@ class Plan:
         return cls(enterprises=1_000, repeats=2, samples=2, single=200, raw_batched=2_000, seconds=3.0)
 
 
+MEASUREMENTS = ("handle", "handle_many", "rebuild", "relay", "latency", "memory")
 TARGETS = {
     "handle": "≥ 0.5× raw saves",
     "handle_many": "≥ 0.5× raw saves",
@@ -987,21 +988,40 @@ def run(args: argparse.Namespace, plan: Plan, rep: Reporter) -> dict[str, Any]:
         raw = raw_application(store.raw_env)
         stack.callback(raw.close)
         m: dict[str, Any] = {}
-        a = measure_commands(ledger, raw, cmds, plan, rep)
+        if "a" in args.only:
+            a = measure_commands(ledger, raw, cmds, plan, rep)
+            m["handle"], m["handle_many"] = a["handle"], a["handle_many"]
+            events, per_command = a["events"], a["events_per_command"]
+            rep.say(f"(a) store loaded: {events:,} events; handle {a['handle']['value']:,.0f}/s, "
+                    f"handle_many {a['handle_many']['value']:,.0f}/s")
+        else:
+            with rep.bar(f"loading {len(cmds):,} commands (not timed: (a) is not measured)", len(cmds)) as advance:
+                done = [0]
+
+                def count(_cmd: Any, _result: Any) -> None:
+                    done[0] += 1
+                    if done[0] % 5000 == 0:
+                        advance(done[0])
+
+                ledger.handle_many(cmds, on_result=count, batch_size=500)
+            events = ledger.max_position()
+            per_command = events / max(len(cmds), 1)
         del cmds
-        meta.update(events=a["events"], events_per_command=round(a["events_per_command"], 2))
-        m["handle"], m["handle_many"] = a["handle"], a["handle_many"]
-        rep.say(f"(a) store loaded: {a['events']:,} events; handle {a['handle']['value']:,.0f}/s, "
-                f"handle_many {a['handle_many']['value']:,.0f}/s")
-        m["rebuild"] = measure_rebuild(ledger, plan, rep)
-        m["memory"] = measure_memory(store, rep, a["events"])
-        nats = EmbeddedNats(store_dir=workdir / "nats")
-        nats.start()
-        stack.callback(nats.close)
-        meta["nats_url"] = nats.url
-        m["relay"] = measure_relay(ledger, nats.url, plan, rep)
-        m["latency"] = measure_latency(ledger, store, nats.url, workdir, plan, rep)
-        results["measurements"] = {k: m[k] for k in ("handle", "handle_many", "rebuild", "relay", "latency", "memory")}
+        meta.update(events=events, events_per_command=round(per_command, 2))
+        if "b" in args.only:
+            m["rebuild"] = measure_rebuild(ledger, plan, rep)
+        if "e" in args.only:
+            m["memory"] = measure_memory(store, rep, events)
+        if "c" in args.only or "d" in args.only:
+            nats = EmbeddedNats(store_dir=workdir / "nats")
+            nats.start()
+            stack.callback(nats.close)
+            meta["nats_url"] = nats.url
+            if "c" in args.only:
+                m["relay"] = measure_relay(ledger, nats.url, plan, rep)
+            if "d" in args.only:
+                m["latency"] = measure_latency(ledger, store, nats.url, workdir, plan, rep)
+        results["measurements"] = {k: m[k] for k in MEASUREMENTS if k in m}
     meta["seconds"] = round(time.perf_counter() - t_start, 1)
     results["summary"] = summary_rows(results)
     return results
@@ -1019,31 +1039,39 @@ def _n(x: float, unit: str = "") -> str:
 def summary_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
     m = results["measurements"]
     ok = lambda b: "PASS" if b else "MISS"  # noqa: E731
-    h, hm, rb, rl, lt, mem = (m[k] for k in ("handle", "handle_many", "rebuild", "relay", "latency", "memory"))
-    rows = [
-        {"measurement": "(a) commands/s, handle (one by one)", "result": _n(h["value"], "/s"),
-         "baseline": f"{_n(h['baseline'], '/s')} raw saves", "ratio": f"{h['ratio']:.2f}×",
-         "target": TARGETS["handle"], "status": ok(h["pass"])},
-        {"measurement": f"(a) commands/s, handle_many (batch {hm['batch_size']})", "result": _n(hm["value"], "/s"),
-         "baseline": f"{_n(hm['baseline'], '/s')} raw saves ({hm['batch_size']}/save)", "ratio": f"{hm['ratio']:.2f}×",
-         "target": TARGETS["handle_many"], "status": ok(hm["pass"])},
-        {"measurement": "(b) rebuild, events/s", "result": _n(rb["value"], "/s"),
-         "baseline": f"{_n(rb['baseline'], '/s')} raw scan", "ratio": f"{rb['ratio']:.2f}×",
-         "target": TARGETS["rebuild"],
-         "status": f"{ok(rb['pass_rate'])} / {ok(rb['pass_ratio'])}"},
-        {"measurement": f"(c) relay, events/s (batch {rl['batch_size']})", "result": _n(rl["value"], "/s"),
-         "baseline": f"{_n(rl['baseline'], '/s')} raw publish", "ratio": f"{rl['ratio']:.2f}×",
-         "target": TARGETS["relay"], "status": ok(rl["pass"])},
-        {"measurement": f"(d) command → KV at {lt['offered_rate']:g}/s, p50 / p99",
-         "result": f"{_n(lt['p50_ms'])} / {_n(lt['p99_ms'])} ms",
-         "baseline": f"reply p99 {_n(lt['reply_p99_ms'])} ms", "ratio": "—",
-         "target": TARGETS["latency"], "status": ok(lt["pass"])},
-        {"measurement": f"(e) peak RSS, rebuild of {mem['events']:,} events",
-         "result": f"{mem['peak_rss'] / MiB:,.0f} MiB"
-                   + ("" if mem["extrapolated_to"] is None else
-                      f" → {mem['extrapolated_peak_rss'] / MiB:,.0f} MiB at 3M (extrapolated)"),
-         "baseline": "—", "ratio": "—", "target": TARGETS["memory"], "status": ok(mem["pass"])},
-    ]
+    rows = []
+    if "handle" in m:
+        h, hm = m["handle"], m["handle_many"]
+        rows += [
+            {"measurement": "(a) commands/s, handle (one by one)", "result": _n(h["value"], "/s"),
+             "baseline": f"{_n(h['baseline'], '/s')} raw saves", "ratio": f"{h['ratio']:.2f}×",
+             "target": TARGETS["handle"], "status": ok(h["pass"])},
+            {"measurement": f"(a) commands/s, handle_many (batch {hm['batch_size']})", "result": _n(hm["value"], "/s"),
+             "baseline": f"{_n(hm['baseline'], '/s')} raw saves ({hm['batch_size']}/save)",
+             "ratio": f"{hm['ratio']:.2f}×", "target": TARGETS["handle_many"], "status": ok(hm["pass"])}]
+    if "rebuild" in m:
+        rb = m["rebuild"]
+        rows.append({"measurement": "(b) rebuild, events/s", "result": _n(rb["value"], "/s"),
+                     "baseline": f"{_n(rb['baseline'], '/s')} raw scan", "ratio": f"{rb['ratio']:.2f}×",
+                     "target": TARGETS["rebuild"], "status": f"{ok(rb['pass_rate'])} / {ok(rb['pass_ratio'])}"})
+    if "relay" in m:
+        rl = m["relay"]
+        rows.append({"measurement": f"(c) relay, events/s (batch {rl['batch_size']})", "result": _n(rl["value"], "/s"),
+                     "baseline": f"{_n(rl['baseline'], '/s')} raw publish", "ratio": f"{rl['ratio']:.2f}×",
+                     "target": TARGETS["relay"], "status": ok(rl["pass"])})
+    if "latency" in m:
+        lt = m["latency"]
+        rows.append({"measurement": f"(d) command → KV at {lt['offered_rate']:g}/s, p50 / p99",
+                     "result": f"{_n(lt['p50_ms'])} / {_n(lt['p99_ms'])} ms",
+                     "baseline": f"reply p99 {_n(lt['reply_p99_ms'])} ms", "ratio": "—",
+                     "target": TARGETS["latency"], "status": ok(lt["pass"])})
+    if "memory" in m:
+        mem = m["memory"]
+        rows.append({"measurement": f"(e) peak RSS, rebuild of {mem['events']:,} events",
+                     "result": f"{mem['peak_rss'] / MiB:,.0f} MiB"
+                               + ("" if mem["extrapolated_to"] is None else
+                                  f" → {mem['extrapolated_peak_rss'] / MiB:,.0f} MiB at 3M (extrapolated)"),
+                     "baseline": "—", "ratio": "—", "target": TARGETS["memory"], "status": ok(mem["pass"])})
     return rows
 
 
@@ -1065,23 +1093,31 @@ def print_table(results: dict[str, Any]) -> None:
                   f"[{style}]{r['status']}[/]")
     console.print(t)
     m = results["measurements"]
-    notes = [
-        f"history: {meta['generator']}",
-        f"throughputs: median of samples — (a) {m['handle']['statistic']}, handle_many {m['handle_many']['statistic']}; "
-        f"(b) {m['rebuild']['statistic']}; (c) {m['relay']['statistic']}",
-        f"(a) CPU of this process per command: handle {m['handle']['cpu_ms_per_command']:.2f} ms vs raw save "
-        f"{m['handle']['baseline_cpu_ms']:.2f} ms; handle_many {m['handle_many']['cpu_ms_per_command']:.2f} ms vs raw "
-        f"{m['handle_many']['baseline_cpu_ms']:.3f} ms per aggregate (the rest of a one-by-one save is waiting on the disk)",
-        f"(d) {m['latency']['statistic']}; lost {m['latency']['lost']}, refused {m['latency']['refused']}, "
-        f"sent at {m['latency']['achieved_send_rate']:,.0f}/s (max lag {m['latency']['max_send_lag_ms']:.1f} ms), "
-        f"replies came back at {m['latency']['served_rate']:,.0f}/s",
-        "(d) stages p50 / p99: " + ", ".join(
-            f"{k} {_n(v['p50'])} / {_n(v['p99'])} ms" for k, v in m["latency"]["stages_ms"].items())
-        + " (service: send → reply; relay: reply → on the stream; projector: on the stream → in the KV)",
-        f"(e) {m['memory']['how']}",
-        f"{mm['cpu']}; Python {mm['python']}, SQLite {mm['sqlite']}, eventsourcing {mm['eventsourcing']}, "
-        f"nats-py {mm['nats_py']}, {mm['nats_server']}; run took {meta['seconds']:.0f} s",
-    ]
+    notes = [f"history: {meta['generator']}"]
+    if "handle" in m:
+        notes += [
+            f"(a) {m['handle']['statistic']}; handle_many: {m['handle_many']['statistic']}",
+            f"(a) CPU of this process per command: handle {m['handle']['cpu_ms_per_command']:.2f} ms vs raw save "
+            f"{m['handle']['baseline_cpu_ms']:.2f} ms; handle_many {m['handle_many']['cpu_ms_per_command']:.2f} ms vs "
+            f"raw {m['handle_many']['baseline_cpu_ms']:.3f} ms per aggregate (the rest of a one-by-one save is "
+            f"waiting on the disk)"]
+    if "rebuild" in m:
+        notes.append(f"(b) {m['rebuild']['statistic']}")
+    if "relay" in m:
+        notes.append(f"(c) {m['relay']['statistic']}")
+    if "latency" in m:
+        lt = m["latency"]
+        notes += [
+            f"(d) {lt['statistic']}; lost {lt['lost']}, refused {lt['refused']}, sent at "
+            f"{lt['achieved_send_rate']:,.0f}/s (max lag {lt['max_send_lag_ms']:.1f} ms), replies came back at "
+            f"{lt['served_rate']:,.0f}/s",
+            "(d) stages p50 / p99: " + ", ".join(f"{k} {_n(v['p50'])} / {_n(v['p99'])} ms"
+                                                 for k, v in lt["stages_ms"].items())
+            + " (service: send → reply; relay: reply → on the stream; projector: on the stream → in the KV)"]
+    if "memory" in m:
+        notes.append(f"(e) {m['memory']['how']}")
+    notes.append(f"{mm['cpu']}; Python {mm['python']}, SQLite {mm['sqlite']}, eventsourcing {mm['eventsourcing']}, "
+                 f"nats-py {mm['nats_py']}, {mm['nats_server']}; run took {meta['seconds']:.0f} s")
     for line in notes:
         console.print(f"  {line}")
 
@@ -1109,8 +1145,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rate", type=float, help="offered load of (d), commands/s (default 500)")
     p.add_argument("--seconds", type=float, help="length of (d) in seconds (default 10, --quick 3)")
     p.add_argument("--keep", action="store_true", help="keep the store and the temporary folder")
+    p.add_argument("--only", default="abcde", metavar="LETTERS",
+                   help="measure only these, e.g. --only d or --only bc (default abcde: all); the store is\n"
+                        "loaded either way (untimed when (a) is left out)")
     p.add_argument("--child-rebuild", metavar="STORE", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
+    if not args.only or set(args.only) - set("abcde"):
+        p.error(f"--only: letters among a, b, c, d, e (got {args.only!r})")
     if args.child_rebuild:
         child_rebuild(args.child_rebuild)
         return 0

@@ -1843,7 +1843,7 @@ def add_generate_parser(sub: Any, common: argparse.ArgumentParser) -> None:
         description="Write a deterministic command history of the whole ladder at national scale: enterprises in "
                     "all 31 provinces registering, applying, being recommended, assessed, noticed and approved "
                     "under the rule version in force, filing yearly data, reviewed or left to lapse, revoked now "
-                    "and then, reporting changes and receiving rewards within caps and budgets; about 1%% of the "
+                    "and then, reporting changes and receiving rewards within caps and budgets; about 1% of the "
                     "commands are meant to be refused (the summary counts them by code; --expected lists them). "
                     "The same seed gives the same bytes; command ids are gen-<seed>-<n>, so submitting the file "
                     "again writes nothing new.")
