@@ -14,7 +14,7 @@ from uuid import UUID
 import msgspec
 
 from domain.enterprise import event_id_text
-from projections.pools import aggregate_key, PoolState
+from projections.pools import aggregate_key, EnterpriseRow, PoolState
 
 
 class AuditEntry(msgspec.Struct, frozen=True, kw_only=True):
@@ -32,7 +32,8 @@ class AuditEntry(msgspec.Struct, frozen=True, kw_only=True):
     corrects: UUID | None = None
 
 
-def _tier(state: PoolState, eid: str, ev: Any) -> str | None:
+def tier_of(state: PoolState, eid: str, ev: Any) -> str | None:
+    """The tier an event of enterprise ``eid`` is about: its own, else its application's."""
     tier = getattr(ev, "tier", None)
     if tier:
         return tier
@@ -41,20 +42,28 @@ def _tier(state: PoolState, eid: str, ev: Any) -> str | None:
     return row.tier if row else None
 
 
+def audit_values(position: int, ev: Any, eid: str, ent: EnterpriseRow, tier: str | None) -> tuple[Any, ...]:
+    """The fields of the audit entry of event ``ev`` of enterprise row ``ent``, in
+    :class:`AuditEntry` field order (``tier`` from :func:`tier_of`): the read model writes
+    these tuples straight into its table."""
+    actor = getattr(ev, "actor", None)
+    occurred = getattr(ev, "occurred_on", None)
+    return (position, event_id_text(eid, ev.originator_version), ent.uscc, type(ev).__name__,
+            occurred.isoformat() if occurred else None, ev.timestamp.isoformat(),
+            actor.authority if actor else None, actor.person if actor else None, getattr(ev, "document", ""),
+            getattr(ev, "application_id", None), tier, getattr(ev, "corrects", None))
+
+
+_FIELDS = AuditEntry.__struct_fields__
+
+
 def audit_entry(position: int, ev: Any, state: PoolState) -> AuditEntry | None:
     """The audit entry of an enterprise's event (``None`` for budgets and the journal)."""
     eid = aggregate_key(ev.originator_id)
     ent = state.enterprises.get(eid)
     if ent is None:
         return None
-    actor = getattr(ev, "actor", None)
-    occurred = getattr(ev, "occurred_on", None)
-    return AuditEntry(position=position, event_id=event_id_text(eid, ev.originator_version), uscc=ent.uscc,
-                      type=type(ev).__name__, occurred_on=occurred.isoformat() if occurred else None,
-                      recorded_at=ev.timestamp.isoformat(), authority=actor.authority if actor else None,
-                      person=actor.person if actor else None, document=getattr(ev, "document", ""),
-                      application_id=getattr(ev, "application_id", None), tier=_tier(state, eid, ev),
-                      corrects=getattr(ev, "corrects", None))
+    return AuditEntry(**dict(zip(_FIELDS, audit_values(position, ev, eid, ent, tier_of(state, eid, ev)))))
 
 
 def stat_key(ev: Any, state: PoolState) -> tuple[str, str, str, int] | None:
@@ -64,4 +73,4 @@ def stat_key(ev: Any, state: PoolState) -> tuple[str, str, str, int] | None:
     occurred = getattr(ev, "occurred_on", None)
     if ent is None or occurred is None:
         return None
-    return (ent.region[:2] + "0000", _tier(state, eid, ev) or "_", type(ev).__name__, occurred.year)
+    return (ent.region[:2] + "0000", tier_of(state, eid, ev) or "_", type(ev).__name__, occurred.year)

@@ -19,6 +19,7 @@ expiry follows from time, no event is needed for it).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 from uuid import UUID
@@ -93,24 +94,46 @@ class EnterpriseRow(msgspec.Struct, kw_only=True):
 
 
 class PoolState:
-    """The rows an event batch works on, keyed; the adapter fills and drains it."""
+    """The rows an event batch works on, keyed; the adapter fills and drains it.
+
+    Designations and pool members go in through :meth:`add_designation` and
+    :meth:`add_member`, which also index them by enterprise (a change report touches every
+    row of its enterprise: found through the index, not by scanning every row held)."""
 
     def __init__(self) -> None:
         self.enterprises: dict[str, EnterpriseRow] = {}
         self.designations: dict[str, Designation] = {}
         self.members: dict[str, PoolMember] = {}
         self.dirty: set[tuple[str, str]] = set()  # (table, key) changed in this batch
-        self.touched: set[tuple[str, str]] = set()  # changed by the event being applied
+        self._designation_keys: dict[str, list[str]] = {}  # enterprise_id: keys of its designations
+        self._member_keys: dict[str, list[str]] = {}
 
     def touch(self, kind: str, key: str) -> None:
         self.dirty.add((kind, key))
-        self.touched.add((kind, key))
+
+    def add_designation(self, d: Designation) -> None:
+        if d.key not in self.designations:
+            self._designation_keys.setdefault(d.enterprise_id, []).append(d.key)
+        self.designations[d.key] = d
+
+    def add_member(self, m: PoolMember) -> None:
+        if m.key not in self.members:
+            self._member_keys.setdefault(m.enterprise_id, []).append(m.key)
+        self.members[m.key] = m
 
     def designations_of(self, enterprise_id: str) -> list[Designation]:
-        return [d for d in self.designations.values() if d.enterprise_id == enterprise_id]
+        return [self.designations[k] for k in self._designation_keys.get(enterprise_id, ())]
 
     def members_of(self, enterprise_id: str) -> list[PoolMember]:
-        return [m for m in self.members.values() if m.enterprise_id == enterprise_id]
+        return [self.members[k] for k in self._member_keys.get(enterprise_id, ())]
+
+    def forget(self, enterprise_id: str) -> None:
+        """Drop every row of one enterprise (clean rows only: the adapter's cache eviction)."""
+        self.enterprises.pop(enterprise_id, None)
+        for k in self._designation_keys.pop(enterprise_id, ()):
+            del self.designations[k]
+        for k in self._member_keys.pop(enterprise_id, ()):
+            del self.members[k]
 
 
 @lru_cache(maxsize=65536)
@@ -126,101 +149,165 @@ def _iso(d: Any) -> str | None:
 def apply_event(state: PoolState, ev: Any, position: int = 0) -> None:
     """Fold one domain event at ledger ``position`` into ``state``.  Events of other
     aggregates are ignored."""
-    state.touched.clear()
-    _apply(state, ev)
-    for kind, key in state.touched:
-        if kind == "designation":
-            state.designations[key].changed_at = position
+    fold(state, ev, aggregate_key(ev.originator_id), type(ev).__name__, position)
 
 
-def _apply(state: PoolState, ev: Any) -> None:
-    kind = type(ev).__name__
-    eid = aggregate_key(ev.originator_id)
-    if kind == "Registered":
-        state.enterprises[eid] = EnterpriseRow(enterprise_id=eid, uscc=ev.uscc, name=ev.name, region=ev.region,
-                                               listed=ev.listed)
-        state.touch("enterprise", eid)
-        return
+def fold(state: PoolState, ev: Any, eid: str, kind: str, position: int) -> None:
+    """:func:`apply_event` given the event's aggregate key ``eid`` and class name ``kind``
+    (the read model's fold computes both once per event for every projection)."""
+    handler = _HANDLERS.get(kind)
+    if handler is not None:
+        handler(state, ev, eid, position)
+
+
+def _registered(state: PoolState, ev: Any, eid: str, position: int) -> None:
+    state.enterprises[eid] = EnterpriseRow(enterprise_id=eid, uscc=ev.uscc, name=ev.name, region=ev.region,
+                                           listed=ev.listed)
+    state.dirty.add(("enterprise", eid))
+
+
+def _applied(state: PoolState, ev: Any, eid: str, position: int) -> None:
     ent = state.enterprises.get(eid)
     if ent is None:
         return  # budgets, journal entries
-    if kind == "Applied":
-        key = f"{eid}/{ev.application_id}"
-        state.designations[key] = Designation(
-            key=key, enterprise_id=eid, uscc=ent.uscc, name=ent.name, region=ent.region, programme=ev.programme,
-            tier=ev.tier, level=ev.level, application_id=ev.application_id, product_id=ev.product_id,
-            product_name=ev.product_name, applied_on=_iso(ev.occurred_on))
-        state.touch("designation", key)
-    elif kind in ("Recommended", "Assessed", "NoticeOpened", "Approved", "Rejected", "Withdrawn", "Reviewed",
-                  "Revoked", "Reconfirmed", "Annulled"):
-        key = f"{eid}/{ev.application_id}"
-        d = state.designations[key]
-        state.touch("designation", key)
-        if kind == "Recommended":
-            d.status = "recommended"
-        elif kind == "Assessed":
-            d.status = "assessed"
-        elif kind == "NoticeOpened":
-            d.status = "noticed"
-        elif kind == "Approved":
-            d.status = "approved"
-            d.valid_from = _iso(ev.valid_from)
-            d.valid_until = _iso(ev.valid_until)
-            d.document = ev.document
-            d.decided_by = ev.actor.authority
-        elif kind in ("Rejected", "Withdrawn"):
-            d.status = kind.lower()
-        elif kind == "Annulled":
-            d.status = "annulled"
-        elif kind == "Revoked":
-            d.revoked_on = _iso(ev.effective_on)
-            d.revocation_reason = ev.reason
-        elif kind == "Reconfirmed":
-            d.under_reconfirmation = False
-            if not ev.confirmed:
-                d.ended_on = _iso(ev.occurred_on)
-        elif kind == "Reviewed":
-            if not ev.passed:
-                d.review_failed = True
-            elif ev.new_application_id is None:
-                d.valid_until = _iso(ev.valid_until)
-            else:
-                nkey = f"{eid}/{ev.new_application_id}"
-                state.designations[nkey] = Designation(
-                    key=nkey, enterprise_id=eid, uscc=d.uscc, name=d.name, region=d.region, programme=d.programme,
-                    tier=d.tier, level=d.level, application_id=ev.new_application_id, status="approved",
-                    product_id=d.product_id, product_name=d.product_name, applied_on=_iso(ev.occurred_on),
-                    valid_from=d.valid_until, valid_until=_iso(ev.valid_until), renewal_of=d.application_id,
-                    document=ev.document, decided_by=ev.actor.authority)
-                d.replaced_by = ev.new_application_id
-                state.touch("designation", nkey)
-    elif kind == "YearlyDataFiled":
-        ent.filed_years = ",".join(filter(None, [ent.filed_years, f"{ev.data_year}{'L' if ev.late else ''}"]))
-        state.touch("enterprise", eid)
-    elif kind == "ChangeReported":
-        if ev.late:
-            ent.late_changes = ",".join(filter(None, [ent.late_changes, f"{ev.kind}:{ev.changed_on.isoformat()}"]))
-        if ev.new_name:
-            ent.name = ev.new_name
-        if ev.kind == "relocation" and ev.new_region:
-            ent.region = ev.new_region
-        if ev.kind in ("listing", "delisting"):
-            ent.listed = ev.kind == "listing"
-        state.touch("enterprise", eid)
-        for d in state.designations_of(eid):
-            d.name, d.region = ent.name, ent.region
-            if d.application_id in ev.reconfirmation:
-                d.under_reconfirmation = True
-            state.touch("designation", d.key)
-        for m in state.members_of(eid):
-            m.name, m.region = ent.name, ent.region
-            state.touch("member", m.key)
-    elif kind == "AdmittedToPool":
-        key = f"{eid}/{ev.programme}/{ev.tier}"
-        state.members[key] = PoolMember(key=key, enterprise_id=eid, uscc=ent.uscc, name=ent.name, region=ent.region,
-                                        programme=ev.programme, tier=ev.tier, admitted_on=_iso(ev.occurred_on) or "")
-        state.touch("member", key)
-    elif kind == "RemovedFromPool":
-        key = f"{eid}/{ev.programme}/{ev.tier}"
-        state.members[key].removed_on = _iso(ev.occurred_on)
-        state.touch("member", key)
+    key = f"{eid}/{ev.application_id}"
+    state.add_designation(Designation(
+        key=key, enterprise_id=eid, uscc=ent.uscc, name=ent.name, region=ent.region, programme=ev.programme,
+        tier=ev.tier, level=ev.level, application_id=ev.application_id, product_id=ev.product_id,
+        product_name=ev.product_name, applied_on=_iso(ev.occurred_on), changed_at=position))
+    state.dirty.add(("designation", key))
+
+
+def _designation(state: PoolState, ev: Any, eid: str, position: int) -> Designation | None:
+    """The designation an event of an application changes, marked changed at ``position``."""
+    if eid not in state.enterprises:
+        return None
+    key = f"{eid}/{ev.application_id}"
+    d = state.designations[key]
+    state.dirty.add(("designation", key))
+    d.changed_at = position
+    return d
+
+
+def _status(status: str) -> Callable[[PoolState, Any, str, int], None]:
+    """The fold of an event that only moves its application to ``status``."""
+    def handler(state: PoolState, ev: Any, eid: str, position: int) -> None:
+        d = _designation(state, ev, eid, position)
+        if d is not None:
+            d.status = status
+    return handler
+
+
+def _approved(state: PoolState, ev: Any, eid: str, position: int) -> None:
+    d = _designation(state, ev, eid, position)
+    if d is not None:
+        d.status = "approved"
+        d.valid_from = _iso(ev.valid_from)
+        d.valid_until = _iso(ev.valid_until)
+        d.document = ev.document
+        d.decided_by = ev.actor.authority
+
+
+def _revoked(state: PoolState, ev: Any, eid: str, position: int) -> None:
+    d = _designation(state, ev, eid, position)
+    if d is not None:
+        d.revoked_on = _iso(ev.effective_on)
+        d.revocation_reason = ev.reason
+
+
+def _reconfirmed(state: PoolState, ev: Any, eid: str, position: int) -> None:
+    d = _designation(state, ev, eid, position)
+    if d is not None:
+        d.under_reconfirmation = False
+        if not ev.confirmed:
+            d.ended_on = _iso(ev.occurred_on)
+
+
+def _reviewed(state: PoolState, ev: Any, eid: str, position: int) -> None:
+    d = _designation(state, ev, eid, position)
+    if d is None:
+        return
+    if not ev.passed:
+        d.review_failed = True
+    elif ev.new_application_id is None:
+        d.valid_until = _iso(ev.valid_until)
+    else:
+        nkey = f"{eid}/{ev.new_application_id}"
+        state.add_designation(Designation(
+            key=nkey, enterprise_id=eid, uscc=d.uscc, name=d.name, region=d.region, programme=d.programme,
+            tier=d.tier, level=d.level, application_id=ev.new_application_id, status="approved",
+            product_id=d.product_id, product_name=d.product_name, applied_on=_iso(ev.occurred_on),
+            valid_from=d.valid_until, valid_until=_iso(ev.valid_until), renewal_of=d.application_id,
+            document=ev.document, decided_by=ev.actor.authority, changed_at=position))
+        d.replaced_by = ev.new_application_id
+        state.dirty.add(("designation", nkey))
+
+
+def _yearly_data_filed(state: PoolState, ev: Any, eid: str, position: int) -> None:
+    ent = state.enterprises.get(eid)
+    if ent is None:
+        return
+    ent.filed_years = ",".join(filter(None, [ent.filed_years, f"{ev.data_year}{'L' if ev.late else ''}"]))
+    state.dirty.add(("enterprise", eid))
+
+
+def _change_reported(state: PoolState, ev: Any, eid: str, position: int) -> None:
+    ent = state.enterprises.get(eid)
+    if ent is None:
+        return
+    if ev.late:
+        ent.late_changes = ",".join(filter(None, [ent.late_changes, f"{ev.kind}:{ev.changed_on.isoformat()}"]))
+    if ev.new_name:
+        ent.name = ev.new_name
+    if ev.kind == "relocation" and ev.new_region:
+        ent.region = ev.new_region
+    if ev.kind in ("listing", "delisting"):
+        ent.listed = ev.kind == "listing"
+    state.dirty.add(("enterprise", eid))
+    for d in state.designations_of(eid):
+        d.name, d.region = ent.name, ent.region
+        if d.application_id in ev.reconfirmation:
+            d.under_reconfirmation = True
+        d.changed_at = position
+        state.dirty.add(("designation", d.key))
+    for m in state.members_of(eid):
+        m.name, m.region = ent.name, ent.region
+        state.dirty.add(("member", m.key))
+
+
+def _admitted_to_pool(state: PoolState, ev: Any, eid: str, position: int) -> None:
+    ent = state.enterprises.get(eid)
+    if ent is None:
+        return
+    key = f"{eid}/{ev.programme}/{ev.tier}"
+    state.add_member(PoolMember(key=key, enterprise_id=eid, uscc=ent.uscc, name=ent.name, region=ent.region,
+                                programme=ev.programme, tier=ev.tier, admitted_on=_iso(ev.occurred_on) or ""))
+    state.dirty.add(("member", key))
+
+
+def _removed_from_pool(state: PoolState, ev: Any, eid: str, position: int) -> None:
+    if eid not in state.enterprises:
+        return
+    key = f"{eid}/{ev.programme}/{ev.tier}"
+    state.members[key].removed_on = _iso(ev.occurred_on)
+    state.dirty.add(("member", key))
+
+
+_HANDLERS = {
+    "Registered": _registered,
+    "Applied": _applied,
+    "Recommended": _status("recommended"),
+    "Assessed": _status("assessed"),
+    "NoticeOpened": _status("noticed"),
+    "Approved": _approved,
+    "Rejected": _status("rejected"),
+    "Withdrawn": _status("withdrawn"),
+    "Annulled": _status("annulled"),
+    "Revoked": _revoked,
+    "Reconfirmed": _reconfirmed,
+    "Reviewed": _reviewed,
+    "YearlyDataFiled": _yearly_data_filed,
+    "ChangeReported": _change_reported,
+    "AdmittedToPool": _admitted_to_pool,
+    "RemovedFromPool": _removed_from_pool,
+}

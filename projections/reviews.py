@@ -43,9 +43,12 @@ class ReviewState:
 def apply_event(state: ReviewState, ev: Any, pools: PoolState, position: int = 0) -> None:
     """Fold a ``Reviewed`` event (others are ignored).  Call it before
     :func:`projections.pools.apply_event` folds the same event."""
-    if type(ev).__name__ != "Reviewed":
-        return
-    eid = aggregate_key(ev.originator_id)
+    if type(ev).__name__ == "Reviewed":
+        fold(state, ev, aggregate_key(ev.originator_id), pools, position)
+
+
+def fold(state: ReviewState, ev: Any, eid: str, pools: PoolState, position: int) -> None:
+    """:func:`apply_event` of a ``Reviewed`` event of aggregate ``eid``."""
     d = pools.designations[f"{eid}/{ev.application_id}"]
     key = f"{eid}#{ev.originator_version}"
     state.reviews[key] = ReviewRow(

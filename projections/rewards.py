@@ -25,7 +25,8 @@ as of a date:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from functools import cache
 from typing import Any
 
 import msgspec
@@ -94,6 +95,14 @@ class RewardState:
         self.budgets: dict[str, BudgetRow] = {}
         self.dirty: set[tuple[str, str]] = set()  # ("reward" | "budget", key) changed in this batch
 
+    def forget(self, aggregate_ids: set[str]) -> None:
+        """Drop the budgets and the enterprises' rewards of ``aggregate_ids`` (clean rows
+        only: the adapter's cache eviction)."""
+        for oid in aggregate_ids:
+            self.budgets.pop(oid, None)
+        if self.rewards:
+            self.rewards = {k: r for k, r in self.rewards.items() if r.enterprise_id not in aggregate_ids}
+
 
 def _iso(d: Any) -> str:
     return d.isoformat()
@@ -103,36 +112,58 @@ def apply_event(state: RewardState, ev: Any, enterprises: Mapping[str, Enterpris
     """Fold one domain event at ledger ``position`` into ``state``.  ``enterprises`` are the
     pool projection's enterprise rows (for the USCC, name and region of a grant).  Events
     that are neither rewards nor budgets are ignored."""
-    kind = type(ev).__name__
-    oid = aggregate_key(ev.originator_id)
-    if isinstance(ev, SchemeBudget.Event):
-        if kind == "Opened":
-            state.budgets[oid] = BudgetRow(key=oid, programme=ev.programme, scheme=ev.scheme, year=ev.year,
-                                           budget_fen=ev.budget_fen)
-        elif kind in ("Spent", "Refunded"):
-            b = state.budgets[oid]
-            if kind == "Spent":
-                b.spent_fen += ev.amount_fen
-            else:
-                b.refunded_fen += ev.amount_fen
-        else:
-            return
-        state.budgets[oid].changed_at = position
-        state.dirty.add(("budget", oid))
-        return
-    if kind == "RewardGranted":
-        ent = enterprises[oid]
-        key = f"{oid}/{ev.reward_id}"
-        state.rewards[key] = RewardRow(
-            key=key, enterprise_id=oid, reward_id=ev.reward_id, uscc=ent.uscc, name=ent.name, region=ent.region,
-            programme=ev.programme, scheme=ev.scheme, year=ev.occurred_on.year, granted_on=_iso(ev.occurred_on),
-            amount_fen=ev.amount_fen, application_id=ev.application_id, tranche=ev.tranche, document=ev.document,
-            changed_at=position)
-        state.dirty.add(("reward", key))
-    elif kind == "RewardClawedBack":
-        key = f"{oid}/{ev.reward_id}"
-        r = state.rewards[key]
-        r.clawed_back_fen += ev.amount_fen
-        r.claw_backs = ",".join(filter(None, [r.claw_backs, f"{_iso(ev.occurred_on)}:{ev.amount_fen}"]))
-        r.changed_at = position
-        state.dirty.add(("reward", key))
+    handler = handler_for(type(ev))
+    if handler is not None:
+        handler(state, ev, aggregate_key(ev.originator_id), enterprises, position)
+
+
+@cache
+def handler_for(cls: type) -> Callable[[RewardState, Any, str, Mapping[str, EnterpriseRow], int], None] | None:
+    """The fold of events of class ``cls`` (``None``: the class changes no reward or budget
+    row); called with the state, the event, its aggregate key, the enterprise rows and the
+    position.  The read model's fold looks it up once per class."""
+    if issubclass(cls, SchemeBudget.Event):
+        return {"Opened": _opened, "Spent": _spent, "Refunded": _refunded}.get(cls.__name__)
+    return {"RewardGranted": _granted, "RewardClawedBack": _clawed_back}.get(cls.__name__)
+
+
+def _opened(state: RewardState, ev: Any, oid: str, enterprises: Mapping[str, EnterpriseRow], position: int) -> None:
+    state.budgets[oid] = BudgetRow(key=oid, programme=ev.programme, scheme=ev.scheme, year=ev.year,
+                                   budget_fen=ev.budget_fen, changed_at=position)
+    state.dirty.add(("budget", oid))
+
+
+def _spent(state: RewardState, ev: Any, oid: str, enterprises: Mapping[str, EnterpriseRow], position: int) -> None:
+    b = state.budgets[oid]
+    b.spent_fen += ev.amount_fen
+    b.changed_at = position
+    state.dirty.add(("budget", oid))
+
+
+def _refunded(state: RewardState, ev: Any, oid: str, enterprises: Mapping[str, EnterpriseRow],
+              position: int) -> None:
+    b = state.budgets[oid]
+    b.refunded_fen += ev.amount_fen
+    b.changed_at = position
+    state.dirty.add(("budget", oid))
+
+
+def _granted(state: RewardState, ev: Any, oid: str, enterprises: Mapping[str, EnterpriseRow], position: int) -> None:
+    ent = enterprises[oid]
+    key = f"{oid}/{ev.reward_id}"
+    state.rewards[key] = RewardRow(
+        key=key, enterprise_id=oid, reward_id=ev.reward_id, uscc=ent.uscc, name=ent.name, region=ent.region,
+        programme=ev.programme, scheme=ev.scheme, year=ev.occurred_on.year, granted_on=_iso(ev.occurred_on),
+        amount_fen=ev.amount_fen, application_id=ev.application_id, tranche=ev.tranche, document=ev.document,
+        changed_at=position)
+    state.dirty.add(("reward", key))
+
+
+def _clawed_back(state: RewardState, ev: Any, oid: str, enterprises: Mapping[str, EnterpriseRow],
+                 position: int) -> None:
+    key = f"{oid}/{ev.reward_id}"
+    r = state.rewards[key]
+    r.clawed_back_fen += ev.amount_fen
+    r.claw_backs = ",".join(filter(None, [r.claw_backs, f"{_iso(ev.occurred_on)}:{ev.amount_fen}"]))
+    r.changed_at = position
+    state.dirty.add(("reward", key))
