@@ -1,6 +1,6 @@
 """The relay: the event store's notification log, in order, onto JetStream.
 
-Guarantees (tested in ``tests/test_relay.py``):
+Guarantees (tested in ``tests/test_streaming.py`` and ``tests/test_relay.py``):
 
 - **Every stored event at least once, in ledger order, and in practice exactly once.**
   The relay's durable position *is* the stream: on start it reads the ledger position
@@ -13,17 +13,25 @@ Guarantees (tested in ``tests/test_relay.py``):
   sequence it must follow.  If any message of a batch fails, every later one fails its
   expectation too; the relay re-reads the stream's tail and resumes from there.  The
   same header fences off a second relay by mistake started on the same stream.
+  While a batch's acknowledgements are awaited, the next page is read from the store
+  and turned into messages (read-ahead only: nothing of it is sent before the whole
+  batch is acknowledged, and it is thrown away if the batch fails).  ``position``,
+  ``stream_seq`` and ``published`` move only once a whole batch is acknowledged.
 - **It never passes a position a running transaction may still fill.** It reads only
   committed notifications; SQLite has one writer at a time and the library's
   PostgreSQL recorder locks the events table for each insert, so commits become visible
   in position order.
 - **NATS down, commands still accepted.** The relay only reads the store; while NATS is
   away it waits and retries, then catches up in order.
+- **New events go out at once.** When idle the relay polls every ``poll_interval``
+  (other processes may write to the store); :meth:`Relay.nudge`, called by the command
+  service after a commit, ends that wait immediately.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import time
 from collections import OrderedDict
@@ -32,11 +40,13 @@ from uuid import UUID
 
 import msgspec
 
-from domain.enterprise import event_id
+from domain.enterprise import LEDGER_NAMESPACE, event_id
 from infra.failpoints import failpoint
 from infra.nats import EVENT_ID_HEADER, EVENTS_PREFIX, POSITION_HEADER, STREAM
 
 log = logging.getLogger("cultivation.relay")
+
+EXPECTED_LAST_SEQUENCE_HEADER = "Nats-Expected-Last-Sequence"
 
 
 class WireEvent(msgspec.Struct, frozen=True, kw_only=True):
@@ -65,6 +75,25 @@ def to_wire(note: Any) -> WireEvent:
                      type=note.topic.rsplit(".", 1)[-1], state=msgspec.Raw(note.state))
 
 
+# The relay's own encoding of a WireEvent: the same bytes as ``wire_encoder.encode(to_wire(note))``
+# (fields in declaration order, UUIDs as canonical text, no spaces; checked by the tests), built
+# from text without UUID objects or a struct per event.
+_WIRE_TEMPLATE = b'{"event_id":"%b","position":%d,"aggregate_id":"%b","version":%d,"topic":%b,"type":%b,"state":%b}'
+
+
+class _Topic:
+    """What the relay derives from a stored event's topic, once per topic."""
+
+    __slots__ = ("kind", "enterprise", "json", "kind_json", "subject")
+
+    def __init__(self, topic: str):
+        self.kind = topic.rsplit(".", 1)[-1]
+        self.enterprise = topic.startswith("domain.enterprise:")
+        self.json = msgspec.json.encode(topic)
+        self.kind_json = msgspec.json.encode(self.kind)
+        self.subject = f"{EVENTS_PREFIX}.000000._.{self.kind}"  # for events of other aggregates
+
+
 class _SubjectFields(msgspec.Struct):
     """The few fields of a stored state that name its subject (the rest is not decoded)."""
 
@@ -77,6 +106,8 @@ class _SubjectFields(msgspec.Struct):
 
 
 _subject_fields = msgspec.json.Decoder(_SubjectFields)
+_UNKNOWN: tuple[str, dict[str, str]] = ("000000", {})
+_TEACHING = frozenset({"Registered", "Applied", "Reviewed", "ChangeReported"})  # what SubjectNamer._learn learns from
 
 
 class SubjectNamer:
@@ -87,50 +118,91 @@ class SubjectNamer:
     the events pass, and on a miss (a restart mid-history) reads that aggregate's events
     up to the version at hand.  Events of other aggregates (budgets, the command journal)
     go under province ``000000`` and tier ``_``.
+
+    What it remembers depends on the order events pass (a relocation changes the
+    province), so a caller going back in the log must call :meth:`forget` first.
     """
 
     def __init__(self, ledger: Any, max_cached: int = 100_000):
         self.ledger = ledger
         self.max_cached = max_cached
-        self._known: OrderedDict[UUID, tuple[str, dict[str, str]]] = OrderedDict()
+        # aggregate id as canonical text -> (province, {application id: tier})
+        self._known: OrderedDict[str, tuple[str, dict[str, str]]] = OrderedDict()
+        self._topics: dict[str, _Topic] = {}
 
-    def _learn(self, aggregate_id: UUID, kind: str, state: dict[str, Any]) -> None:
-        entry = self._known.get(aggregate_id)
+    def forget(self) -> None:
+        self._known.clear()
+
+    def topic(self, topic: str) -> _Topic:
+        info = self._topics.get(topic)
+        if info is None:
+            info = self._topics[topic] = _Topic(topic)
+        return info
+
+    def _learn(self, key: str, kind: str, f: _SubjectFields) -> tuple[str, dict[str, str]]:
+        known = self._known
         if kind == "Registered":
-            entry = (state["region"][:2] + "0000", {})
-        if entry is None:
-            return
+            entry = (f.region[:2] + "0000", {})  # type: ignore[index]
+        else:
+            entry = known.get(key)  # type: ignore[assignment]
+            if entry is None:
+                return _UNKNOWN
         province, tiers = entry
         if kind == "Applied":
-            tiers[state["application_id"]] = state["tier"]
-        elif kind == "Reviewed" and state.get("new_application_id"):
-            tiers[state["new_application_id"]] = tiers.get(state["application_id"], "_")
-        elif kind == "ChangeReported" and state.get("kind") == "relocation" and state.get("new_region"):
-            province = state["new_region"][:2] + "0000"
-        self._known[aggregate_id] = (province, tiers)
-        self._known.move_to_end(aggregate_id)
-        while len(self._known) > self.max_cached:
-            self._known.popitem(last=False)
+            tiers[f.application_id] = f.tier  # type: ignore[index,assignment]
+        elif kind == "Reviewed" and f.new_application_id:
+            tiers[f.new_application_id] = tiers.get(f.application_id, "_")  # type: ignore[arg-type]
+        elif kind == "ChangeReported" and f.kind == "relocation" and f.new_region:
+            province = f.new_region[:2] + "0000"
+            entry = (province, tiers)
+        known[key] = entry
+        known.move_to_end(key)
+        if len(known) > self.max_cached:
+            known.popitem(last=False)
+        return entry
 
-    def _recall(self, aggregate_id: UUID, version: int) -> None:
-        for ev in self.ledger.events.get(aggregate_id, lte=version - 1):
-            self._learn(aggregate_id, type(ev).__name__, {f: getattr(ev, f, None) for f in _SubjectFields.__struct_fields__})
+    def _recall(self, key: str, version: int) -> None:
+        for ev in self.ledger.events.get(UUID(key), lte=version - 1):
+            self._learn(key, type(ev).__name__,
+                        _SubjectFields(**{f: getattr(ev, f, None) for f in _SubjectFields.__struct_fields__}))
+
+    def name(self, key: str, version: int, topic: _Topic, state: bytes) -> str:
+        """The subject of the event ``version`` of aggregate ``key`` (its id as text)."""
+        if not topic.enterprise:
+            return topic.subject
+        kind = topic.kind
+        f = _subject_fields.decode(state)  # only what names the subject
+        entry = self._known.get(key)
+        if entry is None or kind in _TEACHING:
+            if entry is None and kind != "Registered":
+                self._recall(key, version)
+            entry = self._learn(key, kind, f)
+        else:
+            self._known.move_to_end(key)
+        province, tiers = entry
+        tier = f.tier or tiers.get(f.application_id, "_")  # type: ignore[arg-type]
+        return f"{EVENTS_PREFIX}.{province}.{tier}.{kind}"
 
     def subject(self, wire: WireEvent) -> str:
-        kind = wire.type
-        if not wire.topic.startswith("domain.enterprise:"):
-            return f"{EVENTS_PREFIX}.000000._.{kind}"
-        state = msgspec.structs.asdict(_subject_fields.decode(wire.state))  # only what names the subject
-        if wire.aggregate_id not in self._known and kind != "Registered":
-            self._recall(wire.aggregate_id, wire.version)
-        self._learn(wire.aggregate_id, kind, state)
-        province, tiers = self._known.get(wire.aggregate_id, ("000000", {}))
-        tier = state.get("tier") or tiers.get(state.get("application_id", ""), "_")
-        return f"{EVENTS_PREFIX}.{province}.{tier}.{kind}"
+        return self.name(str(wire.aggregate_id), wire.version, self.topic(wire.topic), wire.state)
+
+
+# One stored event, as the relay reads it: position, aggregate id (UUID.hex or canonical text), version,
+# topic, state.
+Row = tuple[int, str, int, str, bytes]
+# One message ready to go: subject, payload, headers (without the expected sequence).
+Message = tuple[str, bytes, dict[str, str]]
+
+# event_id() as text, without UUID objects: uuid5 is SHA-1 of namespace + name, with the version
+# and variant bits set (checked against event_id() by the tests).
+_EVENT_SHA1 = hashlib.sha1(LEDGER_NAMESPACE.bytes + b"event:")
+_VARIANT = {c: "89ab"[int(c, 16) & 3] for c in "0123456789abcdef"}
 
 
 class Relay:
     """Publishes the notification log to ``CULTIVATION_EVENTS``; see the module docstring."""
+
+    slice_size = 100  # events built between two turns of the event loop (acks and writes go through)
 
     def __init__(self, ledger: Any, nc: Any, batch_size: int = 500, poll_interval: float = 0.05,
                  ack_timeout: float = 10.0):
@@ -145,10 +217,100 @@ class Relay:
         self.stream_seq = 0
         self.published = 0
         self._stopping = asyncio.Event()
+        self._wake = asyncio.Event()  # set by nudge() and stop(): ends the idle wait
+        self._named = 0  # the last position the namer has seen
+        self._select, self._select_inline = self._select_function()
 
     def stop(self) -> None:
         self._stopping.set()
+        self._wake.set()
 
+    def nudge(self) -> None:
+        """New events were committed: stop waiting for the next poll and publish them now.
+
+        Call it from the relay's event loop (the command service does, after each commit).
+        """
+        self._wake.set()
+
+    # ------------------------------------------------------------------ reading the store
+    def _select_function(self) -> tuple[Any, bool]:
+        """``select(start, limit) -> list[Row]`` and whether to call it in the event loop.
+
+        On SQLite: one short query (a WAL reader waits for no writer), run in the loop; a
+        worker thread would need the GIL back after every row and crawl while the loop is
+        busy.  On any other store: the recorder's ``select_notifications``, in a thread.
+        """
+        from eventsourcing.sqlite import SQLiteApplicationRecorder
+
+        recorder = self.ledger.recorder
+        if isinstance(recorder, SQLiteApplicationRecorder) and \
+                getattr(recorder.datastore, "originator_id_type", "uuid") == "uuid":  # ids stored as UUID.hex
+            datastore = recorder.datastore
+            sql = (f"SELECT rowid, originator_id, originator_version, topic, state FROM {recorder.events_table_name} "
+                   f"WHERE rowid >= ? ORDER BY rowid LIMIT ?")
+
+            def select(start: int, limit: int) -> list[Row]:
+                with datastore.transaction(commit=False) as cur:
+                    raw = getattr(cur, "sqlite_cursor", None)
+                    if raw is not None:
+                        raw.row_factory = None  # plain tuples: cheaper to make and to unpack than sqlite3.Row
+                    cur.execute(sql, (start, limit))
+                    return cur.fetchall()  # type: ignore[no-any-return]
+
+            return select, True
+
+        def select_notifications(start: int, limit: int) -> list[Row]:
+            return rows_of(recorder.select_notifications(start, limit))
+
+        return select_notifications, False
+
+    def _build(self, rows: list[Row]) -> list[Message]:
+        """Subjects, payloads and headers of ``rows``, the next events for the namer."""
+        if rows and rows[0][0] <= self._named:
+            self.namer.forget()  # going back over events the namer has seen: it must relearn them in order
+        namer = self.namer
+        name, topics, topic_of = namer.name, namer._topics, namer.topic
+        sha1, variant, template = _EVENT_SHA1.copy, _VARIANT, _WIRE_TEMPLATE
+        out = []
+        append = out.append
+        for position, key, version, topic, state in rows:
+            if len(key) == 32:  # UUID.hex, as the SQLite recorder stores it
+                key = f"{key[:8]}-{key[8:12]}-{key[12:16]}-{key[16:20]}-{key[20:]}"
+            elif len(key) != 36:
+                key = str(UUID(key))
+            t = topics.get(topic) or topic_of(topic)
+            h = sha1()
+            h.update(f"{key}:{version}".encode())
+            x = h.hexdigest()
+            eid = f"{x[:8]}-{x[8:12]}-5{x[13:16]}-{variant[x[16]]}{x[17:20]}-{x[20:32]}"
+            append((name(key, version, t, state) if t.enterprise else t.subject,
+                    template % (eid.encode(), position, key.encode(), version, t.json, t.kind_json, state),
+                    {EVENT_ID_HEADER: eid, POSITION_HEADER: str(position)}))
+        if rows:
+            self._named = rows[-1][0]
+        return out
+
+    async def _read(self, start: int) -> tuple[list[Message], int]:
+        """The page of the log from ``start`` as messages, and its last position.
+
+        Built in the event loop a slice at a time: while a batch's acks are awaited, this
+        fills the time the loop would spend waiting for the server, and what is left of the
+        batch's bytes and its acks get through between slices.
+        """
+        if self._select_inline:
+            rows = self._select(start, self.batch_size)
+        else:
+            rows = await asyncio.to_thread(self._select, start, self.batch_size)
+        if not rows:
+            return [], start - 1
+        step = self.slice_size
+        messages = self._build(rows[:step])
+        for i in range(step, len(rows), step):
+            await asyncio.sleep(0)
+            messages += self._build(rows[i:i + step])
+        return messages, rows[-1][0]
+
+    # ------------------------------------------------------------------ publishing
     async def read_tail(self) -> None:
         """Position and stream sequence of the stream's last message (0, 0 when empty)."""
         info = await self.js.stream_info(STREAM)
@@ -160,27 +322,62 @@ class Relay:
         self.position = int((msg.headers or {}).get(POSITION_HEADER, 0))
         self.stream_seq = last
 
-    async def publish_batch(self, notes: list[Any]) -> None:
-        futures = []
-        for i, note in enumerate(notes):
-            wire = to_wire(note)
-            headers = {EVENT_ID_HEADER: str(wire.event_id), POSITION_HEADER: str(note.id),
-                       "Nats-Expected-Last-Sequence": str(self.stream_seq + i)}
-            futures.append(await self.js.publish_async(self.namer.subject(wire), wire_encoder.encode(wire),
-                                                       headers=headers, stream=STREAM))
+    async def _send(self, messages: list[Message]) -> list[asyncio.Future[Any]]:
+        """Publish a batch, pipelined, each message fenced to follow the one before."""
+        publish = self.js.publish_async
+        seq = self.stream_seq
+        futures: list[asyncio.Future[Any]] = []
+        append = futures.append
+        for subject, payload, headers in messages:
+            headers[EXPECTED_LAST_SEQUENCE_HEADER] = str(seq)
+            seq += 1
+            append(await publish(subject, payload, headers=headers, stream=STREAM))
+        return futures
+
+    async def _settle(self, futures: list[asyncio.Future[Any]], last_position: int) -> None:
+        """Wait for a batch's acks; only then does the relay move on."""
         acks = await asyncio.wait_for(asyncio.gather(*futures), self.ack_timeout)
         self.stream_seq = acks[-1].seq
         failpoint("relay.after_publish")
-        self.position = notes[-1].id
-        self.published += len(notes)
+        self.position = last_position
+        self.published += len(futures)
+
+    async def publish_batch(self, notes: list[Any]) -> None:
+        """Publish these notifications (the next ones after :attr:`position`) as one batch."""
+        if notes:
+            await self._settle(await self._send(self._build(rows_of(notes))), notes[-1].id)
 
     async def run_once(self) -> int:
         """Publish what is waiting (up to one batch); returns how many events went out."""
-        notes = await asyncio.to_thread(self.ledger.recorder.select_notifications, self.position + 1,
-                                        self.batch_size)
-        if notes:
-            await self.publish_batch(notes)
-        return len(notes)
+        messages, last = await self._read(self.position + 1)
+        if messages:
+            await self._settle(await self._send(messages), last)
+        return len(messages)
+
+    async def _pump(self, deadline: float | None = None, stoppable: bool = False) -> int:
+        """Publish batch after batch until the store has nothing more; returns how many
+        events went out.  The next page is read and built while a batch's acks are awaited
+        (and sent only once they are all in); if the batch fails, that page is dropped and
+        the caller resumes from the stream's tail."""
+        sent = 0
+        messages, last = await self._read(self.position + 1)
+        while messages:
+            futures = await self._send(messages)
+            ahead = asyncio.ensure_future(self._read(last + 1))
+            try:
+                await self._settle(futures, last)
+                sent += len(messages)
+                if deadline is not None and time.monotonic() > deadline:
+                    raise TimeoutError("relay did not catch up in time")
+                if stoppable and self._stopping.is_set():
+                    break
+                messages, last = await ahead
+            finally:
+                if not ahead.done():
+                    ahead.cancel()
+                elif not ahead.cancelled():
+                    ahead.exception()  # retrieved: a failed read-ahead is retried by the next pass
+        return sent
 
     async def run(self, ready: asyncio.Event | None = None) -> None:
         """Follow the log until :meth:`stop`; survive NATS outages by re-reading the tail."""
@@ -193,11 +390,12 @@ class Relay:
                     tail_known = True
                     if ready:
                         ready.set()
-                n = await self.run_once()
+                self._wake.clear()  # a nudge from here on is for events this pass may not see
+                await self._pump(stoppable=True)
                 backoff = 0.2
-                if n == 0:
+                if not self._stopping.is_set():
                     try:
-                        await asyncio.wait_for(self._stopping.wait(), self.poll_interval)
+                        await asyncio.wait_for(self._wake.wait(), self.poll_interval)
                     except asyncio.TimeoutError:
                         pass
             except asyncio.CancelledError:
@@ -215,7 +413,9 @@ class Relay:
         """Publish everything stored so far (used on shutdown and by tests)."""
         deadline = time.monotonic() + timeout
         await self.read_tail()
-        while time.monotonic() < deadline:
-            if await self.run_once() == 0:
-                return
-        raise TimeoutError("relay did not catch up in time")
+        await self._pump(deadline)
+
+
+def rows_of(notes: Any) -> list[Row]:
+    """Notifications as the relay's rows."""
+    return [(n.id, str(n.originator_id), n.originator_version, n.topic, n.state) for n in notes]
