@@ -761,9 +761,9 @@ def stop_serve(proc: subprocess.Popen[str], timeout: float = 120) -> int:
 
 def wait_live(ledger: Any, head: int, rep: Reporter, label: str, timeout: float = 1800) -> float:
     """Wait until the serve's live projector has applied and published up to ``head``."""
-    from infra.readmodel import ReadModel
+    from infra.projector import live_read_model
 
-    live = ReadModel(ledger, prefix="live", follows_store=False)
+    live = live_read_model(ledger)
     try:
         t0 = time.perf_counter()
         with rep.bar(label, head) as advance:

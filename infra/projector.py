@@ -6,19 +6,24 @@ For each fetched batch the projector
 2. folds those after its checkpoint with the same pure functions the rebuild uses
    (:mod:`projections.pools`, :mod:`projections.audit`) and commits the rows, the audit
    entries, the statistics and the checkpoint in one database transaction;
-3. publishes what changed since its *published* position: each changed designation
-   into the KV bucket ``cultivation_pools`` and on
-   ``cultivation.pool.<tier>.<province>.<city>.<county>``, each audit entry on
-   ``cultivation.audit.<uscc>``, waits for the KV acknowledgements, and moves the
-   published position; statistics deltas go out on ``cultivation.stats``;
-4. acknowledges the messages.
+3. publishes what the batch changed: each changed designation into the KV bucket
+   ``cultivation_pools`` and on ``cultivation.pool.<tier>.<province>.<city>.<county>``,
+   each audit entry on ``cultivation.audit.<uscc>``, statistics deltas on
+   ``cultivation.stats``, and waits for the KV acknowledgements; the *published*
+   position this reaches is saved with the next batch's commit (or when idle);
+4. acknowledges the batch (one acknowledgement: the consumer's policy is ``all``).
 
 A crash before the commit leaves the messages unacknowledged and the checkpoint where
 it was: they are redelivered and applied once.  A crash after it redelivers events at or
 before the checkpoint, which are skipped, and on restart the projector first publishes
-every row changed after the published position (rows carry ``changed_at``), so nothing
-committed goes unpublished.  The database lock is never held while talking to NATS.
-So the live read model always equals a rebuild from zero.
+every row changed after the saved published position (rows carry ``changed_at``), so
+nothing committed goes unpublished (some may go out twice: the KV bucket keeps the same
+value, pool subscribers deduplicate by ``position``).  The database lock is never held
+while talking to NATS.  So the live read model always equals a rebuild from zero.
+
+Batches are as large as what is waiting: the projector waits for one message, then
+takes every other one already on the stream (up to ``batch_size``), so a lone event is
+projected at once and a burst is projected in few transactions.
 """
 
 from __future__ import annotations
@@ -33,12 +38,29 @@ from eventsourcing.persistence import StoredEvent
 
 from infra.failpoints import failpoint
 from infra.nats import AUDIT_PREFIX, EVENTS_PREFIX, POOL_BUCKET, POOL_PREFIX, STATS_SUBJECT, STREAM
-from infra.readmodel import SKIPPED_TOPICS, BatchResult, ReadModel
+from infra.readmodel import PUBLISHED, SKIPPED_TOPICS, BatchResult, ReadModel
 from infra.relay import wire_decoder
+from infra.store import is_postgres
 from projections.pools import Designation
 
 log = logging.getLogger("cultivation.projector")
 _enc = msgspec.json.Encoder()
+
+
+def live_read_model(ledger: Any, prefix: str = "live") -> ReadModel:
+    """The read model the stream-fed projector keeps (and what compares with it opens).
+
+    Beside a SQLite ledger it has a file of its own, ``<ledger file>.live``: its commits
+    then never queue for the ledger's single write lock (nor the ledger's for its own),
+    and they need not reach the disk one by one (``synchronous=NORMAL``: a power cut may
+    take back its last commits, checkpoint included, and the stream redelivers them).
+    On PostgreSQL its tables sit in the ledger's schema, where writers do not queue.
+    """
+    if is_postgres(ledger.store):
+        return ReadModel(ledger, prefix=prefix, follows_store=False)
+    rm = ReadModel(ledger, prefix=prefix, follows_store=False, target=f"{ledger.store}.live")
+    rm.conn.execute("PRAGMA synchronous=NORMAL")
+    return rm
 
 
 class OutOfOrder(Exception):
@@ -73,12 +95,14 @@ class LiveProjector:
         self.durable = durable
         self.batch_size = batch_size
         self.fetch_timeout = fetch_timeout
-        self.read_model = ReadModel(ledger, prefix=prefix, follows_store=False)
+        self.read_model = live_read_model(ledger, prefix)
         self.applied = 0
         self._stopping = asyncio.Event()
         self._kv: Any = None
         self._sub: Any = None
         self._next_seq = 1
+        self._published = 0  # position up to which changes went out (this run)
+        self._published_saved = 0  # ... and up to which that is committed in the read model
 
     def stop(self) -> None:
         self._stopping.set()
@@ -103,7 +127,7 @@ class LiveProjector:
             pass
         self._sub = await self.js.pull_subscribe(
             f"{EVENTS_PREFIX}.>", durable=self.durable, stream=STREAM,
-            config=ConsumerConfig(ack_policy=AckPolicy.EXPLICIT, deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
+            config=ConsumerConfig(ack_policy=AckPolicy.ALL, deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
                                   opt_start_seq=seq + 1, ack_wait=60, max_ack_pending=20_000, max_deliver=-1))
         self._next_seq = seq + 1
 
@@ -120,14 +144,23 @@ class LiveProjector:
 
     async def publish_changes(self) -> int:
         """Publish the rows and audit entries changed since the published position, then
-        move that position; returns how many designations went out.  Also the recovery
-        path after a crash between commit and publish."""
+        move that position; returns how many designations went out.  The recovery path
+        after a crash between commit and publish (and the start of every run)."""
         rm = self.read_model
         after = await asyncio.to_thread(rm.published_position)
         upto = await asyncio.to_thread(rm.position)
         if upto <= after:
+            self._published = self._published_saved = after
             return 0
         rows, audit = await asyncio.to_thread(rm.changed_since, after, upto)
+        await self._publish(rows, audit, {})
+        await asyncio.to_thread(rm.set_published_position, upto)
+        self._published = self._published_saved = upto
+        return len(rows)
+
+    async def _publish(self, rows: list[Designation], audit: list[Any], stats: dict[Any, int]) -> None:
+        """Designations into the KV bucket (acknowledged) and on their pool subjects, audit
+        entries on theirs, statistics deltas on ``cultivation.stats``."""
         puts = []
         for row in rows:
             puts.append(self._kv.put(kv_key(row), _enc.encode(row)))
@@ -135,35 +168,67 @@ class LiveProjector:
                                                                              designation=row)))
         for entry in audit:
             await self.nc.publish(f"{AUDIT_PREFIX}.{entry.uscc}", _enc.encode(entry))
+        if stats:
+            await self.nc.publish(STATS_SUBJECT, _enc.encode(
+                [{"province": p, "tier": t, "type": k, "year": y, "delta": n} for (p, t, k, y), n in stats.items()]))
         if puts:
             await asyncio.gather(*puts)
-        await asyncio.to_thread(rm.set_published_position, upto)
-        return len(rows)
+
+    def _apply(self, msgs: list[Any], seqs: list[int]) -> tuple[int, int, BatchResult]:
+        """Decode and apply a batch in one transaction (in a worker thread); the published
+        position reached by the batches before rides along in the same commit."""
+        events = self._decode(msgs)
+        last = max(wire_decoder.decode(msgs[-1].data).position, max((p for p, _ in events), default=0))
+        rm = self.read_model
+        with rm._tx() as cur:
+            before = rm._position(cur)
+            if self._published > self._published_saved:
+                rm._set_position(cur, self._published, PUBLISHED)
+            result = rm.apply_batch(cur, events, last, stream_seq=seqs[-1])
+        self._published_saved = max(self._published_saved, self._published)
+        return before, max(last, before), result
 
     async def handle(self, msgs: list[Any]) -> None:
-        """Apply a fetched batch once, commit it with the checkpoint, publish, then ack."""
+        """Apply a fetched batch once, commit it with the checkpoint, publish, then ack.
+
+        What the commit changed is published straight from the batch's result.  The
+        published position is saved with the next batch's commit (or when the stream is
+        idle): after a crash, rows committed but perhaps not published are published again,
+        which the KV bucket absorbs (same value) and pool subscribers see twice at most.
+        """
         seqs = [m.metadata.sequence.stream for m in msgs]
         if seqs[0] != self._next_seq or seqs != list(range(seqs[0], seqs[0] + len(seqs))):
             raise OutOfOrder(f"expected stream sequence {self._next_seq}, got {seqs[0]}..{seqs[-1]}")
-        events = await asyncio.to_thread(self._decode, msgs)
-        last = max(wire_decoder.decode(msgs[-1].data).position, max((p for p, _ in events), default=0))
-        rm = self.read_model
-
-        def apply() -> BatchResult:
-            with rm._tx() as cur:
-                return rm.apply_batch(cur, events, last, stream_seq=seqs[-1])
-
-        result = await asyncio.to_thread(apply)
+        before, upto, result = await asyncio.to_thread(self._apply, msgs, seqs)
         failpoint("projector.after_commit")
-        await self.publish_changes()
-        if result.stats:
-            await self.nc.publish(STATS_SUBJECT, _enc.encode(
-                [{"province": p, "tier": t, "type": k, "year": y, "delta": n}
-                 for (p, t, k, y), n in result.stats.items()]))
+        if self._published < before:  # the start of a run left rows unpublished: the slow path
+            await self.publish_changes()
+        else:
+            rows = sorted((row for kind, row in result.rows if kind == "designation"),
+                          key=lambda d: (d.changed_at, d.key))
+            await self._publish(rows, result.audit, result.stats)  # type: ignore[arg-type]
+            self._published = upto
         self._next_seq = seqs[-1] + 1
-        for m in msgs:
-            await m.ack()
-        self.applied += len(events)
+        await msgs[-1].ack()  # AckPolicy.ALL: acknowledges the whole batch
+        self.applied += len(msgs)
+
+    async def _save_published(self) -> None:
+        """The stream is idle: save the published position now rather than with a next batch."""
+        if self._published > self._published_saved:
+            upto = self._published
+            await asyncio.to_thread(self.read_model.set_published_position, upto)
+            self._published_saved = max(self._published_saved, upto)
+
+    async def _next_batch(self) -> list[Any]:
+        """The next messages: waits for one, then takes every other one already waiting
+        (up to ``batch_size``) without waiting for the batch to fill."""
+        first = await self._sub.fetch(1, timeout=self.fetch_timeout)
+        if self.batch_size == 1:
+            return first
+        waiting = (await self._sub.consumer_info()).num_pending
+        if not waiting:
+            return first
+        return first + await self._sub.fetch(min(waiting, self.batch_size - 1), timeout=self.fetch_timeout)
 
     async def run(self, ready: asyncio.Event | None = None) -> None:
         from nats.errors import TimeoutError as NatsTimeout
@@ -177,8 +242,9 @@ class LiveProjector:
                     if ready:
                         ready.set()
                 try:
-                    msgs = await self._sub.fetch(self.batch_size, timeout=self.fetch_timeout)
+                    msgs = await self._next_batch()
                 except (NatsTimeout, asyncio.TimeoutError):
+                    await self._save_published()
                     continue
                 if not msgs:
                     continue
@@ -195,13 +261,17 @@ class LiveProjector:
                 except asyncio.TimeoutError:
                     pass
                 backoff = min(backoff * 2, 5.0)
+        try:
+            await self._save_published()
+        except Exception as e:  # noqa: BLE001 - saved by the next run's first commit instead
+            log.warning("projector: could not save the published position: %s", e)
 
     async def wait_for(self, position: int, timeout: float = 30.0) -> None:
         """Wait until the live read model has applied, and published, every event up to ``position``."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         rm = self.read_model
-        while min(await asyncio.to_thread(rm.position), await asyncio.to_thread(rm.published_position)) < position:
+        while min(await asyncio.to_thread(rm.position), self._published) < position:
             if loop.time() > deadline:
                 raise TimeoutError(f"live projection did not reach position {position}")
             await asyncio.sleep(0.05)

@@ -13,15 +13,17 @@ field may be left out: the subject names it).  The reply is JSON:
   are durable before the reply is sent;
 - refused: ``{"ok": false, "error": {"code", "rule", "field", "message"}}``, with the
   micro error headers ``Nats-Service-Error-Code`` 400 (malformed input), 422 (a rule of
-  the domain), 404 (unknown enterprise, application or reward) or 409 (conflict), so
-  the service's ``$SRV.STATS`` count them.  A refused command writes nothing.
+  the domain), 404 (unknown enterprise, application or reward), 409 (conflict) or 500
+  (the store failed; nothing was written).  A refused command writes nothing.
 
-Discovery and statistics come from ``nats.micro``: ``nats micro ls``, ``$SRV.INFO.cultivation``.
+Commands are written in group commits (see :class:`CommandService`).  Discovery comes
+from ``nats.micro``: ``nats micro ls``, ``$SRV.INFO.cultivation``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
 import msgspec
@@ -29,7 +31,9 @@ import msgspec
 from domain.errors import Conflict, LedgerError, NotFound, RuleViolation
 from infra.nats import CMD_PREFIX, SERVICE_NAME
 from services import commands as c
+from services.ledger import Outcome
 
+log = logging.getLogger("cultivation.service")
 VERSION = "0.1.0"
 _enc = msgspec.json.Encoder()
 
@@ -59,58 +63,126 @@ def _status(e: Exception) -> str:
     return "422"
 
 
-class CommandService:
-    """Handles command requests with the ledger, a bounded number at a time in threads."""
+class _Pending(msgspec.Struct):
+    """A decoded request waiting for its group commit, and where its reply goes."""
 
-    def __init__(self, ledger: Any, nc: Any, concurrency: int = 8):
+    command: c.Command
+    request: Any  # the nats.micro Request to answer
+
+
+class CommandService:
+    """Handles command requests with the ledger, in group commits.
+
+    Requests are decoded and checked as they arrive; valid commands join a queue, and one
+    worker hands everything waiting (up to ``max_batch`` commands) to
+    :meth:`Ledger.handle_many <services.ledger.Ledger.handle_many>` in a thread: one
+    transaction, one fsync for the whole group, each command decided in arrival order and
+    seeing those before it, exactly as one by one.  Each request is answered after the
+    group's commit, so an accepted reply still means durable.  While a group is being
+    written the next one gathers: under load the groups grow, and the ledger keeps up
+    with far more requests per second than one transaction per command allows.
+    ``on_commit`` is called (in the event loop) after each group that accepted something:
+    the relay's nudge, so new events go out without waiting for its next poll.
+    """
+
+    def __init__(self, ledger: Any, nc: Any, max_batch: int = 200, on_commit: Any = None):
         self.ledger = ledger
         self.nc = nc
+        self.max_batch = max_batch
+        self.on_commit = on_commit
         self.service: Any = None
-        self._slots = asyncio.Semaphore(concurrency)
         self._decoders = {tag: msgspec.json.Decoder(t) for tag, t in c.COMMAND_TYPES.items()}
+        self._queue: asyncio.Queue[_Pending] = asyncio.Queue()
+        self._worker: asyncio.Task[None] | None = None
         self.in_flight = 0
+        self.groups = 0  # group commits written (statistics)
         self._idle = asyncio.Event()
         self._idle.set()
 
-    def decide(self, tag: str, data: bytes, subject: str = "") -> tuple[bytes, str | None]:
-        """Decode, handle, and encode the reply (runs in a worker thread)."""
+    def decode(self, tag: str, data: bytes, subject: str = "") -> c.Command:
+        """The command of a request; :class:`~services.commands.InputError` or a refusal
+        when it is malformed or acts for another authority than its subject names."""
         try:
+            cmd = self._decoders[tag].decode(data)
+        except (msgspec.ValidationError, msgspec.DecodeError) as e:
+            raise c._input_error(e) from None
+        authority = subject_authority(subject)
+        if authority is not None and authority != cmd.actor.authority:
+            raise RuleViolation("authority", "authority.subject_mismatch",
+                                f"the request came on {subject} (authority {authority}) but the command acts as "
+                                f"{cmd.actor.authority}", field="actor.authority")
+        return cmd
+
+    def _decide_group(self, cmds: list[c.Command]) -> list[Outcome | LedgerError]:
+        """Handle a group in one transaction (runs in a worker thread); results in order."""
+        results: list[Outcome | LedgerError] = []
+        self.ledger.handle_many(cmds, on_result=lambda _cmd, result: results.append(result), batch_size=len(cmds))
+        return results
+
+    async def _work(self) -> None:
+        while True:
+            group = [await self._queue.get()]
+            while len(group) < self.max_batch and not self._queue.empty():
+                group.append(self._queue.get_nowait())
             try:
-                cmd = self._decoders[tag].decode(data)
-            except (msgspec.ValidationError, msgspec.DecodeError) as e:
-                raise c._input_error(e) from None
-            authority = subject_authority(subject)
-            if authority is not None and authority != cmd.actor.authority:
-                raise RuleViolation("authority", "authority.subject_mismatch",
-                                    f"the request came on {subject} (authority {authority}) but the command acts as "
-                                    f"{cmd.actor.authority}", field="actor.authority")
-            outcome = self.ledger.handle(cmd)
-            return _enc.encode({"ok": True, **msgspec.structs.asdict(outcome)}), None
-        except (LedgerError, c.InputError) as e:
-            return _enc.encode({"ok": False, "error": e.as_dict()}), _status(e)
+                results = await asyncio.to_thread(self._decide_group, [p.command for p in group])
+            except Exception as e:  # the store failed: every request of the group learns it, nothing was written
+                log.exception("a group of %d commands failed", len(group))
+                for p in group:
+                    await self._answer(p.request, None, failure=e)
+                continue
+            self.groups += 1
+            if self.on_commit is not None and any(isinstance(r, Outcome) and not r.repeated for r in results):
+                try:
+                    self.on_commit()
+                except Exception:  # a nudge is an optimisation: the relay still polls
+                    log.exception("after a group commit")
+            for p, result in zip(group, results):
+                await self._answer(p.request, result)
+
+    async def _answer(self, req: Any, result: Outcome | LedgerError | c.InputError | None,
+                      failure: Exception | None = None) -> None:
+        """Reply to one request; the request is no longer in flight after this."""
+        try:
+            if isinstance(result, Outcome):
+                await req.respond(_enc.encode({"ok": True, **msgspec.structs.asdict(result)}))
+            elif result is not None:
+                error = result.as_dict()
+                await req.respond_error(_status(result), f"{error['code']}: {error['message']}"[:200],
+                                        data=_enc.encode({"ok": False, "error": error}))
+            else:
+                await req.respond_error("500", f"the ledger failed: {type(failure).__name__}: {failure}"[:200])
+        except Exception:  # the requester's connection is gone; the outcome stands in the ledger
+            log.exception("could not reply")
+        finally:
+            self.in_flight -= 1
+            if self.in_flight == 0:
+                self._idle.set()
 
     def _handler(self, tag: str):  # type: ignore[no-untyped-def]
         async def handle(req: Any) -> None:
+            # Returns without waiting for the group commit: nats.py calls an endpoint's
+            # handler for one message at a time, so waiting here would let only one
+            # request per endpoint join a group.  The worker answers after the commit.
             self.in_flight += 1
             self._idle.clear()
             try:
-                async with self._slots:
-                    body, status = await asyncio.to_thread(self.decide, tag, req.data, req.subject)
-                if status is None:
-                    await req.respond(body)
-                else:
-                    error = msgspec.json.decode(body)["error"]
-                    await req.respond_error(status, f"{error['code']}: {error['message']}"[:200], data=body)
-            finally:
-                self.in_flight -= 1
-                if self.in_flight == 0:
-                    self._idle.set()
+                cmd = self.decode(tag, req.data, req.subject)
+            except (LedgerError, c.InputError) as e:
+                await self._answer(req, e)
+                return
+            except Exception as e:  # noqa: BLE001 - answered as 500, never left hanging
+                log.exception("could not decode a request on %s", req.subject)
+                await self._answer(req, None, failure=e)
+                return
+            self._queue.put_nowait(_Pending(command=cmd, request=req))
 
         return handle
 
     async def start(self) -> None:
         from nats.micro import add_service
 
+        self._worker = asyncio.create_task(self._work(), name="command-groups")
         self.service = await add_service(
             self.nc, name=SERVICE_NAME, version=VERSION, queue_group=SERVICE_NAME,
             description="cultivation ledger commands: one endpoint per command, JSON in, JSON out")
@@ -120,7 +192,12 @@ class CommandService:
                                      metadata={"schema": f"services.commands.{c.COMMAND_TYPES[tag].__name__}"})
 
     async def stop(self, timeout: float = 30.0) -> None:
-        """Stop taking requests, then wait for the ones in flight to finish."""
+        """Stop taking requests, then wait for the ones in flight to be written and answered."""
         if self.service is not None:
             await self.service.stop()
-        await asyncio.wait_for(self._idle.wait(), timeout)
+        try:
+            await asyncio.wait_for(self._idle.wait(), timeout)
+        finally:
+            if self._worker is not None:
+                self._worker.cancel()
+                await asyncio.gather(self._worker, return_exceptions=True)

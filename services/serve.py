@@ -48,7 +48,7 @@ class Server:
     COMPONENTS = ("service", "relay", "projector")
 
     def __init__(self, ledger: Any, nats_url: str | None = None, nats_dir: str | Path | None = None,
-                 concurrency: int = 8, components: tuple[str, ...] = COMPONENTS, relay_batch: int = 500,
+                 max_batch: int = 200, components: tuple[str, ...] = COMPONENTS, relay_batch: int = 500,
                  principals: Any = None):
         self.ledger = ledger
         self.principals = principals  # infra.permissions.Principals: run with NATS permissions, as its service user
@@ -56,7 +56,7 @@ class Server:
         self.relay_batch = relay_batch
         self.nats_url = nats_url if nats_url is not None else os.environ.get("NATS_URL")
         self.nats_dir = Path(nats_dir) if nats_dir else CULTIVATION_HOME / "nats"
-        self.concurrency = concurrency
+        self.max_batch = max_batch
         self.embedded: EmbeddedNats | None = None
         self.nc: Any = None
         self.service: Any = None
@@ -67,6 +67,11 @@ class Server:
 
     def stop(self) -> None:
         self._stop.set()
+
+    def _nudge_relay(self) -> None:
+        """New events were committed here: the relay need not wait for its next poll."""
+        if self.relay is not None:
+            self.relay.nudge()
 
     async def start(self) -> None:
         import nats
@@ -98,7 +103,7 @@ class Server:
         self._tasks = []
         readies = []
         if "service" in self.components:
-            self.service = CommandService(self.ledger, self.nc, self.concurrency)
+            self.service = CommandService(self.ledger, self.nc, max_batch=self.max_batch, on_commit=self._nudge_relay)
             await self.service.start()
         if "relay" in self.components:
             self.relay = Relay(self.ledger, self.nc, batch_size=self.relay_batch)

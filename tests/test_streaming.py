@@ -34,7 +34,7 @@ from infra.nats import (
     connect_options,
     ensure_stream_and_bucket,
 )
-from infra.projector import LiveProjector
+from infra.projector import LiveProjector, live_read_model
 from infra.readmodel import ReadModel
 from infra.relay import Relay, wire_decoder
 from projections.pools import Designation
@@ -297,7 +297,7 @@ def test_projector_killed_before_its_ack_still_equals_a_rebuild(any_ledger: Ledg
         await nc.close()
 
     asyncio.run(publish())
-    live = ReadModel(ledger, prefix="live", follows_store=False)
+    live = live_read_model(ledger)
     if how == "failpoint":
         proc = start_serve(ledger.store, home, nats_url, "--components", "projector",
                            failpoint="projector.after_commit")
@@ -390,7 +390,7 @@ def test_ten_thousand_commands_over_nats_stream_exactly_once_and_kv_equals_pool_
         assert impostor["error"]["code"] == "authority.subject_mismatch"
         assert ledger.max_position() == before
         head = ledger.max_position()
-        live = ReadModel(ledger, prefix="live", follows_store=False)
+        live = live_read_model(ledger)
         wait_until(lambda: live.position() >= head, timeout=120, what="live projection")
         wait_until(lambda: live.published_position() >= head, timeout=60, what="KV publication")
     finally:
