@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-MEASUREMENTS = ("handle", "handle_many", "rebuild", "relay", "latency", "memory")
+MEASUREMENTS = ("handle", "handle_many", "rebuild", "relay", "latency", "latency_split", "memory")
 WITH_BASELINE = ("handle", "handle_many", "rebuild", "relay")
 
 
@@ -44,13 +44,14 @@ def test_quick_benchmark_reports_every_measurement_as_json() -> None:
         assert m[name]["samples"] and all(_number(x) for x in m[name]["samples"]), name
         assert m[name]["baseline_samples"] and all(_number(x) for x in m[name]["baseline_samples"]), name
 
-    latency = m["latency"]
-    assert latency["commands"] > 0
-    for field in ("p50_ms", "p99_ms", "reply_p50_ms", "reply_p99_ms"):
-        # "inf" only if a command's KV update never came; still a report, not a crash
-        assert _number(latency[field]) or latency[field] == "inf", (field, latency[field])
-    assert set(latency["stages_ms"]) == {"service", "relay", "projector"}
-    assert latency["serve_exit_code"] == 0  # the serve subprocess stopped cleanly on SIGTERM
+    for deployment in ("latency", "latency_split"):  # one `serve`; service + relay and projector apart
+        latency = m[deployment]
+        assert latency["commands"] > 0
+        for field in ("p50_ms", "p99_ms", "reply_p50_ms", "reply_p99_ms"):
+            # "inf" only if a command's KV update never came; still a report, not a crash
+            assert _number(latency[field]) or latency[field] == "inf", (field, latency[field])
+        assert set(latency["stages_ms"]) == {"service", "relay", "projector"}
+        assert latency["serve_exit_code"] == 0  # the serve subprocesses stopped cleanly on SIGTERM
 
     memory = m["memory"]
     assert _number(memory["peak_rss"]) and memory["peak_rss"] > 0
