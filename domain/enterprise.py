@@ -56,6 +56,10 @@ def event_id(originator_id: UUID, version: int) -> UUID:
     return uuid5(LEDGER_NAMESPACE, f"event:{originator_id}:{version}")
 
 
+_EVENT_SHA1 = hashlib.sha1(_NAMESPACE_BYTES + b"event:")  # the name's common prefix, hashed once
+_VARIANT = {c: "89ab"[int(c, 16) & 3] for c in "0123456789abcdef"}  # RFC 4122 variant of a hex digit
+
+
 def event_id_text(originator_key: str, version: int) -> str:
     """:func:`event_id` as text, computed without building UUID objects (for folds of
     millions of events); ``originator_key`` is the aggregate id as text.
@@ -64,11 +68,10 @@ def event_id_text(originator_key: str, version: int) -> str:
     >>> event_id_text(str(oid), 3) == str(event_id(oid, 3))
     True
     """
-    digest = bytearray(hashlib.sha1(_NAMESPACE_BYTES + f"event:{originator_key}:{version}".encode()).digest()[:16])
-    digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
-    digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
-    x = digest.hex()
-    return f"{x[:8]}-{x[8:12]}-{x[12:16]}-{x[16:20]}-{x[20:]}"
+    h = _EVENT_SHA1.copy()
+    h.update(f"{originator_key}:{version}".encode())
+    x = h.hexdigest()  # uuid5: the SHA-1's first 16 bytes with the version nibble and the variant bits set
+    return f"{x[:8]}-{x[8:12]}-5{x[13:16]}-{_VARIANT[x[16]]}{x[17:20]}-{x[20:32]}"
 
 
 TERMINAL = ("rejected", "withdrawn", "annulled")

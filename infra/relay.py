@@ -31,7 +31,6 @@ Guarantees (tested in ``tests/test_streaming.py`` and ``tests/test_relay.py``):
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import time
 from collections import OrderedDict
@@ -40,7 +39,7 @@ from uuid import UUID
 
 import msgspec
 
-from domain.enterprise import LEDGER_NAMESPACE, event_id
+from domain.enterprise import event_id, event_id_text
 from infra.failpoints import failpoint
 from infra.nats import EVENT_ID_HEADER, EVENTS_PREFIX, POSITION_HEADER, STREAM
 
@@ -193,11 +192,6 @@ Row = tuple[int, str, int, str, bytes]
 # One message ready to go: subject, payload, headers (without the expected sequence).
 Message = tuple[str, bytes, dict[str, str]]
 
-# event_id() as text, without UUID objects: uuid5 is SHA-1 of namespace + name, with the version
-# and variant bits set (checked against event_id() by the tests).
-_EVENT_SHA1 = hashlib.sha1(LEDGER_NAMESPACE.bytes + b"event:")
-_VARIANT = {c: "89ab"[int(c, 16) & 3] for c in "0123456789abcdef"}
-
 
 class Relay:
     """Publishes the notification log to ``CULTIVATION_EVENTS``; see the module docstring."""
@@ -270,7 +264,7 @@ class Relay:
             self.namer.forget()  # going back over events the namer has seen: it must relearn them in order
         namer = self.namer
         name, topics, topic_of = namer.name, namer._topics, namer.topic
-        sha1, variant, template = _EVENT_SHA1.copy, _VARIANT, _WIRE_TEMPLATE
+        template = _WIRE_TEMPLATE
         out = []
         append = out.append
         for position, key, version, topic, state in rows:
@@ -279,10 +273,7 @@ class Relay:
             elif len(key) != 36:
                 key = str(UUID(key))
             t = topics.get(topic) or topic_of(topic)
-            h = sha1()
-            h.update(f"{key}:{version}".encode())
-            x = h.hexdigest()
-            eid = f"{x[:8]}-{x[8:12]}-5{x[13:16]}-{variant[x[16]]}{x[17:20]}-{x[20:32]}"
+            eid = event_id_text(key, version)
             append((name(key, version, t, state) if t.enterprise else t.subject,
                     template % (eid.encode(), position, key.encode(), version, t.json, t.kind_json, state),
                     {EVENT_ID_HEADER: eid, POSITION_HEADER: str(position)}))

@@ -95,7 +95,6 @@ class CommandService:
         self._queue: asyncio.Queue[_Pending] = asyncio.Queue()
         self._worker: asyncio.Task[None] | None = None
         self.in_flight = 0
-        self.groups = 0  # group commits written (statistics)
         self._idle = asyncio.Event()
         self._idle.set()
 
@@ -131,7 +130,6 @@ class CommandService:
                 for p in group:
                     await self._answer(p.request, None, failure=e)
                 continue
-            self.groups += 1
             if self.on_commit is not None and any(isinstance(r, Outcome) and not r.repeated for r in results):
                 try:
                     self.on_commit()

@@ -116,17 +116,23 @@ def test_messages_are_the_reference_bytes_ids_and_subjects(any_ledger: Ledger) -
         assert wire_decoder.decode(payload).position == position
 
 
+async def _idle_relay(ledger: Ledger, nats_url: str) -> tuple[Any, Relay, asyncio.Task[None]]:
+    """A running relay that polls only every 30 seconds, ready (it has read the stream's tail)."""
+    nc = await nats.connect(**connect_options(nats_url))
+    await ensure_stream_and_bucket(nc.jetstream())
+    relay = Relay(ledger, nc, poll_interval=30.0)
+    ready = asyncio.Event()
+    task = asyncio.create_task(relay.run(ready))
+    await asyncio.wait_for(ready.wait(), 10)
+    return nc, relay, task
+
+
 def test_nudge_ends_the_idle_wait_at_once(ledger: Ledger, nats_url: str) -> None:
     """With a 30-second poll, a committed event waits for the poll; ``nudge()`` sends it now."""
 
     async def go() -> None:
-        nc = await nats.connect(**connect_options(nats_url))
-        await ensure_stream_and_bucket(nc.jetstream())
-        relay = Relay(ledger, nc, poll_interval=30.0)
-        ready = asyncio.Event()
-        task = asyncio.create_task(relay.run(ready))
+        nc, relay, task = await _idle_relay(ledger, nats_url)
         try:
-            await asyncio.wait_for(ready.wait(), 10)
             await asyncio.sleep(0.5)  # the relay has found nothing and waits for its next poll
             await asyncio.to_thread(journey, ledger, 0)
             head = await asyncio.to_thread(ledger.max_position)
@@ -155,12 +161,7 @@ def test_nudge_ends_the_idle_wait_at_once(ledger: Ledger, nats_url: str) -> None
 
 def test_stop_ends_the_idle_wait_at_once(ledger: Ledger, nats_url: str) -> None:
     async def go() -> None:
-        nc = await nats.connect(**connect_options(nats_url))
-        await ensure_stream_and_bucket(nc.jetstream())
-        relay = Relay(ledger, nc, poll_interval=30.0)
-        ready = asyncio.Event()
-        task = asyncio.create_task(relay.run(ready))
-        await asyncio.wait_for(ready.wait(), 10)
+        nc, relay, task = await _idle_relay(ledger, nats_url)
         await asyncio.sleep(0.2)
         t0 = time.monotonic()
         relay.stop()
