@@ -6,15 +6,21 @@
    repeated command id returns the first outcome and writes nothing, and a command id
    reused for a different command is refused;
 2. picks the policy version in force on the command's business date;
-3. loads the aggregates (the journal entry and the enterprise in one read; those kept
-   from earlier commands are only brought up to date), lets the domain decide (a
-   refusal raises before any event);
+3. loads the aggregates, lets the domain decide (a refusal raises before any event);
 4. saves the new events and the journal entry in one transaction;
 5. on a version conflict (another writer changed the same enterprise or budget in
    between) starts again from 1 against the new versions, a few times, then refuses
    with ``conflict``.
 
 Nothing is written unless everything is.
+
+Reading is optimistic.  An enterprise kept from an earlier command is taken as it is,
+and a journal entry as absent, without asking the store: the save is what checks them,
+because it writes the next version of every aggregate the decision changed and the first
+(only) version of the journal entry, and the store refuses a version that exists.  What
+the save cannot check is read before it counts: a refusal, or an aggregate a decision read
+but did not change, is given only once the store confirms the versions taken for granted
+(:meth:`Ledger._check_assumed`); otherwise the command is decided again on what was read.
 """
 
 from __future__ import annotations
@@ -70,6 +76,11 @@ class Outcome(msgspec.Struct, frozen=True, kw_only=True):
 @lru_cache(maxsize=4096)  # asked a few times while one command is handled
 def journal_id(command_id: str) -> UUID:
     return uuid5(LEDGER_NAMESPACE, f"command:{command_id}")
+
+
+class _Stale(Exception):
+    """What a decision took for granted (a kept aggregate's version, an absent journal
+    entry) is not what the store holds: decide again on what it holds."""
 
 
 class HandledCommand(Aggregate):
@@ -130,6 +141,16 @@ class Ledger(Application[UUID]):
     @_staged.setter
     def _staged(self, staged: dict[UUID, Aggregate | None] | None) -> None:
         self._thread.staged = staged
+
+    @property
+    def _assumed(self) -> dict[UUID, int]:
+        """The versions this thread's decision takes for granted without having read them
+        (0: a journal entry taken as absent); see :meth:`_load_for`."""
+        return getattr(self._thread, "assumed", None) or {}
+
+    @_assumed.setter
+    def _assumed(self, assumed: dict[UUID, int]) -> None:
+        self._thread.assumed = assumed
 
     def _get(self, aggregate_id: UUID) -> Aggregate:
         """An aggregate: from the decision under way (loading it into it), else from the store."""
@@ -260,31 +281,79 @@ class Ledger(Application[UUID]):
     def handle(self, cmd: c.Command) -> Outcome:
         """Decide and record one command (see the module docstring)."""
         digest = hashlib.sha256(c.encode_command(cmd)).hexdigest()
-        for attempt in range(self.max_attempts):
-            staged = self._staged = self._load_for([cmd])
+        trust, conflicts = True, 0
+        while conflicts < self.max_attempts:
+            staged = self._staged = self._load_for([cmd], trust)
             in_step = True  # the staged aggregates agree with the store (False once a write failed)
             try:
-                first = self._first_outcome(cmd, digest)
-                if first is not None:
-                    return first
-                aggregates = self._decide(cmd)
+                try:
+                    first = self._first_outcome(cmd, digest)
+                    if first is not None:
+                        return first
+                    aggregates = self._decide(cmd)
+                except (LedgerError, c.InputError):
+                    self._check_assumed(cmd)
+                    raise
                 events, outcome, journal = self._record_of(cmd, digest, aggregates)
+                self._check_assumed(cmd, events)
                 try:
                     self._put([*events, *journal.collect_events()])
                 except IntegrityError:
                     in_step = False
-                    time.sleep(0.005 * (attempt + 1))
-                    continue
+                    if not self._assumed:  # a rival wrote in between what was read and the save
+                        conflicts += 1
+                        time.sleep(0.005 * conflicts)
+                    raise _Stale from None
                 except BaseException:
                     in_step = False
                     raise
                 self._snapshot_if_due({agg.id: agg for agg in aggregates}, events)
                 return outcome
+            except _Stale:  # decide again on what the store holds, forgetting what was taken for granted
+                trust, in_step = False, False
             finally:
                 self._staged = None
                 self._release(staged, in_step)
         raise Conflict("order", "conflict", f"command {cmd.command_id} kept meeting concurrent changes to the same "
                                             f"enterprise; nothing was written, send it again", field="uscc")
+
+    def _check_assumed(self, cmd: c.Command, events: list[Any] | None = None) -> None:
+        """Raise :class:`_Stale` unless the store holds the versions this decision took for
+        granted and its save will not check: for a refusal (``events`` None), those of the
+        command's journal entry and enterprise; for an accepted command, an enterprise it
+        did not change (the journal entry's first version is checked by the save)."""
+        assumed = self._assumed
+        if not assumed:
+            return
+        if events is None:
+            ids = [journal_id(cmd.command_id)]
+        else:
+            ids, changed = [], {e.originator_id for e in events}
+        if isinstance(cmd, c.EnterpriseCommand):
+            eid = enterprise_id(cmd.uscc)
+            if events is None or eid not in changed:
+                ids.append(eid)
+        unchecked = [i for i in ids if i in assumed]
+        if unchecked and self.stored_versions(unchecked) != {i: assumed[i] for i in unchecked if assumed[i]}:
+            raise _Stale
+
+    def stored_versions(self, ids: list[UUID]) -> dict[UUID, int]:
+        """The latest stored version of each of ``ids`` that has any event, in one read."""
+        from eventsourcing.postgres import PostgresApplicationRecorder
+
+        recorder = self.recorder
+        table = recorder.events_table_name
+        if isinstance(recorder, PostgresApplicationRecorder):
+            schema = f'"{recorder.datastore.schema}".' if recorder.datastore.schema else ""
+            with recorder.datastore.get_connection() as conn, conn.cursor() as curs:
+                curs.execute(f'SELECT originator_id, MAX(originator_version) AS v FROM {schema}"{table}" '
+                             f"WHERE originator_id = ANY(%s) GROUP BY originator_id", (ids,), prepare=False)
+                return {r["originator_id"]: r["v"] for r in curs.fetchall()}
+        with recorder.datastore.transaction(commit=False) as cur:
+            cur.execute(f"SELECT originator_id, MAX(originator_version) FROM {table} "
+                        f"WHERE originator_id IN ({','.join('?' * len(ids))}) GROUP BY originator_id",
+                        [i.hex for i in ids])
+            return {UUID(r[0]): r[1] for r in cur.fetchall()}
 
     def _put(self, events: list[Any]) -> list[Any]:
         """Record new events in one transaction.  ``self.events.put`` rather than
@@ -293,11 +362,27 @@ class Ledger(Application[UUID]):
         only to find them to be events; nothing here follows the application's notifications."""
         return self.events.put(events)
 
-    def _load_for(self, cmds: list[c.Command]) -> dict[UUID, Aggregate | None]:
-        """The journal entries and enterprises a batch of commands reads, in one read."""
-        journals = {journal_id(cmd.command_id) for cmd in cmds}
-        return self.load_many([*journals, *(enterprise_id(cmd.uscc) for cmd in cmds
-                                            if isinstance(cmd, c.EnterpriseCommand))], unsnapshotted=journals)
+    def _load_for(self, cmds: list[c.Command], trust: bool) -> dict[UUID, Aggregate | None]:
+        """The journal entries and enterprises a batch of commands reads.
+
+        With ``trust``, the enterprises kept from earlier commands are taken as they are
+        and the journal entries as absent, without a read (their versions go to
+        :attr:`_assumed`); the rest is read in one transaction.  Without, everything is
+        read from the store, the kept enterprises only brought up to date.
+        """
+        journals = list(dict.fromkeys(journal_id(cmd.command_id) for cmd in cmds))
+        ents = list(dict.fromkeys(enterprise_id(cmd.uscc) for cmd in cmds if isinstance(cmd, c.EnterpriseCommand)))
+        if not trust:
+            self._assumed = {}
+            return self.load_many([*journals, *ents], unsnapshotted=journals)
+        with self._cache_lock:
+            kept = {e: self._cache.pop(e) for e in ents if e in self._cache}
+        self._assumed = {**dict.fromkeys(journals, 0), **{e: agg.version for e, agg in kept.items()}}
+        staged: dict[UUID, Aggregate | None] = {**dict.fromkeys(journals), **kept}
+        rest = [e for e in ents if e not in kept]
+        if rest:
+            staged.update(self.load_many(rest))
+        return staged
 
     def handle_many(self, cmds: Iterable[c.Command],
                     on_result: Callable[[c.Command, Outcome | LedgerError], None] | None = None,
@@ -333,7 +418,22 @@ class Ledger(Application[UUID]):
         return counts
 
     def _handle_batch(self, cmds: list[c.Command]) -> list[tuple[c.Command, Outcome | LedgerError]]:
-        staged = self._staged = self._load_for(cmds)
+        """A batch decided on what it takes for granted, else on what it reads, else (it met
+        a concurrent writer) one command at a time."""
+        for trust in (True, False):
+            try:
+                results = self._decide_batch(cmds, trust)
+            except _Stale:
+                continue
+            if results is not None:
+                return results
+            break
+        return [(cmd, self._handle_or_refusal(cmd)) for cmd in cmds]
+
+    def _decide_batch(self, cmds: list[c.Command],
+                      trust: bool) -> list[tuple[c.Command, Outcome | LedgerError]] | None:
+        """Decide a batch and save it in one transaction; None when the save conflicted."""
+        staged = self._staged = self._load_for(cmds, trust)
         results: list[tuple[c.Command, Outcome | LedgerError]] = []
         pending: list[Any] = []
         in_step = False  # the staged aggregates agree with the store: once the batch is written
@@ -347,9 +447,11 @@ class Ledger(Application[UUID]):
                         continue
                     aggregates = self._decide(cmd)
                 except (LedgerError, c.InputError) as e:
+                    self._check_assumed(cmd)
                     results.append((cmd, e))  # type: ignore[arg-type]
                     continue
                 events, outcome, journal = self._record_of(cmd, digest, aggregates)
+                self._check_assumed(cmd, events)
                 for agg in aggregates:
                     staged[agg.id] = agg
                 staged[journal.id] = journal
@@ -360,8 +462,9 @@ class Ledger(Application[UUID]):
                 try:
                     self._put(pending)
                 except IntegrityError:
-                    self._staged = None
-                    return [(cmd, self._handle_or_refusal(cmd)) for cmd in cmds]
+                    if self._assumed:
+                        raise _Stale from None
+                    return None
                 self._snapshot_if_due({k: v for k, v in staged.items() if v is not None}, pending)
             in_step = True
         finally:

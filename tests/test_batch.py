@@ -7,6 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from domain.errors import LedgerError
 from infra.readmodel import ReadModel
 from services import commands as c
@@ -54,7 +56,11 @@ def test_batches_decide_exactly_as_one_at_a_time(tmp_path: Path) -> None:
         assert rows_a == rows_b, kind
 
 
-def test_a_batch_that_meets_a_concurrent_writer_falls_back_to_one_by_one(tmp_path: Path) -> None:
+@pytest.mark.parametrize("rivals", [1, 2])
+def test_a_batch_that_meets_a_concurrent_writer_is_decided_again(tmp_path: Path, rivals: int) -> None:
+    """A rival writes after the batch took its enterprise for granted (kept from earlier
+    commands): the batch is decided again on what it reads.  If a second rival writes
+    after that read too, the batch is handled one command at a time."""
     from tests.test_streaming import journey
 
     db = str(tmp_path / "l.db")
@@ -62,26 +68,35 @@ def test_a_batch_that_meets_a_concurrent_writer_falls_back_to_one_by_one(tmp_pat
     first = [c.convert_command({**o, "command_id": f"a-{j}"}) for j, o in enumerate(journey(1)[:3])]
     ledger.handle_many(first)
     rest = [c.convert_command({**o, "command_id": f"a-{j + 3}"}) for j, o in enumerate(journey(1)[3:])]
-    # While the batch is being decided, another process records the assessment first.
-    real_load = ledger.load_many
+    rival = [c.convert_command({**o, "command_id": f"other-{j}"}) for j, o in enumerate(journey(1)[3:3 + rivals])]
+    real_load, trusted = ledger._load_for, []
 
-    def load_then_interfere(ids: Any, **kwargs: Any) -> Any:
-        staged = real_load(ids, **kwargs)
-        other.handle(c.convert_command({**journey(1)[3], "command_id": "other-assess"}))
+    def load_then_interfere(cmds: Any, trust: bool) -> Any:
+        staged = real_load(cmds, trust)
+        trusted.append(trust)
+        if rival:
+            other.handle(rival.pop(0))
         return staged
 
-    ledger.load_many = load_then_interfere  # type: ignore[method-assign]
+    ledger._load_for = load_then_interfere  # type: ignore[method-assign]
     results: list[Any] = []
     ledger.handle_many(rest, lambda cmd, r: results.append(r))
-    # The batch conflicted; one by one, the assessment is refused (already assessed) and the rest goes on.
+    assert trusted[:2] == [True, False]
+    # The assessment is refused (already assessed) and the rest goes on.
     assert isinstance(results[0], LedgerError) and results[0].code == "assess.not_recommended"
-    assert all(isinstance(r, Outcome) for r in results[1:])
+    if rivals == 2:
+        assert isinstance(results[1], LedgerError) and results[1].code.startswith("notice.")
+        assert len(trusted) == 2 + len(rest)  # one by one after the second conflict
+    else:
+        assert all(isinstance(r, Outcome) for r in results[1:]) and len(trusted) == 2
     types = [type(e).__name__ for e in ledger.events.get(ledger.enterprise(journey(1)[0]["uscc"]).id)]
     assert types == ["Registered", "Applied", "Recommended", "Assessed", "NoticeOpened", "Approved"]
 
 
 def test_a_cached_enterprise_catches_up_with_what_another_writer_recorded(tmp_path: Path) -> None:
-    """Aggregates kept between commands are brought up to date from the store before each decision."""
+    """An aggregate kept between commands is taken as it is; when another writer moved it
+    on, the save conflicts (or the refusal it led to is not confirmed) and the command is
+    decided again on what the store holds."""
     from domain.enterprise import enterprise_id
     from tests.test_streaming import journey
 

@@ -14,6 +14,7 @@ occasional backdated one.  The properties:
 
 from __future__ import annotations
 
+import copy
 import os
 import shutil
 import tempfile
@@ -141,6 +142,10 @@ class CapturingLedger(Ledger):
         self.produced: dict[UUID, list[Any]] = {}
         self._decided: list[Aggregate] = []
 
+    def _load_for(self, cmds: list[c.Command], trust: bool) -> Any:
+        self._decided = []  # a new attempt: what an earlier one decided was not written
+        return super()._load_for(cmds, trust)
+
     def _decide(self, cmd: c.Command) -> list[Aggregate]:
         decided = super()._decide(cmd)
         self._decided.extend(decided)
@@ -154,7 +159,9 @@ class CapturingLedger(Ledger):
     def _put(self, events: list[Any]) -> Any:
         recordings = super()._put(events)
         for agg in self._decided:
-            self.live[agg.id] = agg
+            # A copy: the ledger keeps the object for its next decision, which may change it
+            # and then not be written (an attempt taken for granted that is decided again).
+            self.live[agg.id] = copy.deepcopy(agg)
         for r in recordings:
             self.produced.setdefault(r.domain_event.originator_id, []).append(r.domain_event)
         self._decided = []
