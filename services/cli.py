@@ -518,7 +518,14 @@ def _serve(args: argparse.Namespace) -> int:
     if args.relay_batch < 1:
         raise c.InputError("--relay-batch", "must be at least 1")
     principals = _principals(args.principals) if args.principals else None
-    return serve(_ledger(args), components=components, relay_batch=args.relay_batch, principals=principals)
+    ledger = _ledger(args)
+    projector = None
+    if not args.projector_in_process:  # the same store, policies and credentials
+        projector = [sys.executable, "-m", "services.cli", "serve", "--components", "projector", "--db", ledger.store,
+                     *(["--policies", args.policies] if args.policies else []),
+                     *(["--principals", args.principals] if args.principals else [])]
+    return serve(ledger, components=components, relay_batch=args.relay_batch, principals=principals,
+                 projector_command=projector)
 
 
 def _principals(path: str) -> Any:
@@ -645,6 +652,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="which parts to run, comma-separated (default: all three; run them in separate processes "
                         "to scale or isolate them)")
     p.add_argument("--relay-batch", type=int, default=500, metavar="N", help="events per pipelined relay batch")
+    p.add_argument("--projector-in-process", action="store_true",
+                   help="run the projector in this process (by default, beside other components, it runs as a "
+                        "child process `serve --components projector`, so that it has a core of its own)")
     p.add_argument("--principals", metavar="FILE",
                    help="principals file (TOML): start the embedded NATS with the permissions derived from it and "
                         "the policy, and connect as its service user (see `cultivation permissions`)")

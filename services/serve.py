@@ -1,9 +1,15 @@
-"""``cultivation serve``: one process running the ledger as a service.
+"""``cultivation serve``: the ledger as a service.
 
 Starts (unless ``NATS_URL`` names a server) the embedded NATS with JetStream, then the
 command service, the relay and the live projector.  SIGTERM or SIGINT stops taking new
 commands, lets the ones in flight finish, publishes every stored event, lets the
 projector apply and publish them, closes NATS and exits 0.
+
+The projector runs in a child process of its own (``serve --components projector``,
+started, watched, restarted if it dies and stopped by this one): on two cores, command
+handling and projection then each have one, instead of sharing one interpreter lock.
+``Server(projector_command=None)`` (``serve --projector-in-process``) keeps it in this
+process.
 
 The embedded server's URL is written to ``$CULTIVATION_HOME/nats.url`` so that
 ``cultivation watch`` and other local clients find it.
@@ -26,7 +32,8 @@ from pathlib import Path
 from typing import Any
 
 from infra.nats import EmbeddedNats, connect_options, ensure_stream_and_bucket
-from infra.store import CULTIVATION_HOME, describe
+from infra.store import describe
+from infra.store import CULTIVATION_HOME
 
 log = logging.getLogger("cultivation.serve")
 URL_FILE = CULTIVATION_HOME / "nats.url"
@@ -42,6 +49,96 @@ def local_nats_url() -> str | None:
         return None
 
 
+def _die_with_parent() -> None:
+    """In the child (``preexec_fn``): SIGTERM when this process dies, so none is left behind."""
+    import ctypes
+
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG (Linux)
+    except (OSError, AttributeError):
+        pass
+
+
+class ProjectorProcess:
+    """The live projector as a child process: ``command`` is a ``serve --components
+    projector`` command line, run against ``url``.  It is restarted if it dies (it resumes
+    from its checkpoint), and stopped once the read model has caught up."""
+
+    def __init__(self, command: list[str], url: str, ledger: Any):
+        self.command = command
+        self.url = url
+        self.ledger = ledger
+        self.proc: asyncio.subprocess.Process | None = None
+        self.restarts = 0
+        self._stopping = False
+        self._watch: asyncio.Task[None] | None = None
+
+    async def start(self, timeout: float = 60.0) -> None:
+        env = {**os.environ, "NATS_URL": self.url}
+        # Its own session: a terminal's Ctrl-C reaches this process, which stops the child in order.
+        self.proc = await asyncio.create_subprocess_exec(*self.command, env=env, stdout=asyncio.subprocess.PIPE,
+                                                         start_new_session=True, preexec_fn=_die_with_parent)
+        assert self.proc.stdout is not None
+        try:
+            line = (await asyncio.wait_for(self.proc.stdout.readline(), timeout)).decode()
+        except TimeoutError:
+            line = ""
+        if "ready" not in line:
+            if self.proc.returncode is None:
+                self.proc.kill()
+            await self.proc.wait()
+            raise RuntimeError(f"the projector process did not start (exit {self.proc.returncode}): {line.strip()!r}")
+        if self._watch is None:
+            self._watch = asyncio.create_task(self._keep_running(), name="projector-process")
+
+    async def _keep_running(self) -> None:
+        while not self._stopping:
+            assert self.proc is not None
+            code = await self.proc.wait()
+            if self._stopping:
+                return
+            self.restarts += 1
+            log.error("projector process exited with %s; restarting it (restart %d)", code, self.restarts)
+            await asyncio.sleep(min(30.0, 0.5 * self.restarts))
+            try:
+                await self.start()
+            except RuntimeError as e:
+                log.error("%s", e)
+
+    async def wait_for(self, position: int, timeout: float) -> None:
+        """Wait until the child's read model has applied, and published, up to ``position``."""
+        from infra.projector import live_read_model
+
+        rm = await asyncio.to_thread(live_read_model, self.ledger)
+        try:
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + timeout
+            while min(await asyncio.to_thread(rm.position), await asyncio.to_thread(rm.published_position)) < position:
+                if loop.time() > deadline:
+                    raise TimeoutError(f"live projection did not reach position {position}")
+                await asyncio.sleep(0.05)
+        finally:
+            rm.close()
+
+    async def stop(self, timeout: float = 60.0) -> int | None:
+        self._stopping = True
+        if self._watch is not None:
+            self._watch.cancel()
+        proc = self.proc
+        if proc is None:
+            return None
+        if proc.returncode is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.wait_for(proc.wait(), timeout)
+            except TimeoutError:
+                proc.kill()
+                await proc.wait()
+        if proc.stdout is not None:
+            await proc.stdout.read()
+        return proc.returncode
+
+
 class Server:
     """The composed service; ``run()`` until ``stop()`` (or a signal)."""
 
@@ -49,8 +146,11 @@ class Server:
 
     def __init__(self, ledger: Any, nats_url: str | None = None, nats_dir: str | Path | None = None,
                  max_batch: int = 200, components: tuple[str, ...] = COMPONENTS, relay_batch: int = 500,
-                 principals: Any = None):
+                 principals: Any = None, projector_command: list[str] | None = None):
         self.ledger = ledger
+        # A `serve --components projector` command line: run the projector as that child
+        # process (when it runs beside another component), else in this one.
+        self.projector_command = projector_command
         self.principals = principals  # infra.permissions.Principals: run with NATS permissions, as its service user
         self.components = components
         self.relay_batch = relay_batch
@@ -61,7 +161,7 @@ class Server:
         self.nc: Any = None
         self.service: Any = None
         self.relay: Any = None
-        self.projector: Any = None
+        self.projector: Any = None  # a LiveProjector here, or a ProjectorProcess
         self.ready = asyncio.Event()
         self._stop = asyncio.Event()
 
@@ -109,7 +209,10 @@ class Server:
             self.relay = Relay(self.ledger, self.nc, batch_size=self.relay_batch)
             readies.append(asyncio.Event())
             self._tasks.append(asyncio.create_task(self.relay.run(readies[-1]), name="relay"))
-        if "projector" in self.components:
+        if "projector" in self.components and self.projector_command and len(self.components) > 1:
+            self.projector = ProjectorProcess(self.projector_command, url, self.ledger)
+            await self.projector.start()
+        elif "projector" in self.components:
             self.projector = LiveProjector(self.ledger, self.nc)
             readies.append(asyncio.Event())
             self._tasks.append(asyncio.create_task(self.projector.run(readies[-1]), name="projector"))
@@ -128,11 +231,15 @@ class Server:
                 await self.projector.wait_for(head, timeout)
         except TimeoutError as e:
             log.warning("shutdown: %s", e)
+        if isinstance(self.projector, ProjectorProcess):
+            code = await self.projector.stop(timeout)
+            if code:
+                log.warning("shutdown: the projector process exited with %s", code)
         for part in (self.relay, self.projector):
-            if part:
+            if part and not isinstance(part, ProjectorProcess):
                 part.stop()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        if self.projector:
+        if self.projector and not isinstance(self.projector, ProjectorProcess):
             self.projector.close()
         if self.nc:
             # Everything is published, acknowledged and projected: close without draining the
@@ -166,18 +273,21 @@ class Server:
 
 
 def serve(ledger: Any, components: tuple[str, ...] = Server.COMPONENTS, relay_batch: int = 500,
-          principals: Any = None) -> int:
+          principals: Any = None, projector_command: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s",
                         stream=sys.stderr)
-    server = Server(ledger, components=components, relay_batch=relay_batch, principals=principals)
+    server = Server(ledger, components=components, relay_batch=relay_batch, principals=principals,
+                    projector_command=projector_command)
 
     def announce(s: Server) -> None:
         embedded = " (embedded)" if s.embedded else ""
         if principals is not None:
             embedded += (f" with permissions for {len(principals.principals)} principals, "
                          f"as user {principals.service.name}")
+        running = [f"projector (process {s.projector.proc.pid})" if x == "projector" and isinstance(
+            s.projector, ProjectorProcess) else x for x in s.components]
         print(f"cultivation serve: ready on {s.url}{embedded}; store {describe(ledger.store)}; "
-              f"running {', '.join(s.components)}; commands on cultivation.cmd.<authority>.<command>", flush=True)
+              f"running {', '.join(running)}; commands on cultivation.cmd.<authority>.<command>", flush=True)
 
     asyncio.run(server.run(announce))
     print("cultivation serve: stopped cleanly", flush=True)

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-MEASUREMENTS = ("handle", "handle_many", "rebuild", "relay", "latency", "latency_split", "memory")
+MEASUREMENTS = ("handle", "handle_many", "rebuild", "relay", "latency", "latency_one_process", "memory")
 WITH_BASELINE = ("handle", "handle_many", "rebuild", "relay")
 
 
@@ -44,7 +44,7 @@ def test_quick_benchmark_reports_every_measurement_as_json() -> None:
         assert m[name]["samples"] and all(_number(x) for x in m[name]["samples"]), name
         assert m[name]["baseline_samples"] and all(_number(x) for x in m[name]["baseline_samples"]), name
 
-    for deployment in ("latency", "latency_split"):  # one `serve`; service + relay and projector apart
+    for deployment in ("latency", "latency_one_process"):  # `serve`; `serve --projector-in-process`
         latency = m[deployment]
         assert latency["commands"] > 0
         for field in ("p50_ms", "p99_ms", "reply_p50_ms", "reply_p99_ms"):

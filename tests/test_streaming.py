@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -128,6 +129,7 @@ def start_serve(db: str, home: Path, nats_url: str, *args: str, failpoint: str |
     assert proc.stdout is not None
     line = proc.stdout.readline()
     assert "ready" in line, (line, proc.stderr.read() if proc.poll() is not None else "")  # type: ignore[union-attr]
+    proc.ready_line = line  # type: ignore[attr-defined]
     return proc
 
 
@@ -408,6 +410,50 @@ def test_ten_thousand_commands_over_nats_stream_exactly_once_and_kv_equals_pool_
     assert len(pool) == enterprises
     assert kv_pool == pool
     assert _rows(live) == _rows(rebuilt)
+
+
+def _children(pid: int) -> list[int]:
+    """The processes whose parent is ``pid`` (Linux ``/proc``)."""
+    out = []
+    for d in Path("/proc").iterdir():
+        try:
+            if d.name.isdigit() and int((d / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                out.append(int(d.name))
+        except (OSError, IndexError, ValueError):
+            pass
+    return out
+
+
+def test_serve_runs_the_projector_as_a_child_process_and_restarts_it_when_it_dies(
+        ledger: Ledger, nats_url: str, home: Path) -> None:
+    """``serve`` runs the projector as a child process (a core of its own); killed, the
+    child is started again and resumes from its checkpoint; SIGTERM stops both, after the
+    read model has caught up."""
+    proc = start_serve(ledger.store, home, nats_url)
+    live = live_read_model(ledger)
+    try:
+        child = int(re.search(r"projector \(process (\d+)\)", proc.ready_line).group(1))  # type: ignore[attr-defined]
+        replies = asyncio.run(send_all(nats_url, [{**o, "command_id": f"c-0-{j}"} for j, o in enumerate(journey(0))]))
+        assert all(r["body"]["ok"] for r in replies)
+        wait_until(lambda: live.published_position() >= ledger.max_position(), what="the child's projection")
+        os.kill(child, signal.SIGKILL)
+        replies = asyncio.run(send_all(nats_url, [{**o, "command_id": f"c-1-{j}"} for j, o in enumerate(journey(1))]))
+        assert all(r["body"]["ok"] for r in replies)
+        head = ledger.max_position()
+        wait_until(lambda: live.position() >= head and live.published_position() >= head, timeout=90,
+                   what="the restarted child's projection")
+        assert any(d.uscc == journey(1)[0]["uscc"] for d in asyncio.run(kv_designations(nats_url)).values())
+        restarted = _children(proc.pid)
+        assert restarted and child not in restarted
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 0
+        live.close()
+    assert "stopped cleanly" in proc.stdout.read()  # type: ignore[union-attr]
+    assert not [p for p in restarted if Path(f"/proc/{p}").exists()]  # the child stopped with it
+    rebuilt = ReadModel(ledger)
+    rebuilt.rebuild()
+    assert _rows(live_read_model(ledger)) == _rows(rebuilt)
 
 
 def test_watch_pool_prints_changes_live(ledger: Ledger, nats_url: str, home: Path) -> None:
