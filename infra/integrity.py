@@ -47,8 +47,13 @@ _stamp = msgspec.json.Decoder(_Stamp)
 
 
 def record_bytes(position: int, originator_id: UUID | str, version: int, topic: str, state: bytes) -> bytes:
-    """Canonical bytes of one stored record: every field the store keeps, unambiguously."""
-    return f"{position}\n{UUID(str(originator_id))}\n{version}\n{topic}\n".encode() + bytes(state)
+    """Canonical bytes of one stored record: every field the store keeps, unambiguously.
+
+    >>> record_bytes(7, "8A6E08042BD04672B79DD97027F9071A", 2, "t", b"{}")
+    b'7\\n8a6e0804-2bd0-4672-b79d-d97027f9071a\\n2\\nt\\n{}'
+    """
+    key = originator_id if isinstance(originator_id, UUID) else UUID(originator_id)  # the canonical text
+    return f"{position}\n{key}\n{version}\n{topic}\n".encode() + bytes(state)
 
 
 def leaf_of(position: int, originator_id: UUID | str, version: int, topic: str, state: bytes) -> bytes:

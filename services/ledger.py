@@ -355,12 +355,14 @@ class Ledger(Application[UUID]):
                         [i.hex for i in ids])
             return {UUID(r[0]): r[1] for r in cur.fetchall()}
 
-    def _put(self, events: list[Any]) -> list[Any]:
-        """Record new events in one transaction.  ``self.events.put`` rather than
-        ``self.save``: the events are collected already, and ``save`` would check each of
-        them against the library's runtime protocols (slow ``isinstance`` on a Protocol)
-        only to find them to be events; nothing here follows the application's notifications."""
-        return self.events.put(events)
+    def _put(self, events: list[Any]) -> None:
+        """Record new events in one transaction.  The recorder directly, rather than
+        ``self.save`` (which checks each event against the library's runtime protocols, a
+        slow ``isinstance`` on a Protocol, only to find it an event) or ``self.events.put``
+        (which builds a recording and a notification of each, for the application's
+        followers): nothing here follows them."""
+        to_stored = self.mapper.to_stored_event
+        self.recorder.insert_events([to_stored(e) for e in events])
 
     def _load_for(self, cmds: list[c.Command], trust: bool) -> dict[UUID, Aggregate | None]:
         """The journal entries and enterprises a batch of commands reads.

@@ -86,10 +86,9 @@ class RecordingLedger(Ledger):
         super().__init__(*args, **kwargs)
         self.produced: list[Any] = []
 
-    def _put(self, events: list[Any]) -> Any:
-        recordings = super()._put(events)
-        self.produced.extend(copy.deepcopy(r.domain_event) for r in recordings)
-        return recordings
+    def _put(self, events: list[Any]) -> None:
+        super()._put(events)
+        self.produced.extend(copy.deepcopy(e) for e in events)
 
 
 def all_notifications(app: Ledger) -> list[Any]:

@@ -156,16 +156,15 @@ class CapturingLedger(Ledger):
         self._decided.append(journal)
         return events, outcome, journal
 
-    def _put(self, events: list[Any]) -> Any:
-        recordings = super()._put(events)
+    def _put(self, events: list[Any]) -> None:
+        super()._put(events)
         for agg in self._decided:
             # A copy: the ledger keeps the object for its next decision, which may change it
             # and then not be written (an attempt taken for granted that is decided again).
             self.live[agg.id] = copy.deepcopy(agg)
-        for r in recordings:
-            self.produced.setdefault(r.domain_event.originator_id, []).append(r.domain_event)
+        for e in events:
+            self.produced.setdefault(e.originator_id, []).append(e)
         self._decided = []
-        return recordings
 
 
 # ---------------------------------------------------------------------- invariants
