@@ -54,10 +54,16 @@ def live_read_model(ledger: Any, prefix: str = "live") -> ReadModel:
     then never queue for the ledger's single write lock (nor the ledger's for its own),
     and they need not reach the disk one by one (``synchronous=NORMAL``: a power cut may
     take back its last commits, checkpoint included, and the stream redelivers them).
-    On PostgreSQL its tables sit in the ledger's schema, where writers do not queue.
+    On PostgreSQL its tables sit in the ledger's schema, where writers do not queue, and
+    its commits do not wait for the WAL to reach the disk either (``synchronous_commit =
+    off``, on its own connection only: a crash of the database server may take back its
+    last commits, checkpoint included, never half of one; the stream redelivers them).
     """
     if is_postgres(ledger.store):
-        return ReadModel(ledger, prefix=prefix, follows_store=False)
+        rm = ReadModel(ledger, prefix=prefix, follows_store=False)
+        with rm._tx() as cur:
+            cur.execute("SET synchronous_commit = off")  # the session's, beyond this transaction
+        return rm
     rm = ReadModel(ledger, prefix=prefix, follows_store=False, target=f"{ledger.store}.live")
     rm.conn.execute("PRAGMA synchronous=NORMAL")
     return rm
