@@ -49,14 +49,24 @@ def local_nats_url() -> str | None:
         return None
 
 
-def _die_with_parent() -> None:
-    """In the child (``preexec_fn``): SIGTERM when this process dies, so none is left behind."""
+PARENT_ENV = "CULTIVATION_SERVE_PARENT"  # set by serve for its projector process: the parent's pid
+
+
+def die_with_parent() -> None:
+    """In a process started by ``serve`` (:data:`PARENT_ENV` set): be sent SIGTERM when that
+    parent dies, so none is left behind (Linux ``PR_SET_PDEATHSIG``; set here, in the child
+    itself, rather than in a ``preexec_fn``, which is unsafe beside threads)."""
     import ctypes
 
+    parent = os.environ.get(PARENT_ENV)
+    if not parent:
+        return
     try:
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG (Linux)
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):
-        pass
+        return
+    if os.getppid() != int(parent):  # the parent died before the line above
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 class ProjectorProcess:
@@ -74,10 +84,10 @@ class ProjectorProcess:
         self._watch: asyncio.Task[None] | None = None
 
     async def start(self, timeout: float = 60.0) -> None:
-        env = {**os.environ, "NATS_URL": self.url}
+        env = {**os.environ, "NATS_URL": self.url, PARENT_ENV: str(os.getpid())}
         # Its own session: a terminal's Ctrl-C reaches this process, which stops the child in order.
         self.proc = await asyncio.create_subprocess_exec(*self.command, env=env, stdout=asyncio.subprocess.PIPE,
-                                                         start_new_session=True, preexec_fn=_die_with_parent)
+                                                         start_new_session=True)
         assert self.proc.stdout is not None
         try:
             line = (await asyncio.wait_for(self.proc.stdout.readline(), timeout)).decode()
@@ -276,6 +286,7 @@ def serve(ledger: Any, components: tuple[str, ...] = Server.COMPONENTS, relay_ba
           principals: Any = None, projector_command: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s",
                         stream=sys.stderr)
+    die_with_parent()
     server = Server(ledger, components=components, relay_batch=relay_batch, principals=principals,
                     projector_command=projector_command)
 

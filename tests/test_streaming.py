@@ -476,6 +476,21 @@ def test_serve_runs_the_projector_as_a_child_process_and_restarts_it_when_it_die
     assert _rows(live_read_model(ledger)) == _rows(rebuilt)
 
 
+def test_the_projector_process_does_not_outlive_a_killed_serve(ledger: Ledger, nats_url: str, home: Path) -> None:
+    proc = start_serve(ledger.store, home, nats_url)
+    child = int(re.search(r"projector \(process (\d+)\)", proc.ready_line).group(1))  # type: ignore[attr-defined]
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+    def gone() -> bool:
+        try:
+            return (Path(f"/proc/{child}/stat").read_text().rsplit(")", 1)[1].split()[0]) in ("Z", "X")
+        except OSError:
+            return True
+
+    wait_until(gone, timeout=30, what="the projector process to stop with its parent")
+
+
 def test_watch_pool_prints_changes_live(ledger: Ledger, nats_url: str, home: Path) -> None:
     proc = start_serve(ledger.store, home, nats_url)
     env = {**os.environ, "NATS_URL": nats_url, "CULTIVATION_HOME": str(home)}
