@@ -31,10 +31,11 @@ from uuid import UUID
 
 import msgspec
 from eventsourcing.persistence import StoredEvent
-from eventsourcing.postgres import PostgresAggregateRecorder, PostgresApplicationRecorder
+from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder
 
 from infra.merkle import TreeBuilder, leaf_hash, root
+from infra.store import read_rows, sql_table
 
 GENESIS = bytes(32)
 
@@ -178,46 +179,29 @@ class ChainRow(msgspec.Struct, frozen=True):
 
 
 def _chain_table(ledger: Any) -> str:
-    recorder = ledger.recorder
-    table = f"{recorder.events_table_name}_chain"
-    if isinstance(recorder, PostgresApplicationRecorder):
-        return f'"{recorder.datastore.schema}"."{table}"'
-    return table
-
-
-def _query(ledger: Any, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
-    recorder = ledger.recorder
-    if isinstance(recorder, PostgresApplicationRecorder):
-        with recorder.datastore.get_connection() as conn, conn.cursor() as curs:
-            curs.execute(sql.replace("?", "%s"), list(params))
-            return [tuple(r.values()) for r in curs.fetchall()]
-    with recorder.datastore.transaction(commit=False) as c:
-        c.execute(sql, list(params))
-        return [tuple(r) for r in c.fetchall()]
+    return sql_table(ledger.recorder, f"{ledger.recorder.events_table_name}_chain")
 
 
 def select_chain(ledger: Any, after: int, limit: int, upto: int | None = None) -> list[ChainRow]:
     """Chain rows with ``after < position (<= upto)``, in position order."""
-    table = _chain_table(ledger)
+    select = f"SELECT position, leaf, chain, recorded_at FROM {_chain_table(ledger)} WHERE position > ?"
     if upto is None:
-        rows = _query(ledger, f"SELECT position, leaf, chain, recorded_at FROM {table} WHERE position > ? "
-                              f"ORDER BY position LIMIT ?", (after, limit))
+        rows = read_rows(ledger.recorder, f"{select} ORDER BY position LIMIT ?", (after, limit))
     else:
-        rows = _query(ledger, f"SELECT position, leaf, chain, recorded_at FROM {table} WHERE position > ? "
-                              f"AND position <= ? ORDER BY position LIMIT ?", (after, upto, limit))
+        rows = read_rows(ledger.recorder, f"{select} AND position <= ? ORDER BY position LIMIT ?", (after, upto, limit))
     return [ChainRow(int(p), bytes(lf), bytes(ch), str(ra)) for p, lf, ch, ra in rows]
 
 
 def position_recorded_by(ledger: Any, recorded_at: str) -> int:
     """The last ledger position recorded at or before ledger time ``recorded_at`` (ISO 8601)."""
-    rows = _query(ledger, f"SELECT MAX(position) FROM {_chain_table(ledger)} WHERE recorded_at <= ?",
-                  (recorded_at,))
+    rows = read_rows(ledger.recorder, f"SELECT MAX(position) FROM {_chain_table(ledger)} WHERE recorded_at <= ?",
+                     (recorded_at,))
     return int(rows[0][0] or 0)
 
 
 def chain_before(ledger: Any, position: int) -> bytes:
-    rows = _query(ledger, f"SELECT chain FROM {_chain_table(ledger)} WHERE position < ? ORDER BY position DESC "
-                          f"LIMIT 1", (position,))
+    rows = read_rows(ledger.recorder, f"SELECT chain FROM {_chain_table(ledger)} WHERE position < ? "
+                                      f"ORDER BY position DESC LIMIT 1", (position,))
     return bytes(rows[0][0]) if rows else GENESIS
 
 
@@ -359,12 +343,9 @@ def verify_snapshots(ledger: Any, max_findings: int = 100) -> list[Finding]:
 
     if ledger.snapshots is None:
         return []
-    recorder = ledger.snapshots.recorder
-    table = recorder.events_table_name
-    if isinstance(recorder, PostgresAggregateRecorder):
-        table = f'"{recorder.datastore.schema}"."{table}"'
-    rows = _query(ledger, f"SELECT originator_id, originator_version, topic, state FROM {table} "
-                          f"ORDER BY originator_id, originator_version", ())
+    rows = read_rows(ledger.recorder, f"SELECT originator_id, originator_version, topic, state FROM "
+                                      f"{sql_table(ledger.snapshots.recorder)} ORDER BY originator_id, "
+                                      f"originator_version", ())
     findings: list[Finding] = []
     for oid, version, topic, state in rows:
         oid = oid if isinstance(oid, UUID) else UUID(str(oid))

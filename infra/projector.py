@@ -31,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
@@ -67,6 +68,23 @@ def live_read_model(ledger: Any, prefix: str = "live") -> ReadModel:
     rm = ReadModel(ledger, prefix=prefix, follows_store=False, target=f"{ledger.store}.live")
     rm.conn.execute("PRAGMA synchronous=NORMAL")
     return rm
+
+
+async def wait_projected(rm: ReadModel, position: int, timeout: float,
+                         published: Callable[[], int] | None = None) -> None:
+    """Wait until the live read model ``rm`` has applied, and published, every event up to
+    ``position``: what was published by the projector's own count (``published``), else
+    by the position the read model stores (for a projector in another process)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        applied = await asyncio.to_thread(rm.position)
+        sent = published() if published is not None else await asyncio.to_thread(rm.published_position)
+        if min(applied, sent) >= position:
+            return
+        if loop.time() > deadline:
+            raise TimeoutError(f"live projection did not reach position {position}")
+        await asyncio.sleep(0.05)
 
 
 class OutOfOrder(Exception):
@@ -274,13 +292,7 @@ class LiveProjector:
 
     async def wait_for(self, position: int, timeout: float = 30.0) -> None:
         """Wait until the live read model has applied, and published, every event up to ``position``."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        rm = self.read_model
-        while min(await asyncio.to_thread(rm.position), self._published) < position:
-            if loop.time() > deadline:
-                raise TimeoutError(f"live projection did not reach position {position}")
-            await asyncio.sleep(0.05)
+        await wait_projected(self.read_model, position, timeout, published=lambda: self._published)
 
     def close(self) -> None:
         self.read_model.close()

@@ -20,9 +20,10 @@ With neither, the ledger uses :data:`DEFAULT_SQLITE_PATH`:
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 CULTIVATION_HOME = Path(os.environ.get("CULTIVATION_HOME", Path.home() / ".local/share/cultivation-ledger"))
@@ -74,6 +75,37 @@ def describe(url: str) -> str:
         host = parts.hostname or ""
         return f"postgresql://{parts.username or ''}@{host}:{parts.port or 5432}{parts.path}"
     return url
+
+
+def sql_table(recorder: Any, table: str | None = None) -> str:
+    """``table`` (by default the recorder's events table) as SQL names it on the
+    recorder's store: quoted and schema-qualified on PostgreSQL.
+
+    >>> class Recorder:
+    ...     events_table_name = "stored_events"
+    >>> sql_table(Recorder()), sql_table(Recorder(), "stored_events_chain")
+    ('stored_events', 'stored_events_chain')
+    """
+    from eventsourcing.postgres import PostgresAggregateRecorder
+
+    table = table or recorder.events_table_name
+    if isinstance(recorder, PostgresAggregateRecorder):
+        schema = recorder.datastore.schema
+        return f'"{schema}"."{table}"' if schema else f'"{table}"'
+    return table
+
+
+def read_rows(recorder: Any, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+    """The rows of one read-only query (``?`` placeholders) on the recorder's store, as tuples."""
+    from eventsourcing.postgres import PostgresAggregateRecorder
+
+    if isinstance(recorder, PostgresAggregateRecorder):
+        with recorder.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(sql.replace("?", "%s"), list(params))
+            return [tuple(r.values()) for r in curs.fetchall()]
+    with recorder.datastore.transaction(commit=False) as cur:
+        cur.execute(sql, list(params))
+        return [tuple(r) for r in cur.fetchall()]
 
 
 @contextmanager

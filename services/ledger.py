@@ -48,7 +48,7 @@ from domain.policy import PolicyBook, Programme
 from domain.values import Actor, uscc_check_char, uscc_region
 from infra.mapper import MsgspecMapper
 from infra.policy_files import load_policy_book
-from infra.store import schema_lock, store_env, store_url
+from infra.store import read_rows, schema_lock, sql_table, store_env, store_url
 from services import commands as c
 
 
@@ -198,8 +198,8 @@ class Ledger(Application[UUID]):
             for oid in wanted:
                 out[oid] = self._cache.pop(oid, None)
         recorder = self.recorder
-        events_table = recorder.events_table_name
-        snapshots_table = self.snapshots.recorder.events_table_name if self.snapshots is not None else None
+        events_table = sql_table(recorder)
+        snapshots_table = sql_table(self.snapshots.recorder) if self.snapshots is not None else None
         pg = isinstance(recorder, PostgresApplicationRecorder)
         to_event = self.mapper.to_domain_event
         cols = "e.originator_id, e.originator_version, e.topic, e.state"
@@ -208,13 +208,12 @@ class Ledger(Application[UUID]):
             cold = [oid for oid in chunk if out[oid] is None and oid not in unsnapshotted]
             snaps: list[tuple[Any, ...]] = []
             if pg:
-                schema = f'"{recorder.datastore.schema}".' if recorder.datastore.schema else ""
                 # prepare=False: psycopg prepares a statement after a few runs, and PostgreSQL's
                 # generic plan for an array parameter was up to 10x slower than a custom one.
                 with recorder.datastore.get_connection() as conn, conn.cursor() as curs:
                     if snapshots_table and cold:
                         curs.execute(f"SELECT DISTINCT ON (originator_id) originator_id, originator_version, topic, "
-                                     f'state FROM {schema}"{snapshots_table}" WHERE originator_id = ANY(%s) '
+                                     f"state FROM {snapshots_table} WHERE originator_id = ANY(%s) "
                                      f"ORDER BY originator_id, originator_version DESC", (cold,), prepare=False)
                         snaps = [(r["originator_id"], r["originator_version"], r["topic"], r["state"])
                                  for r in curs.fetchall()]
@@ -222,7 +221,7 @@ class Ledger(Application[UUID]):
                     # Every event of these aggregates; those at or below each one's starting version
                     # are skipped below, undecoded.  (Joining against (id, version) pairs made the
                     # planner merge-join through the whole primary key index: 7x slower.)
-                    curs.execute(f'SELECT {cols} FROM {schema}"{events_table}" e WHERE e.originator_id = ANY(%s) '
+                    curs.execute(f"SELECT {cols} FROM {events_table} e WHERE e.originator_id = ANY(%s) "
                                  f"ORDER BY e.originator_id, e.originator_version", (list(floor),), prepare=False)
                     rows = [(r["originator_id"], r["originator_version"], r["topic"], r["state"])
                             for r in curs.fetchall()]
@@ -341,19 +340,11 @@ class Ledger(Application[UUID]):
         """The latest stored version of each of ``ids`` that has any event, in one read."""
         from eventsourcing.postgres import PostgresApplicationRecorder
 
-        recorder = self.recorder
-        table = recorder.events_table_name
-        if isinstance(recorder, PostgresApplicationRecorder):
-            schema = f'"{recorder.datastore.schema}".' if recorder.datastore.schema else ""
-            with recorder.datastore.get_connection() as conn, conn.cursor() as curs:
-                curs.execute(f'SELECT originator_id, MAX(originator_version) AS v FROM {schema}"{table}" '
-                             f"WHERE originator_id = ANY(%s) GROUP BY originator_id", (ids,), prepare=False)
-                return {r["originator_id"]: r["v"] for r in curs.fetchall()}
-        with recorder.datastore.transaction(commit=False) as cur:
-            cur.execute(f"SELECT originator_id, MAX(originator_version) FROM {table} "
-                        f"WHERE originator_id IN ({','.join('?' * len(ids))}) GROUP BY originator_id",
-                        [i.hex for i in ids])
-            return {UUID(r[0]): r[1] for r in cur.fetchall()}
+        keys = ids if isinstance(self.recorder, PostgresApplicationRecorder) else [i.hex for i in ids]
+        rows = read_rows(self.recorder, f"SELECT originator_id, MAX(originator_version) FROM "
+                                        f"{sql_table(self.recorder)} WHERE originator_id IN "
+                                        f"({', '.join('?' * len(ids))}) GROUP BY originator_id", keys)
+        return {oid if isinstance(oid, UUID) else UUID(oid): version for oid, version in rows}
 
     def _put(self, events: list[Any]) -> None:
         """Record new events in one transaction.  The recorder directly, rather than

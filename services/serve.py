@@ -32,8 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from infra.nats import EmbeddedNats, connect_options, ensure_stream_and_bucket
-from infra.store import describe
-from infra.store import CULTIVATION_HOME
+from infra.store import CULTIVATION_HOME, describe
 
 log = logging.getLogger("cultivation.serve")
 URL_FILE = CULTIVATION_HOME / "nats.url"
@@ -117,16 +116,11 @@ class ProjectorProcess:
 
     async def wait_for(self, position: int, timeout: float) -> None:
         """Wait until the child's read model has applied, and published, up to ``position``."""
-        from infra.projector import live_read_model
+        from infra.projector import live_read_model, wait_projected
 
         rm = await asyncio.to_thread(live_read_model, self.ledger)
         try:
-            loop = asyncio.get_running_loop()
-            deadline = loop.time() + timeout
-            while min(await asyncio.to_thread(rm.position), await asyncio.to_thread(rm.published_position)) < position:
-                if loop.time() > deadline:
-                    raise TimeoutError(f"live projection did not reach position {position}")
-                await asyncio.sleep(0.05)
+            await wait_projected(rm, position, timeout)
         finally:
             rm.close()
 
@@ -171,7 +165,8 @@ class Server:
         self.nc: Any = None
         self.service: Any = None
         self.relay: Any = None
-        self.projector: Any = None  # a LiveProjector here, or a ProjectorProcess
+        self.projector: Any = None  # a LiveProjector in this process
+        self.projector_process: ProjectorProcess | None = None  # or the projector as a child process
         self.ready = asyncio.Event()
         self._stop = asyncio.Event()
 
@@ -220,8 +215,8 @@ class Server:
             readies.append(asyncio.Event())
             self._tasks.append(asyncio.create_task(self.relay.run(readies[-1]), name="relay"))
         if "projector" in self.components and self.projector_command and len(self.components) > 1:
-            self.projector = ProjectorProcess(self.projector_command, url, self.ledger)
-            await self.projector.start()
+            self.projector_process = ProjectorProcess(self.projector_command, url, self.ledger)
+            await self.projector_process.start()
         elif "projector" in self.components:
             self.projector = LiveProjector(self.ledger, self.nc)
             readies.append(asyncio.Event())
@@ -237,19 +232,20 @@ class Server:
         try:
             if self.relay:
                 await self._wait_relay(head, timeout)
-            if self.projector and self.relay:  # a projector alone cannot know what is still on its way
-                await self.projector.wait_for(head, timeout)
+            projector = self.projector or self.projector_process
+            if projector and self.relay:  # a projector alone cannot know what is still on its way
+                await projector.wait_for(head, timeout)
         except TimeoutError as e:
             log.warning("shutdown: %s", e)
-        if isinstance(self.projector, ProjectorProcess):
-            code = await self.projector.stop(timeout)
+        if self.projector_process:
+            code = await self.projector_process.stop(timeout)
             if code:
                 log.warning("shutdown: the projector process exited with %s", code)
         for part in (self.relay, self.projector):
-            if part and not isinstance(part, ProjectorProcess):
+            if part:
                 part.stop()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        if self.projector and not isinstance(self.projector, ProjectorProcess):
+        if self.projector:
             self.projector.close()
         if self.nc:
             # Everything is published, acknowledged and projected: close without draining the
@@ -295,8 +291,9 @@ def serve(ledger: Any, components: tuple[str, ...] = Server.COMPONENTS, relay_ba
         if principals is not None:
             embedded += (f" with permissions for {len(principals.principals)} principals, "
                          f"as user {principals.service.name}")
-        running = [f"projector (process {s.projector.proc.pid})" if x == "projector" and isinstance(
-            s.projector, ProjectorProcess) else x for x in s.components]
+        child = s.projector_process
+        running = [f"projector (process {child.proc.pid})" if x == "projector" and child and child.proc else x
+                   for x in s.components]
         print(f"cultivation serve: ready on {s.url}{embedded}; store {describe(ledger.store)}; "
               f"running {', '.join(running)}; commands on cultivation.cmd.<authority>.<command>", flush=True)
 

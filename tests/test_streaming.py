@@ -432,16 +432,18 @@ def test_the_live_read_model_commits_without_waiting_for_the_disk(any_ledger: Le
             assert list(cur.fetchone().values())[0] == "on"
 
 
+def _stat(pid: int | str) -> list[str]:
+    """The fields of ``/proc/<pid>/stat`` after the command name (state, parent, ...);
+    empty once the process is gone (Linux)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return []
+
+
 def _children(pid: int) -> list[int]:
-    """The processes whose parent is ``pid`` (Linux ``/proc``)."""
-    out = []
-    for d in Path("/proc").iterdir():
-        try:
-            if d.name.isdigit() and int((d / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
-                out.append(int(d.name))
-        except (OSError, IndexError, ValueError):
-            pass
-    return out
+    """The processes whose parent is ``pid``."""
+    return [int(d.name) for d in Path("/proc").iterdir() if d.name.isdigit() and _stat(d.name)[1:2] == [str(pid)]]
 
 
 def test_serve_runs_the_projector_as_a_child_process_and_restarts_it_when_it_dies(
@@ -482,13 +484,8 @@ def test_the_projector_process_does_not_outlive_a_killed_serve(ledger: Ledger, n
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
 
-    def gone() -> bool:
-        try:
-            return (Path(f"/proc/{child}/stat").read_text().rsplit(")", 1)[1].split()[0]) in ("Z", "X")
-        except OSError:
-            return True
-
-    wait_until(gone, timeout=30, what="the projector process to stop with its parent")
+    wait_until(lambda: _stat(child)[:1] in ([], ["Z"], ["X"]), timeout=30,
+               what="the projector process to stop with its parent")
 
 
 def test_watch_pool_prints_changes_live(ledger: Ledger, nats_url: str, home: Path) -> None:
