@@ -31,7 +31,8 @@ import msgspec
 
 from infra.store import is_postgres, store_env
 from projections.audit import AuditEntry, audit_values, tier_of
-from projections.pools import Designation, EnterpriseRow, PoolMember, PoolState, aggregate_key
+from projections.pools import (IN_FORCE_SQL, UNVERSIONED, VALID_SQL, Designation, EnterpriseRow, PoolMember,
+                              PoolState, Version, aggregate_key, timeline)
 from projections.pools import fold as fold_pools
 from projections.reviews import ReviewRow, ReviewState
 from projections.reviews import fold as fold_review
@@ -47,6 +48,9 @@ ROWS: dict[str, tuple[str, type[msgspec.Struct], str]] = {
     "budget": ("budgets", BudgetRow, "key"),
     "review": ("reviews", ReviewRow, "key"),
 }
+# Row kinds kept as versions over business time (projections.pools, "One time model"): the
+# table of each holds the row's columns but UNVERSIONED ones, and ``until``; key (key, since).
+VERSIONED = ("enterprise", "designation", "member")
 # Row kinds loaded for a batch by the aggregate ids of its events: enterprise rows by
 # enterprise_id, budgets by their own key (the SchemeBudget id).  Review rows are never
 # loaded: no fold reads one back (each Reviewed event writes a row of its own).
@@ -71,7 +75,7 @@ STREAM_SEQ = "pools.stream_seq"
 SCHEMA = "pools.schema"
 # Raised whenever a projection gains row kinds or columns: a read model made by an older
 # version is emptied on open and caught up again from the first event (see _create).
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 BOOL_COLUMNS = {"review_failed", "under_reconfirmation", "listed", "passed"}
 INT_COLUMNS = {"changed_at", "year", "amount_fen", "clawed_back_fen", "tranche", "budget_fen", "spent_fen",
                "refunded_fen"}
@@ -112,6 +116,16 @@ def _audit_sql(fields: list[Any]) -> list[Any]:
 
 def _columns(row_type: type[msgspec.Struct]) -> list[str]:
     return list(row_type.__struct_fields__)
+
+
+def _version_columns(row_type: type[msgspec.Struct]) -> list[str]:
+    """The columns of a version table: the row's but those not versioned, then ``until``."""
+    return [c for c in _columns(row_type) if c not in UNVERSIONED] + ["until"]
+
+
+def _row(row_type: type[msgspec.Struct], cols: list[str], values: Any) -> Any:
+    """A row of ``row_type`` from SQL values of ``cols`` (booleans from SQLite integers)."""
+    return row_type(**{c: bool(v) if c in BOOL_COLUMNS else v for c, v in zip(cols, values) if c != "until"})
 
 
 def _sqltype(column: str) -> str:
@@ -260,6 +274,8 @@ class _Write:
 
     def __init__(self) -> None:
         self.rows: dict[str, list[Any]] = {}
+        self.versions: dict[str, list[Any]] = {}  # by kind, version-table columns
+        self.refolded: list[str] = []  # enterprises whose stored versions are all replaced
         self.changed: list[tuple[str, msgspec.Struct]] = []  # the row objects (apply_batch's result)
         self.audit: list[Any] = []
         self.stats: list[Any] = []
@@ -382,7 +398,8 @@ class ReadModel:
             cur.execute(f"CREATE TABLE IF NOT EXISTS {p}_checkpoints (projection TEXT PRIMARY KEY, position BIGINT)")
             if self._position(cur, SCHEMA) < SCHEMA_VERSION:
                 # Made by an older projection (or new): start again from the first event.
-                for table in [t for t, _, _ in self.tables.values()] + [f"{p}_audit", f"{p}_stats"]:
+                for table in [t for t, _, _ in self.tables.values()] + [f"{p}_audit", f"{p}_stats"] + \
+                        [f"{self.tables[k][0]}_v" for k in VERSIONED]:
                     cur.execute(f"DROP TABLE IF EXISTS {table}")
                 cur.execute(f"DELETE FROM {p}_checkpoints")
                 self._set_position(cur, SCHEMA_VERSION, SCHEMA)
@@ -391,6 +408,13 @@ class ReadModel:
                 for name in _columns(row_type):
                     cols.append(f"{name} {_sqltype(name)}{' PRIMARY KEY' if name == key else ''}")
                 cur.execute(f"CREATE TABLE IF NOT EXISTS {table} ({', '.join(cols)})")
+            for kind in VERSIONED:
+                table, row_type, key = self.tables[kind]
+                cols = [f"{name} {_sqltype(name)}" for name in _version_columns(row_type)]
+                cur.execute(f"CREATE TABLE IF NOT EXISTS {table}_v ({', '.join(cols)}, PRIMARY KEY ({key}, since))")
+                cur.execute(f"CREATE INDEX IF NOT EXISTS {table}_v_ent ON {table}_v (enterprise_id)")
+                cur.execute(f"CREATE INDEX IF NOT EXISTS {table}_v_since ON {table}_v (since)")
+            cur.execute(f"CREATE INDEX IF NOT EXISTS {p}_designations_v_tier ON {p}_designations_v (tier, region)")
             cur.execute(f"CREATE INDEX IF NOT EXISTS {p}_designations_tier ON {p}_designations (tier, level, region)")
             cur.execute(f"CREATE INDEX IF NOT EXISTS {p}_designations_ent ON {p}_designations (enterprise_id)")
             cur.execute(f"CREATE INDEX IF NOT EXISTS {p}_designations_changed ON {p}_designations (changed_at)")
@@ -478,11 +502,21 @@ class ReadModel:
         targets = _targets(state, rewards, reviews)
         write = _Write()
         astuple = msgspec.structs.astuple
+        versions = state.versions
         for kind, key_value in sorted(state.dirty | rewards.dirty | reviews.dirty):
             row = targets[kind][key_value]
             write.rows.setdefault(kind, []).extend(astuple(row))  # columns in field order
+            if kind in VERSIONED:  # the version the row now stands as, open-ended
+                versions[(kind, key_value, row.since)] = Version(msgspec.structs.replace(row), None)
             if changed:
                 write.changed.append((kind, row))
+        for (kind, _, _), v in sorted(versions.items()):
+            values = write.versions.setdefault(kind, [])
+            values.extend(x for f, x in zip(v.row.__struct_fields__, astuple(v.row)) if f not in UNVERSIONED)
+            values.append(v.until)
+        versions.clear()
+        write.refolded = sorted(state.refolded)
+        state.refolded.clear()
         state.dirty.clear()
         rewards.dirty.clear()
         reviews.dirty.clear()
@@ -493,6 +527,16 @@ class ReadModel:
 
     def _put(self, cur: Any, write: _Write, checkpoint: int, stream_seq: int | None = None) -> None:
         """Store ``write`` and move the checkpoint, in transaction ``cur``."""
+        for i in range(0, len(write.refolded), 500):
+            chunk = write.refolded[i:i + 500]
+            for kind in VERSIONED:
+                cur.execute(self._sql(f"DELETE FROM {self.tables[kind][0]}_v WHERE enterprise_id IN "
+                                      f"({','.join('?' * len(chunk))})"), chunk)
+        for kind, values in write.versions.items():
+            table, row_type, key = self.tables[kind]
+            cols = _version_columns(row_type)
+            updates = ", ".join(f"{c} = excluded.{c}" for c in cols if c not in (key, "since"))
+            self._insert(cur, f"{table}_v", cols, values, f"ON CONFLICT ({key}, since) DO UPDATE SET {updates}")
         for kind, values in write.rows.items():
             table, row_type, key = self.tables[kind]
             cols = _columns(row_type)
@@ -592,6 +636,7 @@ class ReadModel:
         """Fold events (with their aggregate keys) into ``rows``, which hold every row they
         touch, and their audit entries and statistics into ``batch``."""
         state, rewards, reviews = rows.pools, rows.rewards, rows.reviews
+        state.history = self._history
         enterprises = state.enterprises
         audit, stats = batch.audit, batch.stats
         for pos, ev, eid in keyed:
@@ -613,6 +658,12 @@ class ReadModel:
                 key = (ent.region[:2] + "0000", tier or "_", kind, occurred.year)
                 stats[key] = stats.get(key, 0) + 1
         batch.events += len(keyed)
+
+    def _history(self, eid: str, version: int) -> list[Any]:
+        """The events of enterprise ``eid`` up to ``version``, from the store: for an event
+        dated before facts already folded (``projections.pools.refold``).  A read model
+        behind the store, or as recorded by T, sees no later event."""
+        return list(self.ledger.events.get(UUID(eid), lte=version))
 
     # ------------------------------------------------------------------ catching up
     def catch_up(self, progress: Callable[[int, int], None] | None = None, upto: int | None = None) -> int:
@@ -700,6 +751,8 @@ class ReadModel:
         with self._tx() as cur:
             for table, _, _ in self.tables.values():
                 cur.execute(f"DELETE FROM {table}")
+            for kind in VERSIONED:
+                cur.execute(f"DELETE FROM {self.tables[kind][0]}_v")
             cur.execute(f"DELETE FROM {self.prefix}_audit")
             cur.execute(f"DELETE FROM {self.prefix}_stats")
             cur.execute(self._sql(f"DELETE FROM {self.prefix}_checkpoints WHERE projection <> ?"), (SCHEMA,))
@@ -737,33 +790,53 @@ class ReadModel:
             return [tuple(r) for r in cur.fetchall()]
 
     # ------------------------------------------------------------------ queries
+    def on(self, kind: str, as_of: str, *, where: str = "", params: tuple[Any, ...] = (),
+           region: str | None = None, order: str | None = None) -> list[Any]:
+        """The rows of ``kind`` (``enterprise``, ``designation``, ``member``) as they stood on
+        business date ``as_of`` -- each row's version in force then (the one answer to "this
+        row on D", :data:`projections.pools.IN_FORCE_SQL`) -- inside ``region`` (the region
+        the row had on that date), with an extra SQL condition ``where``.  No catching up."""
+        table, row_type, key = self.tables[kind]
+        cols = _version_columns(row_type)
+        conds, values = [IN_FORCE_SQL], [as_of, as_of]
+        if region:
+            from domain.values import region_prefix
+
+            conds.append("region LIKE ?")
+            values.append(region_prefix(region) + "%")
+        if where:
+            conds.append(where)
+            values.extend(params)
+        with self._tx() as cur:
+            cur.execute(self._sql(f"SELECT {', '.join(cols)} FROM {table}_v WHERE {' AND '.join(conds)} "
+                                  f"ORDER BY {order or key}"), values)
+            return [_row(row_type, cols, r) for r in cur.fetchall()]
+
+    def versions(self, kind: str, *, upto: str, region: str | None = None) -> list[Version]:
+        """Every version of the rows of ``kind`` that began on or before ``upto`` (the report's
+        chart), inside ``region`` (the region of each version)."""
+        table, row_type, key = self.tables[kind]
+        cols = _version_columns(row_type)
+        conds, values = ["since <= ?"], [upto]
+        if region:
+            from domain.values import region_prefix
+
+            conds.append("region LIKE ?")
+            values.append(region_prefix(region) + "%")
+        with self._tx() as cur:
+            cur.execute(self._sql(f"SELECT {', '.join(cols)} FROM {table}_v WHERE {' AND '.join(conds)} "
+                                  f"ORDER BY {key}, since"), values)
+            return [Version(_row(row_type, cols, r), r[-1]) for r in cur.fetchall()]
+
     def overdue(self, *, as_of: str, data_year: int, region: str | None = None) -> list[dict[str, Any]]:
-        """Rule 7's overdue lists on ``as_of``: designated enterprises whose yearly data for
-        ``data_year`` is not filed, and enterprises that reported a change late."""
+        """Rule 7's overdue lists on ``as_of``, each enterprise as it stood then (name, region,
+        filings and change reports dated up to ``as_of``): designated enterprises whose yearly
+        data for ``data_year`` is not filed, and enterprises that reported a change late."""
         if self.follows_store:
             self.catch_up()
-        from domain.values import region_prefix
-
-        prefix = region_prefix(region) if region else ""
-        ent_table, row_type, _ = self.tables["enterprise"]
-        cols = _columns(row_type)
-        with self._tx() as cur:
-            cur.execute(self._sql(
-                f"SELECT {', '.join('e.' + c for c in cols)} FROM {ent_table} e WHERE e.region LIKE ? AND "
-                f"(e.late_changes <> '' OR EXISTS (SELECT 1 FROM {self.prefix}_designations d "
-                f"WHERE d.enterprise_id = e.enterprise_id AND d.status = 'approved' AND d.valid_from <= ? "
-                f"AND d.valid_until > ? AND (d.revoked_on IS NULL OR d.revoked_on > ?) "
-                f"AND (d.ended_on IS NULL OR d.ended_on > ?))) ORDER BY e.region, e.uscc"),
-                (prefix + "%", as_of, as_of, as_of, as_of))
-            rows = [EnterpriseRow(**{c: bool(v) if c in BOOL_COLUMNS else v for c, v in zip(cols, r)})
-                    for r in cur.fetchall()]
-            cur.execute(self._sql(
-                f"SELECT DISTINCT enterprise_id FROM {self.prefix}_designations WHERE status = 'approved' "
-                f"AND valid_from <= ? AND valid_until > ? AND (revoked_on IS NULL OR revoked_on > ?) "
-                f"AND (ended_on IS NULL OR ended_on > ?)"), (as_of, as_of, as_of, as_of))
-            designated = {r[0] for r in cur.fetchall()}
+        designated = {d.enterprise_id for d in self.on("designation", as_of, where=VALID_SQL, params=(as_of,) * 4)}
         out = []
-        for e in rows:
+        for e in self.on("enterprise", as_of, region=region, order="region, uscc"):
             if e.enterprise_id in designated and not e.filed(data_year):
                 out.append({"uscc": e.uscc, "name": e.name, "region": e.region, "kind": "yearly_data",
                             "detail": f"yearly data for {data_year} not filed"})
@@ -775,52 +848,28 @@ class ReadModel:
 
     def pool(self, *, tier: str, as_of: str, level: str | None = None, region: str | None = None,
              programme: str | None = None) -> list[Designation]:
-        """Designations of ``tier`` valid on ``as_of`` (rule 4), inside ``region``."""
+        """Designations of ``tier`` valid on ``as_of`` (rule 4), as they stood on ``as_of``,
+        inside ``region``."""
         if self.follows_store:
             self.catch_up()
-        where = ["tier = ?", "status = 'approved'", "valid_from <= ?", "valid_until > ?",
-                 "(revoked_on IS NULL OR revoked_on > ?)", "(ended_on IS NULL OR ended_on > ?)"]
-        params: list[Any] = [tier, as_of, as_of, as_of, as_of]
+        where, params = ["tier = ?", VALID_SQL], [tier, *(as_of,) * 4]
         if level:
             where.append("level = ?")
             params.append(level)
         if programme:
             where.append("programme = ?")
             params.append(programme)
-        if region:
-            from domain.values import region_prefix
-
-            prefix = region_prefix(region)
-            if prefix:
-                where.append("region LIKE ?")
-                params.append(prefix + "%")
-        cols = _columns(Designation)
-        with self._tx() as cur:
-            cur.execute(self._sql(f"SELECT {', '.join(cols)} FROM {self.prefix}_designations WHERE {' AND '.join(where)} "
-                                  f"ORDER BY region, uscc, application_id"), params)
-            rows = cur.fetchall()
-        return [Designation(**{c: bool(v) if c in BOOL_COLUMNS else v for c, v in zip(cols, r)}) for r in rows]
+        return self.on("designation", as_of, where=" AND ".join(where), params=tuple(params), region=region,
+                       order="region, uscc, application_id")
 
     def pooled(self, *, tier: str, as_of: str, region: str | None = None,
                programme: str | None = None) -> list[PoolMember]:
         """Members of the cultivation pool (培育库) of ``tier`` on ``as_of``."""
         if self.follows_store:
             self.catch_up()
-        where = ["tier = ?", "admitted_on <= ?", "(removed_on IS NULL OR removed_on > ?)"]
-        params: list[Any] = [tier, as_of, as_of]
+        where, params = ["tier = ?", "admitted_on <= ?", "(removed_on IS NULL OR removed_on > ?)"], [tier, as_of, as_of]
         if programme:
             where.append("programme = ?")
             params.append(programme)
-        if region:
-            from domain.values import region_prefix
-
-            prefix = region_prefix(region)
-            if prefix:
-                where.append("region LIKE ?")
-                params.append(prefix + "%")
-        cols = _columns(PoolMember)
-        with self._tx() as cur:
-            cur.execute(self._sql(f"SELECT {', '.join(cols)} FROM {self.prefix}_pool_members WHERE {' AND '.join(where)} "
-                                  f"ORDER BY region, uscc"), params)
-            rows = cur.fetchall()
-        return [PoolMember(**dict(zip(cols, r))) for r in rows]
+        return self.on("member", as_of, where=" AND ".join(where), params=tuple(params), region=region,
+                       order="region, uscc")

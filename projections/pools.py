@@ -10,21 +10,42 @@ Validity is not stored as a flag: a designation row keeps ``valid_from``,
 ``valid_until``, ``revoked_on`` and ``ended_on``, and every query takes a date (rule 4:
 expiry follows from time, no event is needed for it).
 
+**One time model.**  The state of an enterprise on business date D is the fold, in ledger
+order, of its events whose ``occurred_on`` is on or before D (the aggregate judges a
+command dated d on the same state: ``domain.enterprise``).  Every row is therefore kept as
+*versions over business time* besides its current form: a version holds the row as it
+stood from ``since`` (the business date of the events that made it so) until the next
+version's ``since``.  Events usually come in business-date order per enterprise, and a
+fold then closes the row's version and opens a new one when an event of a later date
+changes it (:meth:`PoolState.change`).  An event dated before facts of its enterprise
+already folded (recorded later, dated earlier) marks the enterprise ``backdated``; the
+adapter then recomputes its whole timeline from its events with :func:`timeline`.
+:func:`in_force` is the one answer to "this row on D", in Python; :data:`IN_FORCE_SQL`
+and :data:`VALID_SQL` are the same rules for the tables.
+
 >>> d = Designation(key="k", enterprise_id="e", uscc="U", name="n", region="211402", programme="national",
 ...     tier="little_giant", level="national", application_id="a", status="approved",
 ...     valid_from="2021-07-01", valid_until="2024-07-01")
 >>> d.valid_on("2023-06-29"), d.valid_on("2024-07-01")
 (True, False)
+>>> last_day("2024-07-01")  # people read the last valid day (有效期至); machines the exclusive end
+'2024-06-30'
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from datetime import date, timedelta
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 import msgspec
+
+
+def last_day(valid_until: str | None) -> str | None:
+    """The last valid day of an exclusive end (有效期至, as tables, reports and documents show it)."""
+    return None if valid_until is None else (date.fromisoformat(valid_until) - timedelta(days=1)).isoformat()
 
 
 class Designation(msgspec.Struct, kw_only=True):
@@ -44,7 +65,8 @@ class Designation(msgspec.Struct, kw_only=True):
     product_name: str | None = None
     applied_on: str | None = None
     valid_from: str | None = None  # ISO dates: they compare as text in SQL and in Python
-    valid_until: str | None = None
+    valid_until: str | None = None  # exclusive: the first day no longer valid
+    last_day: str | None = None  # valid_until - 1 day: the last valid day, as documents print it (有效期至)
     revoked_on: str | None = None
     revocation_reason: str | None = None
     ended_on: str | None = None
@@ -55,6 +77,10 @@ class Designation(msgspec.Struct, kw_only=True):
     document: str = ""
     decided_by: str | None = None
     changed_at: int = 0  # ledger position of the last event that changed this row
+    since: str = ""  # business date from which the row stands as it is (see "One time model")
+
+    def set_validity(self, valid_from: str | None, valid_until: str | None) -> None:
+        self.valid_from, self.valid_until, self.last_day = valid_from, valid_until, last_day(valid_until)
 
     def valid_on(self, d: str) -> bool:
         if self.status != "approved" or self.valid_from is None or self.valid_until is None:
@@ -78,6 +104,7 @@ class PoolMember(msgspec.Struct, kw_only=True):
     tier: str
     admitted_on: str
     removed_on: str | None = None
+    since: str = ""
 
 
 class EnterpriseRow(msgspec.Struct, kw_only=True):
@@ -88,9 +115,45 @@ class EnterpriseRow(msgspec.Struct, kw_only=True):
     listed: bool = False
     filed_years: str = ""  # yearly data filed: "2021,2022L" (L: filed after the deadline)
     late_changes: str = ""  # change reports filed late: "relocation:2023-03-01,..."
+    since: str = ""
+    dated_to: str = ""  # the latest business date of the enterprise's events folded (not versioned)
 
     def filed(self, data_year: int) -> bool:
         return any(y.rstrip("L") == str(data_year) for y in self.filed_years.split(",") if y)
+
+
+# "This row on D" in SQL, for the version tables: the version in force on D, and (designations)
+# valid on D by rule 4 -- the same rules as :func:`in_force` and :meth:`Designation.valid_on`.
+IN_FORCE_SQL = "since <= ? AND (until IS NULL OR until > ?)"
+VALID_SQL = ("status = 'approved' AND valid_from <= ? AND valid_until > ? AND (revoked_on IS NULL OR revoked_on > ?) "
+             "AND (ended_on IS NULL OR ended_on > ?)")
+# Columns a row has but its versions do not: how far the enterprise's facts reach is not a
+# fact of any one date.
+UNVERSIONED = ("dated_to",)
+
+Row = TypeVar("Row", Designation, PoolMember, EnterpriseRow)
+
+
+class Version(msgspec.Struct, frozen=True):
+    """A row as it stood from ``row.since`` until ``until`` (exclusive; None: still)."""
+
+    row: Any
+    until: str | None
+
+
+def in_force(versions: Iterable[Version], on: str) -> Any | None:
+    """The row of ``versions`` (one row's, any order) that stands on business date ``on``.
+
+    >>> v1 = Version(PoolMember(key="k", enterprise_id="e", uscc="U", name="旧名", region="211402",
+    ...     programme="national", tier="innovative", admitted_on="2021-01-05", since="2021-01-05"), "2024-03-01")
+    >>> v2 = Version(msgspec.structs.replace(v1.row, name="新名", since="2024-03-01"), None)
+    >>> in_force([v1, v2], "2023-06-29").name, in_force([v2, v1], "2024-03-01").name, in_force([v1], "2020-01-01")
+    ('旧名', '新名', None)
+    """
+    for v in versions:
+        if v.row.since <= on and (v.until is None or on < v.until):
+            return v.row
+    return None
 
 
 class PoolState:
@@ -98,18 +161,46 @@ class PoolState:
 
     Designations and pool members go in through :meth:`add_designation` and
     :meth:`add_member`, which also index them by enterprise (a change report touches every
-    row of its enterprise: found through the index, not by scanning every row held)."""
+    row of its enterprise: found through the index, not by scanning every row held).
 
-    def __init__(self) -> None:
+    A fold changes a row only through :meth:`change` (with the business date of the event),
+    which keeps the row's versions: ``versions`` collects the versions a batch closed, by
+    (kind, key, since), until the adapter stores them with the rows (``track`` False: no
+    versions, for :func:`timeline`'s own folds).  ``backdated``: enterprises that got an
+    event dated before facts already folded (the adapter recomputes their timelines)."""
+
+    def __init__(self, track: bool = True) -> None:
         self.enterprises: dict[str, EnterpriseRow] = {}
         self.designations: dict[str, Designation] = {}
         self.members: dict[str, PoolMember] = {}
         self.dirty: set[tuple[str, str]] = set()  # (table, key) changed in this batch
+        self.track = track
+        self.versions: dict[tuple[str, str, str], Version] = {}
+        self.backdated: dict[str, int] = {}  # enterprise_id: version of an event dated before folded facts
+        # history(enterprise_id, version): the enterprise's events up to that version (the
+        # adapter's read of the store); with it a backdated event recomputes the timeline
+        # at once (:func:`refold`), without it the enterprise is only marked ``backdated``.
+        self.history: Callable[[str, int], list[Any]] | None = None
+        self.refolded: set[str] = set()  # enterprises whose stored versions are to be replaced
         self._designation_keys: dict[str, list[str]] = {}  # enterprise_id: keys of its designations
         self._member_keys: dict[str, list[str]] = {}
 
     def touch(self, kind: str, key: str) -> None:
         self.dirty.add((kind, key))
+
+    def change(self, kind: str, row: Any, on: str) -> None:
+        """``row`` (of ``kind``) is about to be changed by an event of business date ``on``:
+        the version it stood as since an earlier date ends on ``on``."""
+        key = row.enterprise_id if kind == "enterprise" else row.key
+        self.dirty.add((kind, key))
+        if not row.since:
+            row.since = on
+        elif row.since < on:
+            if self.track:
+                self.versions[(kind, key, row.since)] = Version(msgspec.structs.replace(row), on)
+            row.since = on
+        # row.since > on: an event dated before the row's version; fold() has marked the
+        # enterprise backdated, and its timeline is recomputed from its events.
 
     def add_designation(self, d: Designation) -> None:
         if d.key not in self.designations:
@@ -126,6 +217,13 @@ class PoolState:
 
     def members_of(self, enterprise_id: str) -> list[PoolMember]:
         return [self.members[k] for k in self._member_keys.get(enterprise_id, ())]
+
+    def rows_of(self, enterprise_id: str) -> list[tuple[str, Any]]:
+        """Every row of one enterprise, with its kind."""
+        ent = self.enterprises.get(enterprise_id)
+        return ([("enterprise", ent)] if ent is not None else []) + \
+            [("designation", d) for d in self.designations_of(enterprise_id)] + \
+            [("member", m) for m in self.members_of(enterprise_id)]
 
     def forget(self, enterprise_id: str) -> None:
         """Drop every row of one enterprise (clean rows only: the adapter's cache eviction)."""
@@ -156,17 +254,111 @@ def fold(state: PoolState, ev: Any, eid: str, kind: str, position: int) -> None:
     """:func:`apply_event` given the event's aggregate key ``eid`` and class name ``kind``
     (the read model's fold computes both once per event for every projection)."""
     handler = _HANDLERS.get(kind)
-    if handler is not None:
-        handler(state, ev, eid, position)
+    if handler is None:
+        return
+    on = ev.occurred_on.isoformat()
+    ent = state.enterprises.get(eid)
+    if ent is not None and on < ent.dated_to:
+        if state.history is not None and state.track:
+            refold(state, eid, state.history(eid, ev.originator_version), position)
+            return
+        state.backdated[eid] = ev.originator_version
+    handler(state, ev, eid, position, on)
+    ent = state.enterprises.get(eid)
+    if ent is not None and on > ent.dated_to:
+        ent.dated_to = on
+        state.dirty.add(("enterprise", eid))
 
 
-def _registered(state: PoolState, ev: Any, eid: str, position: int) -> None:
+def refold(state: PoolState, eid: str, events: list[Any], position: int) -> None:
+    """Replace the rows of enterprise ``eid`` in ``state`` and all their versions by its
+    :func:`timeline` from ``events`` (its events in ledger order, up to the one being folded)."""
+    fresh = timeline(events, position)
+    for k in [k for k in state.versions if k[1] == eid or k[1].startswith(f"{eid}/")]:
+        del state.versions[k]
+    for kind, row in fresh.rows_of(eid):
+        if kind == "enterprise":
+            state.enterprises[eid] = row
+        elif kind == "designation":
+            state.add_designation(row)
+        else:
+            state.add_member(row)
+    state.dirty |= fresh.dirty
+    state.versions.update(fresh.versions)
+    state.refolded.add(eid)
+
+
+def timeline(events: Iterable[Any], position: int) -> PoolState:
+    """The rows of one enterprise and all their versions, from its events (in ledger order):
+    the version standing on a date D is the fold of the events dated on or before D.  Used
+    when an event came dated before facts already folded.  The rows' ``changed_at`` is
+    ``position``; every row is marked changed and ``versions`` holds every version.
+
+    >>> from types import SimpleNamespace as E
+    >>> from uuid import uuid4
+    >>> oid, d = uuid4(), date.fromisoformat
+    >>> reg = type("Registered", (), {})()
+    >>> reg.__dict__.update(originator_id=oid, originator_version=1, occurred_on=d("2020-01-01"), uscc="U",
+    ...                     name="甲", region="211402", listed=False)
+    >>> ren = type("ChangeReported", (), {})()
+    >>> ren.__dict__.update(originator_id=oid, originator_version=2, occurred_on=d("2024-03-01"), kind="rename",
+    ...     changed_on=d("2024-02-20"), late=False, new_name="乙", new_region=None, reconfirmation=[])
+    >>> st = timeline([reg, ren], 7)
+    >>> sorted((k[2], v.row.name, v.until) for k, v in st.versions.items())
+    [('2020-01-01', '甲', '2024-03-01'), ('2024-03-01', '乙', None)]
+    """
+    events = list(events)
+    eid = aggregate_key(events[0].originator_id)
+    dates = sorted({ev.occurred_on.isoformat() for ev in events})
+    last: dict[tuple[str, str], tuple[str, tuple[Any, ...], Any]] = {}  # (kind, key): since, content, row
+    out = PoolState()
+    st = out
+    for x in dates:
+        st = PoolState(track=False)
+        for ev in events:
+            if ev.occurred_on.isoformat() <= x:
+                fold(st, ev, eid, type(ev).__name__, position)
+        for kind, row in st.rows_of(eid):
+            key = row.enterprise_id if kind == "enterprise" else row.key
+            content = _content(row)
+            prev = last.get((kind, key))
+            if prev is None or prev[1] != content:
+                if prev is not None:
+                    out.versions[(kind, key, prev[0])] = Version(prev[2], x)
+                last[(kind, key)] = (x, content, row)
+    for kind, row in st.rows_of(eid):  # the last fold saw every event: the rows as they now stand
+        key = row.enterprise_id if kind == "enterprise" else row.key
+        row.since = last[(kind, key)][0]
+        if kind == "designation":
+            row.changed_at = position
+        out.versions[(kind, key, row.since)] = Version(msgspec.structs.replace(row), None)
+        if kind == "enterprise":
+            out.enterprises[key] = row
+        elif kind == "designation":
+            out.add_designation(row)
+        else:
+            out.add_member(row)
+        out.dirty.add((kind, key))
+    for (kind, key, since), v in list(out.versions.items()):  # each version dated by when it began
+        if v.row.since != since:
+            out.versions[(kind, key, since)] = Version(msgspec.structs.replace(v.row, since=since), v.until)
+    return out
+
+
+def _content(row: Any) -> tuple[Any, ...]:
+    """What a version stands for: the row's fields but its date, position and reach."""
+    fields = row.__struct_fields__
+    return tuple(v for f, v in zip(fields, msgspec.structs.astuple(row))
+                 if f not in ("since", "changed_at", "dated_to"))
+
+
+def _registered(state: PoolState, ev: Any, eid: str, position: int, on: str) -> None:
     state.enterprises[eid] = EnterpriseRow(enterprise_id=eid, uscc=ev.uscc, name=ev.name, region=ev.region,
-                                           listed=ev.listed)
+                                           listed=ev.listed, since=on, dated_to=on)
     state.dirty.add(("enterprise", eid))
 
 
-def _applied(state: PoolState, ev: Any, eid: str, position: int) -> None:
+def _applied(state: PoolState, ev: Any, eid: str, position: int, on: str) -> None:
     ent = state.enterprises.get(eid)
     if ent is None:
         return  # budgets, journal entries
@@ -174,87 +366,90 @@ def _applied(state: PoolState, ev: Any, eid: str, position: int) -> None:
     state.add_designation(Designation(
         key=key, enterprise_id=eid, uscc=ent.uscc, name=ent.name, region=ent.region, programme=ev.programme,
         tier=ev.tier, level=ev.level, application_id=ev.application_id, product_id=ev.product_id,
-        product_name=ev.product_name, applied_on=_iso(ev.occurred_on), changed_at=position))
+        product_name=ev.product_name, applied_on=on, changed_at=position, since=on))
     state.dirty.add(("designation", key))
 
 
-def _designation(state: PoolState, ev: Any, eid: str, position: int) -> Designation | None:
+def _designation(state: PoolState, ev: Any, eid: str, position: int, on: str) -> Designation | None:
     """The designation an event of an application changes, marked changed at ``position``."""
     if eid not in state.enterprises:
         return None
-    key = f"{eid}/{ev.application_id}"
-    d = state.designations[key]
-    state.dirty.add(("designation", key))
+    d = state.designations.get(f"{eid}/{ev.application_id}")
+    if d is None:
+        return None
+    state.change("designation", d, on)
     d.changed_at = position
     return d
 
 
-def _status(status: str) -> Callable[[PoolState, Any, str, int], None]:
+def _status(status: str) -> Callable[[PoolState, Any, str, int, str], None]:
     """The fold of an event that only moves its application to ``status``."""
-    def handler(state: PoolState, ev: Any, eid: str, position: int) -> None:
-        d = _designation(state, ev, eid, position)
+    def handler(state: PoolState, ev: Any, eid: str, position: int, on: str) -> None:
+        d = _designation(state, ev, eid, position, on)
         if d is not None:
             d.status = status
     return handler
 
 
-def _approved(state: PoolState, ev: Any, eid: str, position: int) -> None:
-    d = _designation(state, ev, eid, position)
+def _approved(state: PoolState, ev: Any, eid: str, position: int, on: str) -> None:
+    d = _designation(state, ev, eid, position, on)
     if d is not None:
         d.status = "approved"
-        d.valid_from = _iso(ev.valid_from)
-        d.valid_until = _iso(ev.valid_until)
+        d.set_validity(_iso(ev.valid_from), _iso(ev.valid_until))
         d.document = ev.document
         d.decided_by = ev.actor.authority
 
 
-def _revoked(state: PoolState, ev: Any, eid: str, position: int) -> None:
-    d = _designation(state, ev, eid, position)
+def _revoked(state: PoolState, ev: Any, eid: str, position: int, on: str) -> None:
+    d = _designation(state, ev, eid, position, on)
     if d is not None:
         d.revoked_on = _iso(ev.effective_on)
         d.revocation_reason = ev.reason
 
 
-def _reconfirmed(state: PoolState, ev: Any, eid: str, position: int) -> None:
-    d = _designation(state, ev, eid, position)
+def _reconfirmed(state: PoolState, ev: Any, eid: str, position: int, on: str) -> None:
+    d = _designation(state, ev, eid, position, on)
     if d is not None:
         d.under_reconfirmation = False
         if not ev.confirmed:
-            d.ended_on = _iso(ev.occurred_on)
+            d.ended_on = on
 
 
-def _reviewed(state: PoolState, ev: Any, eid: str, position: int) -> None:
-    d = _designation(state, ev, eid, position)
+def _reviewed(state: PoolState, ev: Any, eid: str, position: int, on: str) -> None:
+    d = _designation(state, ev, eid, position, on)
     if d is None:
         return
     if not ev.passed:
         d.review_failed = True
     elif ev.new_application_id is None:
-        d.valid_until = _iso(ev.valid_until)
+        d.set_validity(d.valid_from, _iso(ev.valid_until))
     else:
         nkey = f"{eid}/{ev.new_application_id}"
-        state.add_designation(Designation(
+        renewal = Designation(
             key=nkey, enterprise_id=eid, uscc=d.uscc, name=d.name, region=d.region, programme=d.programme,
             tier=d.tier, level=d.level, application_id=ev.new_application_id, status="approved",
-            product_id=d.product_id, product_name=d.product_name, applied_on=_iso(ev.occurred_on),
-            valid_from=d.valid_until, valid_until=_iso(ev.valid_until), renewal_of=d.application_id,
-            document=ev.document, decided_by=ev.actor.authority, changed_at=position))
+            product_id=d.product_id, product_name=d.product_name, applied_on=on,
+            renewal_of=d.application_id, document=ev.document, decided_by=ev.actor.authority, changed_at=position,
+            since=on)
+        renewal.set_validity(d.valid_until, _iso(ev.valid_until))
+        state.add_designation(renewal)
         d.replaced_by = ev.new_application_id
         state.dirty.add(("designation", nkey))
 
 
-def _yearly_data_filed(state: PoolState, ev: Any, eid: str, position: int) -> None:
+def _yearly_data_filed(state: PoolState, ev: Any, eid: str, position: int, on: str) -> None:
     ent = state.enterprises.get(eid)
     if ent is None:
         return
+    state.change("enterprise", ent, on)
     ent.filed_years = ",".join(filter(None, [ent.filed_years, f"{ev.data_year}{'L' if ev.late else ''}"]))
-    state.dirty.add(("enterprise", eid))
 
 
-def _change_reported(state: PoolState, ev: Any, eid: str, position: int) -> None:
+def _change_reported(state: PoolState, ev: Any, eid: str, position: int, on: str) -> None:
     ent = state.enterprises.get(eid)
     if ent is None:
         return
+    state.change("enterprise", ent, on)
     if ev.late:
         ent.late_changes = ",".join(filter(None, [ent.late_changes, f"{ev.kind}:{ev.changed_on.isoformat()}"]))
     if ev.new_name:
@@ -263,34 +458,42 @@ def _change_reported(state: PoolState, ev: Any, eid: str, position: int) -> None
         ent.region = ev.new_region
     if ev.kind in ("listing", "delisting"):
         ent.listed = ev.kind == "listing"
-    state.dirty.add(("enterprise", eid))
     for d in state.designations_of(eid):
-        d.name, d.region = ent.name, ent.region
-        if d.application_id in ev.reconfirmation:
-            d.under_reconfirmation = True
-        d.changed_at = position
-        state.dirty.add(("designation", d.key))
+        if (d.name, d.region) != (ent.name, ent.region) or d.application_id in ev.reconfirmation:
+            state.change("designation", d, on)
+            d.name, d.region = ent.name, ent.region
+            if d.application_id in ev.reconfirmation:
+                d.under_reconfirmation = True
+            d.changed_at = position
     for m in state.members_of(eid):
-        m.name, m.region = ent.name, ent.region
-        state.dirty.add(("member", m.key))
+        if (m.name, m.region) != (ent.name, ent.region):
+            state.change("member", m, on)
+            m.name, m.region = ent.name, ent.region
 
 
-def _admitted_to_pool(state: PoolState, ev: Any, eid: str, position: int) -> None:
+def _admitted_to_pool(state: PoolState, ev: Any, eid: str, position: int, on: str) -> None:
     ent = state.enterprises.get(eid)
     if ent is None:
         return
     key = f"{eid}/{ev.programme}/{ev.tier}"
-    state.add_member(PoolMember(key=key, enterprise_id=eid, uscc=ent.uscc, name=ent.name, region=ent.region,
-                                programme=ev.programme, tier=ev.tier, admitted_on=_iso(ev.occurred_on) or ""))
+    m = state.members.get(key)
+    if m is not None:  # admitted again after a removal: the membership starts anew
+        state.change("member", m, on)
+        m.admitted_on, m.removed_on, m.name, m.region = on, None, ent.name, ent.region
+    else:
+        state.add_member(PoolMember(key=key, enterprise_id=eid, uscc=ent.uscc, name=ent.name, region=ent.region,
+                                    programme=ev.programme, tier=ev.tier, admitted_on=on, since=on))
     state.dirty.add(("member", key))
 
 
-def _removed_from_pool(state: PoolState, ev: Any, eid: str, position: int) -> None:
+def _removed_from_pool(state: PoolState, ev: Any, eid: str, position: int, on: str) -> None:
     if eid not in state.enterprises:
         return
-    key = f"{eid}/{ev.programme}/{ev.tier}"
-    state.members[key].removed_on = _iso(ev.occurred_on)
-    state.dirty.add(("member", key))
+    m = state.members.get(f"{eid}/{ev.programme}/{ev.tier}")
+    if m is None:
+        return
+    state.change("member", m, on)
+    m.removed_on = on
 
 
 _HANDLERS = {

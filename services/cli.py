@@ -294,27 +294,37 @@ def _moment(value: str, field: str) -> str:
     return utc_text(moment)
 
 
-def _pool(args: argparse.Namespace) -> int:
+AS_RECORDED_HELP = ("answer as the ledger stood at this ledger time (ISO 8601; a date means its end, UTC): facts "
+                    "recorded later are invisible, facts dated after --as-of do not count")
+
+
+def read_model(args: argparse.Namespace, ledger: Any) -> tuple[Any, dict[str, Any] | None]:
+    """The read model a query answers from: the store's own, or with ``--as-recorded T`` a
+    scratch one folded up to the last position recorded by T (the two clocks composed:
+    ``--as-of`` then picks each row's version on the business date).  Returns it and
+    ``{"time", "position"}`` of the recorded time (None without one)."""
     from infra.readmodel import ReadModel
 
+    if not getattr(args, "as_recorded", None):
+        return ReadModel(ledger), None
+    from infra.integrity import position_recorded_by
+
+    moment = _moment(args.as_recorded, "--as-recorded")
+    as_recorded = {"time": moment, "position": position_recorded_by(ledger, moment)}
+    rm = ReadModel(ledger, prefix="asrec", follows_store=False, target=":memory:")
+    with progress_bar("replaying to the recorded time", as_recorded["position"]) as advance:
+        rm.catch_up(lambda done, total: advance(done), upto=as_recorded["position"])
+    return rm, as_recorded
+
+
+def _pool(args: argparse.Namespace) -> int:
     as_of = _date(args.as_of or date.today().isoformat(), "--as-of")
     _region(args.region)
     ledger = _ledger(args)
     known = {t.id for p in ledger.policy.programme_ids() for v in ledger.policy.versions(p) for t in v.tiers}
     if args.tier not in known:
         raise c.InputError("--tier", f"unknown tier {args.tier!r} (known: {sorted(known)})")
-    as_recorded = None
-    if args.as_recorded:
-        from infra.integrity import position_recorded_by
-
-        moment = _moment(args.as_recorded, "--as-recorded")
-        as_recorded = {"time": moment, "position": position_recorded_by(ledger, moment)}
-        # The pool as the ledger stood then: a scratch read model folded up to that position.
-        rm = ReadModel(ledger, prefix="asrec", follows_store=False, target=":memory:")
-        with progress_bar("replaying to the recorded time", as_recorded["position"]) as advance:
-            rm.catch_up(lambda done, total: advance(done), upto=as_recorded["position"])
-    else:
-        rm = ReadModel(ledger)
+    rm, as_recorded = read_model(args, ledger)
     try:
         if args.stage == "pooled":
             items: list[Any] = rm.pooled(tier=args.tier, as_of=as_of, region=args.region, programme=args.programme)
@@ -334,9 +344,9 @@ def _pool(args: argparse.Namespace) -> int:
         _table(title, ["USCC", "企业名称", "region", "programme", "入库"],
                [(m.uscc, m.name, m.region, m.programme, m.admitted_on) for m in items])
     else:
-        _table(title, ["USCC", "企业名称", "region", "level", "product", "valid", "flags"],
+        _table(title, ["USCC", "企业名称", "region", "level", "product", "有效期 valid (last day)", "flags"],
                [(d.uscc, d.name, d.region, d.level, d.product_name or "",
-                 f"{d.valid_from} – {d.valid_until}",
+                 f"{d.valid_from} – {d.last_day}",
                  " ".join(f for f, on in (("renewal", d.renewal_of), ("re-confirmation", d.under_reconfirmation),
                                            ("review failed", d.review_failed)) if on))
                 for d in items])
@@ -344,21 +354,21 @@ def _pool(args: argparse.Namespace) -> int:
 
 
 def _overdue(args: argparse.Namespace) -> int:
-    from infra.readmodel import ReadModel
-
     as_of = _date(args.as_of or date.today().isoformat(), "--as-of")
     ledger = _ledger(args)
     d = date.fromisoformat(as_of)
     deadline = ledger.policy.in_force("national", d).yearly_data_deadline
     month, day = (int(x) for x in deadline.split("-"))
     data_year = d.year - 1 if d > date(d.year, month, day) else d.year - 2
-    rm = ReadModel(ledger)
+    _region(args.region)
+    rm, as_recorded = read_model(args, ledger)
     try:
         items = rm.overdue(as_of=as_of, data_year=data_year, region=args.region)
     finally:
         rm.close()
     if args.json:
-        print_json({"as_of": as_of, "data_year": data_year, "count": len(items), "items": items})
+        print_json({"as_of": as_of, "as_recorded": as_recorded, "data_year": data_year, "count": len(items),
+                    "items": items})
     else:
         _table(f"逾期 overdue · {args.region or '全国'} · {as_of} (yearly data for {data_year}, due {deadline})",
                ["USCC", "企业名称", "region", "kind", "detail"],
@@ -401,6 +411,9 @@ def _history(args: argparse.Namespace) -> int:
 
         moment = _moment(args.as_recorded, "--as-recorded")
         entries = [e for e in entries if utc_text(e["recorded_at"]) <= moment]
+    if args.as_of:
+        as_of = date.fromisoformat(_date(args.as_of, "--as-of"))
+        entries = [e for e in entries if e["occurred_on"] is None or e["occurred_on"] <= as_of]
     ent = ledger.enterprise(args.uscc)
     if args.json:
         print_json({"uscc": args.uscc, "name": ent.name, "region": ent.region, "count": len(entries),
@@ -578,7 +591,7 @@ def _watch(args: argparse.Namespace) -> int:
             if d.revoked_on:
                 state = f"revoked {d.revoked_on}"
             print(f"#{change.position} {d.tier} {d.level} {d.region} {d.uscc} {d.name} {state} "
-                  f"{d.valid_from or ''}–{d.valid_until or ''}", flush=True)
+                  f"{d.valid_from or ''}–{d.last_day or ''}", flush=True)
 
     try:
         asyncio.run(watch_pool(args.tier, args.region, args.count, args.timeout, emit))
@@ -610,15 +623,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("pool", parents=[common], help="designations valid on a business date",
                        description="The designations of a tier valid on a business date (valid_from <= d < "
-                                   "valid_until, not revoked), or the cultivation pool (培育库) with --stage pooled.")
+                                   "valid_until, not revoked), or the cultivation pool (培育库) with --stage pooled, "
+                                   "each as it stood on that date: its validity, name and region then, nothing "
+                                   "dated after it. The table shows the last valid day (有效期至); --json keeps the "
+                                   "exclusive valid_until and adds last_day. With --as-recorded, only what the "
+                                   "ledger had recorded by that ledger time.")
     p.add_argument("--tier", required=True)
     p.add_argument("--level", choices=[lv.value for lv in Level])
     p.add_argument("--region", metavar="CODE", help="GB/T 2260 code: a province, city or county")
     p.add_argument("--programme", help="only this programme (national, liaoning, zhejiang, qingdao, ...)")
     p.add_argument("--as-of", metavar="YYYY-MM-DD", help="business date (default: today)")
     p.add_argument("--stage", choices=["designated", "pooled"], default="designated")
-    p.add_argument("--as-recorded", metavar="TIME",
-                   help="answer as the ledger stood at this ledger time (ISO 8601; a date means its end, UTC)")
+    p.add_argument("--as-recorded", metavar="TIME", help=AS_RECORDED_HELP)
     p.set_defaults(func=_pool)
 
     p = sub.add_parser("overdue", parents=[common], help="overdue lists: yearly data not filed, changes reported late",
@@ -627,10 +643,12 @@ def build_parser() -> argparse.ArgumentParser:
                                    "deadline.")
     p.add_argument("--region", metavar="CODE")
     p.add_argument("--as-of", metavar="YYYY-MM-DD", help="business date (default: today)")
+    p.add_argument("--as-recorded", metavar="TIME", help=AS_RECORDED_HELP)
     p.set_defaults(func=_overdue)
 
     p = sub.add_parser("history", parents=[common], help="an enterprise's full trail with actors and documents")
     p.add_argument("uscc")
+    p.add_argument("--as-of", metavar="YYYY-MM-DD", help="only the events dated on or before this business date")
     p.add_argument("--as-recorded", metavar="TIME", help="only what the ledger had recorded by this ledger time")
     p.set_defaults(func=_history)
 

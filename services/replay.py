@@ -28,6 +28,12 @@ def compare(a: ReadModel, b: ReadModel) -> list[str]:
         if ra != rb:
             out.append(f"{kind}: {len(ra)} rows replayed vs {len(rb)} from the store"
                        + ("" if len(ra) != len(rb) else " (same count, different content)"))
+    from infra.readmodel import VERSIONED
+
+    for kind in VERSIONED:  # and every version over business time
+        va, vb = a.versions(kind, upto="9999-12-31"), b.versions(kind, upto="9999-12-31")
+        if va != vb:
+            out.append(f"{kind} versions: {len(va)} replayed vs {len(vb)} from the store")
     if a.statistics() != b.statistics():
         out.append("statistics differ")
     return out

@@ -16,9 +16,13 @@ book, for a region (with its sub-regions) on a business date:
    date (granted, clawed back, net) against the scheme's yearly budget (the budget, what
    the whole scheme has used of it, what is left).  A claw-back counts against the year
    the reward was paid from, as the budget refund does;
-4. ``series``: the pool size per programme, tier and level at every month-end of the
-   years the data covers, inside the region: one pass over the designation rows with a
-   difference array per series.
+4. ``series``: the pool size per programme, tier and level at every month-end up to the
+   date, and on the date, inside the region: each point counts the designations valid on
+   it as they stood on it (their versions, ``projections.pools``), one pass over the
+   versions with a difference array per series.
+
+Every section is as of the date: designations, names and regions as they stood on it,
+nothing dated after it.
 
 Renderers: a rich table (``table``), JSON (one object, money in integer fen), CSV (one
 section per table, or ``--table`` for one) and a self-contained HTML page (UTF-8, Chinese
@@ -121,6 +125,7 @@ class Report(msgspec.Struct, kw_only=True):
     region_level: str
     sub_regions: list[str]
     position: int  # ledger position the read model stood at: "as recorded up to"
+    as_recorded: str | None = None  # the ledger time asked for with --as-recorded (position: the last recorded by then)
     counts: list[CountRow]
     expiring_days: int
     expiring: list[Listed]
@@ -183,9 +188,12 @@ def _sub_region(region: str | None, code: str) -> str | None:
     return None
 
 
-def _month_ends(first_year: int, last_year: int) -> list[str]:
-    return [date(y, m, calendar.monthrange(y, m)[1]).isoformat()
-            for y in range(first_year, last_year + 1) for m in range(1, 13)]
+def _month_ends(first_year: int, until: str) -> list[str]:
+    """The month-ends from January of ``first_year`` before ``until``, then ``until`` itself:
+    the chart ends on the report's date (nothing dated after it counts)."""
+    ends = [date(y, m, calendar.monthrange(y, m)[1]).isoformat()
+            for y in range(first_year, int(until[:4]) + 1) for m in range(1, 13)]
+    return [m for m in ends if m < until] + [until]
 
 
 def _end_of_validity(d: Designation) -> str:
@@ -202,8 +210,11 @@ def build_report(rm: Any, book: PolicyBook, *, as_of: str, region: str | None = 
         rm.catch_up()
     position = rm.position()
     on = date.fromisoformat(as_of)
-    designations: list[Designation] = rm.rows("designation", region)
-    approved = [d for d in designations if d.status == "approved" and d.valid_from and d.valid_until]
+    # Every designation as it stood on the date (its version in force then, in the region it
+    # had then), and for the chart every version begun by the date.
+    versions = [v for v in rm.versions("designation", upto=as_of, region=region)
+                if v.row.status == "approved" and v.row.valid_from and v.row.valid_until]
+    approved: list[Designation] = [v.row for v in versions if v.until is None or as_of < v.until]
     ents = {d.enterprise_id for d in approved}
     reviews: dict[tuple[str, str], list[ReviewRow]] = defaultdict(list)
     for r in rm.rows("review"):
@@ -222,7 +233,7 @@ def build_report(rm: Any, book: PolicyBook, *, as_of: str, region: str | None = 
         lvl = Level(level).rank if level in Level.__members__ else -1
         return (programme != "national", programme, rank, -lvl, tier)
 
-    keys = sorted({(d.programme, d.tier, d.level) for d in approved}, key=order)
+    keys = sorted({(v.row.programme, v.row.tier, v.row.level) for v in versions}, key=order)
     tier_names = {}
     for key in keys:
         t = _tier_policy(book, key[0], key[1], on)
@@ -311,17 +322,17 @@ def build_report(rm: Any, book: PolicyBook, *, as_of: str, region: str | None = 
     # 4. pool sizes at month-ends: one pass, a difference array per series
     months: list[str] = []
     series: list[Series] = []
-    if approved:
-        first = min(int(d.valid_from[:4]) for d in approved if d.valid_from)
-        dated = [x for d in designations for x in (d.applied_on, d.revoked_on, d.ended_on) if x]
-        last = max([int(x[:4]) for x in dated] + [on.year])
-        months = _month_ends(first, last)
+    if versions:
+        first = min(int(v.row.valid_from[:4]) for v in versions if v.row.valid_from)
+        months = _month_ends(min(first, on.year), as_of)
         index = {k: i for i, k in enumerate(keys)}
         diff = [[0] * (len(months) + 1) for _ in keys]
-        for d in approved:
+        for v in versions:  # a point counts a designation valid on it, as it stood on it
+            d = v.row
             assert d.valid_from is not None
-            lo = bisect.bisect_left(months, d.valid_from)
-            hi = bisect.bisect_left(months, _end_of_validity(d))
+            lo = bisect.bisect_left(months, max(d.valid_from, d.since))
+            end = _end_of_validity(d)
+            hi = bisect.bisect_left(months, end if v.until is None else min(end, v.until))
             if lo < hi:
                 row = diff[index[(d.programme, d.tier, d.level)]]
                 row[lo] += 1
@@ -620,7 +631,8 @@ def render_svg(report: Report) -> str:
             out.append(f'<line x1="{xx:.1f}" y1="{top}" x2="{xx:.1f}" y2="{axis_bottom}" stroke="#f0f0f0"/>')
     years = sorted({m[:4] for m in months})
     for yr in years:
-        i0, i1 = months.index(f"{yr}-01-31"), months.index(f"{yr}-12-31")
+        mine = [i for i, m in enumerate(months) if m.startswith(yr)]
+        i0, i1 = mine[0], mine[-1]
         out.append(f'<text x="{(x(i0) + x(i1)) / 2:.1f}" y="{axis_bottom + 22}" text-anchor="middle">{yr}年</text>')
     out.append(f'<text x="{left + plot_w / 2:.1f}" y="{axis_bottom + 44}" text-anchor="middle" font-size="13">'
                f'月末（刻度：季度末；长刻度：年末）</text>')
@@ -696,9 +708,10 @@ def render_html(report: Report) -> str:
                  "不依赖颜色区分。虚线竖线为统计日。</figcaption></figure>")
     if report.series:
         years = sorted({m[:4] for m in report.months})
-        ends = [report.months.index(f"{y}-12-31") for y in years]
-        parts.append("<details><summary>图表数据（各年末有效数量）</summary>")
-        parts.append(_html_table([("梯度（级别）", False), *[(f"{y}年末", True) for y in years]],
+        ends = [max(i for i, m in enumerate(report.months) if m.startswith(y)) for y in years]
+        heads = [f"{y}年末" if report.months[i].endswith("-12-31") else report.months[i] for y, i in zip(years, ends)]
+        parts.append("<details><summary>图表数据（各年末及统计日有效数量）</summary>")
+        parts.append(_html_table([("梯度（级别）", False), *[(h, True) for h in heads]],
                                  [[s.label, *[s.counts[i] for i in ends]] for s in report.series]))
         parts.append("</details>")
     parts.append("</section>")
@@ -753,7 +766,11 @@ def add_report_parser(sub: Any, common: argparse.ArgumentParser) -> None:
                     "  review_due  inside the tier's review window, not yet reviewed for the period, not revoked\n"
                     "  rewards     per scheme and budget year: granted, clawed back, net (inside the region) against\n"
                     "              the yearly budget, what the whole scheme used of it, and what is left\n"
-                    "  series      valid designations per tier at every month-end of the years of the data\n\n"
+                    "  series      valid designations per tier at every month-end up to the date (and on it), each as\n"
+                    "              it stood on that day\n\n"
+                    "Every section is as of the date: each designation, name and region as it stood then; with\n"
+                    "--as-recorded, as the ledger had recorded it by that ledger time. Tables, CSV and HTML show the\n"
+                    "last valid day (有效期至); JSON keeps the exclusive valid_until and adds last_day.\n\n"
                     "Formats: table (default; money in 元), json (one object with every section; money in integer\n"
                     "fen; --json is the same), csv (every section as a line '# NAME', a header row and its rows,\n"
                     "sections separated by a blank line; with --table NAME only that table: header and rows;\n"
@@ -761,6 +778,8 @@ def add_report_parser(sub: Any, common: argparse.ArgumentParser) -> None:
                     "no external resources).")
     p.add_argument("--region", metavar="CODE", help="GB/T 2260 code: a province, city or county (default: the country)")
     p.add_argument("--as-of", metavar="YYYY-MM-DD", help="business date (default: today)")
+    p.add_argument("--as-recorded", metavar="TIME",
+                   help="the report as the ledger stood at this ledger time (ISO 8601; a date means its end, UTC)")
     p.add_argument("--format", choices=FORMATS, default=None, help="output format (default: table)")
     p.add_argument("--table", choices=SECTIONS, help="only this table (table, json and csv formats)")
     p.add_argument("--out", metavar="FILE", help="write to FILE (UTF-8) instead of standard output")
@@ -768,9 +787,8 @@ def add_report_parser(sub: Any, common: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from infra.readmodel import ReadModel
     from services import commands as c
-    from services.cli import EXIT_OK, _console, _date, _ledger, _region
+    from services.cli import EXIT_OK, _console, _date, _ledger, _region, read_model
 
     as_of = _date(args.as_of or date.today().isoformat(), "--as-of")
     _region(args.region)
@@ -781,11 +799,13 @@ def run(args: argparse.Namespace) -> int:
         raise c.InputError("--table", "the html page holds every table; --table applies to table, json and csv")
     region = None if args.region in (None, "000000") else args.region
     ledger = _ledger(args)
-    rm = ReadModel(ledger)
+    rm, as_recorded = read_model(args, ledger)
     try:
         report = build_report(rm, ledger.policy, as_of=as_of, region=region)
     finally:
         rm.close()
+    if as_recorded:
+        report = msgspec.structs.replace(report, as_recorded=as_recorded["time"])
     if fmt == "table":
         if args.out:
             from rich.console import Console
