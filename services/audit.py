@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -40,7 +41,10 @@ def add_parser(sub: Any, common: argparse.ArgumentParser) -> None:
     q = asub.add_parser("export", parents=[common], help="write a bundle that verifies offline")
     q.add_argument("--from", dest="from_position", type=int, default=1, metavar="POS")
     q.add_argument("--to", dest="to_position", type=int, metavar="POS")
-    q.add_argument("--out", required=True, metavar="DIR")
+    q.add_argument("--out", required=True, metavar="DIR",
+                   help="folder for events.jsonl and manifest.json (created if missing); files already there are "
+                        "replaced only with --force, never through a symbolic link")
+    q.add_argument("--force", action="store_true", help="replace an earlier export's files in --out")
     q.set_defaults(func=_export)
 
     q = asub.add_parser("verify-bundle", parents=[common],
@@ -51,7 +55,9 @@ def add_parser(sub: Any, common: argparse.ArgumentParser) -> None:
 
     q = asub.add_parser("prove", parents=[common], help="inclusion proofs for an enterprise's events or one event")
     q.add_argument("subject", metavar="USCC|EVENT_ID")
-    q.add_argument("--out", metavar="FILE", help="write the proof here (default: standard output)")
+    q.add_argument("--out", metavar="FILE", help="write the proof here (default: standard output); an existing file "
+                                                 "only with --force, never through a symbolic link")
+    q.add_argument("--force", action="store_true", help="replace the --out file if it exists")
     q.set_defaults(func=_prove)
 
     q = asub.add_parser("consistency", parents=[common], help="prove that the current head extends an older one")
@@ -70,7 +76,7 @@ def add_parser(sub: Any, common: argparse.ArgumentParser) -> None:
 def _ledger(args: argparse.Namespace) -> Any:
     from services.cli import _ledger
 
-    return _ledger(args)
+    return _ledger(args, create=False)  # auditing reads: a missing ledger is an error, not an empty one
 
 
 def _out(args: argparse.Namespace, obj: Any, text: str) -> None:
@@ -128,13 +134,17 @@ def _head(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from infra.bundle import export
+    from infra.bundle import EXPORT_FILES, export
+    from infra.files import output_folder
+    from infra.store import ledger_files, store_url
     from services.cli import progress_bar
 
+    if os.path.lexists(args.out):  # refused before the store is opened; export checks again
+        output_folder(args.out, EXPORT_FILES, force=args.force, protect=ledger_files(store_url(args.db)))
     ledger = _ledger(args)
     with progress_bar("exporting", ledger.max_position()) as advance:
         m = export(ledger, Path(args.out), args.from_position, args.to_position,
-                   progress=lambda done, total: advance(done))
+                   progress=lambda done, total: advance(done), force=args.force)
     _out(args, m, f"exported {m.count} events (positions {m.from_position}–{m.to_position}) to {args.out}; "
                   f"head {m.head.size}:{m.head.root}")
     return EXIT_OK
@@ -173,6 +183,12 @@ def _prove(args: argparse.Namespace) -> int:
     from infra.bundle import prove
     from services.commands import InputError
 
+    from infra.files import check_output, output_file
+    from infra.store import ledger_files, store_url
+
+    protect = ledger_files(store_url(args.db))
+    if args.out:
+        check_output(args.out, force=args.force, protect=protect)
     ledger = _ledger(args)
     subject = args.subject
     if len(subject) == 18:
@@ -190,7 +206,8 @@ def _prove(args: argparse.Namespace) -> int:
     doc = prove(ledger, positions)
     text = json.dumps(doc, ensure_ascii=False, indent=2)
     if args.out:
-        Path(args.out).write_text(text + "\n", encoding="utf-8")
+        with output_file(args.out, force=args.force, protect=protect) as fh:
+            fh.write(text + "\n")
         print(f"{len(doc['proofs'])} inclusion proof(s) against head {doc['head']['size']}:{doc['head']['root']} "
               f"written to {args.out}", file=sys.stderr)
     else:
