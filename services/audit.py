@@ -139,6 +139,12 @@ def _export(args: argparse.Namespace) -> int:
     from infra.store import ledger_files, store_url
     from services.cli import progress_bar
 
+    from services.commands import InputError
+
+    if args.from_position < 1:
+        raise InputError("--from", "must be a ledger position, 1 or more")
+    if args.to_position is not None and args.to_position < args.from_position:
+        raise InputError("--to", f"must not be before --from ({args.from_position})")
     if os.path.lexists(args.out):  # refused before the store is opened; export checks again
         output_folder(args.out, EXPORT_FILES, force=args.force, protect=ledger_files(store_url(args.db)))
     ledger = _ledger(args)
@@ -154,6 +160,10 @@ def _verify_bundle(args: argparse.Namespace) -> int:
     from infra.bundle import verify_bundle, verify_proof
 
     path = Path(args.path)
+    if not path.exists():
+        from services.commands import InputError
+
+        raise InputError("path", f"{args.path}: no such export folder or proof file")
     if path.is_file():
         try:
             doc = json.loads(path.read_text(encoding="utf-8"))
@@ -230,6 +240,12 @@ def _consistency(args: argparse.Namespace) -> int:
     from infra.merkle import consistency_proof, root, verify_consistency
     from services.commands import InputError
 
+    old_root_bytes = None
+    if args.old_root:
+        try:
+            old_root_bytes = bytes.fromhex(args.old_root)
+        except ValueError:
+            raise InputError("--old-root", f"{args.old_root!r} is not a hash in hex") from None
     leaves, _ = all_leaves(_ledger(args))
     if not 0 < args.old_size <= len(leaves):
         raise InputError("--old-size", f"must be between 1 and the current size {len(leaves)}")
@@ -238,7 +254,7 @@ def _consistency(args: argparse.Namespace) -> int:
     old_root = root(leaves[:args.old_size])
     ok = True
     if args.old_root:
-        ok = verify_consistency(args.old_size, len(leaves), bytes.fromhex(args.old_root), new_root, proof)
+        ok = verify_consistency(args.old_size, len(leaves), old_root_bytes, new_root, proof)
     doc = {"old": {"size": args.old_size, "root": old_root.hex()}, "new": {"size": len(leaves),
                                                                            "root": new_root.hex()},
            "proof": [h.hex() for h in proof], "verified_against_old_root": args.old_root if ok else None, "ok": ok}

@@ -296,11 +296,20 @@ def _submit_file(args: argparse.Namespace, path: str) -> int:
 
 
 # ---------------------------------------------------------------------- queries
+# The business dates a query may ask about: the programmes start in 2011, and the
+# reports count forward from the date (expiring within 90 days, month-ends to year end).
+QUERY_DATES = (date(1900, 1, 1), date(2199, 12, 31))
+
+
 def _date(value: str, field: str) -> str:
     try:
-        return date.fromisoformat(value).isoformat()
+        d = date.fromisoformat(value)
     except ValueError:
         raise c.InputError(field, f"{value!r} is not a date in YYYY-MM-DD form") from None
+    if not QUERY_DATES[0] <= d <= QUERY_DATES[1]:
+        raise c.InputError(field, f"{value} is outside the dates a ledger can answer for "
+                                  f"({QUERY_DATES[0]} to {QUERY_DATES[1]})")
+    return d.isoformat()
 
 
 def _region(value: str | None, field: str = "--region") -> str | None:

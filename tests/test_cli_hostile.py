@@ -334,3 +334,20 @@ def test_help_documents_exit_3_and_debug(tmp_path: Path) -> None:
     r = run(tmp_path / "x.db", "--help", cwd=tmp_path)
     assert r.returncode == 0 and "3 internal error" in " ".join(r.stdout.split()) and "--debug" in r.stdout
     assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize(("argv", "field"), [
+    (("report", "--as-of", "9999-12-31"), "--as-of"),  # was an OverflowError
+    (("pool", "--tier", "specialized", "--as-of", "0001-01-01"), "--as-of"),
+    (("audit", "export", "--from", "-5", "--out", "e"), "--from"),  # was an export of "positions -5–1"
+    (("audit", "export", "--from", "3", "--to", "1", "--out", "e"), "--to"),
+    (("audit", "consistency", "--old-size", "1", "--old-root", "zz"), "--old-root"),  # was a ValueError
+    (("audit", "verify-bundle", "no-such-folder"), "path"),  # was "TAMPERED", exit 1
+])
+def test_arguments_that_crashed_or_misled_are_malformed_input(db: Path, argv: tuple[str, ...], field: str) -> None:
+    before = stored_events(db)
+    r = run(db, *argv, "--json", cwd=db.parent)
+    assert r.returncode == 2, r.stderr
+    assert one_line(r).startswith(f"error: {field}: "), r.stderr
+    assert json.loads(r.stdout)["error"]["field"] == field
+    assert stored_events(db) == before and not (db.parent / "e").exists()
