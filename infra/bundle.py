@@ -92,13 +92,22 @@ class _Policy(msgspec.Struct):
 _policy_dec = msgspec.json.Decoder(_Policy)
 
 
-def export(ledger: Any, out: Path, from_position: int = 1, to_position: int | None = None,
-           batch: int = 5000, progress: Any = None) -> Manifest:
-    """Write ``events.jsonl`` and ``manifest.json`` for positions ``from..to`` into ``out``."""
-    from infra.policy_files import SHIPPED
-    from infra.store import describe
+EXPORT_FILES = ("events.jsonl", "manifest.json")
 
-    out.mkdir(parents=True, exist_ok=True)
+
+def export(ledger: Any, out: Path, from_position: int = 1, to_position: int | None = None,
+           batch: int = 5000, progress: Any = None, force: bool = False) -> Manifest:
+    """Write ``events.jsonl`` and ``manifest.json`` for positions ``from..to`` into ``out``.
+
+    The folder's files are written by the rules of :mod:`infra.files`: an existing one
+    only with ``force``, never through a symbolic link, never over the ledger's files
+    (:class:`infra.files.OutputError` before anything is written)."""
+    from infra.files import output_file, output_folder
+    from infra.policy_files import SHIPPED
+    from infra.store import describe, ledger_files
+
+    protect = ledger_files(ledger.store)
+    out = output_folder(out, EXPORT_FILES, force=force, protect=protect)
     last = ledger.max_position() if to_position is None else min(to_position, ledger.max_position())
     leaves, positions = all_leaves(ledger)
     first_index = next((i for i, p in enumerate(positions) if p >= from_position), len(positions))
@@ -108,7 +117,7 @@ def export(ledger: Any, out: Path, from_position: int = 1, to_position: int | No
     count = 0
     last_exported = 0
     after = from_position - 1
-    with (out / "events.jsonl").open("wb") as f:
+    with output_file(out / "events.jsonl", force=force, protect=protect, mode="wb") as f:
         while after < last:
             notes = ledger.recorder.select_notifications(start=after + 1, limit=batch, stop=last)
             if not notes:
@@ -141,7 +150,8 @@ def export(ledger: Any, out: Path, from_position: int = 1, to_position: int | No
         first_leaf_index=first_index, previous_chain=previous.hex(), head=head, policy_versions=sorted(policies),
         policy_files={p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(SHIPPED.glob("*.toml"))},
         events_sha256=digest.hexdigest())
-    (out / "manifest.json").write_bytes(msgspec.json.format(msgspec.json.encode(manifest), indent=2) + b"\n")
+    with output_file(out / "manifest.json", force=force, protect=protect, mode="wb") as f:
+        f.write(msgspec.json.format(msgspec.json.encode(manifest), indent=2) + b"\n")
     return manifest
 
 

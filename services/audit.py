@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -40,7 +41,10 @@ def add_parser(sub: Any, common: argparse.ArgumentParser) -> None:
     q = asub.add_parser("export", parents=[common], help="write a bundle that verifies offline")
     q.add_argument("--from", dest="from_position", type=int, default=1, metavar="POS")
     q.add_argument("--to", dest="to_position", type=int, metavar="POS")
-    q.add_argument("--out", required=True, metavar="DIR")
+    q.add_argument("--out", required=True, metavar="DIR",
+                   help="folder for events.jsonl and manifest.json (created if missing); files already there are "
+                        "replaced only with --force, never through a symbolic link")
+    q.add_argument("--force", action="store_true", help="replace an earlier export's files in --out")
     q.set_defaults(func=_export)
 
     q = asub.add_parser("verify-bundle", parents=[common],
@@ -51,7 +55,9 @@ def add_parser(sub: Any, common: argparse.ArgumentParser) -> None:
 
     q = asub.add_parser("prove", parents=[common], help="inclusion proofs for an enterprise's events or one event")
     q.add_argument("subject", metavar="USCC|EVENT_ID")
-    q.add_argument("--out", metavar="FILE", help="write the proof here (default: standard output)")
+    q.add_argument("--out", metavar="FILE", help="write the proof here (default: standard output); an existing file "
+                                                 "only with --force, never through a symbolic link")
+    q.add_argument("--force", action="store_true", help="replace the --out file if it exists")
     q.set_defaults(func=_prove)
 
     q = asub.add_parser("consistency", parents=[common], help="prove that the current head extends an older one")
@@ -70,7 +76,7 @@ def add_parser(sub: Any, common: argparse.ArgumentParser) -> None:
 def _ledger(args: argparse.Namespace) -> Any:
     from services.cli import _ledger
 
-    return _ledger(args)
+    return _ledger(args, create=False)  # auditing reads: a missing ledger is an error, not an empty one
 
 
 def _out(args: argparse.Namespace, obj: Any, text: str) -> None:
@@ -128,13 +134,23 @@ def _head(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from infra.bundle import export
+    from infra.bundle import EXPORT_FILES, export
+    from infra.files import output_folder
+    from infra.store import ledger_files, store_url
     from services.cli import progress_bar
 
+    from services.commands import InputError
+
+    if args.from_position < 1:
+        raise InputError("--from", "must be a ledger position, 1 or more")
+    if args.to_position is not None and args.to_position < args.from_position:
+        raise InputError("--to", f"must not be before --from ({args.from_position})")
+    if os.path.lexists(args.out):  # refused before the store is opened; export checks again
+        output_folder(args.out, EXPORT_FILES, force=args.force, protect=ledger_files(store_url(args.db)))
     ledger = _ledger(args)
     with progress_bar("exporting", ledger.max_position()) as advance:
         m = export(ledger, Path(args.out), args.from_position, args.to_position,
-                   progress=lambda done, total: advance(done))
+                   progress=lambda done, total: advance(done), force=args.force)
     _out(args, m, f"exported {m.count} events (positions {m.from_position}–{m.to_position}) to {args.out}; "
                   f"head {m.head.size}:{m.head.root}")
     return EXIT_OK
@@ -144,6 +160,10 @@ def _verify_bundle(args: argparse.Namespace) -> int:
     from infra.bundle import verify_bundle, verify_proof
 
     path = Path(args.path)
+    if not path.exists():
+        from services.commands import InputError
+
+        raise InputError("path", f"{args.path}: no such export folder or proof file")
     if path.is_file():
         try:
             doc = json.loads(path.read_text(encoding="utf-8"))
@@ -173,6 +193,12 @@ def _prove(args: argparse.Namespace) -> int:
     from infra.bundle import prove
     from services.commands import InputError
 
+    from infra.files import check_output, output_file
+    from infra.store import ledger_files, store_url
+
+    protect = ledger_files(store_url(args.db))
+    if args.out:
+        check_output(args.out, force=args.force, protect=protect)
     ledger = _ledger(args)
     subject = args.subject
     if len(subject) == 18:
@@ -190,7 +216,8 @@ def _prove(args: argparse.Namespace) -> int:
     doc = prove(ledger, positions)
     text = json.dumps(doc, ensure_ascii=False, indent=2)
     if args.out:
-        Path(args.out).write_text(text + "\n", encoding="utf-8")
+        with output_file(args.out, force=args.force, protect=protect) as fh:
+            fh.write(text + "\n")
         print(f"{len(doc['proofs'])} inclusion proof(s) against head {doc['head']['size']}:{doc['head']['root']} "
               f"written to {args.out}", file=sys.stderr)
     else:
@@ -213,6 +240,12 @@ def _consistency(args: argparse.Namespace) -> int:
     from infra.merkle import consistency_proof, root, verify_consistency
     from services.commands import InputError
 
+    old_root_bytes = None
+    if args.old_root:
+        try:
+            old_root_bytes = bytes.fromhex(args.old_root)
+        except ValueError:
+            raise InputError("--old-root", f"{args.old_root!r} is not a hash in hex") from None
     leaves, _ = all_leaves(_ledger(args))
     if not 0 < args.old_size <= len(leaves):
         raise InputError("--old-size", f"must be between 1 and the current size {len(leaves)}")
@@ -221,7 +254,7 @@ def _consistency(args: argparse.Namespace) -> int:
     old_root = root(leaves[:args.old_size])
     ok = True
     if args.old_root:
-        ok = verify_consistency(args.old_size, len(leaves), bytes.fromhex(args.old_root), new_root, proof)
+        ok = verify_consistency(args.old_size, len(leaves), old_root_bytes, new_root, proof)
     doc = {"old": {"size": args.old_size, "root": old_root.hex()}, "new": {"size": len(leaves),
                                                                            "root": new_root.hex()},
            "proof": [h.hex() for h in proof], "verified_against_old_root": args.old_root if ok else None, "ok": ok}

@@ -4,7 +4,10 @@ One subcommand per command of the service layer (flags generated from the comman
 msgspec struct, so the CLI and the wire format cannot drift apart), ``submit`` for
 JSON Lines batches, and the queries ``pool`` and ``history``.  Tables for people,
 ``--json`` for machines.  Exit codes: 0 accepted, 1 refused by a rule of the domain,
-2 malformed input (the message names the field).
+2 malformed input (the message names the field; also a store or an output file that
+cannot be used as named), 3 an internal error or a store that does not answer (one line;
+the traceback only with ``--debug``).  Whatever the exit, ``--json`` prints one JSON
+object, ``{"ok": false, "error": {"code", "rule", "field", "message"}}`` on a failure.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from domain.values import Level
 from infra.store import describe
 from services import commands as c
 
-EXIT_OK, EXIT_REFUSED, EXIT_INPUT = 0, 1, 2
+EXIT_OK, EXIT_REFUSED, EXIT_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
 _json = msgspec.json.Encoder()
 
 # Envelope fields every command carries, given by common flags.
@@ -35,9 +38,20 @@ _ENVELOPE = {"command", "command_id", "occurred_on", "actor", "document"}
 
 
 class CliError(Exception):
-    def __init__(self, message: str, code: int = EXIT_INPUT):
+    """A failure the CLI reports in one line (and, with ``--json``, as a JSON refusal with
+    ``error_code`` and any ``extra`` keys); ``code`` is the exit code."""
+
+    def __init__(self, message: str, code: int = EXIT_INPUT, *, error_code: str = "input.invalid",
+                 field: str | None = None, extra: dict[str, Any] | None = None):
         super().__init__(message)
         self.code = code
+        self.error_code = error_code
+        self.field = field
+        self.extra = extra or {}
+
+    def as_dict(self) -> dict[str, Any]:
+        rule = {EXIT_INPUT: "input", EXIT_INTERNAL: "internal"}.get(self.code, "cli")
+        return {"code": self.error_code, "rule": rule, "field": self.field, "message": str(self)}
 
 
 # ---------------------------------------------------------------------- output helpers
@@ -45,8 +59,11 @@ def _console(stderr: bool = False):  # type: ignore[no-untyped-def]
     from rich.console import Console
 
     stream = sys.stderr if stderr else sys.stdout
-    # Piped output keeps whole lines (grep, less), a terminal gets its own width.
-    return Console(stderr=stderr, highlight=False, soft_wrap=False, width=None if stream.isatty() else 240)
+    # Piped output keeps whole lines (grep, less), a terminal gets its own width.  No markup,
+    # no emoji codes: names and ids come from whoever sent the commands, and "[/]" in a name
+    # must print as itself, not break (or restyle) the table.
+    return Console(stderr=stderr, highlight=False, soft_wrap=False, markup=False, emoji=False,
+                   width=None if stream.isatty() else 240)
 
 
 def print_json(obj: Any) -> None:
@@ -75,12 +92,22 @@ def _table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) ->
     _console().print(t)
 
 
-def _ledger(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+def _ledger(args: argparse.Namespace, *, create: bool = True):  # type: ignore[no-untyped-def]
+    """The ledger on the store ``--db`` names.  A read (``create=False``) never makes a
+    ledger where there is none: it is refused naming the store (exit 2), as are an unknown
+    scheme, a directory, a bad query value; a server that does not answer is exit 3."""
+    from infra.store import StoreError, StoreUnavailable, check_store, store_url
     from services.ledger import Ledger
 
+    url = store_url(args.db)
     try:
-        return Ledger(db=args.db, policies=args.policies)
-    except ValueError as e:  # a bad policy file, a bad store URL
+        check_store(url, create=create)
+        return Ledger(db=url, policies=args.policies)
+    except StoreUnavailable as e:
+        raise CliError(str(e), EXIT_INTERNAL, error_code="store.unavailable", field="--db") from None
+    except StoreError as e:
+        raise CliError(str(e), error_code="store.invalid", field="--db") from None
+    except ValueError as e:  # a bad policy file
         raise CliError(str(e)) from None
 
 
@@ -184,10 +211,13 @@ def _run_command(args: argparse.Namespace) -> int:
 def check_batch(path: str) -> int:
     """Decode every line once: one malformed line refuses the whole file, writing nothing.
     Returns the number of commands.  Streams: memory stays flat however large the file."""
-    errors: list[str] = []
+    errors: list[tuple[int, c.InputError]] = []
     count = 0
-    total = os.path.getsize(path)
-    with open(path, "rb") as stream, progress_bar("checking", total) as advance:
+    try:
+        stream = open(path, "rb")  # noqa: SIM115
+    except OSError as e:
+        raise CliError(f"file: {path}: {e.strerror}", field="file") from None
+    with stream, progress_bar("checking", os.fstat(stream.fileno()).st_size) as advance:
         for lineno, line in enumerate(stream, 1):
             if lineno % 20000 == 0:
                 advance(stream.tell())
@@ -197,10 +227,15 @@ def check_batch(path: str) -> int:
                 c.decode_command(line)
                 count += 1
             except c.InputError as e:
-                errors.append(f"line {lineno}: {e}")
+                errors.append((lineno, e))
     if errors:
-        shown = "\n".join(errors[:20]) + (f"\n... and {len(errors) - 20} more" if len(errors) > 20 else "")
-        raise CliError(f"{len(errors)} malformed line(s), nothing submitted:\n{shown}")
+        shown = "\n".join(f"line {n}: {e}" for n, e in errors[:20])
+        if len(errors) > 20:
+            shown += f"\n... and {len(errors) - 20} more"
+        raise CliError(f"{len(errors)} malformed line(s), nothing submitted:\n{shown}", field="file",
+                       extra={"accepted": 0, "repeated": 0, "refused": 0, "malformed_count": len(errors),
+                              "malformed": [{"line": n, "field": e.field, "message": e.message}
+                                            for n, e in errors[:1000]]})
     return count
 
 
@@ -213,6 +248,9 @@ def iter_batch(path: str) -> Iterator[c.Command]:
 
 def _submit(args: argparse.Namespace) -> int:
     path = args.file
+    if path != "-" and os.path.isdir(path):
+        raise CliError(f"file: {path} is a directory; name a JSON Lines file (or - for standard input)",
+                       field="file")
     if path == "-":  # standard input is read once: keep it for the second pass
         import shutil
         import tempfile
@@ -258,11 +296,20 @@ def _submit_file(args: argparse.Namespace, path: str) -> int:
 
 
 # ---------------------------------------------------------------------- queries
+# The business dates a query may ask about: the programmes start in 2011, and the
+# reports count forward from the date (expiring within 90 days, month-ends to year end).
+QUERY_DATES = (date(1900, 1, 1), date(2199, 12, 31))
+
+
 def _date(value: str, field: str) -> str:
     try:
-        return date.fromisoformat(value).isoformat()
+        d = date.fromisoformat(value)
     except ValueError:
         raise c.InputError(field, f"{value!r} is not a date in YYYY-MM-DD form") from None
+    if not QUERY_DATES[0] <= d <= QUERY_DATES[1]:
+        raise c.InputError(field, f"{value} is outside the dates a ledger can answer for "
+                                  f"({QUERY_DATES[0]} to {QUERY_DATES[1]})")
+    return d.isoformat()
 
 
 def _region(value: str | None, field: str = "--region") -> str | None:
@@ -320,7 +367,7 @@ def read_model(args: argparse.Namespace, ledger: Any) -> tuple[Any, dict[str, An
 def _pool(args: argparse.Namespace) -> int:
     as_of = _date(args.as_of or date.today().isoformat(), "--as-of")
     _region(args.region)
-    ledger = _ledger(args)
+    ledger = _ledger(args, create=False)
     known = {t.id for p in ledger.policy.programme_ids() for v in ledger.policy.versions(p) for t in v.tiers}
     if args.tier not in known:
         raise c.InputError("--tier", f"unknown tier {args.tier!r} (known: {sorted(known)})")
@@ -355,12 +402,12 @@ def _pool(args: argparse.Namespace) -> int:
 
 def _overdue(args: argparse.Namespace) -> int:
     as_of = _date(args.as_of or date.today().isoformat(), "--as-of")
-    ledger = _ledger(args)
+    _region(args.region)
+    ledger = _ledger(args, create=False)
     d = date.fromisoformat(as_of)
     deadline = ledger.policy.in_force("national", d).yearly_data_deadline
     month, day = (int(x) for x in deadline.split("-"))
     data_year = d.year - 1 if d > date(d.year, month, day) else d.year - 2
-    _region(args.region)
     rm, as_recorded = read_model(args, ledger)
     try:
         items = rm.overdue(as_of=as_of, data_year=data_year, region=args.region)
@@ -404,7 +451,7 @@ def _history(args: argparse.Namespace) -> int:
         msgspec.convert(args.uscc, c.Uscc)
     except msgspec.ValidationError:
         raise c.InputError("uscc", f"{args.uscc!r} is not an 18-character USCC (GB 32100-2015 alphabet)") from None
-    ledger = _ledger(args)
+    ledger = _ledger(args, create=False)
     entries = history_entries(ledger, args.uscc)
     if args.as_recorded:
         from infra.integrity import utc_text
@@ -429,10 +476,15 @@ def _history(args: argparse.Namespace) -> int:
 
 
 def _policy(args: argparse.Namespace) -> int:
-    ledger = _ledger(args)
+    from infra.policy_files import load_policy_book
+
+    try:  # the policy needs no store: asking for it must not create one
+        book = load_policy_book(args.policies)
+    except ValueError as e:
+        raise CliError(str(e), field="--policies") from None
     rows = []
-    for pid in ledger.policy.programme_ids():
-        for v in ledger.policy.versions(pid):
+    for pid in book.programme_ids():
+        for v in book.versions(pid):
             for t in v.tiers:
                 rows.append({"programme": pid, "version": v.version, "effective_from": v.effective_from,
                              "tier": t.id, "name": t.name, "deciding_level": t.deciding_level,
@@ -452,7 +504,7 @@ def _policy(args: argparse.Namespace) -> int:
 def _rebuild(args: argparse.Namespace) -> int:
     from infra.readmodel import ReadModel
 
-    ledger = _ledger(args)
+    ledger = _ledger(args, create=False)
     rm = ReadModel(ledger)
     start = time.perf_counter()
     with progress_bar("rebuilding pools", ledger.max_position()) as advance:
@@ -558,7 +610,10 @@ def _permissions(args: argparse.Namespace) -> int:
     from infra.permissions import describe as describe_principals
     from infra.policy_files import load_policy_book
 
-    book = load_policy_book(args.policies)
+    try:
+        book = load_policy_book(args.policies)
+    except ValueError as e:
+        raise CliError(str(e), field="--policies") from None
     if args.table:
         print(render_level_table(book))
         return EXIT_OK
@@ -609,11 +664,14 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--policies", default=argparse.SUPPRESS, metavar="DIR",
                         help="folder of programme TOML files (default: the shipped ones)")
     common.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="machine-readable output")
+    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                        help="on an internal error (exit 3), print the traceback too")
 
     parser = argparse.ArgumentParser(
         prog="cultivation", parents=[common],
         description="Event-sourced ledger of the tiered cultivation of quality SMEs (优质中小企业梯度培育).",
-        epilog="Exit codes: 0 ok, 1 refused by a rule, 2 malformed input.")
+        epilog="Exit codes: 0 ok, 1 refused by a rule, 2 malformed input (or a store or output file that cannot "
+               "be used as named), 3 internal error or a store that does not answer (--debug for the traceback).")
     sub = parser.add_subparsers(dest="subcommand", required=True, metavar="SUBCOMMAND")
 
     p = sub.add_parser("demo", parents=[common], help="load the demo dataset (Huludao and more) and print the pools",
@@ -718,27 +776,53 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one subcommand and return its exit code: 0 accepted, 1 refused by a rule, 2
+    malformed input (or a store / output file that cannot be used as named), 3 an internal
+    error or an unanswering store.  Nothing a user typed ends in a traceback; an internal
+    error is one line, its traceback only with ``--debug``."""
+    from infra.files import OutputError
+
     parser = build_parser()
     args = parser.parse_args(argv)
-    for name, default in (("db", None), ("policies", None), ("json", False)):
+    for name, default in (("db", None), ("policies", None), ("json", False), ("debug", False)):
         if not hasattr(args, name):
             setattr(args, name, default)
+
+    def fail(error: dict[str, Any], line: str, code: int, extra: dict[str, Any] | None = None) -> int:
+        if args.json:
+            try:
+                print_json({"ok": False, **(extra or {}), "error": error})
+            except OSError:  # stdout gone (a closed pipe): the exit code still tells
+                pass
+        print(line, file=sys.stderr)
+        return code
+
     try:
         return int(args.func(args))
     except c.InputError as e:
-        if args.json:
-            print_json({"ok": False, "error": e.as_dict()})
-        print(f"error: {e.field}: {e.message}", file=sys.stderr)
-        return EXIT_INPUT
+        return fail(e.as_dict(), f"error: {e.field}: {e.message}", EXIT_INPUT)
+    except OutputError as e:
+        return fail({"code": "output.refused", "rule": "input", "field": e.field, "message": e.message},
+                    f"error: {e.field}: {e.message}", EXIT_INPUT)
     except LedgerError as e:
-        if args.json:
-            print_json({"ok": False, "error": e.as_dict()})
-        print(f"refused: {e}", file=sys.stderr)
-        return e.exit_code
+        return fail(e.as_dict(), f"refused: {e}", e.exit_code)
     except CliError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return e.code
+        return fail(e.as_dict(), f"error: {e}", e.code, e.extra)
+    except Exception as e:  # a defect or a failing surrounding: one line, the traceback on request
+        if args.debug:
+            import traceback
+
+            traceback.print_exc()
+        detail = " ".join(str(e).split())[:300]
+        return fail({"code": "internal", "rule": "internal", "field": None,
+                     "message": f"{type(e).__name__}: {detail}"},
+                    f"internal error: {type(e).__name__}: {detail}"
+                    + ("" if args.debug else " (run again with --debug for the traceback)"), EXIT_INTERNAL)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Run the module's importable copy: ``python -m services.cli`` would otherwise make this
+    # file ``__main__`` and its error classes differ from those other modules import and raise.
+    from services.cli import main as _main
+
+    sys.exit(_main())

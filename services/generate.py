@@ -1851,10 +1851,13 @@ def add_generate_parser(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--years", type=int, default=10, metavar="Y", help="years of history (default 10)")
     p.add_argument("--seed", type=int, default=1, metavar="S", help="random seed (default 1)")
     p.add_argument("--start-year", type=int, default=2016, metavar="YEAR", help="first year (default 2016)")
-    p.add_argument("--out", required=True, metavar="FILE", help="JSON Lines file to write (- for standard output)")
+    p.add_argument("--out", required=True, metavar="FILE",
+                   help="JSON Lines file to write (- for standard output); an existing file only with --force, never "
+                        "through a symbolic link, never one of the ledger's own files")
     p.add_argument("--expected", metavar="FILE",
                    help="also write the commands meant to be refused, one JSON object a line: command_id, "
-                        "command, code")
+                        "command, code (the same rules as --out)")
+    p.add_argument("--force", action="store_true", help="replace --out and --expected if they exist")
     p.set_defaults(func=run)
 
 
@@ -1879,13 +1882,29 @@ def run(args: argparse.Namespace) -> int:
                           policies=args.policies)
     except ValueError as e:  # a bad policy folder
         raise c.InputError("--policies", str(e)) from None
+    from contextlib import ExitStack, nullcontext
+    from pathlib import Path
+
+    from infra.files import check_output, output_file
+    from infra.store import ledger_files, store_url
+
     to_stdout = args.out == "-"
-    out = sys.stdout.buffer if to_stdout else open(args.out, "wb")  # noqa: SIM115
-    expected = open(args.expected, "wb") if args.expected else None  # noqa: SIM115
+    protect = ledger_files(store_url(args.db))
+    if args.expected and not to_stdout and Path(args.expected).resolve() == Path(args.out).resolve():
+        raise c.InputError("--expected", "must name another file than --out")
+    for flag, path in (("--out", None if to_stdout else args.out), ("--expected", args.expected)):
+        if path:
+            check_output(path, force=args.force, protect=protect, field=flag)
     first = date(args.start_year, 1, 1).toordinal()
     days = date(args.start_year + args.years - 1, 12, 31).toordinal() - first + 1
     start = time.perf_counter()
-    try:
+    # Both files are put in place only when the whole history is written; an error or
+    # Ctrl-C removes the partial ones and leaves any earlier files as they were.
+    with ExitStack() as files:
+        out = files.enter_context(nullcontext(sys.stdout.buffer) if to_stdout else
+                                  output_file(args.out, force=args.force, protect=protect, mode="wb"))
+        expected = (files.enter_context(output_file(args.expected, force=args.force, protect=protect, mode="wb",
+                                                    field="--expected")) if args.expected else None)
         with progress_bar("generating (business days)", days) as advance:
             buf: list[bytes] = []
             for cmd, code in stream:
@@ -1902,13 +1921,8 @@ def run(args: argparse.Namespace) -> int:
                 buf.append(b"")
                 out.write(b"\n".join(buf))
             advance(days)
-    finally:
         if to_stdout:
             out.flush()
-        else:
-            out.close()
-        if expected is not None:
-            expected.close()
     elapsed = time.perf_counter() - start
     report = {**summary.as_dict(), "out": args.out, "seconds": round(elapsed, 2),
               "commands_per_second": round(summary.commands / max(elapsed, 1e-9))}

@@ -419,9 +419,27 @@ def render_json(report: Report, table: str | None = None) -> str:
     return msgspec.json.encode(obj).decode() + "\n"
 
 
+# What a spreadsheet takes for the start of a formula (OWASP's list, CSV injection).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: Any) -> Any:
+    """A text cell a spreadsheet will show as text: one starting like a formula gets a
+    leading apostrophe (``=HYPERLINK(…)`` becomes ``'=HYPERLINK(…)``).  Numbers are left
+    as numbers, negative ones included: they are written by the ledger, not typed.
+
+    >>> csv_cell("=1+1"), csv_cell("-x"), csv_cell("@SUM(A1)"), csv_cell(-5), csv_cell("葫芦岛")
+    ("'=1+1", "'-x", "'@SUM(A1)", -5, '葫芦岛')
+    """
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
 def render_csv(report: Report, table: str | None = None) -> str:
     """Every section as ``# name``, a header row and its rows, a blank line between them;
-    with ``table`` only that section's header and rows.  Money in integer fen."""
+    with ``table`` only that section's header and rows.  Money in integer fen.  Text cells
+    that a spreadsheet would run as a formula are neutralised (:func:`csv_cell`)."""
     out = io.StringIO()
     w = csv.writer(out, lineterminator="\n")
     for i, name in enumerate([table] if table else SECTIONS):
@@ -430,8 +448,8 @@ def render_csv(report: Report, table: str | None = None) -> str:
             if i:
                 w.writerow([])
             w.writerow([f"# {name}"])
-        w.writerow(header)
-        w.writerows(rows)
+        w.writerow([csv_cell(h) for h in header])
+        w.writerows([csv_cell(v) for v in row] for row in rows)
     return out.getvalue()
 
 
@@ -782,11 +800,16 @@ def add_report_parser(sub: Any, common: argparse.ArgumentParser) -> None:
                    help="the report as the ledger stood at this ledger time (ISO 8601; a date means its end, UTC)")
     p.add_argument("--format", choices=FORMATS, default=None, help="output format (default: table)")
     p.add_argument("--table", choices=SECTIONS, help="only this table (table, json and csv formats)")
-    p.add_argument("--out", metavar="FILE", help="write to FILE (UTF-8) instead of standard output")
+    p.add_argument("--out", metavar="FILE", help="write to FILE (UTF-8) instead of standard output; an existing file "
+                                                 "only with --force, never through a symbolic link, never one of "
+                                                 "the ledger's own files")
+    p.add_argument("--force", action="store_true", help="replace the --out file if it exists")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from infra.files import check_output, output_file
+    from infra.store import ledger_files, store_url
     from services import commands as c
     from services.cli import EXIT_OK, _console, _date, _ledger, _region, read_model
 
@@ -798,7 +821,10 @@ def run(args: argparse.Namespace) -> int:
     if args.table and fmt == "html":
         raise c.InputError("--table", "the html page holds every table; --table applies to table, json and csv")
     region = None if args.region in (None, "000000") else args.region
-    ledger = _ledger(args)
+    protect = ledger_files(store_url(args.db))
+    if args.out:  # refused before any work, and checked again when the file is put in place
+        check_output(args.out, force=args.force, protect=protect)
+    ledger = _ledger(args, create=False)
     rm, as_recorded = read_model(args, ledger)
     try:
         report = build_report(rm, ledger.policy, as_of=as_of, region=region)
@@ -810,16 +836,16 @@ def run(args: argparse.Namespace) -> int:
         if args.out:
             from rich.console import Console
 
-            with open(args.out, "w", encoding="utf-8") as fh:
-                render_table(report, Console(file=fh, width=200, highlight=False, soft_wrap=False,
-                                             color_system=None), args.table)
+            with output_file(args.out, force=args.force, protect=protect) as fh:
+                render_table(report, Console(file=fh, width=200, highlight=False, soft_wrap=False, markup=False,
+                                             emoji=False, color_system=None), args.table)
         else:
             render_table(report, _console(), args.table)
         return EXIT_OK
     text = {"json": lambda: render_json(report, args.table), "csv": lambda: render_csv(report, args.table),
             "html": lambda: render_html(report)}[fmt]()
     if args.out:
-        with open(args.out, "w", encoding="utf-8", newline="") as fh:
+        with output_file(args.out, force=args.force, protect=protect, newline="") as fh:
             fh.write(text)
     else:
         sys.stdout.write(text)

@@ -157,7 +157,13 @@ def test_an_untampered_export_verifies_offline_and_against_its_head(tmp_path: Pa
     assert wrong.returncode == 1
     # A partial export verifies its chain from the hash before its first record.
     part = tmp_path / "part"
-    assert cli(tmp_path / "nothing.db", "audit", "export", "--out", str(part)).returncode == 0  # an empty store
+    missing = cli(tmp_path / "nothing.db", "audit", "export", "--out", str(part))  # no ledger: refused, not empty
+    assert missing.returncode == 2 and "nothing.db: no ledger there" in missing.stderr, missing.stderr
+    assert not (tmp_path / "nothing.db").exists() and not part.exists()
+    from services.ledger import Ledger
+
+    Ledger(db=str(tmp_path / "empty.db")).close()  # an empty ledger exports nothing, and that verifies
+    assert cli(tmp_path / "empty.db", "audit", "export", "--out", str(part)).returncode == 0
     assert verify_bundle(part).count == 0
 
 
