@@ -205,6 +205,10 @@ class Server:
         self.url = url
         self.nc = await nats.connect(**{**connect_options(url), **as_user})
         await ensure_stream_and_bucket(self.nc.jetstream())
+        if self.principals is not None:  # readers' and auditors' mirrors, in their own accounts
+            from infra.permissions import ensure_mirrors
+
+            await ensure_mirrors(self.nc, self.principals)
         self._tasks = []
         readies = []
         if "service" in self.components:
