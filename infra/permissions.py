@@ -359,11 +359,30 @@ def load_principals(path: str | Path) -> Principals:
     return decode_principals(data, str(path), base=path.parent)
 
 
+def too_open(path: str | Path) -> str | None:
+    """Why a secret file must not be used as it stands (readable or writable by group or others,
+    as ssh refuses a private key), or None.  Follows no symlink: the file's own mode counts."""
+    import stat
+
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None  # reading it will say what is wrong
+    mode = stat.S_IMODE(st.st_mode)
+    if mode & 0o077:
+        return (f"{path} is accessible by group or others (mode {mode:04o}); a secret must be private to "
+                f"its owner: chmod 600 {path}")
+    return None
+
+
 def secret(principals: Principals, p: Principal, environ: Mapping[str, str] | None = None) -> str:
     """The password of ``p`` from its file or environment variable (never printed)."""
     env = os.environ if environ is None else environ
     i = principals.principals.index(p)
     if p.password_file:
+        loose = too_open(p.password_file)
+        if loose:
+            raise PrincipalsError("", f"$.principals[{i}].password_file", loose)
         try:
             value = Path(p.password_file).read_text(encoding="utf-8").strip()
         except OSError as e:
@@ -394,6 +413,10 @@ def client_options(principals: Principals, p: Principal, environ: Mapping[str, s
             i = principals.principals.index(p)
             raise PrincipalsError("", f"$.principals[{i}].seed_file", f"{p.name} connects with an nkey: name "
                                                                        f"its seed_file")
+        loose = too_open(p.seed_file)
+        if loose:
+            i = principals.principals.index(p)
+            raise PrincipalsError("", f"$.principals[{i}].seed_file", loose)
         opts["nkeys_seed"] = p.seed_file
     else:
         opts["user"] = p.name

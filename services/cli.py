@@ -520,8 +520,8 @@ def _serve(args: argparse.Namespace) -> int:
     principals = _principals(args.principals) if args.principals else None
     ledger = _ledger(args)
     projector = None
-    if not args.projector_in_process:  # the same store, policies and credentials
-        projector = [sys.executable, "-m", "services.cli", "serve", "--components", "projector", "--db", ledger.store,
+    if not args.projector_in_process:  # the same policies and credentials; the store goes by environment
+        projector = [sys.executable, "-m", "services.cli", "serve", "--components", "projector",
                      *(["--policies", args.policies] if args.policies else []),
                      *(["--principals", args.principals] if args.principals else [])]
     return serve(ledger, components=components, relay_batch=args.relay_batch, principals=principals,

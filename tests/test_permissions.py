@@ -91,6 +91,7 @@ def write_principals(folder: Path) -> tuple[Path, dict[str, str]]:
             lines.append(f'password_env = "{LEDGER_ENV}"')
         else:
             (folder / "secrets" / f"{name}.pw").write_text(passwords[name] + "\n", encoding="utf-8")
+            (folder / "secrets" / f"{name}.pw").chmod(0o600)
             lines.append(f'password_file = "secrets/{name}.pw"')
         lines.append("")
     path = folder / "principals.toml"
@@ -782,6 +783,7 @@ def test_credentials_that_cannot_be_read_name_the_field_never_the_value(tmp_path
         secret(ps, ps.named("hld"))
     assert e.value.field == "$.principals[0].password_file" and "missing.pw" in e.value.message
     (tmp_path / "missing.pw").write_text("s3cret-value\n", encoding="utf-8")
+    (tmp_path / "missing.pw").chmod(0o600)
     assert secret(ps, ps.named("hld")) == "s3cret-value"
     with pytest.raises(PrincipalsError) as e:
         secret(ps, ps.named("ledger"), environ={})
