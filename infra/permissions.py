@@ -1,5 +1,10 @@
 """Who may do what: principals, the commands each authority may issue, and the
-nats-server authorization that enforces it on the wire.
+nats-server accounts and permissions that enforce it on the wire.
+
+Each principal is a user of an account of its own; the ledger's account holds the stream,
+the bucket and the ledger's consumers, and exports to each other account only what its
+principal may use (:func:`accounts_for`); readers and auditors read mirrors that the ledger
+keeps in their own accounts (:func:`ensure_mirrors`).
 
 Two layers refuse what an actor may not do, and neither trusts the other:
 

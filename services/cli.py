@@ -662,7 +662,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("permissions", parents=[common], help="print the nats-server authorization for a principals file",
                        description="Derive, from the policy and a principals file, what each principal may publish "
-                                   "and subscribe to, and print the nats-server `authorization` block (no secret in "
+                                   "and subscribe to, and print the nats-server `accounts` block, one account per principal "
+                                   "(no secret in "
                                    "it: passwords are variables of the server's environment). --json lists each "
                                    "principal's commands with the policy reasons; --table prints the per-level table.")
     p.add_argument("--principals", metavar="FILE")
