@@ -879,3 +879,33 @@ def test_the_domain_refuses_decisions_outside_the_actors_region(script: Any) -> 
                            actor="211400")
     assert error.code == "reward.wrong_authority"
     assert isinstance(error, (RuleViolation, LedgerError))
+
+
+def test_a_readers_jetstream_is_bounded_so_it_cannot_exhaust_the_server(served: Served) -> None:
+    """Each reader's or auditor's account holds its mirrors and at most PRINCIPAL_MAX_CONSUMERS
+    consumers of its own: one more is refused by the server, and the ledger goes on."""
+    from nats.js.api import AckPolicy, ConsumerConfig
+
+    from infra.permissions import PRINCIPAL_MAX_CONSUMERS
+
+    async def go() -> None:
+        async with Client(served, "bank-feed") as reader:
+            js = reader.nc.jetstream(timeout=5)
+            stream = f"KV_{POOL_BUCKET}"
+            present = len(await js.consumers_info(stream))
+            names = []
+            try:
+                for i in range(PRINCIPAL_MAX_CONSUMERS - present):
+                    names.append((await js.add_consumer(stream, ConsumerConfig(
+                        durable_name=f"mine-{i}", ack_policy=AckPolicy.EXPLICIT))).name)
+                with pytest.raises(nats.js.errors.APIError) as refused:
+                    await js.add_consumer(stream, ConsumerConfig(durable_name="one-too-many",
+                                                                 ack_policy=AckPolicy.EXPLICIT))
+                assert "maximum consumers" in str(refused.value).lower(), refused.value
+            finally:
+                for name in names:
+                    await js.delete_consumer(stream, name)
+        async with Client(served, "huludao") as city:  # the ledger still answers
+            await ok(city, "register", "211400", uscc=new_uscc("211400"), name="葫芦岛某企业", occurred_on="2019-01-02")
+
+    asyncio.run(go())
