@@ -111,6 +111,14 @@ async def connect_patiently(options: dict[str, Any], patience: float, what: str)
         return nc
 
 
+def _after_cancel(loop: Any, context: dict[str, Any]) -> None:
+    """The event loop's report of a future left behind by a cancelled drain (nats.micro's own
+    gathers): a cancellation is expected there; anything else is said in one line."""
+    if isinstance(context.get("exception"), asyncio.CancelledError):
+        return
+    log.warning("after the second signal: %s", context.get("message", "?"))
+
+
 class HomeLock:
     """An exclusive lock on the embedded server's data folder: a second ``serve`` on the same
     home would start a second nats-server on the same JetStream folder and take over its
@@ -279,8 +287,14 @@ class Server:
         self.projector_process: ProjectorProcess | None = None  # or the projector as a child process
         self.ready = asyncio.Event()
         self._stop = asyncio.Event()
+        self._force = asyncio.Event()
+        self.forced = False
 
     def stop(self) -> None:
+        """First call: drain and stop.  A second one (a second SIGTERM or Ctrl-C) while draining:
+        stop now; what is stored but not yet published or projected goes out at the next start."""
+        if self._stop.is_set():
+            self._force.set()
         self._stop.set()
 
     def _nudge_relay(self) -> None:
@@ -371,7 +385,7 @@ class Server:
         if self.nc:
             # Everything is published, acknowledged and projected: close without draining the
             # JetStream reply inboxes, which would only wait out their timeout.
-            await self.nc.close()
+            await self._close_nats()
         if self.embedded:
             self.embedded.stop()
             try:
@@ -388,6 +402,15 @@ class Server:
                 raise TimeoutError(f"relay did not reach position {head}")
             await asyncio.sleep(0.05)
 
+    async def _close_nats(self) -> None:
+        """Close the connection; a bus already gone is said in one line, not a traceback."""
+        if self.nc is None or self.nc.is_closed:
+            return
+        try:
+            await self.nc.close()
+        except Exception as e:  # ConnectionResetError and the like: NATS went away first
+            log.warning("closing the NATS connection: %s", _one_line(e))
+
     async def _abandon_start(self) -> None:
         """A signal (or a failure) came before the service was ready: undo what started."""
         if self.projector_process:
@@ -400,8 +423,7 @@ class Server:
         await asyncio.gather(*getattr(self, "_tasks", []), return_exceptions=True)
         if self.projector:
             self.projector.close()
-        if self.nc and not self.nc.is_closed:
-            await self.nc.close()
+        await self._close_nats()
         if self.embedded:
             self.embedded.stop()
             try:
@@ -432,7 +454,20 @@ class Server:
             if on_ready:
                 on_ready(self)
             await self._stop.wait()
-            await self.shutdown()
+            draining = asyncio.create_task(self.shutdown(), name="serve-shutdown")
+            forcing = asyncio.create_task(self._force.wait(), name="serve-force")
+            await asyncio.wait({draining, forcing}, return_when=asyncio.FIRST_COMPLETED)
+            if not draining.done():
+                log.warning("a second signal: stopping without waiting for the relay and the projector; "
+                            "they resume from the store at the next start")
+                loop.set_exception_handler(_after_cancel)  # what the cancelled drain leaves behind
+                self.forced = True
+                draining.cancel()
+                await asyncio.gather(draining, return_exceptions=True)
+                await self._abandon_start()
+            else:
+                forcing.cancel()
+                draining.result()
             return True
         finally:
             if self.lock:
@@ -467,8 +502,8 @@ def serve(ledger: Any, components: tuple[str, ...] = Server.COMPONENTS, relay_ba
     except ServeError as e:
         print(f"error: cultivation serve: {e}", file=sys.stderr)
         return 1
-    print("cultivation serve: stopped cleanly" if ready else "cultivation serve: stopped before it was ready",
-          flush=True)
+    print("cultivation serve: " + ("stopped before it was ready" if not ready else
+                                   "stopped at a second signal" if server.forced else "stopped cleanly"), flush=True)
     return 0
 
 

@@ -202,3 +202,69 @@ def test_a_seed_file_readable_by_others_is_refused(tmp_path: Path) -> None:
     with pytest.raises(PrincipalsError) as e:
         client_options(ps, ps.named("bank"))
     assert e.value.field == "$.principals[0].seed_file" and "chmod 600" in e.value.message
+
+
+def test_a_second_signal_while_draining_stops_at_once_and_nothing_is_lost(tmp_path: Path) -> None:
+    """NATS goes away under a running serve while events are still to publish: the first
+    SIGTERM drains (and would wait out its timeout), a second stops it at once; the stored
+    events are published at the next start."""
+    from domain.values import make_uscc
+    from infra.nats import STREAM, EmbeddedNats
+    from services import commands as c
+    from services.ledger import Ledger
+
+    with EmbeddedNats(store_dir=tmp_path / "nats") as server:
+        port = server.port
+        env = _env(tmp_path, NATS_URL=server.url)
+        out, err = tmp_path / "serve.out", tmp_path / "serve.err"
+        proc = _serve(env, "--projector-in-process", out=out, err=err)
+        try:
+            _wait_for(out, "ready", proc)
+            server.stop()  # the bus goes away
+            ledger = Ledger(db=str(tmp_path / "ledger.db"))
+            try:  # the store keeps taking commands (here through the CLI's way, in-process)
+                ledger.handle(c.convert_command({
+                    "command": "register", "command_id": "sig-1", "uscc": make_uscc("91211400MA0HLD901"),
+                    "name": "葫芦岛示例泵业有限公司", "occurred_on": "2023-01-05",
+                    "actor": {"authority": "211400", "person": "葫芦岛市工信局"}}))
+                head = ledger.max_position()
+            finally:
+                ledger.close()
+            proc.send_signal(signal.SIGTERM)
+            time.sleep(1.0)
+            assert proc.poll() is None  # draining: the relay cannot publish
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=15)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        assert proc.returncode == 0, err.read_text()
+        assert "stopped at a second signal" in out.read_text()
+        assert "Traceback" not in err.read_text() and " ERROR " not in err.read_text(), err.read_text()
+        # the bus returns; the next serve publishes what was stored
+        again = EmbeddedNats(store_dir=tmp_path / "nats", port=port).start()
+        try:
+            proc = _serve(env, "--projector-in-process", out=out, err=err)
+            try:
+                _wait_for(out, "ready", proc)
+
+                async def published() -> int:
+                    nc = await nats.connect(again.url, allow_reconnect=False)
+                    try:
+                        for _ in range(100):
+                            n = (await nc.jetstream().stream_info(STREAM)).state.messages
+                            if n >= head:
+                                return n
+                            await asyncio.sleep(0.1)
+                        return n
+                    finally:
+                        await nc.close()
+
+                assert asyncio.run(published()) == head
+            finally:
+                proc.send_signal(signal.SIGTERM)
+                proc.wait(timeout=60)
+            assert proc.returncode == 0, err.read_text()
+        finally:
+            again.close()
