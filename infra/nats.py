@@ -140,6 +140,11 @@ def connect_options(url: str | None = None) -> dict[str, Any]:
                             "max_reconnect_attempts": -1, "reconnect_time_wait": 0.5,
                             "connect_timeout": 5, "allow_reconnect": True}
     if env.get("NATS_CREDS"):
+        from infra.permissions import too_open
+
+        loose = too_open(env["NATS_CREDS"])
+        if loose:
+            raise ValueError(f"NATS_CREDS: {loose}")
         opts["user_credentials"] = env["NATS_CREDS"]
     if env.get("NATS_USER"):
         opts["user"] = env["NATS_USER"]

@@ -1,5 +1,10 @@
 """Who may do what: principals, the commands each authority may issue, and the
-nats-server authorization that enforces it on the wire.
+nats-server accounts and permissions that enforce it on the wire.
+
+Each principal is a user of an account of its own; the ledger's account holds the stream,
+the bucket and the ledger's consumers, and exports to each other account only what its
+principal may use (:func:`accounts_for`); readers and auditors read mirrors that the ledger
+keeps in their own accounts (:func:`ensure_mirrors`).
 
 Two layers refuse what an actor may not do, and neither trusts the other:
 
@@ -89,7 +94,8 @@ COMMAND_ORDER = ("register", "admit_to_pool", "remove_from_pool", "apply", "obje
                  "file_yearly_data", "report_change", "recommend", "reject", "assess", "open_notice",
                  "resolve_objection", "approve", "review", "revoke", "reconfirm", "annul", "grant_reward", "claw_back")
 
-# The ledger's own durable consumers: no other principal may bind, pull from or delete them.
+# The ledger's own durable consumers: they live in the ledger's account, which no other
+# principal's JetStream requests reach (see accounts_for).
 LEDGER_CONSUMERS = ("projector-pools",)
 KV_STREAM = f"KV_{POOL_BUCKET}"
 PRINCIPAL_KINDS = ("authority", "auditor", "reader", "service")
@@ -358,11 +364,30 @@ def load_principals(path: str | Path) -> Principals:
     return decode_principals(data, str(path), base=path.parent)
 
 
+def too_open(path: str | Path) -> str | None:
+    """Why a secret file must not be used as it stands (readable or writable by group or others,
+    as ssh refuses a private key), or None.  Follows no symlink: the file's own mode counts."""
+    import stat
+
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None  # reading it will say what is wrong
+    mode = stat.S_IMODE(st.st_mode)
+    if mode & 0o077:
+        return (f"{path} is accessible by group or others (mode {mode:04o}); a secret must be private to "
+                f"its owner: chmod 600 {path}")
+    return None
+
+
 def secret(principals: Principals, p: Principal, environ: Mapping[str, str] | None = None) -> str:
     """The password of ``p`` from its file or environment variable (never printed)."""
     env = os.environ if environ is None else environ
     i = principals.principals.index(p)
     if p.password_file:
+        loose = too_open(p.password_file)
+        if loose:
+            raise PrincipalsError("", f"$.principals[{i}].password_file", loose)
         try:
             value = Path(p.password_file).read_text(encoding="utf-8").strip()
         except OSError as e:
@@ -393,6 +418,10 @@ def client_options(principals: Principals, p: Principal, environ: Mapping[str, s
             i = principals.principals.index(p)
             raise PrincipalsError("", f"$.principals[{i}].seed_file", f"{p.name} connects with an nkey: name "
                                                                        f"its seed_file")
+        loose = too_open(p.seed_file)
+        if loose:
+            i = principals.principals.index(p)
+            raise PrincipalsError("", f"$.principals[{i}].seed_file", loose)
         opts["nkeys_seed"] = p.seed_file
     else:
         opts["user"] = p.name
@@ -402,7 +431,7 @@ def client_options(principals: Principals, p: Principal, environ: Mapping[str, s
 
 # ---------------------------------------------------------------------------- permissions
 class Permissions(msgspec.Struct, frozen=True, kw_only=True):
-    """A nats-server ``permissions`` block."""
+    """A nats-server ``permissions`` block (inside the principal's own account)."""
 
     publish_allow: tuple[str, ...] = ()
     publish_deny: tuple[str, ...] = ()
@@ -411,20 +440,42 @@ class Permissions(msgspec.Struct, frozen=True, kw_only=True):
     allow_responses: bool = False
 
 
-def _stream_read(stream: str, protect: Iterable[str] = ()) -> tuple[list[str], list[str]]:
-    """Allow and deny lists to read ``stream`` with ephemeral or own consumers (not the
-    ledger's): stream info, message get, consumer create/info/delete/next."""
+# ---------------------------------------------------------------------------- accounts
+# Every principal but the ledger has an account of its own; the ledger's account holds the
+# stream, the bucket and the ledger's consumers, and nothing of another account reaches
+# them except through the exports below.  An auditor's or reader's JetStream requests go to
+# its own account, where the ledger keeps a *mirror* of what it may read (CULTIVATION_EVENTS,
+# KV_cultivation_pools, same names); whatever consumer it creates there, durable or push,
+# named like the ledger's or not, delivering to any subject, stays in its own account.
+LEDGER_ACCOUNT = "LEDGER"
+SHARE_STREAMS = {STREAM: f"SHARE_{STREAM}", KV_STREAM: f"SHARE_{KV_STREAM}"}  # mirrors inside LEDGER
+SHARE_API = "cultivation.share.API"  # a principal's import of the share streams' consumer API (mirrors only)
+MIRROR_API = "cultivation.mirror"  # the ledger's import of each principal's stream API: <MIRROR_API>.<name>.API
+DELIVER_PREFIX = "cultivation.deliver"  # the mirrors' deliveries, one prefix per principal account
+
+
+def account_name(p: Principal) -> str:
+    return LEDGER_ACCOUNT if p.kind == "service" else f"P-{p.name}"
+
+
+def mirrored_streams(p: Principal) -> tuple[str, ...]:
+    """The streams the ledger mirrors into ``p``'s account: what it may read, nothing else."""
+    return {"auditor": (STREAM, KV_STREAM), "reader": (KV_STREAM,)}.get(p.kind, ())
+
+
+def mirror_api(p: Principal) -> str:
+    """The prefix under which the ledger reaches ``p``'s JetStream API (to keep its mirrors)."""
+    return f"{MIRROR_API}.{p.name}.API"
+
+
+def _stream_read(stream: str) -> list[str]:
+    """Reading ``stream`` in one's own account: info, message get, consumers of one's own."""
     api = "$JS.API"
-    allow = [f"{api}.STREAM.INFO.{stream}", f"{api}.STREAM.MSG.GET.{stream}", f"{api}.DIRECT.GET.{stream}",
-             f"{api}.DIRECT.GET.{stream}.>", f"{api}.CONSUMER.CREATE.{stream}", f"{api}.CONSUMER.CREATE.{stream}.>",
-             f"{api}.CONSUMER.DURABLE.CREATE.{stream}.*", f"{api}.CONSUMER.INFO.{stream}.*",
-             f"{api}.CONSUMER.DELETE.{stream}.*", f"{api}.CONSUMER.MSG.NEXT.{stream}.*"]
-    deny = []
-    for name in protect:
-        deny += [f"{api}.CONSUMER.CREATE.{stream}.{name}", f"{api}.CONSUMER.CREATE.{stream}.{name}.>",
-                 f"{api}.CONSUMER.DURABLE.CREATE.{stream}.{name}", f"{api}.CONSUMER.DELETE.{stream}.{name}",
-                 f"{api}.CONSUMER.MSG.NEXT.{stream}.{name}"]
-    return allow, deny
+    return [f"{api}.STREAM.INFO.{stream}", f"{api}.STREAM.MSG.GET.{stream}", f"{api}.DIRECT.GET.{stream}",
+            f"{api}.DIRECT.GET.{stream}.>", f"{api}.CONSUMER.CREATE.{stream}", f"{api}.CONSUMER.CREATE.{stream}.>",
+            f"{api}.CONSUMER.DURABLE.CREATE.{stream}.*", f"{api}.CONSUMER.INFO.{stream}.*",
+            f"{api}.CONSUMER.DELETE.{stream}.*", f"{api}.CONSUMER.MSG.NEXT.{stream}.*",
+            f"{api}.CONSUMER.LIST.{stream}", f"{api}.CONSUMER.NAMES.{stream}"]
 
 
 def _stream_own(stream: str) -> list[str]:
@@ -438,12 +489,19 @@ def _stream_own(stream: str) -> list[str]:
             f"$JS.ACK.{stream}.>", f"$JS.FC.{stream}.>"]
 
 
-# What nobody but the ledger may ever publish: commands are the authorities', the rest the ledger's.
+# What only the ledger publishes (inside its account; in any other account they reach nothing).
 _WRITES = (f"{EVENTS_PREFIX}.>", f"{POOL_PREFIX}.>", f"{AUDIT_PREFIX}.>", STATS_SUBJECT, f"$KV.{POOL_BUCKET}.>")
 
 
+def _srv(subject: str) -> str:
+    return f"{subject}.{SERVICE_NAME}"
+
+
+SRV_SUBJECTS = (_srv("$SRV.PING"), _srv("$SRV.INFO"))
+
+
 def permissions_for(p: Principal, book: PolicyBook) -> Permissions:
-    """The permissions of one principal.
+    """The permissions of one principal inside its own account.
 
     >>> from infra.policy_files import load_policy_book
     >>> book = load_policy_book()
@@ -454,32 +512,30 @@ def permissions_for(p: Principal, book: PolicyBook) -> Permissions:
     >>> perms.subscribe_allow
     ('_INBOX.huludao.>', 'cultivation.pool.*.210000.211400.>')
     >>> auditor = permissions_for(Principal(name="audit", kind="auditor", password_env="A"), book)
-    >>> auditor.publish_deny[:2], auditor.subscribe_allow
-    (('cultivation.cmd.>', 'cultivation.events.>'), ('_INBOX.audit.>', 'cultivation.audit.>', 'cultivation.pool.>', 'cultivation.stats'))
+    >>> auditor.subscribe_allow
+    ('_INBOX.audit.>', 'cultivation.audit.>', 'cultivation.pool.>', 'cultivation.stats')
+    >>> [s for s in auditor.publish_allow if "STREAM.CREATE" in s or "cultivation.cmd" in s]
+    []
     """
     inbox = f"{p.inbox_prefix}.>"
     if p.kind == "authority":
         assert p.authority is not None
         code = p.authority
-        srv = [f"$SRV.PING.{SERVICE_NAME}", f"$SRV.INFO.{SERVICE_NAME}"]
         return Permissions(
-            publish_allow=tuple([f"{CMD_PREFIX}.{code}.{c}" for c in allowed_commands(code, book)] + srv),
-            publish_deny=_WRITES,
+            publish_allow=tuple([f"{CMD_PREFIX}.{code}.{c}" for c in allowed_commands(code, book)] + list(SRV_SUBJECTS)),
             subscribe_allow=(inbox, _pool_subject(code)))
     if p.kind in ("auditor", "reader"):
-        kv_allow, _ = _stream_read(KV_STREAM)
-        allow, deny = kv_allow, []
+        allow = ["$JS.API.INFO"] + [s for stream in mirrored_streams(p) for s in _stream_read(stream)]
         subscribe = [inbox, f"{POOL_PREFIX}.>"]
         if p.kind == "auditor":
-            ev_allow, deny = _stream_read(STREAM, LEDGER_CONSUMERS)
-            allow = ev_allow + kv_allow
             subscribe = [inbox, f"{AUDIT_PREFIX}.>", f"{POOL_PREFIX}.>", STATS_SUBJECT]
-        return Permissions(publish_allow=tuple(allow), publish_deny=(f"{CMD_PREFIX}.>", *_WRITES, *deny),
-                           subscribe_allow=tuple(subscribe), subscribe_deny=(f"{CMD_PREFIX}.>",),
+        return Permissions(publish_allow=tuple(allow), subscribe_allow=tuple(subscribe),
                            allow_responses=True)  # acknowledgements and flow control of their own consumers
-    # the ledger service: command endpoints, micro discovery, its stream and bucket, its subjects
+    # the ledger service: command endpoints, micro discovery, its streams and bucket, its subjects,
+    # and the stream API of each mirror it keeps in a reader's or auditor's account
+    own = [s for stream in (STREAM, KV_STREAM, *SHARE_STREAMS.values()) for s in _stream_own(stream)]
     return Permissions(
-        publish_allow=tuple(["$JS.API.INFO", *_stream_own(STREAM), *_stream_own(KV_STREAM), *_WRITES]),
+        publish_allow=tuple(["$JS.API.INFO", *own, *_WRITES, f"{MIRROR_API}.>"]),
         publish_deny=(f"{CMD_PREFIX}.>",),
         subscribe_allow=(f"{CMD_PREFIX}.>", "$SRV.>", inbox),
         allow_responses=True)  # replies to command requests and $SRV requests
@@ -497,6 +553,129 @@ def _pool_subject(code: str) -> str:
     return f"{POOL_PREFIX}.*.{r.province.code}.{r.city.code}.{code}"
 
 
+class Export(msgspec.Struct, frozen=True, kw_only=True):
+    kind: Literal["service", "stream"]
+    subject: str
+    accounts: tuple[str, ...]
+    response_type: str | None = None
+
+
+class Import(msgspec.Struct, frozen=True, kw_only=True):
+    kind: Literal["service", "stream"]
+    account: str
+    subject: str
+    to: str | None = None
+
+
+class Account(msgspec.Struct, frozen=True, kw_only=True):
+    name: str
+    jetstream: bool
+    exports: tuple[Export, ...] = ()
+    imports: tuple[Import, ...] = ()
+    max_streams: int = -1  # JetStream limits of a principal's account: its mirrors, and a bounded
+    max_consumers: int = -1  # number of consumers of its own
+
+
+PRINCIPAL_MAX_CONSUMERS = 256
+
+
+def accounts_for(principals: Principals, book: PolicyBook) -> list[Account]:
+    """The accounts: the ledger's, and one per other principal, with what crosses between them.
+
+    >>> from infra.policy_files import load_policy_book
+    >>> ps = decode_principals('[[principals]]\\nname = "ledger"\\nkind = "service"\\npassword_env = "L"\\n'
+    ...                        '[[principals]]\\nname = "hld"\\nkind = "authority"\\nauthority = "211400"\\n'
+    ...                        'password_env = "H"\\n')
+    >>> ledger, hld = accounts_for(ps, load_policy_book())
+    >>> ledger.name, hld.name, hld.jetstream
+    ('LEDGER', 'P-hld', False)
+    >>> [i.subject for i in hld.imports][-3:]
+    ['$SRV.PING.cultivation', '$SRV.INFO.cultivation', 'cultivation.pool.*.210000.211400.>']
+    """
+    service = principals.service
+    others = [p for p in principals.principals if p is not service]
+    exports: list[Export] = []
+    ledger_imports: list[Import] = []
+    accounts: list[Account] = []
+
+    def offer(kind: Literal["service", "stream"], subject: str, to: Principal, response_type: str | None = None
+              ) -> Import:
+        exports.append(Export(kind=kind, subject=subject, accounts=(account_name(to),), response_type=response_type))
+        return Import(kind=kind, account=LEDGER_ACCOUNT, subject=subject)
+
+    for p in others:
+        imports: list[Import] = []
+        own_exports: list[Export] = []
+        if p.kind == "authority":
+            assert p.authority is not None
+            imports += [offer("service", f"{CMD_PREFIX}.{p.authority}.{c}", p)
+                        for c in allowed_commands(p.authority, book)]
+            imports += [offer("service", s, p, response_type="stream") for s in SRV_SUBJECTS]
+            imports.append(offer("stream", _pool_subject(p.authority), p))
+        else:
+            subjects = [f"{AUDIT_PREFIX}.>", f"{POOL_PREFIX}.>", STATS_SUBJECT] if p.kind == "auditor" \
+                else [f"{POOL_PREFIX}.>"]
+            imports += [offer("stream", s, p) for s in subjects]
+            for stream in mirrored_streams(p):
+                share = SHARE_STREAMS[stream]
+                # the mirror's consumer on the share stream (never the ledger's own stream), its flow control
+                for subject in (f"$JS.API.CONSUMER.CREATE.{share}", f"$JS.API.CONSUMER.CREATE.{share}.>"):
+                    imp = offer("service", subject, p)
+                    imports.append(msgspec.structs.replace(imp, to=subject.replace("$JS.API", SHARE_API, 1)))
+                imports.append(offer("service", f"$JS.FC.{share}.>", p))
+                # the ledger keeps the mirror: its stream API (and only that) is exported to the ledger
+                for op in ("CREATE", "UPDATE", "INFO"):
+                    subject = f"$JS.API.STREAM.{op}.{stream}"
+                    own_exports.append(Export(kind="service", subject=subject, accounts=(LEDGER_ACCOUNT,)))
+                    ledger_imports.append(Import(kind="service", account=account_name(p), subject=subject,
+                                                 to=subject.replace("$JS.API", mirror_api(p), 1)))
+            imports.append(offer("stream", f"{DELIVER_PREFIX}.{p.name}.>", p))
+        streams = len(mirrored_streams(p))
+        accounts.append(Account(name=account_name(p), jetstream=bool(streams), imports=tuple(imports),
+                                exports=tuple(own_exports), max_streams=streams,
+                                max_consumers=PRINCIPAL_MAX_CONSUMERS if streams else -1))
+    merged: dict[tuple[str, str, str | None], list[str]] = {}
+    for e in exports:  # one export per subject, naming every account that may import it
+        names = merged.setdefault((e.kind, e.subject, e.response_type), [])
+        names += [a for a in e.accounts if a not in names]
+    ledger = Account(name=LEDGER_ACCOUNT, jetstream=True, imports=tuple(ledger_imports),
+                     exports=tuple(Export(kind=k, subject=s, accounts=tuple(a), response_type=r)
+                                   for (k, s, r), a in merged.items()))
+    return [ledger, *accounts]
+
+
+async def ensure_mirrors(nc: Any, principals: Principals) -> None:
+    """Keep, for each reader and auditor, the mirrors of what it may read in its own account
+    (idempotent; run by ``serve --principals`` as the ledger's service user)."""
+    from nats.js.api import ExternalStream, StorageType, StreamConfig, StreamSource
+    from nats.js.errors import NotFoundError
+
+    js = nc.jetstream()
+    for stream, share in SHARE_STREAMS.items():
+        try:
+            await js.stream_info(share)
+        except NotFoundError:
+            await js.add_stream(StreamConfig(name=share, mirror=StreamSource(name=stream), storage=StorageType.FILE,
+                                             description=f"{stream} as the ledger shares it with other accounts"))
+    for p in principals.principals:
+        if not mirrored_streams(p):
+            continue
+        theirs = nc.jetstream(prefix=mirror_api(p))
+        for stream in mirrored_streams(p):
+            try:
+                await theirs.stream_info(stream)
+                continue
+            except NotFoundError:
+                pass
+            source = StreamSource(name=SHARE_STREAMS[stream], external=ExternalStream(
+                api=SHARE_API, deliver=f"{DELIVER_PREFIX}.{p.name}"))
+            kv = stream == KV_STREAM
+            await theirs.add_stream(StreamConfig(
+                name=stream, mirror=source, storage=StorageType.FILE, allow_direct=True,
+                max_msgs_per_subject=1 if kv else -1,
+                description=f"a read-only mirror of the ledger's {stream} for {p.name}"))
+
+
 # ---------------------------------------------------------------------------- rendering
 def _list(subjects: Iterable[str], indent: str) -> str:
     items = list(subjects)
@@ -506,8 +685,36 @@ def _list(subjects: Iterable[str], indent: str) -> str:
     return f"[\n{inner}{indent}]"
 
 
+def _user(p: Principal, book: PolicyBook, ind: str) -> list[str]:
+    perms = permissions_for(p, book)
+    what = p.kind if p.kind != "authority" else f"authority {p.authority} ({p.level})"
+    out = [f"{ind}# {p.name}: {what}{' — ' + p.description if p.description else ''}", f"{ind}{{"]
+    if p.nkey:
+        out.append(f"{ind}  nkey: {json.dumps(p.nkey)}")
+    else:
+        out.append(f"{ind}  user: {json.dumps(p.name)}")
+        out.append(f"{ind}  password: ${p.password_var}")
+    out.append(f"{ind}  permissions: {{")
+    i2 = ind + "    "
+    out.append(f"{i2}publish: {{")
+    out.append(f"{i2}  allow: {_list(perms.publish_allow, i2 + '  ')}")
+    if perms.publish_deny:
+        out.append(f"{i2}  deny: {_list(perms.publish_deny, i2 + '  ')}")
+    out.append(f"{i2}}}")
+    out.append(f"{i2}subscribe: {{")
+    out.append(f"{i2}  allow: {_list(perms.subscribe_allow, i2 + '  ')}")
+    if perms.subscribe_deny:
+        out.append(f"{i2}  deny: {_list(perms.subscribe_deny, i2 + '  ')}")
+    out.append(f"{i2}}}")
+    if perms.allow_responses:
+        out.append(f"{i2}allow_responses: true")
+    out.append(f"{ind}  }}")
+    out.append(f"{ind}}}")
+    return out
+
+
 def render_config(principals: Principals, book: PolicyBook, source: str = "") -> str:
-    """The nats-server ``authorization`` block for ``principals``; no secret in it.
+    """The nats-server ``accounts`` block for ``principals``; no secret in it.
 
     >>> from infra.policy_files import load_policy_book
     >>> ps = decode_principals('[[principals]]\\nname = "ledger"\\nkind = "service"\\npassword_env = "LEDGER_PW"\\n'
@@ -516,43 +723,47 @@ def render_config(principals: Principals, book: PolicyBook, source: str = "") ->
     >>> conf = render_config(ps, load_policy_book())
     >>> "password: $LEDGER_PW" in conf, 'nkey: "UDXU4RCSJNZOIQHZNWXHXORDPRTGNJAHAHFRGZNEEJCPQTT2M7NLCNF4"' in conf
     (True, True)
+    >>> '"P-bank": {' in conf and "LEDGER: {" in conf
+    True
     """
     variables = [p.password_var for p in principals.principals if p.password_var]
-    out = ["# nats-server authorization for the cultivation ledger, generated by `cultivation permissions`"
+    by_account = {account_name(p): p for p in principals.principals}
+    out = ["# nats-server accounts for the cultivation ledger, generated by `cultivation permissions`"
            + (f" from {source}" if source else "") + ".",
            "# Regenerate it when the principals or the policy change; do not edit by hand.",
            "# Passwords are variables of the nats-server process's environment, never written here:",
            f"#   {', '.join(variables) or '(none: nkeys only)'}",
-           "# Each principal's replies come to its private inbox: clients connect with inbox_prefix \"_INBOX.<name>\".",
-           "authorization {",
-           "  users = ["]
-    for p in principals.principals:
-        perms = permissions_for(p, book)
-        what = p.kind if p.kind != "authority" else f"authority {p.authority} ({p.level})"
-        out.append(f"    # {p.name}: {what}{' — ' + p.description if p.description else ''}")
-        out.append("    {")
-        if p.nkey:
-            out.append(f"      nkey: {json.dumps(p.nkey)}")
-        else:
-            out.append(f"      user: {json.dumps(p.name)}")
-            out.append(f"      password: ${p.password_var}")
-        out.append("      permissions: {")
-        ind = "        "
-        out.append(f"{ind}publish: {{")
-        out.append(f"{ind}  allow: {_list(perms.publish_allow, ind + '  ')}")
-        if perms.publish_deny:
-            out.append(f"{ind}  deny: {_list(perms.publish_deny, ind + '  ')}")
-        out.append(f"{ind}}}")
-        out.append(f"{ind}subscribe: {{")
-        out.append(f"{ind}  allow: {_list(perms.subscribe_allow, ind + '  ')}")
-        if perms.subscribe_deny:
-            out.append(f"{ind}  deny: {_list(perms.subscribe_deny, ind + '  ')}")
-        out.append(f"{ind}}}")
-        if perms.allow_responses:
-            out.append(f"{ind}allow_responses: true")
-        out.append("      }")
-        out.append("    }")
-    out += ["  ]", "}", ""]
+           "# The ledger's account holds the stream, the bucket and its consumers; every other principal has an",
+           "# account of its own that sees only what the ledger exports to it (readers and auditors read mirrors",
+           "# the ledger keeps in their account). Clients connect with inbox_prefix \"_INBOX.<name>\".",
+           "accounts {"]
+    for account in accounts_for(principals, book):
+        out.append(f"  {json.dumps(account.name) if '-' in account.name else account.name}: {{")
+        if account.jetstream:
+            if account.max_streams >= 0:
+                out.append(f"    jetstream: {{max_mem: -1, max_file: -1, max_streams: {account.max_streams}, "
+                           f"max_consumers: {account.max_consumers}}}")
+            else:
+                out.append("    jetstream: enabled")
+        out.append("    users: [")
+        out += _user(by_account[account.name], book, "      ")
+        out.append("    ]")
+        for label, items in (("exports", account.exports), ("imports", account.imports)):
+            if not items:
+                continue
+            out.append(f"    {label}: [")
+            for x in items:
+                if isinstance(x, Export):
+                    extra = f", response_type: {x.response_type}" if x.response_type else ""
+                    names = ", ".join(json.dumps(a) for a in x.accounts)
+                    out.append(f"      {{{x.kind}: {json.dumps(x.subject)}, accounts: [{names}]{extra}}}")
+                else:
+                    to = f", to: {json.dumps(x.to)}" if x.to else ""
+                    out.append(f"      {{{x.kind}: {{account: {json.dumps(x.account)}, "
+                               f"subject: {json.dumps(x.subject)}}}{to}}}")
+            out.append("    ]")
+        out.append("  }")
+    out += ["}", ""]
     return "\n".join(out)
 
 

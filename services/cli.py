@@ -585,8 +585,8 @@ def _serve(args: argparse.Namespace) -> int:
     principals = _principals(args.principals) if args.principals else None
     ledger = _ledger(args)
     projector = None
-    if not args.projector_in_process:  # the same store, policies and credentials
-        projector = [sys.executable, "-m", "services.cli", "serve", "--components", "projector", "--db", ledger.store,
+    if not args.projector_in_process:  # the same policies and credentials; the store goes by environment
+        projector = [sys.executable, "-m", "services.cli", "serve", "--components", "projector",
                      *(["--policies", args.policies] if args.policies else []),
                      *(["--principals", args.principals] if args.principals else [])]
     return serve(ledger, components=components, relay_batch=args.relay_batch, principals=principals,
@@ -738,7 +738,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("permissions", parents=[common], help="print the nats-server authorization for a principals file",
                        description="Derive, from the policy and a principals file, what each principal may publish "
-                                   "and subscribe to, and print the nats-server `authorization` block (no secret in "
+                                   "and subscribe to, and print the nats-server `accounts` block, one account per principal "
+                                   "(no secret in "
                                    "it: passwords are variables of the server's environment). --json lists each "
                                    "principal's commands with the policy reasons; --table prints the per-level table.")
     p.add_argument("--principals", metavar="FILE")

@@ -36,6 +36,120 @@ from infra.store import CULTIVATION_HOME, describe
 
 log = logging.getLogger("cultivation.serve")
 URL_FILE = CULTIVATION_HOME / "nats.url"
+PATIENCE_ENV = "CULTIVATION_NATS_PATIENCE"  # seconds serve keeps trying to reach NATS before it gives up
+DEFAULT_PATIENCE = 60.0
+
+
+class ServeError(RuntimeError):
+    """``serve`` cannot run in these surroundings (NATS out of reach, the home taken): one
+    line for the operator, exit 1, never a traceback."""
+
+
+def nats_patience(environ: Any = None) -> float:
+    """How long to keep trying to reach NATS (``CULTIVATION_NATS_PATIENCE`` seconds, default 60)."""
+    env = os.environ if environ is None else environ
+    raw = env.get(PATIENCE_ENV, "")
+    if not raw:
+        return DEFAULT_PATIENCE
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= 86400:
+        raise ServeError(f"{PATIENCE_ENV}={raw!r}: seconds between 0 and 86400")
+    return value
+
+
+def _one_line(e: BaseException) -> str:
+    text = str(e).strip().splitlines()[0] if str(e).strip() else ""
+    return f"{type(e).__name__}: {text}" if text else type(e).__name__
+
+
+async def _quiet_error(e: Exception) -> None:
+    """nats.py's asynchronous errors as one line (its default logs a traceback each time)."""
+    log.warning("nats: %s", _one_line(e))
+
+
+async def connect_patiently(options: dict[str, Any], patience: float, what: str) -> Any:
+    """Connect with ``options``, one clear line per failed attempt, until ``patience`` seconds
+    have passed (then :class:`ServeError`); once connected, nats.py reconnects for ever."""
+    import nats
+
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + patience
+    attempt = 0
+    wait = 0.5
+    connected = False
+    seen: list[Exception] = []
+
+    async def on_error(e: Exception) -> None:
+        if connected:
+            await _quiet_error(e)
+        else:  # said once per attempt, below
+            seen.append(e)
+
+    while True:
+        attempt += 1
+        seen.clear()
+        try:
+            # one pass over the servers (nats.py would otherwise retry for ever inside connect)
+            nc = await nats.connect(**{**options, "max_reconnect_attempts": 1, "error_cb": on_error})
+        except Exception as e:  # OSError, nats.errors.*, TimeoutError: the surroundings, not us
+            why = _one_line(seen[-1] if seen else e)
+            left = deadline - loop.time()
+            if left <= 0:
+                raise ServeError(f"NATS at {what} not reachable after {attempt} attempts in {patience:g} s "
+                                 f"({why}); check NATS_URL or the server, or raise {PATIENCE_ENV}") from None
+            pause = min(wait, left)
+            log.warning("NATS at %s not reachable (attempt %d: %s); next attempt in %.1f s, giving up in %.0f s",
+                        what, attempt, why, pause, left)
+            await asyncio.sleep(pause)
+            wait = min(wait * 2, 5.0)
+            continue
+        connected = True
+        nc.options["max_reconnect_attempts"] = options.get("max_reconnect_attempts", -1)  # then: for ever
+        return nc
+
+
+def _after_cancel(loop: Any, context: dict[str, Any]) -> None:
+    """The event loop's report of a future left behind by a cancelled drain (nats.micro's own
+    gathers): a cancellation is expected there; anything else is said in one line."""
+    if isinstance(context.get("exception"), asyncio.CancelledError):
+        return
+    log.warning("after the second signal: %s", context.get("message", "?"))
+
+
+class HomeLock:
+    """An exclusive lock on the embedded server's data folder: a second ``serve`` on the same
+    home would start a second nats-server on the same JetStream folder and take over its
+    ``nats.url``.  Held (``flock``) for the life of the process; the kernel drops it on exit."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self.path = folder / "serve.lock"
+        self._fd: int | None = None
+
+    def acquire(self) -> HomeLock:
+        import fcntl
+
+        self.folder.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            holder = os.read(fd, 32).decode(errors="replace").strip() or "?"
+            os.close(fd)
+            raise ServeError(f"another `cultivation serve` (pid {holder}) runs on {self.folder.parent} (lock "
+                             f"{self.path}); stop it first, or give this one its own CULTIVATION_HOME") from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        self._fd = fd
+        return self
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
 
 
 def local_nats_url() -> str | None:
@@ -76,14 +190,15 @@ class ProjectorProcess:
     def __init__(self, command: list[str], url: str, ledger: Any):
         self.command = command
         self.url = url
-        self.ledger = ledger
+        self.ledger = ledger  # its store reaches the child by environment, never on its command line
         self.proc: asyncio.subprocess.Process | None = None
         self.restarts = 0
         self._stopping = False
         self._watch: asyncio.Task[None] | None = None
 
     async def start(self, timeout: float = 60.0) -> None:
-        env = {**os.environ, "NATS_URL": self.url, PARENT_ENV: str(os.getpid())}
+        # The store (a PostgreSQL URL may hold a password) by environment: `ps` shows command lines.
+        env = {**os.environ, "NATS_URL": self.url, PARENT_ENV: str(os.getpid()), "CULTIVATION_DB": self.ledger.store}
         # Its own session: a terminal's Ctrl-C reaches this process, which stops the child in order.
         self.proc = await asyncio.create_subprocess_exec(*self.command, env=env, stdout=asyncio.subprocess.PIPE,
                                                          start_new_session=True)
@@ -150,8 +265,10 @@ class Server:
 
     def __init__(self, ledger: Any, nats_url: str | None = None, nats_dir: str | Path | None = None,
                  max_batch: int = 200, components: tuple[str, ...] = COMPONENTS, relay_batch: int = 500,
-                 principals: Any = None, projector_command: list[str] | None = None):
+                 principals: Any = None, projector_command: list[str] | None = None,
+                 patience: float | None = None):
         self.ledger = ledger
+        self.patience = nats_patience() if patience is None else patience
         # A `serve --components projector` command line: run the projector as that child
         # process (when it runs beside another component), else in this one.
         self.projector_command = projector_command
@@ -162,6 +279,7 @@ class Server:
         self.nats_dir = Path(nats_dir) if nats_dir else CULTIVATION_HOME / "nats"
         self.max_batch = max_batch
         self.embedded: EmbeddedNats | None = None
+        self.lock: HomeLock | None = None
         self.nc: Any = None
         self.service: Any = None
         self.relay: Any = None
@@ -169,8 +287,14 @@ class Server:
         self.projector_process: ProjectorProcess | None = None  # or the projector as a child process
         self.ready = asyncio.Event()
         self._stop = asyncio.Event()
+        self._force = asyncio.Event()
+        self.forced = False
 
     def stop(self) -> None:
+        """First call: drain and stop.  A second one (a second SIGTERM or Ctrl-C) while draining:
+        stop now; what is stored but not yet published or projected goes out at the next start."""
+        if self._stop.is_set():
+            self._force.set()
         self._stop.set()
 
     def _nudge_relay(self) -> None:
@@ -179,8 +303,6 @@ class Server:
             self.relay.nudge()
 
     async def start(self) -> None:
-        import nats
-
         from infra.projector import LiveProjector
         from infra.relay import Relay
         from services.nats_service import CommandService
@@ -190,8 +312,12 @@ class Server:
         if self.principals is not None:  # credentials are read here and never logged
             from infra.permissions import client_options, render_config, server_environment
 
-            as_user = client_options(self.principals, self.principals.service)
+            try:
+                as_user = client_options(self.principals, self.principals.service)
+            except ValueError as e:  # a credential that cannot be read, or a secret file others can read
+                raise ServeError(str(e)) from None
         if not url:
+            self.lock = HomeLock(self.nats_dir).acquire()
             config, env = None, None
             if self.principals is not None:
                 self.nats_dir.mkdir(parents=True, exist_ok=True)
@@ -203,8 +329,17 @@ class Server:
             URL_FILE.parent.mkdir(parents=True, exist_ok=True)
             URL_FILE.write_text(url + "\n")
         self.url = url
-        self.nc = await nats.connect(**{**connect_options(url), **as_user})
+        try:
+            options = connect_options(url)
+        except ValueError as e:  # NATS_CREDS readable by others
+            raise ServeError(str(e)) from None
+        self.nc = await connect_patiently({**options, **as_user}, self.patience,
+                                          "the embedded server" if self.embedded else url)
         await ensure_stream_and_bucket(self.nc.jetstream())
+        if self.principals is not None:  # readers' and auditors' mirrors, in their own accounts
+            from infra.permissions import ensure_mirrors
+
+            await ensure_mirrors(self.nc, self.principals)
         self._tasks = []
         readies = []
         if "service" in self.components:
@@ -250,7 +385,7 @@ class Server:
         if self.nc:
             # Everything is published, acknowledged and projected: close without draining the
             # JetStream reply inboxes, which would only wait out their timeout.
-            await self.nc.close()
+            await self._close_nats()
         if self.embedded:
             self.embedded.stop()
             try:
@@ -267,15 +402,76 @@ class Server:
                 raise TimeoutError(f"relay did not reach position {head}")
             await asyncio.sleep(0.05)
 
-    async def run(self, on_ready: Any = None) -> None:
+    async def _close_nats(self) -> None:
+        """Close the connection; a bus already gone is said in one line, not a traceback."""
+        if self.nc is None or self.nc.is_closed:
+            return
+        try:
+            await self.nc.close()
+        except Exception as e:  # ConnectionResetError and the like: NATS went away first
+            log.warning("closing the NATS connection: %s", _one_line(e))
+
+    async def _abandon_start(self) -> None:
+        """A signal (or a failure) came before the service was ready: undo what started."""
+        if self.projector_process:
+            await self.projector_process.stop(10)
+        for part in (self.relay, self.projector):
+            if part:
+                part.stop()
+        for task in getattr(self, "_tasks", []):
+            task.cancel()
+        await asyncio.gather(*getattr(self, "_tasks", []), return_exceptions=True)
+        if self.projector:
+            self.projector.close()
+        await self._close_nats()
+        if self.embedded:
+            self.embedded.stop()
+            try:
+                if URL_FILE.read_text().strip() == self.embedded.url:
+                    URL_FILE.unlink()
+            except OSError:
+                pass
+
+    async def run(self, on_ready: Any = None) -> bool:
+        """Run until a signal or :meth:`stop`; False when stopped before it was ready.
+        SIGTERM and SIGINT are honoured at every moment, while starting too."""
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stop)
-        await self.start()
-        if on_ready:
-            on_ready(self)
-        await self._stop.wait()
-        await self.shutdown()
+        try:
+            starting = asyncio.create_task(self.start(), name="serve-start")
+            stopping = asyncio.create_task(self._stop.wait(), name="serve-stop")
+            await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            if not starting.done():
+                starting.cancel()
+                await asyncio.gather(starting, return_exceptions=True)
+                await self._abandon_start()
+                return False
+            stopping.cancel()
+            if starting.exception() is not None:
+                await self._abandon_start()
+                starting.result()  # raises
+            if on_ready:
+                on_ready(self)
+            await self._stop.wait()
+            draining = asyncio.create_task(self.shutdown(), name="serve-shutdown")
+            forcing = asyncio.create_task(self._force.wait(), name="serve-force")
+            await asyncio.wait({draining, forcing}, return_when=asyncio.FIRST_COMPLETED)
+            if not draining.done():
+                log.warning("a second signal: stopping without waiting for the relay and the projector; "
+                            "they resume from the store at the next start")
+                loop.set_exception_handler(_after_cancel)  # what the cancelled drain leaves behind
+                self.forced = True
+                draining.cancel()
+                await asyncio.gather(draining, return_exceptions=True)
+                await self._abandon_start()
+            else:
+                forcing.cancel()
+                draining.result()
+            return True
+        finally:
+            if self.lock:
+                self.lock.release()
 
 
 def serve(ledger: Any, components: tuple[str, ...] = Server.COMPONENTS, relay_batch: int = 500,
@@ -283,8 +479,12 @@ def serve(ledger: Any, components: tuple[str, ...] = Server.COMPONENTS, relay_ba
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s",
                         stream=sys.stderr)
     die_with_parent()
-    server = Server(ledger, components=components, relay_batch=relay_batch, principals=principals,
-                    projector_command=projector_command)
+    try:
+        server = Server(ledger, components=components, relay_batch=relay_batch, principals=principals,
+                        projector_command=projector_command)
+    except ServeError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
 
     def announce(s: Server) -> None:
         embedded = " (embedded)" if s.embedded else ""
@@ -297,8 +497,13 @@ def serve(ledger: Any, components: tuple[str, ...] = Server.COMPONENTS, relay_ba
         print(f"cultivation serve: ready on {s.url}{embedded}; store {describe(ledger.store)}; "
               f"running {', '.join(running)}; commands on cultivation.cmd.<authority>.<command>", flush=True)
 
-    asyncio.run(server.run(announce))
-    print("cultivation serve: stopped cleanly", flush=True)
+    try:
+        ready = asyncio.run(server.run(announce))
+    except ServeError as e:
+        print(f"error: cultivation serve: {e}", file=sys.stderr)
+        return 1
+    print("cultivation serve: " + ("stopped before it was ready" if not ready else
+                                   "stopped at a second signal" if server.forced else "stopped cleanly"), flush=True)
     return 0
 
 

@@ -91,6 +91,7 @@ def write_principals(folder: Path) -> tuple[Path, dict[str, str]]:
             lines.append(f'password_env = "{LEDGER_ENV}"')
         else:
             (folder / "secrets" / f"{name}.pw").write_text(passwords[name] + "\n", encoding="utf-8")
+            (folder / "secrets" / f"{name}.pw").chmod(0o600)
             lines.append(f'password_file = "secrets/{name}.pw"')
         lines.append("")
     path = folder / "principals.toml"
@@ -350,51 +351,139 @@ def test_auditor_reads_the_stream_from_sequence_1_and_the_kv_but_publishes_no_co
             await auditor.refused_publish(subject("000000", "approve"),
                                           cmd("approve", "000000", uscc=uscc, application_id="sp",
                                               occurred_on="2019-05-20", document="x"))
-            # nor may it write the KV or the stream, nor touch the ledger's own consumer
+            # nor may it write the KV or the stream; the ledger's own consumer is not in its account
             quick = auditor.nc.jetstream(timeout=1.0)
             with pytest.raises(nats.errors.TimeoutError):
                 await (await quick.key_value(POOL_BUCKET)).put(f"specialized.{uscc}.forged", b"{}")
             await auditor.violation(f'permissions violation for publish to "$kv.{POOL_BUCKET}.specialized.')
-            with pytest.raises(nats.errors.TimeoutError):
+            with pytest.raises(nats.js.errors.NotFoundError):
                 await quick.delete_consumer(STREAM, LEDGER_CONSUMERS[0])
-            await auditor.violation("permissions violation for publish to "
-                                    f'"$js.api.consumer.delete.{STREAM.lower()}.{LEDGER_CONSUMERS[0]}"')
 
     asyncio.run(go())
 
 
-def test_an_auditors_push_consumer_cannot_turn_the_stream_into_commands(served: Served) -> None:
-    """A push consumer may name any deliver subject (nats-server does not check it against
-    the creator's permissions); aimed at a command subject it writes nothing."""
+def _ledger_position(served: Served) -> int:
+    from services.ledger import Ledger
+
+    ledger = Ledger(db=served.db)
+    try:
+        return ledger.max_position()
+    finally:
+        ledger.close()
+
+
+async def _ledger_durable(served: Served) -> Any:
+    async with Client(served, "ledger") as ledger:
+        return (await ledger.nc.jetstream().consumer_info(STREAM, LEDGER_CONSUMERS[0])).config
+
+
+HOSTILE_CONFIG = {"name": LEDGER_CONSUMERS[0],
+                  "filter_subject": "cultivation.events.999999.>", "ack_policy": "explicit",
+                  "deliver_policy": "all"}
+
+
+@pytest.mark.parametrize("who", ["audit-office", "bank-feed"])
+def test_no_reader_or_auditor_can_rewrite_the_ledgers_durable_consumer(served: Served, who: str) -> None:
+    """Finding 1: the unnamed create subject, a body naming the projector's durable and a
+    filter that matches nothing.  The auditor's (or reader's) JetStream is its own account's:
+    the request creates, at most, a consumer of its own mirror; the ledger's durable keeps its
+    filter and the live projection keeps going."""
+    before = asyncio.run(_ledger_durable(served))
+    assert before.filter_subject == "cultivation.events.>"
+
+    async def go() -> None:
+        async with Client(served, who) as hostile:
+            body = json.dumps({"stream_name": STREAM, "config": HOSTILE_CONFIG}).encode()
+            durable = json.dumps({"stream_name": STREAM, "config": {
+                **HOSTILE_CONFIG, "durable_name": LEDGER_CONSUMERS[0]}}).encode()
+            # the ledger's consumer cannot even be read: its account is not this one
+            for subject, payload in ((f"$JS.API.CONSUMER.INFO.{STREAM}.{LEDGER_CONSUMERS[0]}", b""),
+                                     (f"$JS.API.CONSUMER.CREATE.{STREAM}", body),
+                                     (f"$JS.API.CONSUMER.CREATE.{STREAM}.projector-pools", body),
+                                     (f"$JS.API.CONSUMER.DURABLE.CREATE.{STREAM}.projector-pools", durable)):
+                try:
+                    reply = json.loads((await hostile.nc.request(subject, payload, timeout=2)).data)
+                except nats.errors.TimeoutError:  # a reader has no CULTIVATION_EVENTS at all: refused
+                    assert who == "bank-feed"
+                    await hostile.violation(f'permissions violation for publish to "{subject.lower()}"')
+                    continue
+                assert who == "audit-office"
+                if payload:  # created (or updated): a consumer of its own mirror, nothing else
+                    assert "error" not in reply and reply["stream_name"] == STREAM, reply
+                else:
+                    assert reply["error"]["code"] == 404, reply
+            if who == "audit-office":
+                js = hostile.nc.jetstream()
+                mine = await js.consumer_info(STREAM, LEDGER_CONSUMERS[0])
+                assert mine.config.filter_subject == "cultivation.events.999999.>"
+                await js.delete_consumer(STREAM, LEDGER_CONSUMERS[0])
+            # the share streams' API that its mirrors use is the server's, not the principal's
+            for subject in ("cultivation.share.API.CONSUMER.CREATE.SHARE_CULTIVATION_EVENTS",
+                            "cultivation.share.API.CONSUMER.CREATE.SHARE_KV_cultivation_pools",
+                            "$JS.FC.SHARE_CULTIVATION_EVENTS.x.y", "cultivation.mirror.audit-office.API.STREAM.INFO.X"):
+                await hostile.refused_publish(subject, {"stream_name": "SHARE_CULTIVATION_EVENTS",
+                                                        "config": HOSTILE_CONFIG})
+            # nor may it create, update or delete a stream of its own account (its mirrors are the ledger's)
+            for subject in (f"$JS.API.STREAM.UPDATE.{STREAM}", f"$JS.API.STREAM.DELETE.KV_{POOL_BUCKET}",
+                            f"$JS.API.STREAM.PURGE.KV_{POOL_BUCKET}", "$JS.API.STREAM.CREATE.MINE"):
+                await hostile.refused_publish(subject, {"name": STREAM})
+
+    asyncio.run(go())
+    after = asyncio.run(_ledger_durable(served))
+    assert after.filter_subject == "cultivation.events.>" and after.durable_name == before.durable_name
+    # the live read model, the KV and the pool subjects still follow new events
+    uscc = new_uscc()
+    asyncio.run(designate_specialized(served, uscc))
+
+    async def projected() -> None:
+        async with Client(served, who) as reader:
+            kv = await reader.nc.jetstream().key_value(POOL_BUCKET)
+            assert await _wait_for_key(kv, f"specialized.{uscc}."), "the live projection stopped"
+
+    asyncio.run(projected())
+
+
+@pytest.mark.parametrize("who", ["audit-office", "bank-feed"])
+def test_push_consumers_deliver_nowhere_outside_their_own_account(served: Served, who: str) -> None:
+    """Finding 1: a push consumer may name any deliver subject; in the principal's own account
+    another principal's inbox, a command subject or an imported API subject reaches no one:
+    no command is written, no inbox receives, the mirrors keep following the ledger."""
     from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
     uscc = new_uscc()
     asyncio.run(designate_specialized(served, uscc))
-
-    def written() -> int:
-        from services.ledger import Ledger
-
-        ledger = Ledger(db=served.db)
-        try:
-            return ledger.max_position()
-        finally:
-            ledger.close()
+    stream = STREAM if who == "audit-office" else f"KV_{POOL_BUCKET}"
+    targets = ["_INBOX.huludao.stolen", "cultivation.cmd.000000.approve", "cultivation.cmd.211400.register",
+               "$SRV.PING.cultivation", "cultivation.share.API.CONSUMER.CREATE.SHARE_CULTIVATION_EVENTS",
+               "cultivation.share.API.CONSUMER.CREATE.SHARE_KV_cultivation_pools"]
 
     async def go() -> None:
-        async with Client(served, "audit-office") as auditor:
-            js = auditor.nc.jetstream()
-            before = written()
-            try:
-                info = await js.add_consumer(STREAM, ConsumerConfig(
-                    deliver_subject="cultivation.cmd.000000.approve", deliver_policy=DeliverPolicy.ALL,
-                    ack_policy=AckPolicy.NONE))
-            except Exception:  # a server that checks the deliver subject refuses it: fine too
-                return
+        async with Client(served, who) as hostile, Client(served, "huludao") as victim:
+            stolen: list[Any] = []
+
+            async def took(msg: Any) -> None:
+                stolen.append(msg)
+
+            await victim.nc.subscribe("_INBOX.huludao.>", cb=took)
+            await victim.nc.flush()
+            before = _ledger_position(served)
+            js = hostile.nc.jetstream()
+            names = []
+            for target in targets:
+                info = await js.add_consumer(stream, ConsumerConfig(
+                    deliver_subject=target, deliver_policy=DeliverPolicy.ALL, ack_policy=AckPolicy.NONE))
+                names.append(info.name)
             await asyncio.sleep(2)
-            assert written() == before, "a delivery became a command"
-            await js.delete_consumer(STREAM, info.name)
+            assert not stolen, "another principal's inbox received a delivery"
+            assert _ledger_position(served) == before, "a delivery became a command"
+            for name in names:
+                await js.delete_consumer(stream, name)
+            # the command service still answers that authority, and its durable is untouched
+            await ok(victim, "register", "211400", uscc=new_uscc("211400"), name="葫芦岛某企业",
+                     occurred_on="2019-01-02")
 
     asyncio.run(go())
+    assert asyncio.run(_ledger_durable(served)).filter_subject == "cultivation.events.>"
 
 
 def test_reader_watches_pools_and_reads_the_kv_but_not_the_stream(served: Served) -> None:
@@ -694,6 +783,7 @@ def test_credentials_that_cannot_be_read_name_the_field_never_the_value(tmp_path
         secret(ps, ps.named("hld"))
     assert e.value.field == "$.principals[0].password_file" and "missing.pw" in e.value.message
     (tmp_path / "missing.pw").write_text("s3cret-value\n", encoding="utf-8")
+    (tmp_path / "missing.pw").chmod(0o600)
     assert secret(ps, ps.named("hld")) == "s3cret-value"
     with pytest.raises(PrincipalsError) as e:
         secret(ps, ps.named("ledger"), environ={})
@@ -789,3 +879,33 @@ def test_the_domain_refuses_decisions_outside_the_actors_region(script: Any) -> 
                            actor="211400")
     assert error.code == "reward.wrong_authority"
     assert isinstance(error, (RuleViolation, LedgerError))
+
+
+def test_a_readers_jetstream_is_bounded_so_it_cannot_exhaust_the_server(served: Served) -> None:
+    """Each reader's or auditor's account holds its mirrors and at most PRINCIPAL_MAX_CONSUMERS
+    consumers of its own: one more is refused by the server, and the ledger goes on."""
+    from nats.js.api import AckPolicy, ConsumerConfig
+
+    from infra.permissions import PRINCIPAL_MAX_CONSUMERS
+
+    async def go() -> None:
+        async with Client(served, "bank-feed") as reader:
+            js = reader.nc.jetstream(timeout=5)
+            stream = f"KV_{POOL_BUCKET}"
+            present = len(await js.consumers_info(stream))
+            names = []
+            try:
+                for i in range(PRINCIPAL_MAX_CONSUMERS - present):
+                    names.append((await js.add_consumer(stream, ConsumerConfig(
+                        durable_name=f"mine-{i}", ack_policy=AckPolicy.EXPLICIT))).name)
+                with pytest.raises(nats.js.errors.APIError) as refused:
+                    await js.add_consumer(stream, ConsumerConfig(durable_name="one-too-many",
+                                                                 ack_policy=AckPolicy.EXPLICIT))
+                assert "maximum consumers" in str(refused.value).lower(), refused.value
+            finally:
+                for name in names:
+                    await js.delete_consumer(stream, name)
+        async with Client(served, "huludao") as city:  # the ledger still answers
+            await ok(city, "register", "211400", uscc=new_uscc("211400"), name="葫芦岛某企业", occurred_on="2019-01-02")
+
+    asyncio.run(go())
