@@ -26,6 +26,8 @@ Regions are 6-digit GB/T 2260 codes; the authority hierarchy follows them:
 
 from __future__ import annotations
 
+import calendar
+import re
 from datetime import date
 from enum import StrEnum
 from typing import Annotated
@@ -170,9 +172,72 @@ def region_prefix(code: str) -> str:
 
 # 000000 (the whole country) or a code with a province part: "001234" is refused at the edge,
 # not by a ValueError from Region() deep inside the aggregate.
-RegionCode = Annotated[str, msgspec.Meta(pattern=r"^(000000|(0[1-9]|[1-9][0-9])[0-9]{4})$",
+# Patterns are anchored with \A and \Z, never ^ and $: msgspec searches with Python's re, where
+# "$" also matches before a final newline, so "211400\n" would pass a "^...$" pattern.
+RegionCode = Annotated[str, msgspec.Meta(pattern=r"\A(000000|(0[1-9]|[1-9][0-9])[0-9]{4})\Z",
                                          description="GB/T 2260 code")]
-Fen = Annotated[int, msgspec.Meta(ge=0, description="money in integer fen (分)")]
+
+# Money: integer fen, at most 10^15 fen (10 trillion yuan, above any enterprise's revenue),
+# so every sum a projection or a read model keeps stays far inside a signed 64-bit column.
+MAX_FEN = 10**15
+Fen = Annotated[int, msgspec.Meta(ge=0, le=MAX_FEN, description="money in integer fen (分)")]
+
+# Business dates a command may carry.  The ledger's earliest rule version is of 2018 and its
+# documents may backdate; nothing it judges lies before 1990 or after 2099, and every period
+# the policy adds to a date (validity, cooling-off, change-report months) then stays inside
+# the calendar.
+EARLIEST_BUSINESS_DATE = date(1990, 1, 1)
+LATEST_BUSINESS_DATE = date(2099, 12, 31)
+
+# Characters no text of the ledger may hold: C0 and C1 controls (NUL among them, which
+# PostgreSQL cannot store in text), DEL, surrogates (not encodable as UTF-8: they come from
+# undecodable bytes in argv or files), line and paragraph separators, and the bidirectional
+# embedding, override and isolate controls (they make a name display as another).
+_FORBIDDEN_IN_TEXT = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069"
+                                "\ud800-\udfff]")
+
+
+def text_problem(value: str) -> str | None:
+    """Why ``value`` cannot be ledger text, or None when it can.
+
+    >>> text_problem("葫芦岛市连山区"), text_problem("a\\x00b")
+    (None, 'contains the control character U+0000 at position 2; text may hold no control characters')
+    """
+    m = _FORBIDDEN_IN_TEXT.search(value)
+    if m is None:
+        return None
+    kind = "surrogate" if "\ud800" <= m.group() <= "\udfff" else "control character"
+    return (f"contains the {kind} U+{ord(m.group()):04X} at position {m.start() + 1}; "
+            f"text may hold no control characters")
+
+
+def date_problem(d: date) -> str | None:
+    """Why ``d`` cannot be a business date, or None when it can.
+
+    >>> date_problem(date(2023, 6, 30)), date_problem(date(9999, 12, 31))
+    (None, '9999-12-31 is outside the business dates the ledger accepts (1990-01-01 to 2099-12-31)')
+    """
+    if EARLIEST_BUSINESS_DATE <= d <= LATEST_BUSINESS_DATE:
+        return None
+    return (f"{d.isoformat()} is outside the business dates the ledger accepts "
+            f"({EARLIEST_BUSINESS_DATE.isoformat()} to {LATEST_BUSINESS_DATE.isoformat()})")
+
+
+def check_fields(obj: msgspec.Struct, prefix: str = "") -> None:
+    """Raise ``ValueError("<field>: <reason>")`` for the first text or date field of ``obj``
+    that the ledger cannot hold (see :func:`text_problem`, :func:`date_problem`).  Called
+    from ``__post_init__``, so msgspec reports it at the struct's path, and every way a
+    command is made (JSON, CLI flags, Python) is checked the same way."""
+    for name in obj.__struct_fields__:
+        value = getattr(obj, name)
+        if isinstance(value, str):
+            problem = text_problem(value)
+        elif isinstance(value, date):
+            problem = date_problem(value)
+        else:
+            continue
+        if problem is not None:
+            raise ValueError(f"{prefix}{name}: {problem}")
 
 
 class Actor(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -189,9 +254,9 @@ class Actor(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
     def __post_init__(self) -> None:
         if self.role not in ("authority", "enterprise", "auditor"):
-            raise ValueError("role must be one of authority, enterprise, auditor")
+            raise ValueError("role: must be one of authority, enterprise, auditor")
         if self.authority != NATIONAL_REGION and self.authority[:2] == "00":
-            raise ValueError(f"authority {self.authority!r} has no province part")
+            raise ValueError(f"authority: {self.authority!r} has no province part")
 
     @property
     def level(self) -> str:
@@ -202,8 +267,26 @@ def days_between(a: date, b: date) -> int:
     return (b - a).days
 
 
+class DateOutOfRange(ValueError):
+    """A period added to a date leaves the calendar (years 1 to 9999)."""
+
+
+def _in_calendar(d: date, year: int, what: str) -> None:
+    if not 1 <= year <= 9999:
+        raise DateOutOfRange(f"{d.isoformat()} plus {what} is outside the calendar (years 1 to 9999)")
+
+
 def add_years(d: date, years: int) -> date:
-    """``d`` plus whole years; 29 February falls back to 28 February."""
+    """``d`` plus whole years; 29 February falls back to 28 February.
+
+    >>> add_years(date(2024, 2, 29), 3)
+    datetime.date(2027, 2, 28)
+    >>> add_years(date(9998, 1, 1), 3)
+    Traceback (most recent call last):
+    ...
+    domain.values.DateOutOfRange: 9998-01-01 plus 3 years is outside the calendar (years 1 to 9999)
+    """
+    _in_calendar(d, d.year + years, f"{years} years")
     try:
         return d.replace(year=d.year + years)
     except ValueError:
@@ -211,9 +294,17 @@ def add_years(d: date, years: int) -> date:
 
 
 def add_months(d: date, months: int) -> date:
+    """``d`` plus whole months, on the last day of a shorter month.
+
+    >>> add_months(date(2023, 11, 30), 3)
+    datetime.date(2024, 2, 29)
+    >>> add_months(date(9999, 12, 1), 3)
+    Traceback (most recent call last):
+    ...
+    domain.values.DateOutOfRange: 9999-12-01 plus 3 months is outside the calendar (years 1 to 9999)
+    """
     m = d.month - 1 + months
     y = d.year + m // 12
     m = m % 12 + 1
-    import calendar
-
+    _in_calendar(d, y, f"{months} months")
     return d.replace(year=y, month=m, day=min(d.day, calendar.monthrange(y, m)[1]))

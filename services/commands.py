@@ -24,16 +24,23 @@ from typing import Annotated, Literal, Union
 import msgspec
 
 from domain.policy import RevocationReason
-from domain.values import Actor, Fen, RegionCode, validate_uscc
+from domain.values import MAX_FEN, Actor, Fen, RegionCode, check_fields, validate_uscc
 
-CommandId = Annotated[str, msgspec.Meta(min_length=1, max_length=128, pattern=r"^[\x21-\x7e]+$")]
-Uscc = Annotated[str, msgspec.Meta(pattern=r"^[0-9A-HJ-NP-RTUWXY]{18}$",
+# Anchored with \A and \Z (see domain.values.RegionCode): "$" would let a final newline through.
+CommandId = Annotated[str, msgspec.Meta(min_length=1, max_length=128, pattern=r"\A[\x21-\x7e]+\Z")]
+Uscc = Annotated[str, msgspec.Meta(pattern=r"\A[0-9A-HJ-NP-RTUWXY]{18}\Z",
                                    description="统一社会信用代码, GB 32100-2015")]
-LocalId = Annotated[str, msgspec.Meta(min_length=1, max_length=128, pattern=r"^[\x21-\x7e]+$")]
+LocalId = Annotated[str, msgspec.Meta(min_length=1, max_length=128, pattern=r"\A[\x21-\x7e]+\Z")]
+# Free text: no control characters (checked by Command.__post_init__, domain.values.check_fields).
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
 Text = Annotated[str, msgspec.Meta(max_length=2000)]
-Ident = Annotated[str, msgspec.Meta(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
-Amount = Annotated[int, msgspec.Meta(gt=0, description="money in integer fen (分), positive")]
+Ident = Annotated[str, msgspec.Meta(pattern=r"\A[a-z][a-z0-9_]*\Z", max_length=64)]
+Amount = Annotated[int, msgspec.Meta(gt=0, le=MAX_FEN, description="money in integer fen (分), positive")]
+# An indicator (revenue in fen, a ratio in basis points, a count of years): bounded like money.
+Indicator = Annotated[int, msgspec.Meta(ge=-MAX_FEN, le=MAX_FEN)]
+# How many indicators, components or claims one command may carry.
+MAX_ENTRIES = 100
+Indicators = Annotated[dict[Ident, Indicator], msgspec.Meta(max_length=MAX_ENTRIES)]
 
 
 class InputError(ValueError):
@@ -56,6 +63,13 @@ class Command(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=T
     actor: Actor
     document: Text = ""
 
+    def __post_init__(self) -> None:
+        # Every text and date field, the actor's included: no control characters, business
+        # dates in range.  (Here rather than in Actor, so events stored before this check
+        # still decode.)
+        check_fields(self)
+        check_fields(self.actor, "actor.")
+
 
 class EnterpriseCommand(Command, frozen=True, kw_only=True):
     uscc: Uscc
@@ -67,11 +81,12 @@ class Register(EnterpriseCommand, frozen=True, kw_only=True, tag="register"):
 
     name: Name
     region: RegionCode | None = None  # default: the division code inside the USCC
-    industry: Annotated[str, msgspec.Meta(pattern=r"^[A-T][0-9]{0,4}$")] | None = None  # GB/T 4754
+    industry: Annotated[str, msgspec.Meta(pattern=r"\A[A-T][0-9]{0,4}\Z")] | None = None  # GB/T 4754
     listed: bool = False
     uscc_override: Text | None = None
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         try:
             validate_uscc(self.uscc, allow_bad_check=bool(self.uscc_override))
         except ValueError as e:
@@ -117,9 +132,10 @@ class Assess(ApplicationCommand, frozen=True, kw_only=True, tag="assess"):
     """Record the assessment (审核/专家评审): score, components, indicators, direct-pass claims."""
 
     score: Annotated[int, msgspec.Meta(ge=0, le=100)] | None = None
-    components: dict[Ident, Annotated[int, msgspec.Meta(ge=0, le=100)]] = {}
-    indicators: dict[Ident, int] = {}
-    direct_pass: list[Ident] = []
+    components: Annotated[dict[Ident, Annotated[int, msgspec.Meta(ge=0, le=100)]],
+                          msgspec.Meta(max_length=MAX_ENTRIES)] = {}
+    indicators: Indicators = {}
+    direct_pass: Annotated[list[Ident], msgspec.Meta(max_length=MAX_ENTRIES)] = []
 
 
 class OpenNotice(ApplicationCommand, frozen=True, kw_only=True, tag="open_notice"):
@@ -163,7 +179,7 @@ class FileYearlyData(EnterpriseCommand, frozen=True, kw_only=True, tag="file_yea
 
     programme: Ident = "national"
     data_year: Annotated[int, msgspec.Meta(ge=2000, le=2100)]
-    indicators: dict[Ident, int] = {}
+    indicators: Indicators = {}
 
 
 class Review(ApplicationCommand, frozen=True, kw_only=True, tag="review"):
@@ -242,18 +258,47 @@ def _input_error(e: msgspec.ValidationError | msgspec.DecodeError) -> InputError
     assert m is not None
     path, msg = m.group("path") or "$", m.group("msg")
     # A __post_init__ check names its field as "field: reason".
-    inner = re.match(r"^([a-z_]+): (.*)$", msg, re.S)
+    inner = re.match(r"^([a-z_.]+): (.*)$", msg, re.S)
     if inner:
         path, msg = f"{path}.{inner.group(1)}", inner.group(2)
     return InputError(path, msg)
 
 
-def decode_command(data: bytes | str) -> AnyCommand:
-    """Decode one JSON command; raise :class:`InputError` naming the bad field."""
+_decoders: dict[str, msgspec.json.Decoder] = {tag: msgspec.json.Decoder(t) for tag, t in COMMAND_TYPES.items()}
+
+
+def decode_command(data: bytes | str, command: str | None = None) -> AnyCommand:
+    """Decode one JSON command; raise :class:`InputError` naming the bad field.
+
+    ``command`` names the type when the request's subject names it (the ``command``
+    field may then be left out).  Bytes that are not UTF-8 are malformed input too:
+
+    >>> decode_command(b'{"command": "register", "name": "\\xff"}')
+    Traceback (most recent call last):
+    ...
+    services.commands.InputError: $: not valid UTF-8 (byte 0xff at offset 33): JSON text must be UTF-8
+    """
     try:
-        return _decoder.decode(data)
-    except (msgspec.ValidationError, msgspec.DecodeError) as e:
+        return (_decoder if command is None else _decoders[command]).decode(data)
+    except msgspec.ValidationError as e:
         raise _input_error(e) from None
+    except msgspec.DecodeError as e:  # bytes that are not UTF-8 outside a string land here
+        raise (_utf8_error(data) or _input_error(e)) from None
+    except UnicodeDecodeError:  # and inside a string msgspec lets this through
+        raise (_utf8_error(data) or InputError("$", "not valid UTF-8: JSON text must be UTF-8")) from None
+
+
+def _utf8_error(data: bytes | str) -> InputError | None:
+    """Where ``data`` stops being UTF-8, or None if it is (msgspec's own error counts from
+    the string it was in)."""
+    if isinstance(data, str):
+        return None
+    try:
+        bytes(data).decode("utf-8")
+    except UnicodeDecodeError as e:
+        return InputError("$", f"not valid UTF-8 (byte 0x{e.object[e.start]:02x} at offset {e.start}): "
+                               f"JSON text must be UTF-8")
+    return None
 
 
 def convert_command(obj: dict[str, object]) -> AnyCommand:

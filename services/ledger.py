@@ -26,6 +26,7 @@ but did not change, is given only once the store confirms the versions taken for
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import threading
 import time
@@ -39,7 +40,15 @@ from uuid import UUID, uuid5
 import msgspec
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate, event
-from eventsourcing.persistence import ApplicationRecorder, IntegrityError, Mapper
+from eventsourcing.persistence import (
+    ApplicationRecorder,
+    ConnectionPoolClosedError,
+    IntegrityError,
+    InterfaceError,
+    Mapper,
+    OperationalError,
+)
+from eventsourcing.persistence import InternalError as StoreInternalError
 
 from domain.budget import SchemeBudget, budget_id
 from domain.enterprise import LEDGER_NAMESPACE, Enterprise, enterprise_id, event_id
@@ -50,6 +59,33 @@ from infra.mapper import MsgspecMapper
 from infra.policy_files import load_policy_book
 from infra.store import read_rows, schema_lock, sql_table, store_env, store_url
 from services import commands as c
+
+log = logging.getLogger("cultivation.ledger")
+
+# The store is unreachable, locked or broken: every command of a group meets the same
+# failure, so it is the group's (nothing written, each caller told), not one command's.
+STORE_UNAVAILABLE = (InterfaceError, OperationalError, StoreInternalError, ConnectionPoolClosedError)
+
+
+class DecisionFailed(LedgerError):
+    """One command could not be decided or written for a reason that is no rule's (a bug,
+    a value the store cannot hold).  That command alone is refused, nothing of it is
+    written, and the cause is logged with its traceback; the commands around it go on.
+    Exit code 3: an internal error, not the user's."""
+
+    exit_code = 3
+
+    @classmethod
+    def of(cls, cmd: c.Command, e: BaseException) -> DecisionFailed:
+        log.error("command %s (%s) could not be decided", cmd.command_id, c.command_name(cmd), exc_info=e)
+        return cls("internal", "internal.error",
+                   f"the ledger could not decide this command ({type(e).__name__}: {e})"[:300]
+                   + "; nothing was written, the cause is in the ledger's log")
+
+
+class _Isolate(Exception):
+    """Something that is no refusal went wrong in a batch: decide its commands one by one,
+    so that only the command it belongs to fails."""
 
 
 class EventRef(msgspec.Struct, frozen=True, kw_only=True):
@@ -290,10 +326,13 @@ class Ledger(Application[UUID]):
                     if first is not None:
                         return first
                     aggregates = self._decide(cmd)
+                    events, outcome, journal = self._record_of(cmd, digest, aggregates)
                 except (LedgerError, c.InputError):
                     self._check_assumed(cmd)
                     raise
-                events, outcome, journal = self._record_of(cmd, digest, aggregates)
+                except BaseException:  # no rule's refusal: what was staged may be half-changed
+                    in_step = False
+                    raise
                 self._check_assumed(cmd, events)
                 try:
                     self._put([*events, *journal.collect_events()])
@@ -388,6 +427,11 @@ class Ledger(Application[UUID]):
         or nothing: if another writer changed one of its aggregates in between, the save
         conflicts, nothing of the batch is written, and its commands are handled again one
         by one (each retried against the new versions as :meth:`handle` does).
+
+        One command never costs another its outcome: if deciding or writing one fails for
+        a reason that is no rule's, the batch is decided again one by one and that command
+        alone gets :class:`DecisionFailed`.  Only a store that cannot be reached
+        (:data:`STORE_UNAVAILABLE`) fails the whole batch, since it fails every command.
         """
         counts = {"accepted": 0, "repeated": 0, "refused": 0}
         chunk: list[c.Command] = []
@@ -418,6 +462,8 @@ class Ledger(Application[UUID]):
                 results = self._decide_batch(cmds, trust)
             except _Stale:
                 continue
+            except _Isolate:
+                break
             if results is not None:
                 return results
             break
@@ -439,11 +485,15 @@ class Ledger(Application[UUID]):
                         results.append((cmd, first))
                         continue
                     aggregates = self._decide(cmd)
+                    events, outcome, journal = self._record_of(cmd, digest, aggregates)
                 except (LedgerError, c.InputError) as e:
                     self._check_assumed(cmd)
                     results.append((cmd, e))  # type: ignore[arg-type]
                     continue
-                events, outcome, journal = self._record_of(cmd, digest, aggregates)
+                except STORE_UNAVAILABLE:
+                    raise
+                except Exception as e:  # the batch's staged aggregates may hold half a decision
+                    raise _Isolate from e
                 self._check_assumed(cmd, events)
                 for agg in aggregates:
                     staged[agg.id] = agg
@@ -458,6 +508,10 @@ class Ledger(Application[UUID]):
                     if self._assumed:
                         raise _Stale from None
                     return None
+                except STORE_UNAVAILABLE:
+                    raise
+                except Exception as e:  # a value the store refused: find whose, one by one
+                    raise _Isolate from e
                 self._snapshot_if_due({k: v for k, v in staged.items() if v is not None}, pending)
             in_step = True
         finally:
@@ -479,13 +533,20 @@ class Ledger(Application[UUID]):
             if agg is not None and every and agg.version // every > (first - 1) // every:
                 snapshots.append(type(agg).Snapshot.take(agg))
         if snapshots:
-            self.snapshots.put(snapshots)
+            try:
+                self.snapshots.put(snapshots)
+            except Exception:  # a cache: the events are written, the command stands
+                log.exception("could not store %d snapshot(s); the next is taken at the next interval", len(snapshots))
 
     def _handle_or_refusal(self, cmd: c.Command) -> Outcome | LedgerError:
         try:
             return self.handle(cmd)
         except (LedgerError, c.InputError) as e:
             return e  # type: ignore[return-value]
+        except STORE_UNAVAILABLE:
+            raise
+        except Exception as e:
+            return DecisionFailed.of(cmd, e)
 
     def _record_of(self, cmd: c.Command, digest: str,
                    aggregates: list[Aggregate]) -> tuple[list[Any], Outcome, HandledCommand]:

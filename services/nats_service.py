@@ -14,16 +14,21 @@ field may be left out: the subject names it).  The reply is JSON:
 - refused: ``{"ok": false, "error": {"code", "rule", "field", "message"}}``, with the
   micro error headers ``Nats-Service-Error-Code`` 400 (malformed input), 422 (a rule of
   the domain), 404 (unknown enterprise, application or reward), 409 (conflict) or 500
-  (the store failed; nothing was written).  A refused command writes nothing.
+  (``internal.error``: this command could not be decided; ``store.unavailable``: the
+  store failed for the whole group; nothing was written).  A refused command writes nothing, and one command's failure never
+  costs another command of its group its answer.
 
 Commands are written in group commits (see :class:`CommandService`).  Discovery comes
-from ``nats.micro``: ``nats micro ls``, ``$SRV.INFO.cultivation``.
+from ``nats.micro``: ``nats micro ls``, ``$SRV.INFO.cultivation``; ``$SRV.STATS.cultivation``
+counts what callers see: every refusal or malformed request is an error, and the processing
+time runs from a request's arrival to its reply, the group commit included.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Any
 
 import msgspec
@@ -31,7 +36,7 @@ import msgspec
 from domain.errors import Conflict, LedgerError, NotFound, RuleViolation
 from infra.nats import CMD_PREFIX, SERVICE_NAME
 from services import commands as c
-from services.ledger import Outcome
+from services.ledger import STORE_UNAVAILABLE, DecisionFailed, Outcome
 
 log = logging.getLogger("cultivation.service")
 VERSION = "0.1.0"
@@ -60,7 +65,37 @@ def _status(e: Exception) -> str:
         return "404"
     if isinstance(e, Conflict):
         return "409"
+    if isinstance(e, DecisionFailed):
+        return "500"
     return "422"
+
+
+class _CallerStats:
+    """An endpoint's ``$SRV.STATS`` figures, made to count what its callers see.
+
+    ``nats.micro`` counts an error only when a handler raises, and times the handler
+    call.  Ours never raises (every refusal is an answer) and returns once a request is
+    queued, the reply following the group commit: left alone, the stats would show no
+    errors and the queueing time.  So each answer is counted here: a refusal or a
+    malformed request is an error (its status and code the last error), and the time
+    from queueing to the reply is added to what the endpoint timed itself, making a
+    request's processing time its arrival to its reply.  nats-py keeps these figures in
+    the endpoint's own attributes (nats-py is pinned; tests/test_service_stats.py reads
+    them back through ``$SRV.STATS``).
+    """
+
+    def __init__(self, endpoint: Any):
+        self.endpoint = endpoint
+
+    def answered(self, error: str | None, queued_ns: int | None) -> None:
+        ep = self.endpoint
+        if error is not None:
+            ep._num_errors += 1
+            ep._last_error = error
+        if queued_ns is not None:  # answered after its handler returned
+            ep._processing_time += time.perf_counter_ns() - queued_ns
+            if ep._num_requests:
+                ep._average_processing_time = int(ep._processing_time / ep._num_requests)
 
 
 class _Pending(msgspec.Struct):
@@ -68,6 +103,8 @@ class _Pending(msgspec.Struct):
 
     command: c.Command
     request: Any  # the nats.micro Request to answer
+    stats: _CallerStats
+    queued_ns: int  # when its handler returned, having queued it
 
 
 class CommandService:
@@ -91,7 +128,7 @@ class CommandService:
         self.max_batch = max_batch
         self.on_commit = on_commit
         self.service: Any = None
-        self._decoders = {tag: msgspec.json.Decoder(t) for tag, t in c.COMMAND_TYPES.items()}
+        self._stats: dict[str, _CallerStats] = {}
         self._queue: asyncio.Queue[_Pending] = asyncio.Queue()
         self._worker: asyncio.Task[None] | None = None
         self.in_flight = 0
@@ -101,10 +138,7 @@ class CommandService:
     def decode(self, tag: str, data: bytes, subject: str = "") -> c.Command:
         """The command of a request; :class:`~services.commands.InputError` or a refusal
         when it is malformed or acts for another authority than its subject names."""
-        try:
-            cmd = self._decoders[tag].decode(data)
-        except (msgspec.ValidationError, msgspec.DecodeError) as e:
-            raise c._input_error(e) from None
+        cmd = c.decode_command(data, tag)
         authority = subject_authority(subject)
         if authority is not None and authority != cmd.actor.authority:
             raise RuleViolation("authority", "authority.subject_mismatch",
@@ -126,9 +160,10 @@ class CommandService:
             try:
                 results = await asyncio.to_thread(self._decide_group, [p.command for p in group])
             except Exception as e:  # the store failed: every request of the group learns it, nothing was written
-                log.exception("a group of %d commands failed", len(group))
+                log.error("a group of %d commands failed: %s: %s", len(group), type(e).__name__, e,
+                          exc_info=not isinstance(e, STORE_UNAVAILABLE))
                 for p in group:
-                    await self._answer(p.request, None, failure=e)
+                    await self._answer(p.request, None, failure=e, stats=p.stats, queued_ns=p.queued_ns)
                 continue
             if self.on_commit is not None and any(isinstance(r, Outcome) and not r.repeated for r in results):
                 try:
@@ -136,23 +171,29 @@ class CommandService:
                 except Exception:  # a nudge is an optimisation: the relay still polls
                     log.exception("after a group commit")
             for p, result in zip(group, results):
-                await self._answer(p.request, result)
+                await self._answer(p.request, result, stats=p.stats, queued_ns=p.queued_ns)
 
     async def _answer(self, req: Any, result: Outcome | LedgerError | c.InputError | None,
-                      failure: Exception | None = None) -> None:
-        """Reply to one request; the request is no longer in flight after this."""
+                      failure: Exception | None = None, stats: _CallerStats | None = None,
+                      queued_ns: int | None = None) -> None:
+        """Reply to one request; the request is no longer in flight after this.  A failure
+        of the store (``result`` None) is answered as ``store.unavailable``, with a body."""
+        if result is None:
+            result = DecisionFailed("internal", "store.unavailable",
+                                 f"the ledger's store failed ({type(failure).__name__}: {failure})"[:300]
+                                 + "; nothing was written, send the command again")
+        error = None if isinstance(result, Outcome) else result.as_dict()
         try:
-            if isinstance(result, Outcome):
+            if error is None:
                 await req.respond(_enc.encode({"ok": True, **msgspec.structs.asdict(result)}))
-            elif result is not None:
-                error = result.as_dict()
+            else:
                 await req.respond_error(_status(result), f"{error['code']}: {error['message']}"[:200],
                                         data=_enc.encode({"ok": False, "error": error}))
-            else:
-                await req.respond_error("500", f"the ledger failed: {type(failure).__name__}: {failure}"[:200])
         except Exception:  # the requester's connection is gone; the outcome stands in the ledger
             log.exception("could not reply")
         finally:
+            if stats is not None:
+                stats.answered(None if error is None else f"{_status(result)}: {error['code']}", queued_ns)
             self.in_flight -= 1
             if self.in_flight == 0:
                 self._idle.set()
@@ -164,16 +205,19 @@ class CommandService:
             # request per endpoint join a group.  The worker answers after the commit.
             self.in_flight += 1
             self._idle.clear()
+            stats = self._stats[tag]
             try:
                 cmd = self.decode(tag, req.data, req.subject)
             except (LedgerError, c.InputError) as e:
-                await self._answer(req, e)
+                await self._answer(req, e, stats=stats)
                 return
-            except Exception as e:  # noqa: BLE001 - answered as 500, never left hanging
+            except Exception as e:  # noqa: BLE001 - a bug, answered (500 with a body), never left hanging
                 log.exception("could not decode a request on %s", req.subject)
-                await self._answer(req, None, failure=e)
+                failed = DecisionFailed("internal", "internal.error",
+                                        f"the ledger could not read this request ({type(e).__name__})")
+                await self._answer(req, failed, stats=stats)
                 return
-            self._queue.put_nowait(_Pending(command=cmd, request=req))
+            self._queue.put_nowait(_Pending(command=cmd, request=req, stats=stats, queued_ns=time.perf_counter_ns()))
 
         return handle
 
@@ -188,6 +232,7 @@ class CommandService:
         for tag in c.COMMAND_TYPES:
             await group.add_endpoint(name=tag, subject=f"*.{tag}", handler=self._handler(tag),
                                      metadata={"schema": f"services.commands.{c.COMMAND_TYPES[tag].__name__}"})
+            self._stats[tag] = _CallerStats(self.service._endpoints[-1])  # the endpoint just added
 
     async def stop(self, timeout: float = 30.0) -> None:
         """Stop taking requests, then wait for the ones in flight to be written and answered."""

@@ -387,7 +387,7 @@ def _apply_json(**override: object) -> dict[str, object]:
     ({"declared_revenue_fen": 1.5}, "$.declared_revenue_fen"),
     ({"actor": {"authority": "21140", "person": "p"}}, "$.actor.authority"),
     ({"actor": {"authority": COUNTY}}, "$.actor"),
-    ({"actor": {"authority": COUNTY, "person": "p", "role": "minister"}}, "$.actor"),
+    ({"actor": {"authority": COUNTY, "person": "p", "role": "minister"}}, "$.actor.role"),
     ({"uscc": "91211402MA00000O1X"}, "$.uscc"),
     ({"application_id": ""}, "$.application_id"),
     ({"colour": "red"}, "$"),

@@ -1,0 +1,148 @@
+"""What the hostile-input tests share: one well-formed command of every type, a ledger's
+row counts, and a real ``cultivation serve`` with a client that sends raw bytes.
+
+Nothing here stands in for a component: the counts are read from the store's own tables,
+and the service is the real one on the wheel's ``nats-server``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from domain.values import make_uscc
+from services import commands as c
+
+ROOT = Path(__file__).resolve().parent.parent
+USCC = make_uscc("91211402MF0000001")
+OTHER = make_uscc("91211402MF0000002")
+
+
+def actor(authority: str = "211402", person: str = "测试服务") -> dict[str, str]:
+    return {"authority": authority, "person": person}
+
+
+# One well-formed command of every type, every optional text field filled in: each decodes
+# (whether the ledger then accepts it depends on what it holds).
+SAMPLES: dict[str, dict[str, Any]] = {
+    "register": {"uscc": USCC, "name": "连山测试泵业", "region": "211402", "industry": "C3441", "listed": False,
+                 "uscc_override": "葫工信发〔2019〕1号"},
+    "admit_to_pool": {"uscc": USCC, "programme": "national", "tier": "specialized"},
+    "remove_from_pool": {"uscc": USCC, "programme": "national", "tier": "specialized", "reason": "迁出"},
+    "apply": {"uscc": USCC, "application_id": "sp", "programme": "national", "tier": "specialized",
+              "product_id": "p1", "product_name": "泵", "declared_revenue_fen": 1_000_000_000},
+    "recommend": {"uscc": USCC, "application_id": "sp"},
+    "assess": {"uscc": USCC, "application_id": "sp", "score": 80, "components": {"innovation": 30},
+               "indicators": {"rd_ratio_bp": 400}, "direct_pass": ["high_tech"]},
+    "open_notice": {"uscc": USCC, "application_id": "sp"},
+    "object": {"uscc": USCC, "application_id": "sp", "objection_id": "o1", "grounds": "材料不实"},
+    "resolve_objection": {"uscc": USCC, "application_id": "sp", "objection_id": "o1", "upheld": False},
+    "approve": {"uscc": USCC, "application_id": "sp"},
+    "reject": {"uscc": USCC, "application_id": "sp", "reason": "不符合条件"},
+    "withdraw": {"uscc": USCC, "application_id": "sp", "reason": "自愿撤回"},
+    "file_yearly_data": {"uscc": USCC, "programme": "national", "data_year": 2022,
+                         "indicators": {"revenue_fen": 2_000_000_000}},
+    "review": {"uscc": USCC, "application_id": "sp", "passed": True},
+    "revoke": {"uscc": USCC, "application_id": "sp", "reason": "other", "effective_on": "2023-06-01"},
+    "report_change": {"uscc": USCC, "kind": "rename", "changed_on": "2023-05-01", "new_name": "连山新名称泵业",
+                      "new_region": "211402", "counterpart_uscc": OTHER, "programme": "national"},
+    "reconfirm": {"uscc": USCC, "application_id": "sp", "confirmed": True},
+    "grant_reward": {"uscc": USCC, "reward_id": "r1", "programme": "zhejiang", "scheme": "hz_little_giant",
+                     "amount_fen": 100_000_00, "tranche": 1, "loan_fen": 100_000_00, "lpr_bp": 385, "days": 30},
+    "claw_back": {"uscc": USCC, "reward_id": "r1", "amount_fen": 100_00, "reason": "重复申领"},
+    "annul": {"uscc": USCC, "application_id": "sp", "reason": "认定有误"},
+}
+assert set(SAMPLES) == set(c.COMMAND_TYPES)
+
+
+def sample(command: str, n: int | str = 0, **fields: Any) -> dict[str, Any]:
+    """The sample of ``command`` as a request body, with a fresh command id."""
+    return {"command": command, "command_id": f"hostile-{command}-{n}", "occurred_on": "2023-06-01",
+            "actor": actor(), "document": "葫工信发〔2023〕1号", **SAMPLES[command], **fields}
+
+
+# ----------------------------------------------------------------------------- the store
+def row_counts(store: str) -> dict[str, int]:
+    """Rows per table of a store (a SQLite path or a ``postgresql://…?schema=`` URL)."""
+    if store.startswith("postgresql://"):
+        import psycopg
+
+        parts = urlsplit(store)
+        schema = parse_qs(parts.query).get("schema", ["public"])[0]
+        with psycopg.connect(parts._replace(query="").geturl(), autocommit=True) as conn:
+            tables = [r[0] for r in conn.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = %s "
+                "AND table_type = 'BASE TABLE'", (schema,))]
+            return {t: conn.execute(f'SELECT count(*) FROM "{schema}"."{t}"').fetchone()[0]  # type: ignore[index]
+                    for t in tables}
+    conn = sqlite3.connect(f"file:{store}?mode=ro", uri=True, timeout=30)
+    try:
+        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        return {t: conn.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0] for t in tables}
+    finally:
+        conn.close()
+
+
+def cli(*args: str, db: str, stdin: bytes | None = None, home: Path | None = None) -> subprocess.CompletedProcess[bytes]:
+    env = {**os.environ, "CULTIVATION_DB": db}
+    if home is not None:
+        env["CULTIVATION_HOME"] = str(home)
+    return subprocess.run([sys.executable, "-m", "services.cli", *args], input=stdin, capture_output=True,
+                          env=env, cwd=ROOT, timeout=300)
+
+
+# ----------------------------------------------------------------------------- serve
+class Serve:
+    """A real ``cultivation serve`` on its embedded nats-server, in a subprocess."""
+
+    def __init__(self, folder: Path, db: str):
+        self.db = db
+        self.home = folder / "home"
+        self.out, self.err = folder / "serve.out", folder / "serve.err"
+        env = {k: v for k, v in os.environ.items() if not k.startswith("NATS_") and k != "CULTIVATION_FAILPOINT"}
+        env.update({"CULTIVATION_HOME": str(self.home), "CULTIVATION_DB": db})
+        with open(self.out, "w") as out, open(self.err, "w") as err:
+            self.proc = subprocess.Popen([sys.executable, "-m", "services.cli", "serve"], env=env, cwd=ROOT,
+                                         stdout=out, stderr=err)
+        deadline = time.monotonic() + 60
+        while "ready" not in self.out.read_text():
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise AssertionError(f"serve did not start: {self.output()}")
+            time.sleep(0.05)
+        self.url = (self.home / "nats.url").read_text().strip()
+
+    def output(self) -> str:
+        return self.out.read_text() + self.err.read_text()
+
+    def stop(self) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return self.proc.returncode
+
+
+async def send_raw(nc: Any, subject: str, data: bytes, timeout: float = 30) -> dict[str, Any]:
+    """A request as raw bytes; the reply's JSON body (or None) and its headers."""
+    msg = await nc.request(subject, data, timeout=timeout)
+    try:
+        body = json.loads(msg.data) if msg.data else None
+    except ValueError:
+        body = {"unparsable": msg.data.decode("utf-8", "replace")}
+    return {"body": body, "headers": dict(msg.headers or {})}
+
+
+def subject_of(body: dict[str, Any]) -> str:
+    return f"cultivation.cmd.{body['actor']['authority']}.{body['command']}"
