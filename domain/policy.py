@@ -29,11 +29,11 @@ import msgspec
 from domain.errors import RuleViolation
 from domain.values import Fen, Level, RegionCode, add_years
 
-Id = Annotated[str, msgspec.Meta(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
+Id = Annotated[str, msgspec.Meta(pattern=r"\A[a-z][a-z0-9_]*\Z", max_length=64)]
 Days = Annotated[int, msgspec.Meta(ge=0, le=3650)]
 Years = Annotated[int, msgspec.Meta(ge=0, le=50)]
 BasisPoints = Annotated[int, msgspec.Meta(ge=0, le=10000)]
-MonthDay = Annotated[str, msgspec.Meta(pattern=r"^(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$")]
+MonthDay = Annotated[str, msgspec.Meta(pattern=r"\A(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])\Z")]
 
 REVOCATION_REASONS: dict[str, str] = {
     "major_accident": "重大安全/质量/环境污染事故（含网络和数据安全）",

@@ -231,10 +231,10 @@ def render_level_table(book: PolicyBook) -> str:
 
 
 # ---------------------------------------------------------------------------- principals
-Name = Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$",
+Name = Annotated[str, msgspec.Meta(pattern=r"\A[a-z0-9][a-z0-9_-]{0,63}\Z",
                                    description="lower-case letters, digits, '-' and '_' (it names the inbox)")]
-EnvName = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
-NKey = Annotated[str, msgspec.Meta(pattern=r"^U[A-Z2-7]{55}$", description="a user's public NKey")]
+EnvName = Annotated[str, msgspec.Meta(pattern=r"\A[A-Za-z_][A-Za-z0-9_]*\Z")]
+NKey = Annotated[str, msgspec.Meta(pattern=r"\AU[A-Z2-7]{55}\Z", description="a user's public NKey")]
 
 
 class Principal(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
