@@ -80,14 +80,6 @@ def journal_id(command_id: str) -> UUID:
     return uuid5(LEDGER_NAMESPACE, f"command:{command_id}")
 
 
-_NOT_PAYLOAD = ("originator_id", "originator_version", "timestamp")
-
-
-def _payload(event: Any) -> tuple[str, dict[str, Any]]:
-    """What an event records, but where and when it is stored: its type and fields."""
-    return type(event).__name__, {k: v for k, v in vars(event).items() if k not in _NOT_PAYLOAD}
-
-
 class _Stale(Exception):
     """What a decision took for granted (a kept aggregate's version, an absent journal
     entry) is not what the store holds: decide again on what it holds."""
@@ -593,7 +585,7 @@ class Ledger(Application[UUID]):
         try:
             with self._standing_in({ent.id: Enterprise.as_of(events, cmd.occurred_on),
                                     **{b.id: copy.deepcopy(b) for b in budgets}}):
-                then = [_payload(e) for agg in self._decide_now(cmd) for e in agg.pending_events]
+                then = [self._payload(e) for agg in self._decide_now(cmd) for e in agg.pending_events]
         except NotFound as missing:
             # What the command names did not exist yet on its date: refused as it would have been
             # then (the same code, so a resubmission keeps it); the message says if it exists now.
@@ -613,13 +605,19 @@ class Ledger(Application[UUID]):
                 decided = self._decide_now(cmd)
             except LedgerError as e:
                 raise self._contradiction(cmd, f"the record as it stands refuses it ({e.code}: {e.message})") from None
-        if [_payload(e) for agg in decided for e in agg.pending_events] != then:
+        if [self._payload(e) for agg in decided for e in agg.pending_events] != then:
             raise self._contradiction(cmd, "the record as it stands would record it differently")
         fact = self._later_fact(cmd, ent, later)
         if fact is not None:
             raise self._contradiction(cmd, fact)
         self._staged.update({agg.id: agg for agg in decided})  # type: ignore[union-attr]
         return decided
+
+    @staticmethod
+    def _payload(event: Any) -> tuple[str, dict[str, Any]]:
+        """What an event records, but where and when it is stored: its type and fields."""
+        return type(event).__name__, {k: v for k, v in vars(event).items()
+                                      if k not in ("originator_id", "originator_version", "timestamp")}
 
     @staticmethod
     def _contradiction(cmd: c.Command, why: str) -> RuleViolation:

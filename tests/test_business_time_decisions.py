@@ -387,3 +387,26 @@ def test_an_enterprise_from_a_snapshot_older_than_dated_to_is_judged_on_its_even
         s.ok("review", **review, occurred_on="2025-11-02")
     finally:
         ledger.close()
+
+
+def test_a_backdated_reward_before_a_later_one_of_the_same_scheme_contradicts_it(script) -> None:
+    """Rewards of one scheme count against each other (once per scheme, tranches, yearly caps):
+    one dated before a later grant of its scheme is refused; another scheme's is recorded.
+    The scheme's yearly budget is judged on the whole year, whatever the grants' dates."""
+    hz = uscc(30, "330106")  # Hangzhou, Xihu
+    register(script, hz)
+    designate(script, hz, "specialized", on="2023-03-01")  # valid from 2023-03-19
+
+    def grant(scheme: str, reward_id: str, on: str) -> dict[str, Any]:
+        return dict(uscc=hz, reward_id=reward_id, programme="zhejiang", scheme=scheme, amount_fen=1_000_000,
+                    occurred_on=on, actor="330100")
+
+    script.ok("grant_reward", **grant("hz_first_equipment_national", "item2", "2023-08-01"))
+    err = script.refused("grant_reward", **grant("hz_first_equipment_national", "item1", "2023-05-01"))
+    assert refusal(err) == ("order.contradicts_later", "order", "occurred_on")
+    assert "RewardGranted dated 2023-08-01 of the same scheme zhejiang/hz_first_equipment_national" in err.message
+    out = script.ok("grant_reward", **grant("hz_smart_factory", "factory", "2023-05-01"))
+    assert [e.type for e in out.events] == ["RewardGranted", "Opened", "Spent"]
+    # On its date, before the designation, a reward is refused as it would have been then.
+    err = script.refused("grant_reward", **grant("hz_smart_factory", "early", "2023-03-18"))
+    assert refusal(err) == ("reward.no_valid_designation", "reward", "scheme")
