@@ -25,6 +25,7 @@ from __future__ import annotations
 import hashlib
 from datetime import date, datetime, timedelta
 from functools import lru_cache
+from collections.abc import Iterable
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
@@ -182,12 +183,25 @@ class EnterpriseState(msgspec.Struct, kw_only=True, rename=SNAPSHOT_RENAME):
     changes: list[ChangeReport]
     yearly_data: dict[int, bool]
     names: list[str]
+    dated_to: date | None = None  # None in snapshots taken before it was kept: not known, read the events
 
 
 class Enterprise(Aggregate):
     """An enterprise (企业) on the cultivation ladder."""
 
     SnapshotState = EnterpriseState  # how infra.mapper types a snapshot's state
+
+    class Event(Aggregate.Event):
+        """Every event of an enterprise.  Applying one raises ``dated_to``, the latest
+        business date of the enterprise's events: a command dated before it is judged on
+        :meth:`Enterprise.as_of` its own date (see the ledger's ``_decide``).  Derived state
+        only, recomputed by every replay; the stored topics and payloads are unchanged."""
+
+        def apply(self, aggregate: Any) -> None:
+            on = getattr(self, "occurred_on", None)
+            if on is not None and aggregate.dated_to is not None and on > aggregate.dated_to:
+                aggregate.dated_to = on
+            super().apply(aggregate)
 
     @staticmethod
     def create_id(uscc: str, **_: Any) -> UUID:
@@ -234,6 +248,49 @@ class Enterprise(Aggregate):
         self.changes: list[ChangeReport] = []
         self.yearly_data: dict[int, bool] = {}  # data year -> filed late?
         self.names: list[str] = [name]
+        self.dated_to: date | None = occurred_on  # raised by every later event (Enterprise.Event.apply)
+
+    # ------------------------------------------------------------------ business time
+    @classmethod
+    def as_of(cls, events: Iterable[Aggregate.Event], on: date) -> Enterprise | None:
+        """The enterprise as it stood on business date ``on``: a fresh aggregate folded, in
+        ledger (version) order, from those of its ``events`` whose ``occurred_on`` is on or
+        before ``on``; None if it was not registered by then.  Versions skipped stay
+        skipped, so an event id an event body derives from the version (``approved_event``,
+        a reward's ``event_id``) names the stored event.
+
+        >>> from datetime import date
+        >>> from domain.values import Actor, make_uscc
+        >>> city = Actor(authority="211400", person="city")
+        >>> e = Enterprise.register(uscc=make_uscc("91211400MA0000002"), name="某阀门厂", region="211402",
+        ...     industry=None, listed=False, uscc_override=None, occurred_on=date(2020, 3, 1), actor=city,
+        ...     document="")
+        >>> e._change_reported(kind="listing", changed_on=date(2021, 5, 1), due_on=date(2021, 8, 1), late=False,
+        ...     new_name=None, new_region=None, counterpart_uscc=None, reconfirmation=[],
+        ...     occurred_on=date(2021, 5, 10), actor=city, document="")   # the event bodies, without policy
+        >>> e._yearly_data_filed(data_year=2019, indicators={}, deadline=date(2020, 4, 30), late=False,
+        ...     occurred_on=date(2020, 4, 1), actor=city, document="")   # recorded after, dated before
+        >>> events = e.collect_events()
+        >>> e.dated_to, e.listed, e.yearly_data
+        (datetime.date(2021, 5, 10), True, {2019: False})
+        >>> then = Enterprise.as_of(events, date(2020, 12, 31))
+        >>> then.listed, then.yearly_data, then.dated_to, then.version
+        (False, {2019: False}, datetime.date(2020, 4, 1), 3)
+        >>> Enterprise.as_of(events, date(2020, 2, 29)) is None
+        True
+        """
+        agg: Enterprise | None = None
+        for ev in events:
+            if ev.occurred_on > on:  # type: ignore[attr-defined]
+                continue
+            if agg is None:
+                if not isinstance(ev, cls.Registered):  # registration is dated after ``on``
+                    return None
+                agg = ev.mutate(None)  # type: ignore[assignment]
+                continue
+            agg.version = ev.originator_version - 1  # let the library's sequence check pass a skipped version
+            ev.mutate(agg)
+        return agg
 
     # ------------------------------------------------------------------ helpers
     def application(self, application_id: str) -> Application:
@@ -399,15 +456,17 @@ class Enterprise(Aggregate):
                   document: str) -> None:
         a = self.application(application_id)
         t = programme.tier(a.tier)
+        # What the command alone decides comes first: a refusal keeps its code whatever the
+        # enterprise's state became since (same-day facts recorded after it, a resubmission).
+        if actor.role != "authority" or actor.level not in t.recommend_levels:
+            raise RuleViolation("authority", "recommend.wrong_level",
+                                f"{t.id} is recommended at {[str(l.value) for l in t.recommend_levels] or 'no'} "
+                                f"level; authority {actor.authority} is {actor.level}", field="actor.authority")
         if a.status not in ("applied", "recommended"):
             raise RuleViolation("order", "recommend.wrong_stage",
                                 f"application {a.id!r} is {a.status}; recommendations come before assessment",
                                 field="application_id")
         self._require_after(a.applied_on, occurred_on, "the application")
-        if actor.role != "authority" or actor.level not in t.recommend_levels:
-            raise RuleViolation("authority", "recommend.wrong_level",
-                                f"{t.id} is recommended at {[str(l.value) for l in t.recommend_levels] or 'no'} "
-                                f"level; authority {actor.authority} is {actor.level}", field="actor.authority")
         if not region_covers(actor.authority, self.region):
             raise RuleViolation("authority", "recommend.not_covering",
                                 f"authority {actor.authority} does not cover enterprise region {self.region}",
@@ -532,6 +591,9 @@ class Enterprise(Aggregate):
                 document: str) -> None:
         a = self.application(application_id)
         t = programme.tier(a.tier)
+        if not document:  # the command alone: before any check on the state (see recommend)
+            raise RuleViolation("order", "approve.no_document", "an approval needs its document (文号)",
+                                field="document")
         self._require_decider(actor, programme, t)
         missing = [lv.value for lv in t.recommend_levels if lv.value not in a.recommendations]
         if missing:
@@ -553,9 +615,6 @@ class Enterprise(Aggregate):
             raise RuleViolation("order", "approve.objection_upheld",
                                 f"objections {upheld} were upheld; the application can only be rejected",
                                 field="application_id")
-        if not document:
-            raise RuleViolation("order", "approve.no_document", "an approval needs its document (文号)",
-                                field="document")
         valid_from, valid_until = t.validity(occurred_on)
         self._approved(application_id=a.id, valid_from=valid_from, valid_until=valid_until, policy=programme.key,
                        occurred_on=occurred_on, actor=actor, document=document)

@@ -266,23 +266,73 @@ def _submit(args: argparse.Namespace) -> int:
             os.unlink(path)
 
 
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a process stopped by Ctrl-C
+
+
+class _StopAsked:
+    """SIGINT while commands are handled: the first asks to stop after the batch under way
+    (each batch is one transaction), the second stops at once (the transaction under way is
+    rolled back).  The previous handler comes back on exit."""
+
+    def __init__(self) -> None:
+        self.asked = False
+
+    def __enter__(self) -> _StopAsked:
+        import signal
+
+        def handler(signum: int, frame: Any) -> None:
+            if self.asked:
+                raise KeyboardInterrupt
+            self.asked = True
+
+        self._previous = signal.signal(signal.SIGINT, handler)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        import signal
+
+        signal.signal(signal.SIGINT, self._previous)
+
+
 def _submit_file(args: argparse.Namespace, path: str) -> int:
-    total = check_batch(path)
-    ledger = _ledger(args)
-    refusals: list[dict[str, Any]] = []
-    start = time.perf_counter()
-    with progress_bar("submitting", total) as advance:
-        done = 0
+    counts = {"accepted": 0, "repeated": 0, "refused": 0}
+    total: int | None = None
+    try:
+        total = check_batch(path)
+        ledger = _ledger(args)
+        refusals: list[dict[str, Any]] = []
+        start = time.perf_counter()
+        with progress_bar("submitting", total) as advance, _StopAsked() as stop:
+            done = 0
 
-        def on_result(cmd: c.Command, result: Any) -> None:
-            nonlocal done
-            done += 1
-            if done % 500 == 0:
-                advance(done)
-            if isinstance(result, (LedgerError, c.InputError)):
-                refusals.append({"command_id": cmd.command_id, "command": c.command_name(cmd), **result.as_dict()})
+            def commands() -> Iterator[c.Command]:
+                for cmd in iter_batch(path):
+                    if stop.asked:  # the commands taken so far are decided and written, as one batch
+                        return
+                    yield cmd
 
-        counts = ledger.handle_many(iter_batch(path), on_result, batch_size=500)
+            def on_result(cmd: c.Command, result: Any) -> None:
+                nonlocal done
+                done += 1
+                if done % 500 == 0:
+                    advance(done)
+                if isinstance(result, (LedgerError, c.InputError)):
+                    counts["refused"] += 1
+                    refusals.append({"command_id": cmd.command_id, "command": c.command_name(cmd),
+                                     **result.as_dict()})
+                else:
+                    counts["repeated" if result.repeated else "accepted"] += 1
+
+            ledger.handle_many(commands(), on_result, batch_size=500)
+            if stop.asked:
+                raise KeyboardInterrupt
+    except KeyboardInterrupt:
+        handled = sum(counts.values())
+        print(f"interrupted after {handled} of {total if total is not None else '?'} commands: "
+              f"{counts['accepted'] + counts['repeated']} of them are in the ledger, {counts['refused']} refused; "
+              f"nothing is half-written (each batch is one transaction); run the same command again to continue",
+              file=sys.stderr)
+        return EXIT_INTERRUPTED
     elapsed = time.perf_counter() - start
     if args.json:
         print_json({**counts, "seconds": round(elapsed, 3), "refusals": refusals})

@@ -25,6 +25,7 @@ but did not change, is given only once the store confirms the versions taken for
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import logging
 import os
@@ -32,7 +33,8 @@ import threading
 import time
 from collections import OrderedDict
 from functools import lru_cache
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Iterator
+from contextlib import contextmanager
 from datetime import date, datetime
 from typing import Any, ClassVar
 from uuid import UUID, uuid5
@@ -475,6 +477,8 @@ class Ledger(Application[UUID]):
         staged = self._staged = self._load_for(cmds, trust)
         results: list[tuple[c.Command, Outcome | LedgerError]] = []
         pending: list[Any] = []
+        unsaved: dict[UUID, list[Any]] = {}  # the batch's events not stored yet, by aggregate (see _events_of)
+        self._thread.unsaved = unsaved
         in_step = False  # the staged aggregates agree with the store: once the batch is written
         try:
             for cmd in cmds:
@@ -495,6 +499,8 @@ class Ledger(Application[UUID]):
                 except Exception as e:  # the batch's staged aggregates may hold half a decision
                     raise _Isolate from e
                 self._check_assumed(cmd, events)
+                for e in events:
+                    unsaved.setdefault(e.originator_id, []).append(e)
                 for agg in aggregates:
                     staged[agg.id] = agg
                 staged[journal.id] = journal
@@ -516,6 +522,7 @@ class Ledger(Application[UUID]):
             in_step = True
         finally:
             self._staged = None
+            self._thread.unsaved = None
             self._release(staged, in_step)
         return results
 
@@ -586,7 +593,193 @@ class Ledger(Application[UUID]):
             known = sorted({s.id for v in versions for s in v.schemes})
             raise c.InputError("scheme", f"unknown scheme {scheme!r} in programme {programme!r} (known: {known})")
 
+    # ------------------------------------------------------------------ deciding on the facts of the command's date
+    # Commands whose event changes which designations are valid, or the facts later decisions
+    # are judged on: a backdated one cannot stand before later applications, recommendations or
+    # rewards, which were judged without it.
+    _CHANGES_VALIDITY: ClassVar[tuple[type, ...]] = (c.Approve, c.Review, c.Revoke, c.Annul, c.Reconfirm)
+    _CHANGED_ATTRIBUTE: ClassVar[dict[str, str]] = {"rename": "name", "relocation": "region", "listing": "listed",
+                                                    "delisting": "listed"}
+
     def _decide(self, cmd: c.Command) -> list[Aggregate]:
+        """Decide ``cmd`` on the facts of its own date (the time rule, README "The rules").
+
+        The state of an enterprise on date d is the fold, in ledger order, of its events
+        dated on or before d.  A command dated on or after every event of its enterprise (the
+        usual case) is decided on the aggregate as it stands, with no extra read.  A
+        *backdated* one, dated before facts already recorded, is decided on
+        :meth:`Enterprise.as_of` its date: a refusal there is the answer, with its own code.
+        Accepted there, it is recorded only if it also stands with the later facts; otherwise
+        it is refused with ``order.contradicts_later`` (:meth:`_decide_backdated`).
+        """
+        if isinstance(cmd, c.EnterpriseCommand) and not isinstance(cmd, c.Register):
+            try:
+                ent: Enterprise = self._get(enterprise_id(cmd.uscc))  # type: ignore[assignment]
+            except AggregateNotFoundError:
+                pass  # refused below, as always
+            else:
+                if ent.dated_to is None or ent.dated_to > cmd.occurred_on:
+                    return self._decide_backdated(cmd, ent)
+        return self._decide_now(cmd)
+
+    def _decide_backdated(self, cmd: c.EnterpriseCommand, ent: Enterprise) -> list[Aggregate]:
+        """Decide a command dated before some of its enterprise's events.
+
+        1. On the enterprise as of the command's date (``Enterprise.as_of``); a refusal is
+           the answer.  Scheme budgets are judged on the whole year: every grant of the year
+           counts, whatever its date (a yearly budget is spent when it is spent).
+        2. Then on a copy of the enterprise as it stands: the command must be accepted there
+           too and trigger the same events (same payloads), and no later-dated fact may be of
+           the same process (:meth:`_later_fact`).  Otherwise ``order.contradicts_later``:
+           the command is refused rather than recorded against facts it would contradict.
+        3. The copies that decided step 2 become the decision's aggregates.
+        """
+        events = self._events_of(ent)
+        later = [e for e in events if e.occurred_on > cmd.occurred_on]
+        if not later:  # dated_to unknown (a snapshot older than it) and in fact not backdated
+            return self._decide_now(cmd)
+        budgets = self._budgets_of(cmd, ent)
+
+        def as_it_stands() -> dict[UUID, Aggregate | None]:
+            return {ent.id: copy.deepcopy(ent), **{b.id: copy.deepcopy(b) for b in budgets}}
+
+        try:
+            with self._standing_in({ent.id: Enterprise.as_of(events, cmd.occurred_on),
+                                    **{b.id: copy.deepcopy(b) for b in budgets}}):
+                then = [self._payload(e) for agg in self._decide_now(cmd) for e in agg.pending_events]
+        except NotFound as missing:
+            # What the command names did not exist yet on its date: refused as it would have been
+            # then (the same code, so a resubmission keeps it); the message says if it exists now.
+            with self._standing_in(as_it_stands()):
+                try:
+                    self._decide_now(cmd)
+                except NotFound as e:
+                    if e.code == missing.code:
+                        raise missing from None
+                except LedgerError:
+                    pass
+            raise NotFound(missing.rule, missing.code, f"{missing.message} on {cmd.occurred_on}; the record holds "
+                                                       f"it from a later date", field=missing.field) from None
+        now = as_it_stands()
+        with self._standing_in(now):
+            try:
+                decided = self._decide_now(cmd)
+            except LedgerError as e:
+                raise self._contradiction(cmd, f"the record as it stands refuses it ({e.code}: {e.message})") from None
+        if [self._payload(e) for agg in decided for e in agg.pending_events] != then:
+            raise self._contradiction(cmd, "the record as it stands would record it differently")
+        fact = self._later_fact(cmd, ent, later)
+        if fact is not None:
+            raise self._contradiction(cmd, fact)
+        self._staged.update({agg.id: agg for agg in decided})  # type: ignore[union-attr]
+        return decided
+
+    @staticmethod
+    def _payload(event: Any) -> tuple[str, dict[str, Any]]:
+        """What an event records, but where and when it is stored: its type and fields."""
+        return type(event).__name__, {k: v for k, v in vars(event).items()
+                                      if k not in ("originator_id", "originator_version", "timestamp")}
+
+    @staticmethod
+    def _contradiction(cmd: c.Command, why: str) -> RuleViolation:
+        return RuleViolation("order", "order.contradicts_later",
+                             f"{c.command_name(cmd)} dated {cmd.occurred_on} is accepted on the facts of its date, "
+                             f"but facts dated after it are recorded: {why}; send it with its real date, or "
+                             f"correct the later facts first", field="occurred_on")
+
+    def _later_fact(self, cmd: c.EnterpriseCommand, ent: Enterprise, later: list[Any]) -> str | None:
+        """The first fact dated after ``cmd`` that belongs to the same process, described;
+        None if there is none.  The same process: a step of an application on the same rung
+        (programme, tier, product: applications are processes whose steps follow in time);
+        after a command changing validity, an application, recommendation or reward (each
+        judged on the designations valid on its date); a change report of the same
+        attribute, and after a relocation anything (judged on the old region); a reward of
+        the same scheme; a pool entry or exit of the same pool."""
+        def rung(app_id: str | None) -> tuple[str, str, str | None] | None:
+            a = ent.applications.get(app_id) if app_id else None
+            return (a.programme, a.tier, a.product_id) if a else None
+
+        def scheme_of(reward_id: str) -> tuple[str, str] | None:
+            r = ent.rewards.get(reward_id)
+            return (r.programme, r.scheme) if r else None
+
+        def apps(e: Any) -> list[str]:
+            ids = [getattr(e, "application_id", None), getattr(e, "new_application_id", None),
+                   *getattr(e, "reconfirmation", ())]
+            return [i for i in ids if i]
+
+        mine = None
+        if isinstance(cmd, c.Apply):
+            mine = (cmd.programme, cmd.tier, cmd.product_id)
+        elif isinstance(cmd, c.ApplicationCommand):
+            mine = rung(cmd.application_id)
+        attribute = self._CHANGED_ATTRIBUTE.get(cmd.kind) if isinstance(cmd, c.ReportChange) else None
+        for e in later:
+            kind = type(e).__name__
+            what = f"{kind} dated {e.occurred_on}"
+            if mine is not None and any(rung(i) == mine for i in apps(e)):
+                return f"{what} of application {apps(e)[0]!r}, on the same rung {'/'.join(filter(None, mine))}"
+            if isinstance(cmd, self._CHANGES_VALIDITY) and kind in ("Applied", "Recommended", "RewardGranted"):
+                return f"{what}, judged on the designations valid on its date"
+            if attribute == "region":
+                return f"{what}, judged in region {ent.region}"
+            if attribute is not None and kind == "ChangeReported" and self._CHANGED_ATTRIBUTE.get(e.kind) == attribute:
+                return f"{what} changing the {attribute} too"
+            if attribute == "listed" and kind == "Applied":
+                return f"{what}, judged on the listing as it stood"
+            if isinstance(cmd, c.GrantReward) and kind in ("RewardGranted", "RewardClawedBack") \
+                    and scheme_of(e.reward_id) == (cmd.programme, cmd.scheme):
+                return f"{what} of the same scheme {cmd.programme}/{cmd.scheme}"
+            if isinstance(cmd, (c.AdmitToPool, c.RemoveFromPool)) and kind in ("AdmittedToPool", "RemovedFromPool") \
+                    and (e.programme, e.tier) == (cmd.programme, cmd.tier):
+                return f"{what} of the same pool {cmd.programme}/{cmd.tier}"
+        return None
+
+    def _events_of(self, ent: Enterprise) -> list[Any]:
+        """Every event of ``ent`` up to its version, in version order: the stored ones and
+        those of earlier commands of the batch under way, not stored yet."""
+        unsaved = (getattr(self._thread, "unsaved", None) or {}).get(ent.id, ())
+        by_version = {e.originator_version: e for e in self.events.get(ent.id, lte=ent.version)}
+        by_version.update((e.originator_version, e) for e in unsaved)
+        if sorted(by_version) != list(range(1, ent.version + 1)):
+            if self._assumed:  # the kept aggregate is not what the store holds: decide again on a read
+                raise _Stale
+            raise RuntimeError(f"enterprise {ent.id}: versions {sorted(by_version)} for version {ent.version}")
+        return [by_version[v] for v in range(1, ent.version + 1)]
+
+    def _budgets_of(self, cmd: c.EnterpriseCommand, ent: Enterprise) -> list[Aggregate]:
+        """The stored scheme budget ``cmd`` would spend from or refund to, if any."""
+        if isinstance(cmd, c.GrantReward):
+            try:
+                scheme = self._in_force(cmd.programme, cmd.occurred_on).scheme(cmd.scheme)
+            except (LedgerError, c.InputError, KeyError):
+                return []  # refused in the decision, with its code
+            bid = budget_id(cmd.programme, scheme.id, cmd.occurred_on.year)
+        elif isinstance(cmd, c.ClawBack) and cmd.reward_id in ent.rewards:
+            r = ent.rewards[cmd.reward_id]
+            bid = budget_id(r.programme, r.scheme, r.granted_on.year)
+        else:
+            return []
+        try:
+            return [self._get(bid)]
+        except AggregateNotFoundError:
+            return []
+
+    @contextmanager
+    def _standing_in(self, stand_ins: dict[UUID, Aggregate | None]) -> Iterator[None]:
+        """Let ``stand_ins`` take the place of the decision's aggregates of the same ids while
+        the block runs (the originals come back after it, untouched)."""
+        staged = self._staged
+        assert staged is not None
+        saved = {k: staged[k] for k in stand_ins}
+        staged.update(stand_ins)
+        try:
+            yield
+        finally:
+            staged.update(saved)
+
+    def _decide_now(self, cmd: c.Command) -> list[Aggregate]:
+        """Decide ``cmd`` on the aggregates as the decision holds them."""
         env = {"occurred_on": cmd.occurred_on, "actor": cmd.actor, "document": cmd.document}
         if isinstance(cmd, c.Register):
             try:

@@ -105,7 +105,9 @@ def test_recommendation_comes_before_assessment_and_after_the_application(script
     d = designate(script, u, "specialized", until="applied", on="2023-03-01")
     err = script.refused("recommend", uscc=u, application_id=d.application_id, occurred_on="2023-02-28",
                          actor=CITY)
-    assert refusal(err) == ("order.backdated", "order", "occurred_on")
+    # Judged on the facts of its date (the time rule): on 2023-02-28 there is no application yet.
+    assert refusal(err) == ("application.not_found", "identity", "application_id")
+    assert "on 2023-02-28; the record holds it from a later date" in err.message
     script.ok("recommend", uscc=u, application_id=d.application_id, occurred_on="2023-03-01", actor=CITY)
     err = script.refused("recommend", uscc=u, application_id=d.application_id, occurred_on="2023-03-02",
                          actor=CITY)
@@ -118,17 +120,20 @@ def test_recommendation_comes_before_assessment_and_after_the_application(script
 
 
 def test_the_steps_follow_each_other_in_business_time(script, u) -> None:
-    """A notice dated before the assessment would let an approval follow the assessment at once."""
+    """A notice dated before the assessment would let an approval follow the assessment at once.
+    A step dated before the step it follows is judged on the facts of its own date (the time
+    rule), where that step has not happened: refused with the code of the missing step, the
+    code it would have had if it had been sent before that step was recorded."""
     d = designate(script, u, "specialized", on="2023-03-01", until="recommended")  # recommended 2023-03-02
     body = passing_assessment(tier_in_force(script, "national", "specialized", "2023-03-10"))
     err = script.refused("assess", uscc=u, application_id=d.application_id, occurred_on="2023-03-01",
                          actor=PROVINCE, **body)
-    assert refusal(err) == ("order.backdated", "order", "occurred_on")
+    assert refusal(err) == ("assess.not_recommended", "order", "application_id")
     script.ok("assess", uscc=u, application_id=d.application_id, occurred_on="2023-03-10", actor=PROVINCE, **body)
-    for before in ("2023-03-09", "2023-02-01"):
+    for before, code in (("2023-03-09", "notice.not_assessed"), ("2023-02-01", "application.not_found")):
         err = script.refused("open_notice", uscc=u, application_id=d.application_id, occurred_on=before,
                              actor=PROVINCE)
-        assert refusal(err) == ("order.backdated", "order", "occurred_on")
+        assert err.code == code
     script.ok("open_notice", uscc=u, application_id=d.application_id, occurred_on="2023-03-10", actor=PROVINCE)
     err = script.refused("approve", uscc=u, application_id=d.application_id, occurred_on="2023-03-16",
                          actor=PROVINCE, document="辽工信〔2023〕1号")
@@ -206,7 +211,7 @@ def test_objections_are_taken_only_during_the_notice(script, u) -> None:
     assert refusal(err) == ("object.outside_notice", "order", "occurred_on")
     err = script.refused("object", uscc=u, application_id=d.application_id, objection_id="o1", grounds="x",
                          occurred_on="2023-03-11", actor=actor("211403", "a competitor", "enterprise"))
-    assert refusal(err) == ("object.outside_notice", "order", "occurred_on")
+    assert refusal(err) == ("object.no_notice", "order", "application_id")  # on 2023-03-11 no notice was open yet
     script.ok("object", uscc=u, application_id=d.application_id, objection_id="o1", grounds="数据造假",
               occurred_on="2023-03-18", actor=actor("211403", "a competitor", "enterprise"))
     err = script.refused("object", uscc=u, application_id=d.application_id, objection_id="o1", grounds="again",
