@@ -212,6 +212,15 @@ class PoolState:
             self._member_keys.setdefault(m.enterprise_id, []).append(m.key)
         self.members[m.key] = m
 
+    def add(self, kind: str, row: Any) -> None:
+        """Put ``row`` of ``kind`` (``enterprise``, ``designation``, ``member``) in."""
+        if kind == "enterprise":
+            self.enterprises[row.enterprise_id] = row
+        elif kind == "designation":
+            self.add_designation(row)
+        else:
+            self.add_member(row)
+
     def designations_of(self, enterprise_id: str) -> list[Designation]:
         return [self.designations[k] for k in self._designation_keys.get(enterprise_id, ())]
 
@@ -277,12 +286,7 @@ def refold(state: PoolState, eid: str, events: list[Any], position: int) -> None
     for k in [k for k in state.versions if k[1] == eid or k[1].startswith(f"{eid}/")]:
         del state.versions[k]
     for kind, row in fresh.rows_of(eid):
-        if kind == "enterprise":
-            state.enterprises[eid] = row
-        elif kind == "designation":
-            state.add_designation(row)
-        else:
-            state.add_member(row)
+        state.add(kind, row)
     state.dirty |= fresh.dirty
     state.versions.update(fresh.versions)
     state.refolded.add(eid)
@@ -332,12 +336,7 @@ def timeline(events: Iterable[Any], position: int) -> PoolState:
         if kind == "designation":
             row.changed_at = position
         out.versions[(kind, key, row.since)] = Version(msgspec.structs.replace(row), None)
-        if kind == "enterprise":
-            out.enterprises[key] = row
-        elif kind == "designation":
-            out.add_designation(row)
-        else:
-            out.add_member(row)
+        out.add(kind, row)
         out.dirty.add((kind, key))
     for (kind, key, since), v in list(out.versions.items()):  # each version dated by when it began
         if v.row.since != since:

@@ -386,6 +386,10 @@ class Server:
             # Everything is published, acknowledged and projected: close without draining the
             # JetStream reply inboxes, which would only wait out their timeout.
             await self._close_nats()
+        self._stop_embedded()
+
+    def _stop_embedded(self) -> None:
+        """Stop the embedded nats-server, and forget its URL if the file still names it."""
         if self.embedded:
             self.embedded.stop()
             try:
@@ -424,13 +428,7 @@ class Server:
         if self.projector:
             self.projector.close()
         await self._close_nats()
-        if self.embedded:
-            self.embedded.stop()
-            try:
-                if URL_FILE.read_text().strip() == self.embedded.url:
-                    URL_FILE.unlink()
-            except OSError:
-                pass
+        self._stop_embedded()
 
     async def run(self, on_ready: Any = None) -> bool:
         """Run until a signal or :meth:`stop`; False when stopped before it was ready.
