@@ -181,7 +181,7 @@ def plain(tmp_path: Path) -> Iterator[PlainServe]:
     assert s.stop() == 0, s.out.read_text()
 
 
-def test_without_principals_the_query_answers_too(plain: PlainServe) -> None:
+def test_without_principals_the_query_answers_too(plain: PlainServe, capsys: pytest.CaptureFixture[str]) -> None:
     async def go() -> None:
         nc = await nats.connect(servers=[plain.url])
         try:
@@ -201,7 +201,15 @@ def test_without_principals_the_query_answers_too(plain: PlainServe) -> None:
             assert pooled["ok"] and pooled["count"] == len(pooled["items"])
             bad = await query(tier="specialized", as_of="yesterday")
             assert bad["ok"] is False and bad["error"]["field"] == "$.as_of"
+            # the README's three lines, as written there
+            from tests.test_readme import snippet
+
+            lines = snippet("The pool as of a date, in the client above")
+            scope: dict[str, Any] = {}
+            exec("async def readme(nc, json):\n" + "".join(f"    {line}\n" for line in lines.splitlines()), scope)
+            await scope["readme"](nc, json)
         finally:
             await nc.close()
 
     asyncio.run(go())
+    assert f"1 [('{journey(7)[0]['uscc']}', '2022-05-20', '2022-05-19')]" in capsys.readouterr().out
