@@ -213,3 +213,57 @@ def test_without_principals_the_query_answers_too(plain: PlainServe, capsys: pyt
 
     asyncio.run(go())
     assert f"1 [('{journey(7)[0]['uscc']}', '2022-05-20', '2022-05-19')]" in capsys.readouterr().out
+
+
+# ============================================================================ a failing read
+def test_a_query_the_store_cannot_answer_is_one_500_with_a_body_and_commands_go_on(sqlite_store: str,
+                                                                                  nats_url: str) -> None:
+    """The real service on a real NATS and SQLite store; the read model's version table taken
+    away under it (as a broken disk or an operator's mistake would): the query gets a 500 with
+    a structured body, a command sent beside it is accepted, and once the table is back the
+    next query answers from a read model opened afresh."""
+    import sqlite3
+
+    from infra.nats import connect_options
+    from services.ledger import Ledger
+    from services.nats_service import CommandService
+    from tests.hostile import send_raw, subject_of
+
+    def rename(old: str, new: str) -> None:
+        db = sqlite3.connect(sqlite_store)
+        db.execute(f"ALTER TABLE {old} RENAME TO {new}")
+        db.commit()
+        db.close()
+
+    async def run() -> None:
+        ledger = Ledger(db=sqlite_store)
+        nc = await nats.connect(**connect_options(nats_url))
+        service = CommandService(ledger, nc)
+        await service.start()
+        client = await nats.connect(**connect_options(nats_url))
+        query = json.dumps({"tier": "specialized", "as_of": "2020-01-01"}).encode()
+        try:
+            for j, body in enumerate(journey(11)):
+                assert (await send_raw(client, subject_of(body), json.dumps({**body, "command_id": f"f-{j}"}
+                                                                            ).encode()))["body"]["ok"]
+            assert (await send_raw(client, POOL_QUERY_SUBJECT, query))["body"]["count"] == 1
+            await asyncio.to_thread(rename, "rm_designations_v", "rm_designations_v_away")
+            command = {**journey(12)[0], "command_id": "beside-the-failing-query"}
+            failed, accepted = await asyncio.gather(
+                send_raw(client, POOL_QUERY_SUBJECT, query),
+                send_raw(client, subject_of(command), json.dumps(command).encode()))
+            assert failed["headers"].get("Nats-Service-Error-Code") == "500", failed
+            assert failed["body"]["ok"] is False and failed["body"]["error"]["code"] == "internal.error"
+            assert set(failed["body"]["error"]) == {"code", "rule", "field", "message"}
+            assert accepted["body"]["ok"], accepted
+            assert json.loads((await client.request("$SRV.PING.cultivation", b"", timeout=10)).data)["name"]
+            await asyncio.to_thread(rename, "rm_designations_v_away", "rm_designations_v")
+            again = (await send_raw(client, POOL_QUERY_SUBJECT, query))["body"]
+            assert again["ok"] and again["count"] == 1, again
+        finally:
+            await client.close()
+            await service.stop()
+            await nc.close()
+            ledger.close()
+
+    asyncio.run(run())
