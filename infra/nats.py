@@ -19,7 +19,8 @@ Names (see the README for the message schemas):
   subject ``cultivation.events.<province>.<tier>.<EventType>``, kept forever;
 - KV bucket ``cultivation_pools``: one key per designation, ``<tier>.<level>.<region>.<key>``;
 - ``cultivation.pool.<tier>.<region>``: pool changes; ``cultivation.audit.<uscc>``: audit entries;
-- ``cultivation.cmd.<command>``: the command service (``nats.micro`` service ``cultivation``).
+- ``cultivation.cmd.<authority>.<command>``: the command service (``nats.micro`` service ``cultivation``);
+- ``cultivation.query.pool``: the pool as of a business date, an endpoint of the same service.
 """
 
 from __future__ import annotations
@@ -43,6 +44,8 @@ POOL_PREFIX = "cultivation.pool"
 AUDIT_PREFIX = "cultivation.audit"
 STATS_SUBJECT = "cultivation.stats"
 CMD_PREFIX = "cultivation.cmd"
+QUERY_PREFIX = "cultivation.query"
+POOL_QUERY_SUBJECT = f"{QUERY_PREFIX}.pool"  # the pool as of a business date, request/reply
 SERVICE_NAME = "cultivation"
 
 POSITION_HEADER = "Cultivation-Position"

@@ -77,7 +77,17 @@ import msgspec
 
 from domain.policy import PolicyBook, Programme
 from domain.values import NATIONAL_REGION, Level, Region, RegionCode, region_covers
-from infra.nats import AUDIT_PREFIX, CMD_PREFIX, EVENTS_PREFIX, POOL_BUCKET, POOL_PREFIX, SERVICE_NAME, STATS_SUBJECT, STREAM
+from infra.nats import (
+    AUDIT_PREFIX,
+    CMD_PREFIX,
+    EVENTS_PREFIX,
+    POOL_BUCKET,
+    POOL_PREFIX,
+    POOL_QUERY_SUBJECT,
+    SERVICE_NAME,
+    STATS_SUBJECT,
+    STREAM,
+)
 
 # ---------------------------------------------------------------------------- commands
 # What the domain asks of the actor of each command (domain/enterprise.py).  A test
@@ -498,6 +508,9 @@ def _srv(subject: str) -> str:
 
 
 SRV_SUBJECTS = (_srv("$SRV.PING"), _srv("$SRV.INFO"))
+# Read-model queries of the command service: read-only data, asked by every principal but the
+# ledger (authorities, auditors, readers), each in its own account.
+QUERY_SUBJECTS = (POOL_QUERY_SUBJECT,)
 
 
 def permissions_for(p: Principal, book: PolicyBook) -> Permissions:
@@ -516,16 +529,20 @@ def permissions_for(p: Principal, book: PolicyBook) -> Permissions:
     ('_INBOX.audit.>', 'cultivation.audit.>', 'cultivation.pool.>', 'cultivation.stats')
     >>> [s for s in auditor.publish_allow if "STREAM.CREATE" in s or "cultivation.cmd" in s]
     []
+    >>> [s for s in auditor.publish_allow + perms.publish_allow if s.startswith("cultivation.query")]  # both may ask
+    ['cultivation.query.pool', 'cultivation.query.pool']
     """
     inbox = f"{p.inbox_prefix}.>"
     if p.kind == "authority":
         assert p.authority is not None
         code = p.authority
         return Permissions(
-            publish_allow=tuple([f"{CMD_PREFIX}.{code}.{c}" for c in allowed_commands(code, book)] + list(SRV_SUBJECTS)),
+            publish_allow=tuple([f"{CMD_PREFIX}.{code}.{c}" for c in allowed_commands(code, book)]
+                                + list(SRV_SUBJECTS) + list(QUERY_SUBJECTS)),
             subscribe_allow=(inbox, _pool_subject(code)))
     if p.kind in ("auditor", "reader"):
-        allow = ["$JS.API.INFO"] + [s for stream in mirrored_streams(p) for s in _stream_read(stream)]
+        allow = ["$JS.API.INFO"] + [s for stream in mirrored_streams(p) for s in _stream_read(stream)] \
+            + list(QUERY_SUBJECTS)
         subscribe = [inbox, f"{POOL_PREFIX}.>"]
         if p.kind == "auditor":
             subscribe = [inbox, f"{AUDIT_PREFIX}.>", f"{POOL_PREFIX}.>", STATS_SUBJECT]
@@ -537,8 +554,8 @@ def permissions_for(p: Principal, book: PolicyBook) -> Permissions:
     return Permissions(
         publish_allow=tuple(["$JS.API.INFO", *own, *_WRITES, f"{MIRROR_API}.>"]),
         publish_deny=(f"{CMD_PREFIX}.>",),
-        subscribe_allow=(f"{CMD_PREFIX}.>", "$SRV.>", inbox),
-        allow_responses=True)  # replies to command requests and $SRV requests
+        subscribe_allow=(f"{CMD_PREFIX}.>", *QUERY_SUBJECTS, "$SRV.>", inbox),
+        allow_responses=True)  # replies to command, query and $SRV requests
 
 
 def _pool_subject(code: str) -> str:
@@ -589,8 +606,10 @@ def accounts_for(principals: Principals, book: PolicyBook) -> list[Account]:
     >>> ledger, hld = accounts_for(ps, load_policy_book())
     >>> ledger.name, hld.name, hld.jetstream
     ('LEDGER', 'P-hld', False)
-    >>> [i.subject for i in hld.imports][-3:]
-    ['$SRV.PING.cultivation', '$SRV.INFO.cultivation', 'cultivation.pool.*.210000.211400.>']
+    >>> [i.subject for i in hld.imports][-4:]
+    ['$SRV.PING.cultivation', '$SRV.INFO.cultivation', 'cultivation.query.pool', 'cultivation.pool.*.210000.211400.>']
+    >>> [e.accounts for e in ledger.exports if e.subject == "cultivation.query.pool"]   # read-only: every principal
+    [('P-hld',)]
     """
     service = principals.service
     others = [p for p in principals.principals if p is not service]
@@ -611,8 +630,10 @@ def accounts_for(principals: Principals, book: PolicyBook) -> list[Account]:
             imports += [offer("service", f"{CMD_PREFIX}.{p.authority}.{c}", p)
                         for c in allowed_commands(p.authority, book)]
             imports += [offer("service", s, p, response_type="stream") for s in SRV_SUBJECTS]
+            imports += [offer("service", s, p) for s in QUERY_SUBJECTS]
             imports.append(offer("stream", _pool_subject(p.authority), p))
         else:
+            imports += [offer("service", s, p) for s in QUERY_SUBJECTS]
             subjects = [f"{AUDIT_PREFIX}.>", f"{POOL_PREFIX}.>", STATS_SUBJECT] if p.kind == "auditor" \
                 else [f"{POOL_PREFIX}.>"]
             imports += [offer("stream", s, p) for s in subjects]

@@ -346,19 +346,16 @@ def _submit_file(args: argparse.Namespace, path: str) -> int:
 
 
 # ---------------------------------------------------------------------- queries
-# The business dates a query may ask about: the programmes start in 2011, and the
-# reports count forward from the date (expiring within 90 days, month-ends to year end).
-QUERY_DATES = (date(1900, 1, 1), date(2199, 12, 31))
-
-
+# The business dates a query may ask about (services.queries.QUERY_DATES, one home for the
+# CLI and the NATS queries).
 def _date(value: str, field: str) -> str:
+    from services.queries import check_query_date
+
     try:
         d = date.fromisoformat(value)
     except ValueError:
         raise c.InputError(field, f"{value!r} is not a date in YYYY-MM-DD form") from None
-    if not QUERY_DATES[0] <= d <= QUERY_DATES[1]:
-        raise c.InputError(field, f"{value} is outside the dates a ledger can answer for "
-                                  f"({QUERY_DATES[0]} to {QUERY_DATES[1]})")
+    check_query_date(d, field)
     return d.isoformat()
 
 
@@ -418,16 +415,13 @@ def _pool(args: argparse.Namespace) -> int:
     as_of = _date(args.as_of or date.today().isoformat(), "--as-of")
     _region(args.region)
     ledger = _ledger(args, create=False)
-    known = {t.id for p in ledger.policy.programme_ids() for v in ledger.policy.versions(p) for t in v.tiers}
-    if args.tier not in known:
-        raise c.InputError("--tier", f"unknown tier {args.tier!r} (known: {sorted(known)})")
+    from services.queries import check_tier, pool_items
+
+    check_tier(args.tier, ledger.policy, "--tier")
     rm, as_recorded = read_model(args, ledger)
     try:
-        if args.stage == "pooled":
-            items: list[Any] = rm.pooled(tier=args.tier, as_of=as_of, region=args.region, programme=args.programme)
-        else:
-            items = rm.pool(tier=args.tier, as_of=as_of, level=args.level, region=args.region,
-                            programme=args.programme)
+        items = pool_items(rm, tier=args.tier, as_of=as_of, level=args.level, region=args.region,
+                           programme=args.programme, stage=args.stage)
     finally:
         rm.close()
     if args.json:

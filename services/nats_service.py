@@ -18,6 +18,14 @@ field may be left out: the subject names it).  The reply is JSON:
   store failed for the whole group; nothing was written).  A refused command writes nothing, and one command's failure never
   costs another command of its group its answer.
 
+One more endpoint answers a read-model query: ``cultivation.query.pool`` takes a
+:class:`services.queries.PoolQuery` (``{"tier", "as_of", "level"?, "region"?, "programme"?,
+"stage"?}``) and replies ``{"ok": true, "as_of", "position", "count", "items"}``, the items
+``cultivation --json pool`` prints, each row as it stood on ``as_of``; a malformed query or an
+unknown tier is a 400 naming the field, a failure a 500 with a body.  It reads the read model
+the CLI reads (caught up from the store first) in a worker thread, one query at a time, beside
+the group commits and never inside them.
+
 Commands are written in group commits (see :class:`CommandService`).  Discovery comes
 from ``nats.micro``: ``nats micro ls``, ``$SRV.INFO.cultivation``; ``$SRV.STATS.cultivation``
 counts what callers see: every refusal or malformed request is an error, and the processing
@@ -28,14 +36,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 from typing import Any
 
 import msgspec
 
 from domain.errors import Conflict, LedgerError, NotFound, RuleViolation
-from infra.nats import CMD_PREFIX, SERVICE_NAME
+from infra.nats import CMD_PREFIX, POOL_QUERY_SUBJECT, SERVICE_NAME
 from services import commands as c
+from services.queries import PoolAnswer, answer_pool, decode_pool_query
 from services.ledger import STORE_UNAVAILABLE, DecisionFailed, Outcome
 
 log = logging.getLogger("cultivation.service")
@@ -68,6 +78,13 @@ def _status(e: Exception) -> str:
     if isinstance(e, DecisionFailed):
         return "500"
     return "422"
+
+
+class QueryTooLarge(c.InputError):
+    """A query whose answer would not fit in one NATS message (400, ``query.too_large``)."""
+
+    def as_dict(self) -> dict[str, str | None]:
+        return {**super().as_dict(), "code": "query.too_large", "rule": "query"}
 
 
 class _CallerStats:
@@ -134,6 +151,8 @@ class CommandService:
         self.in_flight = 0
         self._idle = asyncio.Event()
         self._idle.set()
+        self._read_model: Any = None  # the CLI's read model, opened at the first query
+        self._reading = threading.Lock()  # one query at a time on it
 
     def decode(self, tag: str, data: bytes, subject: str = "") -> c.Command:
         """The command of a request; :class:`~services.commands.InputError` or a refusal
@@ -173,7 +192,7 @@ class CommandService:
             for p, result in zip(group, results):
                 await self._answer(p.request, result, stats=p.stats, queued_ns=p.queued_ns)
 
-    async def _answer(self, req: Any, result: Outcome | LedgerError | c.InputError | None,
+    async def _answer(self, req: Any, result: Outcome | PoolAnswer | LedgerError | c.InputError | None,
                       failure: Exception | None = None, stats: _CallerStats | None = None,
                       queued_ns: int | None = None) -> None:
         """Reply to one request; the request is no longer in flight after this.  A failure
@@ -182,9 +201,11 @@ class CommandService:
             result = DecisionFailed("internal", "store.unavailable",
                                  f"the ledger's store failed ({type(failure).__name__}: {failure})"[:300]
                                  + "; nothing was written, send the command again")
-        error = None if isinstance(result, Outcome) else result.as_dict()
+        error = None if isinstance(result, (Outcome, PoolAnswer)) else result.as_dict()
         try:
-            if error is None:
+            if isinstance(result, PoolAnswer):
+                await req.respond(_enc.encode(result))
+            elif error is None:
                 await req.respond(_enc.encode({"ok": True, **msgspec.structs.asdict(result)}))
             else:
                 await req.respond_error(_status(result), f"{error['code']}: {error['message']}"[:200],
@@ -221,6 +242,50 @@ class CommandService:
 
         return handle
 
+    def _too_large(self, answer: PoolAnswer) -> c.InputError | None:
+        """A refusal naming the way out when the answer exceeds what one NATS message carries."""
+        limit = getattr(self.nc, "max_payload", 0)
+        size = len(_enc.encode(answer))
+        if not limit or size <= limit:
+            return None
+        return QueryTooLarge("$.region", f"{answer.count} items ({size} bytes) exceed the {limit} bytes a NATS "
+                                         f"message may carry; narrow the query with region, level or programme")
+
+    def _query_pool(self, data: bytes) -> PoolAnswer:
+        """Decode and answer a pool query (runs in a worker thread)."""
+        q = decode_pool_query(data)
+        with self._reading:
+            if self._read_model is None:
+                from infra.readmodel import ReadModel
+
+                self._read_model = ReadModel(self.ledger)
+            return answer_pool(self._read_model, self.ledger.policy, q)
+
+    async def _handle_query(self, req: Any) -> None:
+        # Awaits its answer: queries do not join the group commits, and nats.py hands this
+        # endpoint one message at a time, so they are answered in arrival order.
+        self.in_flight += 1
+        self._idle.clear()
+        result: PoolAnswer | LedgerError | c.InputError
+        try:
+            result = await asyncio.to_thread(self._query_pool, req.data)
+            result = self._too_large(result) or result
+        except (LedgerError, c.InputError) as e:
+            result = e
+        except Exception as e:  # noqa: BLE001 - the store or a bug: answered (500 with a body), never left hanging
+            log.error("a pool query failed: %s: %s", type(e).__name__, e, exc_info=not isinstance(e, STORE_UNAVAILABLE))
+            code = "store.unavailable" if isinstance(e, STORE_UNAVAILABLE) else "internal.error"
+            result = DecisionFailed("internal", code, f"the ledger could not answer this query ({type(e).__name__}: "
+                                                      f"{e})"[:300])
+            with self._reading:  # its connection may be broken: the next query opens a new one
+                if self._read_model is not None:
+                    try:
+                        self._read_model.close()
+                    except Exception:  # noqa: BLE001 - already broken
+                        pass
+                    self._read_model = None
+        await self._answer(req, result, stats=self._stats["query.pool"])
+
     async def start(self) -> None:
         from nats.micro import add_service
 
@@ -233,6 +298,10 @@ class CommandService:
             await group.add_endpoint(name=tag, subject=f"*.{tag}", handler=self._handler(tag),
                                      metadata={"schema": f"services.commands.{c.COMMAND_TYPES[tag].__name__}"})
             self._stats[tag] = _CallerStats(self.service._endpoints[-1])  # the endpoint just added
+        await self.service.add_endpoint(name="query_pool", subject=POOL_QUERY_SUBJECT, handler=self._handle_query,
+                                        queue_group=SERVICE_NAME,
+                                        metadata={"schema": "services.queries.PoolQuery"})
+        self._stats["query.pool"] = _CallerStats(self.service._endpoints[-1])
 
     async def stop(self, timeout: float = 30.0) -> None:
         """Stop taking requests, then wait for the ones in flight to be written and answered."""
@@ -244,3 +313,10 @@ class CommandService:
             if self._worker is not None:
                 self._worker.cancel()
                 await asyncio.gather(self._worker, return_exceptions=True)
+            if self._reading.acquire(timeout=5):  # a query still reading keeps its read model
+                try:
+                    if self._read_model is not None:
+                        self._read_model.close()
+                        self._read_model = None
+                finally:
+                    self._reading.release()

@@ -493,7 +493,8 @@ def serve(ledger: Any, components: tuple[str, ...] = Server.COMPONENTS, relay_ba
         running = [f"projector (process {child.proc.pid})" if x == "projector" and child and child.proc else x
                    for x in s.components]
         print(f"cultivation serve: ready on {s.url}{embedded}; store {describe(ledger.store)}; "
-              f"running {', '.join(running)}; commands on cultivation.cmd.<authority>.<command>", flush=True)
+              f"running {', '.join(running)}; commands on cultivation.cmd.<authority>.<command>, "
+              "the pool as of a date on cultivation.query.pool", flush=True)
 
     try:
         ready = asyncio.run(server.run(announce))
