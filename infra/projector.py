@@ -172,6 +172,8 @@ class LiveProjector:
         after a crash between commit and publish (and the start of every run)."""
         rm = self.read_model
         after = await asyncio.to_thread(rm.published_position)
+        if after and await self._bucket_is_new():
+            after = 0  # a new (or emptied) bucket: every row goes out again, not just the recent ones
         upto = await asyncio.to_thread(rm.position)
         if upto <= after:
             self._published = self._published_saved = after
@@ -181,6 +183,12 @@ class LiveProjector:
         await asyncio.to_thread(rm.set_published_position, upto)
         self._published = self._published_saved = upto
         return len(rows)
+
+    async def _bucket_is_new(self) -> bool:
+        """The pool bucket holds nothing while the read model has designations: it was made
+        anew (a home moved into the ledger's own account, a bucket deleted by an operator)."""
+        status = await self._kv.status()
+        return status.values == 0 and await asyncio.to_thread(self.read_model.has_rows, "designation")
 
     async def _publish(self, rows: list[Designation], audit: list[Any], stats: dict[Any, int]) -> None:
         """Designations into the KV bucket (acknowledged) and on their pool subjects, audit

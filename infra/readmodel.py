@@ -776,6 +776,12 @@ class ReadModel:
             return [row_type(**{c: bool(v) if c in BOOL_COLUMNS else v for c, v in zip(cols, r)})
                     for r in cur.fetchall()]
 
+    def has_rows(self, kind: str) -> bool:
+        """Whether the table of ``kind`` holds any row."""
+        with self._tx(write=False) as cur:
+            cur.execute(f"SELECT 1 FROM {self.tables[kind][0]} LIMIT 1")
+            return cur.fetchone() is not None
+
     def audit_trail(self, uscc: str) -> list[AuditEntry]:
         with self._tx() as cur:
             cur.execute(self._sql(f"SELECT {', '.join(AUDIT_COLUMNS)} FROM {self.prefix}_audit WHERE uscc = ? "
