@@ -8,7 +8,7 @@ so nothing is written.
 
 from __future__ import annotations
 
-# The nine rules of DOMAIN.md, by the name the refusals carry.
+# The nine rules of docs/domain.md, by the name the refusals carry.
 RULES = {
     "order": "1. Order: recommendation, assessment and a closed notice period precede approval",
     "authority": "2. Authority: only the deciding authority decides; only a covering recommender recommends",

@@ -1,7 +1,7 @@
 """Value objects of the cultivation ledger: codes, regions, levels, actors, money.
 
 Everything here is pure and immutable.  Identifiers follow the national standards
-named in DOMAIN.md.
+named in docs/domain.md.
 
 The unified social credit code (统一社会信用代码, GB 32100-2015) carries a check
 character; :func:`uscc_check_char` computes it and :func:`validate_uscc` refuses a

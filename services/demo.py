@@ -1,7 +1,7 @@
 """The demo dataset: a deterministic, realistic multi-year history that ``cultivation demo``
 loads into a fresh store.
 
-It reproduces the Huludao (葫芦岛, 211400) row of DOMAIN.md's "Figures from the reports" as
+It reproduces the Huludao (葫芦岛, 211400) row of docs/domain.md's "Figures from the reports" as
 of :data:`DEMO_AS_OF` (2023-06-29), built the way the figures arise: yearly batches of
 applications going through recommendation, assessment, notice and approval from 2018 to
 2023, with reviews, lapses, a revocation, objections, withdrawals and rejections on the

@@ -1,7 +1,7 @@
 """The demo dataset (``services.demo``): every command gets exactly its expected outcome,
 the pools give the report's figures, and loading it again writes nothing.
 
-The Huludao row of DOMAIN.md ("Figures from the reports") is asserted here on its own,
+The Huludao row of docs/domain.md ("Figures from the reports") is asserted here on its own,
 independently of the ``EXPECTED`` list the dataset carries.
 """
 
@@ -19,7 +19,7 @@ from services import commands as c
 from services.demo import DEMO_AS_OF, EXPECTED, demo_script
 from services.ledger import Ledger
 
-# DOMAIN.md, "Huludao, 2023-06": the row the demo must reproduce exactly.
+# docs/domain.md, "Huludao, 2023-06": the row the demo must reproduce exactly.
 HULUDAO_2023_06 = [
     ({"tier": "key_little_giant", "level": "national"}, 2),
     ({"tier": "little_giant", "level": "national"}, 5),

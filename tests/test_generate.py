@@ -25,7 +25,7 @@ from services.ledger import Ledger
 
 _encode = msgspec.json.Encoder().encode
 
-# DOMAIN.md, national 2023: innovative 215,000; 专精特新 98,000; little giants 12,000.
+# docs/domain.md, national 2023: innovative 215,000; 专精特新 98,000; little giants 12,000.
 NATIONAL = {"innovative": 215_000, "specialized": 98_000, "little_giant": 12_000}
 
 

@@ -7,7 +7,7 @@ random fields, random authorities (wrong ones included), dates moving forward wi
 occasional backdated one.  The properties:
 
 1. a refused command writes nothing (and an accepted one is durable and repeatable);
-2. the invariants of DOMAIN.md hold on every aggregate after every command;
+2. the invariants of docs/domain.md hold on every aggregate after every command;
 3. replaying the stored events into a fresh Ledger reproduces every aggregate exactly;
 4. the read model caught up incrementally during the run equals one rebuilt from zero.
 """

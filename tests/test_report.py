@@ -1,6 +1,6 @@
 """``cultivation report``: the statistics in the form the reports use (``services.report``).
 
-On the demo data the report for Huludao (211400) as of 2023-06-29 gives DOMAIN.md's row;
+On the demo data the report for Huludao (211400) as of 2023-06-29 gives docs/domain.md's row;
 the month-end series agree with the pool queries; the rewards section adds up to the
 reward events in the store; the expiring and review lists are checked against a small
 hand-computed ledger (as each designation stood on the date, whatever was recorded
@@ -36,7 +36,7 @@ from services.demo import DEMO_AS_OF, demo_script
 from services.ledger import Ledger
 from services.report import Report, build_report, render_html, yuan
 
-# DOMAIN.md, "Huludao, 2023-06": (programme, tier, level) -> count
+# docs/domain.md, "Huludao, 2023-06": (programme, tier, level) -> count
 HULUDAO = {
     ("national", "key_little_giant", "national"): 2,
     ("national", "little_giant", "national"): 5,
