@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -100,40 +98,6 @@ def cli(*args: str, db: str, stdin: bytes | None = None, home: Path | None = Non
 
 
 # ----------------------------------------------------------------------------- serve
-class Serve:
-    """A real ``cultivation serve`` on its embedded nats-server, in a subprocess."""
-
-    def __init__(self, folder: Path, db: str):
-        self.db = db
-        self.home = folder / "home"
-        self.out, self.err = folder / "serve.out", folder / "serve.err"
-        env = {k: v for k, v in os.environ.items() if not k.startswith("NATS_") and k != "CULTIVATION_FAILPOINT"}
-        env.update({"CULTIVATION_HOME": str(self.home), "CULTIVATION_DB": db})
-        with open(self.out, "w") as out, open(self.err, "w") as err:
-            self.proc = subprocess.Popen([sys.executable, "-m", "services.cli", "serve"], env=env, cwd=ROOT,
-                                         stdout=out, stderr=err)
-        deadline = time.monotonic() + 60
-        while "ready" not in self.out.read_text():
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                raise AssertionError(f"serve did not start: {self.output()}")
-            time.sleep(0.05)
-        self.url = (self.home / "nats.url").read_text().strip()
-
-    def output(self) -> str:
-        return self.out.read_text() + self.err.read_text()
-
-    def stop(self) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        return self.proc.returncode
-
-
 async def send_raw(nc: Any, subject: str, data: bytes, timeout: float = 30) -> dict[str, Any]:
     """A request as raw bytes; the reply's JSON body (or None) and its headers."""
     msg = await nc.request(subject, data, timeout=timeout)

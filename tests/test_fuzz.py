@@ -25,7 +25,8 @@ from domain.values import make_uscc
 from infra.nats import connect_options
 from services import commands as c
 from services.ledger import Ledger, Outcome
-from tests.hostile import SAMPLES, Serve, actor, row_counts, sample, send_raw
+from tests.hostile import SAMPLES, actor, row_counts, sample, send_raw
+from tests.serving import Serve
 
 AUTHORITIES = ["211402", "211400", "210000", "000000", "330100", "999999", "001234", "21140", "2114021"]
 HOSTILE_TEXT = ["", "\u0000", "a\u0000b", "x\n", "\n", "\r\n", "\t", "\x1b[31m", "\x7f", "\u0085", "\u202e",

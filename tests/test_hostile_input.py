@@ -23,7 +23,8 @@ from domain.values import MAX_FEN, DateOutOfRange, add_months, add_years
 from infra.nats import connect_options
 from services import commands as c
 from services.ledger import DecisionFailed, Ledger, Outcome
-from tests.hostile import SAMPLES, USCC, Serve, actor, cli, row_counts, sample, send_raw, subject_of
+from tests.hostile import SAMPLES, USCC, actor, cli, row_counts, sample, send_raw, subject_of
+from tests.serving import Serve
 
 
 def refused_at(body: dict[str, Any] | bytes, field: str, says: str) -> c.InputError:

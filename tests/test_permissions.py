@@ -59,6 +59,7 @@ from infra.permissions import (
 )
 from infra.policy_files import load_policy_book
 from services import commands as c
+from tests.serving import Serve
 
 ROOT = Path(__file__).resolve().parent.parent
 BOOK = load_policy_book()
@@ -99,47 +100,16 @@ def write_principals(folder: Path) -> tuple[Path, dict[str, str]]:
     return path, passwords
 
 
-class Served:
+class Served(Serve):
     """A `cultivation serve --principals` subprocess on its embedded NATS."""
 
     def __init__(self, folder: Path):
-        self.folder = folder
         self.principals_file, self.passwords = write_principals(folder / "conf")
-        self.home = folder / "home"
-        self.db = str(folder / "ledger.db")
-        self.out = folder / "serve.out"
-        self.err = folder / "serve.err"
-        env = {k: v for k, v in os.environ.items() if not k.startswith("NATS_")}
-        env.update({"CULTIVATION_HOME": str(self.home), "CULTIVATION_DB": self.db,
-                    LEDGER_ENV: self.passwords["ledger"]})
-        env.pop("CULTIVATION_FAILPOINT", None)
-        with open(self.out, "w") as out, open(self.err, "w") as err:
-            self.proc = subprocess.Popen([sys.executable, "-m", "services.cli", "serve", "--principals",
-                                          str(self.principals_file)], env=env, cwd=ROOT, text=True,
-                                         stdout=out, stderr=err)
-        deadline = time.monotonic() + 60
-        while "ready" not in self.out.read_text():
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                raise AssertionError(f"serve did not start: {self.out.read_text()} {self.err.read_text()}")
-            time.sleep(0.05)
-        self.url = (self.home / "nats.url").read_text().strip()
+        super().__init__(folder, args=("--principals", str(self.principals_file)),
+                         env={LEDGER_ENV: self.passwords["ledger"]})
         environ = {**os.environ, LEDGER_ENV: self.passwords["ledger"]}
         self.principals = load_principals(self.principals_file)
         self.options = {p.name: client_options(self.principals, p, environ) for p in self.principals.principals}
-
-    def stop(self) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        return self.proc.returncode
-
-    def output(self) -> str:
-        return self.out.read_text() + self.err.read_text()
 
 
 @pytest.fixture(scope="module")

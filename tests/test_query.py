@@ -9,10 +9,8 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +21,7 @@ import pytest
 from infra.nats import POOL_QUERY_SUBJECT
 from infra.permissions import accounts_for, decode_principals, permissions_for
 from infra.policy_files import load_policy_book
+from tests.serving import Serve
 from tests.test_permissions import Client, Served, designate_specialized, new_uscc, ok, served  # noqa: F401
 from tests.test_streaming import journey
 
@@ -143,45 +142,14 @@ def test_the_query_is_exported_to_every_principal_but_the_ledger() -> None:
 
 
 # ============================================================================ without principals
-class PlainServe:
-    """A plain ``cultivation serve`` (no permissions) on its embedded NATS."""
-
-    def __init__(self, folder: Path):
-        self.home = folder / "home"
-        self.out = folder / "serve.out"
-        env = {k: v for k, v in os.environ.items() if not k.startswith("NATS_")}
-        env.update({"CULTIVATION_HOME": str(self.home), "CULTIVATION_DB": str(folder / "ledger.db")})
-        env.pop("CULTIVATION_FAILPOINT", None)
-        with open(self.out, "w") as out, open(folder / "serve.err", "w") as err:
-            self.proc = subprocess.Popen([sys.executable, "-m", "services.cli", "serve"], env=env, cwd=ROOT,
-                                         text=True, stdout=out, stderr=err)
-        deadline = time.monotonic() + 60
-        while "ready" not in self.out.read_text():
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                raise AssertionError(f"serve did not start: {self.out.read_text()}")
-            time.sleep(0.05)
-        self.url = (self.home / "nats.url").read_text().strip()
-
-    def stop(self) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        return self.proc.returncode
-
-
 @pytest.fixture
-def plain(tmp_path: Path) -> Iterator[PlainServe]:
-    s = PlainServe(tmp_path)
+def plain(tmp_path: Path) -> Iterator[Serve]:
+    s = Serve(tmp_path)
     yield s
     assert s.stop() == 0, s.out.read_text()
 
 
-def test_without_principals_the_query_answers_too(plain: PlainServe, capsys: pytest.CaptureFixture[str]) -> None:
+def test_without_principals_the_query_answers_too(plain: Serve, capsys: pytest.CaptureFixture[str]) -> None:
     async def go() -> None:
         nc = await nats.connect(servers=[plain.url])
         try:

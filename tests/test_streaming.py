@@ -286,6 +286,26 @@ async def kv_designations(url: str) -> dict[str, Designation]:
     return out
 
 
+async def publish_log(ledger: Ledger, url: str) -> None:
+    """Relay the whole log into the stream (made first, with the bucket, if missing)."""
+    nc = await nats.connect(**connect_options(url))
+    await ensure_stream_and_bucket(nc.jetstream())
+    await Relay(ledger, nc).drain()
+    await nc.close()
+
+
+async def project_until(ledger: Ledger, url: str, head: int) -> None:
+    """Run a live projector until it has applied and published every event up to ``head``."""
+    nc = await nats.connect(**connect_options(url))
+    projector = LiveProjector(ledger, nc)
+    task = asyncio.create_task(projector.run())
+    await projector.wait_for(head, timeout=60)
+    projector.stop()
+    await task
+    projector.close()
+    await nc.close()
+
+
 @pytest.mark.parametrize("how", ["failpoint", "kill -9"])
 def test_projector_killed_before_its_ack_still_equals_a_rebuild(any_ledger: Ledger, nats_url: str, home: Path,
                                                                  how: str) -> None:
@@ -293,13 +313,7 @@ def test_projector_killed_before_its_ack_still_equals_a_rebuild(any_ledger: Ledg
     load(ledger, 0, 120)
     head = ledger.max_position()
 
-    async def publish() -> None:
-        nc = await nats.connect(**connect_options(nats_url))
-        await ensure_stream_and_bucket(nc.jetstream())
-        await Relay(ledger, nc).drain()
-        await nc.close()
-
-    asyncio.run(publish())
+    asyncio.run(publish_log(ledger, nats_url))
     live = live_read_model(ledger)
     if how == "failpoint":
         proc = start_serve(ledger.store, home, nats_url, "--components", "projector",
@@ -312,17 +326,7 @@ def test_projector_killed_before_its_ack_still_equals_a_rebuild(any_ledger: Ledg
         proc.wait()
     assert 0 < live.position() <= head
 
-    async def resume() -> None:
-        nc = await nats.connect(**connect_options(nats_url))
-        projector = LiveProjector(ledger, nc)
-        task = asyncio.create_task(projector.run())
-        await projector.wait_for(head, timeout=60)
-        projector.stop()
-        await task
-        projector.close()
-        await nc.close()
-
-    asyncio.run(resume())
+    asyncio.run(project_until(ledger, nats_url, head))
     rebuilt = ReadModel(ledger)
     rebuilt.rebuild()
     assert _rows(live) == _rows(rebuilt)
@@ -339,28 +343,18 @@ def test_a_new_pool_bucket_gets_every_row_again(ledger: Ledger, nats_url: str, h
     load(ledger, 0, 40)
     head = ledger.max_position()
 
-    async def run_projector() -> None:
-        nc = await nats.connect(**connect_options(nats_url))
-        await ensure_stream_and_bucket(nc.jetstream())
-        await Relay(ledger, nc).drain()
-        projector = LiveProjector(ledger, nc)
-        task = asyncio.create_task(projector.run())
-        await projector.wait_for(head, timeout=60)
-        projector.stop()
-        await task
-        projector.close()
-        await nc.close()
-
     async def drop_bucket() -> None:
         nc = await nats.connect(**connect_options(nats_url))
         await nc.jetstream().delete_key_value(POOL_BUCKET)
         await nc.close()
 
-    asyncio.run(run_projector())
+    asyncio.run(publish_log(ledger, nats_url))
+    asyncio.run(project_until(ledger, nats_url, head))
     rows = sorted(live_read_model(ledger).rows("designation"), key=lambda d: d.key)
     assert rows and sorted(asyncio.run(kv_designations(nats_url)).values(), key=lambda d: d.key) == rows
     asyncio.run(drop_bucket())
-    asyncio.run(run_projector())  # nothing new in the stream: only the recovery path can fill the bucket
+    asyncio.run(publish_log(ledger, nats_url))  # makes the bucket anew; the stream has every event already
+    asyncio.run(project_until(ledger, nats_url, head))  # nothing new in the stream: only the recovery path can fill the bucket
     assert sorted(asyncio.run(kv_designations(nats_url)).values(), key=lambda d: d.key) == rows
 
 
