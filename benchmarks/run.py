@@ -28,7 +28,7 @@ own temporary data folder; everything is removed at the end (``--keep`` keeps th
     < 2 GiB at 3 million events (extrapolated, and said so, when the store is smaller).
 
 Throughputs are the median of several samples (the samples are in ``--json``).  The
-history comes from ``services.generate.generate_commands`` when that module is present,
+history comes from ``scenarios.generate.generate_commands`` when that module is present,
 else from the six-command ``journey()`` pattern of ``tests/test_streaming.py``.
 """
 
@@ -306,11 +306,11 @@ def history(plan: Plan) -> tuple[list[Any], str, int]:
     from services import commands as c
 
     try:
-        from services.generate import generate_commands
+        from scenarios.generate import generate_commands
     except ImportError:
         generate_commands = None  # type: ignore[assignment]
     if generate_commands is not None:
-        source = (f"services.generate.generate_commands({plan.enterprises}, {plan.years}, seed={plan.seed}, "
+        source = (f"scenarios.generate.generate_commands({plan.enterprises}, {plan.years}, seed={plan.seed}, "
                   f"start_year=2016)")
         dicts: Iterator[dict[str, Any]] = generate_commands(plan.enterprises, plan.years, plan.seed, start_year=2016)
     else:
@@ -737,7 +737,7 @@ def start_serve(store: Store, url: str, home: Path, rep: Reporter, *args: str) -
                 "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))})
     home.mkdir(parents=True, exist_ok=True)
     log = open(home / "serve.log", "w")  # noqa: SIM115 - closed with the process
-    proc = subprocess.Popen([sys.executable, "-m", "services.cli", "serve", *args], env=env, text=True,
+    proc = subprocess.Popen([sys.executable, "-m", "entrypoints.cli", "serve", *args], env=env, text=True,
                             stdout=subprocess.PIPE, stderr=log, preexec_fn=_die_with_parent, cwd=str(ROOT))
     proc._bench_log = log  # type: ignore[attr-defined]
     line = proc.stdout.readline()  # type: ignore[union-attr]

@@ -37,6 +37,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from infra.store import CULTIVATION_HOME
+
 STREAM = "CULTIVATION_EVENTS"
 EVENTS_PREFIX = "cultivation.events"
 POOL_BUCKET = "cultivation_pools"
@@ -184,3 +186,17 @@ async def ensure_stream_and_bucket(js: Any) -> None:
 
         await js.create_key_value(KeyValueConfig(bucket=POOL_BUCKET, history=1, storage=StorageType.FILE,
                                                  description="designations of the cultivation pools"))
+
+
+# The URL of the server a local ``cultivation serve`` started, for the tools that connect to it.
+URL_FILE = CULTIVATION_HOME / "nats.url"
+
+
+def local_nats_url() -> str | None:
+    """``NATS_URL``, else the URL a local ``cultivation serve`` wrote, else None."""
+    if os.environ.get("NATS_URL"):
+        return os.environ["NATS_URL"]
+    try:
+        return URL_FILE.read_text().strip() or None
+    except OSError:
+        return None

@@ -1,6 +1,6 @@
 """Reading programme files from disk.
 
-The shipped defaults live in ``infra/policies/``; ``CULTIVATION_POLICIES`` (or
+The shipped defaults live in ``policies/``; ``CULTIVATION_POLICIES`` (or
 ``--policies``) names another folder.  Every ``*.toml`` file in the folder is one rule
 version of one programme.  A bad file fails at load with the file, the field and the
 reason, e.g.::
@@ -16,8 +16,7 @@ from pathlib import Path
 import msgspec
 
 from domain.policy import PolicyBook, Programme, decode_programme
-
-SHIPPED = Path(__file__).with_name("policies")
+from policies import SHIPPED
 
 
 class PolicyFileError(ValueError):

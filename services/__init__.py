@@ -1,0 +1,7 @@
+"""The service layer (the application): what the ledger's users ask of it.
+
+``commands`` (the msgspec commands, validated at the edge), ``ledger`` (the eventsourcing
+application: the decision loop, one atomic save per command or batch, idempotency by
+command id), ``queries`` (the pool query).  It loads aggregates through the recorder
+ports of ``infra`` and lets ``domain`` decide.
+"""

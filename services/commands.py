@@ -253,7 +253,7 @@ _encoder = msgspec.json.Encoder(order="deterministic")
 _PATH = re.compile(r"^(?P<msg>.*?)(?: - at `(?P<path>[^`]*)`)?$", re.S)
 
 
-def _input_error(e: msgspec.ValidationError | msgspec.DecodeError) -> InputError:
+def input_error(e: msgspec.ValidationError | msgspec.DecodeError) -> InputError:
     m = _PATH.match(str(e))
     assert m is not None
     path, msg = m.group("path") or "$", m.group("msg")
@@ -281,9 +281,9 @@ def decode_command(data: bytes | str, command: str | None = None) -> AnyCommand:
     try:
         return (_decoder if command is None else _decoders[command]).decode(data)
     except msgspec.ValidationError as e:
-        raise _input_error(e) from None
+        raise input_error(e) from None
     except msgspec.DecodeError as e:  # bytes that are not UTF-8 outside a string land here
-        raise (_utf8_error(data) or _input_error(e)) from None
+        raise (_utf8_error(data) or input_error(e)) from None
     except UnicodeDecodeError:  # and inside a string msgspec lets this through
         raise (_utf8_error(data) or InputError("$", "not valid UTF-8: JSON text must be UTF-8")) from None
 
@@ -306,7 +306,7 @@ def convert_command(obj: dict[str, object]) -> AnyCommand:
     try:
         return msgspec.convert(obj, AnyCommand)
     except msgspec.ValidationError as e:
-        raise _input_error(e) from None
+        raise input_error(e) from None
 
 
 def encode_command(cmd: Command) -> bytes:

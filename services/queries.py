@@ -31,7 +31,7 @@ from typing import Any, Literal
 import msgspec
 
 from domain.values import Level, RegionCode
-from services.commands import Ident, InputError, _input_error
+from services.commands import Ident, InputError, input_error
 
 # The business dates a query may name (the CLI's --as-of and a PoolQuery's as_of alike).
 QUERY_DATES = (date(1900, 1, 1), date(2199, 12, 31))
@@ -88,7 +88,7 @@ def decode_pool_query(data: bytes | str) -> PoolQuery:
     try:
         q = _decoder.decode(data)
     except (msgspec.ValidationError, msgspec.DecodeError) as e:
-        raise _input_error(e) from None
+        raise input_error(e) from None
     except UnicodeDecodeError:
         raise InputError("$", "not valid UTF-8: JSON text must be UTF-8") from None
     check_query_date(q.as_of, "$.as_of")

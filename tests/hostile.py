@@ -93,7 +93,7 @@ def cli(*args: str, db: str, stdin: bytes | None = None, home: Path | None = Non
     env = {**os.environ, "CULTIVATION_DB": db}
     if home is not None:
         env["CULTIVATION_HOME"] = str(home)
-    return subprocess.run([sys.executable, "-m", "services.cli", *args], input=stdin, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "entrypoints.cli", *args], input=stdin, capture_output=True,
                           env=env, cwd=ROOT, timeout=300)
 
 

@@ -27,7 +27,7 @@ class Serve:
         environ = {k: v for k, v in os.environ.items() if not k.startswith("NATS_") and k != "CULTIVATION_FAILPOINT"}
         environ.update({"CULTIVATION_HOME": str(self.home), "CULTIVATION_DB": self.db, **(env or {})})
         with open(self.out, "w") as out, open(self.err, "w") as err:
-            self.proc = subprocess.Popen([sys.executable, "-m", "services.cli", "serve", *args], env=environ,
+            self.proc = subprocess.Popen([sys.executable, "-m", "entrypoints.cli", "serve", *args], env=environ,
                                          cwd=ROOT, text=True, stdout=out, stderr=err)
         deadline = time.monotonic() + 60
         while "ready" not in self.out.read_text():

@@ -23,7 +23,7 @@ import pytest
 
 from domain.enterprise import enterprise_id
 from domain.errors import LedgerError
-from infra.bundle import verify_bundle
+from audit.bundle import verify_bundle
 from infra.integrity import stored_head, verify_store
 from infra.readmodel import ReadModel
 from services import commands as c
@@ -36,7 +36,7 @@ _DEMO: dict[str, Path] = {}
 
 def demo_copy(tmp_path: Path) -> Path:
     """A copy of a SQLite store holding the demo (built once per test session)."""
-    from services.demo import demo_script
+    from scenarios.demo import demo_script
 
     if "db" not in _DEMO:
         import tempfile
@@ -57,7 +57,7 @@ def demo_copy(tmp_path: Path) -> Path:
 
 def cli(db: str | Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "CULTIVATION_DB": str(db)}
-    return subprocess.run([sys.executable, "-m", "services.cli", *args], capture_output=True, text=True, env=env,
+    return subprocess.run([sys.executable, "-m", "entrypoints.cli", *args], capture_output=True, text=True, env=env,
                           timeout=300)
 
 
@@ -200,7 +200,7 @@ def test_each_tampering_of_postgresql_rows_is_caught(pg_store: str, tmp_path: Pa
     assert not result.ok
     assert result.first_bad is not None and (result.first_bad.position, result.first_bad.problem) == (position,
                                                                                                         problem)
-    from infra.bundle import export
+    from audit.bundle import export
 
     export(ledger, tmp_path / "bundle")
     check = verify_bundle(tmp_path / "bundle")
@@ -345,7 +345,7 @@ def test_an_auditor_replays_the_stream_from_any_point_and_gets_the_stores_projec
 
     from infra.nats import connect_options, ensure_stream_and_bucket
     from infra.relay import Relay
-    from services.replay import replay_and_compare
+    from audit.replay import replay_and_compare
 
     load(ledger, 0, 20)
 

@@ -22,7 +22,7 @@ def _outcome(result: Any) -> tuple[str, Any]:
 
 
 def test_batches_decide_exactly_as_one_at_a_time(tmp_path: Path) -> None:
-    from services.demo import demo_script
+    from scenarios.demo import demo_script
 
     cmds = [c.convert_command(obj) for obj, _ in demo_script()]
     one = Ledger(db=str(tmp_path / "one.db"))

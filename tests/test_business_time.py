@@ -28,9 +28,9 @@ from infra.integrity import position_recorded_by, utc_text
 from infra.readmodel import ReadModel
 from journeys import designate, register
 from services import commands as c
-from services.demo import demo_script
+from scenarios.demo import demo_script
 from services.ledger import Ledger
-from services.report import build_report
+from reports.figures import build_report
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -38,7 +38,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def cli(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "CULTIVATION_HOME": str(home)}
     env.pop("CULTIVATION_DB", None)
-    return subprocess.run([sys.executable, "-m", "services.cli", *args], cwd=ROOT, env=env, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "entrypoints.cli", *args], cwd=ROOT, env=env, capture_output=True,
                           text=True, timeout=600)
 
 

@@ -32,10 +32,10 @@ from infra.policy_files import load_policy_book
 from journeys import CITY, MIIT, PROVINCE, actor, designate, file_yearly_data, passing_assessment, refusal, register
 from journeys import tier_in_force
 from services import commands as c
-from services.cli import main
+from entrypoints.cli import main
 from services.ledger import Ledger
 
-CLI = [sys.executable, "-m", "services.cli"]
+CLI = [sys.executable, "-m", "entrypoints.cli"]
 REPO = Path(__file__).resolve().parents[1]
 
 

@@ -22,7 +22,7 @@ U = uscc(1)
 
 def run(db: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "CULTIVATION_DB": str(db)}
-    return subprocess.run([sys.executable, "-m", "services.cli", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "entrypoints.cli", *args], capture_output=True, text=True,
                           env=env, input=stdin, timeout=120)
 
 

@@ -35,7 +35,7 @@ def run(db: Path | str | None, *args: str, cwd: Path | None = None,
     if db is not None:
         env["CULTIVATION_DB"] = str(db)
     env["CULTIVATION_HOME"] = str(cwd or Path(str(db)).parent)
-    return subprocess.run([sys.executable, "-m", "services.cli", *args], capture_output=True, text=True, env=env,
+    return subprocess.run([sys.executable, "-m", "entrypoints.cli", *args], capture_output=True, text=True, env=env,
                           cwd=cwd, input=stdin, timeout=120)
 
 

@@ -1,4 +1,4 @@
-"""The demo dataset (``services.demo``): every command gets exactly its expected outcome,
+"""The demo dataset (``scenarios.demo``): every command gets exactly its expected outcome,
 the pools give the report's figures, and loading it again writes nothing.
 
 The Huludao row of docs/domain.md ("Figures from the reports") is asserted here on its own,
@@ -16,7 +16,7 @@ import pytest
 from domain.errors import LedgerError
 from infra.readmodel import ReadModel
 from services import commands as c
-from services.demo import DEMO_AS_OF, EXPECTED, demo_script
+from scenarios.demo import DEMO_AS_OF, EXPECTED, demo_script
 from services.ledger import Ledger
 
 # docs/domain.md, "Huludao, 2023-06": the row the demo must reproduce exactly.

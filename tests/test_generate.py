@@ -1,4 +1,4 @@
-"""The history generator (``services.generate``, ``cultivation generate``): deterministic
+"""The history generator (``scenarios.generate``, ``cultivation generate``): deterministic
 bytes, every line a valid command, realistic regions and proportions, and, submitted
 through the service layer, exactly the refusals it announces and nothing else."""
 
@@ -17,9 +17,9 @@ from domain.errors import LedgerError
 from domain.values import uscc_check_char
 from infra.policy_files import load_policy_book
 from infra.readmodel import ReadModel
-from services import cli
+from entrypoints import cli
 from services import commands as c
-from services.generate import (CITY_BY_CODE, PROVINCE_BY_CODE, PROVINCES, Summary, expected_refusals, generate,
+from scenarios.generate import (CITY_BY_CODE, PROVINCE_BY_CODE, PROVINCES, Summary, expected_refusals, generate,
                                generate_commands)
 from services.ledger import Ledger
 

@@ -302,7 +302,7 @@ def test_the_service_refuses_hostile_bodies_with_a_400_naming_the_field(served: 
 def test_a_fault_in_one_command_of_a_group_answers_that_command_alone(sqlite_store: str, nats_url: str) -> None:
     """The command service's group commit, on a real NATS, with the injected fault: 40
     answers ok, the poisoned one a 500 with a structured body."""
-    from services.nats_service import CommandService
+    from entrypoints.nats_service import CommandService
 
     async def run() -> list[dict[str, Any]]:
         ledger = FaultyLedger(db=sqlite_store)

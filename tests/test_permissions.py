@@ -554,7 +554,7 @@ def test_serve_never_prints_a_password(tmp_path: Path) -> None:
 
 # ============================================================================ the CLI
 def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "services.cli", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "entrypoints.cli", *args], capture_output=True, text=True,
                           cwd=ROOT, env={**os.environ, **(env or {})}, timeout=60)
 
 
@@ -583,7 +583,7 @@ def test_permissions_command_prints_a_config_an_external_server_runs_with(tmp_pa
         serve_env = {**{k: v for k, v in os.environ.items() if not k.startswith("NATS_")},
                      "NATS_URL": server.url, LEDGER_ENV: passwords["ledger"],
                      "CULTIVATION_HOME": str(tmp_path / "home"), "CULTIVATION_DB": str(tmp_path / "ledger.db")}
-        proc = subprocess.Popen([sys.executable, "-m", "services.cli", "serve", "--principals", str(path)],
+        proc = subprocess.Popen([sys.executable, "-m", "entrypoints.cli", "serve", "--principals", str(path)],
                                 cwd=ROOT, env=serve_env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         try:
             assert proc.stdout is not None
@@ -623,7 +623,7 @@ def test_serve_with_a_bad_principals_file_exits_2_naming_the_field(tmp_path: Pat
     assert "$.principals[3].authority" in run.stderr
     path, _ = write_principals(tmp_path / "again")
     environ = {k: v for k, v in os.environ.items() if k != LEDGER_ENV}
-    run = subprocess.run([sys.executable, "-m", "services.cli", "serve", "--principals", str(path)],
+    run = subprocess.run([sys.executable, "-m", "entrypoints.cli", "serve", "--principals", str(path)],
                          capture_output=True, text=True, cwd=ROOT, timeout=60,
                          env={**environ, "CULTIVATION_HOME": str(tmp_path / "home"),
                               "CULTIVATION_DB": str(tmp_path / "l.db")})

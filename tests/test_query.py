@@ -88,7 +88,7 @@ def test_the_answer_is_what_the_cli_prints(served: Served) -> None:  # noqa: F81
     reply = asyncio.run(go())
     env = {k: v for k, v in os.environ.items() if not k.startswith("NATS_")}
     env.update({"CULTIVATION_HOME": str(served.home), "CULTIVATION_DB": served.db})
-    out = subprocess.run([sys.executable, "-m", "services.cli", "--json", "pool", "--tier", "specialized",
+    out = subprocess.run([sys.executable, "-m", "entrypoints.cli", "--json", "pool", "--tier", "specialized",
                           "--as-of", "2022-03-01", "--region", "211402"], env=env, cwd=ROOT, text=True,
                          capture_output=True, timeout=120)
     assert out.returncode == 0, out.stderr
@@ -194,7 +194,7 @@ def test_a_query_the_store_cannot_answer_is_one_500_with_a_body_and_commands_go_
 
     from infra.nats import connect_options
     from services.ledger import Ledger
-    from services.nats_service import CommandService
+    from entrypoints.nats_service import CommandService
     from tests.hostile import send_raw, subject_of
 
     def rename(old: str, new: str) -> None:

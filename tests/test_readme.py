@@ -79,7 +79,7 @@ def test_the_proof_script_checks_a_proof_and_catches_a_forged_one(ledger, tmp_pa
     env = {**os.environ, "CULTIVATION_DB": ledger.store}
     u = journey(1)[0]["uscc"]
     proof = tmp_path / "proof.json"
-    r = subprocess.run([sys.executable, "-m", "services.cli", "audit", "prove", u, "--out", str(proof)], env=env,
+    r = subprocess.run([sys.executable, "-m", "entrypoints.cli", "audit", "prove", u, "--out", str(proof)], env=env,
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
     # Run with a Python that has only the standard library in reach: no project on the path.

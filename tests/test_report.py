@@ -1,4 +1,4 @@
-"""``cultivation report``: the statistics in the form the reports use (``services.report``).
+"""``cultivation report``: the statistics in the form the reports use (``reports.figures``).
 
 On the demo data the report for Huludao (211400) as of 2023-06-29 gives docs/domain.md's row;
 the month-end series agree with the pool queries; the rewards section adds up to the
@@ -32,9 +32,10 @@ from domain.errors import LedgerError
 from infra.readmodel import SCHEMA, ReadModel
 from journeys import designate, file_yearly_data, register
 from services import commands as c
-from services.demo import DEMO_AS_OF, demo_script
+from scenarios.demo import DEMO_AS_OF, demo_script
 from services.ledger import Ledger
-from services.report import Report, build_report, render_html, yuan
+from reports.figures import Report, build_report
+from reports.render import render_html, yuan
 
 # docs/domain.md, "Huludao, 2023-06": (programme, tier, level) -> count
 HULUDAO = {
@@ -340,7 +341,7 @@ def test_an_older_read_model_is_rebuilt_with_the_new_rows(hand: dict[str, Any]) 
 # ---------------------------------------------------------------------------- the real command
 def run(db: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "CULTIVATION_DB": str(db)}
-    return subprocess.run([sys.executable, "-m", "services.cli", "report", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "entrypoints.cli", "report", *args], capture_output=True, text=True,
                           env=env, timeout=120, encoding="utf-8")
 
 

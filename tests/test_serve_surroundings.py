@@ -37,7 +37,7 @@ def _env(tmp_path: Path, **more: str) -> dict[str, str]:
 
 def _serve(env: dict[str, str], *args: str, out: Path, err: Path) -> subprocess.Popen[str]:
     with open(out, "w") as o, open(err, "w") as e:
-        return subprocess.Popen([sys.executable, "-m", "services.cli", "serve", *args], cwd=ROOT, env=env,
+        return subprocess.Popen([sys.executable, "-m", "entrypoints.cli", "serve", *args], cwd=ROOT, env=env,
                                 text=True, stdout=o, stderr=e)
 
 
@@ -58,7 +58,7 @@ def _nothing_listens() -> str:
 
 def test_an_unreachable_nats_url_gives_up_after_its_patience_one_line_per_attempt(tmp_path: Path) -> None:
     env = _env(tmp_path, NATS_URL=_nothing_listens(), CULTIVATION_NATS_PATIENCE="3")
-    run = subprocess.run([sys.executable, "-m", "services.cli", "serve"], cwd=ROOT, env=env, text=True,
+    run = subprocess.run([sys.executable, "-m", "entrypoints.cli", "serve"], cwd=ROOT, env=env, text=True,
                          capture_output=True, timeout=60)
     assert run.returncode == 1, run.stderr
     assert "Traceback" not in run.stderr + run.stdout, run.stderr
@@ -73,7 +73,7 @@ def test_an_unreachable_nats_url_gives_up_after_its_patience_one_line_per_attemp
 
 def test_a_bad_patience_is_refused_naming_the_variable(tmp_path: Path) -> None:
     env = _env(tmp_path, NATS_URL=_nothing_listens(), CULTIVATION_NATS_PATIENCE="soon")
-    run = subprocess.run([sys.executable, "-m", "services.cli", "serve"], cwd=ROOT, env=env, text=True,
+    run = subprocess.run([sys.executable, "-m", "entrypoints.cli", "serve"], cwd=ROOT, env=env, text=True,
                          capture_output=True, timeout=60)
     assert run.returncode == 1 and "CULTIVATION_NATS_PATIENCE='soon'" in run.stderr, run.stderr
     assert "Traceback" not in run.stderr
@@ -104,7 +104,7 @@ def test_a_second_serve_on_the_same_home_is_refused_and_the_first_keeps_running(
         _wait_for(tmp_path / "a.out", "ready", first)
         url_file = tmp_path / "home" / "nats.url"
         url = url_file.read_text().strip()
-        second = subprocess.run([sys.executable, "-m", "services.cli", "serve", "--projector-in-process"], cwd=ROOT,
+        second = subprocess.run([sys.executable, "-m", "entrypoints.cli", "serve", "--projector-in-process"], cwd=ROOT,
                                 env=env, text=True, capture_output=True, timeout=60)
         assert second.returncode == 1, second.stderr
         assert "another `cultivation serve` (pid" in second.stderr and str(first.pid) in second.stderr, second.stderr
@@ -182,7 +182,7 @@ def test_secret_files_readable_by_others_are_refused_naming_the_file_and_the_fix
     assert e.value.field == "$.principals[0].password_file"
     assert f"chmod 600 {tmp_path / 'hld.pw'}" in e.value.message and f"{mode:04o}" in e.value.message
     assert "s3cret-value" not in str(e.value)
-    run = subprocess.run([sys.executable, "-m", "services.cli", "serve", "--principals", str(path)], cwd=ROOT,
+    run = subprocess.run([sys.executable, "-m", "entrypoints.cli", "serve", "--principals", str(path)], cwd=ROOT,
                          env=_env(tmp_path, LEDGER_PW="x"), text=True, capture_output=True, timeout=60)
     assert run.returncode == 2 and "$.principals[0].password_file" in run.stderr and "chmod 600" in run.stderr
     assert "Traceback" not in run.stderr and "s3cret-value" not in run.stderr

@@ -15,7 +15,7 @@ import nats
 
 from infra.nats import connect_options
 from services.ledger import Ledger
-from services.nats_service import CommandService
+from entrypoints.nats_service import CommandService
 from tests.hostile import sample, send_raw, subject_of
 from tests.test_hostile_input import journey
 

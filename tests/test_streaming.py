@@ -125,7 +125,7 @@ def start_serve(db: str, home: Path, nats_url: str, *args: str, failpoint: str |
     env.pop("CULTIVATION_FAILPOINT", None)
     if failpoint:
         env["CULTIVATION_FAILPOINT"] = failpoint
-    proc = subprocess.Popen([sys.executable, "-m", "services.cli", "serve", *args], env=env, text=True,
+    proc = subprocess.Popen([sys.executable, "-m", "entrypoints.cli", "serve", *args], env=env, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     assert proc.stdout is not None
     line = proc.stdout.readline()
@@ -517,7 +517,7 @@ def test_the_projector_process_does_not_outlive_a_killed_serve(ledger: Ledger, n
 def test_watch_pool_prints_changes_live(ledger: Ledger, nats_url: str, home: Path) -> None:
     proc = start_serve(ledger.store, home, nats_url)
     env = {**os.environ, "NATS_URL": nats_url, "CULTIVATION_HOME": str(home)}
-    watcher = subprocess.Popen([sys.executable, "-m", "services.cli", "watch", "pool", "--region", "211400",
+    watcher = subprocess.Popen([sys.executable, "-m", "entrypoints.cli", "watch", "pool", "--region", "211400",
                                 "--tier", "specialized", "--count", "1", "--timeout", "60", "--json"],
                                env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:

@@ -23,6 +23,9 @@ from uuid import UUID
 
 import msgspec
 
+from entrypoints.console import open_ledger, print_json, progress_bar
+from services.commands import InputError
+
 EXIT_OK, EXIT_BAD, EXIT_INPUT = 0, 1, 2
 
 
@@ -74,13 +77,10 @@ def add_parser(sub: Any, common: argparse.ArgumentParser) -> None:
 
 
 def _ledger(args: argparse.Namespace) -> Any:
-    from services.cli import _ledger
-
-    return _ledger(args, create=False)  # auditing reads: a missing ledger is an error, not an empty one
+    return open_ledger(args, create=False)  # auditing reads: a missing ledger is an error, not an empty one
 
 
 def _out(args: argparse.Namespace, obj: Any, text: str) -> None:
-    from services.cli import print_json
 
     if args.json:
         print_json(obj)
@@ -89,10 +89,9 @@ def _out(args: argparse.Namespace, obj: Any, text: str) -> None:
 
 
 def _verify(args: argparse.Namespace) -> int:
-    from infra.bundle import parse_head
+    from audit.bundle import parse_head
     from infra.integrity import verify_store
     from infra.merkle import root
-    from services.cli import progress_bar
 
     ledger = _ledger(args)
     with progress_bar("verifying", ledger.max_position()) as advance:
@@ -100,7 +99,6 @@ def _verify(args: argparse.Namespace) -> int:
     problems = []
     if args.head:
         from infra.integrity import all_leaves
-        from services.commands import InputError
 
         try:
             size, want = parse_head(args.head)
@@ -134,12 +132,10 @@ def _head(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from infra.bundle import EXPORT_FILES, export
+    from audit.bundle import EXPORT_FILES, export
     from infra.files import output_folder
     from infra.store import ledger_files, store_url
-    from services.cli import progress_bar
 
-    from services.commands import InputError
 
     if args.from_position < 1:
         raise InputError("--from", "must be a ledger position, 1 or more")
@@ -157,18 +153,16 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _verify_bundle(args: argparse.Namespace) -> int:
-    from infra.bundle import verify_bundle, verify_proof
+    from audit.bundle import verify_bundle, verify_proof
 
     path = Path(args.path)
     if not path.exists():
-        from services.commands import InputError
 
         raise InputError("path", f"{args.path}: no such export folder or proof file")
     if path.is_file():
         try:
             doc = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as e:
-            from services.commands import InputError
 
             raise InputError("path", f"not a proof file: {e}") from None
         problems = verify_proof(doc, args.head)
@@ -190,8 +184,7 @@ def _verify_bundle(args: argparse.Namespace) -> int:
 
 def _prove(args: argparse.Namespace) -> int:
     from domain.enterprise import event_id
-    from infra.bundle import prove
-    from services.commands import InputError
+    from audit.bundle import prove
 
     from infra.files import check_output, output_file
     from infra.store import ledger_files, store_url
@@ -238,7 +231,6 @@ def _notifications(ledger: Any, batch: int = 20000) -> Any:
 def _consistency(args: argparse.Namespace) -> int:
     from infra.integrity import all_leaves
     from infra.merkle import consistency_proof, root, verify_consistency
-    from services.commands import InputError
 
     old_root_bytes = None
     if args.old_root:
@@ -266,7 +258,7 @@ def _consistency(args: argparse.Namespace) -> int:
 def _replay(args: argparse.Namespace) -> int:
     import asyncio
 
-    from services.replay import replay_and_compare
+    from audit.replay import replay_and_compare
 
     ledger = _ledger(args)
     result = asyncio.run(replay_and_compare(ledger, from_seq=args.from_seq, since=args.since))

@@ -15,7 +15,7 @@ from typing import Any
 
 from eventsourcing.persistence import StoredEvent
 
-from infra.nats import EVENTS_PREFIX, STREAM, connect_options
+from infra.nats import EVENTS_PREFIX, STREAM, connect_options, local_nats_url
 from infra.readmodel import ReadModel
 from infra.relay import wire_decoder
 
@@ -44,7 +44,6 @@ async def replay_and_compare(ledger: Any, from_seq: int = 1, since: str | None =
     import nats
     from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
-    from services.serve import local_nats_url
 
     url = url or local_nats_url()
     if not url:

@@ -28,102 +28,28 @@ import msgspec
 from domain.errors import LedgerError
 from domain.values import Level
 from infra.store import describe
+from entrypoints.console import (AS_RECORDED_HELP, EXIT_INPUT, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_OK,
+                                 EXIT_REFUSED, CliError, console, open_ledger, parse_date, parse_moment, parse_region,
+                                 print_json, progress_bar, read_model, table, tier_name)
 from services import commands as c
 
-EXIT_OK, EXIT_REFUSED, EXIT_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
-_json = msgspec.json.Encoder()
 
 # Envelope fields every command carries, given by common flags.
 _ENVELOPE = {"command", "command_id", "occurred_on", "actor", "document"}
 
 
-class CliError(Exception):
-    """A failure the CLI reports in one line (and, with ``--json``, as a JSON refusal with
-    ``error_code`` and any ``extra`` keys); ``code`` is the exit code."""
-
-    def __init__(self, message: str, code: int = EXIT_INPUT, *, error_code: str = "input.invalid",
-                 field: str | None = None, extra: dict[str, Any] | None = None):
-        super().__init__(message)
-        self.code = code
-        self.error_code = error_code
-        self.field = field
-        self.extra = extra or {}
-
-    def as_dict(self) -> dict[str, Any]:
-        rule = {EXIT_INPUT: "input", EXIT_INTERNAL: "internal"}.get(self.code, "cli")
-        return {"code": self.error_code, "rule": rule, "field": self.field, "message": str(self)}
 
 
-# ---------------------------------------------------------------------- output helpers
-def _console(stderr: bool = False):  # type: ignore[no-untyped-def]
-    from rich.console import Console
-
-    stream = sys.stderr if stderr else sys.stdout
-    # Piped output keeps whole lines (grep, less), a terminal gets its own width.  No markup,
-    # no emoji codes: names and ids come from whoever sent the commands, and "[/]" in a name
-    # must print as itself, not break (or restyle) the table.
-    return Console(stderr=stderr, highlight=False, soft_wrap=False, markup=False, emoji=False,
-                   width=None if stream.isatty() else 240)
 
 
-def print_json(obj: Any) -> None:
-    sys.stdout.write(_json.encode(obj).decode() + "\n")
 
 
-@contextmanager
-def progress_bar(label: str, total: int | None) -> Iterator[Callable[[int], None]]:
-    """A progress bar on stderr when it is a terminal; silent otherwise."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                  console=_console(stderr=True), disable=not sys.stderr.isatty(), transient=True) as p:
-        task = p.add_task(label, total=total)
-        yield lambda n: p.update(task, completed=n)
 
 
-def _table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-    from rich.table import Table
-
-    t = Table(title=title, title_justify="left", show_lines=False)
-    for col in columns:
-        t.add_column(col)
-    for r in rows:
-        t.add_row(*["" if v is None else str(v) for v in r])
-    _console().print(t)
 
 
-def _ledger(args: argparse.Namespace, *, create: bool = True):  # type: ignore[no-untyped-def]
-    """The ledger on the store ``--db`` names.  A read (``create=False``) never makes a
-    ledger where there is none: it is refused naming the store (exit 2), as are an unknown
-    scheme, a directory, a bad query value; a server that does not answer is exit 3."""
-    from infra.store import StoreError, StoreUnavailable, check_store, store_url
-    from services.ledger import Ledger
-
-    url = store_url(args.db)
-    try:
-        check_store(url, create=create)
-        return Ledger(db=url, policies=args.policies)
-    except StoreUnavailable as e:
-        raise CliError(str(e), EXIT_INTERNAL, error_code="store.unavailable", field="--db") from None
-    except StoreError as e:
-        raise CliError(str(e), error_code="store.invalid", field="--db") from None
-    except ValueError as e:  # a bad policy file
-        raise CliError(str(e)) from None
 
 
-def _tier_name(ledger: Any, programme: str | None, tier: str, on: date, level: str | None = None) -> str:
-    """The Chinese label of ``tier``: from ``programme``, else from the programme whose tier is
-    decided at ``level``, the national programme first."""
-    ids = ledger.policy.programme_ids()
-    candidates = [programme] if programme else sorted(ids, key=lambda p: p != "national")
-    for p in candidates:
-        try:
-            t = ledger.policy.in_force(p, on).tier(tier)
-        except LedgerError:
-            continue
-        if level is None or t.deciding_level == level:
-            return t.name
-    return tier
 
 
 # ---------------------------------------------------------------------- commands
@@ -190,19 +116,19 @@ def _command_from_args(args: argparse.Namespace) -> c.Command:
     try:
         return msgspec.convert(obj, ctype, strict=False)
     except msgspec.ValidationError as e:
-        raise c._input_error(e) from None
+        raise c.input_error(e) from None
 
 
 def _run_command(args: argparse.Namespace) -> int:
     cmd = _command_from_args(args)
-    ledger = _ledger(args)
+    ledger = open_ledger(args)
     outcome = ledger.handle(cmd)
     if args.json:
         print_json({"ok": True, **msgspec.to_builtins(outcome)})
     else:
         note = " (repeated: first outcome, nothing written)" if outcome.repeated else ""
-        _console().print(f"accepted {outcome.command} {outcome.command_id}{note}")
-        _table("", ["event", "type", "occurred_on", "event_id"],
+        console().print(f"accepted {outcome.command} {outcome.command_id}{note}")
+        table("", ["event", "type", "occurred_on", "event_id"],
                [(f"{str(e.aggregate_id)[:8]}…#{e.version}", e.type, e.occurred_on, e.event_id) for e in outcome.events])
     return EXIT_OK
 
@@ -266,7 +192,6 @@ def _submit(args: argparse.Namespace) -> int:
             os.unlink(path)
 
 
-EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a process stopped by Ctrl-C
 
 
 class _StopAsked:
@@ -299,7 +224,7 @@ def _submit_file(args: argparse.Namespace, path: str) -> int:
     total: int | None = None
     try:
         total = check_batch(path)
-        ledger = _ledger(args)
+        ledger = open_ledger(args)
         refusals: list[dict[str, Any]] = []
         start = time.perf_counter()
         with progress_bar("submitting", total) as advance, _StopAsked() as stop:
@@ -337,84 +262,29 @@ def _submit_file(args: argparse.Namespace, path: str) -> int:
     if args.json:
         print_json({**counts, "seconds": round(elapsed, 3), "refusals": refusals})
     else:
-        _console().print(f"{counts['accepted']} accepted, {counts['repeated']} repeated, {counts['refused']} refused "
+        console().print(f"{counts['accepted']} accepted, {counts['repeated']} repeated, {counts['refused']} refused "
                          f"in {elapsed:.1f}s ({total / max(elapsed, 1e-9):.0f} commands/s)")
         if refusals:
-            _table("refused", ["command_id", "command", "code", "field", "message"],
+            table("refused", ["command_id", "command", "code", "field", "message"],
                    [(r["command_id"], r["command"], r["code"], r["field"], r["message"]) for r in refusals[:50]])
     return EXIT_REFUSED if refusals else EXIT_OK
 
 
 # ---------------------------------------------------------------------- queries
-# The business dates a query may ask about (services.queries.QUERY_DATES, one home for the
-# CLI and the NATS queries).
-def _date(value: str, field: str) -> str:
-    from services.queries import check_query_date
-
-    try:
-        d = date.fromisoformat(value)
-    except ValueError:
-        raise c.InputError(field, f"{value!r} is not a date in YYYY-MM-DD form") from None
-    check_query_date(d, field)
-    return d.isoformat()
 
 
-def _region(value: str | None, field: str = "--region") -> str | None:
-    """A region code from the command line, checked (exit 2 naming the flag when malformed)."""
-    if value is not None:
-        from domain.values import Region
-
-        try:
-            Region(value)
-        except ValueError as e:
-            raise c.InputError(field, str(e)) from None
-    return value
 
 
-def _moment(value: str, field: str) -> str:
-    """A ledger time from the command line, as the chain table keeps it (UTC, fixed width).
-    A date alone means the end of that day in UTC; a time without zone is UTC."""
-    from datetime import datetime, time as dtime, timezone
-
-    from infra.integrity import utc_text
-
-    try:
-        if len(value) == 10:
-            moment = datetime.combine(date.fromisoformat(value), dtime.max, tzinfo=timezone.utc)
-        else:
-            moment = datetime.fromisoformat(value)
-    except ValueError:
-        raise c.InputError(field, f"{value!r} is not an ISO 8601 date or time") from None
-    return utc_text(moment)
 
 
-AS_RECORDED_HELP = ("answer as the ledger stood at this ledger time (ISO 8601; a date means its end, UTC): facts "
-                    "recorded later are invisible, facts dated after --as-of do not count")
 
 
-def read_model(args: argparse.Namespace, ledger: Any) -> tuple[Any, dict[str, Any] | None]:
-    """The read model a query answers from: the store's own, or with ``--as-recorded T`` a
-    scratch one folded up to the last position recorded by T (the two clocks composed:
-    ``--as-of`` then picks each row's version on the business date).  Returns it and
-    ``{"time", "position"}`` of the recorded time (None without one)."""
-    from infra.readmodel import ReadModel
-
-    if not getattr(args, "as_recorded", None):
-        return ReadModel(ledger), None
-    from infra.integrity import position_recorded_by
-
-    moment = _moment(args.as_recorded, "--as-recorded")
-    as_recorded = {"time": moment, "position": position_recorded_by(ledger, moment)}
-    rm = ReadModel(ledger, prefix="asrec", follows_store=False, target=":memory:")
-    with progress_bar("replaying to the recorded time", as_recorded["position"]) as advance:
-        rm.catch_up(lambda done, total: advance(done), upto=as_recorded["position"])
-    return rm, as_recorded
 
 
 def _pool(args: argparse.Namespace) -> int:
-    as_of = _date(args.as_of or date.today().isoformat(), "--as-of")
-    _region(args.region)
-    ledger = _ledger(args, create=False)
+    as_of = parse_date(args.as_of or date.today().isoformat(), "--as-of")
+    parse_region(args.region)
+    ledger = open_ledger(args, create=False)
     from services.queries import check_tier, pool_items
 
     check_tier(args.tier, ledger.policy, "--tier")
@@ -428,14 +298,14 @@ def _pool(args: argparse.Namespace) -> int:
         print_json({"as_of": as_of, "as_recorded": as_recorded, "tier": args.tier, "level": args.level,
                     "region": args.region, "stage": args.stage, "count": len(items), "items": items})
         return EXIT_OK
-    label = _tier_name(ledger, args.programme, args.tier, date.fromisoformat(as_of), args.level)
+    label = tier_name(ledger, args.programme, args.tier, date.fromisoformat(as_of), args.level)
     lvl = f" {Level(args.level).label}" if args.level else ""
     title = f"{label}{lvl} {'培育库' if args.stage == 'pooled' else ''} · {args.region or '全国'} · {as_of} · {len(items)}"
     if args.stage == "pooled":
-        _table(title, ["USCC", "企业名称", "region", "programme", "入库"],
+        table(title, ["USCC", "企业名称", "region", "programme", "入库"],
                [(m.uscc, m.name, m.region, m.programme, m.admitted_on) for m in items])
     else:
-        _table(title, ["USCC", "企业名称", "region", "level", "product", "有效期 valid (last day)", "flags"],
+        table(title, ["USCC", "企业名称", "region", "level", "product", "有效期 valid (last day)", "flags"],
                [(d.uscc, d.name, d.region, d.level, d.product_name or "",
                  f"{d.valid_from} – {d.last_day}",
                  " ".join(f for f, on in (("renewal", d.renewal_of), ("re-confirmation", d.under_reconfirmation),
@@ -445,9 +315,9 @@ def _pool(args: argparse.Namespace) -> int:
 
 
 def _overdue(args: argparse.Namespace) -> int:
-    as_of = _date(args.as_of or date.today().isoformat(), "--as-of")
-    _region(args.region)
-    ledger = _ledger(args, create=False)
+    as_of = parse_date(args.as_of or date.today().isoformat(), "--as-of")
+    parse_region(args.region)
+    ledger = open_ledger(args, create=False)
     d = date.fromisoformat(as_of)
     deadline = ledger.policy.in_force("national", d).yearly_data_deadline
     month, day = (int(x) for x in deadline.split("-"))
@@ -461,7 +331,7 @@ def _overdue(args: argparse.Namespace) -> int:
         print_json({"as_of": as_of, "as_recorded": as_recorded, "data_year": data_year, "count": len(items),
                     "items": items})
     else:
-        _table(f"逾期 overdue · {args.region or '全国'} · {as_of} (yearly data for {data_year}, due {deadline})",
+        table(f"逾期 overdue · {args.region or '全国'} · {as_of} (yearly data for {data_year}, due {deadline})",
                ["USCC", "企业名称", "region", "kind", "detail"],
                [(i["uscc"], i["name"], i["region"], i["kind"], i["detail"]) for i in items])
     return EXIT_OK
@@ -495,22 +365,22 @@ def _history(args: argparse.Namespace) -> int:
         msgspec.convert(args.uscc, c.Uscc)
     except msgspec.ValidationError:
         raise c.InputError("uscc", f"{args.uscc!r} is not an 18-character USCC (GB 32100-2015 alphabet)") from None
-    ledger = _ledger(args, create=False)
+    ledger = open_ledger(args, create=False)
     entries = history_entries(ledger, args.uscc)
     if args.as_recorded:
         from infra.integrity import utc_text
 
-        moment = _moment(args.as_recorded, "--as-recorded")
+        moment = parse_moment(args.as_recorded, "--as-recorded")
         entries = [e for e in entries if utc_text(e["recorded_at"]) <= moment]
     if args.as_of:
-        as_of = date.fromisoformat(_date(args.as_of, "--as-of"))
+        as_of = date.fromisoformat(parse_date(args.as_of, "--as-of"))
         entries = [e for e in entries if e["occurred_on"] is None or e["occurred_on"] <= as_of]
     ent = ledger.enterprise(args.uscc)
     if args.json:
         print_json({"uscc": args.uscc, "name": ent.name, "region": ent.region, "count": len(entries),
                     "events": entries})
         return EXIT_OK
-    _table(f"{ent.name} · {args.uscc} · {ent.region} · {len(entries)} events",
+    table(f"{ent.name} · {args.uscc} · {ent.region} · {len(entries)} events",
            ["#", "occurred_on", "type", "actor", "document", "details", "recorded_at"],
            [(e["version"], e["occurred_on"], e["type"],
              f"{e['actor'].authority}/{e['actor'].person}" if e["actor"] else "", e["document"],
@@ -537,7 +407,7 @@ def _policy(args: argparse.Namespace) -> int:
     if args.json:
         print_json(rows)
     else:
-        _table("programmes and tiers", ["programme", "version", "from", "tier", "name", "decides", "recommends",
+        table("programmes and tiers", ["programme", "version", "from", "tier", "name", "decides", "recommends",
                                         "years", "requires"],
                [(r["programme"], r["version"], r["effective_from"], r["tier"], r["name"], r["deciding_level"].value,
                  ",".join(x.value for x in r["recommend_levels"]), r["validity_years"], ",".join(r["requires"]))
@@ -548,7 +418,7 @@ def _policy(args: argparse.Namespace) -> int:
 def _rebuild(args: argparse.Namespace) -> int:
     from infra.readmodel import ReadModel
 
-    ledger = _ledger(args, create=False)
+    ledger = open_ledger(args, create=False)
     rm = ReadModel(ledger)
     start = time.perf_counter()
     with progress_bar("rebuilding pools", ledger.max_position()) as advance:
@@ -558,15 +428,15 @@ def _rebuild(args: argparse.Namespace) -> int:
     if args.json:
         print_json({"events": n, "seconds": round(elapsed, 3)})
     else:
-        _console().print(f"rebuilt pools from {n} events in {elapsed:.1f}s")
+        console().print(f"rebuilt pools from {n} events in {elapsed:.1f}s")
     return EXIT_OK
 
 
 def _demo(args: argparse.Namespace) -> int:
     from infra.readmodel import ReadModel
-    from services.demo import DEMO_AS_OF, EXPECTED, demo_script
+    from scenarios.demo import DEMO_AS_OF, EXPECTED, demo_script
 
-    ledger = _ledger(args)
+    ledger = open_ledger(args)
     script = demo_script()
     cmds = [(c.convert_command(obj), expected) for obj, expected in script]
     unexpected: list[str] = []
@@ -601,14 +471,14 @@ def _demo(args: argparse.Namespace) -> int:
         print_json({"store": describe(ledger.store), "commands": len(cmds), "expected_refusals": refused,
                     "unexpected": unexpected, "seconds": round(elapsed, 2), "pools": results})
     else:
-        _console().print(f"demo loaded into {describe(ledger.store)}: {len(cmds)} commands "
+        console().print(f"demo loaded into {describe(ledger.store)}: {len(cmds)} commands "
                          f"({refused} refused on purpose, each by the rule it breaks) in {elapsed:.1f}s")
-        _table("pools", ["tier", "name", "level", "region", "stage", "as of", "count", "report"],
-               [(r["tier"], _tier_name(ledger, r.get("programme"), r["tier"], date.fromisoformat(r["as_of"]),
+        table("pools", ["tier", "name", "level", "region", "stage", "as of", "count", "report"],
+               [(r["tier"], tier_name(ledger, r.get("programme"), r["tier"], date.fromisoformat(r["as_of"]),
                                        r.get("level")),
                  r.get("level") or "", r.get("region") or "全国", r["stage"], r["as_of"], r["count"], r["expected"])
                 for r in results])
-        _console().print("try: cultivation pool --tier little_giant --level national --region 211400 "
+        console().print("try: cultivation pool --tier little_giant --level national --region 211400 "
                          f"--as-of {DEMO_AS_OF}")
     bad = unexpected or [r for r in results if r["count"] != r["expected"]]
     if bad:
@@ -618,7 +488,7 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from services.serve import Server, serve
+    from entrypoints.serve import Server, serve
 
     components = tuple(x.strip() for x in args.components.split(",") if x.strip())
     unknown = [x for x in components if x not in Server.COMPONENTS]
@@ -627,10 +497,10 @@ def _serve(args: argparse.Namespace) -> int:
     if args.relay_batch < 1:
         raise c.InputError("--relay-batch", "must be at least 1")
     principals = _principals(args.principals) if args.principals else None
-    ledger = _ledger(args)
+    ledger = open_ledger(args)
     projector = None
     if not args.projector_in_process:  # the same policies and credentials; the store goes by environment
-        projector = [sys.executable, "-m", "services.cli", "serve", "--components", "projector",
+        projector = [sys.executable, "-m", "entrypoints.cli", "serve", "--components", "projector",
                      *(["--policies", args.policies] if args.policies else []),
                      *(["--principals", args.principals] if args.principals else [])]
     return serve(ledger, components=components, relay_batch=args.relay_batch, principals=principals,
@@ -677,9 +547,9 @@ def _permissions(args: argparse.Namespace) -> int:
 def _watch(args: argparse.Namespace) -> int:
     import asyncio
 
-    from services.serve import watch_pool
+    from entrypoints.serve import watch_pool
 
-    _region(args.region)
+    parse_region(args.region)
 
     def emit(change: Any) -> None:
         d = change.designation
@@ -803,15 +673,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("policy", parents=[common], help="list the programmes, rule versions and tiers")
     p.set_defaults(func=_policy)
 
-    from services.audit import add_parser as add_audit_parser
+    from entrypoints.cli_audit import add_parser as add_audit_parser
 
     add_audit_parser(sub, common)
 
-    from services.report import add_report_parser
+    from entrypoints.cli_report import add_report_parser
 
     add_report_parser(sub, common)
 
-    from services.generate import add_generate_parser
+    from entrypoints.cli_generate import add_generate_parser
 
     add_generate_parser(sub, common)
 
@@ -866,8 +736,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    # Run the module's importable copy: ``python -m services.cli`` would otherwise make this
+    # Run the module's importable copy: ``python -m entrypoints.cli`` would otherwise make this
     # file ``__main__`` and its error classes differ from those other modules import and raise.
-    from services.cli import main as _main
+    from entrypoints.cli import main as _main
 
     sys.exit(_main())

@@ -31,11 +31,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from infra.nats import EmbeddedNats, connect_options, ensure_stream_and_bucket
+from infra.nats import URL_FILE, EmbeddedNats, connect_options, ensure_stream_and_bucket, local_nats_url
 from infra.store import CULTIVATION_HOME, describe
 
 log = logging.getLogger("cultivation.serve")
-URL_FILE = CULTIVATION_HOME / "nats.url"
 PATIENCE_ENV = "CULTIVATION_NATS_PATIENCE"  # seconds serve keeps trying to reach NATS before it gives up
 DEFAULT_PATIENCE = 60.0
 
@@ -150,16 +149,6 @@ class HomeLock:
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
-
-
-def local_nats_url() -> str | None:
-    """``NATS_URL``, else the URL a local ``cultivation serve`` wrote, else None."""
-    if os.environ.get("NATS_URL"):
-        return os.environ["NATS_URL"]
-    try:
-        return URL_FILE.read_text().strip() or None
-    except OSError:
-        return None
 
 
 PARENT_ENV = "CULTIVATION_SERVE_PARENT"  # set by serve for its projector process: the parent's pid
@@ -305,7 +294,7 @@ class Server:
     async def start(self) -> None:
         from infra.projector import LiveProjector
         from infra.relay import Relay
-        from services.nats_service import CommandService
+        from entrypoints.nats_service import CommandService
 
         url = self.nats_url
         as_user: dict[str, Any] = {}

@@ -1,0 +1,95 @@
+"""``cultivation report``: the CLI of the statistics report (``reports``)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import date
+from typing import Any
+
+import msgspec
+
+from entrypoints.console import EXIT_OK, console, open_ledger, parse_date, parse_region, read_model
+from reports.figures import EXPIRY_DAYS, SECTIONS, build_report
+from reports.render import FORMATS, render_csv, render_html, render_json, render_table
+from services import commands as c
+
+
+def add_report_parser(sub: Any, common: argparse.ArgumentParser) -> None:
+    """Register ``cultivation report`` on the CLI's subparsers."""
+    p = sub.add_parser(
+        "report", parents=[common], help="the statistics report: counts, expiring, review due, rewards, chart",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="The statistics in the form the reports use, for a region and its sub-regions on a business "
+                    "date:\n"
+                    "  counts      valid designations per programme, tier and level, in total and per sub-region\n"
+                    "              (a province's cities, a city's counties, the country's provinces)\n"
+                    f"  expiring    designations no longer valid {EXPIRY_DAYS} days after the date (renewed ones left "
+                    "out)\n"
+                    "  review_due  inside the tier's review window, not yet reviewed for the period, not revoked\n"
+                    "  rewards     per scheme and budget year: granted, clawed back, net (inside the region) against\n"
+                    "              the yearly budget, what the whole scheme used of it, and what is left\n"
+                    "  series      valid designations per tier at every month-end up to the date (and on it), each as\n"
+                    "              it stood on that day\n\n"
+                    "Every section is as of the date: each designation, name and region as it stood then; with\n"
+                    "--as-recorded, as the ledger had recorded it by that ledger time. Tables, CSV and HTML show the\n"
+                    "last valid day (有效期至); JSON keeps the exclusive valid_until and adds last_day.\n\n"
+                    "Formats: table (default; money in 元), json (one object with every section; money in integer\n"
+                    "fen; --json is the same), csv (every section as a line '# NAME', a header row and its rows,\n"
+                    "sections separated by a blank line; with --table NAME only that table: header and rows;\n"
+                    "money in integer fen), html (a self-contained UTF-8 page: tables and an inline SVG chart,\n"
+                    "no external resources).")
+    p.add_argument("--region", metavar="CODE", help="GB/T 2260 code: a province, city or county (default: the country)")
+    p.add_argument("--as-of", metavar="YYYY-MM-DD", help="business date (default: today)")
+    p.add_argument("--as-recorded", metavar="TIME",
+                   help="the report as the ledger stood at this ledger time (ISO 8601; a date means its end, UTC)")
+    p.add_argument("--format", choices=FORMATS, default=None, help="output format (default: table)")
+    p.add_argument("--table", choices=SECTIONS, help="only this table (table, json and csv formats)")
+    p.add_argument("--out", metavar="FILE", help="write to FILE (UTF-8) instead of standard output; an existing file "
+                                                 "only with --force, never through a symbolic link, never one of "
+                                                 "the ledger's own files")
+    p.add_argument("--force", action="store_true", help="replace the --out file if it exists")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from infra.files import check_output, output_file
+    from infra.store import ledger_files, store_url
+
+    as_of = parse_date(args.as_of or date.today().isoformat(), "--as-of")
+    parse_region(args.region)
+    fmt = args.format or ("json" if args.json else "table")
+    if args.json and fmt != "json":
+        raise c.InputError("--format", f"--json asks for json, --format for {fmt}")
+    if args.table and fmt == "html":
+        raise c.InputError("--table", "the html page holds every table; --table applies to table, json and csv")
+    region = None if args.region in (None, "000000") else args.region
+    protect = ledger_files(store_url(args.db))
+    if args.out:  # refused before any work, and checked again when the file is put in place
+        check_output(args.out, force=args.force, protect=protect)
+    ledger = open_ledger(args, create=False)
+    rm, as_recorded = read_model(args, ledger)
+    try:
+        report = build_report(rm, ledger.policy, as_of=as_of, region=region)
+    finally:
+        rm.close()
+    if as_recorded:
+        report = msgspec.structs.replace(report, as_recorded=as_recorded["time"])
+    if fmt == "table":
+        if args.out:
+            from rich.console import Console
+
+            with output_file(args.out, force=args.force, protect=protect) as fh:
+                render_table(report, Console(file=fh, width=200, highlight=False, soft_wrap=False, markup=False,
+                                             emoji=False, color_system=None), args.table)
+        else:
+            render_table(report, console(), args.table)
+        return EXIT_OK
+    text = {"json": lambda: render_json(report, args.table), "csv": lambda: render_csv(report, args.table),
+            "html": lambda: render_html(report)}[fmt]()
+    if args.out:
+        with output_file(args.out, force=args.force, protect=protect, newline="") as fh:
+            fh.write(text)
+    else:
+        sys.stdout.write(text)
+    return EXIT_OK

@@ -1,0 +1,175 @@
+"""What every entry point of the command line shares: exit codes, the one-line failure
+(:class:`CliError`), the console (rich, no markup: names come from whoever sent the
+commands), JSON on standard output, tables, the progress bar, the ledger named by ``--db``,
+and the parsing of the values people type (dates, region codes, ledger times) into the
+checked forms the service layer takes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import date
+from typing import Any
+
+import msgspec
+
+from domain.errors import LedgerError
+from services import commands as c
+
+EXIT_OK, EXIT_REFUSED, EXIT_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a process stopped by Ctrl-C
+_json = msgspec.json.Encoder()
+
+
+class CliError(Exception):
+    """A failure the CLI reports in one line (and, with ``--json``, as a JSON refusal with
+    ``error_code`` and any ``extra`` keys); ``code`` is the exit code."""
+
+    def __init__(self, message: str, code: int = EXIT_INPUT, *, error_code: str = "input.invalid",
+                 field: str | None = None, extra: dict[str, Any] | None = None):
+        super().__init__(message)
+        self.code = code
+        self.error_code = error_code
+        self.field = field
+        self.extra = extra or {}
+
+    def as_dict(self) -> dict[str, Any]:
+        rule = {EXIT_INPUT: "input", EXIT_INTERNAL: "internal"}.get(self.code, "cli")
+        return {"code": self.error_code, "rule": rule, "field": self.field, "message": str(self)}
+
+
+def console(stderr: bool = False):  # type: ignore[no-untyped-def]
+    from rich.console import Console
+
+    stream = sys.stderr if stderr else sys.stdout
+    # Piped output keeps whole lines (grep, less), a terminal gets its own width.  No markup,
+    # no emoji codes: names and ids come from whoever sent the commands, and "[/]" in a name
+    # must print as itself, not break (or restyle) the table.
+    return Console(stderr=stderr, highlight=False, soft_wrap=False, markup=False, emoji=False,
+                   width=None if stream.isatty() else 240)
+
+
+def print_json(obj: Any) -> None:
+    sys.stdout.write(_json.encode(obj).decode() + "\n")
+
+
+@contextmanager
+def progress_bar(label: str, total: int | None) -> Iterator[Callable[[int], None]]:
+    """A progress bar on stderr when it is a terminal; silent otherwise."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                  console=console(stderr=True), disable=not sys.stderr.isatty(), transient=True) as p:
+        task = p.add_task(label, total=total)
+        yield lambda n: p.update(task, completed=n)
+
+
+def table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    from rich.table import Table
+
+    t = Table(title=title, title_justify="left", show_lines=False)
+    for col in columns:
+        t.add_column(col)
+    for r in rows:
+        t.add_row(*["" if v is None else str(v) for v in r])
+    console().print(t)
+
+
+def open_ledger(args: argparse.Namespace, *, create: bool = True):  # type: ignore[no-untyped-def]
+    """The ledger on the store ``--db`` names.  A read (``create=False``) never makes a
+    ledger where there is none: it is refused naming the store (exit 2), as are an unknown
+    scheme, a directory, a bad query value; a server that does not answer is exit 3."""
+    from infra.store import StoreError, StoreUnavailable, check_store, store_url
+    from services.ledger import Ledger
+
+    url = store_url(args.db)
+    try:
+        check_store(url, create=create)
+        return Ledger(db=url, policies=args.policies)
+    except StoreUnavailable as e:
+        raise CliError(str(e), EXIT_INTERNAL, error_code="store.unavailable", field="--db") from None
+    except StoreError as e:
+        raise CliError(str(e), error_code="store.invalid", field="--db") from None
+    except ValueError as e:  # a bad policy file
+        raise CliError(str(e)) from None
+
+
+def tier_name(ledger: Any, programme: str | None, tier: str, on: date, level: str | None = None) -> str:
+    """The Chinese label of ``tier``: from ``programme``, else from the programme whose tier is
+    decided at ``level``, the national programme first."""
+    ids = ledger.policy.programme_ids()
+    candidates = [programme] if programme else sorted(ids, key=lambda p: p != "national")
+    for p in candidates:
+        try:
+            t = ledger.policy.in_force(p, on).tier(tier)
+        except LedgerError:
+            continue
+        if level is None or t.deciding_level == level:
+            return t.name
+    return tier
+
+
+def parse_date(value: str, field: str) -> str:
+    from services.queries import check_query_date
+
+    try:
+        d = date.fromisoformat(value)
+    except ValueError:
+        raise c.InputError(field, f"{value!r} is not a date in YYYY-MM-DD form") from None
+    check_query_date(d, field)
+    return d.isoformat()
+
+
+def parse_region(value: str | None, field: str = "--region") -> str | None:
+    """A region code from the command line, checked (exit 2 naming the flag when malformed)."""
+    if value is not None:
+        from domain.values import Region
+
+        try:
+            Region(value)
+        except ValueError as e:
+            raise c.InputError(field, str(e)) from None
+    return value
+
+
+def parse_moment(value: str, field: str) -> str:
+    """A ledger time from the command line, as the chain table keeps it (UTC, fixed width).
+    A date alone means the end of that day in UTC; a time without zone is UTC."""
+    from datetime import datetime, time as dtime, timezone
+
+    from infra.integrity import utc_text
+
+    try:
+        if len(value) == 10:
+            moment = datetime.combine(date.fromisoformat(value), dtime.max, tzinfo=timezone.utc)
+        else:
+            moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise c.InputError(field, f"{value!r} is not an ISO 8601 date or time") from None
+    return utc_text(moment)
+
+
+AS_RECORDED_HELP = ("answer as the ledger stood at this ledger time (ISO 8601; a date means its end, UTC): facts "
+                    "recorded later are invisible, facts dated after --as-of do not count")
+
+
+def read_model(args: argparse.Namespace, ledger: Any) -> tuple[Any, dict[str, Any] | None]:
+    """The read model a query answers from: the store's own, or with ``--as-recorded T`` a
+    scratch one folded up to the last position recorded by T (the two clocks composed:
+    ``--as-of`` then picks each row's version on the business date).  Returns it and
+    ``{"time", "position"}`` of the recorded time (None without one)."""
+    from infra.readmodel import ReadModel
+
+    if not getattr(args, "as_recorded", None):
+        return ReadModel(ledger), None
+    from infra.integrity import position_recorded_by
+
+    moment = parse_moment(args.as_recorded, "--as-recorded")
+    as_recorded = {"time": moment, "position": position_recorded_by(ledger, moment)}
+    rm = ReadModel(ledger, prefix="asrec", follows_store=False, target=":memory:")
+    with progress_bar("replaying to the recorded time", as_recorded["position"]) as advance:
+        rm.catch_up(lambda done, total: advance(done), upto=as_recorded["position"])
+    return rm, as_recorded

@@ -1,0 +1,349 @@
+"""``cultivation report``: the statistics in the form the reports use (统计报告).
+
+:func:`build_report` computes, from the read model (``infra.readmodel``) and the policy
+book, for a region (with its sub-regions) on a business date:
+
+1. ``counts``: designations valid on the date per programme, tier and level, in total and
+   per sub-region (a province's cities, a city's counties, the country's provinces), with
+   the tier's Chinese name from the rule version in force on the date;
+2. ``expiring``: designations valid on the date that are no longer valid 90 days later
+   (``valid_until <= as_of + 90 days``), renewed ones left out (their successor goes on);
+   ``review_due``: designations inside their tier's review window on the date, not yet
+   reviewed (passed or failed) for the period ending then, not revoked.  Both judge each
+   designation as it stood on the date: a review recorded later does not hide it
+   (``projections.reviews``);
+3. ``rewards``: per scheme and budget year, the rewards paid inside the region up to the
+   date (granted, clawed back, net) against the scheme's yearly budget (the budget, what
+   the whole scheme has used of it, what is left).  A claw-back counts against the year
+   the reward was paid from, as the budget refund does;
+4. ``series``: the pool size per programme, tier and level at every month-end up to the
+   date, and on the date, inside the region: each point counts the designations valid on
+   it as they stood on it (their versions, ``projections.pools``), one pass over the
+   versions with a difference array per series.
+
+Every section is as of the date: designations, names and regions as they stood on it,
+nothing dated after it.
+
+Renderers: a rich table (``table``), JSON (one object, money in integer fen), CSV (one
+section per table, or ``--table`` for one) and a self-contained HTML page (UTF-8, Chinese
+labels, inline CSS and SVG chart, no network references).
+"""
+
+from __future__ import annotations
+
+import argparse
+import bisect
+import calendar
+import csv
+import io
+import sys
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from datetime import date, timedelta
+from html import escape
+from typing import Any
+
+import msgspec
+
+from domain.errors import LedgerError
+from domain.policy import PolicyBook, Tier
+from domain.values import Level, Region, region_covers
+from projections.pools import Designation
+from projections.reviews import ReviewRow, state_on
+from projections.rewards import BudgetRow, RewardRow
+
+EXPIRY_DAYS = 90
+SECTIONS = ("counts", "series", "expiring", "review_due", "rewards")
+
+
+# ---------------------------------------------------------------------------- the report
+class CountRow(msgspec.Struct, kw_only=True):
+    programme: str
+    programme_name: str
+    tier: str
+    tier_name: str
+    level: str
+    level_name: str
+    total: int
+    by_region: dict[str, int]  # sub-region code -> count (empty for a county)
+
+
+class Listed(msgspec.Struct, kw_only=True):
+    """A designation on one of the lists, as it stood on the report's date."""
+
+    uscc: str
+    name: str
+    region: str
+    programme: str
+    tier: str
+    tier_name: str
+    level: str
+    level_name: str
+    application_id: str
+    product_name: str | None
+    valid_from: str
+    valid_until: str  # exclusive, as everywhere in the ledger
+    last_day: str  # the last day of validity (valid_until - 1 day), as documents print it
+    days_left: int  # days from the report's date to valid_until
+    window_opens: str | None = None  # review window (review_due only)
+
+
+class RewardLine(msgspec.Struct, kw_only=True):
+    programme: str
+    programme_name: str
+    scheme: str
+    scheme_name: str
+    year: int
+    rewards: int  # rewards paid inside the region
+    granted_fen: int
+    clawed_back_fen: int
+    net_fen: int
+    budget_fen: int | None  # the scheme's yearly budget (None: no budget)
+    budget_used_fen: int  # net paid by the whole scheme in that year (every region)
+    remaining_fen: int | None
+
+
+class RewardTotals(msgspec.Struct, kw_only=True):
+    rewards: int
+    granted_fen: int
+    clawed_back_fen: int
+    net_fen: int
+
+
+class Series(msgspec.Struct, kw_only=True):
+    programme: str
+    tier: str
+    level: str
+    label: str  # tier name and level, as the chart's legend shows it
+    counts: list[int]  # one per month-end of Report.months
+
+
+class Report(msgspec.Struct, kw_only=True):
+    as_of: str
+    region: str | None  # None: the whole country
+    region_level: str
+    sub_regions: list[str]
+    position: int  # ledger position the read model stood at: "as recorded up to"
+    as_recorded: str | None = None  # the ledger time asked for with --as-recorded (position: the last recorded by then)
+    counts: list[CountRow]
+    expiring_days: int
+    expiring: list[Listed]
+    review_due: list[Listed]
+    rewards: list[RewardLine]
+    reward_totals: RewardTotals
+    months: list[str]  # month-end dates of the series
+    series: list[Series]
+
+
+# ---------------------------------------------------------------------------- policy look-ups
+def _tier_policy(book: PolicyBook, programme: str, tier: str, on: date) -> Tier | None:
+    """The tier in the rule version in force on ``on``; else in the latest version that has it."""
+    try:
+        return book.in_force(programme, on).tier(tier)
+    except LedgerError:
+        pass
+    for version in reversed(book.versions(programme)):
+        for t in version.tiers:
+            if t.id == tier:
+                return t
+    return None
+
+
+def _programme_name(book: PolicyBook, programme: str, on: date) -> str:
+    try:
+        return book.in_force(programme, on).name
+    except LedgerError:
+        versions = book.versions(programme)
+        return versions[-1].name if versions else programme
+
+
+def _scheme_name(book: PolicyBook, programme: str, scheme: str, on: date) -> str:
+    try:
+        return book.in_force(programme, on).scheme(scheme).name
+    except LedgerError:
+        for version in reversed(book.versions(programme)):
+            for s in version.schemes:
+                if s.id == scheme:
+                    return s.name
+    return scheme
+
+
+def level_name(level: str) -> str:
+    try:
+        return Level(level).label
+    except ValueError:
+        return level
+
+
+def _sub_region(region: str | None, code: str) -> str | None:
+    """The sub-region of ``region`` that ``code`` lies in (None below a county)."""
+    level = Region(region).level if region else "national"
+    if level == "national":
+        return code[:2] + "0000"
+    if level == "provincial":
+        return code[:4] + "00"
+    if level == "municipal":
+        return code
+    return None
+
+
+def _month_ends(first_year: int, until: str) -> list[str]:
+    """The month-ends from January of ``first_year`` before ``until``, then ``until`` itself:
+    the chart ends on the report's date (nothing dated after it counts)."""
+    ends = [date(y, m, calendar.monthrange(y, m)[1]).isoformat()
+            for y in range(first_year, int(until[:4]) + 1) for m in range(1, 13)]
+    return [m for m in ends if m < until] + [until]
+
+
+def _end_of_validity(d: Designation) -> str:
+    """The first day ``d`` is no longer valid (valid_until, or an earlier revocation or end)."""
+    assert d.valid_until is not None
+    return min(x for x in (d.valid_until, d.revoked_on, d.ended_on) if x is not None)
+
+
+# ---------------------------------------------------------------------------- building
+def build_report(rm: Any, book: PolicyBook, *, as_of: str, region: str | None = None) -> Report:
+    """The report for ``region`` (None: the whole country) on business date ``as_of``, from
+    read model ``rm`` (caught up first when it follows the store)."""
+    if rm.follows_store:
+        rm.catch_up()
+    position = rm.position()
+    on = date.fromisoformat(as_of)
+    # Every designation as it stood on the date (its version in force then, in the region it
+    # had then), and for the chart every version begun by the date.
+    versions = [v for v in rm.versions("designation", upto=as_of, region=region)
+                if v.row.status == "approved" and v.row.valid_from and v.row.valid_until]
+    approved: list[Designation] = [v.row for v in versions if v.until is None or as_of < v.until]
+    ents = {d.enterprise_id for d in approved}
+    reviews: dict[tuple[str, str], list[ReviewRow]] = defaultdict(list)
+    for r in rm.rows("review"):
+        if r.enterprise_id in ents:
+            reviews[(r.enterprise_id, r.application_id)].append(r)
+
+    # Which series (programme, tier, level) the report shows, in ladder order.
+    def order(key: tuple[str, str, str]) -> tuple[Any, ...]:
+        programme, tier, level = key
+        try:
+            tiers = [t.id for t in book.in_force(programme, on).tiers]
+        except LedgerError:
+            versions = book.versions(programme)
+            tiers = [t.id for t in versions[-1].tiers] if versions else []
+        rank = tiers.index(tier) if tier in tiers else len(tiers)
+        lvl = Level(level).rank if level in Level.__members__ else -1
+        return (programme != "national", programme, rank, -lvl, tier)
+
+    keys = sorted({(v.row.programme, v.row.tier, v.row.level) for v in versions}, key=order)
+    tier_names = {}
+    for key in keys:
+        t = _tier_policy(book, key[0], key[1], on)
+        tier_names[key] = t.name if t else key[1]
+
+    # 1. counts, and 2. the lists, in one pass
+    totals: dict[tuple[str, str, str], int] = defaultdict(int)
+    by_region: dict[tuple[str, str, str], dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    expiring: list[Listed] = []
+    review_due: list[Listed] = []
+    horizon = (on + timedelta(days=EXPIRY_DAYS)).isoformat()
+    windows: dict[tuple[str, str], int | None] = {}
+    for d in approved:
+        if not d.valid_on(as_of):
+            continue
+        key = (d.programme, d.tier, d.level)
+        totals[key] += 1
+        sub = _sub_region(region, d.region)
+        if sub is not None:
+            by_region[key][sub] += 1
+        st = state_on(d, reviews.get((d.enterprise_id, d.application_id), ()), as_of)
+        until = st.valid_until or d.valid_until
+        assert until is not None
+
+        def listed(window_opens: str | None = None) -> Listed:
+            assert d.valid_from is not None
+            u = date.fromisoformat(until)
+            return Listed(uscc=d.uscc, name=d.name, region=d.region, programme=d.programme, tier=d.tier,
+                          tier_name=tier_names[key], level=d.level, level_name=level_name(d.level),
+                          application_id=d.application_id, product_name=d.product_name, valid_from=d.valid_from,
+                          valid_until=until, last_day=(u - timedelta(days=1)).isoformat(), days_left=(u - on).days,
+                          window_opens=window_opens)
+
+        if until <= horizon and not st.renewed:
+            expiring.append(listed())
+        if (d.programme, d.tier) not in windows:
+            t = _tier_policy(book, d.programme, d.tier, on)
+            windows[(d.programme, d.tier)] = t.review_window_days if t else None
+        window = windows[(d.programme, d.tier)]
+        if window and not st.reviewed:
+            opens = (date.fromisoformat(until) - timedelta(days=window)).isoformat()
+            if opens <= as_of:
+                review_due.append(listed(opens))
+    sort_key = (lambda x: (x.valid_until, x.region, x.uscc, x.tier, x.application_id))
+    expiring.sort(key=sort_key)
+    review_due.sort(key=sort_key)
+    sub_regions = sorted({s for counts in by_region.values() for s in counts})
+    counts = [CountRow(programme=k[0], programme_name=_programme_name(book, k[0], on), tier=k[1],
+                       tier_name=tier_names[k], level=k[2], level_name=level_name(k[2]), total=totals.get(k, 0),
+                       by_region=dict(sorted(by_region[k].items())) if k in by_region else {})
+              for k in keys]
+
+    # 3. rewards against budgets
+    lines: dict[tuple[str, str, int], list[int]] = {}  # -> [rewards, granted, clawed back]
+    used: dict[tuple[str, str, int], int] = defaultdict(int)
+    reward_rows: list[RewardRow] = rm.rows("reward")
+    for r in reward_rows:
+        if r.granted_on > as_of:
+            continue
+        back = r.clawed_back_on(as_of)
+        key3 = (r.programme, r.scheme, r.year)
+        used[key3] += r.amount_fen - back
+        if region and not region_covers(region, r.region):
+            continue
+        line = lines.setdefault(key3, [0, 0, 0])
+        line[0] += 1
+        line[1] += r.amount_fen
+        line[2] += back
+    budgets: dict[tuple[str, str, int], BudgetRow] = {(b.programme, b.scheme, b.year): b
+                                                      for b in rm.rows("budget")}
+    rewards = []
+    for (programme, scheme, year), (n, granted, back) in sorted(lines.items()):
+        b = budgets.get((programme, scheme, year))
+        budget = b.budget_fen if b else None
+        spent = used[(programme, scheme, year)]
+        rewards.append(RewardLine(
+            programme=programme, programme_name=_programme_name(book, programme, on), scheme=scheme,
+            scheme_name=_scheme_name(book, programme, scheme, date(year, 12, 31)),
+            year=year, rewards=n, granted_fen=granted, clawed_back_fen=back, net_fen=granted - back,
+            budget_fen=budget, budget_used_fen=spent, remaining_fen=None if budget is None else budget - spent))
+    reward_totals = RewardTotals(rewards=sum(x.rewards for x in rewards),
+                                 granted_fen=sum(x.granted_fen for x in rewards),
+                                 clawed_back_fen=sum(x.clawed_back_fen for x in rewards),
+                                 net_fen=sum(x.net_fen for x in rewards))
+
+    # 4. pool sizes at month-ends: one pass, a difference array per series
+    months: list[str] = []
+    series: list[Series] = []
+    if versions:
+        first = min(int(v.row.valid_from[:4]) for v in versions if v.row.valid_from)
+        months = _month_ends(min(first, on.year), as_of)
+        index = {k: i for i, k in enumerate(keys)}
+        diff = [[0] * (len(months) + 1) for _ in keys]
+        for v in versions:  # a point counts a designation valid on it, as it stood on it
+            d = v.row
+            assert d.valid_from is not None
+            lo = bisect.bisect_left(months, max(d.valid_from, d.since))
+            end = _end_of_validity(d)
+            hi = bisect.bisect_left(months, end if v.until is None else min(end, v.until))
+            if lo < hi:
+                row = diff[index[(d.programme, d.tier, d.level)]]
+                row[lo] += 1
+                row[hi] -= 1
+        for k, row in zip(keys, diff):
+            running, counts_k = 0, []
+            for delta in row[:-1]:
+                running += delta
+                counts_k.append(running)
+            series.append(Series(programme=k[0], tier=k[1], level=k[2],
+                                 label=f"{tier_names[k]}（{level_name(k[2])}）", counts=counts_k))
+    return Report(as_of=as_of, region=region, region_level=Region(region).level if region else "national",
+                  sub_regions=sub_regions, position=position, counts=counts, expiring_days=EXPIRY_DAYS,
+                  expiring=expiring, review_due=review_due, rewards=rewards, reward_totals=reward_totals,
+                  months=months, series=series)
