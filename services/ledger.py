@@ -59,7 +59,8 @@ from domain.policy import PolicyBook, Programme
 from domain.values import Actor, uscc_check_char, uscc_region
 from infra.mapper import MsgspecMapper
 from infra.policy_files import load_policy_book
-from infra.store import read_rows, schema_lock, sql_table, store_env, store_url
+from infra.event_store import BulkEventStore, bulk_event_store
+from infra.store import schema_lock, store_env, store_url
 from services import commands as c
 
 log = logging.getLogger("cultivation.ledger")
@@ -158,6 +159,10 @@ class Ledger(Application[UUID]):
         self._cache: OrderedDict[UUID, Aggregate] = OrderedDict()
         self._cache_lock = threading.Lock()
         super().__init__(env={**store_env(self.store), **(env or {})})
+        # The bulk reads and the raw insert, in the store's dialect (the library's ports read
+        # one aggregate at a time).
+        self.bulk: BulkEventStore = bulk_event_store(
+            self.recorder, self.snapshots.recorder if self.snapshots is not None else None)
         self.policy: PolicyBook = load_policy_book(policies)
 
     def construct_recorder(self) -> ApplicationRecorder:
@@ -219,87 +224,30 @@ class Ledger(Application[UUID]):
                 self._cache.popitem(last=False)
 
     def load_many(self, ids: Iterable[UUID], unsnapshotted: Collection[UUID] = ()) -> dict[UUID, Aggregate | None]:
-        """Reconstruct many aggregates in one read transaction (``None`` for those not stored).
+        """Reconstruct many aggregates in one read per 500 of them (``None`` for those not stored).
 
         An aggregate the cache holds is taken out of it (the decision owns it until
         :meth:`_release`) and brought up to date with the events recorded after its
-        version, by this or another process; any other is built from its latest snapshot,
-        if it has one, and the events after it.  One query finds the snapshots, one the
-        events: each aggregate's events after the version it starts from.
+        version, by this or another process; any other (but those of ``unsnapshotted``) is
+        built from its latest snapshot, if it has one, and the events after it.  One query
+        finds the snapshots, one the events: each aggregate's events after the version it
+        starts from (:meth:`infra.event_store.BulkEventStore.read_after`).
         """
-        from eventsourcing.persistence import StoredEvent
-        from eventsourcing.postgres import PostgresApplicationRecorder
-
         wanted = list(dict.fromkeys(ids))
         out: dict[UUID, Aggregate | None] = dict.fromkeys(wanted)
         with self._cache_lock:
             for oid in wanted:
                 out[oid] = self._cache.pop(oid, None)
-        recorder = self.recorder
-        events_table = sql_table(recorder)
-        snapshots_table = sql_table(self.snapshots.recorder) if self.snapshots is not None else None
-        pg = isinstance(recorder, PostgresApplicationRecorder)
+        starts = {oid: (agg.version if agg is not None else 0) for oid, agg in out.items()}
+        cold = [oid for oid in wanted if out[oid] is None and oid not in unsnapshotted]
+        snapshots, events = self.bulk.read_after(starts, cold)
         to_event = self.mapper.to_domain_event
-        cols = "e.originator_id, e.originator_version, e.topic, e.state"
-        for i in range(0, len(wanted), 500):
-            chunk = wanted[i:i + 500]
-            cold = [oid for oid in chunk if out[oid] is None and oid not in unsnapshotted]
-            snaps: list[tuple[Any, ...]] = []
-            if pg:
-                # prepare=False: psycopg prepares a statement after a few runs, and PostgreSQL's
-                # generic plan for an array parameter was up to 10x slower than a custom one.
-                with recorder.datastore.get_connection() as conn, conn.cursor() as curs:
-                    if snapshots_table and cold:
-                        curs.execute(f"SELECT DISTINCT ON (originator_id) originator_id, originator_version, topic, "
-                                     f"state FROM {snapshots_table} WHERE originator_id = ANY(%s) "
-                                     f"ORDER BY originator_id, originator_version DESC", (cold,), prepare=False)
-                        snaps = [(r["originator_id"], r["originator_version"], r["topic"], r["state"])
-                                 for r in curs.fetchall()]
-                    floor = self._floors(chunk, out, snaps)
-                    # Every event of these aggregates; those at or below each one's starting version
-                    # are skipped below, undecoded.  (Joining against (id, version) pairs made the
-                    # planner merge-join through the whole primary key index: 7x slower.)
-                    curs.execute(f"SELECT {cols} FROM {events_table} e WHERE e.originator_id = ANY(%s) "
-                                 f"ORDER BY e.originator_id, e.originator_version", (list(floor),), prepare=False)
-                    rows = [(r["originator_id"], r["originator_version"], r["topic"], r["state"])
-                            for r in curs.fetchall()]
-            else:
-                with recorder.datastore.transaction(commit=False) as cur:
-                    if snapshots_table and cold:
-                        cur.execute(f"SELECT originator_id, originator_version, topic, state FROM {snapshots_table} "
-                                    f"WHERE originator_id IN ({','.join('?' * len(cold))}) "
-                                    f"ORDER BY originator_id, originator_version DESC", [u.hex for u in cold])
-                        snaps = [tuple(r) for r in cur.fetchall()]
-                    floor = self._floors(chunk, out, snaps)
-                    cur.execute(f"WITH w(id, v) AS (VALUES {','.join(['(?, ?)'] * len(floor))}) SELECT {cols} "
-                                f"FROM w JOIN {events_table} e ON e.originator_id = w.id AND e.originator_version > w.v "
-                                f"ORDER BY e.originator_id, e.originator_version",
-                                [x for oid, v in floor.items() for x in (oid.hex, v)])
-                    rows = [tuple(r) for r in cur.fetchall()]
-            for oid, version, topic, state in rows:
-                if pg and version <= floor[oid]:  # PostgreSQL reads them all (above); SQLite only the new
-                    continue
-                ev = to_event(StoredEvent(originator_id=oid if isinstance(oid, UUID) else UUID(oid),
-                                          originator_version=version, topic=topic, state=bytes(state)))
-                out[ev.originator_id] = ev.mutate(out.get(ev.originator_id))  # type: ignore[attr-defined]
+        for stored in snapshots:
+            out[stored.originator_id] = to_event(stored).mutate(None)  # type: ignore[attr-defined]
+        for stored in events:
+            ev = to_event(stored)
+            out[ev.originator_id] = ev.mutate(out.get(ev.originator_id))  # type: ignore[attr-defined]
         return out
-
-    def _floors(self, chunk: list[UUID], out: dict[UUID, Aggregate | None],
-                snaps: list[tuple[Any, ...]]) -> dict[UUID, int]:
-        """The version each aggregate of ``chunk`` starts from: the cached one's, else its
-        latest snapshot's (decoded into ``out``), else 0."""
-        from eventsourcing.persistence import StoredEvent
-
-        floor = {oid: (agg.version if agg is not None else 0) for oid, agg in ((o, out[o]) for o in chunk)}
-        for oid, version, topic, state in snaps:  # newest first: each aggregate's latest
-            uid = oid if isinstance(oid, UUID) else UUID(oid)
-            if floor[uid]:
-                continue
-            snap = self.mapper.to_domain_event(StoredEvent(originator_id=uid, originator_version=version, topic=topic,
-                                                           state=bytes(state)))
-            out[uid] = snap.mutate(None)  # type: ignore[attr-defined]
-            floor[uid] = version
-        return floor
 
     def enterprise(self, uscc: str) -> Enterprise:
         try:
@@ -379,22 +327,17 @@ class Ledger(Application[UUID]):
 
     def stored_versions(self, ids: list[UUID]) -> dict[UUID, int]:
         """The latest stored version of each of ``ids`` that has any event, in one read."""
-        from eventsourcing.postgres import PostgresApplicationRecorder
-
-        keys = ids if isinstance(self.recorder, PostgresApplicationRecorder) else [i.hex for i in ids]
-        rows = read_rows(self.recorder, f"SELECT originator_id, MAX(originator_version) FROM "
-                                        f"{sql_table(self.recorder)} WHERE originator_id IN "
-                                        f"({', '.join('?' * len(ids))}) GROUP BY originator_id", keys)
-        return {oid if isinstance(oid, UUID) else UUID(oid): version for oid, version in rows}
+        return self.bulk.stored_versions(ids)
 
     def _put(self, events: list[Any]) -> None:
-        """Record new events in one transaction.  The recorder directly, rather than
-        ``self.save`` (which checks each event against the library's runtime protocols, a
-        slow ``isinstance`` on a Protocol, only to find it an event) or ``self.events.put``
-        (which builds a recording and a notification of each, for the application's
-        followers): nothing here follows them."""
+        """Record new events in one transaction.  The recorder directly
+        (:meth:`infra.event_store.BulkEventStore.insert`), rather than ``self.save`` (which
+        checks each event against the library's runtime protocols, a slow ``isinstance`` on
+        a Protocol, only to find it an event) or ``self.events.put`` (which builds a
+        recording and a notification of each, for the application's followers): nothing
+        here follows them."""
         to_stored = self.mapper.to_stored_event
-        self.recorder.insert_events([to_stored(e) for e in events])
+        self.bulk.insert([to_stored(e) for e in events])
 
     def _load_for(self, cmds: list[c.Command], trust: bool) -> dict[UUID, Aggregate | None]:
         """The journal entries and enterprises a batch of commands reads.
