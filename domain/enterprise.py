@@ -221,6 +221,29 @@ class Enterprise(Aggregate):
         return cls._create(cls.Registered, uscc=uscc, name=name, region=region, industry=industry, listed=listed,
                            uscc_override=uscc_override, occurred_on=occurred_on, actor=actor, document=document)
 
+    @classmethod
+    def register_new(cls, *, registered: bool, uscc: str, name: str, region: str, industry: str | None,
+                     listed: bool, uscc_override: str | None, occurred_on: date, actor: Actor,
+                     document: str) -> Enterprise:
+        """:meth:`register`, unless an enterprise of this USCC is ``registered`` already
+        (identity: one aggregate per code).  That is checked first, before the region and
+        the actor's authority.
+
+        >>> from datetime import date
+        >>> from domain.values import Actor, make_uscc
+        >>> Enterprise.register_new(registered=True, uscc=make_uscc("91211400MA0000003"), name="某厂",
+        ...     region="211402", industry=None, listed=False, uscc_override=None, occurred_on=date(2020, 3, 1),
+        ...     actor=Actor(authority="211400", person="city"), document="")
+        Traceback (most recent call last):
+        ...
+        domain.errors.RuleViolation: register.exists [uscc]: enterprise 91211400MA0000003J is already registered (rule: Identity: enterprises, applications and products are named consistently)
+        """
+        if registered:
+            raise RuleViolation("identity", "register.exists", f"enterprise {uscc} is already registered",
+                                field="uscc")
+        return cls.register(uscc=uscc, name=name, region=region, industry=industry, listed=listed,
+                            uscc_override=uscc_override, occurred_on=occurred_on, actor=actor, document=document)
+
     class Registered(Aggregate.Created):
         uscc: str
         name: str

@@ -5,14 +5,20 @@
 1. looks up the command's journal entry (an aggregate keyed by ``command_id``); a
    repeated command id returns the first outcome and writes nothing, and a command id
    reused for a different command is refused;
-2. picks the policy version in force on the command's business date;
-3. loads the aggregates, lets the domain decide (a refusal raises before any event);
+2. picks the policy version in force on the command's business date (the handler asks
+   :meth:`Ledger.in_force`);
+3. loads the aggregates and lets the domain decide on the facts of the command's date
+   (``_decide``): the command's handler (:data:`services.handlers.HANDLERS`) calls the
+   aggregates, which check the rules (a refusal raises before any event);
 4. saves the new events and the journal entry in one transaction;
 5. on a version conflict (another writer changed the same enterprise or budget in
    between) starts again from 1 against the new versions, a few times, then refuses
    with ``conflict``.
 
 Nothing is written unless everything is.
+
+The store is read and written in bulk through :mod:`infra.event_store` (one adapter per
+SQL dialect); this module holds no SQL.
 
 Reading is optimistic.  An enterprise kept from an earlier command is taken as it is,
 and a journal entry as absent, without asking the store: the save is what checks them,
@@ -56,11 +62,13 @@ from domain.budget import SchemeBudget, budget_id
 from domain.enterprise import LEDGER_NAMESPACE, Enterprise, enterprise_id, event_id
 from domain.errors import Conflict, LedgerError, NotFound, RuleViolation
 from domain.policy import PolicyBook, Programme
-from domain.values import Actor, uscc_check_char, uscc_region
+from domain.values import Actor, uscc_check_char
 from infra.mapper import MsgspecMapper
 from infra.policy_files import load_policy_book
-from infra.store import read_rows, schema_lock, sql_table, store_env, store_url
+from infra.event_store import BulkEventStore, bulk_event_store
+from infra.store import schema_lock, store_env, store_url
 from services import commands as c
+from services.handlers import HANDLERS
 
 log = logging.getLogger("cultivation.ledger")
 
@@ -158,6 +166,10 @@ class Ledger(Application[UUID]):
         self._cache: OrderedDict[UUID, Aggregate] = OrderedDict()
         self._cache_lock = threading.Lock()
         super().__init__(env={**store_env(self.store), **(env or {})})
+        # The bulk reads and the raw insert, in the store's dialect (the library's ports read
+        # one aggregate at a time).
+        self.bulk: BulkEventStore = bulk_event_store(
+            self.recorder, self.snapshots.recorder if self.snapshots is not None else None)
         self.policy: PolicyBook = load_policy_book(policies)
 
     def construct_recorder(self) -> ApplicationRecorder:
@@ -219,87 +231,31 @@ class Ledger(Application[UUID]):
                 self._cache.popitem(last=False)
 
     def load_many(self, ids: Iterable[UUID], unsnapshotted: Collection[UUID] = ()) -> dict[UUID, Aggregate | None]:
-        """Reconstruct many aggregates in one read transaction (``None`` for those not stored).
+        """Reconstruct many aggregates in one read per 500 of them (``None`` for those not stored).
 
         An aggregate the cache holds is taken out of it (the decision owns it until
         :meth:`_release`) and brought up to date with the events recorded after its
-        version, by this or another process; any other is built from its latest snapshot,
-        if it has one, and the events after it.  One query finds the snapshots, one the
-        events: each aggregate's events after the version it starts from.
+        version, by this or another process; any other (but those of ``unsnapshotted``) is
+        built from its latest snapshot, if it has one, and the events after it.  One query
+        finds the snapshots, one the events: each aggregate's events after the version it
+        starts from (:meth:`infra.event_store.BulkEventStore.read_after`).
         """
-        from eventsourcing.persistence import StoredEvent
-        from eventsourcing.postgres import PostgresApplicationRecorder
-
         wanted = list(dict.fromkeys(ids))
         out: dict[UUID, Aggregate | None] = dict.fromkeys(wanted)
         with self._cache_lock:
             for oid in wanted:
                 out[oid] = self._cache.pop(oid, None)
-        recorder = self.recorder
-        events_table = sql_table(recorder)
-        snapshots_table = sql_table(self.snapshots.recorder) if self.snapshots is not None else None
-        pg = isinstance(recorder, PostgresApplicationRecorder)
+        starts = {oid: (agg.version if agg is not None else 0) for oid, agg in out.items()}
+        cold = [oid for oid in wanted if out[oid] is None and oid not in unsnapshotted]
+        snapshots, events = self.bulk.read_after(starts, cold)
         to_event = self.mapper.to_domain_event
-        cols = "e.originator_id, e.originator_version, e.topic, e.state"
-        for i in range(0, len(wanted), 500):
-            chunk = wanted[i:i + 500]
-            cold = [oid for oid in chunk if out[oid] is None and oid not in unsnapshotted]
-            snaps: list[tuple[Any, ...]] = []
-            if pg:
-                # prepare=False: psycopg prepares a statement after a few runs, and PostgreSQL's
-                # generic plan for an array parameter was up to 10x slower than a custom one.
-                with recorder.datastore.get_connection() as conn, conn.cursor() as curs:
-                    if snapshots_table and cold:
-                        curs.execute(f"SELECT DISTINCT ON (originator_id) originator_id, originator_version, topic, "
-                                     f"state FROM {snapshots_table} WHERE originator_id = ANY(%s) "
-                                     f"ORDER BY originator_id, originator_version DESC", (cold,), prepare=False)
-                        snaps = [(r["originator_id"], r["originator_version"], r["topic"], r["state"])
-                                 for r in curs.fetchall()]
-                    floor = self._floors(chunk, out, snaps)
-                    # Every event of these aggregates; those at or below each one's starting version
-                    # are skipped below, undecoded.  (Joining against (id, version) pairs made the
-                    # planner merge-join through the whole primary key index: 7x slower.)
-                    curs.execute(f"SELECT {cols} FROM {events_table} e WHERE e.originator_id = ANY(%s) "
-                                 f"ORDER BY e.originator_id, e.originator_version", (list(floor),), prepare=False)
-                    rows = [(r["originator_id"], r["originator_version"], r["topic"], r["state"])
-                            for r in curs.fetchall()]
-            else:
-                with recorder.datastore.transaction(commit=False) as cur:
-                    if snapshots_table and cold:
-                        cur.execute(f"SELECT originator_id, originator_version, topic, state FROM {snapshots_table} "
-                                    f"WHERE originator_id IN ({','.join('?' * len(cold))}) "
-                                    f"ORDER BY originator_id, originator_version DESC", [u.hex for u in cold])
-                        snaps = [tuple(r) for r in cur.fetchall()]
-                    floor = self._floors(chunk, out, snaps)
-                    cur.execute(f"WITH w(id, v) AS (VALUES {','.join(['(?, ?)'] * len(floor))}) SELECT {cols} "
-                                f"FROM w JOIN {events_table} e ON e.originator_id = w.id AND e.originator_version > w.v "
-                                f"ORDER BY e.originator_id, e.originator_version",
-                                [x for oid, v in floor.items() for x in (oid.hex, v)])
-                    rows = [tuple(r) for r in cur.fetchall()]
-            for oid, version, topic, state in rows:
-                if pg and version <= floor[oid]:  # PostgreSQL reads them all (above); SQLite only the new
-                    continue
-                ev = to_event(StoredEvent(originator_id=oid if isinstance(oid, UUID) else UUID(oid),
-                                          originator_version=version, topic=topic, state=bytes(state)))
-                out[ev.originator_id] = ev.mutate(out.get(ev.originator_id))  # type: ignore[attr-defined]
+        for stored in snapshots:
+            snap = to_event(stored)
+            out[snap.originator_id] = snap.mutate(None)  # type: ignore[attr-defined]
+        for stored in events:
+            ev = to_event(stored)
+            out[ev.originator_id] = ev.mutate(out.get(ev.originator_id))  # type: ignore[attr-defined]
         return out
-
-    def _floors(self, chunk: list[UUID], out: dict[UUID, Aggregate | None],
-                snaps: list[tuple[Any, ...]]) -> dict[UUID, int]:
-        """The version each aggregate of ``chunk`` starts from: the cached one's, else its
-        latest snapshot's (decoded into ``out``), else 0."""
-        from eventsourcing.persistence import StoredEvent
-
-        floor = {oid: (agg.version if agg is not None else 0) for oid, agg in ((o, out[o]) for o in chunk)}
-        for oid, version, topic, state in snaps:  # newest first: each aggregate's latest
-            uid = oid if isinstance(oid, UUID) else UUID(oid)
-            if floor[uid]:
-                continue
-            snap = self.mapper.to_domain_event(StoredEvent(originator_id=uid, originator_version=version, topic=topic,
-                                                           state=bytes(state)))
-            out[uid] = snap.mutate(None)  # type: ignore[attr-defined]
-            floor[uid] = version
-        return floor
 
     def enterprise(self, uscc: str) -> Enterprise:
         try:
@@ -310,6 +266,14 @@ class Ledger(Application[UUID]):
                                            f"{uscc_check_char(uscc[:17])!r}") from None
             raise NotFound("identity", "enterprise.not_found", f"no enterprise {uscc} is registered",
                            field="uscc") from None
+
+    def is_registered(self, uscc: str) -> bool:
+        """Whether an enterprise of ``uscc`` is registered (in the decision under way, else in the store)."""
+        try:
+            self._get(enterprise_id(uscc))
+        except AggregateNotFoundError:
+            return False
+        return True
 
     def max_position(self) -> int:
         return self.recorder.max_notification_id() or 0
@@ -379,22 +343,17 @@ class Ledger(Application[UUID]):
 
     def stored_versions(self, ids: list[UUID]) -> dict[UUID, int]:
         """The latest stored version of each of ``ids`` that has any event, in one read."""
-        from eventsourcing.postgres import PostgresApplicationRecorder
-
-        keys = ids if isinstance(self.recorder, PostgresApplicationRecorder) else [i.hex for i in ids]
-        rows = read_rows(self.recorder, f"SELECT originator_id, MAX(originator_version) FROM "
-                                        f"{sql_table(self.recorder)} WHERE originator_id IN "
-                                        f"({', '.join('?' * len(ids))}) GROUP BY originator_id", keys)
-        return {oid if isinstance(oid, UUID) else UUID(oid): version for oid, version in rows}
+        return self.bulk.stored_versions(ids)
 
     def _put(self, events: list[Any]) -> None:
-        """Record new events in one transaction.  The recorder directly, rather than
-        ``self.save`` (which checks each event against the library's runtime protocols, a
-        slow ``isinstance`` on a Protocol, only to find it an event) or ``self.events.put``
-        (which builds a recording and a notification of each, for the application's
-        followers): nothing here follows them."""
+        """Record new events in one transaction.  The recorder directly
+        (:meth:`infra.event_store.BulkEventStore.insert`), rather than ``self.save`` (which
+        checks each event against the library's runtime protocols, a slow ``isinstance`` on
+        a Protocol, only to find it an event) or ``self.events.put`` (which builds a
+        recording and a notification of each, for the application's followers): nothing
+        here follows them."""
         to_stored = self.mapper.to_stored_event
-        self.recorder.insert_events([to_stored(e) for e in events])
+        self.bulk.insert([to_stored(e) for e in events])
 
     def _load_for(self, cmds: list[c.Command], trust: bool) -> dict[UUID, Aggregate | None]:
         """The journal entries and enterprises a batch of commands reads.
@@ -578,10 +537,11 @@ class Ledger(Application[UUID]):
                                 field="command_id")
         return Outcome(command_id=j.command_id, command=j.command, events=list(j.events), repeated=True)
 
-    def _in_force(self, programme: str, on: date) -> Programme:
+    def in_force(self, programme: str, on: date) -> Programme:
+        """The rule version of ``programme`` in force on business date ``on``."""
         return self.policy.in_force(programme, on)
 
-    def _check_known(self, programme: str, tier: str | None = None, scheme: str | None = None) -> None:
+    def check_known(self, programme: str, tier: str | None = None, scheme: str | None = None) -> None:
         """Malformed-input checks against the policy book as a whole (any version)."""
         versions = self.policy.versions(programme)
         if not versions:
@@ -751,7 +711,7 @@ class Ledger(Application[UUID]):
         """The stored scheme budget ``cmd`` would spend from or refund to, if any."""
         if isinstance(cmd, c.GrantReward):
             try:
-                scheme = self._in_force(cmd.programme, cmd.occurred_on).scheme(cmd.scheme)
+                scheme = self.in_force(cmd.programme, cmd.occurred_on).scheme(cmd.scheme)
             except (LedgerError, c.InputError, KeyError):
                 return []  # refused in the decision, with its code
             bid = budget_id(cmd.programme, scheme.id, cmd.occurred_on.year)
@@ -779,101 +739,16 @@ class Ledger(Application[UUID]):
             staged.update(saved)
 
     def _decide_now(self, cmd: c.Command) -> list[Aggregate]:
-        """Decide ``cmd`` on the aggregates as the decision holds them."""
-        env = {"occurred_on": cmd.occurred_on, "actor": cmd.actor, "document": cmd.document}
-        if isinstance(cmd, c.Register):
-            try:
-                self._get(enterprise_id(cmd.uscc))
-            except AggregateNotFoundError:
-                pass
-            else:
-                raise RuleViolation("identity", "register.exists", f"enterprise {cmd.uscc} is already registered",
-                                    field="uscc")
-            return [Enterprise.register(uscc=cmd.uscc, name=cmd.name, region=cmd.region or uscc_region(cmd.uscc),
-                                        industry=cmd.industry, listed=cmd.listed, uscc_override=cmd.uscc_override,
-                                        **env)]
-        assert isinstance(cmd, c.EnterpriseCommand)
-        for name in ("programme",):
-            if hasattr(cmd, name):
-                self._check_known(getattr(cmd, name), tier=getattr(cmd, "tier", None),
-                                  scheme=getattr(cmd, "scheme", None))
-        ent = self.enterprise(cmd.uscc)
-        if isinstance(cmd, c.ApplicationCommand):
-            app = ent.application(cmd.application_id)
-            programme = self._in_force(app.programme, cmd.occurred_on)
-            aid = cmd.application_id
-            if isinstance(cmd, c.Recommend):
-                ent.recommend(application_id=aid, programme=programme, **env)
-            elif isinstance(cmd, c.Assess):
-                ent.assess(application_id=aid, programme=programme, score=cmd.score, components=dict(cmd.components),
-                           indicators=dict(cmd.indicators), direct_pass=list(cmd.direct_pass), **env)
-            elif isinstance(cmd, c.OpenNotice):
-                ent.open_notice(application_id=aid, programme=programme, **env)
-            elif isinstance(cmd, c.Object):
-                ent.object(application_id=aid, objection_id=cmd.objection_id, grounds=cmd.grounds, **env)
-            elif isinstance(cmd, c.ResolveObjection):
-                ent.resolve_objection(application_id=aid, objection_id=cmd.objection_id, upheld=cmd.upheld,
-                                      programme=programme, **env)
-            elif isinstance(cmd, c.Approve):
-                ent.approve(application_id=aid, programme=programme, **env)
-            elif isinstance(cmd, c.Reject):
-                ent.reject(application_id=aid, programme=programme, reason=cmd.reason, **env)
-            elif isinstance(cmd, c.Withdraw):
-                ent.withdraw(application_id=aid, reason=cmd.reason, **env)
-            elif isinstance(cmd, c.Review):
-                ent.review(application_id=aid, programme=programme, passed=cmd.passed, **env)
-            elif isinstance(cmd, c.Revoke):
-                ent.revoke(application_id=aid, programme=programme, reason=cmd.reason,
-                           effective_on=cmd.effective_on or cmd.occurred_on, **env)
-            elif isinstance(cmd, c.Reconfirm):
-                ent.reconfirm(application_id=aid, programme=programme, confirmed=cmd.confirmed, **env)
-            elif isinstance(cmd, c.Annul):
-                ent.annul(application_id=aid, programme=programme, reason=cmd.reason, **env)
-            else:  # pragma: no cover - every command type is listed above
-                raise TypeError(type(cmd))
-            return [ent]
-        if isinstance(cmd, c.AdmitToPool):
-            ent.admit_to_pool(programme=self._in_force(cmd.programme, cmd.occurred_on), tier=cmd.tier, **env)
-        elif isinstance(cmd, c.RemoveFromPool):
-            ent.remove_from_pool(programme=self._in_force(cmd.programme, cmd.occurred_on), tier=cmd.tier,
-                                 reason=cmd.reason, **env)
-        elif isinstance(cmd, c.Apply):
-            ent.apply(application_id=cmd.application_id, programme=self._in_force(cmd.programme, cmd.occurred_on),
-                      tier=cmd.tier, product_id=cmd.product_id, product_name=cmd.product_name,
-                      declared_revenue_fen=cmd.declared_revenue_fen, **env)
-        elif isinstance(cmd, c.FileYearlyData):
-            ent.file_yearly_data(programme=self._in_force(cmd.programme, cmd.occurred_on), data_year=cmd.data_year,
-                                 indicators=dict(cmd.indicators), **env)
-        elif isinstance(cmd, c.ReportChange):
-            ent.report_change(programme=self._in_force(cmd.programme, cmd.occurred_on), kind=cmd.kind,
-                              changed_on=cmd.changed_on, new_name=cmd.new_name, new_region=cmd.new_region,
-                              counterpart_uscc=cmd.counterpart_uscc, **env)
-        elif isinstance(cmd, c.GrantReward):
-            programme = self._in_force(cmd.programme, cmd.occurred_on)
-            scheme = programme.scheme(cmd.scheme)
-            budget = self._budget(programme.id, scheme.id, cmd.occurred_on.year, scheme.yearly_budget_fen)
-            # Every check before any event: a refused command must leave every aggregate untouched.
-            budget.check_spend(amount_fen=cmd.amount_fen, occurred_on=cmd.occurred_on)
-            ent.grant_reward(reward_id=cmd.reward_id, programme=programme, scheme=scheme, amount_fen=cmd.amount_fen,
-                             tranche=cmd.tranche, loan_fen=cmd.loan_fen, lpr_bp=cmd.lpr_bp, days=cmd.days, **env)
-            budget.spend(reward_id=cmd.reward_id, uscc=cmd.uscc, amount_fen=cmd.amount_fen, **env)
-            return [ent, budget]
-        elif isinstance(cmd, c.ClawBack):
-            reward = ent.rewards.get(cmd.reward_id)
-            if reward is None:
-                raise NotFound("identity", "reward.not_found", f"enterprise {cmd.uscc} has no reward "
-                                                               f"{cmd.reward_id!r}", field="reward_id")
-            programme = self._in_force(reward.programme, reward.granted_on)
-            scheme = programme.scheme(reward.scheme)
-            ent.claw_back(reward_id=cmd.reward_id, scheme=scheme, amount_fen=cmd.amount_fen, reason=cmd.reason, **env)
-            budget = self._budget(reward.programme, reward.scheme, reward.granted_on.year, scheme.yearly_budget_fen)
-            budget.refund(reward_id=cmd.reward_id, uscc=cmd.uscc, amount_fen=cmd.amount_fen, **env)
-            return [ent, budget]
-        else:  # pragma: no cover
-            raise TypeError(type(cmd))
-        return [ent]
+        """Decide ``cmd`` on the aggregates as the decision holds them: its handler
+        (:data:`services.handlers.HANDLERS`), with this ledger as its context."""
+        handler = HANDLERS.get(type(cmd))
+        if handler is None:  # pragma: no cover - every command type has one (tests/unit/test_handlers.py)
+            raise TypeError(f"no handler for {type(cmd).__name__}")
+        return handler(cmd, self)
 
-    def _budget(self, programme: str, scheme: str, year: int, budget_fen: int | None) -> SchemeBudget:
+    def budget(self, programme: str, scheme: str, year: int, budget_fen: int | None) -> SchemeBudget:
+        """The scheme's budget for ``year`` as the decision holds it, or a new one opened
+        with ``budget_fen`` (nothing is stored before the decision is saved)."""
         try:
             return self._get(budget_id(programme, scheme, year))  # type: ignore[return-value]
         except AggregateNotFoundError:

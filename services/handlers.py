@@ -1,0 +1,257 @@
+"""One handler per command type: what the ledger asks of the domain to decide it.
+
+A handler takes the command and a :class:`Context` (the ledger: the aggregates of the
+decision under way and the policy book), calls the aggregates' methods, which check the
+rules and trigger the events, and returns the aggregates it changed.  It writes nothing
+and keeps nothing: :class:`services.ledger.Ledger` picks the handler from
+:data:`HANDLERS` by the command's type, decides on the facts of the command's date (the
+time rule, ``Ledger._decide``) and saves what the handler changed in one transaction.
+
+The order of the checks is part of the answer (a refused command keeps its code when it
+is sent again), so every handler asks in the same order: the names the command gives
+against the policy book as a whole (:meth:`Context.check_known`, malformed input), the
+enterprise, the application or reward it names, the rule version in force, then the
+domain's rules.
+
+>>> from services import commands as c
+>>> set(HANDLERS) == set(c.COMMAND_TYPES.values())
+True
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from typing import Any, Protocol
+
+from eventsourcing.domain import Aggregate
+
+from domain.budget import SchemeBudget
+from domain.enterprise import Enterprise
+from domain.errors import NotFound
+from domain.policy import Programme
+from domain.values import uscc_region
+from services import commands as c
+
+
+class Context(Protocol):
+    """What a handler may ask of the ledger while it decides one command."""
+
+    def enterprise(self, uscc: str) -> Enterprise:
+        """The enterprise of ``uscc`` (refused with ``enterprise.not_found``, or malformed
+        input for a failing check character, when none is registered)."""
+        ...
+
+    def is_registered(self, uscc: str) -> bool:
+        """Whether an enterprise of ``uscc`` is registered."""
+        ...
+
+    def in_force(self, programme: str, on: date) -> Programme:
+        """The rule version of ``programme`` in force on ``on`` (``policy.not_in_force``)."""
+        ...
+
+    def budget(self, programme: str, scheme: str, year: int, budget_fen: int | None) -> SchemeBudget:
+        """The scheme's budget for ``year``, opened with ``budget_fen`` if it has none yet."""
+        ...
+
+    def check_known(self, programme: str, tier: str | None = None, scheme: str | None = None) -> None:
+        """Malformed input unless the programme, tier and scheme exist in some rule version."""
+        ...
+
+
+Handler = Callable[[Any, Context], list[Aggregate]]
+
+
+def _envelope(cmd: c.Command) -> dict[str, Any]:
+    """What every event of a command carries: the business date, the actor, the document."""
+    return {"occurred_on": cmd.occurred_on, "actor": cmd.actor, "document": cmd.document}
+
+
+# ------------------------------------------------------------------ the enterprise
+def register(cmd: c.Register, ctx: Context) -> list[Aggregate]:
+    return [Enterprise.register_new(registered=ctx.is_registered(cmd.uscc), uscc=cmd.uscc, name=cmd.name,
+                                    region=cmd.region or uscc_region(cmd.uscc), industry=cmd.industry,
+                                    listed=cmd.listed, uscc_override=cmd.uscc_override, **_envelope(cmd))]
+
+
+def admit_to_pool(cmd: c.AdmitToPool, ctx: Context) -> list[Aggregate]:
+    ctx.check_known(cmd.programme, tier=cmd.tier)
+    ent = ctx.enterprise(cmd.uscc)
+    ent.admit_to_pool(programme=ctx.in_force(cmd.programme, cmd.occurred_on), tier=cmd.tier, **_envelope(cmd))
+    return [ent]
+
+
+def remove_from_pool(cmd: c.RemoveFromPool, ctx: Context) -> list[Aggregate]:
+    ctx.check_known(cmd.programme, tier=cmd.tier)
+    ent = ctx.enterprise(cmd.uscc)
+    ent.remove_from_pool(programme=ctx.in_force(cmd.programme, cmd.occurred_on), tier=cmd.tier, reason=cmd.reason,
+                         **_envelope(cmd))
+    return [ent]
+
+
+def apply(cmd: c.Apply, ctx: Context) -> list[Aggregate]:
+    ctx.check_known(cmd.programme, tier=cmd.tier)
+    ent = ctx.enterprise(cmd.uscc)
+    ent.apply(application_id=cmd.application_id, programme=ctx.in_force(cmd.programme, cmd.occurred_on),
+              tier=cmd.tier, product_id=cmd.product_id, product_name=cmd.product_name,
+              declared_revenue_fen=cmd.declared_revenue_fen, **_envelope(cmd))
+    return [ent]
+
+
+def file_yearly_data(cmd: c.FileYearlyData, ctx: Context) -> list[Aggregate]:
+    ctx.check_known(cmd.programme)
+    ent = ctx.enterprise(cmd.uscc)
+    ent.file_yearly_data(programme=ctx.in_force(cmd.programme, cmd.occurred_on), data_year=cmd.data_year,
+                         indicators=dict(cmd.indicators), **_envelope(cmd))
+    return [ent]
+
+
+def report_change(cmd: c.ReportChange, ctx: Context) -> list[Aggregate]:
+    ctx.check_known(cmd.programme)
+    ent = ctx.enterprise(cmd.uscc)
+    ent.report_change(programme=ctx.in_force(cmd.programme, cmd.occurred_on), kind=cmd.kind,
+                      changed_on=cmd.changed_on, new_name=cmd.new_name, new_region=cmd.new_region,
+                      counterpart_uscc=cmd.counterpart_uscc, **_envelope(cmd))
+    return [ent]
+
+
+# ------------------------------------------------------------------ one application's steps
+def _application(cmd: c.ApplicationCommand, ctx: Context) -> tuple[Enterprise, Programme]:
+    """The enterprise, and the rule version in force on the command's date of the programme
+    of the application it names.  Every step needs a version in force, also those whose
+    method does not take it (object, withdraw)."""
+    ent = ctx.enterprise(cmd.uscc)
+    app = ent.application(cmd.application_id)
+    return ent, ctx.in_force(app.programme, cmd.occurred_on)
+
+
+def recommend(cmd: c.Recommend, ctx: Context) -> list[Aggregate]:
+    ent, programme = _application(cmd, ctx)
+    ent.recommend(application_id=cmd.application_id, programme=programme, **_envelope(cmd))
+    return [ent]
+
+
+def assess(cmd: c.Assess, ctx: Context) -> list[Aggregate]:
+    ent, programme = _application(cmd, ctx)
+    ent.assess(application_id=cmd.application_id, programme=programme, score=cmd.score,
+               components=dict(cmd.components), indicators=dict(cmd.indicators), direct_pass=list(cmd.direct_pass),
+               **_envelope(cmd))
+    return [ent]
+
+
+def open_notice(cmd: c.OpenNotice, ctx: Context) -> list[Aggregate]:
+    ent, programme = _application(cmd, ctx)
+    ent.open_notice(application_id=cmd.application_id, programme=programme, **_envelope(cmd))
+    return [ent]
+
+
+def object_(cmd: c.Object, ctx: Context) -> list[Aggregate]:
+    ent, _ = _application(cmd, ctx)
+    ent.object(application_id=cmd.application_id, objection_id=cmd.objection_id, grounds=cmd.grounds,
+               **_envelope(cmd))
+    return [ent]
+
+
+def resolve_objection(cmd: c.ResolveObjection, ctx: Context) -> list[Aggregate]:
+    ent, programme = _application(cmd, ctx)
+    ent.resolve_objection(application_id=cmd.application_id, objection_id=cmd.objection_id, upheld=cmd.upheld,
+                          programme=programme, **_envelope(cmd))
+    return [ent]
+
+
+def approve(cmd: c.Approve, ctx: Context) -> list[Aggregate]:
+    ent, programme = _application(cmd, ctx)
+    ent.approve(application_id=cmd.application_id, programme=programme, **_envelope(cmd))
+    return [ent]
+
+
+def reject(cmd: c.Reject, ctx: Context) -> list[Aggregate]:
+    ent, programme = _application(cmd, ctx)
+    ent.reject(application_id=cmd.application_id, programme=programme, reason=cmd.reason, **_envelope(cmd))
+    return [ent]
+
+
+def withdraw(cmd: c.Withdraw, ctx: Context) -> list[Aggregate]:
+    ent, _ = _application(cmd, ctx)
+    ent.withdraw(application_id=cmd.application_id, reason=cmd.reason, **_envelope(cmd))
+    return [ent]
+
+
+def review(cmd: c.Review, ctx: Context) -> list[Aggregate]:
+    ent, programme = _application(cmd, ctx)
+    ent.review(application_id=cmd.application_id, programme=programme, passed=cmd.passed, **_envelope(cmd))
+    return [ent]
+
+
+def revoke(cmd: c.Revoke, ctx: Context) -> list[Aggregate]:
+    ent, programme = _application(cmd, ctx)
+    ent.revoke(application_id=cmd.application_id, programme=programme, reason=cmd.reason,
+               effective_on=cmd.effective_on or cmd.occurred_on, **_envelope(cmd))
+    return [ent]
+
+
+def reconfirm(cmd: c.Reconfirm, ctx: Context) -> list[Aggregate]:
+    ent, programme = _application(cmd, ctx)
+    ent.reconfirm(application_id=cmd.application_id, programme=programme, confirmed=cmd.confirmed, **_envelope(cmd))
+    return [ent]
+
+
+def annul(cmd: c.Annul, ctx: Context) -> list[Aggregate]:
+    ent, programme = _application(cmd, ctx)
+    ent.annul(application_id=cmd.application_id, programme=programme, reason=cmd.reason, **_envelope(cmd))
+    return [ent]
+
+
+# ------------------------------------------------------------------ rewards: the enterprise and the scheme's budget
+def grant_reward(cmd: c.GrantReward, ctx: Context) -> list[Aggregate]:
+    ctx.check_known(cmd.programme, scheme=cmd.scheme)
+    ent = ctx.enterprise(cmd.uscc)
+    programme = ctx.in_force(cmd.programme, cmd.occurred_on)
+    scheme = programme.scheme(cmd.scheme)
+    budget = ctx.budget(programme.id, scheme.id, cmd.occurred_on.year, scheme.yearly_budget_fen)
+    env = _envelope(cmd)
+    # Every check before any event: a refused command must leave every aggregate untouched.
+    budget.check_spend(amount_fen=cmd.amount_fen, occurred_on=cmd.occurred_on)
+    ent.grant_reward(reward_id=cmd.reward_id, programme=programme, scheme=scheme, amount_fen=cmd.amount_fen,
+                     tranche=cmd.tranche, loan_fen=cmd.loan_fen, lpr_bp=cmd.lpr_bp, days=cmd.days, **env)
+    budget.spend(reward_id=cmd.reward_id, uscc=cmd.uscc, amount_fen=cmd.amount_fen, **env)
+    return [ent, budget]
+
+
+def claw_back(cmd: c.ClawBack, ctx: Context) -> list[Aggregate]:
+    ent = ctx.enterprise(cmd.uscc)
+    reward = ent.rewards.get(cmd.reward_id)
+    if reward is None:
+        raise NotFound("identity", "reward.not_found", f"enterprise {cmd.uscc} has no reward {cmd.reward_id!r}",
+                       field="reward_id")
+    # The scheme as it stood when the reward was granted, and that year's budget.
+    scheme = ctx.in_force(reward.programme, reward.granted_on).scheme(reward.scheme)
+    env = _envelope(cmd)
+    ent.claw_back(reward_id=cmd.reward_id, scheme=scheme, amount_fen=cmd.amount_fen, reason=cmd.reason, **env)
+    budget = ctx.budget(reward.programme, reward.scheme, reward.granted_on.year, scheme.yearly_budget_fen)
+    budget.refund(reward_id=cmd.reward_id, uscc=cmd.uscc, amount_fen=cmd.amount_fen, **env)
+    return [ent, budget]
+
+
+HANDLERS: dict[type[c.Command], Handler] = {
+    c.Register: register,
+    c.AdmitToPool: admit_to_pool,
+    c.RemoveFromPool: remove_from_pool,
+    c.Apply: apply,
+    c.Recommend: recommend,
+    c.Assess: assess,
+    c.OpenNotice: open_notice,
+    c.Object: object_,
+    c.ResolveObjection: resolve_objection,
+    c.Approve: approve,
+    c.Reject: reject,
+    c.Withdraw: withdraw,
+    c.FileYearlyData: file_yearly_data,
+    c.Review: review,
+    c.Revoke: revoke,
+    c.ReportChange: report_change,
+    c.Reconfirm: reconfirm,
+    c.GrantReward: grant_reward,
+    c.ClawBack: claw_back,
+    c.Annul: annul,
+}
