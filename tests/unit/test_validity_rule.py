@@ -38,9 +38,9 @@ def test_the_rule_is_the_same_on_dates_text_and_ordinals_and_in_every_caller(sta
                 and (revoked_on is None or d < revoked_on) and (ended_on is None or d < ended_on))
     assert valid_on(d, status=status, valid_from=valid_from, valid_until=valid_until, revoked_on=revoked_on,
                     ended_on=ended_on) is expected
-    assert valid_on(iso(d), status=status, valid_from=iso(valid_from), valid_until=iso(valid_until),
+    assert valid_on(d.isoformat(), status=status, valid_from=iso(valid_from), valid_until=iso(valid_until),
                     revoked_on=iso(revoked_on), ended_on=iso(ended_on)) is expected
-    assert valid_on(ordinal(d), status=status, valid_from=ordinal(valid_from), valid_until=ordinal(valid_until),
+    assert valid_on(d.toordinal(), status=status, valid_from=ordinal(valid_from), valid_until=ordinal(valid_until),
                     revoked_on=ordinal(revoked_on), ended_on=ordinal(ended_on)) is expected
     app = Application(id="a", programme="national", tier="specialized", level="provincial", product_id=None,
                       product_name=None, applied_on=BASE, status=status, valid_from=valid_from,
