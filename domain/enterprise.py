@@ -34,6 +34,7 @@ from eventsourcing.domain import Aggregate, event
 
 from domain.errors import NotFound, RuleViolation
 from domain.policy import REVOCATION_REASONS, Programme, Requirement, Scheme, Tier
+from domain.validity import valid_on
 from domain.values import Actor, Level, Region, add_months, add_years, region_covers
 
 LEDGER_NAMESPACE = uuid5(NAMESPACE_URL, "https://cultivation-ledger/")
@@ -113,14 +114,9 @@ class Application(msgspec.Struct, kw_only=True):
     approved_event: UUID | None = None
 
     def valid_on(self, d: date) -> bool:
-        """Rule 4: valid_from <= d < valid_until and not revoked (or ended) on or before d."""
-        if self.status != "approved" or self.valid_from is None or self.valid_until is None:
-            return False
-        if not (self.valid_from <= d < self.valid_until):
-            return False
-        if self.revoked_on is not None and self.revoked_on <= d:
-            return False
-        return not (self.ended_on is not None and self.ended_on <= d)
+        """Rule 4 (:func:`domain.validity.valid_on`) on this application."""
+        return valid_on(d, status=self.status, valid_from=self.valid_from, valid_until=self.valid_until,
+                        revoked_on=self.revoked_on, ended_on=self.ended_on)
 
     def is_renewal_on(self, d: date) -> bool:
         """True if on ``d`` this designation stands by a renewal rather than its first approval."""

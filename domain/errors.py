@@ -1,5 +1,7 @@
 """Refusals.  A refused command raises one of these before any event is triggered,
-so nothing is written.
+so nothing is written.  Each names a rule and a code of the catalogue (``domain.codes``:
+the types :data:`~domain.codes.Rule` and :data:`~domain.codes.Code` let mypy check every
+raise site; ``python -m domain.codes`` prints the table of codes).
 
 >>> e = RuleViolation("order", "approve.notice_open", "notice period ends 2023-06-08", field="occurred_on")
 >>> e.as_dict()
@@ -8,20 +10,7 @@ so nothing is written.
 
 from __future__ import annotations
 
-# The nine rules of docs/domain.md, by the name the refusals carry.
-RULES = {
-    "order": "1. Order: recommendation, assessment and a closed notice period precede approval",
-    "authority": "2. Authority: only the deciding authority decides; only a covering recommender recommends",
-    "ladder": "3. Ladder: prerequisites valid on the application date, no excluding designation",
-    "validity": "4. Validity: valid_from <= d < valid_until and not revoked on or before d",
-    "review": "5. Review: inside the review window, yearly data filed",
-    "revocation": "6. Revocation: reason class, document, cooling-off period",
-    "change": "7. Change reports: due within the policy's months; relocation triggers re-confirmation",
-    "reward": "8. Rewards: valid designation, once per scheme, cap, yearly budget",
-    "immutability": "9. Nothing is updated or deleted: corrections name what they correct",
-    "identity": "Identity: enterprises, applications and products are named consistently",
-    "policy": "Policy: the programme, tier and scheme must exist in the rule version in force",
-}
+from domain.codes import RULES, Code, Rule
 
 
 class LedgerError(Exception):
@@ -29,7 +18,7 @@ class LedgerError(Exception):
 
     exit_code = 1
 
-    def __init__(self, rule: str, code: str, message: str, field: str | None = None):
+    def __init__(self, rule: Rule, code: Code, message: str, field: str | None = None):
         super().__init__(message)
         self.rule = rule
         self.code = code

@@ -520,7 +520,8 @@ def _principals(path: str) -> Any:
 
 
 def _permissions(args: argparse.Namespace) -> int:
-    from infra.permissions import PrincipalsError, load_principals, render_config, render_level_table
+    from domain.authority import render_level_table
+    from infra.permissions import PrincipalsError, load_principals, render_config
     from infra.permissions import describe as describe_principals
     from infra.policy_files import load_policy_book
 

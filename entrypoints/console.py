@@ -16,6 +16,7 @@ from typing import Any
 
 import msgspec
 
+from domain.codes import Code
 from domain.errors import LedgerError
 from services import commands as c
 
@@ -28,7 +29,7 @@ class CliError(Exception):
     """A failure the CLI reports in one line (and, with ``--json``, as a JSON refusal with
     ``error_code`` and any ``extra`` keys); ``code`` is the exit code."""
 
-    def __init__(self, message: str, code: int = EXIT_INPUT, *, error_code: str = "input.invalid",
+    def __init__(self, message: str, code: int = EXIT_INPUT, *, error_code: Code = "input.invalid",
                  field: str | None = None, extra: dict[str, Any] | None = None):
         super().__init__(message)
         self.code = code

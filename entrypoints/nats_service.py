@@ -42,6 +42,7 @@ from typing import Any
 
 import msgspec
 
+from domain.codes import Code
 from domain.errors import Conflict, LedgerError, NotFound, RuleViolation
 from infra.nats import CMD_PREFIX, POOL_QUERY_SUBJECT, SERVICE_NAME
 from services import commands as c
@@ -274,7 +275,7 @@ class CommandService:
             result = e
         except Exception as e:  # noqa: BLE001 - the store or a bug: answered (500 with a body), never left hanging
             log.error("a pool query failed: %s: %s", type(e).__name__, e, exc_info=not isinstance(e, STORE_UNAVAILABLE))
-            code = "store.unavailable" if isinstance(e, STORE_UNAVAILABLE) else "internal.error"
+            code: Code = "store.unavailable" if isinstance(e, STORE_UNAVAILABLE) else "internal.error"
             result = DecisionFailed("internal", code, f"the ledger could not answer this query ({type(e).__name__}: "
                                                       f"{e})"[:300])
             with self._reading:  # its connection may be broken: the next query opens a new one

@@ -1,5 +1,6 @@
-"""Who may do what: principals, the commands each authority may issue, and the
-nats-server accounts and permissions that enforce it on the wire.
+"""Who may do what on the wire: principals, and the nats-server accounts and
+permissions that enforce, per principal, the commands the policy grants
+(``domain.authority``: :func:`~domain.authority.allowed_commands`).
 
 Each principal is a user of an account of its own; the ledger's account holds the stream,
 the bucket and the ledger's consumers, and exports to each other account only what its
@@ -11,7 +12,8 @@ Two layers refuse what an actor may not do, and neither trusts the other:
 1. **the bus** (this module): each principal connects as its own NATS user, and the
    server lets it publish only on the subjects its kind needs.  An authority publishes
    commands only on ``cultivation.cmd.<its own code>.<command>``, and only the commands
-   the policy lets its level (and its region, and the schemes it grants) issue; the
+   the policy lets its level (and its region, and the schemes it grants) issue
+   (``domain.authority``, derived from ``policies/*.toml``); the
    command service refuses a body whose ``actor.authority`` differs from the subject's
    code (``authority.subject_mismatch``), so no authority can act in another's name;
 2. **the domain** (``domain/enterprise.py``) refuses any decision outside the actor's
@@ -53,15 +55,9 @@ it alone, so a client connects with ``inbox_prefix="_INBOX.<name>"`` (``NATS_INB
 
 >>> from domain.policy import PolicyBook
 >>> from infra.policy_files import load_policy_book
->>> book = load_policy_book()
->>> allowed_commands("211402", book)   # a county: registration and the enterprise's own filings
-('register', 'admit_to_pool', 'remove_from_pool', 'apply', 'object', 'withdraw', 'file_yearly_data', 'report_change')
->>> "recommend" in allowed_commands("211400", book), "approve" in allowed_commands("211400", book)
-(True, False)
->>> "approve" in allowed_commands("370200", book)   # Qingdao decides its own "131" tiers
-True
->>> [c for c in ("approve", "grant_reward") if c in allowed_commands("000000", book)]
-['approve', 'grant_reward']
+>>> huludao = Principal(name="huludao", kind="authority", authority="211400", password_env="HULUDAO_PW")
+>>> permissions_for(huludao, load_policy_book()).publish_allow[:3]   # the city's grants, as subjects
+('cultivation.cmd.211400.register', 'cultivation.cmd.211400.admit_to_pool', 'cultivation.cmd.211400.remove_from_pool')
 """
 
 from __future__ import annotations
@@ -75,8 +71,9 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
-from domain.policy import PolicyBook, Programme
-from domain.values import NATIONAL_REGION, Level, Region, RegionCode, region_covers
+from domain.authority import allowed_commands, grants
+from domain.policy import PolicyBook
+from domain.values import Region, RegionCode
 from infra.nats import (
     AUDIT_PREFIX,
     CMD_PREFIX,
@@ -89,155 +86,11 @@ from infra.nats import (
     STREAM,
 )
 
-# ---------------------------------------------------------------------------- commands
-# What the domain asks of the actor of each command (domain/enterprise.py).  A test
-# checks that these groups cover services.commands.COMMAND_TYPES exactly.
-ANY_AUTHORITY = ("register", "admit_to_pool", "remove_from_pool", "apply", "object", "withdraw",
-                 "file_yearly_data", "report_change")  # any authority covering the enterprise's region
-RECOMMENDING = ("recommend", "reject")  # a tier's recommending level (reject: before it is sent upwards)
-DECIDING = ("assess", "open_notice", "resolve_objection", "approve", "reject", "review", "revoke", "reconfirm",
-            "annul")  # a tier's deciding level, inside the programme's jurisdiction
-JURISDICTION = ("reconfirm",)  # the programme's own authority, after the enterprise moved away
-GRANTING = ("grant_reward", "claw_back")  # exactly the scheme's granting authority
-
-COMMAND_ORDER = ("register", "admit_to_pool", "remove_from_pool", "apply", "object", "withdraw",
-                 "file_yearly_data", "report_change", "recommend", "reject", "assess", "open_notice",
-                 "resolve_objection", "approve", "review", "revoke", "reconfirm", "annul", "grant_reward", "claw_back")
-
 # The ledger's own durable consumers: they live in the ledger's account, which no other
 # principal's JetStream requests reach (see accounts_for).
 LEDGER_CONSUMERS = ("projector-pools",)
 KV_STREAM = f"KV_{POOL_BUCKET}"
 PRINCIPAL_KINDS = ("authority", "auditor", "reader", "service")
-
-
-def _programmes(book: PolicyBook) -> Iterable[Programme]:
-    for pid in book.programme_ids():
-        yield from book.versions(pid)
-
-
-def grants(authority: str, book: PolicyBook) -> dict[str, tuple[str, ...]]:
-    """The commands authority ``authority`` may issue, each with the policy reasons.
-
-    Every rule version counts (a command dated in 2020 is judged by the 2018 rules), and
-    a programme counts only inside its jurisdiction: Liaoning's provincial little giant
-    makes 210000 a decider, not 330000.
-
-    >>> from infra.policy_files import load_policy_book
-    >>> g = grants("210000", load_policy_book())
-    >>> g["grant_reward"]
-    ('liaoning@2019 new_national_little_giant: granted by 210000',)
-    >>> g["approve"][:2]
-    ('liaoning@2019 little_giant: decided at provincial level', 'liaoning@2019 product: decided at provincial level')
-    """
-    return _derive(Region(authority).level, authority, book)
-
-
-def allowed_commands(authority: str, book: PolicyBook) -> tuple[str, ...]:
-    """The command names ``authority`` may publish, in a fixed order."""
-    return tuple(grants(authority, book))
-
-
-def _derive(level: str, authority: str | None, book: PolicyBook,
-            jurisdictions: Iterable[str] = (NATIONAL_REGION,)) -> dict[str, tuple[str, ...]]:
-    """Grants for ``authority``, or (``authority`` None) for any code of ``level`` from the
-    programmes of ``jurisdictions`` only."""
-    reasons: dict[str, list[str]] = {c: ["any authority covering the enterprise's region"] for c in ANY_AUTHORITY}
-
-    def add(commands: tuple[str, ...], why: str) -> None:
-        for c in commands:
-            reasons.setdefault(c, []).append(why)
-
-    for p in _programmes(book):
-        if authority is None:
-            if p.jurisdiction not in jurisdictions:
-                continue
-        elif not region_covers(p.jurisdiction, authority):
-            continue
-        for t in p.tiers:
-            if level in t.recommend_levels:
-                add(RECOMMENDING, f"{p.key} {t.id}: recommended at {level} level")
-            if t.deciding_level == level:
-                add(DECIDING, f"{p.key} {t.id}: decided at {level} level")
-        own = p.jurisdiction == authority if authority else Region(p.jurisdiction).level == level
-        if own:
-            add(JURISDICTION, f"{p.key}: the programme's own authority")
-        for s in p.schemes:
-            granter = s.granted_by == authority if authority else (
-                Region(s.granted_by).level == level and s.granted_by in jurisdictions)
-            if granter:
-                add(GRANTING, f"{p.key} {s.id}: granted by {s.granted_by}")
-    return {c: tuple(dict.fromkeys(reasons[c])) for c in COMMAND_ORDER if c in reasons}
-
-
-class LevelRow(msgspec.Struct, frozen=True, kw_only=True):
-    """One row of the permission table: what every authority of ``level`` may publish,
-    and what more some of them may, where a programme or a scheme says so."""
-
-    level: str
-    codes: str
-    everywhere: tuple[str, ...]
-    where: tuple[tuple[str, tuple[str, ...]], ...]  # (command, scopes)
-
-
-_CODES = {"national": "000000 (MIIT)", "provincial": "xx0000", "municipal": "xxxx00", "county": "any other"}
-
-
-def level_table(book: PolicyBook) -> list[LevelRow]:
-    """Per level: the commands every authority of that level may publish (nationwide
-    programmes), and the extra ones granted inside a regional programme's jurisdiction or
-    to a scheme's granting authority.
-
-    >>> from infra.policy_files import load_policy_book
-    >>> rows = {r.level: r for r in level_table(load_policy_book())}
-    >>> "recommend" in rows["county"].everywhere, "recommend" in rows["municipal"].everywhere
-    (False, True)
-    >>> dict(rows["municipal"].where)["approve"]
-    ('370200 (qingdao)',)
-    """
-    rows = []
-    for lv in (Level.national, Level.provincial, Level.municipal, Level.county):
-        level = lv.value
-        everywhere = _derive(level, None, book)
-        where: dict[str, list[str]] = {}
-        for p in _programmes(book):
-            if p.jurisdiction == NATIONAL_REGION:
-                continue
-            here = _derive(level, None, book, jurisdictions=(p.jurisdiction,))
-            own_level = Region(p.jurisdiction).level == level
-            scope = f"{p.jurisdiction} ({p.id})" if own_level else f"inside {p.jurisdiction} ({p.id})"
-            for c in here:
-                if c not in everywhere:
-                    where.setdefault(c, [])
-                    if scope not in where[c]:
-                        where[c].append(scope)
-            for s in p.schemes:  # a scheme of a city inside a provincial programme
-                if Region(s.granted_by).level == level and s.granted_by != p.jurisdiction:
-                    for c in GRANTING:
-                        granter = f"{s.granted_by} ({p.id})"
-                        if c not in everywhere and granter not in where.setdefault(c, []):
-                            where[c].append(granter)
-        rows.append(LevelRow(level=level, codes=_CODES[level], everywhere=tuple(everywhere),
-                             where=tuple((c, tuple(sorted(where[c]))) for c in COMMAND_ORDER if c in where)))
-    return rows
-
-
-def render_level_table(book: PolicyBook) -> str:
-    """The permission table as Markdown (the README's "Who may do what" shows it)."""
-    common = ", ".join(ANY_AUTHORITY)
-    lines = ["| level | codes | may publish everywhere | and where a programme or scheme says |",
-             "|---|---|---|---|"]
-    for r in level_table(book):
-        extra = [c for c in r.everywhere if c not in ANY_AUTHORITY]
-        every = "the common eight" + (", " + ", ".join(extra) if extra else "")
-        where: dict[tuple[str, ...], list[str]] = {}
-        for c, scopes in r.where:
-            where.setdefault(scopes, []).append(c)
-        more = "; ".join(f"{', '.join(cs)}: {', '.join(s)}" for s, cs in where.items()) or "—"
-        lines.append(f"| {r.level} | {r.codes} | {every} | {more} |")
-    lines.append("")
-    lines.append(f"The common eight: {common}.")
-    return "\n".join(lines)
 
 
 # ---------------------------------------------------------------------------- principals

@@ -29,10 +29,11 @@ from uuid import UUID
 
 import msgspec
 
+from domain.validity import in_force_sql, valid_sql
 from infra.store import is_postgres, store_env
 from projections.audit import AuditEntry, audit_values, tier_of
-from projections.pools import (IN_FORCE_SQL, UNVERSIONED, VALID_SQL, Designation, EnterpriseRow, PoolMember,
-                              PoolState, Version, aggregate_key, timeline)
+from projections.pools import (UNVERSIONED, Designation, EnterpriseRow, PoolMember, PoolState, Version,
+                              aggregate_key, timeline)
 from projections.pools import fold as fold_pools
 from projections.reviews import ReviewRow, ReviewState
 from projections.reviews import fold as fold_review
@@ -800,11 +801,12 @@ class ReadModel:
            region: str | None = None, order: str | None = None) -> list[Any]:
         """The rows of ``kind`` (``enterprise``, ``designation``, ``member``) as they stood on
         business date ``as_of`` -- each row's version in force then (the one answer to "this
-        row on D", :data:`projections.pools.IN_FORCE_SQL`) -- inside ``region`` (the region
+        row on D", :func:`domain.validity.in_force_sql`) -- inside ``region`` (the region
         the row had on that date), with an extra SQL condition ``where``.  No catching up."""
         table, row_type, key = self.tables[kind]
         cols = _version_columns(row_type)
-        conds, values = [IN_FORCE_SQL], [as_of, as_of]
+        in_force, in_force_params = in_force_sql(as_of)
+        conds, values = [in_force], list(in_force_params)
         if region:
             from domain.values import region_prefix
 
@@ -840,7 +842,8 @@ class ReadModel:
         data for ``data_year`` is not filed, and enterprises that reported a change late."""
         if self.follows_store:
             self.catch_up()
-        designated = {d.enterprise_id for d in self.on("designation", as_of, where=VALID_SQL, params=(as_of,) * 4)}
+        valid, params = valid_sql(as_of)
+        designated = {d.enterprise_id for d in self.on("designation", as_of, where=valid, params=params)}
         out = []
         for e in self.on("enterprise", as_of, region=region, order="region, uscc"):
             if e.enterprise_id in designated and not e.filed(data_year):
@@ -858,7 +861,8 @@ class ReadModel:
         inside ``region``."""
         if self.follows_store:
             self.catch_up()
-        where, params = ["tier = ?", VALID_SQL], [tier, *(as_of,) * 4]
+        valid, valid_params = valid_sql(as_of)
+        where, params = ["tier = ?", valid], [tier, *valid_params]
         if level:
             where.append("level = ?")
             params.append(level)
@@ -873,7 +877,9 @@ class ReadModel:
         """Members of the cultivation pool (培育库) of ``tier`` on ``as_of``."""
         if self.follows_store:
             self.catch_up()
-        where, params = ["tier = ?", "admitted_on <= ?", "(removed_on IS NULL OR removed_on > ?)"], [tier, as_of, as_of]
+        # a member from its admission until its removal: the same half-open interval as a version
+        member, member_params = in_force_sql(as_of, since="admitted_on", until="removed_on")
+        where, params = ["tier = ?", member], [tier, *member_params]
         if programme:
             where.append("programme = ?")
             params.append(programme)

@@ -20,8 +20,10 @@ fold then closes the row's version and opens a new one when an event of a later 
 changes it (:meth:`PoolState.change`).  An event dated before facts of its enterprise
 already folded (recorded later, dated earlier) marks the enterprise ``backdated``; the
 adapter then recomputes its whole timeline from its events with :func:`timeline`.
-:func:`in_force` is the one answer to "this row on D", in Python; :data:`IN_FORCE_SQL`
-and :data:`VALID_SQL` are the same rules for the tables.
+:func:`in_force` is the answer to "this row on D" over a row's versions; both it and rule 4
+(:meth:`Designation.valid_on`) call the one spelling of each rule in ``domain.validity``,
+whose :func:`~domain.validity.in_force_sql` and :func:`~domain.validity.valid_sql` are the
+same rules for the tables.
 
 >>> d = Designation(key="k", enterprise_id="e", uscc="U", name="n", region="211402", programme="national",
 ...     tier="little_giant", level="national", application_id="a", status="approved",
@@ -41,6 +43,8 @@ from typing import Any, TypeVar
 from uuid import UUID
 
 import msgspec
+
+from domain.validity import in_force_on, valid_on
 
 
 def last_day(valid_until: str | None) -> str | None:
@@ -83,13 +87,9 @@ class Designation(msgspec.Struct, kw_only=True):
         self.valid_from, self.valid_until, self.last_day = valid_from, valid_until, last_day(valid_until)
 
     def valid_on(self, d: str) -> bool:
-        if self.status != "approved" or self.valid_from is None or self.valid_until is None:
-            return False
-        if not (self.valid_from <= d < self.valid_until):
-            return False
-        if self.revoked_on is not None and self.revoked_on <= d:
-            return False
-        return not (self.ended_on is not None and self.ended_on <= d)
+        """Rule 4 (:func:`domain.validity.valid_on`) on this row."""
+        return valid_on(d, status=self.status, valid_from=self.valid_from, valid_until=self.valid_until,
+                        revoked_on=self.revoked_on, ended_on=self.ended_on)
 
 
 class PoolMember(msgspec.Struct, kw_only=True):
@@ -122,11 +122,6 @@ class EnterpriseRow(msgspec.Struct, kw_only=True):
         return any(y.rstrip("L") == str(data_year) for y in self.filed_years.split(",") if y)
 
 
-# "This row on D" in SQL, for the version tables: the version in force on D, and (designations)
-# valid on D by rule 4 -- the same rules as :func:`in_force` and :meth:`Designation.valid_on`.
-IN_FORCE_SQL = "since <= ? AND (until IS NULL OR until > ?)"
-VALID_SQL = ("status = 'approved' AND valid_from <= ? AND valid_until > ? AND (revoked_on IS NULL OR revoked_on > ?) "
-             "AND (ended_on IS NULL OR ended_on > ?)")
 # Columns a row has but its versions do not: how far the enterprise's facts reach is not a
 # fact of any one date.
 UNVERSIONED = ("dated_to",)
@@ -151,7 +146,7 @@ def in_force(versions: Iterable[Version], on: str) -> Any | None:
     ('旧名', '新名', None)
     """
     for v in versions:
-        if v.row.since <= on and (v.until is None or on < v.until):
+        if in_force_on(v.row.since, v.until, on):
             return v.row
     return None
 

@@ -47,6 +47,7 @@ import msgspec
 
 from domain.errors import LedgerError
 from domain.policy import PolicyBook, Tier
+from domain.validity import end_of_validity, in_force_on
 from domain.values import Level, Region, region_covers
 from projections.pools import Designation
 from projections.reviews import ReviewRow, state_on
@@ -198,7 +199,7 @@ def _month_ends(first_year: int, until: str) -> list[str]:
 def _end_of_validity(d: Designation) -> str:
     """The first day ``d`` is no longer valid (valid_until, or an earlier revocation or end)."""
     assert d.valid_until is not None
-    return min(x for x in (d.valid_until, d.revoked_on, d.ended_on) if x is not None)
+    return end_of_validity(d.valid_until, d.revoked_on, d.ended_on)
 
 
 # ---------------------------------------------------------------------------- building
@@ -213,7 +214,7 @@ def build_report(rm: Any, book: PolicyBook, *, as_of: str, region: str | None = 
     # had then), and for the chart every version begun by the date.
     versions = [v for v in rm.versions("designation", upto=as_of, region=region)
                 if v.row.status == "approved" and v.row.valid_from and v.row.valid_until]
-    approved: list[Designation] = [v.row for v in versions if v.until is None or as_of < v.until]
+    approved: list[Designation] = [v.row for v in versions if in_force_on(v.row.since, v.until, as_of)]
     ents = {d.enterprise_id for d in approved}
     reviews: dict[tuple[str, str], list[ReviewRow]] = defaultdict(list)
     for r in rm.rows("review"):

@@ -37,6 +37,7 @@ from functools import cache
 from typing import Any
 
 from domain.policy import PolicyBook, Programme, Tier
+from domain.validity import valid_on
 from domain.values import USCC_ALPHABET, add_years, make_uscc, uscc_check_char
 from infra.policy_files import SHIPPED, load_policy_book
 
@@ -576,8 +577,9 @@ class _Builder:
             helds = [h for (k, _), h in self.held.items() if k == key]
             for year in range(2016, last_year + 1):
                 end = date(year, 12, 31)
-                if not any(h.approved_on <= end < h.valid_until and (h.ended_on is None or h.ended_on > end)
-                           for h in helds):
+                # held from its approval (Liaoning's validity starts the next January): rule 4 on those dates
+                if not any(valid_on(end, status="approved", valid_from=h.approved_on, valid_until=h.valid_until,
+                                    revoked_on=None, ended_on=h.ended_on) for h in helds):
                     continue
                 if (key, year) in self.filing_skips:
                     continue

@@ -50,6 +50,7 @@ from itertools import accumulate
 from typing import Any
 
 from domain.policy import PolicyBook, Programme, Scheme, Tier
+from domain.validity import valid_on
 from domain.values import USCC_ALPHABET, add_months, add_years, make_uscc
 
 Cmd = dict[str, Any]
@@ -367,8 +368,9 @@ class _App:
         self.rnd = rnd
 
     def valid_on(self, o: int) -> bool:
-        return (self.status == "approved" and self.valid_from <= o < self.valid_until  # type: ignore[operator]
-                and (self.revoked is None or o < self.revoked) and (self.ended is None or o < self.ended))
+        """Rule 4 on ordinals: the ledger's own rule (``domain.validity``), on the generator's dates."""
+        return valid_on(o, status=self.status, valid_from=self.valid_from, valid_until=self.valid_until,
+                        revoked_on=self.revoked, ended_on=self.ended)
 
 
 class _Reward:

@@ -38,26 +38,22 @@ import pytest
 
 from domain.errors import LedgerError, RuleViolation
 from domain.values import make_uscc
+from domain.authority import ANY_AUTHORITY, DECIDING, GRANTING, JURISDICTION, RECOMMENDING, allowed_commands, \
+    render_level_table
 from infra.nats import POOL_BUCKET, POSITION_HEADER, STREAM, EmbeddedNats
 from infra.permissions import (
-    ANY_AUTHORITY,
-    DECIDING,
-    GRANTING,
-    JURISDICTION,
     LEDGER_CONSUMERS,
-    RECOMMENDING,
     PrincipalsError,
-    allowed_commands,
     client_options,
     decode_principals,
     load_principals,
     permissions_for,
     render_config,
-    render_level_table,
     secret,
     server_environment,
 )
 from infra.policy_files import load_policy_book
+from policies import SHIPPED
 from services import commands as c
 from tests.serving import Serve
 
@@ -679,7 +675,7 @@ def test_permissions_are_derived_from_the_policy_files_not_constants(tmp_path: P
     """A policy folder where a city decides the innovative tier: its cities may approve."""
     folder = tmp_path / "policies"
     folder.mkdir()
-    text = (ROOT / "infra" / "policies" / "national-2022.toml").read_text(encoding="utf-8")
+    text = (SHIPPED / "national-2022.toml").read_text(encoding="utf-8")
     text = text.replace('deciding_level = "provincial"\nrecommend_levels = ["municipal"]',
                         'deciding_level = "municipal"\nrecommend_levels = ["county"]', 1)
     (folder / "national-2022.toml").write_text(text, encoding="utf-8")

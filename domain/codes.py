@@ -1,0 +1,258 @@
+"""The refusal catalogue: every rule a refusal names and every code it carries, in one place.
+
+A refusal (``domain.errors``) names a rule (:data:`Rule`), a code (:data:`Code`) and a
+field.  Both are typed: ``LedgerError`` and its subclasses take a ``Rule`` and a ``Code``,
+so mypy checks every raise site against this catalogue, and ``tests/unit/test_codes.py``
+scans the source for every code raised and checks the catalogue holds each of them and
+nothing else.  The codes raised outside the domain are here too: the service's
+(``conflict``, ``command_id.reused``, ``order.contradicts_later``, ``internal.error``), the
+edge's (``input.invalid``, ``query.too_large``, ``store.unavailable``) and the command
+line's (``store.invalid``, ``output.refused``, ``internal``).
+
+Each entry gives the rule, the CLI's exit code (1 refused by a rule, 2 malformed input,
+3 internal or an unanswering store), the NATS service's error status (``-`` where the code
+never travels over NATS) and one line of meaning.  ``python -m domain.codes`` prints the
+table the README shows ("The rules and their refusals"); a test keeps the two equal.
+
+>>> CATALOGUE["approve.notice_open"]
+Entry(rule='order', exit=1, status=422, meaning='approved before the notice period (公示) ended')
+>>> sorted(RULES)[:3]
+['authority', 'change', 'cli']
+"""
+
+from __future__ import annotations
+
+from typing import Literal, NamedTuple, get_args
+
+# The rules a refusal names: the nine of docs/domain.md, then the categories of the
+# refusals that are not about the business (names, policy, input, the CLI, the machinery).
+Rule = Literal["order", "authority", "ladder", "validity", "review", "revocation", "change", "reward",
+               "immutability", "identity", "policy", "input", "query", "internal", "cli"]
+
+RULES: dict[Rule, str] = {
+    "order": "1. Order: recommendation, assessment and a closed notice period precede approval",
+    "authority": "2. Authority: only the deciding authority decides; only a covering recommender recommends",
+    "ladder": "3. Ladder: prerequisites valid on the application date, no excluding designation",
+    "validity": "4. Validity: valid_from <= d < valid_until and not revoked on or before d",
+    "review": "5. Review: inside the review window, yearly data filed",
+    "revocation": "6. Revocation: reason class, document, cooling-off period",
+    "change": "7. Change reports: due within the policy's months; relocation triggers re-confirmation",
+    "reward": "8. Rewards: valid designation, once per scheme, cap, yearly budget",
+    "immutability": "9. Nothing is updated or deleted: corrections name what they correct",
+    "identity": "Identity: enterprises, applications and products are named consistently",
+    "policy": "Policy: the programme, tier and scheme must exist in the rule version in force",
+    "input": "Input: a command, query or argument that is malformed",
+    "query": "Query: a pool query the service cannot answer as asked",
+    "internal": "Internal: the ledger or its store failed; nothing was written",
+    "cli": "Command line: a failure of the command line's own",
+}
+
+Code = Literal[
+    # 1 order
+    "order.backdated", "order.contradicts_later", "conflict", "pool.already_admitted", "pool.not_admitted",
+    "apply.already_open", "recommend.wrong_stage", "recommend.duplicate", "assess.not_recommended",
+    "notice.not_assessed", "object.no_notice", "object.outside_notice", "objection.not_open",
+    "approve.no_document", "approve.not_recommended", "approve.no_notice", "approve.notice_open",
+    "approve.objection_open", "approve.objection_upheld", "reject.closed", "withdraw.closed",
+    # 2 authority
+    "authority.not_an_authority", "authority.wrong_level", "authority.not_covering", "authority.subject_mismatch",
+    "register.not_covering", "recommend.wrong_level", "recommend.not_covering", "reconfirm.wrong_authority",
+    "reward.wrong_authority",
+    # 3 ladder
+    "ladder.prerequisite_missing", "ladder.excluded", "ladder.listed_excluded", "apply.already_designated",
+    # 5 review
+    "review.not_designated", "review.not_valid", "review.outside_window", "review.duplicate",
+    "review.yearly_data_missing", "review.yearly_data_late", "review.change_report_late", "yearly_data.future_year",
+    # 6 revocation
+    "revoke.unknown_reason", "revoke.no_document", "revoke.not_designated", "revoke.already", "revoke.after_expiry",
+    "apply.cooling_off", "recommend.barred",
+    # 7 change reports
+    "change.unknown_kind", "change.future", "change.name_required", "change.region_required", "change.same_region",
+    "change.counterpart_required", "reconfirm.not_pending",
+    # 8 rewards
+    "reward.outside_region", "reward.no_valid_designation", "reward.renewal_not_paid", "reward.tranche_required",
+    "reward.tranche_paid", "reward.tranche_order", "reward.review_document", "reward.no_tranches",
+    "reward.loan_required", "reward.loan_cap_reached", "reward.once_per_scheme", "reward.not_positive",
+    "reward.over_cap", "reward.wrong_budget_year", "reward.over_budget", "claw_back.amount",
+    # 9 immutability
+    "yearly_data.duplicate", "claw_back.no_document", "annul.not_approved", "annul.no_document",
+    # identity
+    "enterprise.not_found", "register.exists", "application.not_found", "apply.duplicate_id",
+    "apply.product_required", "apply.product_not_allowed", "object.duplicate_id", "reward.duplicate_id",
+    "reward.not_found", "command_id.reused",
+    # policy
+    "policy.unknown_programme", "policy.not_in_force", "policy.unknown_tier", "policy.unknown_scheme",
+    # input, query, internal (the edge, the service, the command line)
+    "input.invalid", "output.refused", "store.invalid", "query.too_large", "internal.error", "store.unavailable",
+    "internal",
+]
+
+
+class Entry(NamedTuple):
+    """What a code means: its rule, the CLI's exit code, the NATS status (None: not over NATS)."""
+
+    rule: Rule
+    exit: int
+    status: int | None
+    meaning: str
+
+
+# Refusals of the domain and the service: exit 1; over NATS 422 (a rule), 404 (not found),
+# 409 (conflict).  Malformed input: exit 2, 400.  Internal failures: exit 3, 500.
+_R, _N = 422, 404
+CATALOGUE: dict[Code, Entry] = {
+    # 1 order
+    "order.backdated": Entry("order", 1, _R, "dated before the fact it follows (registration, admission, "
+                                             "application, recommendation, assessment, grant)"),
+    "order.contradicts_later": Entry("order", 1, _R, "a backdated command accepted on its date that facts dated "
+                                                     "after it contradict (README, \"The time rule\")"),
+    "conflict": Entry("order", 1, 409, "other writers kept changing the same enterprise or budget; retried five "
+                                       "times, nothing written"),
+    "pool.already_admitted": Entry("order", 1, _R, "the enterprise is already in that pool (培育库)"),
+    "pool.not_admitted": Entry("order", 1, _R, "removal from a pool the enterprise is not in"),
+    "apply.already_open": Entry("order", 1, _R, "an application for the same tier (and product) is still open"),
+    "recommend.wrong_stage": Entry("order", 1, _R, "recommendation after the application was assessed or closed"),
+    "recommend.duplicate": Entry("order", 1, _R, "the application is already recommended at that level"),
+    "assess.not_recommended": Entry("order", 1, _R, "assessment before every recommendation the tier needs"),
+    "notice.not_assessed": Entry("order", 1, _R, "notice (公示) without a passed assessment"),
+    "object.no_notice": Entry("order", 1, _R, "objection to an application that is not under notice"),
+    "object.outside_notice": Entry("order", 1, _R, "objection dated outside the notice period"),
+    "objection.not_open": Entry("order", 1, _R, "resolution of an objection that is not open"),
+    "approve.no_document": Entry("order", 1, _R, "approval without its document (文号)"),
+    "approve.not_recommended": Entry("order", 1, _R, "approval without a recommendation the tier needs"),
+    "approve.no_notice": Entry("order", 1, _R, "approval without a passed assessment and a notice period"),
+    "approve.notice_open": Entry("order", 1, _R, "approved before the notice period (公示) ended"),
+    "approve.objection_open": Entry("order", 1, _R, "approval while an objection is unresolved"),
+    "approve.objection_upheld": Entry("order", 1, _R, "approval after an objection was upheld (only rejection "
+                                                      "is left)"),
+    "reject.closed": Entry("order", 1, _R, "rejection of an application already decided or closed"),
+    "withdraw.closed": Entry("order", 1, _R, "withdrawal of an application already decided or closed"),
+    # 2 authority
+    "authority.not_an_authority": Entry("authority", 1, _R, "a decision by an actor whose role is not authority"),
+    "authority.wrong_level": Entry("authority", 1, _R, "a decision by another level than the tier's deciding "
+                                                       "level"),
+    "authority.not_covering": Entry("authority", 1, _R, "the actor does not cover the enterprise's region, or acts "
+                                                        "outside the programme's jurisdiction"),
+    "authority.subject_mismatch": Entry("authority", 1, _R, "over NATS, a body acting for another authority than "
+                                                            "the subject's code"),
+    "register.not_covering": Entry("authority", 1, _R, "registration by an authority that does not cover the "
+                                                       "region"),
+    "recommend.wrong_level": Entry("authority", 1, _R, "recommendation by a level the tier is not recommended at"),
+    "recommend.not_covering": Entry("authority", 1, _R, "recommendation by an authority that does not cover the "
+                                                        "enterprise"),
+    "reconfirm.wrong_authority": Entry("authority", 1, _R, "re-confirmation of a designation the enterprise took out "
+                                                           "of the programme's jurisdiction, by another authority"),
+    "reward.wrong_authority": Entry("authority", 1, _R, "a reward or claw-back by another authority than the "
+                                                        "scheme's granting one"),
+    # 3 ladder
+    "ladder.prerequisite_missing": Entry("ladder", 1, _R, "no valid designation of a tier the applied tier requires "
+                                                          "(a little giant needs a provincial 专精特新)"),
+    "ladder.excluded": Entry("ladder", 1, _R, "holds a valid designation that excludes the tier"),
+    "ladder.listed_excluded": Entry("ladder", 1, _R, "a listed company applying for a tier that excludes them"),
+    "apply.already_designated": Entry("ladder", 1, _R, "already designated for that tier (renewal goes through "
+                                                       "review)"),
+    # 5 review
+    "review.not_designated": Entry("review", 1, _R, "review of an application that is not a current designation"),
+    "review.not_valid": Entry("review", 1, _R, "review of a designation not valid on the review date (rule 4)"),
+    "review.outside_window": Entry("review", 1, _R, "review before the window before valid_until opens"),
+    "review.duplicate": Entry("review", 1, _R, "the designation was already reviewed for this period"),
+    "review.yearly_data_missing": Entry("review", 1, _R, "the yearly data the review rests on is not filed"),
+    "review.yearly_data_late": Entry("review", 1, _R, "the yearly data was filed late and the policy forfeits the "
+                                                      "review"),
+    "review.change_report_late": Entry("review", 1, _R, "a change was reported late in this validity and the policy "
+                                                        "forfeits the review"),
+    "yearly_data.future_year": Entry("review", 1, _R, "yearly data for a year not yet over"),
+    # 6 revocation
+    "revoke.unknown_reason": Entry("revocation", 1, _R, "a revocation reason that is not one of the four classes"),
+    "revoke.no_document": Entry("revocation", 1, _R, "revocation without its document (文号)"),
+    "revoke.not_designated": Entry("revocation", 1, _R, "revocation of an application that is not a designation"),
+    "revoke.already": Entry("revocation", 1, _R, "the designation is already revoked"),
+    "revoke.after_expiry": Entry("revocation", 1, _R, "a revocation effective after the designation expires"),
+    "apply.cooling_off": Entry("revocation", 1, _R, "application inside the cooling-off period after a "
+                                                    "revocation of the same tier"),
+    "recommend.barred": Entry("revocation", 1, _R, "recommendation within the bar after a revocation for a "
+                                                   "barring reason"),
+    # 7 change reports
+    "change.unknown_kind": Entry("change", 1, _R, "a change kind that is not known"),
+    "change.future": Entry("change", 1, _R, "a change dated after its report"),
+    "change.name_required": Entry("change", 1, _R, "a rename without the new name"),
+    "change.region_required": Entry("change", 1, _R, "a relocation without the new region"),
+    "change.same_region": Entry("change", 1, _R, "a relocation into the region the enterprise is in"),
+    "change.counterpart_required": Entry("change", 1, _R, "a merger or split without the other enterprise"),
+    "reconfirm.not_pending": Entry("change", 1, _R, "re-confirmation of a designation not under re-confirmation"),
+    # 8 rewards
+    "reward.outside_region": Entry("reward", 1, _R, "the enterprise is outside the scheme's regions"),
+    "reward.no_valid_designation": Entry("reward", 1, _R, "no designation the scheme requires is valid on the "
+                                                          "reward date"),
+    "reward.renewal_not_paid": Entry("reward", 1, _R, "the scheme does not pay again for a renewed designation"),
+    "reward.tranche_required": Entry("reward", 1, _R, "a tranche scheme's reward without a tranche in range"),
+    "reward.tranche_paid": Entry("reward", 1, _R, "that tranche is already paid"),
+    "reward.tranche_order": Entry("reward", 1, _R, "a tranche before the one it follows"),
+    "reward.review_document": Entry("reward", 1, _R, "a tranche after a performance review without its document"),
+    "reward.no_tranches": Entry("reward", 1, _R, "a tranche named for a scheme without tranches"),
+    "reward.loan_required": Entry("reward", 1, _R, "an interest subsidy without loan, LPR and days"),
+    "reward.loan_cap_reached": Entry("reward", 1, _R, "the year's subsidised loans already reach the scheme's cap"),
+    "reward.once_per_scheme": Entry("reward", 1, _R, "the scheme pays once per enterprise and has paid"),
+    "reward.not_positive": Entry("reward", 1, _R, "an amount that is not positive"),
+    "reward.over_cap": Entry("reward", 1, _R, "over the scheme's cap for the region (or the yearly subsidy cap)"),
+    "reward.wrong_budget_year": Entry("reward", 1, _R, "a grant charged to another year's budget"),
+    "reward.over_budget": Entry("reward", 1, _R, "beyond what is left of the scheme's budget for the year"),
+    "claw_back.amount": Entry("reward", 1, _R, "a claw-back not between 1 fen and what is not yet clawed back"),
+    # 9 immutability
+    "yearly_data.duplicate": Entry("immutability", 1, _R, "yearly data already filed for that year"),
+    "claw_back.no_document": Entry("immutability", 1, _R, "a claw-back without its document"),
+    "annul.not_approved": Entry("immutability", 1, _R, "annulment of an application that is not approved"),
+    "annul.no_document": Entry("immutability", 1, _R, "annulment without its document"),
+    # identity
+    "enterprise.not_found": Entry("identity", 1, _N, "no enterprise with that USCC is registered (on the "
+                                                     "command's date)"),
+    "register.exists": Entry("identity", 1, _R, "the enterprise is already registered"),
+    "application.not_found": Entry("identity", 1, _N, "the enterprise has no application with that id (on the "
+                                                      "command's date)"),
+    "apply.duplicate_id": Entry("identity", 1, _R, "an application with that id exists"),
+    "apply.product_required": Entry("identity", 1, _R, "a product tier's application without product_id"),
+    "apply.product_not_allowed": Entry("identity", 1, _R, "an enterprise tier's application naming a product"),
+    "object.duplicate_id": Entry("identity", 1, _R, "an objection with that id exists"),
+    "reward.duplicate_id": Entry("identity", 1, _R, "a reward with that id exists"),
+    "reward.not_found": Entry("identity", 1, _N, "the enterprise has no reward with that id"),
+    "command_id.reused": Entry("identity", 1, _R, "a command id already used for a different command"),
+    # policy
+    "policy.unknown_programme": Entry("policy", 1, _R, "no programme of that id"),
+    "policy.not_in_force": Entry("policy", 1, _R, "no rule version of the programme in force on the date"),
+    "policy.unknown_tier": Entry("policy", 1, _R, "the rule version in force has no tier of that id"),
+    "policy.unknown_scheme": Entry("policy", 1, _R, "the rule version in force has no scheme of that id"),
+    # input, query, internal
+    "input.invalid": Entry("input", 2, 400, "malformed input: the field and what is wrong with it"),
+    "output.refused": Entry("input", 2, None, "the CLI will not write the output file or folder as named (it "
+                                              "exists without --force, is a link, the ledger's own file ...)"),
+    "store.invalid": Entry("input", 2, None, "--db names no usable store (a bad URL, a directory, no ledger "
+                                             "where one is read)"),
+    "query.too_large": Entry("query", 2, 400, "a pool query whose answer exceeds a NATS message (narrow it)"),
+    "internal.error": Entry("internal", 3, 500, "this command could not be decided (a defect); nothing written, "
+                                                "the cause logged"),
+    "store.unavailable": Entry("internal", 3, 500, "the store did not answer; nothing written"),
+    "internal": Entry("internal", 3, None, "the CLI failed on something that is no refusal (--debug shows it)"),
+}
+
+
+def markdown() -> str:
+    """The catalogue as the README's Markdown table, rule by rule."""
+    lines = ["| code | rule | exit | NATS | meaning |", "|---|---|---|---|---|"]
+    order = list(RULES)
+    for code, e in sorted(CATALOGUE.items(), key=lambda kv: order.index(kv[1].rule)):  # stable: catalogue order
+        lines.append(f"| `{code}` | {e.rule} | {e.exit} | {e.status or '-'} | {e.meaning} |")
+    return "\n".join(lines)
+
+
+def _check() -> None:
+    """The typed names and the catalogue hold the same codes and rules."""
+    codes, rules = set(get_args(Code)), set(get_args(Rule))
+    if codes != set(CATALOGUE) or rules != set(RULES):
+        raise AssertionError(f"codes not catalogued: {sorted(codes ^ set(CATALOGUE))}; "
+                             f"rules not described: {sorted(rules ^ set(RULES))}")
+
+
+_check()
+
+if __name__ == "__main__":
+    print(markdown())
