@@ -29,7 +29,7 @@ own temporary data folder; everything is removed at the end (``--keep`` keeps th
 
 Throughputs are the median of several samples (the samples are in ``--json``).  The
 history comes from ``scenarios.generate.generate_commands`` when that module is present,
-else from the six-command ``journey()`` pattern of ``tests/test_streaming.py``.
+else from the six-command ``journey()`` pattern of ``tests/support/streams.py``.
 """
 
 from __future__ import annotations
@@ -314,7 +314,7 @@ def history(plan: Plan) -> tuple[list[Any], str, int]:
                   f"start_year=2016)")
         dicts: Iterator[dict[str, Any]] = generate_commands(plan.enterprises, plan.years, plan.seed, start_year=2016)
     else:
-        source = f"journey() pattern of tests/test_streaming.py × {plan.enterprises} enterprises"
+        source = f"journey() pattern of tests/support/streams.py × {plan.enterprises} enterprises"
         dicts = ({**obj, "command_id": f"load-{i}-{j}"} for i in range(plan.enterprises)
                  for j, obj in enumerate(journey(i, marker="MB")))
     cmds, bad = [], 0
@@ -331,7 +331,7 @@ def _actor(authority: str) -> dict[str, str]:
 
 
 def journey(i: int, county: str = "211402", marker: str = "MC") -> list[dict[str, Any]]:
-    """The six commands of ``tests/test_streaming.py``'s ``journey(i)``: register, then one
+    """The six commands of ``tests/support/streams.py``'s ``journey(i)``: register, then one
     application through recommend, assess, notice to a provincial 专精特新 designation."""
     from domain.values import make_uscc
 

@@ -97,7 +97,7 @@ class _CallerStats:
     malformed request is an error (its status and code the last error), and the time
     from queueing to the reply is added to what the endpoint timed itself, making a
     request's processing time its arrival to its reply.  nats-py keeps these figures in
-    the endpoint's own attributes (nats-py is pinned; tests/test_service_stats.py reads
+    the endpoint's own attributes (nats-py is pinned; tests/e2e/test_service_stats.py reads
     them back through ``$SRV.STATS``).
     """
 

@@ -1,6 +1,6 @@
 """The relay: the event store's notification log, in order, onto JetStream.
 
-Guarantees (tested in ``tests/test_streaming.py`` and ``tests/test_relay.py``):
+Guarantees (tested in ``tests/e2e/test_streaming.py`` and ``tests/e2e/test_relay.py``):
 
 - **Every stored event at least once, in ledger order, and in practice exactly once.**
   The relay's durable position *is* the stream: on start it reads the ledger position
