@@ -560,7 +560,7 @@ def test_permissions_are_derived_from_the_policy_files_not_constants(tmp_path: P
     """A policy folder where a city decides the innovative tier: its cities may approve."""
     folder = tmp_path / "policies"
     folder.mkdir()
-    text = (ROOT / "infra" / "policies" / "national-2022.toml").read_text(encoding="utf-8")
+    text = (ROOT / "policies" / "national-2022.toml").read_text(encoding="utf-8")
     text = text.replace('deciding_level = "provincial"\nrecommend_levels = ["municipal"]',
                         'deciding_level = "municipal"\nrecommend_levels = ["county"]', 1)
     (folder / "national-2022.toml").write_text(text, encoding="utf-8")
