@@ -111,8 +111,14 @@ class Reporter:
 
     def __init__(self, quiet: bool = False):
         from rich.console import Console
-        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
-                                   TimeRemainingColumn)
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
 
         self.console = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 200)
         self.tty = sys.stderr.isatty()
@@ -202,9 +208,9 @@ def machine() -> dict[str, Any]:
     except OSError:
         pass
     import sqlite3
+    from importlib.metadata import version
 
     import eventsourcing  # noqa: F401
-    from importlib.metadata import version
 
     from infra.nats import server_binary
 
@@ -451,7 +457,8 @@ def measure_commands(ledger: Any, raw: Any, cmds: list[Any], plan: Plan, rep: Re
         "commands": n, "events": events, "events_per_command": events / n if n else 0,
         "handle": {
             "value": handle, "unit": "commands/s", "baseline": median(raw_single),
-            "baseline_what": "raw eventsourcing: one save per one-event aggregate", "ratio": handle / median(raw_single),
+            "baseline_what": "raw eventsourcing: one save per one-event aggregate",
+            "ratio": handle / median(raw_single),
             "target": 0.5, "pass": handle / median(raw_single) >= 0.5, "samples": single_rates,
             "baseline_samples": raw_single, "commands": sum(single_counts.values()), "outcomes": single_counts,
             "paired_ratios": [a / b for a, b in zip(single_rates, raw_single)],

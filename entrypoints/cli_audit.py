@@ -183,9 +183,8 @@ def _verify_bundle(args: argparse.Namespace) -> int:
 
 
 def _prove(args: argparse.Namespace) -> int:
-    from domain.enterprise import event_id
     from audit.bundle import prove
-
+    from domain.enterprise import event_id
     from infra.files import check_output, output_file
     from infra.store import ledger_files, store_url
 

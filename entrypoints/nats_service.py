@@ -15,8 +15,8 @@ field may be left out: the subject names it).  The reply is JSON:
   micro error headers ``Nats-Service-Error-Code`` 400 (malformed input), 422 (a rule of
   the domain), 404 (unknown enterprise, application or reward), 409 (conflict) or 500
   (``internal.error``: this command could not be decided; ``store.unavailable``: the
-  store failed for the whole group; nothing was written).  A refused command writes nothing, and one command's failure never
-  costs another command of its group its answer.
+  store failed for the whole group; nothing was written).  A refused command writes nothing, and
+  one command's failure never costs another command of its group its answer.
 
 One more endpoint answers a read-model query: ``cultivation.query.pool`` takes a
 :class:`services.queries.PoolQuery` (``{"tier", "as_of", "level"?, "region"?, "programme"?,
@@ -45,8 +45,8 @@ import msgspec
 from domain.errors import Conflict, LedgerError, NotFound, RuleViolation
 from infra.nats import CMD_PREFIX, POOL_QUERY_SUBJECT, SERVICE_NAME
 from services import commands as c
-from services.queries import PoolAnswer, answer_pool, decode_pool_query
 from services.ledger import STORE_UNAVAILABLE, DecisionFailed, Outcome
+from services.queries import PoolAnswer, answer_pool, decode_pool_query
 
 log = logging.getLogger("cultivation.service")
 VERSION = "0.1.0"

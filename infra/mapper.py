@@ -14,12 +14,11 @@ The stored state is JSON (UTF-8), readable by any auditor's tool::
 from __future__ import annotations
 
 import typing
+from datetime import datetime
 from functools import cache
 from typing import Any
 
 import msgspec
-from datetime import datetime
-
 from eventsourcing.domain import CanSnapshotAggregate, DomainEventProtocol
 from eventsourcing.persistence import Mapper, MapperDeserialisationError, StoredEvent, find_id_convertor
 from eventsourcing.utils import get_topic, resolve_topic

@@ -275,7 +275,7 @@ class LiveProjector:
                         ready.set()
                 try:
                     msgs = await self._next_batch()
-                except (NatsTimeout, asyncio.TimeoutError):
+                except (TimeoutError, NatsTimeout):
                     await self._save_published()
                     continue
                 if not msgs:
@@ -290,7 +290,7 @@ class LiveProjector:
                 self._sub = None
                 try:
                     await asyncio.wait_for(self._stopping.wait(), backoff)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     pass
                 backoff = min(backoff * 2, 5.0)
         try:

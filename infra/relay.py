@@ -387,7 +387,7 @@ class Relay:
                 if not self._stopping.is_set():
                     try:
                         await asyncio.wait_for(self._wake.wait(), self.poll_interval)
-                    except asyncio.TimeoutError:
+                    except TimeoutError:
                         pass
             except asyncio.CancelledError:
                 raise
@@ -396,7 +396,7 @@ class Relay:
                 tail_known = False
                 try:
                     await asyncio.wait_for(self._stopping.wait(), backoff)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     pass
                 backoff = min(backoff * 2, 5.0)
 

@@ -14,7 +14,7 @@ from uuid import UUID
 import msgspec
 
 from domain.enterprise import event_id_text
-from projections.pools import aggregate_key, EnterpriseRow, PoolState
+from projections.pools import EnterpriseRow, PoolState, aggregate_key
 
 
 class AuditEntry(msgspec.Struct, frozen=True, kw_only=True):

@@ -32,7 +32,7 @@ from typing import Any
 import msgspec
 
 from domain.budget import SchemeBudget
-from projections.pools import aggregate_key, EnterpriseRow
+from projections.pools import EnterpriseRow, aggregate_key
 
 
 class RewardRow(msgspec.Struct, kw_only=True):

@@ -36,10 +36,7 @@ True
 
 from __future__ import annotations
 
-import argparse
 import random
-import sys
-import time
 import zlib
 from bisect import bisect_left, bisect_right
 from collections import Counter
@@ -925,7 +922,8 @@ class _Engine:
         e.place = city.name if rng.random() < 0.7 else prov.short
         e.brand = BRAND_CHARS[int(rng.random() * len(BRAND_CHARS))] + BRAND_CHARS[int(rng.random() * len(BRAND_CHARS))]
         r = rng.random()
-        e.suffix = "股份有限公司" if r < 0.2 or q > 0.97 else "科技有限公司" if r < 0.35 and "科技" not in e.word else "有限公司"
+        e.suffix = ("股份有限公司" if r < 0.2 or q > 0.97
+                    else "科技有限公司" if r < 0.35 and "科技" not in e.word else "有限公司")
         e.name = f"{e.place}{e.brand}{e.word}{e.suffix}"
         e.revenue = int((600 + 3000 * q + 70000 * q ** 12) * (0.6 + 0.8 * rng.random()))  # 万元
         e.listed = q > 0.95 and rng.random() < 0.12
@@ -1087,7 +1085,8 @@ class _Engine:
     _PASS = {"innovative": 0.86, "specialized": 0.66, "little_giant": 0.55}
     _SELECT = {"key_little_giant": 0.6, "single_champion": 0.5}
     _FAIL_REASON = {"innovative": "评价得分或创新能力得分未达到标准",
-                    "specialized": "研发费用占营业收入比重未达到3%", "little_giant": "主导产品全国细分市场占有率或资产负债率未达到标准"}
+                    "specialized": "研发费用占营业收入比重未达到3%",
+                    "little_giant": "主导产品全国细分市场占有率或资产负债率未达到标准"}
 
     def _h_assess(self, o: int, ent: _Ent, a: _App) -> None:
         if a.status != "recommended":
@@ -1294,7 +1293,8 @@ class _Engine:
         if a.status not in OPEN:
             return
         self.emit(o, "withdraw", ent.self_actor(), uscc=ent.uscc, application_id=a.id,
-                  reason=self.rng.choice(("财务数据待审计报告出具后再行申报", "研发费用归集口径需调整，企业主动撤回申报",
+                  reason=self.rng.choice(("财务数据待审计报告出具后再行申报",
+                                          "研发费用归集口径需调整，企业主动撤回申报",
                                           "主导产品市场占有率数据待第三方核实")))
         a.status = "withdrawn"
         if self.rng.random() < RETRY_P[a.tier]:
@@ -1491,7 +1491,8 @@ class _Engine:
         changed = max(changed, ent.reg)
         due = add_months(date.fromordinal(changed), 3).toordinal()
         late = o > due
-        doc = f"{CITY_BY_CODE[ent.region[:4] + '00'].name}市市场监督管理局变更登记通知书" + ("（逾期报告）" if late else "")
+        doc = (f"{CITY_BY_CODE[ent.region[:4] + '00'].name}市市场监督管理局变更登记通知书"
+               + ("（逾期报告）" if late else ""))
         self.emit(o, "report_change", ent.self_actor(), uscc=ent.uscc, programme="national", kind=kind,
                   changed_on=self.iso(changed), document=doc, **fields)
         if ent.changes is None:
@@ -1604,7 +1605,9 @@ class _Engine:
             document = f"工信厅企业函〔{y}〕{10 + _crc('perf', y) % 290}号（绩效评价合格）"
         ent.n += 1
         rid = f"{scheme_id.replace('_', '-')}-{y}-{ent.n}"
-        actor = self.actor(scheme.granted_by)
+        # Called for its effect only, as before: it fills the actors' cache (and fails on an unknown
+        # granting authority) at this point of the run; the grant names its actor in _try_grant.
+        self.actor(scheme.granted_by)
         fields: dict[str, Any] = {"uscc": ent.uscc, "reward_id": rid, "programme": programme, "scheme": scheme_id,
                                   "amount_fen": amount}
         if tranche is not None:
@@ -1620,12 +1623,11 @@ class _Engine:
             elif f < 0.05 * FAULT and tranche == 2:
                 self._try_grant(o, ent, prog, scheme, {**fields, "reward_id": rid + "a"}, "", deliberate=True)
         ok = self._try_grant(o, ent, prog, scheme, fields, document, deliberate=fault)
-        if ok and not fault:
-            if scheme.kind in ("one_time", "tranches") and rng.random() < 0.02 * FAULT:
-                again = dict(fields)
-                ent.n += 1
-                again["reward_id"] = f"{scheme_id.replace('_', '-')}-{y}-{ent.n}"
-                self.push(o + self.ri(20, 120), 19, ent, ("grant_again", (prog.id, scheme.id, again, document)))
+        if ok and not fault and scheme.kind in ("one_time", "tranches") and rng.random() < 0.02 * FAULT:
+            again = dict(fields)
+            ent.n += 1
+            again["reward_id"] = f"{scheme_id.replace('_', '-')}-{y}-{ent.n}"
+            self.push(o + self.ri(20, 120), 19, ent, ("grant_again", (prog.id, scheme.id, again, document)))
 
     def _try_grant(self, o: int, ent: _Ent, prog: Programme, scheme: Scheme, fields: dict[str, Any], document: str,
                    deliberate: bool) -> bool:
@@ -1754,7 +1756,7 @@ class _Engine:
                 actor = self.decider(a.tier, ent.region)
                 self.emit(o, "review", actor, refusal, uscc=ent.uscc, application_id=a.id, passed=True,
                           document=self.doc(actor["authority"], self.year(o), f"review{a.tier}{o // 30}", "函"))
-        elif kind == "reconfirm_again":
+        elif kind == "reconfirm_again":  # noqa: SIM102 (one branch per kind: the dispatch stays flat)
             if not a.reconf:
                 actor = self.decider(a.tier, ent.region)
                 self.emit(o, "reconfirm", actor, "reconfirm.not_pending", uscc=ent.uscc, application_id=a.id,

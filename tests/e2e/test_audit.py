@@ -21,9 +21,9 @@ from typing import Any
 
 import pytest
 
+from audit.bundle import verify_bundle
 from domain.enterprise import enterprise_id
 from domain.errors import LedgerError
-from audit.bundle import verify_bundle
 from infra.integrity import stored_head, verify_store
 from infra.readmodel import ReadModel
 from services import commands as c
@@ -343,9 +343,9 @@ def test_an_auditor_replays_the_stream_from_any_point_and_gets_the_stores_projec
         ledger: Ledger, nats_url: str) -> None:
     import nats
 
+    from audit.replay import replay_and_compare
     from infra.nats import connect_options, ensure_stream_and_bucket
     from infra.relay import Relay
-    from audit.replay import replay_and_compare
 
     load(ledger, 0, 20)
 

@@ -11,6 +11,7 @@ import math
 import subprocess
 import sys
 from pathlib import Path
+
 from tests.support import ROOT
 
 MEASUREMENTS = ("handle", "handle_many", "rebuild", "relay", "latency", "latency_one_process", "memory")

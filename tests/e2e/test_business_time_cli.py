@@ -61,7 +61,8 @@ def test_a_review_recorded_after_the_date_does_not_extend_validity_as_of_it(demo
     assert next(d for d in later["items"] if d["uscc"] == "91211402MA11DC1W9Q")["valid_until"] == "2026-11-25"
     report = json.loads(cli(demo_home, "report", "--region", "211400", "--as-of", "2023-06-29", "--format",
                             "json").stdout)
-    listed = [x for x in report["expiring"] + report["review_due"] if x["uscc"] == "91211402MA11DC1W9Q" and x["tier"] == "specialized"]
+    listed = [x for x in report["expiring"] + report["review_due"]
+              if x["uscc"] == "91211402MA11DC1W9Q" and x["tier"] == "specialized"]
     assert listed and all((x["valid_until"], x["last_day"]) == ("2023-11-25", "2023-11-24") for x in listed)
 
 

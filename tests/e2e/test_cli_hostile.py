@@ -22,8 +22,8 @@ from pathlib import Path
 import pytest
 
 from services.ledger import Ledger
-from tests.support.ledgers import Script, uscc
 from tests.support.journeys import designate, register
+from tests.support.ledgers import Script, uscc
 
 U = uscc(1)
 AUTH = ("--authority", "211400", "--person", "葫芦岛市工信局")

@@ -91,7 +91,8 @@ def hostile_bodies(draw: st.DrawFn) -> bytes:
             body[draw(st.text(max_size=12))] = draw(values)
         else:
             was = body.get("actor")
-            body["actor"] = {**(was if isinstance(was, dict) else {}), draw(st.sampled_from(["authority", "person", "role", "x"])): draw(values)}
+            body["actor"] = {**(was if isinstance(was, dict) else {}),
+                             draw(st.sampled_from(["authority", "person", "role", "x"])): draw(values)}
     try:
         data = json.dumps(body, ensure_ascii=draw(st.booleans())).encode("utf-8", "surrogatepass")
     except (ValueError, TypeError, OverflowError):
@@ -154,7 +155,8 @@ def test_fuzz_decode_and_handle_many(store: str, capsys: pytest.CaptureFixture[s
     finally:
         ledger.close()
     with capsys.disabled():
-        print(f"\nfuzz (decode_command + handle_many, {store.split(':')[0] if '://' in store else 'sqlite'}): tried {tried['inputs']} inputs: {tried['malformed']} "
+        print(f"\nfuzz (decode_command + handle_many, {store.split(':')[0] if '://' in store else 'sqlite'}): "
+              f"tried {tried['inputs']} inputs: {tried['malformed']} "
               f"malformed, {tried['refused']} refused by a rule, {tried['accepted']} accepted")
     assert tried["inputs"] >= 100
 

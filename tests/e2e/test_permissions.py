@@ -21,14 +21,12 @@ How a refusal surfaces:
 from __future__ import annotations
 
 import asyncio
-import itertools
 import json
 import os
 import signal
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -60,9 +58,17 @@ from infra.permissions import (
 from infra.policy_files import load_policy_book
 from services import commands as c
 from tests.support import ROOT
-from tests.support.principals import (LEDGER_ENV, Client, Served, cmd, designate_specialized, new_uscc, ok, subject,
-                                      write_principals)
-from tests.support.serving import Serve
+from tests.support.principals import (
+    LEDGER_ENV,
+    Client,
+    Served,
+    cmd,
+    designate_specialized,
+    new_uscc,
+    ok,
+    subject,
+    write_principals,
+)
 
 BOOK = load_policy_book()
 

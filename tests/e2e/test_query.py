@@ -22,8 +22,8 @@ from infra.nats import POOL_QUERY_SUBJECT
 from infra.permissions import accounts_for, decode_principals, permissions_for
 from infra.policy_files import load_policy_book
 from tests.support import ROOT
-from tests.support.serving import Serve
 from tests.support.principals import Client, Served, designate_specialized, new_uscc, ok
+from tests.support.serving import Serve
 from tests.support.streams import journey
 
 BOOK = load_policy_book()
@@ -66,7 +66,8 @@ def test_a_reader_asks_the_pool_as_of_a_date_and_gets_the_state_on_that_date(ser
         async with Client(served, "bank-feed") as reader:
             before = await ask(reader, tier="specialized", as_of="2022-03-01", region="211402")
             [old] = mine(before, uscc)
-            assert (old["valid_from"], old["valid_until"], old["last_day"]) == ("2019-05-20", "2022-05-20", "2022-05-19")
+            assert (old["valid_from"], old["valid_until"], old["last_day"]) == \
+                ("2019-05-20", "2022-05-20", "2022-05-19")
             assert before["as_of"] == "2022-03-01" and before["position"] > 0
             after = await ask(reader, tier="specialized", as_of="2022-04-02", region="211402")
             [new] = mine(after, uscc)
@@ -199,9 +200,9 @@ def test_a_query_the_store_cannot_answer_is_one_500_with_a_body_and_commands_go_
     next query answers from a read model opened afresh."""
     import sqlite3
 
+    from entrypoints.nats_service import CommandService
     from infra.nats import connect_options
     from services.ledger import Ledger
-    from entrypoints.nats_service import CommandService
     from tests.support.hostile import send_raw, subject_of
 
     def rename(old: str, new: str) -> None:

@@ -4,7 +4,6 @@ the proof-checking script against a proof the CLI printed."""
 from __future__ import annotations
 
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -15,7 +14,6 @@ import pytest
 
 from tests.support.readme import snippet
 from tests.support.streams import journey, send_all, start_serve
-
 
 
 def test_the_command_client_and_the_watch_client_run_against_serve(ledger, nats_url: str, home: Path,

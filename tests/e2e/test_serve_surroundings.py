@@ -28,7 +28,6 @@ from infra.permissions import PrincipalsError, client_options, load_principals, 
 from tests.support import ROOT
 
 
-
 def _env(tmp_path: Path, **more: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("NATS_", "CULTIVATION_"))}
     env.update({"CULTIVATION_HOME": str(tmp_path / "home"), "CULTIVATION_DB": str(tmp_path / "ledger.db"), **more})

@@ -13,9 +13,9 @@ from typing import Any
 
 import nats
 
+from entrypoints.nats_service import CommandService
 from infra.nats import connect_options
 from services.ledger import Ledger
-from entrypoints.nats_service import CommandService
 from tests.support.hostile import journey, sample, send_raw, subject_of
 
 

@@ -17,7 +17,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +25,6 @@ import nats
 import pytest
 
 from domain.enterprise import event_id
-from domain.values import make_uscc
 from infra.nats import (
     EVENTS_PREFIX,
     POOL_BUCKET,
@@ -40,7 +38,6 @@ from infra.readmodel import ReadModel
 from infra.relay import Relay, wire_decoder
 from infra.store import is_postgres
 from projections.pools import Designation
-from services import commands as c
 from services.ledger import Ledger
 from tests.support.streams import journey, load, send_all, start_serve
 
@@ -312,7 +309,8 @@ def test_a_new_pool_bucket_gets_every_row_again(ledger: Ledger, nats_url: str, h
     assert rows and sorted(asyncio.run(kv_designations(nats_url)).values(), key=lambda d: d.key) == rows
     asyncio.run(drop_bucket())
     asyncio.run(publish_log(ledger, nats_url))  # makes the bucket anew; the stream has every event already
-    asyncio.run(project_until(ledger, nats_url, head))  # nothing new in the stream: only the recovery path can fill the bucket
+    # nothing new in the stream: only the recovery path can fill the bucket
+    asyncio.run(project_until(ledger, nats_url, head))
     assert sorted(asyncio.run(kv_designations(nats_url)).values(), key=lambda d: d.key) == rows
 
 

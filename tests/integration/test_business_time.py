@@ -27,7 +27,6 @@ from services.ledger import Ledger
 from tests.support.journeys import designate, register
 from tests.support.ledgers import Script, pg_schema_url, uscc
 
-
 # ---------------------------------------------------------------------------- the property
 COUNTIES = ("211402", "211403", "211421")
 TIERS = ("innovative", "specialized")

@@ -11,10 +11,6 @@ tests/e2e/test_submit_interrupted.py).
 from __future__ import annotations
 
 import json
-import signal
-import subprocess
-import sys
-import time
 import uuid
 from collections.abc import Iterator
 from datetime import date
@@ -26,16 +22,26 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.support.generated import issue_file, refusal_codes
-from tests.support.ledgers import Script, uscc
-from domain.enterprise import Enterprise, enterprise_id
+from domain.enterprise import Enterprise
 from domain.errors import LedgerError
-from infra.policy_files import load_policy_book
-from tests.support.journeys import CITY, MIIT, PROVINCE, actor, designate, file_yearly_data, passing_assessment, refusal, register
-from tests.support.journeys import tier_in_force
-from services import commands as c
 from entrypoints.cli import main
+from infra.policy_files import load_policy_book
+from services import commands as c
 from services.ledger import Ledger
+from tests.support.generated import issue_file, refusal_codes
+from tests.support.journeys import (
+    CITY,
+    MIIT,
+    PROVINCE,
+    actor,
+    designate,
+    file_yearly_data,
+    passing_assessment,
+    refusal,
+    register,
+)
+from tests.support.ledgers import Script, uscc
+
 
 # ---------------------------------------------------------------------------- the issue's reproduction
 @pytest.fixture(scope="module")

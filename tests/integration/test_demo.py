@@ -15,8 +15,8 @@ import pytest
 
 from domain.errors import LedgerError
 from infra.readmodel import ReadModel
-from services import commands as c
 from scenarios.demo import DEMO_AS_OF, EXPECTED, demo_script
+from services import commands as c
 from services.ledger import Ledger
 
 # docs/domain.md, "Huludao, 2023-06": the row the demo must reproduce exactly.

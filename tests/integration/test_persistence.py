@@ -23,7 +23,6 @@ from uuid import UUID
 
 import msgspec
 import pytest
-from tests.support.ledgers import Script, uscc
 from eventsourcing.domain import Aggregate, DomainEvent
 
 from domain.budget import SchemeBudget, budget_id
@@ -33,6 +32,7 @@ from infra.readmodel import BOOL_COLUMNS as BOOLS
 from infra.readmodel import ReadModel
 from services import commands as c
 from services.ledger import HandledCommand, Ledger, Outcome, journal_id
+from tests.support.ledgers import Script, uscc
 
 AGGREGATE_CLASSES = (Enterprise, SchemeBudget, HandledCommand)
 
@@ -545,7 +545,7 @@ def _check_budget_outcome(store: str, policies: str, usccs: list[str],
         assert sum(e.amount_fen for e in evs if type(e).__name__ == "Spent") == total
         assert sum(1 for e in evs if type(e).__name__ == "Opened") == 1
         stored = {(str(e.originator_id), e.originator_version, type(e).__name__) for e in evs}
-        for cid, (amount, refs) in accepted.items():
+        for cid, (_amount, refs) in accepted.items():
             assert {t for _, _, t in refs} >= {"RewardGranted", "Spent"}
             assert set(map(tuple, refs)) <= stored, cid
             j = reader.repository.get(journal_id(cid))

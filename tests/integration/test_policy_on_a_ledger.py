@@ -13,8 +13,15 @@ from domain.policy import PolicyBook
 from infra.policy_files import SHIPPED, PolicyFileError, load_policy_book
 from services import commands as c
 from services.ledger import Ledger
-from tests.support.journeys import (climb, designate, enterprise_actor, file_yearly_data, passing_assessment, register,
-                                    stored_events)
+from tests.support.journeys import (
+    climb,
+    designate,
+    enterprise_actor,
+    file_yearly_data,
+    passing_assessment,
+    register,
+    stored_events,
+)
 from tests.support.ledgers import uscc
 
 MINIMAL = """

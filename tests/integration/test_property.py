@@ -26,7 +26,6 @@ from uuid import UUID
 
 import msgspec
 import pytest
-from tests.support.ledgers import uscc
 from eventsourcing.domain import Aggregate
 from hypothesis import HealthCheck, event, given, note, settings
 from hypothesis import strategies as st
@@ -39,6 +38,7 @@ from infra.policy_files import SHIPPED
 from infra.readmodel import BOOL_COLUMNS, ReadModel
 from services import commands as c
 from services.ledger import HandledCommand, Ledger
+from tests.support.ledgers import uscc
 
 # A programme of the property test's own, beside the shipped ones: a voucher with no
 # designation needed and a small yearly budget (so budgets run out), with a regional cap.

@@ -9,34 +9,21 @@ later).  The JSON, CSV and HTML outputs of the real command: tests/e2e/test_repo
 
 from __future__ import annotations
 
-import csv
-import io
-import json
-import os
-import shutil
-import subprocess
-import sys
-import tempfile
 from collections import defaultdict
 from collections.abc import Iterator
 from datetime import date
-from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
-import msgspec
 import pytest
 
-from tests.support.ledgers import Script, uscc
-from domain.errors import LedgerError
 from infra.readmodel import SCHEMA, ReadModel
+from reports.figures import Report, build_report
+from scenarios.demo import DEMO_AS_OF
+from services.ledger import Ledger
 from tests.support.demo import HULUDAO, load_demo
 from tests.support.journeys import designate, file_yearly_data, register
-from services import commands as c
-from scenarios.demo import DEMO_AS_OF, demo_script
-from services.ledger import Ledger
-from reports.figures import Report, build_report
-from reports.render import render_html, yuan
+from tests.support.ledgers import Script, uscc
 
 HULUDAO_COUNTIES = {"211402", "211403", "211404", "211421", "211422", "211481"}
 

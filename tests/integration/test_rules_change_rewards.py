@@ -10,15 +10,28 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.ledgers import Script, uscc
 from domain.budget import SchemeBudget, budget_id
 from domain.enterprise import Enterprise
 from domain.errors import RuleViolation
 from domain.policy import decode_programme
 from domain.values import Actor
 from infra.policy_files import SHIPPED
-from tests.support.journeys import CITY, COUNTY, MIIT, PROVINCE, refusal, climb, designate, enterprise_actor, event_types, file_yearly_data, register, stored_events
 from services.ledger import Ledger
+from tests.support.journeys import (
+    CITY,
+    COUNTY,
+    MIIT,
+    PROVINCE,
+    climb,
+    designate,
+    enterprise_actor,
+    event_types,
+    file_yearly_data,
+    refusal,
+    register,
+    stored_events,
+)
+from tests.support.ledgers import Script, uscc
 
 HANGZHOU, ZHEJIANG, XIHU = "330100", "330000", "330106"
 

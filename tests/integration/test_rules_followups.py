@@ -6,14 +6,14 @@ from __future__ import annotations
 
 from datetime import date
 
-from domain.enterprise import Enterprise
-from domain.errors import RuleViolation
 import msgspec
 
+from domain.enterprise import Enterprise
+from domain.errors import RuleViolation
 from domain.policy import Programme, Scheme
 from domain.values import Actor
-from tests.support.ledgers import uscc
 from tests.support.journeys import actor, designate, file_yearly_data, register
+from tests.support.ledgers import uscc
 
 
 def test_an_enterprise_registers_itself_only_in_its_own_region(script) -> None:  # type: ignore[no-untyped-def]

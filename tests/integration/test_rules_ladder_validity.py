@@ -7,8 +7,19 @@ from datetime import date, timedelta
 
 import pytest
 
+from tests.support.journeys import (
+    CITY,
+    COUNTY,
+    PROVINCE,
+    actor,
+    climb,
+    designate,
+    enterprise_actor,
+    event_types,
+    refusal,
+    register,
+)
 from tests.support.ledgers import uscc
-from tests.support.journeys import CITY, COUNTY, MIIT, PROVINCE, refusal, actor, climb, designate, enterprise_actor, event_types, register
 
 HUNDRED_MILLION_CNY_FEN = 100_000_000 * 100  # 1 亿元 in fen
 

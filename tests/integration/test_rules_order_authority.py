@@ -9,15 +9,26 @@ from datetime import date, timedelta
 
 import pytest
 
-from tests.support.ledgers import uscc
 from domain.enterprise import Enterprise
 from domain.errors import RuleViolation
 from domain.policy import Programme, Tier
 from domain.values import Actor, Level
-from tests.support.journeys import (CITY, COUNTY, MIIT, PROVINCE, refusal, actor, designate, enterprise_actor, event_types, passing_assessment, register,
-                      tier_in_force)
 from services import commands as c
-
+from tests.support.journeys import (
+    CITY,
+    COUNTY,
+    MIIT,
+    PROVINCE,
+    actor,
+    designate,
+    enterprise_actor,
+    event_types,
+    passing_assessment,
+    refusal,
+    register,
+    tier_in_force,
+)
+from tests.support.ledgers import uscc
 
 
 # =========================================================================== rule 1: order

@@ -7,12 +7,23 @@ from datetime import date
 
 import pytest
 
-from tests.support.ledgers import uscc
 from domain.errors import RuleViolation
 from domain.values import Actor
-from tests.support.journeys import CITY, COUNTY, MIIT, PROVINCE, refusal, designate, enterprise_actor, event_types, file_yearly_data, register, stored_events
 from services import commands as c
-
+from tests.support.journeys import (
+    CITY,
+    COUNTY,
+    MIIT,
+    PROVINCE,
+    designate,
+    enterprise_actor,
+    event_types,
+    file_yearly_data,
+    refusal,
+    register,
+    stored_events,
+)
+from tests.support.ledgers import uscc
 
 
 def review(script, u: str, app_id: str, on: str | date, passed: bool = True, who: str = PROVINCE, **kw):  # type: ignore[no-untyped-def]

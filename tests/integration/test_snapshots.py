@@ -17,7 +17,8 @@ from services.ledger import Ledger
 def _long_lived(ledger: Ledger) -> Any:
     u = make_uscc("91370202MA0000001")
     actor = {"authority": "370200", "person": "青岛市工信局"}
-    ledger.handle(c.convert_command({"command": "register", "command_id": "r", "uscc": u, "name": "青岛某精密机械有限公司",
+    ledger.handle(c.convert_command({"command": "register", "command_id": "r", "uscc": u,
+                                     "name": "青岛某精密机械有限公司",
                                      "occurred_on": "2012-01-01", "actor": actor}))
     ledger.handle_many([c.convert_command({"command": "file_yearly_data", "command_id": f"y{y}", "uscc": u,
                                            "programme": "qingdao", "data_year": y, "occurred_on": f"{y + 1}-03-01",

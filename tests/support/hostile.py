@@ -89,7 +89,8 @@ def row_counts(store: str) -> dict[str, int]:
         conn.close()
 
 
-def cli(*args: str, db: str, stdin: bytes | None = None, home: Path | None = None) -> subprocess.CompletedProcess[bytes]:
+def cli(*args: str, db: str, stdin: bytes | None = None,
+        home: Path | None = None) -> subprocess.CompletedProcess[bytes]:
     env = {**os.environ, "CULTIVATION_DB": db}
     if home is not None:
         env["CULTIVATION_HOME"] = str(home)

@@ -20,7 +20,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from domain.policy import Tier
-from domain.values import Level, NATIONAL_REGION
+from domain.values import NATIONAL_REGION, Level
 
 STAGES = ("applied", "recommended", "assessed", "noticed", "approved")
 CITY, PROVINCE, MIIT, COUNTY = "211400", "210000", "000000", "211402"  # Huludao, Liaoning, MIIT, a district

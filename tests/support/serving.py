@@ -10,8 +10,8 @@ import sys
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from tests.support import ROOT
 
+from tests.support import ROOT
 
 
 class Serve:

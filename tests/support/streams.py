@@ -20,7 +20,6 @@ from infra.nats import connect_options
 from services import commands as c
 from services.ledger import Ledger
 
-
 A = lambda authority: {"authority": authority, "person": "test service"}  # noqa: E731
 
 

@@ -132,7 +132,7 @@ CT_LOG_AUDIT_PATH = [h(x) for x in (
 
 def test_hash_primitives():
     # rfc6962/rfc6962_test.go
-    assert EMPTY_ROOT == h("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+    assert h("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855") == EMPTY_ROOT
     assert root([]) == EMPTY_ROOT
     assert leaf_hash(b"") == h("6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d")
     assert leaf_hash(b"") != EMPTY_ROOT
