@@ -233,12 +233,12 @@ class Store:
         from infra.store import is_postgres, store_env
 
         self.keep = keep
-        self.pg = bool(db) and is_postgres(db)  # type: ignore[arg-type]
+        self.pg = bool(db and is_postgres(db))
         self._cleanups: list[Callable[[], None]] = []
-        if self.pg:
+        if db and self.pg:  # (self.pg implies db; naming it narrows its type)
             import psycopg
 
-            parts = urlsplit(db)  # type: ignore[arg-type]
+            parts = urlsplit(db)
             query = [(k, v) for k, v in parse_qsl(parts.query) if k != "schema"]
             self.base = urlunsplit(parts._replace(query=""))
             tag = uuid.uuid4().hex[:10]
@@ -246,7 +246,7 @@ class Store:
             with psycopg.connect(self.base, autocommit=True) as conn:
                 for s in self.schemas:
                     conn.execute(f'CREATE SCHEMA "{s}"')
-                self.server_version = conn.execute("SHOW server_version").fetchone()[0]
+                self.server_version = conn.execute("SHOW server_version").fetchone()[0]  # type: ignore[index]
             self._cleanups.append(self._drop_schemas)
             self.url = urlunsplit(parts._replace(query=urlencode(query + [("schema", self.schemas[0])])))
             raw_url = urlunsplit(parts._replace(query=urlencode(query + [("schema", self.schemas[1])])))

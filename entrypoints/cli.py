@@ -410,7 +410,7 @@ def _policy(args: argparse.Namespace) -> int:
         book = load_policy_book(args.policies)
     except ValueError as e:
         raise CliError(str(e), field="--policies") from None
-    rows = []
+    rows: list[dict[str, Any]] = []
     for pid in book.programme_ids():
         for v in book.versions(pid):
             for t in v.tiers:
@@ -461,7 +461,8 @@ def _demo(args: argparse.Namespace) -> int:
 
         def check(cmd: c.Command, result: Any) -> None:
             nonlocal done
-            got = result.code if isinstance(result, (LedgerError, c.InputError)) else None
+            # (an InputError has no .code, its as_dict() says "input.invalid": the demo sends none)
+            got = result.code if isinstance(result, (LedgerError, c.InputError)) else None  # type: ignore[union-attr]
             expected = expected_of[cmd.command_id]
             if got != expected:
                 unexpected.append(f"{cmd.command_id}: expected {expected or 'acceptance'}, got {got or 'acceptance'}")
@@ -494,7 +495,7 @@ def _demo(args: argparse.Namespace) -> int:
                 for r in results])
         console().print("try: cultivation pool --tier little_giant --level national --region 211400 "
                          f"--as-of {DEMO_AS_OF}")
-    bad = unexpected or [r for r in results if r["count"] != r["expected"]]
+    bad: list[Any] = unexpected or [r for r in results if r["count"] != r["expected"]]
     if bad:
         print(f"error: the demo did not reproduce its figures: {bad[:10]}", file=sys.stderr)
         return EXIT_REFUSED

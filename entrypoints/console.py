@@ -169,8 +169,9 @@ def read_model(args: argparse.Namespace, ledger: Any) -> tuple[Any, dict[str, An
     from infra.integrity import position_recorded_by
 
     moment = parse_moment(args.as_recorded, "--as-recorded")
-    as_recorded = {"time": moment, "position": position_recorded_by(ledger, moment)}
+    position = position_recorded_by(ledger, moment)
+    as_recorded = {"time": moment, "position": position}
     rm = ReadModel(ledger, prefix="asrec", follows_store=False, target=":memory:")
-    with progress_bar("replaying to the recorded time", as_recorded["position"]) as advance:
-        rm.catch_up(lambda done, total: advance(done), upto=as_recorded["position"])
+    with progress_bar("replaying to the recorded time", position) as advance:
+        rm.catch_up(lambda done, total: advance(done), upto=position)
     return rm, as_recorded

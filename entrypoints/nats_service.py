@@ -202,19 +202,20 @@ class CommandService:
                                  f"the ledger's store failed ({type(failure).__name__}: {failure})"[:300]
                                  + "; nothing was written, send the command again")
         error = None if isinstance(result, (Outcome, PoolAnswer)) else result.as_dict()
+        status = _status(result) if isinstance(result, Exception) else None  # a refusal or a failure
         try:
             if isinstance(result, PoolAnswer):
                 await req.respond(_enc.encode(result))
-            elif error is None:
+            elif isinstance(result, Outcome):
                 await req.respond(_enc.encode({"ok": True, **msgspec.structs.asdict(result)}))
-            else:
-                await req.respond_error(_status(result), f"{error['code']}: {error['message']}"[:200],
+            elif error is not None and status is not None:  # a refusal or a failure: always, here
+                await req.respond_error(status, f"{error['code']}: {error['message']}"[:200],
                                         data=_enc.encode({"ok": False, "error": error}))
         except Exception:  # the requester's connection is gone; the outcome stands in the ledger
             log.exception("could not reply")
         finally:
             if stats is not None:
-                stats.answered(None if error is None else f"{_status(result)}: {error['code']}", queued_ns)
+                stats.answered(None if error is None else f"{status}: {error['code']}", queued_ns)
             self.in_flight -= 1
             if self.in_flight == 0:
                 self._idle.set()

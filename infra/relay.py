@@ -140,10 +140,11 @@ class SubjectNamer:
 
     def _learn(self, key: str, kind: str, f: _SubjectFields) -> tuple[str, dict[str, str]]:
         known = self._known
+        entry: tuple[str, dict[str, str]] | None
         if kind == "Registered":
             entry = (f.region[:2] + "0000", {})  # type: ignore[index]
         else:
-            entry = known.get(key)  # type: ignore[assignment]
+            entry = known.get(key)
             if entry is None:
                 return _UNKNOWN
         province, tiers = entry
@@ -265,7 +266,7 @@ class Relay:
         namer = self.namer
         name, topics, topic_of = namer.name, namer._topics, namer.topic
         template = _WIRE_TEMPLATE
-        out = []
+        out: list[Message] = []
         append = out.append
         for position, key, version, topic, state in rows:
             if len(key) == 32:  # UUID.hex, as the SQLite recorder stores it

@@ -8,7 +8,7 @@ A statistics key counts events by province, tier, type and business year.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 import msgspec
@@ -36,7 +36,7 @@ def tier_of(state: PoolState, eid: str, ev: Any) -> str | None:
     """The tier an event of enterprise ``eid`` is about: its own, else its application's."""
     tier = getattr(ev, "tier", None)
     if tier:
-        return tier
+        return cast(str, tier)
     app = getattr(ev, "application_id", None)
     row = state.designations.get(f"{eid}/{app}") if app else None
     return row.tier if row else None

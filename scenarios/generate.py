@@ -40,7 +40,7 @@ import random
 import zlib
 from bisect import bisect_left, bisect_right
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from itertools import accumulate
@@ -382,6 +382,21 @@ class _Ent:
     __slots__ = ("i", "uscc", "name", "region", "industry", "q", "revenue", "listed", "hnte", "reg", "apps",
                  "filed", "late", "changes", "revs", "rewards", "pools", "n", "filing", "pend", "place", "brand",
                  "word", "suffix")
+    # Set once by _Engine._register (the slots above hold them; these lines only declare their types).
+    i: int
+    uscc: str
+    name: str
+    region: str
+    industry: str
+    q: float
+    revenue: int
+    listed: bool
+    hnte: bool
+    reg: int
+    place: str
+    brand: str
+    word: str
+    suffix: str
 
     def __init__(self) -> None:
         self.apps: dict[str, _App] = {}
@@ -507,11 +522,13 @@ class _Engine:
         mul = 1 + _crc("mul", seed) % 400_000_000
         self._uscc_mul = mul + 1 if mul % 31 == 0 else mul  # coprime with 31**7: distinct enterprises, distinct codes
         self._uscc_add = _crc("add", seed) % (31 ** 7)
-        self.handlers = [self._h_try, self._h_recommend, self._h_assess, self._h_notice, self._h_approve,
-                         self._h_reject, self._h_withdraw, self._h_object, self._h_resolve, self._h_review,
-                         self._h_revoke, self._h_file, self._h_change, self._h_reconfirm, self._h_grant,
-                         self._h_clawback, self._h_admit, self._h_remove, self._h_annul, self._h_fault,
-                         self._h_file_late]
+        # Indexed by the step codes that push() schedules; each takes the day, the enterprise, its argument.
+        self.handlers: list[Callable[[int, _Ent, Any], None]] = [
+            self._h_try, self._h_recommend, self._h_assess, self._h_notice, self._h_approve,
+            self._h_reject, self._h_withdraw, self._h_object, self._h_resolve, self._h_review,
+            self._h_revoke, self._h_file, self._h_change, self._h_reconfirm, self._h_grant,
+            self._h_clawback, self._h_admit, self._h_remove, self._h_annul, self._h_fault,
+            self._h_file_late]
 
     # ------------------------------------------------------------------ plumbing
     def iso(self, o: int) -> str:
@@ -712,7 +729,7 @@ class _Engine:
                 if a.status in OPEN:
                     return "apply.already_open"
                 if a.status == "approved":
-                    pending = o < a.valid_from and a.valid_on(a.valid_from)  # type: ignore[operator]
+                    pending = o < a.valid_from and a.valid_on(a.valid_from)  # type: ignore[operator, arg-type]
                     if pending or a.valid_on(o):
                         return "apply.already_designated"
         if ent.revs:
@@ -1173,7 +1190,7 @@ class _Engine:
         resolve = max(o + self.ri(3, 12), a.notice_until)  # type: ignore[type-var]
         if rng.random() < 0.3 * FAULT:
             # the approval is attempted while the objection is still open
-            self.push(max(a.notice_until, o + 1), 19, ent, ("approve_objection_open", a))  # type: ignore[type-var]
+            self.push(max(a.notice_until, o + 1), 19, ent, ("approve_objection_open", a))  # type: ignore[type-var, arg-type]
             resolve = max(resolve, a.notice_until + 2)  # type: ignore[operator]
         self.push(resolve, 8, ent, (a, oid, approve))
 
@@ -1411,7 +1428,7 @@ class _Engine:
                   document=self.doc(actor["authority"], self.year(o), f"revoke{a.id}{ent.i}")
                   + f"（撤销：{REVOCATION_TEXT[reason]}）")
         years = t.cooling_off_years.get(reason)  # type: ignore[call-overload]
-        eff = max(o, a.valid_from)  # type: ignore[type-var]
+        eff: int = max(o, a.valid_from)  # type: ignore[type-var, assignment]
         barred = add_years(date.fromordinal(eff), years).toordinal() if years else None
         a.revoked = eff
         if ent.revs is None:

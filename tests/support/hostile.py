@@ -81,12 +81,12 @@ def row_counts(store: str) -> dict[str, int]:
                 "AND table_type = 'BASE TABLE'", (schema,))]
             return {t: conn.execute(f'SELECT count(*) FROM "{schema}"."{t}"').fetchone()[0]  # type: ignore[index]
                     for t in tables}
-    conn = sqlite3.connect(f"file:{store}?mode=ro", uri=True, timeout=30)
+    db = sqlite3.connect(f"file:{store}?mode=ro", uri=True, timeout=30)
     try:
-        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
-        return {t: conn.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0] for t in tables}
+        tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        return {t: db.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0] for t in tables}
     finally:
-        conn.close()
+        db.close()
 
 
 def cli(*args: str, db: str, stdin: bytes | None = None,
