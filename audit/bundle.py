@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -145,7 +145,7 @@ def export(ledger: Any, out: Path, from_position: int = 1, to_position: int | No
     head_chain = chain_before(ledger, last_exported + 1) if last_exported else previous
     head = Head(size=size, root=root(leaves[:size]).hex(), chain=head_chain.hex(), position=last_exported)
     manifest = Manifest(
-        format=FORMAT, tool_version=TOOL_VERSION, created_at=datetime.now(timezone.utc).isoformat(),
+        format=FORMAT, tool_version=TOOL_VERSION, created_at=datetime.now(UTC).isoformat(),
         store=describe(ledger.store), from_position=from_position, to_position=last_exported, count=count,
         first_leaf_index=first_index, previous_chain=previous.hex(), head=head, policy_versions=sorted(policies),
         policy_files={p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(SHIPPED.glob("*.toml"))},

@@ -52,7 +52,9 @@ async def replay_and_compare(ledger: Any, from_seq: int = 1, since: str | None =
     js = nc.jetstream()
     if since:
         config = ConsumerConfig(ack_policy=AckPolicy.NONE, deliver_policy=DeliverPolicy.BY_START_TIME,
-                                opt_start_time=datetime.fromisoformat(since).isoformat())
+                                # RFC 3339 text, as the server reads it: nats-py sends the field as given
+                                # (its annotation says datetime)
+                                opt_start_time=datetime.fromisoformat(since).isoformat())  # type: ignore[arg-type]
     else:
         config = ConsumerConfig(ack_policy=AckPolicy.NONE, deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
                                 opt_start_seq=max(from_seq, 1))

@@ -29,7 +29,7 @@ own temporary data folder; everything is removed at the end (``--keep`` keeps th
 
 Throughputs are the median of several samples (the samples are in ``--json``).  The
 history comes from ``scenarios.generate.generate_commands`` when that module is present,
-else from the six-command ``journey()`` pattern of ``tests/test_streaming.py``.
+else from the six-command ``journey()`` pattern of ``tests/support/streams.py``.
 """
 
 from __future__ import annotations
@@ -111,8 +111,14 @@ class Reporter:
 
     def __init__(self, quiet: bool = False):
         from rich.console import Console
-        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
-                                   TimeRemainingColumn)
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
 
         self.console = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 200)
         self.tty = sys.stderr.isatty()
@@ -202,9 +208,9 @@ def machine() -> dict[str, Any]:
     except OSError:
         pass
     import sqlite3
+    from importlib.metadata import version
 
     import eventsourcing  # noqa: F401
-    from importlib.metadata import version
 
     from infra.nats import server_binary
 
@@ -227,12 +233,12 @@ class Store:
         from infra.store import is_postgres, store_env
 
         self.keep = keep
-        self.pg = bool(db) and is_postgres(db)  # type: ignore[arg-type]
+        self.pg = bool(db and is_postgres(db))
         self._cleanups: list[Callable[[], None]] = []
-        if self.pg:
+        if db and self.pg:  # (self.pg implies db; naming it narrows its type)
             import psycopg
 
-            parts = urlsplit(db)  # type: ignore[arg-type]
+            parts = urlsplit(db)
             query = [(k, v) for k, v in parse_qsl(parts.query) if k != "schema"]
             self.base = urlunsplit(parts._replace(query=""))
             tag = uuid.uuid4().hex[:10]
@@ -240,7 +246,7 @@ class Store:
             with psycopg.connect(self.base, autocommit=True) as conn:
                 for s in self.schemas:
                     conn.execute(f'CREATE SCHEMA "{s}"')
-                self.server_version = conn.execute("SHOW server_version").fetchone()[0]
+                self.server_version = conn.execute("SHOW server_version").fetchone()[0]  # type: ignore[index]
             self._cleanups.append(self._drop_schemas)
             self.url = urlunsplit(parts._replace(query=urlencode(query + [("schema", self.schemas[0])])))
             raw_url = urlunsplit(parts._replace(query=urlencode(query + [("schema", self.schemas[1])])))
@@ -314,7 +320,7 @@ def history(plan: Plan) -> tuple[list[Any], str, int]:
                   f"start_year=2016)")
         dicts: Iterator[dict[str, Any]] = generate_commands(plan.enterprises, plan.years, plan.seed, start_year=2016)
     else:
-        source = f"journey() pattern of tests/test_streaming.py × {plan.enterprises} enterprises"
+        source = f"journey() pattern of tests/support/streams.py × {plan.enterprises} enterprises"
         dicts = ({**obj, "command_id": f"load-{i}-{j}"} for i in range(plan.enterprises)
                  for j, obj in enumerate(journey(i, marker="MB")))
     cmds, bad = [], 0
@@ -331,7 +337,7 @@ def _actor(authority: str) -> dict[str, str]:
 
 
 def journey(i: int, county: str = "211402", marker: str = "MC") -> list[dict[str, Any]]:
-    """The six commands of ``tests/test_streaming.py``'s ``journey(i)``: register, then one
+    """The six commands of ``tests/support/streams.py``'s ``journey(i)``: register, then one
     application through recommend, assess, notice to a provincial 专精特新 designation."""
     from domain.values import make_uscc
 
@@ -451,7 +457,8 @@ def measure_commands(ledger: Any, raw: Any, cmds: list[Any], plan: Plan, rep: Re
         "commands": n, "events": events, "events_per_command": events / n if n else 0,
         "handle": {
             "value": handle, "unit": "commands/s", "baseline": median(raw_single),
-            "baseline_what": "raw eventsourcing: one save per one-event aggregate", "ratio": handle / median(raw_single),
+            "baseline_what": "raw eventsourcing: one save per one-event aggregate",
+            "ratio": handle / median(raw_single),
             "target": 0.5, "pass": handle / median(raw_single) >= 0.5, "samples": single_rates,
             "baseline_samples": raw_single, "commands": sum(single_counts.values()), "outcomes": single_counts,
             "paired_ratios": [a / b for a, b in zip(single_rates, raw_single)],

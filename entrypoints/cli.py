@@ -13,13 +13,11 @@ object, ``{"ok": false, "error": {"code", "rule", "field", "message"}}`` on a fa
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterator, Sequence
 from datetime import date
 from typing import Any
 
@@ -27,12 +25,27 @@ import msgspec
 
 from domain.errors import LedgerError
 from domain.values import Level
+from entrypoints.console import (
+    AS_RECORDED_HELP,
+    EXIT_INPUT,
+    EXIT_INTERNAL,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_REFUSED,
+    CliError,
+    console,
+    open_ledger,
+    parse_date,
+    parse_moment,
+    parse_region,
+    print_json,
+    progress_bar,
+    read_model,
+    table,
+    tier_name,
+)
 from infra.store import describe
-from entrypoints.console import (AS_RECORDED_HELP, EXIT_INPUT, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_OK,
-                                 EXIT_REFUSED, CliError, console, open_ledger, parse_date, parse_moment, parse_region,
-                                 print_json, progress_bar, read_model, table, tier_name)
 from services import commands as c
-
 
 # Envelope fields every command carries, given by common flags.
 _ENVELOPE = {"command", "command_id", "occurred_on", "actor", "document"}
@@ -300,7 +313,8 @@ def _pool(args: argparse.Namespace) -> int:
         return EXIT_OK
     label = tier_name(ledger, args.programme, args.tier, date.fromisoformat(as_of), args.level)
     lvl = f" {Level(args.level).label}" if args.level else ""
-    title = f"{label}{lvl} {'培育库' if args.stage == 'pooled' else ''} · {args.region or '全国'} · {as_of} · {len(items)}"
+    stage = "培育库" if args.stage == "pooled" else ""
+    title = f"{label}{lvl} {stage} · {args.region or '全国'} · {as_of} · {len(items)}"
     if args.stage == "pooled":
         table(title, ["USCC", "企业名称", "region", "programme", "入库"],
                [(m.uscc, m.name, m.region, m.programme, m.admitted_on) for m in items])
@@ -396,7 +410,7 @@ def _policy(args: argparse.Namespace) -> int:
         book = load_policy_book(args.policies)
     except ValueError as e:
         raise CliError(str(e), field="--policies") from None
-    rows = []
+    rows: list[dict[str, Any]] = []
     for pid in book.programme_ids():
         for v in book.versions(pid):
             for t in v.tiers:
@@ -447,7 +461,8 @@ def _demo(args: argparse.Namespace) -> int:
 
         def check(cmd: c.Command, result: Any) -> None:
             nonlocal done
-            got = result.code if isinstance(result, (LedgerError, c.InputError)) else None
+            # (an InputError has no .code, its as_dict() says "input.invalid": the demo sends none)
+            got = result.code if isinstance(result, (LedgerError, c.InputError)) else None  # type: ignore[union-attr]
             expected = expected_of[cmd.command_id]
             if got != expected:
                 unexpected.append(f"{cmd.command_id}: expected {expected or 'acceptance'}, got {got or 'acceptance'}")
@@ -480,7 +495,7 @@ def _demo(args: argparse.Namespace) -> int:
                 for r in results])
         console().print("try: cultivation pool --tier little_giant --level national --region 211400 "
                          f"--as-of {DEMO_AS_OF}")
-    bad = unexpected or [r for r in results if r["count"] != r["expected"]]
+    bad: list[Any] = unexpected or [r for r in results if r["count"] != r["expected"]]
     if bad:
         print(f"error: the demo did not reproduce its figures: {bad[:10]}", file=sys.stderr)
         return EXIT_REFUSED
@@ -634,9 +649,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("rebuild", parents=[common], help="rebuild the pool read model from the first event")
     p.set_defaults(func=_rebuild)
 
-    p = sub.add_parser("serve", parents=[common], help="run the ledger as a NATS service (commands, relay, projections)",
+    p = sub.add_parser("serve", parents=[common],
+                       help="run the ledger as a NATS service (commands, relay, projections)",
                        description="Start the embedded NATS (unless NATS_URL), the command service "
-                                   "(cultivation.cmd.<authority>.<command>), the relay to the CULTIVATION_EVENTS stream and the "
+                                   "(cultivation.cmd.<authority>.<command>), the relay to the CULTIVATION_EVENTS "
+                                   "stream and the "
                                    "live projections (KV bucket cultivation_pools, cultivation.pool.*, "
                                    "cultivation.audit.*). SIGTERM drains in-flight work and exits 0.")
     p.add_argument("--components", default="service,relay,projector",
@@ -651,9 +668,11 @@ def build_parser() -> argparse.ArgumentParser:
                         "the policy, and connect as its service user (see `cultivation permissions`)")
     p.set_defaults(func=_serve)
 
-    p = sub.add_parser("permissions", parents=[common], help="print the nats-server authorization for a principals file",
+    p = sub.add_parser("permissions", parents=[common],
+                       help="print the nats-server authorization for a principals file",
                        description="Derive, from the policy and a principals file, what each principal may publish "
-                                   "and subscribe to, and print the nats-server `accounts` block, one account per principal "
+                                   "and subscribe to, and print the nats-server `accounts` block, one account per "
+                                   "principal "
                                    "(no secret in "
                                    "it: passwords are variables of the server's environment). --json lists each "
                                    "principal's commands with the policy reasons; --table prints the per-level table.")

@@ -183,9 +183,8 @@ def _verify_bundle(args: argparse.Namespace) -> int:
 
 
 def _prove(args: argparse.Namespace) -> int:
-    from domain.enterprise import event_id
     from audit.bundle import prove
-
+    from domain.enterprise import event_id
     from infra.files import check_output, output_file
     from infra.store import ledger_files, store_url
 
@@ -245,7 +244,7 @@ def _consistency(args: argparse.Namespace) -> int:
     new_root = root(leaves)
     old_root = root(leaves[:args.old_size])
     ok = True
-    if args.old_root:
+    if old_root_bytes is not None:  # --old-root given
         ok = verify_consistency(args.old_size, len(leaves), old_root_bytes, new_root, proof)
     doc = {"old": {"size": args.old_size, "root": old_root.hex()}, "new": {"size": len(leaves),
                                                                            "root": new_root.hex()},

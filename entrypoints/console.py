@@ -11,7 +11,7 @@ import argparse
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import date
+from datetime import UTC, date
 from typing import Any
 
 import msgspec
@@ -139,13 +139,14 @@ def parse_region(value: str | None, field: str = "--region") -> str | None:
 def parse_moment(value: str, field: str) -> str:
     """A ledger time from the command line, as the chain table keeps it (UTC, fixed width).
     A date alone means the end of that day in UTC; a time without zone is UTC."""
-    from datetime import datetime, time as dtime, timezone
+    from datetime import datetime
+    from datetime import time as dtime
 
     from infra.integrity import utc_text
 
     try:
         if len(value) == 10:
-            moment = datetime.combine(date.fromisoformat(value), dtime.max, tzinfo=timezone.utc)
+            moment = datetime.combine(date.fromisoformat(value), dtime.max, tzinfo=UTC)
         else:
             moment = datetime.fromisoformat(value)
     except ValueError:
@@ -169,8 +170,9 @@ def read_model(args: argparse.Namespace, ledger: Any) -> tuple[Any, dict[str, An
     from infra.integrity import position_recorded_by
 
     moment = parse_moment(args.as_recorded, "--as-recorded")
-    as_recorded = {"time": moment, "position": position_recorded_by(ledger, moment)}
+    position = position_recorded_by(ledger, moment)
+    as_recorded = {"time": moment, "position": position}
     rm = ReadModel(ledger, prefix="asrec", follows_store=False, target=":memory:")
-    with progress_bar("replaying to the recorded time", as_recorded["position"]) as advance:
-        rm.catch_up(lambda done, total: advance(done), upto=as_recorded["position"])
+    with progress_bar("replaying to the recorded time", position) as advance:
+        rm.catch_up(lambda done, total: advance(done), upto=position)
     return rm, as_recorded

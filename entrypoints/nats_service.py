@@ -15,8 +15,8 @@ field may be left out: the subject names it).  The reply is JSON:
   micro error headers ``Nats-Service-Error-Code`` 400 (malformed input), 422 (a rule of
   the domain), 404 (unknown enterprise, application or reward), 409 (conflict) or 500
   (``internal.error``: this command could not be decided; ``store.unavailable``: the
-  store failed for the whole group; nothing was written).  A refused command writes nothing, and one command's failure never
-  costs another command of its group its answer.
+  store failed for the whole group; nothing was written).  A refused command writes nothing, and
+  one command's failure never costs another command of its group its answer.
 
 One more endpoint answers a read-model query: ``cultivation.query.pool`` takes a
 :class:`services.queries.PoolQuery` (``{"tier", "as_of", "level"?, "region"?, "programme"?,
@@ -46,8 +46,8 @@ from domain.codes import Code
 from domain.errors import Conflict, LedgerError, NotFound, RuleViolation
 from infra.nats import CMD_PREFIX, POOL_QUERY_SUBJECT, SERVICE_NAME
 from services import commands as c
-from services.queries import PoolAnswer, answer_pool, decode_pool_query
 from services.ledger import STORE_UNAVAILABLE, DecisionFailed, Outcome
+from services.queries import PoolAnswer, answer_pool, decode_pool_query
 
 log = logging.getLogger("cultivation.service")
 VERSION = "0.1.0"
@@ -98,7 +98,7 @@ class _CallerStats:
     malformed request is an error (its status and code the last error), and the time
     from queueing to the reply is added to what the endpoint timed itself, making a
     request's processing time its arrival to its reply.  nats-py keeps these figures in
-    the endpoint's own attributes (nats-py is pinned; tests/test_service_stats.py reads
+    the endpoint's own attributes (nats-py is pinned; tests/e2e/test_service_stats.py reads
     them back through ``$SRV.STATS``).
     """
 
@@ -203,19 +203,20 @@ class CommandService:
                                  f"the ledger's store failed ({type(failure).__name__}: {failure})"[:300]
                                  + "; nothing was written, send the command again")
         error = None if isinstance(result, (Outcome, PoolAnswer)) else result.as_dict()
+        status = _status(result) if isinstance(result, Exception) else None  # a refusal or a failure
         try:
             if isinstance(result, PoolAnswer):
                 await req.respond(_enc.encode(result))
-            elif error is None:
+            elif isinstance(result, Outcome):
                 await req.respond(_enc.encode({"ok": True, **msgspec.structs.asdict(result)}))
-            else:
-                await req.respond_error(_status(result), f"{error['code']}: {error['message']}"[:200],
+            elif error is not None and status is not None:  # a refusal or a failure: always, here
+                await req.respond_error(status, f"{error['code']}: {error['message']}"[:200],
                                         data=_enc.encode({"ok": False, "error": error}))
         except Exception:  # the requester's connection is gone; the outcome stands in the ledger
             log.exception("could not reply")
         finally:
             if stats is not None:
-                stats.answered(None if error is None else f"{_status(result)}: {error['code']}", queued_ns)
+                stats.answered(None if error is None else f"{status}: {error['code']}", queued_ns)
             self.in_flight -= 1
             if self.in_flight == 0:
                 self._idle.set()

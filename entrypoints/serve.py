@@ -292,9 +292,9 @@ class Server:
             self.relay.nudge()
 
     async def start(self) -> None:
+        from entrypoints.nats_service import CommandService
         from infra.projector import LiveProjector
         from infra.relay import Relay
-        from entrypoints.nats_service import CommandService
 
         url = self.nats_url
         as_user: dict[str, Any] = {}

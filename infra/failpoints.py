@@ -15,5 +15,5 @@ _ACTIVE = os.environ.get("CULTIVATION_FAILPOINT", "")
 
 
 def failpoint(name: str) -> None:
-    if _ACTIVE and _ACTIVE == name:
+    if _ACTIVE and name == _ACTIVE:
         os._exit(137)

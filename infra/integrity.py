@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -72,8 +72,8 @@ def utc_text(moment: datetime) -> str:
     '2023-06-30T04:00:00.000000Z'
     """
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def recorded_at_of(state: bytes) -> str:
@@ -132,7 +132,8 @@ class ChainedSQLiteApplicationRecorder(SQLiteApplicationRecorder):
             c.execute(f"SELECT chain FROM {self.chain_table} ORDER BY position DESC LIMIT 1")
             row = c.fetchone()
             previous = bytes(row["chain"]) if row else GENESIS
-            c.executemany(f"INSERT INTO {self.chain_table} VALUES (?, ?, ?, ?)", chain_rows(previous, ids, stored_events))
+            c.executemany(f"INSERT INTO {self.chain_table} VALUES (?, ?, ?, ?)",
+                          chain_rows(previous, ids, stored_events))
         return ids
 
 

@@ -14,12 +14,11 @@ The stored state is JSON (UTF-8), readable by any auditor's tool::
 from __future__ import annotations
 
 import typing
+from datetime import datetime
 from functools import cache
 from typing import Any
 
 import msgspec
-from datetime import datetime
-
 from eventsourcing.domain import CanSnapshotAggregate, DomainEventProtocol
 from eventsourcing.persistence import Mapper, MapperDeserialisationError, StoredEvent, find_id_convertor
 from eventsourcing.utils import get_topic, resolve_topic
@@ -64,7 +63,8 @@ _snapshot_envelope = msgspec.json.Decoder(_SnapshotEnvelope)
 
 @cache
 def _state_decoder(aggregate_cls: type) -> msgspec.json.Decoder[Any]:
-    return msgspec.json.Decoder(aggregate_cls.SnapshotState)
+    """The decoder of ``aggregate_cls.SnapshotState`` (the aggregate classes of ``domain`` declare one)."""
+    return msgspec.json.Decoder(aggregate_cls.SnapshotState)  # type: ignore[attr-defined]
 
 
 def decode_state(cls: type, data: bytes) -> dict[str, Any]:
@@ -75,7 +75,9 @@ def decode_state(cls: type, data: bytes) -> dict[str, Any]:
         names = state.__struct_encode_fields__
         return {"timestamp": env.timestamp, "topic": env.topic,
                 "state": {n: getattr(state, f) for f, n in zip(state.__struct_fields__, names)}}
-    struct = _decoder(cls).decode(data)
+    # (narrowed by issubclass, cls reads as type[object], which mypy finds unhashable against
+    # functools.cache's Hashable; a class hashes)
+    struct = _decoder(cls).decode(data)  # type: ignore[arg-type]
     return {f: getattr(struct, f) for f in struct.__struct_fields__}
 
 
@@ -105,8 +107,8 @@ class MsgspecMapper(Mapper[Any]):
             msg = (f"Failed to decode stored event {stored_event.topic} of {stored_event.originator_id} "
                    f"version {stored_event.originator_version}: {e}")
             raise MapperDeserialisationError(msg) from e
-        state["originator_id"] = find_id_convertor(cls, type(stored_event.originator_id))(
-            stored_event.originator_id)
+        id_type: type = type(stored_event.originator_id)  # (typed as a plain type: the cache's key)
+        state["originator_id"] = find_id_convertor(cls, id_type)(stored_event.originator_id)
         state["originator_version"] = stored_event.originator_version
         domain_event = object.__new__(cls)
         object.__setattr__(domain_event, "__dict__", state)

@@ -32,7 +32,7 @@ import asyncio
 import hashlib
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import msgspec
 from eventsourcing.persistence import StoredEvent
@@ -236,7 +236,7 @@ class LiveProjector:
         if self._published < before:  # the start of a run left rows unpublished: the slow path
             await self.publish_changes()
         else:
-            rows = sorted((row for kind, row in result.rows if kind == "designation"),
+            rows = sorted((cast(Designation, row) for kind, row in result.rows if kind == "designation"),
                           key=lambda d: (d.changed_at, d.key))
             await self._publish(rows, result.audit, result.stats)  # type: ignore[arg-type]
             self._published = upto
@@ -275,7 +275,7 @@ class LiveProjector:
                         ready.set()
                 try:
                     msgs = await self._next_batch()
-                except (NatsTimeout, asyncio.TimeoutError):
+                except (TimeoutError, NatsTimeout):
                     await self._save_published()
                     continue
                 if not msgs:
@@ -290,7 +290,7 @@ class LiveProjector:
                 self._sub = None
                 try:
                     await asyncio.wait_for(self._stopping.wait(), backoff)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     pass
                 backoff = min(backoff * 2, 5.0)
         try:

@@ -1,6 +1,6 @@
 """The relay: the event store's notification log, in order, onto JetStream.
 
-Guarantees (tested in ``tests/test_streaming.py`` and ``tests/test_relay.py``):
+Guarantees (tested in ``tests/e2e/test_streaming.py`` and ``tests/e2e/test_relay.py``):
 
 - **Every stored event at least once, in ledger order, and in practice exactly once.**
   The relay's durable position *is* the stream: on start it reads the ledger position
@@ -140,10 +140,11 @@ class SubjectNamer:
 
     def _learn(self, key: str, kind: str, f: _SubjectFields) -> tuple[str, dict[str, str]]:
         known = self._known
+        entry: tuple[str, dict[str, str]] | None
         if kind == "Registered":
             entry = (f.region[:2] + "0000", {})  # type: ignore[index]
         else:
-            entry = known.get(key)  # type: ignore[assignment]
+            entry = known.get(key)
             if entry is None:
                 return _UNKNOWN
         province, tiers = entry
@@ -265,7 +266,7 @@ class Relay:
         namer = self.namer
         name, topics, topic_of = namer.name, namer._topics, namer.topic
         template = _WIRE_TEMPLATE
-        out = []
+        out: list[Message] = []
         append = out.append
         for position, key, version, topic, state in rows:
             if len(key) == 32:  # UUID.hex, as the SQLite recorder stores it
@@ -387,7 +388,7 @@ class Relay:
                 if not self._stopping.is_set():
                     try:
                         await asyncio.wait_for(self._wake.wait(), self.poll_interval)
-                    except asyncio.TimeoutError:
+                    except TimeoutError:
                         pass
             except asyncio.CancelledError:
                 raise
@@ -396,7 +397,7 @@ class Relay:
                 tail_known = False
                 try:
                     await asyncio.wait_for(self._stopping.wait(), backoff)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     pass
                 backoff = min(backoff * 2, 5.0)
 

@@ -8,13 +8,13 @@ A statistics key counts events by province, tier, type and business year.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 import msgspec
 
 from domain.enterprise import event_id_text
-from projections.pools import aggregate_key, EnterpriseRow, PoolState
+from projections.pools import EnterpriseRow, PoolState, aggregate_key
 
 
 class AuditEntry(msgspec.Struct, frozen=True, kw_only=True):
@@ -36,7 +36,7 @@ def tier_of(state: PoolState, eid: str, ev: Any) -> str | None:
     """The tier an event of enterprise ``eid`` is about: its own, else its application's."""
     tier = getattr(ev, "tier", None)
     if tier:
-        return tier
+        return cast(str, tier)
     app = getattr(ev, "application_id", None)
     row = state.designations.get(f"{eid}/{app}") if app else None
     return row.tier if row else None

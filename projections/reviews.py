@@ -19,7 +19,7 @@ from typing import Any
 
 import msgspec
 
-from projections.pools import aggregate_key, Designation, PoolState
+from projections.pools import Designation, PoolState, aggregate_key
 
 
 class ReviewRow(msgspec.Struct, kw_only=True):

@@ -27,12 +27,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from functools import cache
-from typing import Any
+from typing import Any, cast
 
 import msgspec
 
 from domain.budget import SchemeBudget
-from projections.pools import aggregate_key, EnterpriseRow
+from projections.pools import EnterpriseRow, aggregate_key
 
 
 class RewardRow(msgspec.Struct, kw_only=True):
@@ -105,14 +105,15 @@ class RewardState:
 
 
 def _iso(d: Any) -> str:
-    return d.isoformat()
+    return cast(str, d.isoformat())
 
 
 def apply_event(state: RewardState, ev: Any, enterprises: Mapping[str, EnterpriseRow], position: int = 0) -> None:
     """Fold one domain event at ledger ``position`` into ``state``.  ``enterprises`` are the
     pool projection's enterprise rows (for the USCC, name and region of a grant).  Events
     that are neither rewards nor budgets are ignored."""
-    handler = handler_for(type(ev))
+    cls: type = type(ev)  # (typed as a plain type: the cache's key)
+    handler = handler_for(cls)
     if handler is not None:
         handler(state, ev, aggregate_key(ev.originator_id), enterprises, position)
 

@@ -31,16 +31,10 @@ labels, inline CSS and SVG chart, no network references).
 
 from __future__ import annotations
 
-import argparse
 import bisect
 import calendar
-import csv
-import io
-import sys
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
 from datetime import date, timedelta
-from html import escape
 from typing import Any
 
 import msgspec
@@ -277,7 +271,9 @@ def build_report(rm: Any, book: PolicyBook, *, as_of: str, region: str | None = 
             opens = (date.fromisoformat(until) - timedelta(days=window)).isoformat()
             if opens <= as_of:
                 review_due.append(listed(opens))
-    sort_key = (lambda x: (x.valid_until, x.region, x.uscc, x.tier, x.application_id))
+    def sort_key(x: Listed) -> tuple[str, ...]:
+        return x.valid_until, x.region, x.uscc, x.tier, x.application_id
+
     expiring.sort(key=sort_key)
     review_due.sort(key=sort_key)
     sub_regions = sorted({s for counts in by_region.values() for s in counts})

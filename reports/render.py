@@ -16,7 +16,6 @@ from typing import Any
 
 import msgspec
 
-from domain.values import Level
 from reports.figures import SECTIONS, Report, level_name
 
 FORMATS = ("table", "json", "csv", "html")
@@ -264,6 +263,10 @@ def _marker(kind: str, x: float, y: float, colour: str, title: str) -> str:
             f'{t}</polygon>')
 
 
+CHART_DESCRIPTION = ("横轴为月末日期，纵轴为有效认定数量；每条折线为一个梯度与级别，"
+                     "以线型、标记形状和图例文字区分，年末处有标记。")
+
+
 def render_svg(report: Report) -> str:
     """The line chart of pool sizes: one ``<polyline>`` per series (with its ``<title>``),
     axes and ticks as ``<line>``/``<text>``, a marker at every year-end, the report's date
@@ -292,7 +295,7 @@ def render_svg(report: Report) -> str:
     out = [f'<svg width="{width}" height="{height}" '
            f'viewBox="0 0 {width} {height}" role="img" aria-labelledby="chart-title chart-desc">',
            f'<title id="chart-title">{escape(title)}</title>',
-           f'<desc id="chart-desc">{escape("横轴为月末日期，纵轴为有效认定数量；每条折线为一个梯度与级别，以线型、标记形状和图例文字区分，年末处有标记。")}</desc>',
+           f'<desc id="chart-desc">{escape(CHART_DESCRIPTION)}</desc>',
            '<rect x="0" y="0" width="100%" height="100%" fill="#fff"/>']
     # grid and y axis
     out.append('<g class="y-axis" font-size="12" fill="#333">')

@@ -778,7 +778,8 @@ def _huludao(b: _Builder) -> None:
             b.ecmd("object", ent, date(2023, 3, 17), OBJECTION_DESK, application_id="cxx-2023",
                    objection_id="yy-2023-03", grounds="实名反映：该企业申报的研发人员占比与社保缴纳人数不符")
             b.ecmd("resolve_objection", ent, date(2023, 3, 31), ln, application_id="cxx-2023",
-                   objection_id="yy-2023-03", upheld=False, document="辽工信函〔2023〕62号（异议核查：研发人员含劳务派遣，反映不实）")
+                   objection_id="yy-2023-03", upheld=False,
+                   document="辽工信函〔2023〕62号（异议核查：研发人员含劳务派遣，反映不实）")
             b.approve(ent, N2, "cxx-2023", on=date(2023, 3, 31))
         else:
             b.designate(ent, N2, "cxx-2023")
@@ -835,7 +836,8 @@ def _huludao(b: _Builder) -> None:
 
     # -- change reports ---------------------------------------------------------------
     b.ecmd("report_change", e("H20"), date(2022, 4, 11), e("H20").self_actor(date(2022, 4, 11)), kind="rename",
-           changed_on="2022-03-15", new_name="辽宁盛源流体科技股份有限公司", document="葫市监核变通内字〔2022〕第0315号")
+           changed_on="2022-03-15", new_name="辽宁盛源流体科技股份有限公司",
+           document="葫市监核变通内字〔2022〕第0315号")
     b.ecmd("report_change", e("H22"), date(2022, 1, 20), e("H22").self_actor(date(2022, 1, 20)),
            kind="reorganisation", changed_on="2021-06-01", document="股份制改造完成，工商变更登记（逾期报告）")
     b.ecmd("register", e("H05"), date(2021, 2, 1), hld, "register.exists", name=e("H05").name, region="211402",
@@ -892,7 +894,8 @@ def _huludao(b: _Builder) -> None:
     for k in ("I31", "I32"):
         b.review(e(k), "national", "innovative", "cxx-2023b", date(2026, 7, 10))
     b.ecmd("report_change", e("H41"), date(2024, 8, 20), e("H41").self_actor(date(2024, 8, 20)), kind="rename",
-           changed_on="2024-03-01", new_name="辽宁海威密封科技有限公司", document="葫市监核变通内字〔2024〕第0301号（逾期报告）")
+           changed_on="2024-03-01", new_name="辽宁海威密封科技有限公司",
+           document="葫市监核变通内字〔2024〕第0301号（逾期报告）")
     b.review(e("H41"), "national", "specialized", "zjtx-2023", date(2026, 8, 18), expect="review.change_report_late")
     for k in ("H42", "H43", "H44", "I02", "I03"):
         b.review(e(k), "national", "specialized", "zjtx-2023", date(2026, 8, 18))

@@ -36,14 +36,11 @@ True
 
 from __future__ import annotations
 
-import argparse
 import random
-import sys
-import time
 import zlib
 from bisect import bisect_left, bisect_right
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from itertools import accumulate
@@ -387,6 +384,21 @@ class _Ent:
     __slots__ = ("i", "uscc", "name", "region", "industry", "q", "revenue", "listed", "hnte", "reg", "apps",
                  "filed", "late", "changes", "revs", "rewards", "pools", "n", "filing", "pend", "place", "brand",
                  "word", "suffix")
+    # Set once by _Engine._register (the slots above hold them; these lines only declare their types).
+    i: int
+    uscc: str
+    name: str
+    region: str
+    industry: str
+    q: float
+    revenue: int
+    listed: bool
+    hnte: bool
+    reg: int
+    place: str
+    brand: str
+    word: str
+    suffix: str
 
     def __init__(self) -> None:
         self.apps: dict[str, _App] = {}
@@ -512,11 +524,13 @@ class _Engine:
         mul = 1 + _crc("mul", seed) % 400_000_000
         self._uscc_mul = mul + 1 if mul % 31 == 0 else mul  # coprime with 31**7: distinct enterprises, distinct codes
         self._uscc_add = _crc("add", seed) % (31 ** 7)
-        self.handlers = [self._h_try, self._h_recommend, self._h_assess, self._h_notice, self._h_approve,
-                         self._h_reject, self._h_withdraw, self._h_object, self._h_resolve, self._h_review,
-                         self._h_revoke, self._h_file, self._h_change, self._h_reconfirm, self._h_grant,
-                         self._h_clawback, self._h_admit, self._h_remove, self._h_annul, self._h_fault,
-                         self._h_file_late]
+        # Indexed by the step codes that push() schedules; each takes the day, the enterprise, its argument.
+        self.handlers: list[Callable[[int, _Ent, Any], None]] = [
+            self._h_try, self._h_recommend, self._h_assess, self._h_notice, self._h_approve,
+            self._h_reject, self._h_withdraw, self._h_object, self._h_resolve, self._h_review,
+            self._h_revoke, self._h_file, self._h_change, self._h_reconfirm, self._h_grant,
+            self._h_clawback, self._h_admit, self._h_remove, self._h_annul, self._h_fault,
+            self._h_file_late]
 
     # ------------------------------------------------------------------ plumbing
     def iso(self, o: int) -> str:
@@ -717,7 +731,7 @@ class _Engine:
                 if a.status in OPEN:
                     return "apply.already_open"
                 if a.status == "approved":
-                    pending = o < a.valid_from and a.valid_on(a.valid_from)  # type: ignore[operator]
+                    pending = o < a.valid_from and a.valid_on(a.valid_from)  # type: ignore[operator, arg-type]
                     if pending or a.valid_on(o):
                         return "apply.already_designated"
         if ent.revs:
@@ -927,7 +941,8 @@ class _Engine:
         e.place = city.name if rng.random() < 0.7 else prov.short
         e.brand = BRAND_CHARS[int(rng.random() * len(BRAND_CHARS))] + BRAND_CHARS[int(rng.random() * len(BRAND_CHARS))]
         r = rng.random()
-        e.suffix = "股份有限公司" if r < 0.2 or q > 0.97 else "科技有限公司" if r < 0.35 and "科技" not in e.word else "有限公司"
+        e.suffix = ("股份有限公司" if r < 0.2 or q > 0.97
+                    else "科技有限公司" if r < 0.35 and "科技" not in e.word else "有限公司")
         e.name = f"{e.place}{e.brand}{e.word}{e.suffix}"
         e.revenue = int((600 + 3000 * q + 70000 * q ** 12) * (0.6 + 0.8 * rng.random()))  # 万元
         e.listed = q > 0.95 and rng.random() < 0.12
@@ -1089,7 +1104,8 @@ class _Engine:
     _PASS = {"innovative": 0.86, "specialized": 0.66, "little_giant": 0.55}
     _SELECT = {"key_little_giant": 0.6, "single_champion": 0.5}
     _FAIL_REASON = {"innovative": "评价得分或创新能力得分未达到标准",
-                    "specialized": "研发费用占营业收入比重未达到3%", "little_giant": "主导产品全国细分市场占有率或资产负债率未达到标准"}
+                    "specialized": "研发费用占营业收入比重未达到3%",
+                    "little_giant": "主导产品全国细分市场占有率或资产负债率未达到标准"}
 
     def _h_assess(self, o: int, ent: _Ent, a: _App) -> None:
         if a.status != "recommended":
@@ -1176,7 +1192,7 @@ class _Engine:
         resolve = max(o + self.ri(3, 12), a.notice_until)  # type: ignore[type-var]
         if rng.random() < 0.3 * FAULT:
             # the approval is attempted while the objection is still open
-            self.push(max(a.notice_until, o + 1), 19, ent, ("approve_objection_open", a))  # type: ignore[type-var]
+            self.push(max(a.notice_until, o + 1), 19, ent, ("approve_objection_open", a))  # type: ignore[type-var, arg-type]
             resolve = max(resolve, a.notice_until + 2)  # type: ignore[operator]
         self.push(resolve, 8, ent, (a, oid, approve))
 
@@ -1296,7 +1312,8 @@ class _Engine:
         if a.status not in OPEN:
             return
         self.emit(o, "withdraw", ent.self_actor(), uscc=ent.uscc, application_id=a.id,
-                  reason=self.rng.choice(("财务数据待审计报告出具后再行申报", "研发费用归集口径需调整，企业主动撤回申报",
+                  reason=self.rng.choice(("财务数据待审计报告出具后再行申报",
+                                          "研发费用归集口径需调整，企业主动撤回申报",
                                           "主导产品市场占有率数据待第三方核实")))
         a.status = "withdrawn"
         if self.rng.random() < RETRY_P[a.tier]:
@@ -1413,7 +1430,7 @@ class _Engine:
                   document=self.doc(actor["authority"], self.year(o), f"revoke{a.id}{ent.i}")
                   + f"（撤销：{REVOCATION_TEXT[reason]}）")
         years = t.cooling_off_years.get(reason)  # type: ignore[call-overload]
-        eff = max(o, a.valid_from)  # type: ignore[type-var]
+        eff: int = max(o, a.valid_from)  # type: ignore[type-var, assignment]
         barred = add_years(date.fromordinal(eff), years).toordinal() if years else None
         a.revoked = eff
         if ent.revs is None:
@@ -1493,7 +1510,8 @@ class _Engine:
         changed = max(changed, ent.reg)
         due = add_months(date.fromordinal(changed), 3).toordinal()
         late = o > due
-        doc = f"{CITY_BY_CODE[ent.region[:4] + '00'].name}市市场监督管理局变更登记通知书" + ("（逾期报告）" if late else "")
+        doc = (f"{CITY_BY_CODE[ent.region[:4] + '00'].name}市市场监督管理局变更登记通知书"
+               + ("（逾期报告）" if late else ""))
         self.emit(o, "report_change", ent.self_actor(), uscc=ent.uscc, programme="national", kind=kind,
                   changed_on=self.iso(changed), document=doc, **fields)
         if ent.changes is None:
@@ -1606,7 +1624,9 @@ class _Engine:
             document = f"工信厅企业函〔{y}〕{10 + _crc('perf', y) % 290}号（绩效评价合格）"
         ent.n += 1
         rid = f"{scheme_id.replace('_', '-')}-{y}-{ent.n}"
-        actor = self.actor(scheme.granted_by)
+        # Called for its effect only, as before: it fills the actors' cache (and fails on an unknown
+        # granting authority) at this point of the run; the grant names its actor in _try_grant.
+        self.actor(scheme.granted_by)
         fields: dict[str, Any] = {"uscc": ent.uscc, "reward_id": rid, "programme": programme, "scheme": scheme_id,
                                   "amount_fen": amount}
         if tranche is not None:
@@ -1622,12 +1642,11 @@ class _Engine:
             elif f < 0.05 * FAULT and tranche == 2:
                 self._try_grant(o, ent, prog, scheme, {**fields, "reward_id": rid + "a"}, "", deliberate=True)
         ok = self._try_grant(o, ent, prog, scheme, fields, document, deliberate=fault)
-        if ok and not fault:
-            if scheme.kind in ("one_time", "tranches") and rng.random() < 0.02 * FAULT:
-                again = dict(fields)
-                ent.n += 1
-                again["reward_id"] = f"{scheme_id.replace('_', '-')}-{y}-{ent.n}"
-                self.push(o + self.ri(20, 120), 19, ent, ("grant_again", (prog.id, scheme.id, again, document)))
+        if ok and not fault and scheme.kind in ("one_time", "tranches") and rng.random() < 0.02 * FAULT:
+            again = dict(fields)
+            ent.n += 1
+            again["reward_id"] = f"{scheme_id.replace('_', '-')}-{y}-{ent.n}"
+            self.push(o + self.ri(20, 120), 19, ent, ("grant_again", (prog.id, scheme.id, again, document)))
 
     def _try_grant(self, o: int, ent: _Ent, prog: Programme, scheme: Scheme, fields: dict[str, Any], document: str,
                    deliberate: bool) -> bool:
@@ -1756,7 +1775,7 @@ class _Engine:
                 actor = self.decider(a.tier, ent.region)
                 self.emit(o, "review", actor, refusal, uscc=ent.uscc, application_id=a.id, passed=True,
                           document=self.doc(actor["authority"], self.year(o), f"review{a.tier}{o // 30}", "函"))
-        elif kind == "reconfirm_again":
+        elif kind == "reconfirm_again":  # noqa: SIM102 (one branch per kind: the dispatch stays flat)
             if not a.reconf:
                 actor = self.decider(a.tier, ent.region)
                 self.emit(o, "reconfirm", actor, "reconfirm.not_pending", uscc=ent.uscc, application_id=a.id,

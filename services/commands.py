@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal
 
 import msgspec
 
@@ -239,11 +239,11 @@ class Annul(ApplicationCommand, frozen=True, kw_only=True, tag="annul"):
     reason: Text
 
 
-AnyCommand = Union[
-    Register, AdmitToPool, RemoveFromPool, Apply, Recommend, Assess, OpenNotice, Object, ResolveObjection,
-    Approve, Reject, Withdraw, FileYearlyData, Review, Revoke, ReportChange, Reconfirm, GrantReward, ClawBack,
-    Annul,
-]
+AnyCommand = (
+    Register | AdmitToPool | RemoveFromPool | Apply | Recommend | Assess | OpenNotice | Object | ResolveObjection
+    | Approve | Reject | Withdraw | FileYearlyData | Review | Revoke | ReportChange | Reconfirm | GrantReward
+    | ClawBack | Annul
+)
 COMMAND_TYPES: dict[str, type[Command]] = {
     t.__struct_config__.tag: t for t in AnyCommand.__args__  # type: ignore[attr-defined]
 }

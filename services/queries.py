@@ -21,7 +21,7 @@ services.commands.InputError: $.as_of: 0999-01-01 is outside the dates a ledger 
 >>> q = decode_pool_query(b'{"tier": "specialized", "as_of": "2022-03-01", "region": "211400"}')
 >>> q.stage, q.level, q.region
 ('designated', None, '211400')
-"""
+"""  # noqa: E501 (a doctest's expected output is one line)
 
 from __future__ import annotations
 

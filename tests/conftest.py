@@ -1,4 +1,5 @@
-"""Shared fixtures: real stores only.
+"""Shared fixtures of the three rooms (``tests/unit``, ``tests/integration``, ``tests/e2e``):
+real stores only.  Helpers that are not fixtures live in ``tests/support``.
 
 - SQLite: a fresh file in a temporary folder for every test.
 - PostgreSQL: ``CULTIVATION_TEST_PG`` if set (a ``postgresql://`` URL); else the local
@@ -11,15 +12,27 @@ from __future__ import annotations
 
 import os
 import socket
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from domain.values import make_uscc
-from services import commands as c
 from services.ledger import Ledger
+from tests.support import ROOT
+from tests.support.journeys import COUNTY, register
+from tests.support.ledgers import Script, pg_schema_url, uscc
+
+ROOMS = ("unit", "integration", "e2e")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Every test under ``tests/`` is in a room, so ``make unit``, ``make integration`` and
+    ``make e2e`` together run what ``pytest`` alone runs."""
+    tests = ROOT / "tests"
+    for item in items:
+        path = Path(item.path)
+        if path.is_relative_to(tests) and path.relative_to(tests).parts[0] not in ROOMS:
+            raise pytest.UsageError(f"{path.relative_to(ROOT)}: a test belongs in one of tests/{{{','.join(ROOMS)}}}/")
 
 
 def _local_pg_answers() -> bool:
@@ -60,20 +73,6 @@ def pg_base_url() -> Iterator[str | None]:
     yield None
 
 
-def _pg_schema_url(base: str) -> Iterator[str]:
-    import psycopg
-
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(base.split("?")[0], autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-    sep = "&" if "?" in base else "?"
-    try:
-        yield f"{base}{sep}schema={schema}"
-    finally:
-        with psycopg.connect(base.split("?")[0], autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
-
-
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def store(request: pytest.FixtureRequest, tmp_path: Path, pg_base_url: str | None) -> Iterator[str]:
     """A fresh, empty store URL: SQLite and PostgreSQL in turn."""
@@ -82,7 +81,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path, pg_base_url: str | Non
         return
     if pg_base_url is None:
         pytest.skip("no PostgreSQL: set CULTIVATION_TEST_PG, run one on 127.0.0.1:5432, or start Docker")
-    yield from _pg_schema_url(pg_base_url)
+    yield from pg_schema_url(pg_base_url)
 
 
 @pytest.fixture
@@ -90,7 +89,7 @@ def pg_store(pg_base_url: str | None) -> Iterator[str]:
     """A fresh PostgreSQL schema (skipped, with the reason, where no server can be had)."""
     if pg_base_url is None:
         pytest.skip("no PostgreSQL: set CULTIVATION_TEST_PG, run one on 127.0.0.1:5432, or start Docker")
-    yield from _pg_schema_url(pg_base_url)
+    yield from pg_schema_url(pg_base_url)
 
 
 @pytest.fixture
@@ -166,38 +165,6 @@ def embedded_nats(tmp_path: Path) -> Iterator[object]:
     server.close()
 
 
-class Script:
-    """Sends commands to a ledger as dicts, the way a backend service would as JSON.
-
-    ``ok(...)`` expects acceptance and returns the outcome; ``refused(...)`` expects a
-    refusal and returns the error, after checking that nothing was written.
-    """
-
-    def __init__(self, ledger: Ledger):
-        self.ledger = ledger
-        self.n = 0
-
-    def cmd(self, command: str, **fields: object) -> c.Command:
-        self.n += 1
-        fields.setdefault("command_id", f"t-{self.n}-{uuid.uuid4().hex[:8]}")
-        actor = fields.get("actor", "211400")
-        if isinstance(actor, str):
-            fields["actor"] = {"authority": actor, "person": "tester"}
-        return c.convert_command({"command": command, **fields})
-
-    def ok(self, command: str, **fields: object):  # type: ignore[no-untyped-def]
-        return self.ledger.handle(self.cmd(command, **fields))
-
-    def refused(self, command: str, **fields: object):  # type: ignore[no-untyped-def]
-        from domain.errors import LedgerError
-
-        before = self.ledger.max_position()
-        with pytest.raises((LedgerError, c.InputError)) as info:
-            self.ledger.handle(self.cmd(command, **fields))
-        assert self.ledger.max_position() == before, "a refused command wrote events"
-        return info.value
-
-
 @pytest.fixture
 def script(ledger: Ledger) -> Script:
     return Script(ledger)
@@ -206,13 +173,6 @@ def script(ledger: Ledger) -> Script:
 @pytest.fixture
 def u(script: Script) -> str:
     """An enterprise registered in a Huludao district (211402), ready for applications."""
-    from tests.journeys import COUNTY, register
-
     code = uscc(1, COUNTY)
     register(script, code)
     return code
-
-
-def uscc(n: int, region: str = "211400") -> str:
-    """A valid USCC in ``region`` (characters 3-8) numbered ``n``."""
-    return make_uscc(f"91{region}MA{n:07d}")

@@ -1,0 +1,69 @@
+"""Smoke test of ``benchmarks/run.py``: the quick run completes, reports every measurement
+with numbers (and ratios where there is a baseline), and leaves nothing behind.
+
+Speeds are never asserted: they depend on the machine, not on the code's correctness.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.support import ROOT
+
+MEASUREMENTS = ("handle", "handle_many", "rebuild", "relay", "latency", "latency_one_process", "memory")
+WITH_BASELINE = ("handle", "handle_many", "rebuild", "relay")
+
+
+def _number(x: object) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and not math.isnan(x)
+
+
+def test_quick_benchmark_reports_every_measurement_as_json() -> None:
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "run.py"), "--quick", "--json"],
+                          capture_output=True, text=True, timeout=600, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(proc.stdout)
+
+    meta = result["meta"]
+    assert meta["events"] > 0 and meta["commands"] > 0
+    assert meta["generator"]  # which history was loaded: the generator or the journey() pattern
+    assert meta["machine"]["cpus"] >= 1
+
+    m = result["measurements"]
+    assert set(MEASUREMENTS) <= set(m)
+    for name in MEASUREMENTS:
+        assert isinstance(m[name]["pass"], bool), name
+        assert m[name]["statistic"], name
+        assert _number(m[name]["target"]), name
+    for name in WITH_BASELINE:
+        for field in ("value", "baseline", "ratio"):
+            assert _number(m[name][field]) and m[name][field] > 0, (name, field, m[name][field])
+        assert m[name]["samples"] and all(_number(x) for x in m[name]["samples"]), name
+        assert m[name]["baseline_samples"] and all(_number(x) for x in m[name]["baseline_samples"]), name
+
+    for deployment in ("latency", "latency_one_process"):  # `serve`; `serve --projector-in-process`
+        latency = m[deployment]
+        assert latency["commands"] > 0
+        for field in ("p50_ms", "p99_ms", "reply_p50_ms", "reply_p99_ms"):
+            # "inf" only if a command's KV update never came; still a report, not a crash
+            assert _number(latency[field]) or latency[field] == "inf", (field, latency[field])
+        assert set(latency["stages_ms"]) == {"service", "relay", "projector"}
+        assert latency["serve_exit_code"] == 0  # the serve subprocesses stopped cleanly on SIGTERM
+
+    memory = m["memory"]
+    assert _number(memory["peak_rss"]) and memory["peak_rss"] > 0
+    assert memory["events"] == meta["events"]
+    if memory["events"] < 3_000_000:
+        assert _number(memory["extrapolated_peak_rss"]) and memory["extrapolated_to"] == 3_000_000
+
+    rows = result["summary"]
+    assert len(rows) == len(MEASUREMENTS)
+    assert all(("PASS" in r["status"] or "MISS" in r["status"]) and r["target"] for r in rows)
+
+    # Everything temporary is gone: the store and its folder.
+    assert not Path(meta["store_url"]).exists()
+    assert not Path(meta["store_url"]).parent.exists()

@@ -1,0 +1,196 @@
+"""End to end through the ``cultivation`` command, as a person or a script would use it.
+
+Each run is a real subprocess on a real SQLite file; refusals are checked by exit code,
+by the message naming the field and the rule, and by counting the stored events.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.support.ledgers import uscc
+
+U = uscc(1)
+
+
+def run(db: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "CULTIVATION_DB": str(db)}
+    return subprocess.run([sys.executable, "-m", "entrypoints.cli", *args], capture_output=True, text=True,
+                          env=env, input=stdin, timeout=120)
+
+
+def stored_events(db: Path) -> int:
+    if not db.exists():
+        return 0
+    with sqlite3.connect(db) as conn:
+        try:
+            return conn.execute("SELECT COUNT(*) FROM stored_events").fetchone()[0]
+        except sqlite3.OperationalError:
+            return 0
+
+
+AUTH = ("--authority", "211400", "--person", "葫芦岛市工信局")
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
+    db = tmp_path / "cli.db"
+    r = run(db, "register", "--uscc", U, "--name", "葫芦岛测试泵业有限公司", "--region", "211402",
+            "--occurred-on", "2019-01-02", *AUTH)
+    assert r.returncode == 0, r.stderr
+    return db
+
+
+def test_help_everywhere(tmp_path: Path) -> None:
+    r = run(tmp_path / "x.db", "--help")
+    assert r.returncode == 0 and "pool" in r.stdout and "submit" in r.stdout
+    for sub in ("pool", "history", "submit", "demo", "apply", "grant-reward", "review"):
+        r = run(tmp_path / "x.db", sub, "--help")
+        assert r.returncode == 0, sub
+        assert "--json" in r.stdout and "--db" in r.stdout, sub
+
+
+def test_accepted_command_prints_its_events_as_json(db: Path) -> None:
+    r = run(db, "apply", "--uscc", U, "--application-id", "sp-1", "--programme", "national", "--tier", "specialized",
+            "--occurred-on", "2019-03-01", "--command-id", "cli-apply-1", *AUTH, "--json")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["ok"] is True and out["command"] == "apply" and [e["type"] for e in out["events"]] == ["Applied"]
+    before = stored_events(db)
+    again = run(db, "apply", "--uscc", U, "--application-id", "sp-1", "--programme", "national", "--tier",
+                "specialized", "--occurred-on", "2019-03-01", "--command-id", "cli-apply-1", *AUTH, "--json")
+    assert again.returncode == 0
+    assert json.loads(again.stdout)["repeated"] is True
+    assert json.loads(again.stdout)["events"] == out["events"]
+    assert stored_events(db) == before
+
+
+@pytest.mark.parametrize(("args", "field", "needle"), [
+    (("apply", "--uscc", U, "--application-id", "a", "--programme", "national", "--tier", "no_such_tier",
+      "--occurred-on", "2019-03-01"), "tier", "unknown tier"),
+    (("apply", "--uscc", U, "--application-id", "a", "--programme", "national", "--tier", "specialized",
+      "--occurred-on", "2019/03/01"), "$.occurred_on", "date"),
+    (("register", "--uscc", U[:17] + ("0" if U[17] != "0" else "1"), "--name", "x", "--occurred-on", "2019-01-01"),
+     "$.uscc", "check character"),
+    (("grant-reward", "--uscc", U, "--reward-id", "r", "--programme", "liaoning", "--scheme",
+      "new_national_little_giant", "--amount-fen", "-100", "--occurred-on", "2020-01-01"), "$.amount_fen", ">"),
+])
+def test_malformed_input_exits_2_names_the_field_and_writes_nothing(db: Path, args: tuple[str, ...], field: str,
+                                                                    needle: str) -> None:
+    before = stored_events(db)
+    r = run(db, *args, *AUTH)
+    assert r.returncode == 2, r.stderr
+    assert field in r.stderr and needle in r.stderr, r.stderr
+    assert stored_events(db) == before
+
+
+def test_domain_refusal_exits_1_names_rule_and_field_and_writes_nothing(db: Path) -> None:
+    before = stored_events(db)
+    r = run(db, "apply", "--uscc", U, "--application-id", "lg-1", "--programme", "national", "--tier",
+            "little_giant", "--occurred-on", "2019-03-01", *AUTH, "--json")
+    assert r.returncode == 1
+    err = json.loads(r.stdout)["error"]
+    assert err == {"code": "ladder.prerequisite_missing", "rule": "ladder", "field": "tier",
+                   "message": err["message"]}
+    assert "specialized" in err["message"]
+    assert "Ladder" in r.stderr
+    assert stored_events(db) == before
+
+
+def test_submit_refuses_a_batch_with_a_malformed_line_whole(db: Path, tmp_path: Path) -> None:
+    good = {"command": "apply", "command_id": "b-1", "uscc": U, "application_id": "sp-9", "programme": "national",
+            "tier": "specialized", "occurred_on": "2019-03-01", "actor": {"authority": "211400", "person": "p"}}
+    bad = {**good, "command_id": "b-2", "occurred_on": "yesterday"}
+    batch = tmp_path / "batch.jsonl"
+    batch.write_text(json.dumps(good) + "\n" + json.dumps(bad) + "\n", encoding="utf-8")
+    before = stored_events(db)
+    r = run(db, "submit", str(batch))
+    assert r.returncode == 2
+    assert "line 2" in r.stderr and "$.occurred_on" in r.stderr
+    assert stored_events(db) == before
+
+
+def test_submit_goes_on_past_refusals_and_reports_them(db: Path) -> None:
+    lines = [
+        {"command": "apply", "command_id": "s-1", "uscc": U, "application_id": "sp-1", "programme": "national",
+         "tier": "specialized", "occurred_on": "2019-03-01", "actor": {"authority": "211400", "person": "p"}},
+        {"command": "approve", "command_id": "s-2", "uscc": U, "application_id": "sp-1", "occurred_on": "2019-03-02",
+         "actor": {"authority": "210000", "person": "p"}, "document": "辽工信〔2019〕1号"},
+        {"command": "recommend", "command_id": "s-3", "uscc": U, "application_id": "sp-1",
+         "occurred_on": "2019-03-05", "actor": {"authority": "211400", "person": "p"}},
+    ]
+    r = run(db, "submit", "-", "--json", stdin="\n".join(json.dumps(x) for x in lines))
+    assert r.returncode == 1, r.stderr
+    out = json.loads(r.stdout)
+    assert (out["accepted"], out["refused"]) == (2, 1)
+    assert out["refusals"][0]["command_id"] == "s-2" and out["refusals"][0]["rule"] == "order"
+
+
+def designate_specialized(db: Path) -> None:
+    """Take enterprise U to a provincial 专精特新 designation (2019-05-20) through the CLI."""
+    steps = [
+        ("apply", "--application-id", "sp-1", "--programme", "national", "--tier", "specialized",
+         "--occurred-on", "2019-03-01", *AUTH),
+        ("recommend", "--application-id", "sp-1", "--occurred-on", "2019-04-01", *AUTH),
+        ("assess", "--application-id", "sp-1", "--score", "75", "--occurred-on", "2019-05-01",
+         "--authority", "210000"),
+        ("open-notice", "--application-id", "sp-1", "--occurred-on", "2019-05-10", "--authority", "210000"),
+        ("approve", "--application-id", "sp-1", "--occurred-on", "2019-05-20", "--authority", "210000",
+         "--document", "辽工信发〔2019〕12号"),
+    ]
+    for step in steps:
+        r = run(db, step[0], "--uscc", U, *step[1:])
+        assert r.returncode == 0, (step, r.stderr)
+
+
+def test_pool_and_history_json(db: Path) -> None:
+    designate_specialized(db)
+    r = run(db, "pool", "--tier", "specialized", "--level", "provincial", "--region", "211400", "--as-of",
+            "2021-01-01", "--json")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["as_of"] == "2021-01-01" and out["count"] == 1 and len(out["items"]) == 1
+    assert out["items"][0]["uscc"] == U and out["items"][0]["valid_until"] == "2022-05-20"
+    expired = json.loads(run(db, "pool", "--tier", "specialized", "--region", "211400", "--as-of", "2022-05-20",
+                             "--json").stdout)
+    assert expired["count"] == 0  # expiry follows from time: no event was needed
+    elsewhere = json.loads(run(db, "pool", "--tier", "specialized", "--region", "370200", "--as-of", "2021-01-01",
+                               "--json").stdout)
+    assert elsewhere["count"] == 0
+    h = json.loads(run(db, "history", U, "--json").stdout)
+    assert [e["type"] for e in h["events"]] == ["Registered", "Applied", "Recommended", "Assessed", "NoticeOpened",
+                                                "Approved"]
+    assert h["events"][-1]["document"] == "辽工信发〔2019〕12号"
+    assert h["events"][-1]["actor"]["authority"] == "210000"
+    table = run(db, "pool", "--tier", "specialized", "--region", "211400", "--as-of", "2021-01-01")
+    assert "专精特新中小企业" in table.stdout and U in table.stdout
+
+
+def test_pool_rejects_a_bad_date_and_an_unknown_tier(db: Path) -> None:
+    r = run(db, "pool", "--tier", "specialized", "--as-of", "2021-02-30")
+    assert r.returncode == 2 and "--as-of" in r.stderr
+    r = run(db, "pool", "--tier", "giant")
+    assert r.returncode == 2 and "unknown tier" in r.stderr
+
+
+def test_overdue_lists_missing_yearly_data_and_late_change_reports(db: Path) -> None:
+    designate_specialized(db)
+    out = json.loads(run(db, "overdue", "--as-of", "2020-06-01", "--region", "211400", "--json").stdout)
+    assert out["data_year"] == 2019
+    assert [(i["uscc"], i["kind"]) for i in out["items"]] == [(U, "yearly_data")]
+    assert run(db, "file-yearly-data", "--uscc", U, "--data-year", "2019", "--occurred-on", "2020-03-01",
+               *AUTH).returncode == 0
+    assert run(db, "report-change", "--uscc", U, "--kind", "rename", "--new-name", "葫芦岛新泵业有限公司",
+               "--changed-on", "2020-01-05", "--occurred-on", "2020-05-20", *AUTH).returncode == 0
+    out = json.loads(run(db, "overdue", "--as-of", "2020-06-01", "--region", "211400", "--json").stdout)
+    assert [(i["kind"], i["detail"]) for i in out["items"]] == [
+        ("late_change_report", "rename of 2020-01-05 reported late")]
+    assert json.loads(run(db, "overdue", "--as-of", "2020-06-01", "--region", "370200", "--json").stdout)[
+        "count"] == 0

@@ -1,0 +1,245 @@
+"""``cultivation.query.pool`` over NATS: a consumer that asks "as of D" gets the state on D.
+
+Against a real ``serve --principals`` (readers, auditors and authorities in accounts of their
+own, the ledger exporting the query to them) and a plain ``serve``; no mocks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import nats
+import pytest
+
+from infra.nats import POOL_QUERY_SUBJECT
+from infra.permissions import accounts_for, decode_principals, permissions_for
+from infra.policy_files import load_policy_book
+from tests.support import ROOT
+from tests.support.principals import Client, Served, designate_specialized, new_uscc, ok
+from tests.support.serving import Serve
+from tests.support.streams import journey
+
+BOOK = load_policy_book()
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    s = Served(tmp_path_factory.mktemp("query"))
+    yield s
+    assert s.stop() == 0, s.output()
+
+
+async def ask(client: Client, **query: Any) -> dict[str, Any]:
+    return await client.send(POOL_QUERY_SUBJECT, query)
+
+
+def mine(reply: dict[str, Any], uscc: str) -> list[dict[str, Any]]:
+    assert reply["ok"], reply
+    assert reply["count"] == len(reply["items"])
+    return [i for i in reply["items"] if i["uscc"] == uscc]
+
+
+async def review_extending(served: Served, uscc: str) -> None:
+    """The yearly data of 2019-2021, then a passed review on 2022-04-01: the designation
+    approved 2019-05-20 (valid until 2022-05-20) is renewed until 2025-05-20."""
+    async with Client(served, "huludao") as city, Client(served, "liaoning") as province:
+        for year in (2019, 2020, 2021):
+            await ok(city, "file_yearly_data", "211400", uscc=uscc, programme="national", data_year=year,
+                     occurred_on=f"{year + 1}-03-01", indicators={"revenue_fen": 1})
+        await ok(province, "review", "210000", uscc=uscc, application_id="sp", passed=True,
+                 occurred_on="2022-04-01", document="辽工信复核〔2022〕1号")
+
+
+def test_a_reader_asks_the_pool_as_of_a_date_and_gets_the_state_on_that_date(served: Served) -> None:
+    uscc = new_uscc()
+
+    async def go() -> None:
+        await designate_specialized(served, uscc)
+        await review_extending(served, uscc)
+        async with Client(served, "bank-feed") as reader:
+            before = await ask(reader, tier="specialized", as_of="2022-03-01", region="211402")
+            [old] = mine(before, uscc)
+            assert (old["valid_from"], old["valid_until"], old["last_day"]) == \
+                ("2019-05-20", "2022-05-20", "2022-05-19")
+            assert before["as_of"] == "2022-03-01" and before["position"] > 0
+            after = await ask(reader, tier="specialized", as_of="2022-04-02", region="211402")
+            [new] = mine(after, uscc)
+            assert (new["valid_until"], new["last_day"]) == ("2025-05-20", "2025-05-19")
+            assert after["position"] >= before["position"]
+            # before the designation and after its renewed validity: not in the pool
+            assert mine(await ask(reader, tier="specialized", as_of="2019-05-19"), uscc) == []
+            assert mine(await ask(reader, tier="specialized", as_of="2025-05-20"), uscc) == []
+            assert mine(await ask(reader, tier="specialized", as_of="2022-03-01", region="330000"), uscc) == []
+        # the same answer for an auditor and an authority, each from its own account
+        for who in ("audit-office", "huludao"):
+            async with Client(served, who) as other:
+                [seen] = mine(await ask(other, tier="specialized", as_of="2022-03-01", region="211400",
+                                        level="provincial"), uscc)
+                assert seen["valid_until"] == "2022-05-20", who
+                assert not other.errors, other.errors
+
+    asyncio.run(go())
+
+
+def test_the_answer_is_what_the_cli_prints(served: Served) -> None:
+    async def go() -> dict[str, Any]:
+        async with Client(served, "bank-feed") as reader:
+            return await ask(reader, tier="specialized", as_of="2022-03-01", region="211402")
+
+    reply = asyncio.run(go())
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NATS_")}
+    env.update({"CULTIVATION_HOME": str(served.home), "CULTIVATION_DB": served.db})
+    out = subprocess.run([sys.executable, "-m", "entrypoints.cli", "--json", "pool", "--tier", "specialized",
+                          "--as-of", "2022-03-01", "--region", "211402"], env=env, cwd=ROOT, text=True,
+                         capture_output=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    printed = json.loads(out.stdout)
+    assert printed["items"] == reply["items"] and printed["count"] == reply["count"]
+
+
+@pytest.mark.parametrize("query, field, says", [
+    ({"tier": "specialized", "as_of": "2022-02-30"}, "$.as_of", "Invalid RFC3339 encoded date"),
+    ({"tier": "specialized", "as_of": "1899-12-31"}, "$.as_of", "outside the dates"),
+    ({"tier": "unicorn", "as_of": "2022-03-01"}, "$.tier", "unknown tier 'unicorn'"),
+    ({"tier": "specialized", "as_of": "2022-03-01", "colour": "red"}, "$", "unknown field `colour`"),
+    ({"tier": "specialized", "as_of": "2022-03-01", "region": "21140"}, "$.region", ""),
+    ({"tier": "specialized", "as_of": "2022-03-01", "stage": "all"}, "$.stage", ""),
+    ({"as_of": "2022-03-01"}, "$", "missing required field `tier`"),
+])
+def test_a_malformed_query_is_a_400_naming_the_field_and_the_service_goes_on(
+        served: Served, query: dict[str, Any], field: str, says: str) -> None:
+    async def go() -> None:
+        async with Client(served, "bank-feed") as reader:
+            reply = await ask(reader, **query)
+            assert reply["ok"] is False, reply
+            assert reply["headers"].get("Nats-Service-Error-Code") == "400", reply
+            error = reply["error"]
+            assert set(error) == {"code", "rule", "field", "message"}
+            assert error["code"] == "input.invalid" and error["field"] == field and says in error["message"], error
+        async with Client(served, "lianshan") as county:
+            pong = json.loads((await county.nc.request("$SRV.PING.cultivation", b"", timeout=10)).data)
+            assert pong["name"] == "cultivation"
+            await ok(county, "register", "211402", uscc=new_uscc(), name="连山查询测试", occurred_on="2020-01-02")
+        async with Client(served, "bank-feed") as reader:
+            assert (await ask(reader, tier="specialized", as_of="2022-03-01"))["ok"]
+
+    asyncio.run(go())
+
+
+def test_the_query_is_exported_to_every_principal_but_the_ledger() -> None:
+    ps = decode_principals("\n".join([
+        '[[principals]]', 'name = "ledger"', 'kind = "service"', 'password_env = "L"',
+        '[[principals]]', 'name = "hz"', 'kind = "authority"', 'authority = "330100"', 'password_env = "H"',
+        '[[principals]]', 'name = "audit"', 'kind = "auditor"', 'password_env = "A"',
+        '[[principals]]', 'name = "bank"', 'kind = "reader"', 'password_env = "B"']))
+    ledger, *others = accounts_for(ps, BOOK)
+    [export] = [e for e in ledger.exports if e.subject == POOL_QUERY_SUBJECT]
+    assert export.kind == "service" and export.accounts == ("P-hz", "P-audit", "P-bank")
+    for account in others:
+        assert [i.account for i in account.imports if i.subject == POOL_QUERY_SUBJECT] == ["LEDGER"], account.name
+    service, *principals = (permissions_for(p, BOOK) for p in ps.principals)
+    assert POOL_QUERY_SUBJECT in service.subscribe_allow and POOL_QUERY_SUBJECT not in service.publish_allow
+    assert all(POOL_QUERY_SUBJECT in p.publish_allow for p in principals)
+
+
+# ============================================================================ without principals
+@pytest.fixture
+def plain(tmp_path: Path) -> Iterator[Serve]:
+    s = Serve(tmp_path)
+    yield s
+    assert s.stop() == 0, s.out.read_text()
+
+
+def test_without_principals_the_query_answers_too(plain: Serve, capsys: pytest.CaptureFixture[str]) -> None:
+    async def go() -> None:
+        nc = await nats.connect(servers=[plain.url])
+        try:
+            for j, obj in enumerate(journey(7)):
+                subject = f"cultivation.cmd.{obj['actor']['authority']}.{obj['command']}"
+                reply = json.loads((await nc.request(subject, json.dumps({**obj, "command_id": f"q-{j}"}).encode(),
+                                                     timeout=30)).data)
+                assert reply["ok"], reply
+            uscc = journey(7)[0]["uscc"]
+
+            async def query(**q: Any) -> dict[str, Any]:
+                return json.loads((await nc.request(POOL_QUERY_SUBJECT, json.dumps(q).encode(), timeout=30)).data)
+
+            assert [i["uscc"] for i in (await query(tier="specialized", as_of="2020-01-01"))["items"]] == [uscc]
+            assert (await query(tier="specialized", as_of="2019-05-19"))["count"] == 0
+            pooled = await query(tier="specialized", as_of="2020-01-01", stage="pooled")
+            assert pooled["ok"] and pooled["count"] == len(pooled["items"])
+            bad = await query(tier="specialized", as_of="yesterday")
+            assert bad["ok"] is False and bad["error"]["field"] == "$.as_of"
+            # the README's three lines, as written there
+            from tests.support.readme import snippet
+
+            lines = snippet("The pool as of a date, in the client above")
+            scope: dict[str, Any] = {}
+            exec("async def readme(nc, json):\n" + "".join(f"    {line}\n" for line in lines.splitlines()), scope)
+            await scope["readme"](nc, json)
+        finally:
+            await nc.close()
+
+    asyncio.run(go())
+    assert f"1 [('{journey(7)[0]['uscc']}', '2022-05-20', '2022-05-19')]" in capsys.readouterr().out
+
+
+# ============================================================================ a failing read
+def test_a_query_the_store_cannot_answer_is_one_500_with_a_body_and_commands_go_on(sqlite_store: str,
+                                                                                  nats_url: str) -> None:
+    """The real service on a real NATS and SQLite store; the read model's version table taken
+    away under it (as a broken disk or an operator's mistake would): the query gets a 500 with
+    a structured body, a command sent beside it is accepted, and once the table is back the
+    next query answers from a read model opened afresh."""
+    import sqlite3
+
+    from entrypoints.nats_service import CommandService
+    from infra.nats import connect_options
+    from services.ledger import Ledger
+    from tests.support.hostile import send_raw, subject_of
+
+    def rename(old: str, new: str) -> None:
+        db = sqlite3.connect(sqlite_store)
+        db.execute(f"ALTER TABLE {old} RENAME TO {new}")
+        db.commit()
+        db.close()
+
+    async def run() -> None:
+        ledger = Ledger(db=sqlite_store)
+        nc = await nats.connect(**connect_options(nats_url))
+        service = CommandService(ledger, nc)
+        await service.start()
+        client = await nats.connect(**connect_options(nats_url))
+        query = json.dumps({"tier": "specialized", "as_of": "2020-01-01"}).encode()
+        try:
+            for j, body in enumerate(journey(11)):
+                assert (await send_raw(client, subject_of(body), json.dumps({**body, "command_id": f"f-{j}"}
+                                                                            ).encode()))["body"]["ok"]
+            assert (await send_raw(client, POOL_QUERY_SUBJECT, query))["body"]["count"] == 1
+            await asyncio.to_thread(rename, "rm_designations_v", "rm_designations_v_away")
+            command = {**journey(12)[0], "command_id": "beside-the-failing-query"}
+            failed, accepted = await asyncio.gather(
+                send_raw(client, POOL_QUERY_SUBJECT, query),
+                send_raw(client, subject_of(command), json.dumps(command).encode()))
+            assert failed["headers"].get("Nats-Service-Error-Code") == "500", failed
+            assert failed["body"]["ok"] is False and failed["body"]["error"]["code"] == "internal.error"
+            assert set(failed["body"]["error"]) == {"code", "rule", "field", "message"}
+            assert accepted["body"]["ok"], accepted
+            assert json.loads((await client.request("$SRV.PING.cultivation", b"", timeout=10)).data)["name"]
+            await asyncio.to_thread(rename, "rm_designations_v_away", "rm_designations_v")
+            again = (await send_raw(client, POOL_QUERY_SUBJECT, query))["body"]
+            assert again["ok"] and again["count"] == 1, again
+        finally:
+            await client.close()
+            await service.stop()
+            await nc.close()
+            ledger.close()
+
+    asyncio.run(run())

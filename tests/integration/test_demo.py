@@ -1,0 +1,199 @@
+"""The demo dataset (``scenarios.demo``): every command gets exactly its expected outcome,
+the pools give the report's figures, and loading it again writes nothing.
+
+The Huludao row of docs/domain.md ("Figures from the reports") is asserted here on its own,
+independently of the ``EXPECTED`` list the dataset carries.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from datetime import date
+
+import pytest
+
+from domain.errors import LedgerError
+from infra.readmodel import ReadModel
+from scenarios.demo import DEMO_AS_OF, EXPECTED, demo_script
+from services import commands as c
+from services.ledger import Ledger
+
+# docs/domain.md, "Huludao, 2023-06": the row the demo must reproduce exactly.
+HULUDAO_2023_06 = [
+    ({"tier": "key_little_giant", "level": "national"}, 2),
+    ({"tier": "little_giant", "level": "national"}, 5),
+    ({"tier": "little_giant", "level": "provincial", "programme": "liaoning"}, 9),
+    ({"tier": "specialized", "level": "provincial", "programme": "national"}, 36),
+    ({"tier": "product", "programme": "liaoning"}, 35),
+    ({"tier": "innovative", "level": "provincial"}, 33),
+]
+
+
+def _code(e: Exception) -> str:
+    return e.as_dict()["code"]  # type: ignore[attr-defined]
+
+
+def load(ledger: Ledger, script: list[tuple[dict, str | None]]) -> list[str]:
+    """Handle every command; return the mismatches (expected vs got), checking that each
+    refused command wrote nothing."""
+    wrong = []
+    for obj, expected in script:
+        cmd = c.convert_command(obj)
+        before = ledger.max_position()
+        try:
+            ledger.handle(cmd)
+            got = None
+        except (LedgerError, c.InputError) as e:
+            got = _code(e)
+            if ledger.max_position() != before:
+                wrong.append(f"{obj['command_id']}: refused ({got}) but wrote events")
+        if got != expected:
+            wrong.append(f"{obj['command_id']} {obj['command']} {obj.get('uscc')} {obj.get('application_id')} "
+                         f"on {obj['occurred_on']}: expected {expected or 'acceptance'}, got {got or 'acceptance'}")
+    return wrong
+
+
+def counts(ledger: Ledger, queries: list[tuple[dict, int]]) -> list[tuple[dict, int, int]]:
+    rm = ReadModel(ledger)
+    try:
+        out = []
+        for query, want in queries:
+            q = dict(query)
+            stage = q.pop("stage", "designated")
+            q.setdefault("as_of", DEMO_AS_OF)
+            got = len(rm.pooled(**q) if stage == "pooled" else rm.pool(**q))
+            out.append((query, want, got))
+        return out
+    finally:
+        rm.close()
+
+
+@pytest.fixture(scope="module")
+def script() -> list[tuple[dict, str | None]]:
+    return demo_script()
+
+
+def test_script_is_well_formed(script: list[tuple[dict, str | None]]) -> None:
+    assert 1000 < len(script) < 3000
+    ids = [obj["command_id"] for obj, _ in script]
+    assert len(set(ids)) == len(ids), "command ids repeat"
+    days = [obj["occurred_on"] for obj, _ in script]
+    assert days == sorted(days), "the script runs in business-date order"
+    for obj, expected in script:
+        c.convert_command(obj)  # every dict decodes like JSON from a backend service
+        assert expected is None or (isinstance(expected, str) and "." in expected)
+    assert demo_script() == script, "deterministic"
+    assert DEMO_AS_OF == "2023-06-29"
+    # it is a fresh copy each time: callers may mutate it
+    fresh = demo_script()
+    fresh[0][0]["command_id"] = "mutated"
+    assert demo_script()[0][0]["command_id"] != "mutated"
+
+
+def test_script_exercises_every_rule(script: list[tuple[dict, str | None]]) -> None:
+    used = Counter(obj["command"] for obj, _ in script)
+    assert set(used) == set(c.COMMAND_TYPES), f"command types never used: {set(c.COMMAND_TYPES) - set(used)}"
+    refusals = {e for _, e in script if e}
+    for code in ("approve.notice_open", "approve.objection_open", "approve.objection_upheld", "notice.not_assessed",
+                 "assess.not_recommended", "recommend.wrong_level", "authority.wrong_level",
+                 "ladder.prerequisite_missing", "ladder.listed_excluded", "policy.unknown_tier",
+                 "review.outside_window", "review.yearly_data_missing", "review.yearly_data_late",
+                 "review.change_report_late", "apply.cooling_off", "apply.already_designated", "recommend.barred",
+                 "revoke.no_document", "reconfirm.not_pending", "reward.once_per_scheme", "reward.renewal_not_paid",
+                 "reward.over_cap", "reward.review_document", "reward.no_valid_designation"):
+        assert code in refusals, code
+    regions = {obj.get("region", "")[:4] for obj, _ in script if obj["command"] == "register"}
+    assert {"2114", "2102", "3702", "3301"} <= regions
+    # after 2026-04-01 the 2026 rules judge: a 专精特新 application without 创新型 is refused
+    assert any(obj["command"] == "apply" and obj["tier"] == "specialized" and obj["occurred_on"] >= "2026-04-01"
+               and e == "ladder.prerequisite_missing" for obj, e in script)
+    # innovative designations of the report were approved between mid-2022 and mid-2023
+    innovative = [obj["occurred_on"] for obj, e in script
+                  if obj["command"] == "approve" and e is None and obj["application_id"].startswith("cxx-")
+                  and "2022-06-01" <= obj["occurred_on"] <= DEMO_AS_OF]
+    assert len(innovative) >= 33
+
+
+def test_demo_loads_with_the_expected_outcomes_and_figures(ledger: Ledger,
+                                                           script: list[tuple[dict, str | None]]) -> None:
+    start = time.perf_counter()
+    wrong = load(ledger, script)
+    elapsed = time.perf_counter() - start
+    assert not wrong, "\n".join(wrong[:30])
+    assert elapsed < 60, f"loading took {elapsed:.1f}s"
+
+    huludao = [({**q, "region": "211400"}, n) for q, n in HULUDAO_2023_06]
+    got = counts(ledger, huludao + EXPECTED)
+    bad = [(q, want, n) for q, want, n in got if n != want]
+    assert not bad, bad
+    # the six report figures are also what EXPECTED itself promises (the CLI prints those)
+    def plain(q: dict) -> dict:
+        return {k: v for k, v in q.items() if k != "programme"}
+
+    for q, n in huludao:
+        assert any(plain(e) == plain(q) and want == n for e, want in EXPECTED), q
+
+    # the pool rows rebuilt from the first event give the same answers
+    rm = ReadModel(ledger)
+    try:
+        rm.rebuild()
+    finally:
+        rm.close()
+    assert counts(ledger, huludao) == got[:len(huludao)]
+
+
+def test_the_huludao_pools_are_made_of_real_designations(ledger: Ledger,
+                                                         script: list[tuple[dict, str | None]]) -> None:
+    assert not load(ledger, script)
+    rm = ReadModel(ledger)
+    try:
+        national = rm.pool(tier="little_giant", level="national", region="211400", as_of=DEMO_AS_OF)
+        assert all(d.decided_by == "000000" and d.document.startswith("工信部企业函") for d in national)
+        provincial = rm.pool(tier="little_giant", level="provincial", region="211400", as_of=DEMO_AS_OF)
+        # Liaoning: whole calendar years from the next 1 January; renewals replace the old designation
+        assert all(d.valid_from.endswith("-01-01") and d.decided_by == "210000" for d in provincial)
+        assert sum(1 for d in provincial if d.renewal_of) == 2
+        products = rm.pool(tier="product", region="211400", as_of=DEMO_AS_OF)
+        assert all(d.product_id and d.product_name for d in products)
+        specialized = rm.pool(tier="specialized", level="provincial", region="211400", as_of=DEMO_AS_OF)
+        assert {d.uscc[2:8] for d in specialized} <= {"211402", "211403", "211404", "211421", "211422", "211481"}
+        assert any(d.name == "辽宁盛源流体科技股份有限公司" for d in specialized), "the rename shows"
+        # every little giant stands on a provincial 专精特新 valid when it applied (rule 3)
+        for d in national + provincial:
+            ent = ledger.enterprise(d.uscc)
+            applied = ent.applications[d.renewal_of or d.application_id].applied_on
+            assert any(a.tier == "specialized" and a.level == "provincial" and a.valid_on(applied)
+                       for a in ent.applications.values()), d.name
+        # innovative designations only exist from the 2022 rules on
+        innovative = rm.pool(tier="innovative", region="211400", as_of=DEMO_AS_OF)
+        assert all("2022-06-01" <= d.valid_from <= DEMO_AS_OF for d in innovative)
+    finally:
+        rm.close()
+    # the expired, lapsed and revoked ones are still in the history
+    h14 = next(obj["uscc"] for obj, e in script if e == "apply.cooling_off")
+    revoked = ledger.enterprise(h14).applications["zjtx-2019"]
+    assert revoked.revocation_reason == "false_material" and not revoked.valid_on(date(2023, 6, 29))
+
+
+def test_loading_twice_writes_nothing(ledger: Ledger, script: list[tuple[dict, str | None]]) -> None:
+    """Repeating the command ids writes nothing; accepted commands return their first
+    outcome, and refused ones (never journaled, so judged again against the final state)
+    are refused by the same rule, so ``cultivation demo`` can be run again on a store."""
+    assert not load(ledger, script)
+    head = ledger.max_position()
+    assert head > len(script)
+    again = []
+    for obj, expected in script:
+        cmd = c.convert_command(obj)
+        try:
+            outcome = ledger.handle(cmd)
+        except (LedgerError, c.InputError) as e:
+            if _code(e) != expected:
+                again.append(f"{obj['command_id']}: expected {expected or 'acceptance'}, got {_code(e)}")
+            continue
+        if expected is not None or not outcome.repeated:
+            again.append(f"{obj['command_id']}: accepted again ({outcome.repeated=}), expected {expected}")
+    assert not again, "\n".join(again)
+    assert ledger.max_position() == head
+    assert [n for _, want, n in counts(ledger, EXPECTED)] == [want for _, want in EXPECTED]

@@ -1,0 +1,239 @@
+"""The history generator (``scenarios.generate``, ``cultivation generate``): deterministic
+bytes, every line a valid command, realistic regions and proportions, and, submitted
+through the service layer, exactly the refusals it announces and nothing else."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from datetime import date
+from pathlib import Path
+
+import msgspec
+import pytest
+
+from domain.errors import LedgerError
+from domain.values import uscc_check_char
+from entrypoints import cli
+from infra.policy_files import load_policy_book
+from infra.readmodel import ReadModel
+from scenarios.generate import (
+    CITY_BY_CODE,
+    PROVINCE_BY_CODE,
+    PROVINCES,
+    Summary,
+    expected_refusals,
+    generate,
+    generate_commands,
+)
+from services import commands as c
+from services.ledger import Ledger
+
+_encode = msgspec.json.Encoder().encode
+
+# docs/domain.md, national 2023: innovative 215,000; 专精特新 98,000; little giants 12,000.
+NATIONAL = {"innovative": 215_000, "specialized": 98_000, "little_giant": 12_000}
+
+
+def _bytes(enterprises: int, years: int, seed: int, start_year: int) -> bytes:
+    return b"\n".join(_encode(cmd) for cmd in generate_commands(enterprises, years, seed, start_year))
+
+
+@pytest.fixture(scope="module")
+def national_sample() -> tuple[list[tuple[dict, str | None]], Summary]:
+    """A 6% sample of the country (20,000 enterprises) over ten years: generation only."""
+    summary = Summary()
+    stream = list(generate(20_000, 10, 1, 2016, summary=summary))
+    return stream, summary
+
+
+# ---------------------------------------------------------------------------- the stream itself
+def test_same_seed_same_bytes_other_seed_other_bytes() -> None:
+    a = _bytes(400, 4, 1, 2021)
+    assert a == _bytes(400, 4, 1, 2021)
+    b = _bytes(400, 4, 2, 2021)
+    assert a != b
+    assert b"gen-2-00000001" in b and b"gen-2-" not in a
+
+
+def test_every_line_decodes_in_business_date_order(national_sample: tuple[list, Summary]) -> None:
+    stream, summary = national_sample
+    assert summary.done and summary.commands == len(stream)
+    last = ""
+    ids = set()
+    for n, (cmd, code) in enumerate(stream, 1):
+        decoded = c.decode_command(_encode(cmd))  # exactly as `cultivation submit` reads a line
+        assert c.command_name(decoded) == cmd["command"]
+        assert cmd["command_id"] == f"gen-1-{n:08d}"
+        ids.add(cmd["command_id"])
+        assert cmd["occurred_on"] >= last, cmd
+        last = cmd["occurred_on"]
+        assert code is None or re.fullmatch(r"[a-z_]+\.[a-z_]+", code)
+    assert len(ids) == len(stream)
+    assert stream[0][0]["occurred_on"] >= "2016-01-01" and last <= "2025-12-31"
+    assert sum(1 for cmd, _ in stream if cmd["command"] == "register") >= 20_000
+    # every kind of command a backend sends over a decade shows up
+    used = Counter(cmd["command"] for cmd, _ in stream)
+    assert set(c.COMMAND_TYPES) - set(used) <= {"claw_back"}, set(c.COMMAND_TYPES) - set(used)
+    assert used == summary.by_command
+
+
+def test_expected_refusals_are_about_one_in_a_hundred(national_sample: tuple[list, Summary]) -> None:
+    stream, summary = national_sample
+    refused = Counter(code for _, code in stream if code)
+    assert refused == summary.expected_refusals
+    assert 0.005 < summary.refusal_share < 0.015, summary.refusal_share
+    for code in ("authority.wrong_level", "authority.not_covering", "approve.notice_open", "approve.objection_open",
+                 "assess.not_recommended", "recommend.wrong_level", "notice.not_assessed", "review.outside_window",
+                 "review.yearly_data_missing", "apply.already_designated", "policy.unknown_tier",
+                 "register.exists", "yearly_data.duplicate", "pool.already_admitted", "revoke.no_document"):
+        assert refused[code] > 0, code
+    small = expected_refusals(300, 4, 1, 2021)
+    assert small and all(cid.startswith("gen-1-") for cid in small)
+
+
+def test_regions_are_real_codes_across_all_provinces(national_sample: tuple[list, Summary]) -> None:
+    stream, summary = national_sample
+    registers = [cmd for cmd, code in stream if cmd["command"] == "register" and code is None]
+    by_province = Counter(r["region"][:2] + "0000" for r in registers)
+    assert set(by_province) == {p.code for p in PROVINCES}, "all 31 mainland provinces"
+    top = [p for p, _ in by_province.most_common(6)]
+    for big in ("440000", "320000", "330000", "370000"):  # Guangdong, Jiangsu, Zhejiang, Shandong
+        assert big in top, (big, top)
+    assert by_province["440000"] > 20 * by_province["540000"]
+    for r in registers:
+        region, uscc = r["region"], r["uscc"]
+        city = CITY_BY_CODE[region[:4] + "00"]  # a real prefecture-level city code
+        assert region in city.counties and region != city.code
+        assert uscc[2:8] == region and uscc_check_char(uscc[:17]) == uscc[17]
+        assert r["actor"]["authority"] == city.code
+        assert re.fullmatch(r"C\d{4}", r["industry"])
+        assert re.fullmatch(r"[\u4e00-\u9fff]{6,20}", r["name"]) and r["name"].endswith("公司")
+    assert len({r["uscc"] for r in registers}) == len(registers)
+    assert "110000" in PROVINCE_BY_CODE and "211400" in CITY_BY_CODE and "211402" in CITY_BY_CODE["211400"].counties
+
+
+def test_pools_come_out_in_the_national_proportions(national_sample: tuple[list, Summary]) -> None:
+    _, summary = national_sample
+    v = summary.valid_at_end
+    assert v["innovative"] > v["specialized"] > v["little_giant"] > max(v["key_little_giant"], v["single_champion"]) > 0
+    ratio_is = v["innovative"] / v["specialized"]
+    ratio_sl = v["specialized"] / v["little_giant"]
+    national_is = NATIONAL["innovative"] / NATIONAL["specialized"]  # 2.19
+    national_sl = NATIONAL["specialized"] / NATIONAL["little_giant"]  # 8.17
+    assert abs(ratio_is - national_is) / national_is < 0.2, ratio_is
+    assert abs(ratio_sl - national_sl) / national_sl < 0.3, ratio_sl
+    # the pools are made of designations of every year, most of which once lapsed without an event
+    assert summary.lapsed_without_review > 0.8 * summary.reviews_planned
+    assert sum(summary.designations_made.values()) > sum(v.values())
+
+
+def test_the_ladder_authorities_and_rule_versions(national_sample: tuple[list, Summary]) -> None:
+    stream, _ = national_sample
+    book = load_policy_book()
+    tier_of: dict[tuple[str, str], str] = {}
+    for cmd, code in stream:
+        if code is not None:
+            continue
+        name, day = cmd["command"], cmd["occurred_on"]
+        if name == "apply":
+            tier_of[(cmd["uscc"], cmd["application_id"])] = cmd["tier"]
+            if cmd["tier"] == "innovative":
+                assert day >= "2022-06-01", "创新型 only exists from the 2022 rules"
+            continue
+        tier = tier_of.get((cmd["uscc"], cmd.get("application_id", "")))
+        if tier is None:
+            continue
+        t = book.in_force("national", date.fromisoformat(day)).tier(tier)
+        authority = cmd["actor"]["authority"]
+        level = ("national" if authority == "000000" else "provincial" if authority.endswith("0000")
+                 else "municipal" if authority.endswith("00") else "county")
+        if name == "recommend":
+            assert [lv.value for lv in t.recommend_levels] == [level], (tier, authority)
+        elif name in ("assess", "open_notice", "approve", "review", "revoke"):
+            assert level == t.deciding_level.value, (name, tier, authority)
+        if name == "approve":
+            assert cmd["document"], "an approval names its 文号"
+    # rewards: caps and yearly budgets of the schemes in force
+    spent: Counter[tuple[str, str, int]] = Counter()
+    for cmd, code in stream:
+        if cmd["command"] == "grant_reward" and code is None:
+            prog = book.in_force(cmd["programme"], date.fromisoformat(cmd["occurred_on"]))
+            scheme = prog.scheme(cmd["scheme"])
+            assert cmd["actor"]["authority"] == scheme.granted_by
+            assert cmd["amount_fen"] <= scheme.cap_fen
+            spent[(prog.id, scheme.id, int(cmd["occurred_on"][:4]))] += cmd["amount_fen"]
+    assert spent, "rewards are granted"
+    for (pid, sid, year), total in spent.items():
+        budget = book.in_force(pid, date(year, 6, 30)).scheme(sid).yearly_budget_fen
+        assert budget is None or total <= budget, (sid, year, total, budget)
+    assert any(sid == "key_little_giant_fund" for _, sid, _ in spent), "central key little giant tranches"
+
+
+# ---------------------------------------------------------------------------- through the ledger
+def _outcomes(ledger: Ledger, cmds: list[dict]) -> dict[str, str]:
+    refused: dict[str, str] = {}
+
+    def on_result(cmd: c.Command, result: object) -> None:
+        if isinstance(result, (LedgerError, c.InputError)):
+            refused[cmd.command_id] = result.as_dict()["code"]  # type: ignore[union-attr]
+
+    ledger.handle_many([c.decode_command(_encode(cmd)) for cmd in cmds], on_result)
+    return refused
+
+
+def test_a_history_crossing_2026_gets_exactly_its_refusals(tmp_path: Path) -> None:
+    summary = Summary()
+    stream = list(generate(300, 4, 3, 2023, summary=summary))
+    expected = {cmd["command_id"]: code for cmd, code in stream if code}
+    ledger = Ledger(db=str(tmp_path / "l.db"))
+    try:
+        got = _outcomes(ledger, [cmd for cmd, _ in stream])
+        assert got == expected
+        # the pools the ledger folds are the ones the generator meant
+        rm = ReadModel(ledger)
+        try:
+            for tier, n in summary.valid_at_end.items():
+                assert len(rm.pool(tier=tier, as_of=summary.last_day, programme="national")) == n, tier
+        finally:
+            rm.close()
+        # after 2026-04-01 every 专精特新 application stood on a valid 科技和创新型 designation
+        late = [cmd for cmd, code in stream if cmd["command"] == "apply" and code is None
+                and cmd["tier"] == "specialized" and cmd["occurred_on"] >= "2026-04-01"]
+        assert late
+        for cmd in late:
+            ent = ledger.enterprise(cmd["uscc"])
+            on = date.fromisoformat(cmd["occurred_on"])
+            assert any(a.tier == "innovative" and a.valid_on(on) for a in ent.applications.values())
+    finally:
+        ledger.close()
+
+
+def test_generate_then_submit_on_the_cli_is_exact_and_idempotent(tmp_path: Path,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    out, exp, db = tmp_path / "h.jsonl", tmp_path / "h.expected.jsonl", str(tmp_path / "l.db")
+    assert cli.main(["generate", "--enterprises", "300", "--years", "4", "--start-year", "2021", "--seed", "5",
+                     "--out", str(out), "--expected", str(exp), "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    lines = out.read_bytes().splitlines()
+    assert summary["commands"] == len(lines) > 1000
+    expected = {r["command_id"]: r["code"] for r in map(json.loads, exp.read_text().splitlines())}
+    assert len(expected) == summary["expected_refusals"] > 0
+    assert summary["by_command"] == dict(sorted(Counter(json.loads(x)["command"] for x in lines).items()))
+
+    assert cli.main(["submit", str(out), "--db", db, "--json"]) == 1  # some refusals, on purpose
+    first = json.loads(capsys.readouterr().out)
+    assert {r["command_id"]: r["code"] for r in first["refusals"]} == expected
+    assert first["accepted"] == len(lines) - len(expected) and first["repeated"] == 0
+
+    # the same file again: every accepted command is a repeat, nothing new is written
+    assert cli.main(["submit", str(out), "--db", db, "--json"]) == 1
+    again = json.loads(capsys.readouterr().out)
+    assert again["accepted"] == 0 and again["repeated"] == first["accepted"]
+    assert again["refused"] == first["refused"]
+
+    # --out - writes the same bytes to standard output
+    assert cli.main(["generate", "--enterprises", "300", "--years", "4", "--start-year", "2021", "--seed", "5",
+                     "--out", "-"]) == 0
+    assert capsys.readouterr().out.encode() == out.read_bytes()
