@@ -23,9 +23,9 @@ passed in by the service layer; the domain never reads files.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 from functools import lru_cache
-from collections.abc import Iterable
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
@@ -305,7 +305,7 @@ class Enterprise(Aggregate):
             if agg is None:
                 if not isinstance(ev, cls.Registered):  # registration is dated after ``on``
                     return None
-                agg = ev.mutate(None)  # type: ignore[assignment]
+                agg = ev.mutate(None)
                 continue
             agg.version = ev.originator_version - 1  # let the library's sequence check pass a skipped version
             ev.mutate(agg)
@@ -479,7 +479,7 @@ class Enterprise(Aggregate):
         # enterprise's state became since (same-day facts recorded after it, a resubmission).
         if actor.role != "authority" or actor.level not in t.recommend_levels:
             raise RuleViolation("authority", "recommend.wrong_level",
-                                f"{t.id} is recommended at {[str(l.value) for l in t.recommend_levels] or 'no'} "
+                                f"{t.id} is recommended at {[str(lv.value) for lv in t.recommend_levels] or 'no'} "
                                 f"level; authority {actor.authority} is {actor.level}", field="actor.authority")
         if a.status not in ("applied", "recommended"):
             raise RuleViolation("order", "recommend.wrong_stage",

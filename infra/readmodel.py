@@ -32,8 +32,15 @@ import msgspec
 from domain.validity import in_force_sql, valid_sql
 from infra.store import is_postgres, store_env
 from projections.audit import AuditEntry, audit_values, tier_of
-from projections.pools import (UNVERSIONED, Designation, EnterpriseRow, PoolMember, PoolState, Version,
-                              aggregate_key, timeline)
+from projections.pools import (
+    UNVERSIONED,
+    Designation,
+    EnterpriseRow,
+    PoolMember,
+    PoolState,
+    Version,
+    aggregate_key,
+)
 from projections.pools import fold as fold_pools
 from projections.reviews import ReviewRow, ReviewState
 from projections.reviews import fold as fold_review

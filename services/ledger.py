@@ -38,10 +38,10 @@ import os
 import threading
 import time
 from collections import OrderedDict
-from functools import lru_cache
 from collections.abc import Callable, Collection, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
+from functools import lru_cache
 from typing import Any, ClassVar
 from uuid import UUID, uuid5
 
@@ -63,9 +63,9 @@ from domain.enterprise import LEDGER_NAMESPACE, Enterprise, enterprise_id, event
 from domain.errors import Conflict, LedgerError, NotFound, RuleViolation
 from domain.policy import PolicyBook, Programme
 from domain.values import Actor, uscc_check_char
+from infra.event_store import BulkEventStore, bulk_event_store
 from infra.mapper import MsgspecMapper
 from infra.policy_files import load_policy_book
-from infra.event_store import BulkEventStore, bulk_event_store
 from infra.store import schema_lock, store_env, store_url
 from services import commands as c
 from services.handlers import HANDLERS

@@ -34,9 +34,6 @@ from typing import Any
 import nats
 import pytest
 
-from domain.errors import LedgerError, RuleViolation
-from domain.values import make_uscc
-from infra.nats import POOL_BUCKET, POSITION_HEADER, STREAM, EmbeddedNats
 from domain.authority import (
     ANY_AUTHORITY,
     DECIDING,
@@ -46,6 +43,9 @@ from domain.authority import (
     allowed_commands,
     render_level_table,
 )
+from domain.errors import LedgerError, RuleViolation
+from domain.values import make_uscc
+from infra.nats import POOL_BUCKET, POSITION_HEADER, STREAM, EmbeddedNats
 from infra.permissions import (
     LEDGER_CONSUMERS,
     PrincipalsError,
