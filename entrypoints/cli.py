@@ -461,8 +461,8 @@ def _demo(args: argparse.Namespace) -> int:
 
         def check(cmd: c.Command, result: Any) -> None:
             nonlocal done
-            # (an InputError has no .code, its as_dict() says "input.invalid": the demo sends none)
-            got = result.code if isinstance(result, (LedgerError, c.InputError)) else None  # type: ignore[union-attr]
+            # a refusal by its code: as_dict() gives it for both (an InputError is always "input.invalid")
+            got = result.as_dict()["code"] if isinstance(result, (LedgerError, c.InputError)) else None
             expected = expected_of[cmd.command_id]
             if got != expected:
                 unexpected.append(f"{cmd.command_id}: expected {expected or 'acceptance'}, got {got or 'acceptance'}")
