@@ -27,7 +27,7 @@ from typing import Annotated, Literal
 import msgspec
 
 from domain.errors import RuleViolation
-from domain.values import Fen, Level, RegionCode, add_years
+from domain.values import NATIONAL_REGION, Fen, Level, Region, RegionCode, add_years, region_covers
 
 Id = Annotated[str, msgspec.Meta(pattern=r"\A[a-z][a-z0-9_]*\Z", max_length=64)]
 Days = Annotated[int, msgspec.Meta(ge=0, le=3650)]
@@ -183,16 +183,48 @@ class Scheme(Struct, kw_only=True):
             raise ValueError("an 'interest_subsidy' scheme needs loan_cap_fen and subsidy_ratio_bp")
 
     def cap_for(self, region: str) -> int:
-        from domain.values import region_covers
-
         for rc in self.region_caps:
             if any(region_covers(r, region) for r in rc.regions):
                 return rc.cap_fen
         return self.cap_fen
 
 
+class ProvincialLevelCity(Struct, kw_only=True):
+    """A city that acts as a provincial-level authority in a programme (计划单列市).
+
+    Inside it the city takes the province's part (it decides the provincially decided
+    tiers and recommends to the nation), its districts and counties take the city's part
+    (they recommend where the programme wants a municipal recommendation), and the parent
+    province acts for none of its enterprises.
+    """
+
+    code: RegionCode
+    name: str
+    source: str
+
+    def __post_init__(self) -> None:
+        if self.code == "000000" or self.code[2:] == "0000" or self.code[4:] != "00":
+            raise ValueError(f"code: {self.code!r} is not a city (xxxx00) code")
+
+
 class Programme(Struct, kw_only=True):
-    """One rule version of one programme (a policy file)."""
+    """One rule version of one programme (a policy file).
+
+    Which authority acts at which level is the programme's: by default the GB/T 2260 code
+    says (xx0000 a province, xxxx00 a city), except in its ``provincial_level_cities``:
+
+    >>> p = Programme(id="p", name="P", version="1", effective_from=date(2022, 6, 1), level="national",
+    ...     jurisdiction="000000", provincial_level_cities=[ProvincialLevelCity(code="210200", name="大连市",
+    ...     source="assumption")])
+    >>> p.authority_level("210200"), p.authority_level("210213"), p.authority_level("211400")
+    ('provincial', 'municipal', 'municipal')
+    >>> p.authority_for("provincial", "210213"), p.authority_for("municipal", "210213")
+    ('210200', '210213')
+    >>> p.authority_for("provincial", "211402"), p.authority_for("municipal", "211402")
+    ('210000', '211400')
+    >>> p.covers("210000", "210213"), p.covers("210200", "210213"), p.covers("210000", "211402")
+    (False, True, True)
+    """
 
     id: Id
     name: str
@@ -205,6 +237,7 @@ class Programme(Struct, kw_only=True):
     late_yearly_data_forfeits_review: bool = False
     change_report_months: Annotated[int, msgspec.Meta(ge=1, le=24)] = 3
     late_change_forfeits_review: bool = False
+    provincial_level_cities: list[ProvincialLevelCity] = []
     tiers: list[Tier] = []
     schemes: list[Scheme] = []
 
@@ -215,6 +248,42 @@ class Programme(Struct, kw_only=True):
         sids = [s.id for s in self.schemes]
         if len(set(sids)) != len(sids):
             raise ValueError(f"scheme ids repeat: {sids}")
+        cities = [c.code for c in self.provincial_level_cities]
+        if len(set(cities)) != len(cities):
+            raise ValueError(f"provincial_level_cities repeat: {cities}")
+
+    def provincial_level_city(self, region: str) -> str | None:
+        """The provincial-level city (计划单列市) of this programme that ``region`` lies in, if any."""
+        if region == NATIONAL_REGION or region[2:] == "0000":
+            return None
+        city = region[:4] + "00"
+        return city if any(c.code == city for c in self.provincial_level_cities) else None
+
+    def authority_level(self, authority: str) -> str:
+        """The level at which ``authority`` acts in this programme (see the class docstring)."""
+        level = Region(authority).level
+        city = self.provincial_level_city(authority)
+        if city is None:
+            return level
+        return Level.provincial.value if authority == city else Level.municipal.value
+
+    def authority_for(self, level: str, region: str) -> str:
+        """The code of the authority that acts at ``level`` for an enterprise in ``region``."""
+        city = self.provincial_level_city(region)
+        if city is not None and level == Level.provincial.value:
+            return city
+        if city is not None and level == Level.municipal.value:
+            return region
+        return {Level.national.value: NATIONAL_REGION, Level.provincial.value: region[:2] + "0000",
+                Level.municipal.value: region[:4] + "00"}.get(level, region)
+
+    def covers(self, authority: str, region: str) -> bool:
+        """Whether ``authority`` acts for an enterprise in ``region`` in this programme: its
+        region covers the enterprise's, and it is not the parent province of a 计划单列市."""
+        if not region_covers(authority, region):
+            return False
+        return not (Region(authority).level == Level.provincial.value
+                    and self.provincial_level_city(region) is not None)
 
     @property
     def key(self) -> str:
