@@ -112,6 +112,8 @@ class Application(msgspec.Struct, kw_only=True):
     replaced_by: str | None = None
     under_reconfirmation: bool = False
     approved_event: UUID | None = None
+    batch: int | None = None  # the approval's batch (第N批) of its programme and tier, when it names one
+    recommend_batches: dict[str, int] = {}  # level -> the batch a recommendation at that level named
 
     def valid_on(self, d: date) -> bool:
         """Rule 4 (:func:`domain.validity.valid_on`) on this application."""
@@ -198,6 +200,26 @@ class Enterprise(Aggregate):
             if on is not None and aggregate.dated_to is not None and on > aggregate.dated_to:
                 aggregate.dated_to = on
             super().apply(aggregate)
+
+    # Events that gained a field after stores were written declare their class, so the
+    # field has its default (``infra.mapper`` decodes an old event without it).
+    class Recommended(Event):
+        application_id: str
+        level: str
+        occurred_on: date
+        actor: Actor
+        document: str
+        batch: int | None = None  # the batch (第N批) the recommendation is sent in, if it names one
+
+    class Approved(Event):
+        application_id: str
+        valid_from: date
+        valid_until: date
+        policy: str
+        occurred_on: date
+        actor: Actor
+        document: str
+        batch: int | None = None  # the batch (第N批) the approval announces, if it names one
 
     @staticmethod
     def create_id(uscc: str, **_: Any) -> UUID:
@@ -472,7 +494,7 @@ class Enterprise(Aggregate):
 
     # ------------------------------------------------------------------ recommend (推荐)
     def recommend(self, *, application_id: str, programme: Programme, occurred_on: date, actor: Actor,
-                  document: str) -> None:
+                  document: str, batch: int | None = None) -> None:
         a = self.application(application_id)
         t = programme.tier(a.tier)
         # What the command alone decides comes first: a refusal keeps its code whatever the
@@ -508,11 +530,14 @@ class Enterprise(Aggregate):
                                     f"{t.id} is not recommended for holders of {req.tier} ({hit[0].id!r})",
                                     field="application_id")
         self._recommended(application_id=a.id, level=actor.level, occurred_on=occurred_on, actor=actor,
-                          document=document)
+                          document=document, batch=batch)
 
-    @event("Recommended")
-    def _recommended(self, application_id: str, level: str, occurred_on: date, actor: Actor, document: str) -> None:
+    @event(Recommended)
+    def _recommended(self, application_id: str, level: str, occurred_on: date, actor: Actor, document: str,
+                     batch: int | None = None) -> None:
         a = self.applications[application_id]
+        if batch is not None:
+            a.recommend_batches = {**a.recommend_batches, level: batch}
         a.recommendations[level] = actor.authority
         a.recommended_on = max(a.recommended_on or occurred_on, occurred_on)
         a.status = "recommended"
@@ -607,7 +632,7 @@ class Enterprise(Aggregate):
 
     # ------------------------------------------------------------------ decide (认定/公告)
     def approve(self, *, application_id: str, programme: Programme, occurred_on: date, actor: Actor,
-                document: str) -> None:
+                document: str, batch: int | None = None) -> None:
         a = self.application(application_id)
         t = programme.tier(a.tier)
         if not document:  # the command alone: before any check on the state (see recommend)
@@ -636,12 +661,13 @@ class Enterprise(Aggregate):
                                 field="application_id")
         valid_from, valid_until = t.validity(occurred_on)
         self._approved(application_id=a.id, valid_from=valid_from, valid_until=valid_until, policy=programme.key,
-                       occurred_on=occurred_on, actor=actor, document=document)
+                       occurred_on=occurred_on, actor=actor, document=document, batch=batch)
 
-    @event("Approved")
+    @event(Approved)
     def _approved(self, application_id: str, valid_from: date, valid_until: date, policy: str, occurred_on: date,
-                  actor: Actor, document: str) -> None:
+                  actor: Actor, document: str, batch: int | None = None) -> None:
         a = self.applications[application_id]
+        a.batch = batch
         a.status = "approved"
         a.valid_from = valid_from
         a.valid_until = valid_until

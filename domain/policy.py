@@ -207,6 +207,55 @@ class ProvincialLevelCity(Struct, kw_only=True):
             raise ValueError(f"code: {self.code!r} is not a city (xxxx00) code")
 
 
+class Target(Struct, kw_only=True):
+    """A target of a plan (目标), as policy data: how many designations of ``programme``'s
+    ``tier`` (at ``level``) inside ``region`` there should be ``by`` a date.
+
+    ``kind`` says what is counted (docs/domain.md, "Three counts"): ``cumulative``, the
+    subjects ever designated up to ``by``; ``rolling``, the designations valid on ``by``;
+    ``new_in_year``, the subjects newly designated in the year of ``by``.  ``count`` is the
+    target (the least, when ``max`` gives a range: "80–100").  ``source`` names the document
+    that sets it; ``assumption`` what could not be checked against its text; ``since`` the day
+    the plan sets it from (a report shows it from then).
+
+    >>> t = Target(label="隐形冠军", programme="qingdao", tier="hidden_champion", region="370200", count=100,
+    ...     by=date(2020, 12, 31), kind="cumulative", source="report")
+    >>> t.share(80), t.met(100), Target(**{**msgspec.structs.asdict(t), "max": 120}).describe()
+    (0.8, True, '100–120')
+    """
+
+    label: str  # as the plan says it (Chinese)
+    programme: Id  # whose designations count (a city's plan may count the national programme's)
+    tier: Id
+    level: Level | None = None
+    region: RegionCode
+    kind: Literal["cumulative", "rolling", "new_in_year"]
+    count: Annotated[int, msgspec.Meta(ge=1)]
+    max: Annotated[int, msgspec.Meta(ge=1)] | None = None
+    by: date
+    since: date | None = None  # from when the plan sets it (a report shows it from then)
+    source: str
+    assumption: str = ""
+
+    def __post_init__(self) -> None:
+        if self.since is not None and self.since > self.by:
+            raise ValueError(f"target {self.label!r}: since {self.since} is after by {self.by}")
+        if not self.source.strip():
+            raise ValueError(f"target {self.label!r}: source names the document that sets it")
+        if self.max is not None and self.max < self.count:
+            raise ValueError(f"target {self.label!r}: max {self.max} < count {self.count}")
+
+    def share(self, actual: int) -> float:
+        """How far ``actual`` is toward the target (1.0: reached)."""
+        return actual / self.count
+
+    def met(self, actual: int) -> bool:
+        return actual >= self.count
+
+    def describe(self) -> str:
+        return f"{self.count}–{self.max}" if self.max is not None else str(self.count)
+
+
 class Programme(Struct, kw_only=True):
     """One rule version of one programme (a policy file).
 
@@ -240,6 +289,7 @@ class Programme(Struct, kw_only=True):
     provincial_level_cities: list[ProvincialLevelCity] = []
     tiers: list[Tier] = []
     schemes: list[Scheme] = []
+    targets: list[Target] = []
 
     def __post_init__(self) -> None:
         ids = [t.id for t in self.tiers]
@@ -251,6 +301,9 @@ class Programme(Struct, kw_only=True):
         cities = [c.code for c in self.provincial_level_cities]
         if len(set(cities)) != len(cities):
             raise ValueError(f"provincial_level_cities repeat: {cities}")
+        for t in self.targets:
+            if t.programme == self.id and t.tier not in ids:
+                raise ValueError(f"target {t.label!r}: programme {self.id} has no tier {t.tier!r} (tiers: {ids})")
 
     def provincial_level_city(self, region: str) -> str | None:
         """The provincial-level city (计划单列市) of this programme that ``region`` lies in, if any."""
@@ -322,6 +375,12 @@ class PolicyBook:
                 raise ValueError(f"programme {p.id!r}: versions {versions[-1].version} and {p.version} "
                                  f"take effect on the same day {p.effective_from}")
             versions.append(p)
+        for p in programmes:  # a target counts another programme's tier: that programme must have it
+            for t in p.targets:
+                if t.programme not in self._versions or not any(
+                        tier.id == t.tier for v in self._versions[t.programme] for tier in v.tiers):
+                    raise ValueError(f"{p.key}: target {t.label!r} counts {t.programme}/{t.tier}, "
+                                     f"which no rule version has")
 
     def programme_ids(self) -> list[str]:
         return sorted(self._versions)

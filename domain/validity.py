@@ -33,6 +33,17 @@ holds the two spellings equal (``tests/unit/test_validity.py``, on real SQLite) 
 one module.  The column names are the rule's own terms (``valid_from``, ``valid_until``,
 ``revoked_on``, ``ended_on``, ``status``), which the projection's rows repeat.
 
+**Ever designated and newly designated** (the counts beside "valid on D", docs/domain.md,
+"Three counts"): a subject (the enterprise, or for a product tier the product: :func:`subject_of`)
+was *ever designated* up to D when one of its designations was approved on or before D, by the
+approval's business date (``approved_on``), whatever happened after: expiry, revocation, a lapse
+(:func:`designated_by`).  It was *newly designated* in year Y when its first such approval falls
+in Y (:func:`newly_designated`).  Both judge the rows as they stood on D, like every question:
+an approval annulled on or before D was never a designation (rule 9), one annulled after D still
+counts on D.  :func:`designated_sql`, :data:`SUBJECT_SQL` and :func:`newly_sql` are the same rules
+for the tables; the read model takes, per subject, its first approval (``ROW_NUMBER() OVER
+(PARTITION BY subject ORDER BY approved_on)``).
+
 >>> from datetime import date
 >>> approved = dict(status="approved", valid_from=date(2021, 7, 1), valid_until=date(2024, 7, 1),
 ...                 revoked_on=None, ended_on=None)
@@ -56,12 +67,14 @@ False
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from datetime import date
-from typing import TypeVar
+from typing import Any, TypeVar
 
 # A business date in one of the three forms the callers hold: a date, ISO 8601 text, or an
 # ordinal (date.toordinal()).  Each orders as the calendar does.
 D = TypeVar("D", date, str, int)
+R = TypeVar("R", bound=Any)  # a designation row (projections.pools.Designation, or anything with its columns)
 
 APPROVED = "approved"  # the status of an application that is a designation
 
@@ -142,3 +155,83 @@ def in_force_sql(d: str, *, since: str = "since", until: str = "until") -> tuple
     'admitted_on <= ? AND (removed_on IS NULL OR removed_on > ?)'
     """
     return f"{_col(since)} <= ? AND ({_col(until)} IS NULL OR {until} > ?)", (d, d)
+
+
+# ---------------------------------------------------------------------------- ever / newly designated
+def subject_of(uscc: str, product_id: str | None) -> str:
+    """What a designation designates, the unit the counts count: the enterprise (its USCC), or
+    for a product tier (``subject = "product"``) the product of that enterprise.
+
+    >>> subject_of("91370211MA00000000", None), subject_of("91370211MA00000000", "Q01-P1")
+    ('91370211MA00000000/', '91370211MA00000000/Q01-P1')
+    """
+    return f"{uscc}/{product_id or ''}"
+
+
+# :func:`subject_of` over a designation table's columns (text concatenation in SQLite and PostgreSQL).
+SUBJECT_SQL = "uscc || '/' || COALESCE(product_id, '')"
+
+
+def designated_by(d: D, *, status: str, approved_on: D | None) -> bool:
+    """Whether a designation, as it stood on ``d``, was approved on or before ``d``: it makes
+    its subject *ever designated* up to ``d``, whatever happened after its approval.
+
+    >>> designated_by("2016-12-31", status="approved", approved_on="2013-06-15")   # long expired: still counts
+    True
+    >>> designated_by("2016-12-31", status="annulled", approved_on="2013-06-15")   # annulled by then: never was
+    False
+    >>> designated_by("2016-12-31", status="noticed", approved_on=None)
+    False
+    """
+    return status == APPROVED and approved_on is not None and approved_on <= d
+
+
+def newly_designated(year: int, first_approved_on: str | date) -> bool:
+    """Whether a subject whose first approval was on ``first_approved_on`` (ISO text or a
+    date) was *newly designated* in ``year``.
+
+    >>> newly_designated(2017, "2017-06-20"), newly_designated(2017, date(2016, 12, 31))
+    (True, False)
+    """
+    first = first_approved_on if isinstance(first_approved_on, str) else first_approved_on.isoformat()
+    return first[:4] == f"{year:04d}"
+
+
+def year_bounds(year: int) -> tuple[str, str]:
+    """The first and the last day of ``year``, as ISO text."""
+    return f"{year:04d}-01-01", f"{year:04d}-12-31"
+
+
+def designated_sql(d: str, *, status: str = "status", approved_on: str = "approved_on") -> tuple[str, tuple[str, ...]]:
+    """:func:`designated_by` ``d`` as an SQL condition, with its ``?`` parameter.
+
+    >>> designated_sql("2016-12-31")
+    ("status = 'approved' AND approved_on <= ?", ('2016-12-31',))
+    """
+    return f"{_col(status)} = '{APPROVED}' AND {_col(approved_on)} <= ?", (d,)
+
+
+def newly_sql(year: int, *, first_approved_on: str = "approved_on") -> tuple[str, tuple[str, ...]]:
+    """:func:`newly_designated` ``year`` as an SQL condition over the column holding a subject's
+    first approval date, with its ``?`` parameters.
+
+    >>> newly_sql(2017)
+    ('approved_on >= ? AND approved_on <= ?', ('2017-01-01', '2017-12-31'))
+    """
+    col = _col(first_approved_on)
+    return f"{col} >= ? AND {col} <= ?", year_bounds(year)
+
+
+def first_designations(rows: Iterable[R], d: str) -> dict[str, R]:
+    """The Python fold the read model's SQL is held equal to: among ``rows`` (designations as
+    they stood on ``d``: ``uscc``, ``product_id``, ``status``, ``approved_on``,
+    ``application_id``), each subject's first approval on or before ``d``, by subject."""
+    first: dict[str, R] = {}
+    for r in rows:
+        if not designated_by(d, status=r.status, approved_on=r.approved_on):
+            continue
+        key = subject_of(r.uscc, r.product_id)
+        best = first.get(key)
+        if best is None or (r.approved_on, r.application_id) < (best.approved_on, best.application_id):
+            first[key] = r
+    return first

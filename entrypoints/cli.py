@@ -46,6 +46,7 @@ from entrypoints.console import (
 )
 from infra.store import describe
 from services import commands as c
+from services.queries import COUNTS
 
 # Envelope fields every command carries, given by common flags.
 _ENVELOPE = {"command", "command_id", "occurred_on", "actor", "document"}
@@ -295,29 +296,44 @@ def _submit_file(args: argparse.Namespace, path: str) -> int:
 
 
 def _pool(args: argparse.Namespace) -> int:
-    as_of = parse_date(args.as_of or date.today().isoformat(), "--as-of")
+    from services.queries import check_count, check_tier, pool_items
+
+    # --year alone asks for the year's new designations up to its end (or today, in the current year)
+    default_as_of = date.today().isoformat()
+    if args.year is not None and not args.as_of:
+        default_as_of = min(default_as_of, f"{args.year:04d}-12-31")
+    as_of = parse_date(args.as_of or default_as_of, "--as-of")
+    year = check_count(args.count, args.year, date.fromisoformat(as_of), args.stage, prefix="--")
     parse_region(args.region)
     ledger = open_ledger(args, create=False)
-    from services.queries import check_tier, pool_items
 
     check_tier(args.tier, ledger.policy, "--tier")
     rm, as_recorded = read_model(args, ledger)
     try:
         items = pool_items(rm, tier=args.tier, as_of=as_of, level=args.level, region=args.region,
-                           programme=args.programme, stage=args.stage)
+                           programme=args.programme, stage=args.stage, count=args.count, year=year)
     finally:
         rm.close()
     if args.json:
         print_json({"as_of": as_of, "as_recorded": as_recorded, "tier": args.tier, "level": args.level,
-                    "region": args.region, "stage": args.stage, "count": len(items), "items": items})
+                    "region": args.region, "stage": args.stage, "counts": args.count, "year": year,
+                    "count": len(items), "items": items})
         return EXIT_OK
     label = tier_name(ledger, args.programme, args.tier, date.fromisoformat(as_of), args.level)
     lvl = f" {Level(args.level).label}" if args.level else ""
-    stage = "培育库" if args.stage == "pooled" else ""
+    counted = {"valid": "", "ever": "累计认定", "new": f"{year}年新认定"}[args.count]
+    stage = "培育库" if args.stage == "pooled" else counted
     title = f"{label}{lvl} {stage} · {args.region or '全国'} · {as_of} · {len(items)}"
     if args.stage == "pooled":
         table(title, ["USCC", "企业名称", "region", "programme", "入库"],
                [(m.uscc, m.name, m.region, m.programme, m.admitted_on) for m in items])
+    elif args.count != "valid":
+        from reports.figures import batch_label
+
+        table(title, ["USCC", "企业名称", "region", "level", "product", "认定日 approved", "批次 batch",
+                      "有效期 valid (last day)"],
+              [(d.uscc, d.name, d.region, d.level, d.product_name or "", d.approved_on, batch_label(d.batch),
+                f"{d.valid_from} – {d.last_day}") for d in items])
     else:
         table(title, ["USCC", "企业名称", "region", "level", "product", "有效期 valid (last day)", "flags"],
                [(d.uscc, d.name, d.region, d.level, d.product_name or "",
@@ -449,6 +465,7 @@ def _rebuild(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     from infra.readmodel import ReadModel
     from scenarios.demo import DEMO_AS_OF, EXPECTED, demo_script
+    from services.queries import count_of
 
     ledger = open_ledger(args)
     script = demo_script()
@@ -475,11 +492,10 @@ def _demo(args: argparse.Namespace) -> int:
     rm = ReadModel(ledger)
     results = []
     for query, want in EXPECTED:
-        q = dict(query)
-        stage = q.pop("stage", "designated")
-        q.setdefault("as_of", DEMO_AS_OF)
-        got_n = len(rm.pooled(**q) if stage == "pooled" else rm.pool(**q))
-        results.append({**query, "stage": stage, "as_of": q["as_of"], "count": got_n, "expected": want})
+        got_n = count_of(rm, query, DEMO_AS_OF)
+        # "counts": what the query counts (valid, ever, new, batches); "count": the figure
+        results.append({**query, "stage": query.get("stage", "designated"), "counts": query.get("count", "valid"),
+                        "as_of": query.get("as_of", DEMO_AS_OF), "count": got_n, "expected": want})
     rm.close()
     refused = sum(1 for _, e in script if e)
     if args.json:
@@ -491,7 +507,8 @@ def _demo(args: argparse.Namespace) -> int:
         table("pools", ["tier", "name", "level", "region", "stage", "as of", "count", "report"],
                [(r["tier"], tier_name(ledger, r.get("programme"), r["tier"], date.fromisoformat(r["as_of"]),
                                        r.get("level")),
-                 r.get("level") or "", r.get("region") or "全国", r["stage"], r["as_of"], r["count"], r["expected"])
+                 r.get("level") or "", r.get("region") or "全国",
+                 r["stage"] if r["counts"] == "valid" else r["counts"], r["as_of"], r["count"], r["expected"])
                 for r in results])
         console().print("try: cultivation pool --tier little_giant --level national --region 211400 "
                          f"--as-of {DEMO_AS_OF}")
@@ -622,6 +639,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--programme", help="only this programme (national, liaoning, zhejiang, qingdao, ...)")
     p.add_argument("--as-of", metavar="YYYY-MM-DD", help="business date (default: today)")
     p.add_argument("--stage", choices=["designated", "pooled"], default="designated")
+    p.add_argument("--count", choices=list(COUNTS), default="valid",
+                   help="what to count: " + "; ".join(f"{k}: {v}" for k, v in COUNTS.items())
+                        + " (default: valid). ever and new list one row per subject (enterprise, or product), "
+                          "its first approval")
+    p.add_argument("--year", type=int, metavar="YYYY",
+                   help="with --count new: the year (default: that of --as-of; --as-of defaults to its 31 December)")
     p.add_argument("--as-recorded", metavar="TIME", help=AS_RECORDED_HELP)
     p.set_defaults(func=_pool)
 

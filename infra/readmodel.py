@@ -29,17 +29,19 @@ from uuid import UUID
 
 import msgspec
 
-from domain.validity import in_force_sql, valid_sql
+from domain.validity import SUBJECT_SQL, designated_sql, in_force_sql, newly_sql, valid_sql
 from infra.store import is_postgres, store_env
 from projections.audit import AuditEntry, audit_values, tier_of
 from projections.pools import (
     UNVERSIONED,
+    BatchLine,
     Designation,
     EnterpriseRow,
     PoolMember,
     PoolState,
     Version,
     aggregate_key,
+    batch_lines,
 )
 from projections.pools import fold as fold_pools
 from projections.reviews import ReviewRow, ReviewState
@@ -83,9 +85,10 @@ STREAM_SEQ = "pools.stream_seq"
 SCHEMA = "pools.schema"
 # Raised whenever a projection gains row kinds or columns: a read model made by an older
 # version is emptied on open and caught up again from the first event (see _create).
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4  # 4: designations keep approved_on, batch and recommended_batch
 BOOL_COLUMNS = {"review_failed", "under_reconfirmation", "listed", "passed"}
-INT_COLUMNS = {"changed_at", "year", "amount_fen", "clawed_back_fen", "tranche", "budget_fen", "spent_fen",
+INT_COLUMNS = {"changed_at", "batch", "recommended_batch", "year", "amount_fen", "clawed_back_fen", "tranche",
+               "budget_fen", "spent_fen",
                "refunded_fen"}
 AUDIT_COLUMNS = list(AuditEntry.__struct_fields__)
 
@@ -168,7 +171,14 @@ def folded_topics() -> list[str]:
         if cls not in classes:
             classes.add(cls)
             todo.extend(cls.__subclasses__())
-    topics = {utils.get_topic(cls) for cls in classes}
+    # An event class declared in the aggregate's body (``Enterprise.Approved``) is replaced there
+    # by the library's subclass of it that ``@event`` makes, under the same name: the topic is
+    # that subclass's (asking the library for the declared class's would clash with it).
+    def replaced(cls: type) -> bool:
+        return any((sub.__module__, sub.__qualname__) == (cls.__module__, cls.__qualname__)
+                   for sub in cls.__subclasses__())
+
+    topics = {utils.get_topic(cls) for cls in classes if not replaced(cls)}
     registered = getattr(utils, "_topic_cache", {})  # register_topic(): old names of renamed classes
     topics.update(t for t, obj in list(registered.items()) if isinstance(obj, type) and obj in classes)
     return sorted(topics - SKIPPED_TOPICS)
@@ -892,3 +902,67 @@ class ReadModel:
             params.append(programme)
         return self.on("member", as_of, where=" AND ".join(where), params=tuple(params), region=region,
                        order="region, uscc")
+
+    def designated(self, *, tier: str, as_of: str, count: str = "ever", year: int | None = None,
+                   level: str | None = None, region: str | None = None, programme: str | None = None,
+                   batch: int | None = None) -> list[Designation]:
+        """Subjects (enterprises, or products of a product tier) ever designated for ``tier``
+        up to ``as_of`` (``count="ever"``), or newly designated in ``year`` (``count="new"``:
+        their first approval falls in it), each as its first approval (on or before
+        ``as_of``) stood on ``as_of``, inside ``region`` (docs/domain.md, "Three counts";
+        the rules are :func:`domain.validity.designated_sql` and :func:`~domain.validity.newly_sql`).
+        ``batch``: only subjects whose first approval was announced in that batch."""
+        if count not in ("ever", "new"):
+            raise ValueError(f"count {count!r}: ever or new")
+        if count == "new" and year is None:
+            raise ValueError("a count of new designations needs its year")
+        if self.follows_store:
+            self.catch_up()
+        table, row_type, key = self.tables["designation"]
+        cols = _version_columns(row_type)
+        in_force, in_force_params = in_force_sql(as_of)
+        ever, ever_params = designated_sql(as_of)
+        conds, values = [in_force, ever, "tier = ?"], [*in_force_params, *ever_params, tier]
+        for column, value in (("level", level), ("programme", programme)):
+            if value:
+                conds.append(f"{column} = ?")
+                values.append(value)
+        if region:
+            from domain.values import region_prefix
+
+            conds.append("region LIKE ?")
+            values.append(region_prefix(region) + "%")
+        outer: list[str] = ["first_approval = 1"]
+        outer_values: list[Any] = []
+        if count == "new":
+            assert year is not None
+            new, new_params = newly_sql(year)
+            outer.append(new)
+            outer_values.extend(new_params)
+        if batch is not None:
+            outer.append("batch = ?")
+            outer_values.append(batch)
+        select = ", ".join(cols)
+        sql = (f"SELECT {select} FROM (SELECT {select}, ROW_NUMBER() OVER (PARTITION BY {SUBJECT_SQL} "
+               f"ORDER BY approved_on, application_id) AS first_approval FROM {table}_v "
+               f"WHERE {' AND '.join(conds)}) AS firsts WHERE {' AND '.join(outer)} "
+               f"ORDER BY region, uscc, application_id")
+        with self._tx() as cur:
+            cur.execute(self._sql(sql), [*values, *outer_values])
+            return [_row(row_type, cols, r) for r in cur.fetchall()]
+
+    def batches(self, *, as_of: str, region: str | None = None, programme: str | None = None,
+                tier: str | None = None) -> list[BatchLine]:
+        """Per programme, tier, level and batch (第N批), as the rows stood on ``as_of`` inside
+        ``region``: the applications recommended in the batch (the latest recommendation naming
+        one) and the approvals it announced (approved on or before ``as_of``, whatever happened
+        after), with the first and the last approval date."""
+        if self.follows_store:
+            self.catch_up()
+        where, params = [], []
+        for column, value in (("programme", programme), ("tier", tier)):
+            if value:
+                where.append(f"{column} = ?")
+                params.append(value)
+        rows = self.on("designation", as_of, where=" AND ".join(where), params=tuple(params), region=region)
+        return batch_lines(rows, as_of)

@@ -44,7 +44,7 @@ from uuid import UUID
 
 import msgspec
 
-from domain.validity import in_force_on, valid_on
+from domain.validity import designated_by, in_force_on, valid_on
 
 
 def last_day(valid_until: str | None) -> str | None:
@@ -80,6 +80,9 @@ class Designation(msgspec.Struct, kw_only=True):
     under_reconfirmation: bool = False
     document: str = ""
     decided_by: str | None = None
+    approved_on: str | None = None  # the approval's business date (a renewal's: its review's); "ever designated"
+    batch: int | None = None  # the batch (第N批) the approval announced, if it named one
+    recommended_batch: int | None = None  # the batch the latest recommendation naming one was sent in
     changed_at: int = 0  # ledger position of the last event that changed this row
     since: str = ""  # business date from which the row stands as it is (see "One time model")
 
@@ -120,6 +123,50 @@ class EnterpriseRow(msgspec.Struct, kw_only=True):
 
     def filed(self, data_year: int) -> bool:
         return any(y.rstrip("L") == str(data_year) for y in self.filed_years.split(",") if y)
+
+
+class BatchLine(msgspec.Struct, kw_only=True):
+    """One batch (第N批) of one programme's tier at one level: "推荐6家", "第五批 160项"."""
+
+    programme: str
+    tier: str
+    level: str
+    batch: int
+    recommended: int  # applications whose latest recommendation naming a batch named this one
+    approved: int  # approvals the batch announced (on or before the date, whatever happened after)
+    first_approved_on: str | None = None
+    last_approved_on: str | None = None
+
+
+def batch_lines(rows: Iterable[Designation], on: str) -> list[BatchLine]:
+    """The batches of ``rows`` (designations as they stood on ``on``), in programme, tier,
+    level and batch order.
+
+    >>> d = Designation(key="k", enterprise_id="e", uscc="U", name="n", region="370211", programme="qingdao",
+    ...     tier="product", level="municipal", application_id="a", status="approved", approved_on="2016-06-15",
+    ...     batch=5, recommended_batch=5)
+    >>> [(b.batch, b.recommended, b.approved) for b in batch_lines([d], "2016-12-31")]
+    [(5, 1, 1)]
+    """
+    lines: dict[tuple[str, str, str, int], BatchLine] = {}
+
+    def line(d: Designation, batch: int) -> BatchLine:
+        k = (d.programme, d.tier, d.level, batch)
+        if k not in lines:
+            lines[k] = BatchLine(programme=d.programme, tier=d.tier, level=d.level, batch=batch, recommended=0,
+                                 approved=0)
+        return lines[k]
+
+    for d in rows:
+        if d.recommended_batch is not None:
+            line(d, d.recommended_batch).recommended += 1
+        if d.batch is not None and designated_by(on, status=d.status, approved_on=d.approved_on):
+            b = line(d, d.batch)
+            b.approved += 1
+            assert d.approved_on is not None
+            b.first_approved_on = min(b.first_approved_on or d.approved_on, d.approved_on)
+            b.last_approved_on = max(b.last_approved_on or d.approved_on, d.approved_on)
+    return [lines[k] for k in sorted(lines)]
 
 
 # Columns a row has but its versions do not: how far the enterprise's facts reach is not a
@@ -385,6 +432,14 @@ def _status(status: str) -> Callable[[PoolState, Any, str, int, str], None]:
     return handler
 
 
+def _recommended(state: PoolState, ev: Any, eid: str, position: int, on: str) -> None:
+    d = _designation(state, ev, eid, position, on)
+    if d is not None:
+        d.status = "recommended"
+        if ev.batch is not None:
+            d.recommended_batch = ev.batch
+
+
 def _approved(state: PoolState, ev: Any, eid: str, position: int, on: str) -> None:
     d = _designation(state, ev, eid, position, on)
     if d is not None:
@@ -392,6 +447,8 @@ def _approved(state: PoolState, ev: Any, eid: str, position: int, on: str) -> No
         d.set_validity(_iso(ev.valid_from), _iso(ev.valid_until))
         d.document = ev.document
         d.decided_by = ev.actor.authority
+        d.approved_on = on
+        d.batch = ev.batch
 
 
 def _revoked(state: PoolState, ev: Any, eid: str, position: int, on: str) -> None:
@@ -423,8 +480,8 @@ def _reviewed(state: PoolState, ev: Any, eid: str, position: int, on: str) -> No
             key=nkey, enterprise_id=eid, uscc=d.uscc, name=d.name, region=d.region, programme=d.programme,
             tier=d.tier, level=d.level, application_id=ev.new_application_id, status="approved",
             product_id=d.product_id, product_name=d.product_name, applied_on=on,
-            renewal_of=d.application_id, document=ev.document, decided_by=ev.actor.authority, changed_at=position,
-            since=on)
+            renewal_of=d.application_id, document=ev.document, decided_by=ev.actor.authority, approved_on=on,
+            changed_at=position, since=on)
         renewal.set_validity(d.valid_until, _iso(ev.valid_until))
         state.add_designation(renewal)
         d.replaced_by = ev.new_application_id
@@ -493,7 +550,7 @@ def _removed_from_pool(state: PoolState, ev: Any, eid: str, position: int, on: s
 _HANDLERS = {
     "Registered": _registered,
     "Applied": _applied,
-    "Recommended": _status("recommended"),
+    "Recommended": _recommended,
     "Assessed": _status("assessed"),
     "NoticeOpened": _status("noticed"),
     "Approved": _approved,

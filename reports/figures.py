@@ -21,6 +21,17 @@ book, for a region (with its sub-regions) on a business date:
    it as they stood on it (their versions, ``projections.pools``), one pass over the
    versions with a difference array per series.
 
+Beside the valid counts, each ``counts`` row has ``ever`` (the subjects, enterprises or
+products, ever designated up to the date) and ``new`` (those newly designated in the date's
+year, up to the date), in total and per sub-region (docs/domain.md, "Three counts";
+:func:`domain.validity.first_designations`);
+
+5. ``batches``: per programme, tier, level and batch (第N批): recommended, approved (up to the
+   date, whatever happened after), the batch's approval dates ("5批798项": five lines);
+6. ``targets``: each target of a rule version in force on the date (``[[targets]]`` of the
+   policy files) whose region lies inside the report's, set by then: the count it asks for,
+   the actual count on the target's date or the report's if earlier, the share reached.
+
 Every section is as of the date: designations, names and regions as they stood on it,
 nothing dated after it.
 
@@ -41,14 +52,14 @@ import msgspec
 
 from domain.errors import LedgerError
 from domain.policy import PolicyBook, Tier
-from domain.validity import end_of_validity, in_force_on
+from domain.validity import end_of_validity, first_designations, in_force_on, newly_designated
 from domain.values import Level, Region, region_covers
-from projections.pools import Designation
+from projections.pools import Designation, batch_lines
 from projections.reviews import ReviewRow, state_on
 from projections.rewards import BudgetRow, RewardRow
 
 EXPIRY_DAYS = 90
-SECTIONS = ("counts", "series", "expiring", "review_due", "rewards")
+SECTIONS = ("counts", "series", "expiring", "review_due", "rewards", "batches", "targets")
 
 
 # ---------------------------------------------------------------------------- the report
@@ -59,8 +70,51 @@ class CountRow(msgspec.Struct, kw_only=True):
     tier_name: str
     level: str
     level_name: str
-    total: int
+    total: int  # valid on the date
     by_region: dict[str, int]  # sub-region code -> count (empty for a county)
+    ever: int = 0  # subjects ever designated up to the date
+    new: int = 0  # subjects newly designated in the date's year (Report.year), up to the date
+    ever_by_region: dict[str, int] = {}
+    new_by_region: dict[str, int] = {}
+
+
+class BatchRow(msgspec.Struct, kw_only=True):
+    """One batch (第N批) of one programme's tier at one level."""
+
+    programme: str
+    programme_name: str
+    tier: str
+    tier_name: str
+    level: str
+    level_name: str
+    batch: int
+    batch_label: str  # 第五批
+    recommended: int
+    approved: int
+    first_approved_on: str | None
+    last_approved_on: str | None
+
+
+class TargetRow(msgspec.Struct, kw_only=True):
+    """Progress against one target of the policy files."""
+
+    label: str
+    programme: str  # the programme that sets the target
+    counts_programme: str  # whose designations it counts
+    tier: str
+    tier_name: str
+    level: str | None
+    region: str
+    kind: str  # cumulative | rolling | new_in_year
+    target: int
+    target_max: int | None
+    by: str
+    counted_on: str  # the target's date, or the report's if earlier
+    actual: int
+    share_bp: int  # actual / target in basis points (10000: reached)
+    met: bool
+    source: str
+    assumption: str
 
 
 class Listed(msgspec.Struct, kw_only=True):
@@ -128,6 +182,9 @@ class Report(msgspec.Struct, kw_only=True):
     reward_totals: RewardTotals
     months: list[str]  # month-end dates of the series
     series: list[Series]
+    year: int = 0  # the year whose new designations CountRow.new counts (the date's)
+    batches: list[BatchRow] = []
+    targets: list[TargetRow] = []
 
 
 # ---------------------------------------------------------------------------- policy look-ups
@@ -276,11 +333,42 @@ def build_report(rm: Any, book: PolicyBook, *, as_of: str, region: str | None = 
 
     expiring.sort(key=sort_key)
     review_due.sort(key=sort_key)
-    sub_regions = sorted({s for counts in by_region.values() for s in counts})
-    counts = [CountRow(programme=k[0], programme_name=_programme_name(book, k[0], on), tier=k[1],
-                       tier_name=tier_names[k], level=k[2], level_name=level_name(k[2]), total=totals.get(k, 0),
-                       by_region=dict(sorted(by_region[k].items())) if k in by_region else {})
-              for k in keys]
+    # ever designated up to the date, and newly designated in its year: each subject's first approval
+    by_key: dict[tuple[str, str, str], list[Designation]] = defaultdict(list)
+    for d in approved:
+        by_key[(d.programme, d.tier, d.level)].append(d)
+    ever: dict[tuple[str, str, str], dict[str | None, int]] = {}
+    new: dict[tuple[str, str, str], dict[str | None, int]] = {}
+    for key, rows in by_key.items():
+        e_counts: dict[str | None, int] = defaultdict(int)
+        n_counts: dict[str | None, int] = defaultdict(int)
+        for d in first_designations(rows, as_of).values():
+            assert d.approved_on is not None
+            sub = _sub_region(region, d.region)
+            e_counts[None] += 1
+            if sub is not None:
+                e_counts[sub] += 1
+            if newly_designated(on.year, d.approved_on):
+                n_counts[None] += 1
+                if sub is not None:
+                    n_counts[sub] += 1
+        ever[key], new[key] = e_counts, n_counts
+
+    def split(c: dict[str | None, int] | None) -> tuple[int, dict[str, int]]:
+        c = c or {}
+        return c.get(None, 0), {s: n for s, n in sorted((s, n) for s, n in c.items() if s is not None)}
+
+    sub_regions = sorted({s for counts in by_region.values() for s in counts}
+                         | {s for c in ever.values() for s in c if s is not None})
+    counts = []
+    for k in keys:
+        ever_total, ever_subs = split(ever.get(k))
+        new_total, new_subs = split(new.get(k))
+        counts.append(CountRow(programme=k[0], programme_name=_programme_name(book, k[0], on), tier=k[1],
+                               tier_name=tier_names[k], level=k[2], level_name=level_name(k[2]),
+                               total=totals.get(k, 0),
+                               by_region=dict(sorted(by_region[k].items())) if k in by_region else {},
+                               ever=ever_total, new=new_total, ever_by_region=ever_subs, new_by_region=new_subs))
 
     # 3. rewards against budgets
     lines: dict[tuple[str, str, int], list[int]] = {}  # -> [rewards, granted, clawed back]
@@ -340,7 +428,72 @@ def build_report(rm: Any, book: PolicyBook, *, as_of: str, region: str | None = 
                 counts_k.append(running)
             series.append(Series(programme=k[0], tier=k[1], level=k[2],
                                  label=f"{tier_names[k]}（{level_name(k[2])}）", counts=counts_k))
+    # 5. batches, and 6. targets
+    batches = [BatchRow(programme=b.programme, programme_name=_programme_name(book, b.programme, on), tier=b.tier,
+                        tier_name=_tier_name(book, b.programme, b.tier, on), level=b.level,
+                        level_name=level_name(b.level), batch=b.batch, batch_label=batch_label(b.batch),
+                        recommended=b.recommended, approved=b.approved, first_approved_on=b.first_approved_on,
+                        last_approved_on=b.last_approved_on)
+               for b in batch_lines(rm.on("designation", as_of, region=region), as_of)]
     return Report(as_of=as_of, region=region, region_level=Region(region).level if region else "national",
                   sub_regions=sub_regions, position=position, counts=counts, expiring_days=EXPIRY_DAYS,
                   expiring=expiring, review_due=review_due, rewards=rewards, reward_totals=reward_totals,
-                  months=months, series=series)
+                  months=months, series=series, year=on.year, batches=batches,
+                  targets=target_progress(rm, book, as_of=as_of, region=region))
+
+
+def _tier_name(book: PolicyBook, programme: str, tier: str, on: date) -> str:
+    t = _tier_policy(book, programme, tier, on)
+    return t.name if t else tier
+
+
+_NUMERALS = "零一二三四五六七八九"
+
+
+def batch_label(n: int | None) -> str:
+    """A batch number as documents write it.
+
+    >>> batch_label(5), batch_label(10), batch_label(12), batch_label(20), batch_label(35), batch_label(None)
+    ('第五批', '第十批', '第十二批', '第二十批', '第三十五批', '')
+    """
+    if n is None:
+        return ""
+    if n < 10:
+        text = _NUMERALS[n]
+    elif n < 100:
+        tens, ones = divmod(n, 10)
+        text = (_NUMERALS[tens] if tens > 1 else "") + "十" + (_NUMERALS[ones] if ones else "")
+    else:
+        text = str(n)
+    return f"第{text}批"
+
+
+def target_progress(rm: Any, book: PolicyBook, *, as_of: str, region: str | None = None) -> list[TargetRow]:
+    """Progress on ``as_of`` against every target of the rule versions in force then, set by
+    then (``since``), whose region lies inside ``region``: the actual count, by the target's
+    kind, on its date or on ``as_of`` if that is earlier, in the target's own region."""
+    on = date.fromisoformat(as_of)
+    out = []
+    for pid in book.programme_ids():
+        try:
+            version = book.in_force(pid, on)
+        except LedgerError:
+            continue
+        for t in version.targets:
+            if (t.since is not None and t.since > on) or (region and not region_covers(region, t.region)):
+                continue
+            counted_on = min(on, t.by).isoformat()
+            level = t.level.value if t.level else None
+            if t.kind == "rolling":
+                actual = len(rm.pool(tier=t.tier, as_of=counted_on, level=level, region=t.region,
+                                     programme=t.programme))
+            else:
+                actual = len(rm.designated(tier=t.tier, as_of=counted_on, level=level, region=t.region,
+                                           programme=t.programme, count="ever" if t.kind == "cumulative" else "new",
+                                           year=t.by.year if t.kind == "new_in_year" else None))
+            out.append(TargetRow(label=t.label, programme=pid, counts_programme=t.programme, tier=t.tier,
+                                 tier_name=_tier_name(book, t.programme, t.tier, on), level=level, region=t.region,
+                                 kind=t.kind, target=t.count, target_max=t.max, by=t.by.isoformat(),
+                                 counted_on=counted_on, actual=actual, share_bp=actual * 10000 // t.count,
+                                 met=t.met(actual), source=t.source, assumption=t.assumption))
+    return out

@@ -46,10 +46,25 @@ _SUB_LABEL = {"national": "省份", "provincial": "地市", "municipal": "区县
 def section_rows(report: Report, name: str) -> tuple[list[str], list[list[Any]]]:
     """Header and rows of one section, plain values for CSV: ids, ISO dates, money in fen."""
     if name == "counts":
-        header = ["programme", "programme_name", "tier", "tier_name", "level", "level_name", "total",
-                  *report.sub_regions]
-        rows = [[c.programme, c.programme_name, c.tier, c.tier_name, c.level, c.level_name, c.total,
-                 *[c.by_region.get(s, 0) for s in report.sub_regions]] for c in report.counts]
+        subs = report.sub_regions
+        header = ["programme", "programme_name", "tier", "tier_name", "level", "level_name", "total", "ever",
+                  f"new_{report.year}", *subs, *(f"ever:{s}" for s in subs), *(f"new_{report.year}:{s}" for s in subs)]
+        rows = [[c.programme, c.programme_name, c.tier, c.tier_name, c.level, c.level_name, c.total, c.ever, c.new,
+                 *[c.by_region.get(s, 0) for s in subs], *[c.ever_by_region.get(s, 0) for s in subs],
+                 *[c.new_by_region.get(s, 0) for s in subs]] for c in report.counts]
+        return header, rows
+    if name == "batches":
+        header = ["programme", "programme_name", "tier", "tier_name", "level", "batch", "batch_label", "recommended",
+                  "approved", "first_approved_on", "last_approved_on"]
+        rows = [[b.programme, b.programme_name, b.tier, b.tier_name, b.level, b.batch, b.batch_label, b.recommended,
+                 b.approved, b.first_approved_on or "", b.last_approved_on or ""] for b in report.batches]
+        return header, rows
+    if name == "targets":
+        header = ["label", "programme", "counts_programme", "tier", "tier_name", "level", "region", "kind", "target",
+                  "target_max", "by", "counted_on", "actual", "share_bp", "met", "source", "assumption"]
+        rows = [[t.label, t.programme, t.counts_programme, t.tier, t.tier_name, t.level or "", t.region, t.kind,
+                 t.target, "" if t.target_max is None else t.target_max, t.by, t.counted_on, t.actual, t.share_bp,
+                 t.met, t.source, t.assumption] for t in report.targets]
         return header, rows
     if name in ("expiring", "review_due"):
         items = report.expiring if name == "expiring" else report.review_due
@@ -79,12 +94,17 @@ def section_rows(report: Report, name: str) -> tuple[list[str], list[list[Any]]]
     raise ValueError(f"no section {name!r}")
 
 
+def _cell(valid: int, ever: int, new: int) -> str:
+    """A sub-region's cell of the HTML counts table: valid/ever/new."""
+    return f"{valid}/{ever}/{new}"
+
+
 def render_json(report: Report, table: str | None = None) -> str:
     obj = msgspec.to_builtins(report)
     if table:
-        keep = {"counts": ("counts", "sub_regions"), "expiring": ("expiring", "expiring_days"),
+        keep = {"counts": ("counts", "sub_regions", "year"), "expiring": ("expiring", "expiring_days"),
                 "review_due": ("review_due",), "rewards": ("rewards", "reward_totals"),
-                "series": ("months", "series")}[table]
+                "series": ("months", "series"), "batches": ("batches",), "targets": ("targets",)}[table]
         obj = {k: v for k, v in obj.items() if k in ("as_of", "region", "region_level", "position", *keep)}
     return msgspec.json.encode(obj).decode() + "\n"
 
@@ -145,9 +165,18 @@ def render_table(report: Report, console: Any, table: str | None = None) -> None
         heading = _heading(report, name)
         if name == "counts":
             subs = report.sub_regions
-            show(heading, ["项目", "梯度", "级别", "合计", *subs],
-                 [[c.programme_name, c.tier_name, c.level_name, c.total, *[c.by_region.get(s, 0) for s in subs]]
-                  for c in report.counts], right=range(3, 4 + len(subs)))
+            show(heading, ["项目", "梯度", "级别", "有效", "累计认定", f"{report.year}年新认定", *subs],
+                 [[c.programme_name, c.tier_name, c.level_name, c.total, c.ever, c.new,
+                   *[c.by_region.get(s, 0) for s in subs]]
+                  for c in report.counts], right=range(3, 6 + len(subs)))
+        elif name == "batches":
+            show(heading, ["项目", "梯度", "级别", "批次", "推荐", "认定", "认定日期"],
+                 [[b.programme_name, b.tier_name, b.level_name, b.batch_label, b.recommended, b.approved,
+                   _dates(b.first_approved_on, b.last_approved_on)] for b in report.batches], right=[4, 5])
+        elif name == "targets":
+            show(heading, ["目标", "梯度", "地区", "口径", "目标数", "截止", "统计日", "实际", "完成"],
+                 [[t.label, t.tier_name, t.region, KIND_LABEL[t.kind], _target(t.target, t.target_max), t.by,
+                   t.counted_on, t.actual, _share(t.share_bp)] for t in report.targets], right=[4, 7, 8])
         elif name == "series":
             years = sorted({m[:4] for m in report.months})
             ends = [report.months.index(f"{y}-12-31") for y in years]
@@ -173,10 +202,34 @@ def render_table(report: Report, console: Any, table: str | None = None) -> None
                      "", ""]], right=range(2, 10))
 
 
+KIND_LABEL = {"cumulative": "累计认定", "rolling": "有效（滚动）", "new_in_year": "当年新认定"}
+
+
+def _dates(first: str | None, last: str | None) -> str:
+    if first is None:
+        return ""
+    return first if first == last or last is None else f"{first} – {last}"
+
+
+def _target(count: int, most: int | None) -> str:
+    return f"{count}–{most}" if most is not None else str(count)
+
+
+def _share(share_bp: int) -> str:
+    """Basis points as a percentage.
+
+    >>> _share(7980), _share(10000), _share(12345)
+    ('79.8%', '100.0%', '123.4%')
+    """
+    return f"{share_bp // 100}.{share_bp % 100 // 10}%"
+
+
 def _heading(report: Report, name: str) -> str:
     """The numbered Chinese heading of a section (the same in every renderer)."""
     sub = _SUB_LABEL.get(report.region_level, "地区")
-    return {"counts": f"一、有效认定数量（按梯度、级别、{sub}）",
+    return {"counts": f"一、认定数量：有效、累计、{report.year}年新认定（按梯度、级别、{sub}）",
+            "batches": f"六、分批次推荐与认定（{len(report.batches)}）",
+            "targets": f"七、目标完成情况（{len(report.targets)}）",
             "series": "二、培育库规模变化（各月末有效认定数量）",
             "expiring": f"三、{report.expiring_days}日内到期的认定（{len(report.expiring)}）",
             "review_due": f"四、待复核的认定（{len(report.review_due)}）",
@@ -387,11 +440,15 @@ def render_html(report: Report) -> str:
     subs = report.sub_regions
     parts.append(f"<section><h2>{escape(_heading(report, 'counts'))}</h2>")
     parts.append(_html_table(
-        [("项目", False), ("梯度", False), ("级别", False), ("合计", True), *[(s, True) for s in subs]],
-        [[c.programme_name, c.tier_name, c.level_name, c.total, *[c.by_region.get(s, 0) for s in subs]]
+        [("项目", False), ("梯度", False), ("级别", False), ("有效", True), ("累计认定", True),
+         (f"{report.year}年新认定", True), *[(s, True) for s in subs]],
+        [[c.programme_name, c.tier_name, c.level_name, c.total, c.ever, c.new,
+          *[_cell(c.by_region.get(s, 0), c.ever_by_region.get(s, 0), c.new_by_region.get(s, 0)) for s in subs]]
          for c in report.counts],
-        caption=f"{report.as_of} 有效（有效期内且未撤销）的认定数；梯度名称取自统计日施行的政策版本。"
-                + (f"右侧各列为下辖{sub_label}代码。" if subs else "")))
+        caption=f"有效：{report.as_of} 有效（有效期内且未撤销）的认定数；累计认定：截至统计日曾获认定的企业（产品）数，"
+                f"其后到期、撤销者仍计入；{report.year}年新认定：首次认定在{report.year}年（截至统计日）的企业（产品）数。"
+                "梯度名称取自统计日施行的政策版本。"
+                + (f"右侧各列为下辖{sub_label}代码，每格为“有效/累计/新认定”。" if subs else "")))
     parts.append("</section>")
     # chart
     parts.append(f"<section><h2>{escape(_heading(report, 'series'))}</h2><figure>")
@@ -436,6 +493,27 @@ def render_html(report: Report) -> str:
                 "预算余额：该奖补项目当年全部地区的口径。“—”表示无年度预算上限。",
         wrap_cols=[1], total=["合计", "", "", t.rewards, yuan(t.granted_fen), yuan(t.clawed_back_fen),
                               yuan(t.net_fen), "", "", ""]))
+    parts.append("</section>")
+    # 4. batches and targets
+    parts.append(f"<section><h2>{escape(_heading(report, 'batches'))}</h2>")
+    parts.append(_html_table(
+        [("项目", False), ("梯度", False), ("级别", False), ("批次", False), ("推荐", True), ("认定", True),
+         ("认定日期", False)],
+        [[b.programme_name, b.tier_name, b.level_name, b.batch_label, b.recommended, b.approved,
+          _dates(b.first_approved_on, b.last_approved_on)] for b in report.batches],
+        caption="推荐：推荐时注明该批次的申报数；认定：该批次公告的认定数（截至统计日，其后到期、撤销者仍计入）。",
+        wrap_cols=[1]))
+    parts.append("</section>")
+    parts.append(f"<section><h2>{escape(_heading(report, 'targets'))}</h2>")
+    parts.append(_html_table(
+        [("目标", False), ("梯度", False), ("地区", False), ("口径", False), ("目标数", True), ("截止", False),
+         ("统计日", False), ("实际", True), ("完成", True), ("依据", False)],
+        [[t.label, t.tier_name, t.region, KIND_LABEL[t.kind], _target(t.target, t.target_max), t.by, t.counted_on,
+          t.actual, _share(t.share_bp), t.source + (f"（假设：{t.assumption}）" if t.assumption else "")]
+         for t in report.targets],
+        caption="统计日施行的政策版本所列、统计日已提出的目标；实际数按目标口径（累计认定、有效或当年新认定）统计于"
+                "目标截止日，统计日早于截止日时统计于统计日。",
+        code_cols=[2], wrap_cols=[0, 9]))
     parts.append("</section>")
     parts.append('<footer class="note"><p>有效期按“起始日 ≤ 统计日 &lt; 届满日”计算，“有效期至”为最后一个有效日。'
                  "金额以分记账，此处折算为元。本页为自包含文件，不引用任何外部资源。</p></footer>")

@@ -41,6 +41,8 @@ Indicator = Annotated[int, msgspec.Meta(ge=-MAX_FEN, le=MAX_FEN)]
 # How many indicators, components or claims one command may carry.
 MAX_ENTRIES = 100
 Indicators = Annotated[dict[Ident, Indicator], msgspec.Meta(max_length=MAX_ENTRIES)]
+# A batch (第N批) of a programme's tier: its number, counted from 1 (第五批 is 5).
+BatchNumber = Annotated[int, msgspec.Meta(ge=1, le=999, description="第N批: the batch number, from 1")]
 
 
 class InputError(ValueError):
@@ -124,7 +126,10 @@ class ApplicationCommand(EnterpriseCommand, frozen=True, kw_only=True):
 
 
 class Recommend(ApplicationCommand, frozen=True, kw_only=True, tag="recommend"):
-    """Recommend an application (推荐) at the acting authority's level."""
+    """Recommend an application (推荐) at the acting authority's level; ``batch``: the batch
+    (第N批) of the programme's tier it is recommended for, if the authority names one."""
+
+    batch: BatchNumber | None = None
 
 
 
@@ -158,7 +163,10 @@ class ResolveObjection(ApplicationCommand, frozen=True, kw_only=True, tag="resol
 
 
 class Approve(ApplicationCommand, frozen=True, kw_only=True, tag="approve"):
-    """Approve (认定/公告) after the notice period; sets valid_from and valid_until by policy."""
+    """Approve (认定/公告) after the notice period; sets valid_from and valid_until by policy.
+    ``batch``: the batch (第N批) of the programme's tier the approval announces, if named."""
+
+    batch: BatchNumber | None = None
 
 
 
@@ -309,9 +317,29 @@ def convert_command(obj: dict[str, object]) -> AnyCommand:
         raise input_error(e) from None
 
 
+# Fields a command type gained after ledgers were written.  While one holds its default
+# (None) it is left out of the canonical bytes, so a command sent before the field existed
+# has the digest it was journaled with, and sending it again is still the same command.
+ADDED_FIELDS = ("batch",)
+_plain_encoder = msgspec.json.Encoder()
+
+
 def encode_command(cmd: Command) -> bytes:
-    """Canonical bytes of a command (sorted keys): what its digest is taken over."""
-    return _encoder.encode(cmd)
+    """Canonical bytes of a command (sorted keys): what its digest is taken over.
+
+    >>> cmd = convert_command({"command": "approve", "command_id": "c1", "uscc": "91211400MA0000001D",
+    ...     "application_id": "a", "occurred_on": "2023-01-01", "actor": {"authority": "210000", "person": "p"}})
+    >>> b"batch" in encode_command(cmd), b'"batch":5' in encode_command(msgspec.structs.replace(cmd, batch=5))
+    (False, True)
+    """
+    unset = [f for f in ADDED_FIELDS if f in cmd.__struct_fields__ and getattr(cmd, f) is None]
+    if not unset:
+        return _encoder.encode(cmd)
+    # the same bytes as before the field existed (field order, no sorting of a struct's fields)
+    obj = msgspec.to_builtins(cmd, order="deterministic")  # dicts sorted, as _encoder sorts them
+    for f in unset:
+        del obj[f]
+    return _plain_encoder.encode(obj)
 
 
 def command_name(cmd: Command) -> str:

@@ -127,7 +127,7 @@ def _application(cmd: c.ApplicationCommand, ctx: Context) -> tuple[Enterprise, P
 
 def recommend(cmd: c.Recommend, ctx: Context) -> list[Aggregate]:
     ent, programme = _application(cmd, ctx)
-    ent.recommend(application_id=cmd.application_id, programme=programme, **_envelope(cmd))
+    ent.recommend(application_id=cmd.application_id, programme=programme, batch=cmd.batch, **_envelope(cmd))
     return [ent]
 
 
@@ -161,7 +161,7 @@ def resolve_objection(cmd: c.ResolveObjection, ctx: Context) -> list[Aggregate]:
 
 def approve(cmd: c.Approve, ctx: Context) -> list[Aggregate]:
     ent, programme = _application(cmd, ctx)
-    ent.approve(application_id=cmd.application_id, programme=programme, **_envelope(cmd))
+    ent.approve(application_id=cmd.application_id, programme=programme, batch=cmd.batch, **_envelope(cmd))
     return [ent]
 
 
