@@ -175,8 +175,8 @@ def folded_topics() -> list[str]:
     # by the library's subclass of it that ``@event`` makes, under the same name: the topic is
     # that subclass's (asking the library for the declared class's would clash with it).
     def replaced(cls: type) -> bool:
-        return any((sub.__module__, sub.__qualname__) == (cls.__module__, cls.__qualname__)
-                   for sub in cls.__subclasses__())
+        subs: list[type] = cls.__subclasses__()
+        return any((sub.__module__, sub.__qualname__) == (cls.__module__, cls.__qualname__) for sub in subs)
 
     topics = {utils.get_topic(cls) for cls in classes if not replaced(cls)}
     registered = getattr(utils, "_topic_cache", {})  # register_topic(): old names of renamed classes

@@ -15,7 +15,7 @@ Every command is a JSON-shaped dict that decodes with
 a rule at work); none of them writes anything, so none of them moves a figure.
 
 >>> script = demo_script()
->>> len(script) < 3000, script[0][0]["command"]
+>>> len(script) < 10000, script[0][0]["command"]
 (True, 'register')
 >>> sorted({e for _, e in script if e})[:3]
 ['apply.already_designated', 'apply.cooling_off', 'approve.notice_open']
@@ -979,31 +979,189 @@ def _dalian(b: _Builder) -> None:
                tier="specialized", document="大工信发〔2023〕12号（专精特新中小企业培育库）")
 
 
+# ---------------------------------------------------------------------------- Qingdao's history
+# The Qingdao report of 2017-06-27 ("131工程"): by the end of 2016, 5 batches of 专精特新产品(技术)
+# with 798 items, 4 batches of 示范企业 with 200 enterprises, the first batch of 隐形冠军 with 20;
+# then the batches of 2017 to 2020 toward the 13th five-year plan's targets (1,000 / 300 / 100 by
+# 2020-12-31, policies/qingdao.toml).  Every designation of the history is decided by Qingdao
+# (370200) and lapses unreviewed three years on, so none is valid on DEMO_AS_OF: the figures of
+# the Qingdao story around Q01..Q06 stay what they were.
+QD_DISTRICTS = [  # (code, weight): manufacturing sits in the new districts and the county-level cities
+    ("370202", 2), ("370203", 2), ("370211", 9), ("370212", 5), ("370213", 3), ("370214", 7), ("370215", 6),
+    ("370281", 6), ("370283", 4), ("370285", 3)]
+QD_NAMES = ["海诺", "瑞丰", "金源", "华泰", "宏达", "鑫泽", "海晟", "中科", "德润", "汇通", "润邦", "恒信", "博远",
+            "新华", "正和", "嘉禾", "昊天", "澳柯", "琴岛", "崂峰", "胶东", "黄海", "蓝海", "海湾", "明珠", "天诚",
+            "国信", "盛世", "鲁青", "万利", "东方", "星光", "汉缆", "双星", "乐拓", "科捷", "捷能", "泰德", "宝佳",
+            "凯能", "兴邦", "华仁", "康大", "利和", "中达", "永泰", "丰华", "安信", "通力", "德盛", "远洋", "汇丰",
+            "聚源", "启航", "万和", "润昌"]
+# industry (GB/T 4754), the trade in the name, products (technologies) it may have recognised
+QD_TRADES: list[tuple[str, str, list[str]]] = [
+    ("C3484", "精密机械", ["精密滚珠丝杠副", "数控分度转台", "高精度行星减速器", "直线电机模组"]),
+    ("C2911", "橡胶科技", ["工程机械实心轮胎", "高铁减振橡胶件", "耐油密封胶管", "输送带覆盖胶"]),
+    ("C3522", "橡塑机械", ["子午线轮胎成型机", "双模定型硫化机", "密炼机上辅机系统", "挤出压延生产线"]),
+    ("C2761", "海洋生物科技", ["海藻酸盐医用敷料", "鱼胶原蛋白肽", "甲壳素止血材料", "海洋微藻DHA油"]),
+    ("C3856", "家电配件", ["变频控制器", "冰箱真空绝热板", "洗衣机直驱电机", "空调电子膨胀阀"]),
+    ("C3714", "轨道交通装备", ["动车组转向架构架", "地铁车钩缓冲装置", "列车空调机组", "轨道车辆铝合金车体型材"]),
+    ("C3091", "石墨新材料", ["锂电负极球形石墨", "高纯鳞片石墨", "柔性石墨密封板", "石墨烯导热膜"]),
+    ("C3976", "电子科技", ["智能电表计量芯片模组", "车载北斗定位终端", "工业级RFID读写器", "声表面波滤波器"]),
+    ("C3737", "船舶配套", ["船用压载水处理系统", "船用低速柴油机曲轴", "海洋平台锚泊绞车", "船用甲板起重机"]),
+    ("C3599", "环保装备", ["高效电袋复合除尘器", "污泥低温干化机", "烟气脱硝催化剂", "MBR膜生物反应器"]),
+    ("C1469", "食品", ["即食海参", "海带膳食纤维", "低盐酱腌海蜇", "冻干海鲜调味料"]),
+    ("C2614", "化工新材料", ["水性聚氨酯树脂", "光伏背板氟膜", "高吸水性树脂", "环保型橡胶防老剂"]),
+    ("C3811", "电机", ["永磁同步电梯曳引机", "高压防爆异步电机", "新能源汽车驱动电机", "伺服电机"]),
+    ("C3442", "流体装备", ["LNG低温潜液泵", "核电用截止阀", "高压柱塞泵", "智能调节阀"]),
+    ("I6513", "软件科技", ["工业互联网平台", "港口集装箱智能理货系统", "海洋环境监测软件", "智慧供热管理平台"]),
+    ("C4011", "仪器仪表", ["在线水质分析仪", "海洋温盐深剖面仪", "红外气体分析仪", "智能压力变送器"]),
+]
+QD_PERSON_BEFORE_2019 = "青岛市中小企业局"  # the city's SME bureau, until the 2019 reorganisation
+
+
+def _qd_batch(tier: str, year: int, number: int, apply: str, assess: str, notice: str, approve: str,
+              doc_no: int) -> tuple[Batch, int]:
+    """A batch of the history, with its number (第N批) and the documents of its year."""
+    label = {"product": "专精特新产品（技术）", "demonstration": "专精特新示范企业",
+             "hidden_champion": "隐形冠军企业"}[tier]
+    prefix = "青中小企发" if year < 2019 else "青民经发"
+    title = f"青岛市第{_cn(number)}批{label}拟认定名单公示"
+    return _batch("qingdao", tier, f"{year}-{apply}", (), f"{year}-{assess}", f"{year}-{notice}",
+                  f"{year}-{approve}", f"{prefix}〔{year}〕{doc_no}号", title), number
+
+
+def _cn(n: int) -> str:
+    return "零一二三四五六七八九十"[n] if n <= 10 else "十" + "零一二三四五六七八九"[n - 10]
+
+
+def _qd_history_batches() -> list[tuple[Batch, int, int]]:
+    """(batch, its number, items) of the history, in order; the 2016 product batch (第五批) and the
+    2019 one (第八批) are the story's QP16 and QP19, with the history's items added to them."""
+    rows = [
+        ("product", 2012, 1, "03-20", "05-08", "05-18", "06-08", 21, 150),
+        ("product", 2013, 2, "03-18", "05-10", "05-20", "06-07", 19, 160),
+        ("demonstration", 2013, 1, "04-15", "06-18", "06-26", "07-12", 27, 40),
+        ("product", 2014, 3, "03-17", "05-09", "05-19", "06-06", 18, 165),
+        ("demonstration", 2014, 2, "04-14", "06-17", "06-25", "07-11", 26, 50),
+        ("product", 2015, 4, "03-16", "05-08", "05-18", "06-05", 17, 160),
+        ("demonstration", 2015, 3, "04-13", "06-16", "06-24", "07-10", 25, 50),
+        ("product", 2016, 5, "", "", "", "", 0, 160),  # QP16: 160 here and the story's 3
+        ("demonstration", 2016, 4, "04-11", "06-14", "06-22", "07-08", 24, 60),
+        ("hidden_champion", 2016, 1, "08-01", "09-20", "09-28", "10-18", 38, 20),
+        ("product", 2017, 6, "03-20", "05-10", "05-19", "06-09", 16, 92),
+        ("demonstration", 2017, 5, "04-10", "06-13", "06-21", "07-07", 23, 28),
+        ("hidden_champion", 2017, 2, "07-31", "09-19", "09-27", "10-17", 36, 18),
+        ("product", 2018, 7, "03-19", "05-09", "05-18", "06-08", 15, 85),
+        ("demonstration", 2018, 6, "04-09", "06-12", "06-20", "07-06", 22, 30),
+        ("hidden_champion", 2018, 3, "07-30", "09-18", "09-26", "10-16", 35, 20),
+        ("product", 2019, 8, "", "", "", "", 0, 76),  # QP19: 76 here and the story's 4
+        ("demonstration", 2019, 7, "04-08", "06-11", "06-19", "07-05", 20, 32),
+        ("hidden_champion", 2019, 4, "07-29", "09-17", "09-25", "10-15", 31, 22),
+        ("product", 2020, 9, "03-16", "05-06", "05-15", "06-05", 14, 75),
+        ("hidden_champion", 2020, 5, "04-13", "05-26", "06-03", "06-19", 16, 15),
+    ]
+    out = []
+    for tier, year, number, apply, assess, notice, approve, doc_no, items in rows:
+        if not apply:
+            batch = QP16 if year == 2016 else QP19
+        else:
+            batch, _ = _qd_batch(tier, year, number, apply, assess, notice, approve, doc_no)
+        out.append((batch, number, items))
+    return out
+
+
+def _qd_designate(b: _Builder, ent: Ent, batch: Batch, number: int, app: str, *, product: str | None = None,
+                  person: str | None = None) -> None:
+    """One Qingdao designation by its batch's dates (no recommendation: the city decides), the
+    approval naming its batch."""
+    who = authority("370200", person)
+    b.apply(ent, batch, app, product=product)
+    b.ecmd("assess", ent, batch.assess, who, application_id=app,
+           document=f"{batch.title.removesuffix('公示')}专家评审意见", **b.assessment(ent, batch, batch.assess))
+    b.ecmd("open_notice", ent, batch.notice, who, application_id=app, document=batch.title)
+    b.ecmd("approve", ent, batch.approve, who, application_id=app, document=batch.doc, batch=number)
+    _, valid_until = _tier(batch.programme, batch.tier, batch.approve).validity(batch.approve)
+    b.held[(ent.key, app)] = _Held(batch.approve, valid_until)
+
+
+def _qingdao_history(b: _Builder) -> None:
+    """The enterprises and batches of the history (seeded: the same every run)."""
+    rng = random.Random("cultivation-demo:qingdao-131")
+    names = [(n, t) for n in QD_NAMES for t in range(len(QD_TRADES))]
+    rng.shuffle(names)
+    codes = [c for c, w in QD_DISTRICTS for _ in range(w)]
+    pool: list[Ent] = []
+    for i, (word, t) in enumerate(names[:820]):
+        industry, trade, products = QD_TRADES[t]
+        region = rng.choice(codes)
+        key = f"QH{i + 1:03d}"
+        ent = Ent(key, f"青岛{word}{trade}{'股份' if i % 17 == 0 else ''}有限公司", region, industry,
+                  3000 + rng.randrange(60000))
+        ent.uscc = _uscc(key, region)
+        ent.products = {f"{key}-P{j + 1}": p for j, p in enumerate(rng.sample(products, len(products)))}
+        b.ents[key] = ent
+        b.filing_skips.update((key, y) for y in range(2012, 2026))  # never reviewed: no yearly data on file
+        pool.append(ent)
+    held: dict[str, dict[str, list[tuple[date, date]]]] = {"product": {}, "demonstration": {}, "hidden_champion": {}}
+
+    def valid(tier: str, key: str, on: date) -> bool:
+        return any(f <= on < u for f, u in held[tier].get(key, []))
+
+    used_products: dict[str, int] = {}
+    fresh = iter(pool)
+    for batch, number, items in _qd_history_batches():
+        person = QD_PERSON_BEFORE_2019 if batch.approve.year < 2019 else None
+        tier = batch.tier
+        if tier == "product":
+            # about two in three items from enterprises new to the programme, the rest a further product
+            holders = [e for e in pool if e.key in used_products and used_products[e.key] < len(e.products)]
+            rng.shuffle(holders)
+            repeat = holders[:items // 3]
+            chosen = repeat + [next(fresh) for _ in range(items - len(repeat))]
+        else:
+            below = "product" if tier == "demonstration" else "demonstration"
+            candidates = [e for e in pool if valid(below, e.key, batch.apply) and not valid(tier, e.key, batch.apply)
+                          and not held[tier].get(e.key)]
+            if len(candidates) < items:
+                raise AssertionError(f"{batch.doc}: {len(candidates)} candidates for {items} {tier}")
+            chosen = rng.sample(candidates, items)
+        _, until = _tier("qingdao", tier, batch.approve).validity(batch.approve)
+        for ent in chosen:
+            if tier == "product":
+                n = used_products.get(ent.key, 0) + 1
+                used_products[ent.key] = n
+                _qd_designate(b, ent, batch, number, f"cp-{batch.approve.year}-{n}", product=f"{ent.key}-P{n}",
+                              person=person)
+            else:
+                prefix = "sf" if tier == "demonstration" else "yxgj"
+                _qd_designate(b, ent, batch, number, f"{prefix}-{batch.approve.year}", person=person)
+            held[tier].setdefault(ent.key, []).append((batch.approve, until))
+
+
 def _qingdao(b: _Builder) -> None:
+    _qingdao_history(b)
     e = b.e
     qd = authority("370200")
     for k in ("Q01", "Q02", "Q03", "Q04", "Q05", "Q06"):  # 储备: the pool comes first
         on = date(2016, 3, 1) if k in ("Q01", "Q02", "Q03") else date(2019, 3, 1)
         b.ecmd("admit_to_pool", e(k), on, qd, programme="qingdao", tier="product",
                document=f"青岛市{on.year}年专精特新企业培育库入库名单")
+    # the story's batches are numbered as the history goes on: QP16 第五批, QP19 第八批, ...
     for k in ("Q01", "Q02", "Q03"):
-        b.designate(e(k), QP16, "cp-2016-1", product=f"{k}-P1")
+        _qd_designate(b, e(k), QP16, 5, "cp-2016-1", product=f"{k}-P1")
     for k, n in (("Q01", 2), ("Q03", 2), ("Q04", 1), ("Q05", 1)):
-        b.designate(e(k), QP19, f"cp-2019-{n}", product=f"{k}-P{n}")
+        _qd_designate(b, e(k), QP19, 8, f"cp-2019-{n}", product=f"{k}-P{n}")
     for k in ("Q01", "Q03"):
-        b.designate(e(k), QD20, "sf-2020")
+        _qd_designate(b, e(k), QD20, 8, "sf-2020")
     for k, n in (("Q02", 2), ("Q06", 1), ("Q05", 2)):
-        b.designate(e(k), QP21, f"cp-2021-{n}", product=f"{k}-P{n}")
+        _qd_designate(b, e(k), QP21, 10, f"cp-2021-{n}", product=f"{k}-P{n}")
     # Q06's product was approved in error (the same technology was already Q02's): annulled
     b.ecmd("annul", e("Q06"), date(2021, 8, 30), qd, application_id="cp-2021-1",
            reason="经核查，该技术与已认定产品为同一技术来源，认定有误", document="青民经发〔2021〕41号")
-    b.designate(e("Q01"), QH21, "yxgj-2021")
-    b.designate(e("Q04"), QD22, "sf-2022")
+    _qd_designate(b, e("Q01"), QH21, 6, "yxgj-2021")
+    _qd_designate(b, e("Q04"), QD22, 9, "sf-2022")
     b.apply(e("Q05"), replace(QD22, tier="hidden_champion"), "yxgj-2022", expect="ladder.prerequisite_missing")
     for k, n in (("Q01", 1), ("Q03", 1)):  # recognised again after the 2016 designations expired
-        b.designate(e(k), QP22, f"cp-2022-{n}", product=f"{k}-P{n}")
+        _qd_designate(b, e(k), QP22, 11, f"cp-2022-{n}", product=f"{k}-P{n}")
     b.review(e("Q01"), "qingdao", "demonstration", "sf-2020", date(2023, 3, 15))
-    b.designate(e("Q03"), QH23, "yxgj-2023")
+    _qd_designate(b, e("Q03"), QH23, 7, "yxgj-2023")
     b.ecmd("grant_reward", e("Q01"), date(2021, 11, 15), qd, reward_id="qd-yxgj-2021-01", programme="qingdao",
            scheme="qd_hidden_champion", amount_fen=50_000_000, document="青财企〔2021〕52号")
     b.ecmd("grant_reward", e("Q03"), date(2023, 6, 20), qd, reward_id="qd-yxgj-2023-01", programme="qingdao",
@@ -1097,8 +1255,9 @@ HULUDAO_FIGURES: list[tuple[dict[str, str], int]] = [
     ({"tier": "innovative", "level": "provincial", "region": "211400", "programme": "national"}, 33),
 ]
 
-# Pool queries (keyword arguments of ReadModel.pool, or of .pooled with "stage": "pooled";
-# "as_of" defaults to DEMO_AS_OF) and the counts they must give.  Queries name their
+# Pool queries (keyword arguments of services.queries.pool_items: ReadModel.pool, .pooled with
+# "stage": "pooled", .designated with "count": "ever" or "new"; "count": "batches" counts the
+# batches, services.queries.count_of; "as_of" defaults to DEMO_AS_OF) and the counts they must give.  Queries name their
 # programme where two programmes share a tier id (national and Liaoning little giants).
 EXPECTED: list[tuple[dict, int]] = [
     # the report's Huludao row, as of 2023-06-29
@@ -1137,8 +1296,30 @@ EXPECTED: list[tuple[dict, int]] = [
     ({"tier": "innovative", "region": "210200", "programme": "national"}, 2),
     ({"tier": "little_giant", "level": "provincial", "region": "210200"}, 1),
     ({"tier": "specialized", "level": "provincial", "region": "210000"}, 40),
-    # Qingdao "131": products, demonstration enterprises, hidden champions
-    ({"tier": "product", "region": "370200", "programme": "qingdao", "as_of": "2016-12-31"}, 3),
+    # Qingdao "131": the report of 2017-06-27, ever designated by the end of 2016 (count "ever":
+    # subjects with an approval on or before the date; "batches": batches that announced approvals)
+    ({"tier": "product", "region": "370200", "programme": "qingdao", "as_of": "2016-12-31", "count": "ever"}, 798),
+    ({"tier": "product", "region": "370200", "programme": "qingdao", "as_of": "2016-12-31", "count": "batches"}, 5),
+    ({"tier": "demonstration", "region": "370200", "programme": "qingdao", "as_of": "2016-12-31",
+      "count": "ever"}, 200),
+    ({"tier": "demonstration", "region": "370200", "programme": "qingdao", "as_of": "2016-12-31",
+      "count": "batches"}, 4),
+    ({"tier": "hidden_champion", "region": "370200", "programme": "qingdao", "as_of": "2016-12-31",
+      "count": "ever"}, 20),
+    ({"tier": "hidden_champion", "region": "370200", "programme": "qingdao", "as_of": "2016-12-31",
+      "count": "batches"}, 1),
+    # ... the 2017 plan (80-100 / 25-30 / 15-20 new) and the 13th five-year plan (1,000 / 300 / 100 by 2020)
+    ({"tier": "product", "region": "370200", "programme": "qingdao", "as_of": "2017-12-31", "count": "new"}, 92),
+    ({"tier": "demonstration", "region": "370200", "programme": "qingdao", "as_of": "2017-12-31", "count": "new"}, 28),
+    ({"tier": "hidden_champion", "region": "370200", "programme": "qingdao", "as_of": "2017-12-31",
+      "count": "new"}, 18),
+    ({"tier": "product", "region": "370200", "programme": "qingdao", "as_of": "2020-12-31", "count": "ever"}, 1130),
+    ({"tier": "demonstration", "region": "370200", "programme": "qingdao", "as_of": "2020-12-31",
+      "count": "ever"}, 292),
+    ({"tier": "hidden_champion", "region": "370200", "programme": "qingdao", "as_of": "2020-12-31",
+      "count": "ever"}, 95),
+    # valid on a date: the pool of 2016 (three batches in their three years), and today's story
+    ({"tier": "product", "region": "370200", "programme": "qingdao", "as_of": "2016-12-31"}, 488),
     ({"tier": "product", "region": "370200", "programme": "qingdao"}, 4),
     ({"tier": "demonstration", "region": "370200"}, 3),
     ({"tier": "hidden_champion", "region": "370200", "programme": "qingdao"}, 2),
