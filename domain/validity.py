@@ -222,6 +222,21 @@ def newly_sql(year: int, *, first_approved_on: str = "approved_on") -> tuple[str
     return f"{col} >= ? AND {col} <= ?", year_bounds(year)
 
 
+def first_approvals_sql(columns: list[str], table: str, where: str, outer: str = "") -> str:
+    """The SELECT of ``columns`` of each subject's first approval (:data:`SUBJECT_SQL`, earliest
+    ``approved_on``, then ``application_id``) among the rows of ``table`` that satisfy ``where``
+    (:func:`designated_sql` among its conditions), kept when it satisfies ``outer`` too
+    (:func:`newly_sql`); parameters in that order.  :func:`first_designations` in SQL.
+
+    >>> first_approvals_sql(["uscc"], "d", "status = 'approved'", "approved_on >= ?")
+    "SELECT uscc FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY uscc || '/' || COALESCE(product_id, '') ORDER BY approved_on, application_id) AS first_approval FROM d WHERE status = 'approved') AS firsts WHERE first_approval = 1 AND approved_on >= ?"
+    """  # noqa: E501 (a doctest's expected output is one line)
+    cols = ", ".join(_col(c) for c in columns)
+    return (f"SELECT {cols} FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY {SUBJECT_SQL} "
+            f"ORDER BY approved_on, application_id) AS first_approval FROM {_col(table)} WHERE {where}) AS firsts "
+            f"WHERE first_approval = 1{f' AND {outer}' if outer else ''}")
+
+
 def first_designations(rows: Iterable[R], d: str) -> dict[str, R]:
     """The Python fold the read model's SQL is held equal to: among ``rows`` (designations as
     they stood on ``d``: ``uscc``, ``product_id``, ``status``, ``approved_on``,

@@ -29,7 +29,7 @@ from uuid import UUID
 
 import msgspec
 
-from domain.validity import SUBJECT_SQL, designated_sql, in_force_sql, newly_sql, valid_sql
+from domain.validity import designated_sql, first_approvals_sql, in_force_sql, newly_sql, valid_sql
 from infra.store import is_postgres, store_env
 from projections.audit import AuditEntry, audit_values, tier_of
 from projections.pools import (
@@ -932,7 +932,7 @@ class ReadModel:
 
             conds.append("region LIKE ?")
             values.append(region_prefix(region) + "%")
-        outer: list[str] = ["first_approval = 1"]
+        outer: list[str] = []
         outer_values: list[Any] = []
         if count == "new":
             assert year is not None
@@ -942,11 +942,8 @@ class ReadModel:
         if batch is not None:
             outer.append("batch = ?")
             outer_values.append(batch)
-        select = ", ".join(cols)
-        sql = (f"SELECT {select} FROM (SELECT {select}, ROW_NUMBER() OVER (PARTITION BY {SUBJECT_SQL} "
-               f"ORDER BY approved_on, application_id) AS first_approval FROM {table}_v "
-               f"WHERE {' AND '.join(conds)}) AS firsts WHERE {' AND '.join(outer)} "
-               f"ORDER BY region, uscc, application_id")
+        sql = (first_approvals_sql(cols, f"{table}_v", " AND ".join(conds), " AND ".join(outer))
+               + " ORDER BY region, uscc, application_id")
         with self._tx() as cur:
             cur.execute(self._sql(sql), [*values, *outer_values])
             return [_row(row_type, cols, r) for r in cur.fetchall()]

@@ -209,3 +209,55 @@ def test_scheme_and_programme_invariants() -> None:
     with pytest.raises(RuleViolation) as info:
         p.scheme("nope")
     assert (info.value.code, info.value.field) == ("policy.unknown_scheme", "scheme")
+
+
+# ---------------------------------------------------------------------------- targets ([[targets]])
+TARGET = """
+[[targets]]
+label = "T 100"
+programme = "test"
+tier = "t"
+region = "210200"
+kind = "cumulative"
+count = 100
+by = 2025-12-31
+source = "a plan"
+"""
+
+
+def test_the_shipped_targets_name_their_sources_and_kinds() -> None:
+    book = load_policy_book(SHIPPED)
+    qingdao = book.in_force("qingdao", date(2020, 12, 31)).targets
+    assert {(t.tier, t.kind, t.count, t.max, t.by.isoformat()) for t in qingdao} == {
+        ("hidden_champion", "cumulative", 100, None, "2020-12-31"), ("demonstration", "cumulative", 300, None,
+                                                                     "2020-12-31"),
+        ("product", "cumulative", 1000, None, "2020-12-31"), ("product", "new_in_year", 80, 100, "2017-12-31"),
+        ("demonstration", "new_in_year", 25, 30, "2017-12-31"), ("hidden_champion", "new_in_year", 15, 20,
+                                                                 "2017-12-31")}
+    hangzhou = book.in_force("zhejiang", date(2025, 12, 31)).targets
+    assert [(t.programme, t.tier, t.level, t.kind, t.count) for t in hangzhou] == [
+        ("national", "innovative", "provincial", "cumulative", 30000),
+        ("national", "specialized", "provincial", "rolling", 2500),
+        ("zhejiang", "hidden_champion", "provincial", "cumulative", 100),
+        ("national", "little_giant", "national", "cumulative", 240)]
+    for t in qingdao + hangzhou:
+        assert t.source and t.assumption, t.label  # each names its document and what was not checked
+
+
+def test_a_target_decodes_and_its_mistakes_are_named(tmp_path: Path) -> None:
+    t = decode_programme(MINIMAL + TARGET).targets[0]
+    assert (t.kind, t.count, t.share(80), t.met(100)) == ("cumulative", 100, 0.8, True)
+    for bad, needle in ((TARGET.replace('kind = "cumulative"', 'kind = "someday"'), "kind"),
+                        (TARGET.replace("count = 100", "count = 0"), "count"),
+                        (TARGET + "colour = 1\n", "colour"),
+                        (TARGET.replace('source = "a plan"', 'source = " "'), "source"),
+                        (TARGET.replace('tier = "t"', 'tier = "nope"'), "no tier 'nope'"),
+                        (TARGET.replace("count = 100", "count = 100\nmax = 50"), "max 50 < count 100")):
+        with pytest.raises(msgspec.ValidationError, match=needle):
+            decode_programme(MINIMAL + bad)
+
+
+def test_a_target_counting_another_programme_needs_its_tier() -> None:
+    p = decode_programme(MINIMAL + TARGET.replace('programme = "test"', 'programme = "other"'))
+    with pytest.raises(ValueError, match="counts other/t, which no rule version has"):
+        PolicyBook([p])
