@@ -173,6 +173,27 @@ def test_pool_and_history_json(db: Path) -> None:
     assert "专精特新中小企业" in table.stdout and U in table.stdout
 
 
+def test_pool_counts_ever_and_new_beside_valid(db: Path) -> None:
+    """An expired designation is no longer valid, but its enterprise was ever designated, and
+    newly so in the year of its approval (README, "Three counts")."""
+    designate_specialized(db)
+
+    def count(*flags: str) -> int:
+        r = run(db, "pool", "--tier", "specialized", "--region", "211400", *flags, "--json")
+        assert r.returncode == 0, r.stderr
+        return int(json.loads(r.stdout)["count"])
+
+    assert count("--as-of", "2023-01-01") == 0
+    assert count("--as-of", "2023-01-01", "--count", "ever") == 1
+    assert (count("--count", "new", "--year", "2019"), count("--count", "new", "--year", "2020")) == (1, 0)
+    assert count("--as-of", "2019-05-19", "--count", "ever") == 0  # the day before its approval
+    r = run(db, "pool", "--tier", "specialized", "--year", "2019")
+    assert r.returncode == 2 and "--year" in r.stderr  # a year goes with --count new
+    r = run(db, "pool", "--tier", "specialized", "--count", "new", "--year", "2020", "--as-of", "2019-12-31")
+    assert r.returncode == 2 and "--year" in r.stderr
+    assert "ever: ever designated up to the date" in " ".join(run(db, "pool", "--help").stdout.split())
+
+
 def test_pool_rejects_a_bad_date_and_an_unknown_tier(db: Path) -> None:
     r = run(db, "pool", "--tier", "specialized", "--as-of", "2021-02-30")
     assert r.returncode == 2 and "--as-of" in r.stderr

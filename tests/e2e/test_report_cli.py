@@ -77,10 +77,12 @@ def test_csv_through_the_cli(demo_db: Path, tmp_path: Path) -> None:
             sections[current] = []
         else:
             sections[current].append(row)
-    assert list(sections) == ["counts", "series", "expiring", "review_due", "rewards"]
+    assert list(sections) == ["counts", "series", "expiring", "review_due", "rewards", "batches", "targets"]
     header, *rows = sections["counts"]
     counts = {(d["programme"], d["tier"], d["level"]): int(d["total"]) for d in (dict(zip(header, x)) for x in rows)}
     assert counts == HULUDAO
+    # beside each valid count, the subjects ever designated up to the date: never fewer
+    assert all(int(d["ever"]) >= int(d["total"]) for d in (dict(zip(header, x)) for x in rows))
     header, *rows = sections["rewards"]
     assert "granted_fen" in header and all(x[header.index("granted_fen")].isdigit() for x in rows)
     # --table: one table alone, and --out
