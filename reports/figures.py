@@ -263,8 +263,8 @@ def build_report(rm: Any, book: PolicyBook, *, as_of: str, region: str | None = 
     on = date.fromisoformat(as_of)
     # Every designation as it stood on the date (its version in force then, in the region it
     # had then), and for the chart every version begun by the date.
-    versions = [v for v in rm.versions("designation", upto=as_of, region=region)
-                if v.row.status == "approved" and v.row.valid_from and v.row.valid_until]
+    every = rm.versions("designation", upto=as_of, region=region)
+    versions = [v for v in every if v.row.status == "approved" and v.row.valid_from and v.row.valid_until]
     approved: list[Designation] = [v.row for v in versions if in_force_on(v.row.since, v.until, as_of)]
     ents = {d.enterprise_id for d in approved}
     reviews: dict[tuple[str, str], list[ReviewRow]] = defaultdict(list)
@@ -434,7 +434,8 @@ def build_report(rm: Any, book: PolicyBook, *, as_of: str, region: str | None = 
                         level_name=level_name(b.level), batch=b.batch, batch_label=batch_label(b.batch),
                         recommended=b.recommended, approved=b.approved, first_approved_on=b.first_approved_on,
                         last_approved_on=b.last_approved_on)
-               for b in batch_lines(rm.on("designation", as_of, region=region), as_of)]
+               for b in sorted(batch_lines([v.row for v in every if in_force_on(v.row.since, v.until, as_of)], as_of),
+                               key=lambda b: (order((b.programme, b.tier, b.level)), b.batch))]
     return Report(as_of=as_of, region=region, region_level=Region(region).level if region else "national",
                   sub_regions=sub_regions, position=position, counts=counts, expiring_days=EXPIRY_DAYS,
                   expiring=expiring, review_due=review_due, rewards=rewards, reward_totals=reward_totals,

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 
-from domain.errors import LedgerError
 from infra.readmodel import ReadModel
 from scenarios.demo import demo_script
 from services import commands as c
@@ -36,11 +35,8 @@ def demo_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     home = tmp_path_factory.mktemp("demo-home")
     ledger = Ledger(db=str(home / "ledger.db"))
     try:
-        for obj, _ in demo_script():
-            try:
-                ledger.handle(c.convert_command(obj))
-            except (LedgerError, c.InputError):
-                pass  # the demo's refused commands, each with the refusal it must get
+        # the demo's refused commands each get the refusal they must (tests/integration/test_demo.py)
+        ledger.handle_many([c.convert_command(obj) for obj, _ in demo_script()])
     finally:
         ledger.close()
     return home

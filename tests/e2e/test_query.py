@@ -112,6 +112,8 @@ def test_the_answer_is_what_the_cli_prints(served: Served) -> None:
     ({"tier": "specialized", "as_of": "2022-03-01", "region": "21140"}, "$.region", ""),
     ({"tier": "specialized", "as_of": "2022-03-01", "stage": "all"}, "$.stage", ""),
     ({"as_of": "2022-03-01"}, "$", "missing required field `tier`"),
+    ({"tier": "specialized", "as_of": "2022-03-01", "count": "all"}, "$.count", ""),
+    ({"tier": "specialized", "as_of": "2022-03-01", "count": "new", "year": 2023}, "$.year", "after as_of"),
 ])
 def test_a_malformed_query_is_a_400_naming_the_field_and_the_service_goes_on(
         served: Served, query: dict[str, Any], field: str, says: str) -> None:
@@ -175,6 +177,11 @@ def test_without_principals_the_query_answers_too(plain: Serve, capsys: pytest.C
             assert (await query(tier="specialized", as_of="2019-05-19"))["count"] == 0
             pooled = await query(tier="specialized", as_of="2020-01-01", stage="pooled")
             assert pooled["ok"] and pooled["count"] == len(pooled["items"])
+            # long expired, still ever designated; newly so in the year of its approval (README, "Three counts")
+            assert (await query(tier="specialized", as_of="2025-01-01"))["count"] == 0
+            ever = await query(tier="specialized", as_of="2025-01-01", count="ever")
+            assert [i["uscc"] for i in ever["items"]] == [uscc] and ever["items"][0]["approved_on"] == "2019-05-20"
+            assert (await query(tier="specialized", as_of="2025-01-01", count="new", year=2019))["count"] == 1
             bad = await query(tier="specialized", as_of="yesterday")
             assert bad["ok"] is False and bad["error"]["field"] == "$.as_of"
             # the README's three lines, as written there

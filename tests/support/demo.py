@@ -22,16 +22,22 @@ HULUDAO = {
 
 def load_demo(db: Path) -> Path:
     """The demo history in a fresh SQLite ledger at ``db``, each command with the outcome the
-    demo expects of it (accepted, or refused with its code)."""
+    demo expects of it (accepted, or refused with its code).  In batches, as ``cultivation
+    demo`` loads it (``Ledger.handle_many``: the same outcomes as one by one, some 8,600
+    commands in seconds rather than a minute)."""
     ledger = Ledger(db=str(db))
     try:
-        for obj, expected in demo_script():
-            try:
-                ledger.handle(c.convert_command(obj))
-                got = None
-            except (LedgerError, c.InputError) as e:
-                got = e.as_dict()["code"]
-            assert got == expected, obj["command_id"]
+        script = demo_script()
+        expected = {obj["command_id"]: want for obj, want in script}
+        wrong: list[str] = []
+
+        def check(cmd: c.Command, result: object) -> None:
+            got = result.as_dict()["code"] if isinstance(result, (LedgerError, c.InputError)) else None
+            if got != expected[cmd.command_id]:
+                wrong.append(f"{cmd.command_id}: expected {expected[cmd.command_id]}, got {got}")
+
+        ledger.handle_many([c.convert_command(obj) for obj, _ in script], check)
+        assert not wrong, wrong[:10]
     finally:
         ledger.close()
     return db
