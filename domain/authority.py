@@ -26,6 +26,10 @@ send ``approve``; a city that decides Qingdao's own tiers still cannot approve a
 (True, False)
 >>> "approve" in allowed_commands("370200", book)   # Qingdao decides its own "131" tiers
 True
+>>> "approve" in allowed_commands("210200", book)   # Dalian, a 计划单列市: provincial level in the national programme
+True
+>>> "recommend" in allowed_commands("210213", book)   # a Dalian district recommends where a city would
+True
 >>> [c for c in ("approve", "grant_reward") if c in allowed_commands("000000", book)]
 ['approve', 'grant_reward']
 """
@@ -99,11 +103,15 @@ def _derive(level: str, authority: str | None, book: PolicyBook,
                 continue
         elif not region_covers(p.jurisdiction, authority):
             continue
+        # the level the authority acts at in this programme: a 计划单列市 at provincial level
+        lv = p.authority_level(authority) if authority else level
+        city = p.provincial_level_city(authority) if authority else None
+        at = f"{lv} level" + (f" (计划单列市 {city})" if city and lv != Region(authority or "").level else "")
         for t in p.tiers:
-            if level in t.recommend_levels:
-                add(RECOMMENDING, f"{p.key} {t.id}: recommended at {level} level")
-            if t.deciding_level == level:
-                add(DECIDING, f"{p.key} {t.id}: decided at {level} level")
+            if lv in t.recommend_levels:
+                add(RECOMMENDING, f"{p.key} {t.id}: recommended at {at}")
+            if t.deciding_level == lv:
+                add(DECIDING, f"{p.key} {t.id}: decided at {at}")
         own = p.jurisdiction == authority if authority else Region(p.jurisdiction).level == level
         if own:
             add(JURISDICTION, f"{p.key}: the programme's own authority")
@@ -140,7 +148,9 @@ def level_table(book: PolicyBook) -> list[LevelRow]:
     >>> "recommend" in rows["county"].everywhere, "recommend" in rows["municipal"].everywhere
     (False, True)
     >>> dict(rows["municipal"].where)["approve"]
-    ('370200 (qingdao)',)
+    ('370200 (qingdao)', '计划单列市 210200, 330200, 350200, 370200, 440300 (national)')
+    >>> dict(rows["county"].where)["recommend"]
+    ('inside 计划单列市 210200, 330200, 350200, 370200, 440300 (national)',)
     """
     rows = []
     for lv in (Level.national, Level.provincial, Level.municipal, Level.county):
@@ -164,6 +174,18 @@ def level_table(book: PolicyBook) -> list[LevelRow]:
                         granter = f"{s.granted_by} ({p.id})"
                         if c not in everywhere and granter not in where.setdefault(c, []):
                             where[c].append(granter)
+        # a 计划单列市 acts a level up in its programme: the city at provincial level, its
+        # districts and counties at municipal level (Programme.authority_level)
+        acting = {Level.municipal.value: Level.provincial.value, Level.county.value: Level.municipal.value}.get(level)
+        for p in _programmes(book):
+            if acting is None or not p.provincial_level_cities:
+                continue
+            codes = ", ".join(sorted(c.code for c in p.provincial_level_cities))
+            scope = (f"计划单列市 {codes} ({p.id})" if level == Level.municipal.value
+                     else f"inside 计划单列市 {codes} ({p.id})")
+            for c in _derive(acting, None, book, jurisdictions=(p.jurisdiction,)):
+                if c not in everywhere and scope not in where.setdefault(c, []):
+                    where[c].append(scope)
         rows.append(LevelRow(level=level, codes=_CODES[level], everywhere=tuple(everywhere),
                              where=tuple((c, tuple(sorted(where[c]))) for c in COMMAND_ORDER if c in where)))
     return rows
