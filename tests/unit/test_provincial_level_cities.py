@@ -52,8 +52,8 @@ def step(e: Enterprise, app: str, tier: str, until: str, *, recommender: str, de
     p = BOOK.in_force(programme, on)
     t = p.tier(tier)
     e.apply(application_id=app, programme=p, tier=tier, product_id=None, product_name=None,
-            declared_revenue_fen=None, occurred_on=on, actor=Actor(authority=e.region, person="企业", role="enterprise"),
-            document="")
+            declared_revenue_fen=None, occurred_on=on,
+            actor=Actor(authority=e.region, person="企业", role="enterprise"), document="")
     if until == "applied":
         return on
     if t.recommend_levels:
