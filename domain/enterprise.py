@@ -887,10 +887,9 @@ class Enterprise(Aggregate):
         the programme's own authority decides, and a confirmation it gives keeps the
         designation to its term."""
         a = self.application(application_id)
-        if not a.under_reconfirmation:
-            raise RuleViolation("change", "reconfirm.not_pending",
-                                f"designation {a.id!r} is not under re-confirmation", field="application_id")
         t = programme.tier(a.tier)
+        # who may decide first (see recommend): a refusal of the wrong authority keeps its code
+        # once the designation is no longer pending (a resubmission, a second run of the demo)
         if region_covers(programme.jurisdiction, self.region):
             self._require_decider(actor, programme, t)
         elif actor.role != "authority" or actor.authority != programme.jurisdiction:
@@ -898,6 +897,9 @@ class Enterprise(Aggregate):
                                 f"the enterprise left {programme.key}'s jurisdiction {programme.jurisdiction}; "
                                 f"only authority {programme.jurisdiction} re-confirms or ends {a.id!r}",
                                 field="actor.authority")
+        if not a.under_reconfirmation:
+            raise RuleViolation("change", "reconfirm.not_pending",
+                                f"designation {a.id!r} is not under re-confirmation", field="application_id")
         self._reconfirmed(application_id=a.id, confirmed=confirmed, occurred_on=occurred_on, actor=actor,
                           document=document)
 

@@ -23,7 +23,6 @@ import pytest
 
 from audit.bundle import verify_bundle
 from domain.enterprise import enterprise_id
-from domain.errors import LedgerError
 from infra.integrity import stored_head, verify_store
 from infra.readmodel import ReadModel
 from services import commands as c
@@ -43,11 +42,7 @@ def demo_copy(tmp_path: Path) -> Path:
 
         path = Path(tempfile.mkdtemp(prefix="cultivation-demo-")) / "demo.db"
         ledger = Ledger(db=str(path))
-        for obj, _ in demo_script():
-            try:
-                ledger.handle(c.convert_command(obj))
-            except LedgerError:
-                pass
+        ledger.handle_many([c.convert_command(obj) for obj, _ in demo_script()])  # as `cultivation demo` does
         ledger.close()
         _DEMO["db"] = path
     target = tmp_path / "demo.db"

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 
-from domain.errors import LedgerError
 from infra.readmodel import ReadModel
 from scenarios.demo import demo_script
 from services import commands as c
@@ -35,12 +34,8 @@ def cli(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
 def demo_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     home = tmp_path_factory.mktemp("demo-home")
     ledger = Ledger(db=str(home / "ledger.db"))
-    try:
-        for obj, _ in demo_script():
-            try:
-                ledger.handle(c.convert_command(obj))
-            except (LedgerError, c.InputError):
-                pass  # the demo's refused commands, each with the refusal it must get
+    try:  # in batches, as `cultivation demo` loads it (the demo's refused commands are refused in them)
+        ledger.handle_many([c.convert_command(obj) for obj, _ in demo_script()])
     finally:
         ledger.close()
     return home

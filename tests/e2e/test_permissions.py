@@ -477,7 +477,7 @@ def test_serve_never_prints_a_password(tmp_path: Path) -> None:
     finally:
         assert s.stop() == 0, s.output()
     out = s.output()
-    assert "with permissions for 8 principals, as user ledger" in out
+    assert "with permissions for 9 principals, as user ledger" in out
     config = (s.home / "nats" / "authorization.conf").read_text()
     assert "password: $CULTIVATION_PW_HULUDAO" in config and f"password: ${LEDGER_ENV}" in config
     server_log = (s.home / "nats" / "nats-server.log").read_text()
