@@ -82,6 +82,20 @@ def grants(authority: str, book: PolicyBook) -> dict[str, tuple[str, ...]]:
     return _derive(Region(authority).level, authority, book)
 
 
+def acting_levels(authority: str, book: PolicyBook) -> dict[str, str]:
+    """The programmes in which ``authority`` acts at another level than its code says (a
+    计划单列市 in the national programme), with that level.
+
+    >>> from policies import SHIPPED
+    >>> from domain.policy import decode_programme
+    >>> book = PolicyBook([decode_programme(f.read_bytes()) for f in sorted(SHIPPED.glob("*.toml"))])
+    >>> acting_levels("210200", book), acting_levels("210213", book), acting_levels("211400", book)
+    ({'national': 'provincial'}, {'national': 'municipal'}, {})
+    """
+    return {p.id: p.authority_level(authority) for p in _programmes(book)
+            if region_covers(p.jurisdiction, authority) and p.authority_level(authority) != Region(authority).level}
+
+
 def allowed_commands(authority: str, book: PolicyBook) -> tuple[str, ...]:
     """The command names ``authority`` may publish, in a fixed order."""
     return tuple(grants(authority, book))
