@@ -15,7 +15,10 @@ NATS accounts and subjects), and the aggregate (``domain.enterprise``: ``_requir
 ``recommend``, ``grant_reward``) refuses any single decision outside the actor's level,
 region and programme, whatever the transport.  The grants are the coarse filter (the
 subject names the command, not the tier): a city without a programme of its own can never
-send ``approve``; a city that decides Qingdao's own tiers still cannot approve a national one.
+send ``approve``; Qingdao, which decides its own "131" tiers and, as a 计划单列市, the national
+专精特新 of its own enterprises, still cannot approve a little giant or a Huludao enterprise's
+专精特新.  A 计划单列市 acts at provincial level in the national programme (its districts at
+municipal level): the level is :meth:`~domain.policy.Programme.authority_level`, per programme.
 
 >>> from policies import SHIPPED
 >>> from domain.policy import decode_programme
