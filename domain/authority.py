@@ -15,7 +15,10 @@ NATS accounts and subjects), and the aggregate (``domain.enterprise``: ``_requir
 ``recommend``, ``grant_reward``) refuses any single decision outside the actor's level,
 region and programme, whatever the transport.  The grants are the coarse filter (the
 subject names the command, not the tier): a city without a programme of its own can never
-send ``approve``; a city that decides Qingdao's own tiers still cannot approve a national one.
+send ``approve``; Qingdao, which decides its own "131" tiers and, as a 计划单列市, the national
+专精特新 of its own enterprises, still cannot approve a little giant or a Huludao enterprise's
+专精特新.  A 计划单列市 acts at provincial level in the national programme (its districts at
+municipal level): the level is :meth:`~domain.policy.Programme.authority_level`, per programme.
 
 >>> from policies import SHIPPED
 >>> from domain.policy import decode_programme
@@ -25,6 +28,10 @@ send ``approve``; a city that decides Qingdao's own tiers still cannot approve a
 >>> "recommend" in allowed_commands("211400", book), "approve" in allowed_commands("211400", book)
 (True, False)
 >>> "approve" in allowed_commands("370200", book)   # Qingdao decides its own "131" tiers
+True
+>>> "approve" in allowed_commands("210200", book)   # Dalian, a 计划单列市: provincial level in the national programme
+True
+>>> "recommend" in allowed_commands("210213", book)   # a Dalian district recommends where a city would
 True
 >>> [c for c in ("approve", "grant_reward") if c in allowed_commands("000000", book)]
 ['approve', 'grant_reward']
@@ -78,6 +85,20 @@ def grants(authority: str, book: PolicyBook) -> dict[str, tuple[str, ...]]:
     return _derive(Region(authority).level, authority, book)
 
 
+def acting_levels(authority: str, book: PolicyBook) -> dict[str, str]:
+    """The programmes in which ``authority`` acts at another level than its code says (a
+    计划单列市 in the national programme), with that level.
+
+    >>> from policies import SHIPPED
+    >>> from domain.policy import decode_programme
+    >>> book = PolicyBook([decode_programme(f.read_bytes()) for f in sorted(SHIPPED.glob("*.toml"))])
+    >>> acting_levels("210200", book), acting_levels("210213", book), acting_levels("211400", book)
+    ({'national': 'provincial'}, {'national': 'municipal'}, {})
+    """
+    return {p.id: p.authority_level(authority) for p in _programmes(book)
+            if region_covers(p.jurisdiction, authority) and p.authority_level(authority) != Region(authority).level}
+
+
 def allowed_commands(authority: str, book: PolicyBook) -> tuple[str, ...]:
     """The command names ``authority`` may publish, in a fixed order."""
     return tuple(grants(authority, book))
@@ -99,11 +120,15 @@ def _derive(level: str, authority: str | None, book: PolicyBook,
                 continue
         elif not region_covers(p.jurisdiction, authority):
             continue
+        # the level the authority acts at in this programme: a 计划单列市 at provincial level
+        lv = p.authority_level(authority) if authority else level
+        city = p.provincial_level_city(authority) if authority else None
+        at = f"{lv} level" + (f" (计划单列市 {city})" if city and lv != Region(authority or "").level else "")
         for t in p.tiers:
-            if level in t.recommend_levels:
-                add(RECOMMENDING, f"{p.key} {t.id}: recommended at {level} level")
-            if t.deciding_level == level:
-                add(DECIDING, f"{p.key} {t.id}: decided at {level} level")
+            if lv in t.recommend_levels:
+                add(RECOMMENDING, f"{p.key} {t.id}: recommended at {at}")
+            if t.deciding_level == lv:
+                add(DECIDING, f"{p.key} {t.id}: decided at {at}")
         own = p.jurisdiction == authority if authority else Region(p.jurisdiction).level == level
         if own:
             add(JURISDICTION, f"{p.key}: the programme's own authority")
@@ -140,7 +165,9 @@ def level_table(book: PolicyBook) -> list[LevelRow]:
     >>> "recommend" in rows["county"].everywhere, "recommend" in rows["municipal"].everywhere
     (False, True)
     >>> dict(rows["municipal"].where)["approve"]
-    ('370200 (qingdao)',)
+    ('370200 (qingdao)', '计划单列市 210200, 330200, 350200, 370200, 440300 (national)')
+    >>> dict(rows["county"].where)["recommend"]
+    ('inside 计划单列市 210200, 330200, 350200, 370200, 440300 (national)',)
     """
     rows = []
     for lv in (Level.national, Level.provincial, Level.municipal, Level.county):
@@ -164,6 +191,18 @@ def level_table(book: PolicyBook) -> list[LevelRow]:
                         granter = f"{s.granted_by} ({p.id})"
                         if c not in everywhere and granter not in where.setdefault(c, []):
                             where[c].append(granter)
+        # a 计划单列市 acts a level up in its programme: the city at provincial level, its
+        # districts and counties at municipal level (Programme.authority_level)
+        acting = {Level.municipal.value: Level.provincial.value, Level.county.value: Level.municipal.value}.get(level)
+        for p in _programmes(book):
+            if acting is None or not p.provincial_level_cities:
+                continue
+            codes = ", ".join(sorted(c.code for c in p.provincial_level_cities))
+            scope = (f"计划单列市 {codes} ({p.id})" if level == Level.municipal.value
+                     else f"inside 计划单列市 {codes} ({p.id})")
+            for c in _derive(acting, None, book, jurisdictions=(p.jurisdiction,)):
+                if c not in everywhere and scope not in where.setdefault(c, []):
+                    where[c].append(scope)
         rows.append(LevelRow(level=level, codes=_CODES[level], everywhere=tuple(everywhere),
                              where=tuple((c, tuple(sorted(where[c]))) for c in COMMAND_ORDER if c in where)))
     return rows

@@ -23,7 +23,7 @@ passed in by the service layer; the domain never reads files.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import date, datetime, timedelta
 from functools import lru_cache
 from typing import Any
@@ -74,6 +74,17 @@ def event_id_text(originator_key: str, version: int) -> str:
     h.update(f"{originator_key}:{version}".encode())
     x = h.hexdigest()  # uuid5: the SHA-1's first 16 bytes with the version nibble and the variant bits set
     return f"{x[:8]}-{x[8:12]}-5{x[13:16]}-{_VARIANT[x[16]]}{x[17:20]}-{x[20:32]}"
+
+
+def _city_note(programme: Programme, authority: str, region: str) -> str:
+    """Why a refusal of ``authority`` for ``region`` is the 计划单列市 rule, if it is
+    (:meth:`~domain.policy.Programme.covers` decides; this only words it)."""
+    city = programme.provincial_level_city(region)
+    if city is None or city == authority or not region_covers(authority, city):
+        return ""
+    name = next((c.name for c in programme.provincial_level_cities if c.code == city), city)
+    return (f": {region} lies in {name} ({city}), a 计划单列市 acting at provincial level in {programme.key}; "
+            f"{city} decides and recommends to the nation for its enterprises, not {authority}")
 
 
 TERMINAL = ("rejected", "withdrawn", "annulled")
@@ -360,15 +371,17 @@ class Enterprise(Aggregate):
         if actor.role != "authority":
             raise RuleViolation("authority", "authority.not_an_authority",
                                 f"a {actor.role} cannot decide on {tier.id}", field="actor.role")
-        if actor.level != tier.deciding_level:
+        level = programme.authority_level(actor.authority)  # a 计划单列市 acts at provincial level
+        if level != tier.deciding_level:
             raise RuleViolation("authority", "authority.wrong_level",
                                 f"{tier.id} in {programme.key} is decided at {tier.deciding_level} level; "
-                                f"authority {actor.authority} is {actor.level}", field=field)
-        if not region_covers(actor.authority, self.region) or not region_covers(programme.jurisdiction,
-                                                                                 actor.authority):
+                                f"authority {actor.authority} acts at {level} level", field=field)
+        if not programme.covers(actor.authority, self.region) or not region_covers(programme.jurisdiction,
+                                                                                    actor.authority):
             raise RuleViolation("authority", "authority.not_covering",
                                 f"authority {actor.authority} does not cover enterprise region {self.region} "
-                                f"within programme jurisdiction {programme.jurisdiction}", field=field)
+                                f"within programme jurisdiction {programme.jurisdiction}"
+                                f"{_city_note(programme, actor.authority, self.region)}", field=field)
 
     def _require_covering(self, actor: Actor, field: str = "actor.authority") -> None:
         if actor.role == "enterprise":
@@ -499,22 +512,24 @@ class Enterprise(Aggregate):
         t = programme.tier(a.tier)
         # What the command alone decides comes first: a refusal keeps its code whatever the
         # enterprise's state became since (same-day facts recorded after it, a resubmission).
-        if actor.role != "authority" or actor.level not in t.recommend_levels:
+        level = programme.authority_level(actor.authority)  # a 计划单列市 recommends at provincial level
+        if actor.role != "authority" or level not in t.recommend_levels:
             raise RuleViolation("authority", "recommend.wrong_level",
                                 f"{t.id} is recommended at {[str(lv.value) for lv in t.recommend_levels] or 'no'} "
-                                f"level; authority {actor.authority} is {actor.level}", field="actor.authority")
+                                f"level; authority {actor.authority} acts at {level} level in {programme.key}",
+                                field="actor.authority")
         if a.status not in ("applied", "recommended"):
             raise RuleViolation("order", "recommend.wrong_stage",
                                 f"application {a.id!r} is {a.status}; recommendations come before assessment",
                                 field="application_id")
         self._require_after(a.applied_on, occurred_on, "the application")
-        if not region_covers(actor.authority, self.region):
+        if not programme.covers(actor.authority, self.region):
             raise RuleViolation("authority", "recommend.not_covering",
-                                f"authority {actor.authority} does not cover enterprise region {self.region}",
-                                field="actor.authority")
-        if actor.level in a.recommendations:
+                                f"authority {actor.authority} does not cover enterprise region {self.region}"
+                                f"{_city_note(programme, actor.authority, self.region)}", field="actor.authority")
+        if level in a.recommendations:
             raise RuleViolation("order", "recommend.duplicate",
-                                f"already recommended at {actor.level} level by {a.recommendations[actor.level]}",
+                                f"already recommended at {level} level by {a.recommendations[level]}",
                                 field="actor.authority")
         bar_from = add_years(occurred_on, -t.recommend_bar_years)
         for r in self.revocations:
@@ -529,7 +544,7 @@ class Enterprise(Aggregate):
                 raise RuleViolation("ladder", "ladder.excluded",
                                     f"{t.id} is not recommended for holders of {req.tier} ({hit[0].id!r})",
                                     field="application_id")
-        self._recommended(application_id=a.id, level=actor.level, occurred_on=occurred_on, actor=actor,
+        self._recommended(application_id=a.id, level=level, occurred_on=occurred_on, actor=actor,
                           document=document, batch=batch)
 
     @event(Recommended)
@@ -683,8 +698,8 @@ class Enterprise(Aggregate):
         t = programme.tier(a.tier)
         # The deciding authority rejects; a recommending authority may turn an application
         # down before it is recommended upwards.
-        if not (actor.role == "authority" and actor.level in t.recommend_levels
-                and region_covers(actor.authority, self.region) and a.status in ("applied", "recommended")):
+        if not (actor.role == "authority" and programme.authority_level(actor.authority) in t.recommend_levels
+                and programme.covers(actor.authority, self.region) and a.status in ("applied", "recommended")):
             self._require_decider(actor, programme, t)
         self._rejected(application_id=a.id, reason=reason, occurred_on=occurred_on, actor=actor, document=document)
 
@@ -828,7 +843,13 @@ class Enterprise(Aggregate):
 
     def report_change(self, *, programme: Programme, kind: str, changed_on: date, new_name: str | None,
                       new_region: str | None, counterpart_uscc: str | None, occurred_on: date, actor: Actor,
-                      document: str) -> None:
+                      document: str, programmes: Mapping[str, Programme] | None = None) -> None:
+        """Rule 7.  A relocation that changes the provincial-level authority of a designation's
+        programme (another province, or into or out of a 计划单列市 of that programme) puts the
+        enterprise's valid non-national designations under re-confirmation.  ``programmes``:
+        the rule versions in force of the programmes the enterprise holds designations of
+        (without one, a designation of another programme than ``programme`` is judged by
+        the province alone)."""
         self._require_covering(actor)
         if kind not in self.CHANGE_KINDS:
             raise RuleViolation("change", "change.unknown_kind", f"kind must be one of {list(self.CHANGE_KINDS)}",
@@ -850,8 +871,19 @@ class Enterprise(Aggregate):
                                 field="counterpart_uscc")
         due = add_months(changed_on, programme.change_report_months)
         reconfirm: list[str] = []
-        if kind == "relocation" and new_region and new_region[:2] != self.region[:2]:
-            reconfirm = [a.id for a in self.valid_designations(occurred_on) if a.level != Level.national.value]
+        if kind == "relocation" and new_region:
+            versions = programmes or {}
+            old_region = self.region
+
+            def moves_away(pid: str) -> bool:
+                p = versions.get(pid) or (programme if pid == programme.id else None)
+                if p is None:
+                    return new_region[:2] != old_region[:2]
+                return p.authority_for(Level.provincial.value, old_region) != p.authority_for(
+                    Level.provincial.value, new_region)
+
+            reconfirm = [a.id for a in self.valid_designations(occurred_on)
+                         if a.level != Level.national.value and moves_away(a.programme)]
         self._change_reported(kind=kind, changed_on=changed_on, due_on=due, late=occurred_on > due,
                               new_name=new_name, new_region=new_region, counterpart_uscc=counterpart_uscc,
                               reconfirmation=reconfirm, occurred_on=occurred_on, actor=actor, document=document)
@@ -875,16 +907,15 @@ class Enterprise(Aggregate):
 
     def reconfirm(self, *, application_id: str, programme: Programme, confirmed: bool, occurred_on: date,
                   actor: Actor, document: str) -> None:
-        """After a move to another province, the new province's deciding authority
-        confirms a provincial designation or ends it.  When the programme is the old
+        """After a move to another province (or into or out of a 计划单列市), the new
+        provincial-level deciding authority confirms a provincial designation or ends it.  When the programme is the old
         province's own (Liaoning's provincial little giant), the new province has no say:
         the programme's own authority decides, and a confirmation it gives keeps the
         designation to its term."""
         a = self.application(application_id)
-        if not a.under_reconfirmation:
-            raise RuleViolation("change", "reconfirm.not_pending",
-                                f"designation {a.id!r} is not under re-confirmation", field="application_id")
         t = programme.tier(a.tier)
+        # who may decide first (see recommend): a refusal of the wrong authority keeps its code
+        # once the designation is no longer pending (a resubmission, a second run of the demo)
         if region_covers(programme.jurisdiction, self.region):
             self._require_decider(actor, programme, t)
         elif actor.role != "authority" or actor.authority != programme.jurisdiction:
@@ -892,6 +923,9 @@ class Enterprise(Aggregate):
                                 f"the enterprise left {programme.key}'s jurisdiction {programme.jurisdiction}; "
                                 f"only authority {programme.jurisdiction} re-confirms or ends {a.id!r}",
                                 field="actor.authority")
+        if not a.under_reconfirmation:
+            raise RuleViolation("change", "reconfirm.not_pending",
+                                f"designation {a.id!r} is not under re-confirmation", field="application_id")
         self._reconfirmed(application_id=a.id, confirmed=confirmed, occurred_on=occurred_on, actor=actor,
                           document=document)
 

@@ -71,7 +71,7 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
-from domain.authority import allowed_commands, grants
+from domain.authority import acting_levels, allowed_commands, grants
 from domain.policy import PolicyBook
 from domain.values import Region, RegionCode
 from infra.nats import (
@@ -561,7 +561,8 @@ def _list(subjects: Iterable[str], indent: str) -> str:
 
 def _user(p: Principal, book: PolicyBook, ind: str) -> list[str]:
     perms = permissions_for(p, book)
-    what = p.kind if p.kind != "authority" else f"authority {p.authority} ({p.level})"
+    acting = "".join(f"; {lv} in {pid}" for pid, lv in acting_levels(p.authority, book).items()) if p.authority else ""
+    what = p.kind if p.kind != "authority" else f"authority {p.authority} ({p.level}{acting})"
     out = [f"{ind}# {p.name}: {what}{' — ' + p.description if p.description else ''}", f"{ind}{{"]
     if p.nkey:
         out.append(f"{ind}  nkey: {json.dumps(p.nkey)}")
@@ -647,6 +648,8 @@ def describe(principals: Principals, book: PolicyBook) -> list[dict[str, Any]]:
     for p in principals.principals:
         row: dict[str, Any] = {"name": p.name, "kind": p.kind, "authority": p.authority, "level": p.level,
                                "inbox_prefix": p.inbox_prefix}
+        if p.authority:  # the level it acts at where a programme says otherwise (a 计划单列市)
+            row["acts_at"] = acting_levels(p.authority, book)
         row["commands"] = {c: list(r) for c, r in grants(p.authority, book).items()} if p.authority else {}
         perms = permissions_for(p, book)
         row["permissions"] = msgspec.structs.asdict(perms)

@@ -5,7 +5,9 @@ It reproduces the Huludao (葫芦岛, 211400) row of docs/domain.md's "Figures f
 of :data:`DEMO_AS_OF` (2023-06-29), built the way the figures arise: yearly batches of
 applications going through recommendation, assessment, notice and approval from 2018 to
 2023, with reviews, lapses, a revocation, objections, withdrawals and rejections on the
-way.  Around it: Dalian (210200, with two enterprises moving in from Jilin and Hebei),
+way.  Around it: Dalian (210200) as of 2023-07-11, a 计划单列市 deciding its own 专精特新 and
+创新型 (:data:`DALIAN_FIGURES`: some 3,000 generated enterprises in yearly batches, two moving in
+from Jilin and Hebei),
 Qingdao (370200, the "131" programme), Hangzhou (330100, Zhejiang hidden champions and
 Hangzhou rewards) and events after 2026-04-01 judged by the 2026 rules.
 
@@ -15,7 +17,7 @@ Every command is a JSON-shaped dict that decodes with
 a rule at work); none of them writes anything, so none of them moves a figure.
 
 >>> script = demo_script()
->>> len(script) < 10000, script[0][0]["command"]
+>>> len(script) < 30000, script[0][0]["command"]
 (True, 'register')
 >>> sorted({e for _, e in script if e})[:3]
 ['apply.already_designated', 'apply.cooling_off', 'approve.notice_open']
@@ -86,9 +88,11 @@ def _tier(pid: str, tier: str, on: date) -> Tier:
     return _programme(pid, on).tier(tier)
 
 
-def _level_authority(level: str, region: str) -> str:
-    return {"national": "000000", "provincial": region[:2] + "0000", "municipal": region[:4] + "00",
-            "county": region}[level]
+def _level_authority(programme: str, on: date, level: str, region: str) -> str:
+    """Who acts at ``level`` for an enterprise in ``region``: the programme says
+    (``Programme.authority_for``; in the national programme a 计划单列市 such as Dalian
+    takes the province's part and its districts the city's)."""
+    return _programme(programme, on).authority_for(level, region)
 
 
 # ---------------------------------------------------------------------------- enterprises
@@ -209,8 +213,20 @@ HULUDAO: list[tuple[str, str, str, str, int]] = [
 LEGACY = ("HOLD", "葫芦岛市渤海密封件有限公司", "211421", "C3489", 4700)
 LEGACY_OVERRIDE = "葫芦岛市市场监督管理局《关于历史统一社会信用代码核验情况的说明》葫市监函〔2022〕17号"
 
-# Dalian counties: 210204 沙河口区, 210211 甘井子区, 210212 旅顺口区, 210213 金州区, 210281 瓦房店市
-DALIAN: list[tuple[str, str, str, str, int]] = [
+# Dalian (大连, 210200), a 计划单列市: in the national programme it decides its own 专精特新 and
+# 创新型 (on its districts' recommendations) and recommends little giants to MIIT.
+# Districts and counties: 210202 中山区, 210203 西岗区, 210204 沙河口区, 210211 甘井子区,
+# 210212 旅顺口区, 210213 金州区, 210214 普兰店区, 210224 长海县, 210281 瓦房店市, 210283 庄河市
+DALIAN_DISTRICTS: dict[str, tuple[str, int]] = {  # code -> (name, weight in the generated population)
+    "210202": ("中山区", 6), "210203": ("西岗区", 5), "210204": ("沙河口区", 9), "210211": ("甘井子区", 24),
+    "210212": ("旅顺口区", 7), "210213": ("金州区", 28), "210214": ("普兰店区", 6), "210224": ("长海县", 1),
+    "210281": ("瓦房店市", 9), "210283": ("庄河市", 5),
+}
+for _code, (_name, _) in DALIAN_DISTRICTS.items():  # the districts recommend: they act for the city
+    AUTHORITIES[_code] = (f"{_name}工业和信息化局" if _name.endswith("市") else f"大连市{_name}工业和信息化局",
+                          f"{_name[:2]}工信发")
+
+DALIAN: list[tuple[str, str, str, str, int]] = [  # the enterprises of the scenario (moves, revocation, ...)
     ("D01", "大连海创精密机械有限公司", "210213", "C3484", 28600),
     ("D02", "大连金港化工设备有限公司", "210211", "C3521", 33400),
     ("D03", "大连星海数控股份有限公司", "210204", "C3421", 61200),
@@ -220,6 +236,74 @@ DALIAN: list[tuple[str, str, str, str, int]] = [
     ("D07", "大连旅顺海洋食品有限公司", "210212", "C1362", 5400),
     ("D08", "大连瓦房店精密轴承有限公司", "210281", "C3451", 21300),
 ]
+
+# The generated Dalian population behind the report of 2023-07-11 (names, districts,
+# industries and revenues drawn by a seeded RNG; GB/T 4754-2017 classes with the words that
+# name such firms).  The report gives the four totals only; how they split over batches,
+# districts and industries is the demo's own (docs/domain.md, assumptions).
+_DL_INDUSTRIES: list[tuple[str, tuple[str, ...], int]] = [  # class, name words, weight
+    ("C3484", ("精密机械", "机械零部件", "传动机械"), 9), ("C3421", ("数控机床", "数控技术"), 5),
+    ("C3451", ("轴承", "精密轴承"), 6), ("C3521", ("化工装备", "石化设备"), 5), ("C3443", ("阀门", "流体控制"), 5),
+    ("C3734", ("船舶配套", "船用设备"), 5), ("C3737", ("海洋工程装备",), 2), ("C3525", ("模具",), 3),
+    ("C3670", ("汽车零部件",), 5), ("C3821", ("电气", "变压器"), 4), ("C3831", ("电线电缆",), 2),
+    ("C3984", ("电子元件", "电子科技"), 4), ("C3976", ("光电科技",), 2), ("C4014", ("仪器仪表", "测控技术"), 4),
+    ("C2614", ("化工", "精细化工"), 4), ("C2662", ("新材料", "专用化学品"), 4), ("C2720", ("医药", "制药"), 3),
+    ("C2761", ("生物科技", "生物工程"), 3), ("C1362", ("海洋食品", "水产食品"), 3), ("C3091", ("新材料科技",), 2),
+    ("C3491", ("机器人", "智能装备"), 4), ("C3599", ("环保设备",), 2), ("I6513", ("软件技术", "软件"), 7),
+    ("I6531", ("信息技术", "数据科技"), 4), ("M7320", ("检测技术",), 1), ("C3311", ("钢结构",), 1),
+]
+_DL_FIRST = "海金华恒瑞德鑫远宏星泰盛新凯佳利丰众科创博信益通龙润汇天达广隆嘉明"
+_DL_SECOND = "创港洋达源兴诚辉泰川航峰盛邦宇拓鼎程越铭翔睿联晟骏耀昊威"
+
+
+def _dalian_population() -> dict[str, list[tuple[str, str, str, str, int]]]:
+    """The generated Dalian enterprises by role, deterministic: (key, name, district, industry,
+    revenue 万元).  Revenues are such that every assessment of its tiers passes."""
+    rng = random.Random("cultivation-demo:dalian:2023-07-11")
+    districts = list(DALIAN_DISTRICTS)
+    dweights = [w for _, w in DALIAN_DISTRICTS.values()]
+    iweights = [w for _, _, w in _DL_INDUSTRIES]
+    taken = {name for _, name, _, _, _ in DALIAN}
+    roles = {role: n for role, n in DALIAN_COUNTS.items()}
+    out: dict[str, list[tuple[str, str, str, str, int]]] = {role: [] for role in roles}
+    i = 0
+    for role, n in roles.items():
+        for _ in range(n):
+            i += 1
+            district = rng.choices(districts, dweights)[0]
+            industry, words, _ = rng.choices(_DL_INDUSTRIES, iweights)[0]
+            place = {"210281": "瓦房店", "210283": "庄河", "210214": "普兰店", "210224": "长海"}.get(district, "大连")
+            while True:
+                brand = rng.choice(_DL_FIRST) + rng.choice(_DL_SECOND)
+                form = "股份有限公司" if rng.random() < 0.08 else "有限公司"
+                name = f"{place}{brand}{rng.choice(words)}{form}"
+                if name not in taken:
+                    taken.add(name)
+                    break
+            if role == "pooled":
+                revenue = rng.randint(800, 9000)
+            elif role == "innovative":
+                revenue = rng.randint(1200, 18000)
+            else:
+                revenue = rng.randint(3000, 65000)
+            out[role].append((f"DL{i:04d}", name, district, industry, revenue))
+    return out
+
+
+@cache
+def dalian_generated() -> tuple[str, ...]:
+    """The USCCs of the generated Dalian population, in the order generated (tests that
+    decide the demo one command at a time take a sample of them)."""
+    return tuple(_uscc(key, region) for rows in _dalian_population().values() for key, _, region, _, _ in rows)
+
+
+# How many generated enterprises play each part (with the eight scenario enterprises above,
+# these give the report's figures on 2023-07-11; _dalian says how)
+DALIAN_COUNTS: dict[str, int] = {
+    "s2018": 40, "s2019": 70, "s2020": 90, "s2021": 110, "s2022": 144,  # 专精特新 by batch (year approved)
+    "innovative": 832,  # 创新型, in three batches
+    "pooled": 1702,  # in the 专精特新培育库 only
+}
 # Qingdao: 370211 黄岛区, 370212 崂山区, 370214 城阳区, 370215 即墨区, 370281 胶州市, 370283 平度市
 QINGDAO: list[tuple[str, str, str, str, int]] = [
     ("Q01", "青岛海纳精密机械有限公司", "370211", "C3484", 23800),
@@ -384,6 +468,25 @@ JS20 = _batch("national", "specialized", "2020-08-10", ("2020-09-08",), "2020-10
               "吉工信发〔2020〕178号", "吉林省2020年专精特新中小企业拟认定名单公示")
 HS21 = _batch("national", "specialized", "2021-05-10", ("2021-06-08",), "2021-07-20", "2021-08-30", "2021-09-15",
               "冀工信企业〔2021〕228号", "河北省2021年专精特新中小企业拟认定名单公示")
+# Dalian, a 计划单列市: its own 专精特新 and 创新型 rounds under the national programme (dates and
+# document numbers are the demo's; docs/domain.md, assumptions)
+DL = "大连市"
+DS18 = _batch("national", "specialized", "2018-11-27", ("2018-12-03",), "2018-12-10", "2018-12-12", "2018-12-21",
+              "大工信发〔2018〕118号", f"{DL}2018年专精特新中小企业拟认定名单公示")
+DS19 = _batch("national", "specialized", "2019-08-12", ("2019-09-05",), "2019-10-15", "2019-10-30", "2019-11-12",
+              "大工信发〔2019〕186号", f"{DL}2019年专精特新中小企业拟认定名单公示")
+DS20 = _batch("national", "specialized", "2020-08-10", ("2020-09-08",), "2020-10-20", "2020-11-03", "2020-11-17",
+              "大工信发〔2020〕173号", f"{DL}2020年专精特新中小企业拟认定名单公示")
+DS21 = _batch("national", "specialized", "2021-08-09", ("2021-09-07",), "2021-10-19", "2021-11-02", "2021-11-16",
+              "大工信发〔2021〕201号", f"{DL}2021年专精特新中小企业拟认定名单公示")
+DS22 = _batch("national", "specialized", "2022-08-08", ("2022-09-06",), "2022-10-18", "2022-11-01", "2022-11-15",
+              "大工信发〔2022〕214号", f"{DL}2022年专精特新中小企业拟认定名单公示")
+DN22 = _batch("national", "innovative", "2022-07-01", ("2022-07-25",), "2022-08-22", "2022-09-01", "2022-09-13",
+              "大工信发〔2022〕151号", f"{DL}2022年第一批创新型中小企业拟公告名单公示")
+DN22B = _batch("national", "innovative", "2022-10-10", ("2022-10-28",), "2022-11-15", "2022-11-22", "2022-12-02",
+               "大工信发〔2022〕238号", f"{DL}2022年第二批创新型中小企业拟公告名单公示")
+DN23 = _batch("national", "innovative", "2023-02-06", ("2023-02-24",), "2023-03-14", "2023-03-21", "2023-04-03",
+              "大工信发〔2023〕52号", f"{DL}2023年第一批创新型中小企业拟公告名单公示")
 # Zhejiang / Hangzhou
 ZS20 = _batch("national", "specialized", "2020-07-01", ("2020-07-30",), "2020-09-10", "2020-09-25", "2020-10-15",
               "浙经信企业〔2020〕140号", "浙江省2020年专精特新中小企业拟认定名单公示")
@@ -478,12 +581,13 @@ class _Builder:
         dates = dict(zip(levels, b.recommend))
         for lv in [level] if level else levels:
             d = on or dates[lv]
-            code = who or _level_authority(lv, ent.region_on(d))
+            code = who or _level_authority(b.programme, d, lv, ent.region_on(d))
             self.ecmd("recommend", ent, d, authority(code), expect, application_id=app,
                       document=_doc(code, d, 10 + self.seq() % 90))
 
     def decider(self, ent: Ent, b: Batch, on: date) -> dict[str, str]:
-        return authority(_level_authority(_tier(b.programme, b.tier, on).deciding_level, ent.region_on(on)))
+        return authority(_level_authority(b.programme, on, _tier(b.programme, b.tier, on).deciding_level,
+                                          ent.region_on(on)))
 
     def assess(self, ent: Ent, b: Batch, app: str, *, on: date | None = None, expect: str | None = None,
                **override: Any) -> None:
@@ -538,7 +642,7 @@ class _Builder:
     def review(self, ent: Ent, programme: str, tier: str, app: str, on: date, passed: bool = True,
                expect: str | None = None, doc: str | None = None) -> None:
         t = _tier(programme, tier, on)
-        code = _level_authority(t.deciding_level, ent.region_on(on))
+        code = _level_authority(programme, on, t.deciding_level, ent.region_on(on))
         self.ecmd("review", ent, on, authority(code), expect, application_id=app, passed=passed,
                   document=doc or f"{_doc(code, on, 100 + self.seq() % 150)}（复核{'通过' if passed else '未通过'}）")
         if expect is None and passed:
@@ -573,8 +677,11 @@ class _Builder:
     def file_all(self, last_year: int = 2025) -> None:
         """Yearly data (年度数据更新): every enterprise holding a designation at the end of a
         year files that year's data in the spring after, by the deadline unless told."""
+        by_key: dict[str, list[_Held]] = {}
+        for (k, _), h in self.held.items():
+            by_key.setdefault(k, []).append(h)
         for key, ent in self.ents.items():
-            helds = [h for (k, _), h in self.held.items() if k == key]
+            helds = by_key.get(key, [])
             for year in range(2016, last_year + 1):
                 end = date(year, 12, 31)
                 # held from its approval (Liaoning's validity starts the next January): rule 4 on those dates
@@ -583,8 +690,8 @@ class _Builder:
                     continue
                 if (key, year) in self.filing_skips:
                     continue
-                h = sum(map(ord, key)) % 40
-                on = self.filing_dates.get((key, year), date(year + 1, 3, 10) + timedelta(days=h + year % 5))
+                spread = sum(map(ord, key)) % 40
+                on = self.filing_dates.get((key, year), date(year + 1, 3, 10) + timedelta(days=spread + year % 5))
                 self.file_data(ent, year, on)
 
     def script(self) -> list[tuple[Cmd, str | None]]:
@@ -925,11 +1032,100 @@ def _huludao(b: _Builder) -> None:
 
 
 def _dalian(b: _Builder) -> None:
+    """Dalian on 2023-07-11 (the report): 73 national little giants, 435 专精特新 and 833 创新型
+    valid, 2,950 enterprises in the 专精特新培育库 — built by batches, with lapses and renewals.
+
+    专精特新 valid on 2023-07-11: the 2018 and 2019 rounds as far as renewed by review (32 and
+    55 of the generated, with D01 and D03), the 2020-2022 rounds (90, 110 with D08, 144), and
+    D04, moved in from Jilin and re-confirmed by Dalian: 435.  Little giants (batches 1-4; the
+    5th is announced on 2023-07-24): 7 of batch 1 renewed, 14 + D03 (D02 revoked), 22 + D01, 28:
+    73.  创新型: 300 + D06, 230, 302 + D07, one revoked: 833.  The pool: every generated
+    enterprise and D06, D07, less 40 removed: 2,950."""
     e = b.e
     ln = authority("210000")
+    dl = authority("210200")
     miit = authority("000000")
+    pop = _dalian_population()
+    for rows in pop.values():
+        b.add(rows)
+    keys = {role: [row[0] for row in rows] for role, rows in pop.items()}
+    spec = {"s2018": DS18, "s2019": DS19, "s2020": DS20, "s2021": DS21, "s2022": DS22}
+
+    # -- 专精特新, decided by Dalian on its districts' recommendation ------------------------
+    for role, batch in spec.items():
+        for i, k in enumerate(keys[role]):
+            app = f"zjtx-{batch.approve.year}"
+            if role == "s2020" and i == 0:  # Liaoning does not decide for a Dalian enterprise
+                ent = e(k)
+                b.apply(ent, batch, app)
+                b.recommend(ent, batch, app)
+                b.assess(ent, batch, app)
+                b.notice(ent, batch, app)
+                b.approve(ent, batch, app, who=ln, expect="authority.not_covering")
+                b.approve(ent, batch, app)
+            else:
+                b.designate(e(k), batch, app)
+    # reviews: of 2018's 40, 32 pass, 2 fail, 6 are never reviewed; of 2019's 70, 55 pass, 2 fail
+    for role, first_day, passing in (("s2018", date(2021, 8, 30), 32), ("s2019", date(2022, 7, 4), 55)):
+        app = f"zjtx-{spec[role].approve.year}"
+        for i, k in enumerate(keys[role][:passing + 2]):
+            passed = i < passing
+            failed = f"大工信函〔{first_day.year}〕{60 + i}号（复核未通过：研发投入占比低于3%）"
+            b.review(e(k), "national", "specialized", app, first_day + timedelta(days=i % 25), passed=passed,
+                     doc=None if passed else failed)
+
+    # -- 专精特新"小巨人": Dalian recommends to MIIT (batches 1-5) --------------------------
+    s18, s19, s20, s21 = (keys[r] for r in ("s2018", "s2019", "s2020", "s2021"))
+    giants = {L1: s18[:8], L2: s18[8:14] + s19[:8], L3: s18[14:20] + s19[8:24], L4: s19[24:34] + s20[:18],
+              L5: s20[18:24] + s21[:6]}
+    for batch, ks in giants.items():
+        app = f"xjr-{batch.approve.year}"
+        for i, k in enumerate(ks):
+            if batch is L4 and i == 0:  # not the district, not Liaoning: Dalian recommends to MIIT
+                ent = e(k)
+                b.apply(ent, batch, app)
+                b.recommend(ent, batch, app, who=ent.region, expect="recommend.wrong_level")
+                b.recommend(ent, batch, app, who="210000", expect="recommend.not_covering")
+                b.recommend(ent, batch, app)
+                b.assess(ent, batch, app)
+                b.notice(ent, batch, app)
+                b.approve(ent, batch, app)
+            else:
+                b.designate(e(k), batch, app)
+    for i, k in enumerate(giants[L1][:7]):  # the 8th lets it lapse on 2022-06-06
+        b.review(e(k), "national", "little_giant", "xjr-2019", date(2022, 3, 14) + timedelta(days=i))
+
+    # -- 创新型中小企业, decided by Dalian ----------------------------------------------------
+    inn = keys["innovative"]
+    for batch, ks in ((DN22, inn[:300]), (DN22B, inn[300:530]), (DN23, inn[530:])):
+        app = "cxx-2023" if batch is DN23 else ("cxx-2022b" if batch is DN22B else "cxx-2022")
+        for k in ks:
+            b.designate(e(k), batch, app)
+    revoked = e(inn[-1])  # false material found after the announcement: Dalian revokes, Liaoning cannot
+    b.ecmd("revoke", revoked, date(2023, 5, 16), ln, "authority.not_covering", application_id="cxx-2023",
+           reason="false_material", document="辽工信发〔2023〕88号")
+    b.ecmd("revoke", revoked, date(2023, 5, 16), dl, application_id="cxx-2023", reason="false_material",
+           document="大工信发〔2023〕97号（撤销：申报材料知识产权数据不实）")
+    b.held[(revoked.key, "cxx-2023")].ended_on = date(2023, 5, 16)
+
+    # -- the 专精特新培育库: yearly admissions by Dalian, some removals ------------------------
+    admitted = {date(2019, 5, 20): s18 + s19 + keys["pooled"][:420], date(2020, 5, 18): s20 + keys["pooled"][420:800],
+                date(2021, 5, 17): s21 + keys["pooled"][800:1150],
+                date(2022, 5, 16): keys["s2022"] + inn[:530] + keys["pooled"][1150:1450],
+                date(2022, 11, 21): inn[530:], date(2023, 4, 17): keys["pooled"][1450:]}
+    for on, ks in admitted.items():
+        for k in ks:
+            b.ecmd("admit_to_pool", e(k), on, dl, programme="national", tier="specialized",
+                   document=f"大工信发〔{on.year}〕{20 + on.month}号（{on.year}年专精特新中小企业培育库入库名单）")
+    for i, k in enumerate(keys["pooled"][:40]):
+        on = date(2022, 12, 12) if i < 25 else date(2023, 6, 19)
+        b.ecmd("remove_from_pool", e(k), on, dl, programme="national", tier="specialized",
+               reason="企业注销" if i % 5 == 0 else "连续两年未更新数据，不再符合入库条件",
+               document=f"大工信发〔{on.year}〕{140 + on.month}号（培育库动态调整）")
+
+    # -- the scenario enterprises -------------------------------------------------------
     for k in ("D01", "D02", "D03"):
-        b.designate(e(k), S1, "zjtx-2019")
+        b.designate(e(k), DS19, "zjtx-2019")
     for i, k in enumerate(("D01", "D03")):
         b.review(e(k), "national", "specialized", "zjtx-2019", date(2022, 8, 1) + timedelta(days=3 * i))
     for k in ("D02", "D03"):
@@ -949,14 +1145,16 @@ def _dalian(b: _Builder) -> None:
            reason="国家级“小巨人”资格因重大安全事故被撤销，追回奖励资金", document="辽财企〔2023〕38号")
     b.apply(e("D02"), R5, "cp-2023-1", product="D02-P1")
     b.recommend(e("D02"), R5, "cp-2023-1", expect="recommend.barred")  # the application stays with the city
-    # D04 moves from Changchun (Jilin) to Dalian: the province re-confirms its 专精特新
+    # D04 moves from Changchun (Jilin) into Dalian: Dalian, not Liaoning, re-confirms its 专精特新
     d04 = e("D04")
     b.designate(d04, JS20, "zjtx-2020")
     b.ecmd("report_change", d04, date(2022, 8, 15), d04.self_actor(date(2022, 8, 15)), kind="relocation",
            changed_on="2022-06-30", new_region="210213", document="大连金普新区市场监督管理局迁入登记通知书")
     d04.moves.append((date(2022, 8, 15), "210213"))
-    b.ecmd("reconfirm", d04, date(2022, 10, 20), ln, application_id="zjtx-2020", confirmed=True,
-           document="辽工信函〔2022〕156号（迁入企业专精特新资格确认）")
+    b.ecmd("reconfirm", d04, date(2022, 10, 20), ln, "authority.not_covering", application_id="zjtx-2020",
+           confirmed=True, document="辽工信函〔2022〕156号")
+    b.ecmd("reconfirm", d04, date(2022, 10, 20), dl, application_id="zjtx-2020", confirmed=True,
+           document="大工信函〔2022〕156号（迁入企业专精特新资格确认）")
     b.review(d04, "national", "specialized", "zjtx-2020", date(2023, 9, 12))
     # D05 moves from Shijiazhuang (Hebei): not re-confirmed, its designation ends
     d05 = e("D05")
@@ -964,18 +1162,18 @@ def _dalian(b: _Builder) -> None:
     b.ecmd("report_change", d05, date(2023, 2, 20), d05.self_actor(date(2023, 2, 20)), kind="relocation",
            changed_on="2023-01-05", new_region="210211", document="大连市甘井子区市场监督管理局迁入登记通知书")
     d05.moves.append((date(2023, 2, 20), "210211"))
-    b.ecmd("reconfirm", d05, date(2023, 4, 18), ln, application_id="zjtx-2021", confirmed=False,
-           document="辽工信函〔2023〕71号（迁入后主导产品变更，不予确认）")
+    b.ecmd("reconfirm", d05, date(2023, 4, 18), dl, application_id="zjtx-2021", confirmed=False,
+           document="大工信函〔2023〕71号（迁入后主导产品变更，不予确认）")
     b.held[("D05", "zjtx-2021")].ended_on = date(2023, 4, 18)
-    b.ecmd("reconfirm", d05, date(2023, 5, 8), ln, "reconfirm.not_pending", application_id="zjtx-2021",
-           confirmed=True, document="辽工信函〔2023〕80号")
-    b.designate(e("D06"), N1, "cxx-2022")
+    b.ecmd("reconfirm", d05, date(2023, 5, 8), dl, "reconfirm.not_pending", application_id="zjtx-2021",
+           confirmed=True, document="大工信函〔2023〕80号")
+    b.designate(e("D06"), DN22, "cxx-2022")
     b.designate(e("D07"), R3, "cp-2021-1", product="D07-P1")
-    b.designate(e("D07"), N2, "cxx-2023")
-    b.designate(e("D08"), S3, "zjtx-2021")
+    b.designate(e("D07"), DN23, "cxx-2023")
+    b.designate(e("D08"), DS21, "zjtx-2021")
     b.designate(e("D08"), P4, "ln-xjr-2022")
     for k in ("D06", "D07"):
-        b.ecmd("admit_to_pool", e(k), date(2023, 3, 20), authority("210200"), programme="national",
+        b.ecmd("admit_to_pool", e(k), date(2023, 3, 20), dl, programme="national",
                tier="specialized", document="大工信发〔2023〕12号（专精特新中小企业培育库）")
 
 
@@ -1255,6 +1453,16 @@ HULUDAO_FIGURES: list[tuple[dict[str, str], int]] = [
     ({"tier": "innovative", "level": "provincial", "region": "211400", "programme": "national"}, 33),
 ]
 
+# Dalian's report of 2023-07-11, the four figures as the CLI asks them
+# (`cultivation pool --tier little_giant --level national --region 210200 --as-of 2023-07-11`, ...)
+DALIAN_AS_OF = "2023-07-11"
+DALIAN_FIGURES: list[tuple[dict[str, str], int]] = [
+    ({"tier": "little_giant", "level": "national", "region": "210200", "as_of": DALIAN_AS_OF}, 73),
+    ({"tier": "specialized", "level": "provincial", "region": "210200", "as_of": DALIAN_AS_OF}, 435),
+    ({"tier": "innovative", "region": "210200", "as_of": DALIAN_AS_OF}, 833),
+    ({"stage": "pooled", "tier": "specialized", "region": "210200", "as_of": DALIAN_AS_OF}, 2950),  # 近3000户
+]
+
 # Pool queries (keyword arguments of services.queries.pool_items: ReadModel.pool, .pooled with
 # "stage": "pooled", .designated with "count": "ever" or "new"; "count": "batches" counts the
 # batches, services.queries.count_of; "as_of" defaults to DEMO_AS_OF) and the counts they must give.  Queries name their
@@ -1288,14 +1496,21 @@ EXPECTED: list[tuple[dict, int]] = [
     ({"stage": "pooled", "tier": "specialized", "region": "211400", "as_of": "2022-06-30"}, 16),
     ({"stage": "pooled", "tier": "little_giant", "region": "211400"}, 8),
     ({"stage": "pooled", "tier": "innovative", "region": "211400"}, 6),
-    ({"stage": "pooled", "tier": "specialized", "region": "210200"}, 2),
     ({"stage": "pooled", "tier": "product", "region": "370200", "programme": "qingdao"}, 6),
-    # Dalian: a revoked little giant, a re-confirmed and an ended designation after moving in
-    ({"tier": "specialized", "level": "provincial", "region": "210200"}, 4),
-    ({"tier": "little_giant", "level": "national", "region": "210200", "programme": "national"}, 2),
-    ({"tier": "innovative", "region": "210200", "programme": "national"}, 2),
-    ({"tier": "little_giant", "level": "provincial", "region": "210200"}, 1),
-    ({"tier": "specialized", "level": "provincial", "region": "210000"}, 40),
+    # Dalian, the report of 2023-07-11 (a 计划单列市: Dalian decides its own 专精特新 and 创新型 and
+    # recommends its little giants to MIIT; the pool is the 专精特新培育库)
+    *DALIAN_FIGURES,
+    # Dalian through the years: the 2018 round lapsed unless renewed, batch 1 of the little giants
+    # renewed but one, the 5th batch announced after the report; Liaoning's own little giant
+    ({"tier": "specialized", "level": "provincial", "region": "210200", "as_of": "2021-12-31"}, 306),
+    ({"tier": "little_giant", "level": "national", "region": "210200", "as_of": "2022-06-30"}, 46),
+    ({"tier": "little_giant", "level": "national", "region": "210200", "as_of": "2023-07-31"}, 85),
+    ({"tier": "innovative", "region": "210200", "as_of": "2022-12-31"}, 531),
+    ({"stage": "pooled", "tier": "specialized", "region": "210200", "as_of": "2022-06-30"}, 2434),
+    ({"tier": "little_giant", "level": "provincial", "region": "210200", "as_of": "2023-07-11"}, 1),
+    ({"tier": "specialized", "region": "210213", "as_of": "2023-07-11"}, 120),  # 金州区
+    # the province as a region holds Dalian's enterprises too (Huludao's 36, Dalian's 435)
+    ({"tier": "specialized", "level": "provincial", "region": "210000"}, 471),
     # Qingdao "131": the report of 2017-06-27, ever designated by the end of 2016 (count "ever":
     # subjects with an approval on or before the date; "batches": batches that announced approvals)
     ({"tier": "product", "region": "370200", "programme": "qingdao", "as_of": "2016-12-31", "count": "ever"}, 798),
@@ -1329,5 +1544,5 @@ EXPECTED: list[tuple[dict, int]] = [
     ({"tier": "hidden_champion", "region": "330100", "programme": "zhejiang"}, 1),
     ({"tier": "innovative", "region": "330100", "programme": "national"}, 2),
     # the whole country, as far as the demo goes
-    ({"tier": "little_giant", "level": "national", "programme": "national"}, 8),
+    ({"tier": "little_giant", "level": "national", "programme": "national"}, 79),
 ]

@@ -631,15 +631,14 @@ class _Engine:
             a = self._actors[key] = {"authority": code, "person": person + desk}
         return a
 
-    @staticmethod
-    def level_code(level: str, region: str) -> str:
-        if level == "national":
-            return "000000"
-        if level == "provincial":
-            return region[:2] + "0000"
-        if level == "municipal":
-            return region[:4] + "00"
-        return region
+    def authorities(self, o: int | None = None) -> Programme:
+        """The national rule version that says who acts at which level on day ``o`` (default:
+        the day being simulated): ``Programme.authority_for`` / ``authority_level`` / ``covers``,
+        so a 计划单列市 decides for its own enterprises."""
+        return self.nat(self.last if o is None else o) or self._versions["national"][1][-1]
+
+    def level_code(self, level: str, region: str) -> str:
+        return self.authorities().authority_for(level, region)
 
     def decider(self, tier: str, region: str) -> dict[str, str]:
         return self.actor(self.level_code(_LEVEL[tier], region))
@@ -779,17 +778,16 @@ class _Engine:
                 return "ladder.excluded"
         return None
 
-    def check_decider(self, ent: _Ent, t: Tier, code: str) -> str | None:
-        level = ("national" if code == "000000" else "provincial" if code[2:] == "0000"
-                 else "municipal" if code[4:] == "00" else "county")
-        if level != t.deciding_level:
+    def check_decider(self, ent: _Ent, t: Tier, code: str, o: int) -> str | None:
+        p = self.authorities(o)
+        if p.authority_level(code) != t.deciding_level:
             return "authority.wrong_level"
-        if not _covers(code, ent.region):
+        if not p.covers(code, ent.region):
             return "authority.not_covering"
         return None
 
     def check_approve(self, ent: _Ent, a: _App, t: Tier, code: str, o: int, document: str) -> str | None:
-        wrong = self.check_decider(ent, t, code)
+        wrong = self.check_decider(ent, t, code, o)
         if wrong:
             return wrong
         if any(lv.value not in a.recs for lv in t.recommend_levels):
@@ -1523,7 +1521,8 @@ class _Engine:
             ent.listed = True
         elif kind == "relocation":
             new = fields["new_region"]
-            if new[:2] != ent.region[:2]:
+            p = self.authorities(o)  # another provincial-level authority: another province, or a 计划单列市
+            if p.authority_for("provincial", new) != p.authority_for("provincial", ent.region):
                 for a in ent.apps.values():
                     if a.level != "national" and a.valid_on(o):
                         a.reconf = True
@@ -1744,8 +1743,8 @@ class _Engine:
                 self.emit(o, "assess", self.decider(a.tier, ent.region), "assess.not_recommended", uscc=ent.uscc,
                           application_id=a.id, **body)
         elif kind == "county_recommends":
-            if a.status == "applied":
-                code = self.check_recommend(ent, a, t, "county", o)
+            if a.status == "applied":  # a county, or a district of a 计划单列市 (municipal there: no fault)
+                code = self.check_recommend(ent, a, t, self.authorities(o).authority_level(ent.region), o)
                 if code:
                     self.emit(o, "recommend", self.actor(ent.region), code, uscc=ent.uscc, application_id=a.id)
         elif kind == "notice_failed":
@@ -1757,7 +1756,7 @@ class _Engine:
             code = self.level_code(_LEVEL[a.tier], ent.region)
             document = self._approval_doc(a, ent.region, o)
             if kind == "approve_wrong_level":
-                code = ent.region[:4] + "00" if code != "000000" else ent.region[:2] + "0000"
+                code = self.level_code("municipal" if code != "000000" else "provincial", ent.region)
             elif kind == "approve_not_covering":
                 others = [p.code for p in PROVINCES if p.code != code]
                 code = others[_crc(ent.i, a.id) % len(others)]

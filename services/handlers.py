@@ -109,9 +109,12 @@ def file_yearly_data(cmd: c.FileYearlyData, ctx: Context) -> list[Aggregate]:
 def report_change(cmd: c.ReportChange, ctx: Context) -> list[Aggregate]:
     ctx.check_known(cmd.programme)
     ent = ctx.enterprise(cmd.uscc)
+    # each designation's programme says who its provincial-level authority is (计划单列市)
+    held = sorted({a.programme for a in ent.designations()})
     ent.report_change(programme=ctx.in_force(cmd.programme, cmd.occurred_on), kind=cmd.kind,
                       changed_on=cmd.changed_on, new_name=cmd.new_name, new_region=cmd.new_region,
-                      counterpart_uscc=cmd.counterpart_uscc, **_envelope(cmd))
+                      counterpart_uscc=cmd.counterpart_uscc,
+                      programmes={pid: ctx.in_force(pid, cmd.occurred_on) for pid in held}, **_envelope(cmd))
     return [ent]
 
 

@@ -34,8 +34,7 @@ def cli(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
 def demo_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     home = tmp_path_factory.mktemp("demo-home")
     ledger = Ledger(db=str(home / "ledger.db"))
-    try:
-        # the demo's refused commands each get the refusal they must (tests/integration/test_demo.py)
+    try:  # in batches, as `cultivation demo` loads it (the demo's refused commands are refused in them)
         ledger.handle_many([c.convert_command(obj) for obj, _ in demo_script()])
     finally:
         ledger.close()

@@ -167,6 +167,52 @@ def test_province_decides_provincial_tiers_and_miit_approves_little_giants(serve
     asyncio.run(go())
 
 
+def test_dalian_a_provincial_level_city_decides_and_recommends_to_miit_liaoning_cannot(served: Served) -> None:
+    """计划单列市: Dalian's account publishes the national programme's provincial commands and
+    the domain accepts them for a Dalian enterprise; its district recommends; Liaoning's
+    account still carries approve (it decides for the rest of Liaoning), but the domain
+    refuses it for Dalian's enterprises."""
+    uscc = new_uscc("210213")
+
+    async def go() -> None:
+        async with Client(served, "jinzhou") as district, Client(served, "dalian") as dalian, \
+                Client(served, "liaoning") as province, Client(served, "miit") as miit:
+            await ok(district, "register", "210213", uscc=uscc, name="大连金州测试机械", occurred_on="2019-01-02")
+            await ok(district, "apply", "210213", uscc=uscc, application_id="sp", programme="national",
+                     tier="specialized", occurred_on="2019-03-01")
+            await ok(district, "recommend", "210213", uscc=uscc, application_id="sp", occurred_on="2019-04-01")
+            # Liaoning's approve reaches the ledger, which refuses it for a Dalian enterprise
+            refused = await province.send(subject("210000", "assess"),
+                                          cmd("assess", "210000", uscc=uscc, application_id="sp", score=80,
+                                              occurred_on="2019-05-01"))
+            assert refused["ok"] is False and refused["error"]["code"] == "authority.not_covering", refused
+            await ok(dalian, "assess", "210200", uscc=uscc, application_id="sp", score=80, occurred_on="2019-05-01")
+            await ok(dalian, "open_notice", "210200", uscc=uscc, application_id="sp", occurred_on="2019-05-02")
+            reply = await ok(dalian, "approve", "210200", uscc=uscc, application_id="sp", occurred_on="2019-05-20",
+                             document="大工信发〔2019〕1号")
+            assert [e["type"] for e in reply["events"]] == ["Approved"]
+            # the little giant: Dalian recommends to MIIT, Liaoning cannot
+            await ok(district, "apply", "210213", uscc=uscc, application_id="lg", programme="national",
+                     tier="little_giant", occurred_on="2019-06-01")
+            refused = await province.send(subject("210000", "recommend"),
+                                          cmd("recommend", "210000", uscc=uscc, application_id="lg",
+                                              occurred_on="2019-06-10"))
+            assert refused["ok"] is False and refused["error"]["code"] == "recommend.not_covering", refused
+            await ok(dalian, "recommend", "210200", uscc=uscc, application_id="lg", occurred_on="2019-06-10")
+            await ok(miit, "assess", "000000", uscc=uscc, application_id="lg", occurred_on="2019-07-01",
+                     indicators={"niche_years": 5, "main_business_bp": 8000, "debt_ratio_bp": 5000})
+            # a district has no decision on the bus at all; Dalian grants no scheme
+            await district.refused_publish(subject("210213", "approve"),
+                                           cmd("approve", "210213", uscc=uscc, application_id="sp",
+                                               occurred_on="2019-05-20", document="x"))
+            await dalian.refused_publish(subject("210200", "grant_reward"),
+                                         cmd("grant_reward", "210200", uscc=uscc, reward_id="r",
+                                             programme="liaoning", scheme="new_national_little_giant",
+                                             amount_fen=1, occurred_on="2019-08-01"))
+
+    asyncio.run(go())
+
+
 async def _wait_for_key(kv: Any, prefix: str, timeout: float = 30) -> list[str]:
     deadline = time.monotonic() + timeout
     while True:
@@ -431,7 +477,7 @@ def test_serve_never_prints_a_password(tmp_path: Path) -> None:
     finally:
         assert s.stop() == 0, s.output()
     out = s.output()
-    assert "with permissions for 8 principals, as user ledger" in out
+    assert "with permissions for 9 principals, as user ledger" in out
     config = (s.home / "nats" / "authorization.conf").read_text()
     assert "password: $CULTIVATION_PW_HULUDAO" in config and f"password: ${LEDGER_ENV}" in config
     server_log = (s.home / "nats" / "nats-server.log").read_text()
@@ -541,6 +587,8 @@ COMMON = set(ANY_AUTHORITY)
 @pytest.mark.parametrize("code, more, never", [
     ("211402", set(), {"recommend", "approve", "assess", "grant_reward"}),  # county (Lianshan)
     ("211400", {"recommend", "reject"}, {"approve", "assess", "revoke", "grant_reward"}),  # city (Huludao)
+    ("210200", {"recommend", "reject", *DECIDING}, {"grant_reward", "claw_back"}),  # Dalian, a 计划单列市
+    ("210213", {"recommend", "reject"}, {"approve", "assess", "grant_reward"}),  # a Dalian district
     ("330100", {"recommend", "reject", "grant_reward", "claw_back"}, {"approve"}),  # Hangzhou grants its schemes
     ("370200", {"recommend", "reject", *DECIDING, "grant_reward", "claw_back"}, set()),  # Qingdao's own programme
     ("210000", {"recommend", "reject", *DECIDING, "grant_reward", "claw_back"}, set()),  # Liaoning
@@ -718,15 +766,20 @@ def test_the_domain_refuses_decisions_outside_the_actors_region(script: Any) -> 
                           occurred_on="2019-01-02", actor="210202").code == "register.not_covering"
     assert script.refused("file_yearly_data", uscc=uscc, data_year=2018, occurred_on="2019-03-02",
                           actor="210202").code == "authority.not_covering"
-    # another city of the same province cannot recommend it; another province cannot decide on it
+    # another city of the same province cannot recommend it; another province cannot decide on it;
+    # Dalian, a 计划单列市, acts at provincial level: not a recommender of 专精特新
     assert script.refused("recommend", uscc=uscc, application_id="sp", occurred_on="2019-04-01",
-                          actor="210200").code == "recommend.not_covering"
+                          actor="211300").code == "recommend.not_covering"
+    assert script.refused("recommend", uscc=uscc, application_id="sp", occurred_on="2019-04-01",
+                          actor="210200").code == "recommend.wrong_level"
     script.ok("recommend", uscc=uscc, application_id="sp", occurred_on="2019-04-01", actor="211400")
     assert script.refused("assess", uscc=uscc, application_id="sp", score=80, occurred_on="2019-05-01",
                           actor="330000").code == "authority.not_covering"
-    # Qingdao decides its own programme's tiers, not the national ones
+    # Qingdao decides its own programme's tiers, and the national ones of its own enterprises only
     assert script.refused("assess", uscc=uscc, application_id="sp", score=80, occurred_on="2019-05-01",
-                          actor="370200").code == "authority.wrong_level"
+                          actor="370200").code == "authority.not_covering"
+    assert script.refused("assess", uscc=uscc, application_id="sp", score=80, occurred_on="2019-05-01",
+                          actor="210200").code == "authority.not_covering"  # nor does Dalian decide for Huludao
     # an auditor is no authority, whatever code it names
     auditor = {"authority": "210000", "person": "审计厅", "role": "auditor"}
     error = script.refused("assess", uscc=uscc, application_id="sp", score=80, occurred_on="2019-05-01",

@@ -22,9 +22,13 @@ def _outcome(result: Any) -> tuple[str, Any]:
 
 
 def test_batches_decide_exactly_as_one_at_a_time(tmp_path: Path) -> None:
-    from scenarios.demo import demo_script
+    from scenarios.demo import dalian_generated, demo_script
 
-    cmds = [c.convert_command(obj) for obj, _ in demo_script()]
+    # one at a time costs a commit each: the demo without most of Dalian's generated
+    # population (every 15th of its enterprises stays, some of every part)
+    generated = dalian_generated()
+    skip = set(generated) - set(generated[::15])
+    cmds = [c.convert_command(obj) for obj, _ in demo_script() if obj.get("uscc") not in skip]
     one = Ledger(db=str(tmp_path / "one.db"))
     singles = []
     for cmd in cmds:

@@ -133,10 +133,14 @@ def test_the_ladder_authorities_and_rule_versions(national_sample: tuple[list, S
     stream, _ = national_sample
     book = load_policy_book()
     tier_of: dict[tuple[str, str], str] = {}
+    cities_decided: set[str] = set()
+    region_of: dict[str, str] = {}
     for cmd, code in stream:
         if code is not None:
             continue
         name, day = cmd["command"], cmd["occurred_on"]
+        if name == "register" or (name == "report_change" and cmd.get("new_region")):
+            region_of[cmd["uscc"]] = cmd.get("new_region") or cmd["region"]
         if name == "apply":
             tier_of[(cmd["uscc"], cmd["application_id"])] = cmd["tier"]
             if cmd["tier"] == "innovative":
@@ -145,16 +149,22 @@ def test_the_ladder_authorities_and_rule_versions(national_sample: tuple[list, S
         tier = tier_of.get((cmd["uscc"], cmd.get("application_id", "")))
         if tier is None:
             continue
-        t = book.in_force("national", date.fromisoformat(day)).tier(tier)
+        programme = book.in_force("national", date.fromisoformat(day))
+        t = programme.tier(tier)
         authority = cmd["actor"]["authority"]
-        level = ("national" if authority == "000000" else "provincial" if authority.endswith("0000")
-                 else "municipal" if authority.endswith("00") else "county")
+        level = programme.authority_level(authority)  # a 计划单列市 acts at provincial level, its districts municipal
+        if name in ("recommend", "assess", "open_notice", "approve", "review", "revoke"):
+            in_city = programme.provincial_level_city(region_of[cmd["uscc"]])
+            if in_city and level == "provincial":
+                assert authority == in_city, ("the province acts for an enterprise of a 计划单列市", name, authority)
+                cities_decided.add(in_city)
         if name == "recommend":
             assert [lv.value for lv in t.recommend_levels] == [level], (tier, authority)
         elif name in ("assess", "open_notice", "approve", "review", "revoke"):
             assert level == t.deciding_level.value, (name, tier, authority)
         if name == "approve":
             assert cmd["document"], "an approval names its 文号"
+    assert cities_decided, "no 计划单列市 decided or recommended for its enterprises in the sample"
     # rewards: caps and yearly budgets of the schemes in force
     spent: Counter[tuple[str, str, int]] = Counter()
     for cmd, code in stream:

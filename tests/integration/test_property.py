@@ -213,7 +213,9 @@ def check_enterprise(ent: Enterprise, events: list[Any], book: PolicyBook, ledge
         assert app.notice_from is not None and app.notice_from <= ev.occurred_on
         assert all(s == "dismissed" for s in app.objections.values()), app.objections
         assert ev.document, "approval without a document"
-        assert ev.actor.level == tier.deciding_level.value
+        # the level it acts at in the programme (a 计划单列市 such as Qingdao: provincial in the national one)
+        assert book.in_force(app.programme, ev.occurred_on).authority_level(ev.actor.authority) \
+            == tier.deciding_level.value
         assert (ev.valid_from, ev.valid_until) == tier.validity(ev.occurred_on)
         if app.revoked_on is not None:
             assert app.revocation_reason in REVOCATION_REASONS
@@ -361,7 +363,9 @@ class Run:
         app = ent.applications.get(app_id) if ent else None
         tier = self.programme_tier(app.programme, app.tier) if app else None
         region = self.region_of(u)
-        return authority_of(tier.deciding_level.value, region) if tier else province(region)
+        if app is None or tier is None:
+            return province(region)
+        return self.ledger.policy.in_force(app.programme, self.today).authority_for(tier.deciding_level.value, region)
 
     def assessment(self, tier: Tier | None, passing: bool) -> dict[str, Any]:
         if tier is None or not passing:
@@ -568,12 +572,13 @@ class Run:
         if tier is None:
             return
         region = ent.region
-        decider = authority_of(tier.deciding_level.value, region)
+        programme = self.ledger.policy.in_force(app.programme, self.today)
+        decider = programme.authority_for(tier.deciding_level.value, region)  # a 计划单列市 decides for itself
         aid = {"uscc": u, "application_id": app.id}
         if app.status in ("applied", "recommended"):
             missing = [lv.value for lv in tier.recommend_levels if lv.value not in app.recommendations]
             if missing:
-                self.send("recommend", authority_of(missing[0], region), **aid)
+                self.send("recommend", programme.authority_for(missing[0], region), **aid)
             else:
                 payload = self.assessment(tier, self.draw(st.integers(0, 4), "fail assessment?") < 4)
                 self.send("assess", decider, **aid, **payload)

@@ -92,16 +92,18 @@ def test_a_malformed_region_is_bad_input(script, u) -> None:
 
 @pytest.fixture
 def moved(script, u):  # type: ignore[no-untyped-def]
-    """Provincial 专精特新 and a national little giant; then a move from Huludao to Qingdao."""
+    """Provincial 专精特新 and a national little giant; then a move from Huludao to Jinan
+    (Shandong; a move into Qingdao, a 计划单列市, would be re-confirmed by Qingdao:
+    tests/unit/test_provincial_level_cities.py)."""
     spec, giant = climb(script, u, ["specialized", "little_giant"], on="2022-07-01")
-    out = script.ok("report_change", **change(u, "relocation", "2023-03-01", "2023-04-01", new_region="370212"))
+    out = script.ok("report_change", **change(u, "relocation", "2023-03-01", "2023-04-01", new_region="370102"))
     return spec, giant, out
 
 
 def test_moving_to_another_province_puts_provincial_designations_under_reconfirmation(script, u, moved) -> None:
     spec, giant, _ = moved
     ent = script.ledger.enterprise(u)
-    assert ent.region == "370212"
+    assert ent.region == "370102"
     assert spec.state(script).under_reconfirmation
     assert not giant.state(script).under_reconfirmation  # national designations travel
     assert events_named(script, u, "ChangeReported")[0].reconfirmation == [spec.application_id]
@@ -113,8 +115,11 @@ def test_the_new_province_reconfirms(script, u, moved) -> None:
                          occurred_on="2023-05-01", actor=PROVINCE)  # Liaoning no longer covers it
     assert refusal(err) == ("authority.not_covering", "authority", "actor.authority")
     err = script.refused("reconfirm", uscc=u, application_id=spec.application_id, confirmed=True,
-                         occurred_on="2023-05-01", actor="370200")
+                         occurred_on="2023-05-01", actor="370100")  # the city of Jinan
     assert refusal(err) == ("authority.wrong_level", "authority", "actor.authority")
+    err = script.refused("reconfirm", uscc=u, application_id=spec.application_id, confirmed=True,
+                         occurred_on="2023-05-01", actor="370200")  # Qingdao acts for its own enterprises only
+    assert refusal(err) == ("authority.not_covering", "authority", "actor.authority")
     script.ok("reconfirm", uscc=u, application_id=spec.application_id, confirmed=True, occurred_on="2023-05-01",
               actor="370000", document="鲁工信〔2023〕7号")
     s = spec.state(script)
@@ -135,8 +140,10 @@ def test_a_refused_reconfirmation_ends_the_designation(script, u, moved) -> None
 
 def test_moving_inside_the_province_needs_no_reconfirmation(script, u) -> None:
     spec = designate(script, u, "specialized", on="2022-07-01")
-    script.ok("report_change", **change(u, "relocation", "2023-03-01", "2023-04-01", new_region="210204"))
-    assert script.ledger.enterprise(u).region == "210204"
+    # to Shenyang; a move to Dalian, a 计划单列市, would change the provincial-level authority
+    # (tests/integration/test_provincial_level_cities.py)
+    script.ok("report_change", **change(u, "relocation", "2023-03-01", "2023-04-01", new_region="210102"))
+    assert script.ledger.enterprise(u).region == "210102"
     assert not spec.state(script).under_reconfirmation
     err = script.refused("reconfirm", uscc=u, application_id=spec.application_id, confirmed=True,
                          occurred_on="2023-05-01", actor=PROVINCE)

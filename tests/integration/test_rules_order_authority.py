@@ -320,8 +320,9 @@ def test_national_tiers_are_decided_by_miit(script, u) -> None:
     (COUNTY, "recommend.wrong_level"),     # a county is not the recommending level
     (PROVINCE, "recommend.wrong_level"),   # nor is the province, for 专精特新
     (MIIT, "recommend.wrong_level"),
-    ("370200", "recommend.not_covering"),  # Qingdao is municipal but does not cover Huludao
-    ("210200", "recommend.not_covering"),  # nor does Dalian
+    ("211300", "recommend.not_covering"),  # Chaoyang is municipal but does not cover Huludao
+    ("370200", "recommend.wrong_level"),   # Qingdao, a 计划单列市, acts at provincial level in this programme
+    ("210200", "recommend.wrong_level"),   # and so does Dalian
 ])
 def test_only_a_covering_authority_of_the_recommending_level_recommends(script, u, who: str, code: str) -> None:
     d = designate(script, u, "specialized", until="applied")

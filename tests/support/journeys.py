@@ -5,7 +5,7 @@ as a backend service would, and returns what the ledger answered.  Nothing here 
 service layer or the rules: a journey that breaks a rule fails loudly.
 
 Authorities are derived from the enterprise's region and the levels the policy in force asks
-for (``authority_for``), unless the caller names them.
+for (``Programme.authority_for``: a 计划单列市 acts at provincial level), unless the caller names them.
 
     register(script, u, on="2020-01-10")
     d = designate(script, u, "specialized", on="2023-03-01")          # applied … approved
@@ -138,7 +138,8 @@ def designate(script: Any, uscc: str, tier: str, *, programme: str = "national",
         approve = notice + timedelta(days=t.notice_days)
     app_id = application_id or f"{programme}-{tier}-{next(_counter)}"
     t_applied = tier_in_force(script, programme, tier, applied)
-    who = decider or authority_for(region, t.deciding_level)
+    p_in_force = script.ledger.policy.in_force(programme, applied)  # a 计划单列市 decides at provincial level
+    who = decider or p_in_force.authority_for(t.deciding_level.value, region)
     d = Designated(uscc=uscc, programme=programme, tier=tier, application_id=app_id, applied_on=applied,
                    decider=who)
     if applicant is None:
@@ -155,7 +156,7 @@ def designate(script: Any, uscc: str, tier: str, *, programme: str = "national",
     if stop < 1:
         return d
     levels = sorted(t_applied.recommend_levels, key=lambda lv: lv.rank)
-    recs = recommenders if recommenders is not None else [authority_for(region, lv) for lv in levels]
+    recs = recommenders if recommenders is not None else [p_in_force.authority_for(lv.value, region) for lv in levels]
     for i, rec in enumerate(recs):
         d.recommended_on = applied + timedelta(days=i + 1)
         d.outcomes[f"recommended:{rec}"] = script.ok("recommend", uscc=uscc, application_id=app_id,

@@ -27,6 +27,7 @@ CAST = [
     ("huludao", "authority", "211400"),
     ("dalian", "authority", "210200"),
     ("lianshan", "authority", "211402"),  # a district of Huludao: county level
+    ("jinzhou", "authority", "210213"),  # a district of Dalian (计划单列市): municipal level in the national programme
     ("audit-office", "auditor", None),
     ("bank-feed", "reader", None),
 ]
