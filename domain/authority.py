@@ -42,16 +42,20 @@ from domain.values import NATIONAL_REGION, Level, Region, region_covers
 # What the domain asks of the actor of each command (domain/enterprise.py).  A test
 # checks that these groups cover services.commands.COMMAND_TYPES exactly.
 ANY_AUTHORITY = ("register", "admit_to_pool", "remove_from_pool", "apply", "object", "withdraw",
-                 "file_yearly_data", "report_change")  # any authority covering the enterprise's region
+                 "file_yearly_data", "report_change", "record_loan",
+                 "record_repayment")  # any authority covering the enterprise's region
 RECOMMENDING = ("recommend", "reject")  # a tier's recommending level (reject: before it is sent upwards)
 DECIDING = ("assess", "open_notice", "resolve_objection", "approve", "reject", "review", "revoke", "reconfirm",
             "annul")  # a tier's deciding level, inside the programme's jurisdiction
 JURISDICTION = ("reconfirm",)  # the programme's own authority, after the enterprise moved away
 GRANTING = ("grant_reward", "claw_back")  # exactly the scheme's granting authority
+RECOGNISING = ("recognise_product",)  # an authority a programme's recognition (首台套) names
+TAGGING = ("tag_chain",)  # inside the jurisdiction of a programme with industrial chains
 
 COMMAND_ORDER = ("register", "admit_to_pool", "remove_from_pool", "apply", "object", "withdraw",
-                 "file_yearly_data", "report_change", "recommend", "reject", "assess", "open_notice",
-                 "resolve_objection", "approve", "review", "revoke", "reconfirm", "annul", "grant_reward", "claw_back")
+                 "file_yearly_data", "report_change", "record_loan", "record_repayment", "recommend", "reject", "assess",
+                 "open_notice", "resolve_objection", "approve", "review", "revoke", "reconfirm", "annul",
+                 "grant_reward", "claw_back", "recognise_product", "tag_chain")
 
 
 def _programmes(book: PolicyBook) -> Iterable[Programme]:
@@ -112,6 +116,13 @@ def _derive(level: str, authority: str | None, book: PolicyBook,
                 Region(s.granted_by).level == level and s.granted_by in jurisdictions)
             if granter:
                 add(GRANTING, f"{p.key} {s.id}: granted by {s.granted_by}")
+        for r in p.recognitions:
+            recogniser = authority in r.recognised_by if authority else any(
+                Region(code).level == level and code in jurisdictions for code in r.recognised_by)
+            if recogniser:
+                add(RECOGNISING, f"{p.key} {r.id}: recognised by {', '.join(r.recognised_by)}")
+        if p.chains:
+            add(TAGGING, f"{p.key}: industrial chains {', '.join(ch.id for ch in p.chains)}")
     return {c: tuple(dict.fromkeys(reasons[c])) for c in COMMAND_ORDER if c in reasons}
 
 
@@ -172,16 +183,17 @@ def level_table(book: PolicyBook) -> list[LevelRow]:
 def render_level_table(book: PolicyBook) -> str:
     """The permission table as Markdown (the README's "Who may do what" shows it)."""
     common = ", ".join(ANY_AUTHORITY)
+    n = len(ANY_AUTHORITY)
     lines = ["| level | codes | may publish everywhere | and where a programme or scheme says |",
              "|---|---|---|---|"]
     for r in level_table(book):
         extra = [c for c in r.everywhere if c not in ANY_AUTHORITY]
-        every = "the common eight" + (", " + ", ".join(extra) if extra else "")
+        every = f"the common {n}" + (", " + ", ".join(extra) if extra else "")
         where: dict[tuple[str, ...], list[str]] = {}
         for c, scopes in r.where:
             where.setdefault(scopes, []).append(c)
         more = "; ".join(f"{', '.join(cs)}: {', '.join(s)}" for s, cs in where.items()) or "—"
         lines.append(f"| {r.level} | {r.codes} | {every} | {more} |")
     lines.append("")
-    lines.append(f"The common eight: {common}.")
+    lines.append(f"The common {n}: {common}.")
     return "\n".join(lines)
