@@ -20,8 +20,10 @@ send ``approve``; a city that decides Qingdao's own tiers still cannot approve a
 >>> from policies import SHIPPED
 >>> from domain.policy import decode_programme
 >>> book = PolicyBook([decode_programme(f.read_bytes()) for f in sorted(SHIPPED.glob("*.toml"))])
->>> allowed_commands("211402", book)   # a county: registration and the enterprise's own filings
-('register', 'admit_to_pool', 'remove_from_pool', 'apply', 'object', 'withdraw', 'file_yearly_data', 'report_change')
+>>> allowed_commands("211402", book) == ANY_AUTHORITY   # a county: registration, filings, recorded facts
+True
+>>> ANY_AUTHORITY[-4:]
+('file_yearly_data', 'report_change', 'record_loan', 'record_repayment')
 >>> "recommend" in allowed_commands("211400", book), "approve" in allowed_commands("211400", book)
 (True, False)
 >>> "approve" in allowed_commands("370200", book)   # Qingdao decides its own "131" tiers
@@ -53,8 +55,8 @@ RECOGNISING = ("recognise_product",)  # an authority a programme's recognition (
 TAGGING = ("tag_chain",)  # inside the jurisdiction of a programme with industrial chains
 
 COMMAND_ORDER = ("register", "admit_to_pool", "remove_from_pool", "apply", "object", "withdraw",
-                 "file_yearly_data", "report_change", "record_loan", "record_repayment", "recommend", "reject", "assess",
-                 "open_notice", "resolve_objection", "approve", "review", "revoke", "reconfirm", "annul",
+                 "file_yearly_data", "report_change", "record_loan", "record_repayment", "recommend", "reject",
+                 "assess", "open_notice", "resolve_objection", "approve", "review", "revoke", "reconfirm", "annul",
                  "grant_reward", "claw_back", "recognise_product", "tag_chain")
 
 
@@ -109,7 +111,7 @@ def _derive(level: str, authority: str | None, book: PolicyBook,
             if t.deciding_level == level:
                 add(DECIDING, f"{p.key} {t.id}: decided at {level} level")
         own = p.jurisdiction == authority if authority else Region(p.jurisdiction).level == level
-        if own:
+        if own and p.tiers:  # (a programme of schemes only has no designation to re-confirm)
             add(JURISDICTION, f"{p.key}: the programme's own authority")
         for s in p.schemes:
             granter = s.granted_by == authority if authority else (
@@ -121,7 +123,8 @@ def _derive(level: str, authority: str | None, book: PolicyBook,
                 Region(code).level == level and code in jurisdictions for code in r.recognised_by)
             if recogniser:
                 add(RECOGNISING, f"{p.key} {r.id}: recognised by {', '.join(r.recognised_by)}")
-        if p.chains:
+        inside = authority is not None or Level(level).rank <= Level(Region(p.jurisdiction).level).rank
+        if p.chains and inside:
             add(TAGGING, f"{p.key}: industrial chains {', '.join(ch.id for ch in p.chains)}")
     return {c: tuple(dict.fromkeys(reasons[c])) for c in COMMAND_ORDER if c in reasons}
 

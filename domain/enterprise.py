@@ -1105,7 +1105,7 @@ class Enterprise(Aggregate):
         if takes_loan:
             if loan_id is None:
                 raise RuleViolation("reward", "reward.loan_required",
-                                    f"a guarantee-fee subsidy names its recorded loan (loan_id)", field="loan_id")
+                                    "a guarantee-fee subsidy names its recorded loan (loan_id)", field="loan_id")
             loan = self.loan(loan_id)
             if loan.repaid_on is None:
                 raise RuleViolation("reward", "reward.loan_not_repaid",

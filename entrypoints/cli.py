@@ -298,23 +298,27 @@ def _pool(args: argparse.Namespace) -> int:
     as_of = parse_date(args.as_of or date.today().isoformat(), "--as-of")
     parse_region(args.region)
     ledger = open_ledger(args, create=False)
-    from services.queries import check_tier, pool_items
+    from services.queries import check_chain, check_tier, pool_items
 
     check_tier(args.tier, ledger.policy, "--tier")
+    if args.chain:
+        check_chain(args.chain, ledger.policy, "--chain")
     rm, as_recorded = read_model(args, ledger)
     try:
         items = pool_items(rm, tier=args.tier, as_of=as_of, level=args.level, region=args.region,
-                           programme=args.programme, stage=args.stage)
+                           programme=args.programme, stage=args.stage, chain=args.chain)
     finally:
         rm.close()
     if args.json:
         print_json({"as_of": as_of, "as_recorded": as_recorded, "tier": args.tier, "level": args.level,
-                    "region": args.region, "stage": args.stage, "count": len(items), "items": items})
+                    "region": args.region, "stage": args.stage, **({"chain": args.chain} if args.chain else {}),
+                    "count": len(items), "items": items})
         return EXIT_OK
     label = tier_name(ledger, args.programme, args.tier, date.fromisoformat(as_of), args.level)
     lvl = f" {Level(args.level).label}" if args.level else ""
     stage = "培育库" if args.stage == "pooled" else ""
-    title = f"{label}{lvl} {stage} · {args.region or '全国'} · {as_of} · {len(items)}"
+    chain = f" · 产业链 {args.chain}" if args.chain else ""
+    title = f"{label}{lvl} {stage} · {args.region or '全国'}{chain} · {as_of} · {len(items)}"
     if args.stage == "pooled":
         table(title, ["USCC", "企业名称", "region", "programme", "入库"],
                [(m.uscc, m.name, m.region, m.programme, m.admitted_on) for m in items])
@@ -622,6 +626,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--programme", help="only this programme (national, liaoning, zhejiang, qingdao, ...)")
     p.add_argument("--as-of", metavar="YYYY-MM-DD", help="business date (default: today)")
     p.add_argument("--stage", choices=["designated", "pooled"], default="designated")
+    p.add_argument("--chain", metavar="[PROGRAMME/]CHAIN",
+                   help="only enterprises tagged on this industrial chain on the date (一链一策一批), e.g. "
+                        "zhejiang/intelligent_equipment")
     p.add_argument("--as-recorded", metavar="TIME", help=AS_RECORDED_HELP)
     p.set_defaults(func=_pool)
 

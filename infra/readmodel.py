@@ -83,7 +83,7 @@ STREAM_SEQ = "pools.stream_seq"
 SCHEMA = "pools.schema"
 # Raised whenever a projection gains row kinds or columns: a read model made by an older
 # version is emptied on open and caught up again from the first event (see _create).
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 BOOL_COLUMNS = {"review_failed", "under_reconfirmation", "listed", "passed"}
 INT_COLUMNS = {"changed_at", "year", "amount_fen", "clawed_back_fen", "tranche", "budget_fen", "spent_fen",
                "refunded_fen"}
@@ -862,10 +862,16 @@ class ReadModel:
                             "detail": f"{kind} of {changed_on} reported late"})
         return out
 
+    def on_chain(self, chain: str, as_of: str, region: str | None = None) -> set[str]:
+        """The enterprise ids tagged on industrial chain ``chain`` ("programme/chain" or a
+        chain id) on ``as_of``, as they stood then.  No catching up."""
+        return {e.enterprise_id for e in self.on("enterprise", as_of, where="chains <> ''", region=region)
+                if e.on_chain(chain)}
+
     def pool(self, *, tier: str, as_of: str, level: str | None = None, region: str | None = None,
-             programme: str | None = None) -> list[Designation]:
+             programme: str | None = None, chain: str | None = None) -> list[Designation]:
         """Designations of ``tier`` valid on ``as_of`` (rule 4), as they stood on ``as_of``,
-        inside ``region``."""
+        inside ``region``; with ``chain``, of enterprises tagged on that chain on ``as_of``."""
         if self.follows_store:
             self.catch_up()
         valid, valid_params = valid_sql(as_of)
@@ -876,11 +882,15 @@ class ReadModel:
         if programme:
             where.append("programme = ?")
             params.append(programme)
-        return self.on("designation", as_of, where=" AND ".join(where), params=tuple(params), region=region,
+        rows = self.on("designation", as_of, where=" AND ".join(where), params=tuple(params), region=region,
                        order="region, uscc, application_id")
+        if chain:
+            tagged = self.on_chain(chain, as_of, region)
+            rows = [d for d in rows if d.enterprise_id in tagged]
+        return rows
 
     def pooled(self, *, tier: str, as_of: str, region: str | None = None,
-               programme: str | None = None) -> list[PoolMember]:
+               programme: str | None = None, chain: str | None = None) -> list[PoolMember]:
         """Members of the cultivation pool (培育库) of ``tier`` on ``as_of``."""
         if self.follows_store:
             self.catch_up()
@@ -890,5 +900,9 @@ class ReadModel:
         if programme:
             where.append("programme = ?")
             params.append(programme)
-        return self.on("member", as_of, where=" AND ".join(where), params=tuple(params), region=region,
+        rows = self.on("member", as_of, where=" AND ".join(where), params=tuple(params), region=region,
                        order="region, uscc")
+        if chain:
+            tagged = self.on_chain(chain, as_of, region)
+            rows = [m for m in rows if m.enterprise_id in tagged]
+        return rows

@@ -661,8 +661,9 @@ class Ledger(Application[UUID]):
         (programme, tier, product: applications are processes whose steps follow in time);
         after a command changing validity, an application, recommendation or reward (each
         judged on the designations valid on its date); a change report of the same
-        attribute, and after a relocation anything (judged on the old region); a reward of
-        the same scheme; a pool entry or exit of the same pool."""
+        attribute, and after a relocation anything (judged on the old region), after a
+        listing or delisting a reward of a listing scheme; a reward of the same scheme; a
+        pool entry or exit of the same pool."""
         def rung(app_id: str | None) -> tuple[str, str, str | None] | None:
             a = ent.applications.get(app_id) if app_id else None
             return (a.programme, a.tier, a.product_id) if a else None
@@ -695,6 +696,8 @@ class Ledger(Application[UUID]):
                 return f"{what} changing the {attribute} too"
             if attribute == "listed" and kind == "Applied":
                 return f"{what}, judged on the listing as it stood"
+            if attribute == "listed" and kind == "RewardGranted" and self._rests_on_listing(e):
+                return f"{what} of listing scheme {e.programme}/{e.scheme}, judged on the listing as it stood"
             if isinstance(cmd, c.GrantReward) and kind in ("RewardGranted", "RewardClawedBack") \
                     and scheme_of(e.reward_id) == (cmd.programme, cmd.scheme):
                 return f"{what} of the same scheme {cmd.programme}/{cmd.scheme}"
@@ -702,6 +705,13 @@ class Ledger(Application[UUID]):
                     and (e.programme, e.tier) == (cmd.programme, cmd.tier):
                 return f"{what} of the same pool {cmd.programme}/{cmd.tier}"
         return None
+
+    def _rests_on_listing(self, granted: Any) -> bool:
+        """Whether the scheme of a ``RewardGranted`` event pays listed enterprises only."""
+        try:
+            return bool(self.in_force(granted.programme, granted.occurred_on).scheme(granted.scheme).listing_boards)
+        except LedgerError:
+            return False
 
     def _events_of(self, ent: Enterprise) -> list[Any]:
         """Every event of ``ent`` up to its version, in version order: the stored ones and

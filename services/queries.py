@@ -26,7 +26,7 @@ services.commands.InputError: $.as_of: 0999-01-01 is outside the dates a ledger 
 from __future__ import annotations
 
 from datetime import date
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 
@@ -67,6 +67,7 @@ class PoolQuery(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
     region: RegionCode | None = None
     programme: Ident | None = None
     stage: Literal["designated", "pooled"] = "designated"
+    chain: Annotated[str, msgspec.Meta(pattern=r"\A([a-z][a-z0-9_]*/)?[a-z][a-z0-9_]*\Z", max_length=130)] | None = None
 
 
 class PoolAnswer(msgspec.Struct, kw_only=True):
@@ -96,18 +97,28 @@ def decode_pool_query(data: bytes | str) -> PoolQuery:
 
 
 def pool_items(rm: Any, *, tier: str, as_of: str, level: str | None = None, region: str | None = None,
-               programme: str | None = None, stage: str = "designated") -> list[Any]:
-    """The rows a pool query answers with (the CLI's ``pool`` and ``cultivation.query.pool``)."""
+               programme: str | None = None, stage: str = "designated", chain: str | None = None) -> list[Any]:
+    """The rows a pool query answers with (the CLI's ``pool`` and ``cultivation.query.pool``);
+    ``chain`` keeps the enterprises tagged on that industrial chain on ``as_of``."""
     if stage == "pooled":
-        return list(rm.pooled(tier=tier, as_of=as_of, region=region, programme=programme))
-    return list(rm.pool(tier=tier, as_of=as_of, level=level, region=region, programme=programme))
+        return list(rm.pooled(tier=tier, as_of=as_of, region=region, programme=programme, chain=chain))
+    return list(rm.pool(tier=tier, as_of=as_of, level=level, region=region, programme=programme, chain=chain))
+
+
+def check_chain(chain: str, policy: Any, field: str) -> None:
+    """An unknown chain ("programme/chain" or a chain id) is malformed input naming ``field``."""
+    known = {f"{p}/{c.id}" for p in policy.programme_ids() for v in policy.versions(p) for c in v.chains}
+    if chain not in known and chain not in {k.partition("/")[2] for k in known}:
+        raise InputError(field, f"unknown industrial chain {chain!r} (known: {sorted(known)})")
 
 
 def answer_pool(rm: Any, policy: Any, q: PoolQuery) -> PoolAnswer:
     """Answer ``q`` from ``rm`` (a read model that follows the store: caught up first)."""
     check_tier(q.tier, policy, "$.tier")
+    if q.chain is not None:
+        check_chain(q.chain, policy, "$.chain")
     rm.catch_up()
     position = rm.position()
     items = pool_items(rm, tier=q.tier, as_of=q.as_of.isoformat(), level=q.level.value if q.level else None,
-                       region=q.region, programme=q.programme, stage=q.stage)
+                       region=q.region, programme=q.programme, stage=q.stage, chain=q.chain)
     return PoolAnswer(as_of=q.as_of, position=position, count=len(items), items=items)
