@@ -1060,9 +1060,11 @@ class Enterprise(Aggregate):
         return None
 
     def _check_facts(self, programme: Programme, scheme: Scheme, loan_id: str | None, product_id: str | None,
-                     loan_fen: int | None, occurred_on: date) -> None:
+                     loan_fen: int | None, amount_fen: int, occurred_on: date) -> None:
         """Rule 8, the facts a scheme's reward rests on: a listing, a product's recognition,
-        a loan repaid on time."""
+        a loan repaid on time (and the amount within the formula on that loan).  What the
+        facts alone decide comes before what other rewards decide (once per product, per
+        loan), so a refusal keeps its code when the command is sent again."""
         takes_loan = scheme.kind == "guarantee_fee_subsidy"
         if (loan_id is not None and not takes_loan) or (product_id is not None and scheme.recognition is None) \
                 or (loan_fen is not None and scheme.kind != "interest_subsidy"):
@@ -1115,6 +1117,15 @@ class Enterprise(Aggregate):
                 raise RuleViolation("reward", "reward.repaid_late",
                                     f"loan {loan_id!r} was due {loan.due_on} and repaid {loan.repaid_on}: scheme "
                                     f"{scheme.id} pays for loans repaid on time", field="loan_id")
+            days_guaranteed = (loan.repaid_on - loan.drawn_on).days
+            formula = scheme.guarantee_fee_formula(principal_fen=loan.principal_fen, fee_fen=loan.guarantee_fee_fen,
+                                                   days=days_guaranteed)
+            if amount_fen > formula:
+                raise RuleViolation("reward", "reward.over_formula",
+                                    f"{amount_fen} fen is over the formula of scheme {scheme.id}: min(fee paid "
+                                    f"{loan.guarantee_fee_fen}, principal {loan.principal_fen} × "
+                                    f"{scheme.subsidised_rate_bp} bp × {days_guaranteed} days / 365) = {formula} fen",
+                                    field="amount_fen")
             paid = [r for r in self.rewards.values() if r.loan_id == loan_id and r.clawed_back_fen < r.amount_fen]
             if paid:
                 raise RuleViolation("reward", "reward.loan_subsidised",
@@ -1155,7 +1166,7 @@ class Enterprise(Aggregate):
                 raise RuleViolation("reward", "reward.renewal_not_paid",
                                     f"scheme {scheme.id} does not pay again for a renewed designation",
                                     field="scheme")
-        self._check_facts(programme, scheme, loan_id, product_id, loan_fen, occurred_on)
+        self._check_facts(programme, scheme, loan_id, product_id, loan_fen, amount_fen, occurred_on)
         earlier = [r for r in self.rewards.values()
                    if r.programme == programme.id and r.scheme == scheme.id and r.clawed_back_fen < r.amount_fen]
         cap = scheme.cap_for(self.region)
@@ -1199,18 +1210,6 @@ class Enterprise(Aggregate):
                                     f"interest subsidies this year would reach {year_paid + amount_fen} fen, "
                                     f"over the yearly cap {scheme.cap_fen}", field="amount_fen")
         elif scheme.kind == "guarantee_fee_subsidy":
-            assert loan_id is not None
-            loan = self.loans[loan_id]
-            assert loan.repaid_on is not None
-            days_guaranteed = (loan.repaid_on - loan.drawn_on).days
-            formula = scheme.guarantee_fee_formula(principal_fen=loan.principal_fen, fee_fen=loan.guarantee_fee_fen,
-                                                   days=days_guaranteed)
-            if amount_fen > formula:
-                raise RuleViolation("reward", "reward.over_formula",
-                                    f"{amount_fen} fen is over the formula of scheme {scheme.id}: min(fee paid "
-                                    f"{loan.guarantee_fee_fen}, principal {loan.principal_fen} × "
-                                    f"{scheme.subsidised_rate_bp} bp × {days_guaranteed} days / 365) = {formula} fen",
-                                    field="amount_fen")
             if scheme.enterprise_yearly_cap_fen is not None:
                 year_paid = sum(r.amount_fen - r.clawed_back_fen for r in earlier
                                 if r.granted_on.year == occurred_on.year)
