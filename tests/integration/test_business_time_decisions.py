@@ -299,12 +299,17 @@ def test_a_backdated_reward_before_a_later_one_of_the_same_scheme_contradicts_it
     register(script, hz)
     designate(script, hz, "specialized", on="2023-03-01")  # valid from 2023-03-19
 
-    def grant(scheme: str, reward_id: str, on: str) -> dict[str, Any]:
+    def grant(scheme: str, reward_id: str, on: str, **kw: Any) -> dict[str, Any]:
         return dict(uscc=hz, reward_id=reward_id, programme="zhejiang", scheme=scheme, amount_fen=1_000_000,
-                    occurred_on=on, actor="330100")
+                    occurred_on=on, actor="330100", **kw)
 
-    script.ok("grant_reward", **grant("hz_first_equipment_national", "item2", "2023-08-01"))
-    err = script.refused("grant_reward", **grant("hz_first_equipment_national", "item1", "2023-05-01"))
+    for p in ("p1", "p2"):  # 首台套 rewards name a product the province recognised at the scheme's level
+        script.ok("recognise_product", uscc=hz, programme="zhejiang", recognition="first_equipment", product_id=p,
+                  product_name="首台套装备", level="national", occurred_on="2023-04-01", actor="330000",
+                  document="浙经信装备〔2023〕3号")
+    script.ok("grant_reward", **grant("hz_first_equipment_national", "item2", "2023-08-01", product_id="p2"))
+    err = script.refused("grant_reward", **grant("hz_first_equipment_national", "item1", "2023-05-01",
+                                                 product_id="p1"))
     assert refusal(err) == ("order.contradicts_later", "order", "occurred_on")
     assert "RewardGranted dated 2023-08-01 of the same scheme zhejiang/hz_first_equipment_national" in err.message
     out = script.ok("grant_reward", **grant("hz_smart_factory", "factory", "2023-05-01"))
