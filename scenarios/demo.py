@@ -6,8 +6,10 @@ of :data:`DEMO_AS_OF` (2023-06-29), built the way the figures arise: yearly batc
 applications going through recommendation, assessment, notice and approval from 2018 to
 2023, with reviews, lapses, a revocation, objections, withdrawals and rejections on the
 way.  Around it: Dalian (210200, with two enterprises moving in from Jilin and Hebei),
-Qingdao (370200, the "131" programme), Hangzhou (330100, Zhejiang hidden champions and
-Hangzhou rewards) and events after 2026-04-01 judged by the 2026 rules.
+Qingdao (370200, the "131" programme), Hangzhou (330100, Zhejiang hidden champions,
+Hangzhou rewards on the facts they rest on, industrial-chain tags), Dalian's money of 2023
+(:func:`_dalian_money`: guarantee-fee subsidies, the special fund) and events after
+2026-04-01 judged by the 2026 rules.
 
 Every command is a JSON-shaped dict that decodes with
 :func:`services.commands.convert_command`, paired with the refusal code it must get (or
