@@ -23,8 +23,10 @@ municipal level): the level is :meth:`~domain.policy.Programme.authority_level`,
 >>> from policies import SHIPPED
 >>> from domain.policy import decode_programme
 >>> book = PolicyBook([decode_programme(f.read_bytes()) for f in sorted(SHIPPED.glob("*.toml"))])
->>> allowed_commands("211402", book)   # a county: registration and the enterprise's own filings
-('register', 'admit_to_pool', 'remove_from_pool', 'apply', 'object', 'withdraw', 'file_yearly_data', 'report_change')
+>>> allowed_commands("211402", book) == ANY_AUTHORITY   # a county: registration, filings, recorded facts
+True
+>>> ANY_AUTHORITY[-4:]
+('file_yearly_data', 'report_change', 'record_loan', 'record_repayment')
 >>> "recommend" in allowed_commands("211400", book), "approve" in allowed_commands("211400", book)
 (True, False)
 >>> "approve" in allowed_commands("370200", book)   # Qingdao decides its own "131" tiers
@@ -49,16 +51,20 @@ from domain.values import NATIONAL_REGION, Level, Region, region_covers
 # What the domain asks of the actor of each command (domain/enterprise.py).  A test
 # checks that these groups cover services.commands.COMMAND_TYPES exactly.
 ANY_AUTHORITY = ("register", "admit_to_pool", "remove_from_pool", "apply", "object", "withdraw",
-                 "file_yearly_data", "report_change")  # any authority covering the enterprise's region
+                 "file_yearly_data", "report_change", "record_loan",
+                 "record_repayment")  # any authority covering the enterprise's region
 RECOMMENDING = ("recommend", "reject")  # a tier's recommending level (reject: before it is sent upwards)
 DECIDING = ("assess", "open_notice", "resolve_objection", "approve", "reject", "review", "revoke", "reconfirm",
             "annul")  # a tier's deciding level, inside the programme's jurisdiction
 JURISDICTION = ("reconfirm",)  # the programme's own authority, after the enterprise moved away
 GRANTING = ("grant_reward", "claw_back")  # exactly the scheme's granting authority
+RECOGNISING = ("recognise_product",)  # an authority a programme's recognition (首台套) names
+TAGGING = ("tag_chain",)  # inside the jurisdiction of a programme with industrial chains
 
 COMMAND_ORDER = ("register", "admit_to_pool", "remove_from_pool", "apply", "object", "withdraw",
-                 "file_yearly_data", "report_change", "recommend", "reject", "assess", "open_notice",
-                 "resolve_objection", "approve", "review", "revoke", "reconfirm", "annul", "grant_reward", "claw_back")
+                 "file_yearly_data", "report_change", "record_loan", "record_repayment", "recommend", "reject",
+                 "assess", "open_notice", "resolve_objection", "approve", "review", "revoke", "reconfirm", "annul",
+                 "grant_reward", "claw_back", "recognise_product", "tag_chain")
 
 
 def _programmes(book: PolicyBook) -> Iterable[Programme]:
@@ -130,13 +136,21 @@ def _derive(level: str, authority: str | None, book: PolicyBook,
             if t.deciding_level == lv:
                 add(DECIDING, f"{p.key} {t.id}: decided at {at}")
         own = p.jurisdiction == authority if authority else Region(p.jurisdiction).level == level
-        if own:
+        if own and p.tiers:  # (a programme of schemes only has no designation to re-confirm)
             add(JURISDICTION, f"{p.key}: the programme's own authority")
         for s in p.schemes:
             granter = s.granted_by == authority if authority else (
                 Region(s.granted_by).level == level and s.granted_by in jurisdictions)
             if granter:
                 add(GRANTING, f"{p.key} {s.id}: granted by {s.granted_by}")
+        for r in p.recognitions:
+            recogniser = authority in r.recognised_by if authority else any(
+                Region(code).level == level and code in jurisdictions for code in r.recognised_by)
+            if recogniser:
+                add(RECOGNISING, f"{p.key} {r.id}: recognised by {', '.join(r.recognised_by)}")
+        inside = authority is not None or Level(level).rank <= Level(Region(p.jurisdiction).level).rank
+        if p.chains and inside:
+            add(TAGGING, f"{p.key}: industrial chains {', '.join(ch.id for ch in p.chains)}")
     return {c: tuple(dict.fromkeys(reasons[c])) for c in COMMAND_ORDER if c in reasons}
 
 
@@ -211,16 +225,17 @@ def level_table(book: PolicyBook) -> list[LevelRow]:
 def render_level_table(book: PolicyBook) -> str:
     """The permission table as Markdown (the README's "Who may do what" shows it)."""
     common = ", ".join(ANY_AUTHORITY)
+    n = len(ANY_AUTHORITY)
     lines = ["| level | codes | may publish everywhere | and where a programme or scheme says |",
              "|---|---|---|---|"]
     for r in level_table(book):
         extra = [c for c in r.everywhere if c not in ANY_AUTHORITY]
-        every = "the common eight" + (", " + ", ".join(extra) if extra else "")
+        every = f"the common {n}" + (", " + ", ".join(extra) if extra else "")
         where: dict[tuple[str, ...], list[str]] = {}
         for c, scopes in r.where:
             where.setdefault(scopes, []).append(c)
         more = "; ".join(f"{', '.join(cs)}: {', '.join(s)}" for s, cs in where.items()) or "—"
         lines.append(f"| {r.level} | {r.codes} | {every} | {more} |")
     lines.append("")
-    lines.append(f"The common eight: {common}.")
+    lines.append(f"The common {n}: {common}.")
     return "\n".join(lines)

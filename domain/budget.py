@@ -1,5 +1,10 @@
-"""The yearly budget of one reward scheme: the aggregate that keeps rule 8's
-"never beyond the scheme's budget for the year" true across enterprises.
+"""The yearly budget of one reward scheme, or of one fund paying several schemes: the
+aggregate that keeps rule 8's "never beyond the budget for the year" true across
+enterprises and, for a fund (专项资金), across its schemes.
+
+The budget is keyed by programme, *budget key* and year: the budget key is the scheme's
+id, or the id of the fund the scheme names (``Programme.budget_of``), so every grant of
+every scheme of one fund spends from the one budget.
 
 A grant saves the enterprise and this budget in one transaction, so two grants that
 race for the last yuan cannot both succeed: the second one's save conflicts on the
@@ -14,7 +19,14 @@ budget's version and is retried against the new balance.
 Traceback (most recent call last):
 ...
 domain.errors.RuleViolation: reward.over_budget [amount_fen]: scheme zhejiang/s has 40 fen left of its 2023 budget of 100 fen; 60 fen asked (rule: 8. Rewards: valid designation, once per scheme, cap, yearly budget)
-"""
+>>> f = SchemeBudget.open(programme="dalian", scheme="special", year=2023, budget_fen=100, fund=True)
+>>> f.spend(reward_id="r1", uscc="X", amount_fen=70, occurred_on=date(2023, 5, 1), actor=hz, document="",
+...         paid_scheme="reward_a")
+>>> f.check_spend(amount_fen=40, occurred_on=date(2023, 6, 1))
+Traceback (most recent call last):
+...
+domain.errors.RuleViolation: reward.over_budget [amount_fen]: fund dalian/special has 30 fen left of its 2023 budget of 100 fen; 40 fen asked (rule: 8. Rewards: valid designation, once per scheme, cap, yearly budget)
+"""  # noqa: E501 (a doctest's expected output is one line)
 
 from __future__ import annotations
 
@@ -44,6 +56,7 @@ class SchemeBudgetState(msgspec.Struct, kw_only=True, rename=SNAPSHOT_RENAME):
     year: int
     budget_fen: int | None
     spent_fen: int
+    fund: bool = False
 
 
 class SchemeBudget(Aggregate):
@@ -56,31 +69,37 @@ class SchemeBudget(Aggregate):
         return budget_id(programme, scheme, year)
 
     @classmethod
-    def open(cls, *, programme: str, scheme: str, year: int, budget_fen: int | None) -> SchemeBudget:
-        return cls._create(cls.Opened, programme=programme, scheme=scheme, year=year, budget_fen=budget_fen)
+    def open(cls, *, programme: str, scheme: str, year: int, budget_fen: int | None,
+             fund: bool = False) -> SchemeBudget:
+        """``scheme`` is the budget key: a scheme's id, or (``fund``) a fund's."""
+        return cls._create(cls.Opened, programme=programme, scheme=scheme, year=year, budget_fen=budget_fen,
+                           fund=fund)
 
     class Opened(Aggregate.Created):
         programme: str
         scheme: str
         year: int
         budget_fen: int | None
+        fund: bool = False
 
-    def __init__(self, *, programme: str, scheme: str, year: int, budget_fen: int | None):
+    def __init__(self, *, programme: str, scheme: str, year: int, budget_fen: int | None, fund: bool = False):
         self.programme = programme
         self.scheme = scheme
         self.year = year
         self.budget_fen = budget_fen
         self.spent_fen = 0
+        self.fund = fund
 
     @property
     def left_fen(self) -> int | None:
         return None if self.budget_fen is None else self.budget_fen - self.spent_fen
 
     def spend(self, *, reward_id: str, uscc: str, amount_fen: int, occurred_on: date, actor: Actor,
-              document: str) -> None:
+              document: str, paid_scheme: str | None = None) -> None:
+        """Spend for a reward; ``paid_scheme`` names the scheme a fund pays it under."""
         self.check_spend(amount_fen=amount_fen, occurred_on=occurred_on)
         self._spent(reward_id=reward_id, uscc=uscc, amount_fen=amount_fen, occurred_on=occurred_on, actor=actor,
-                    document=document)
+                    document=document, paid_scheme=paid_scheme)
 
     def check_spend(self, *, amount_fen: int, occurred_on: date) -> None:
         """Refuse a grant the budget cannot pay, without triggering anything."""
@@ -91,12 +110,13 @@ class SchemeBudget(Aggregate):
         left = self.left_fen
         if left is not None and amount_fen > left:
             raise RuleViolation("reward", "reward.over_budget",
-                                f"scheme {self.programme}/{self.scheme} has {left} fen left of its {self.year} "
+                                f"{'fund' if self.fund else 'scheme'} {self.programme}/{self.scheme} has {left} fen "
+                                f"left of its {self.year} "
                                 f"budget of {self.budget_fen} fen; {amount_fen} fen asked", field="amount_fen")
 
     @event("Spent")
     def _spent(self, reward_id: str, uscc: str, amount_fen: int, occurred_on: date, actor: Actor,
-               document: str) -> None:
+               document: str, paid_scheme: str | None = None) -> None:
         self.spent_fen += amount_fen
 
     def refund(self, *, reward_id: str, uscc: str, amount_fen: int, occurred_on: date, actor: Actor,

@@ -54,10 +54,11 @@ Code = Literal[
     "notice.not_assessed", "object.no_notice", "object.outside_notice", "objection.not_open",
     "approve.no_document", "approve.not_recommended", "approve.no_notice", "approve.notice_open",
     "approve.objection_open", "approve.objection_upheld", "reject.closed", "withdraw.closed",
+    "chain.already_tagged", "chain.not_tagged",
     # 2 authority
     "authority.not_an_authority", "authority.wrong_level", "authority.not_covering", "authority.subject_mismatch",
     "register.not_covering", "recommend.wrong_level", "recommend.not_covering", "reconfirm.wrong_authority",
-    "reward.wrong_authority",
+    "reward.wrong_authority", "recognition.wrong_authority",
     # 3 ladder
     "ladder.prerequisite_missing", "ladder.excluded", "ladder.listed_excluded", "apply.already_designated",
     # 5 review
@@ -68,20 +69,25 @@ Code = Literal[
     "apply.cooling_off", "recommend.barred",
     # 7 change reports
     "change.unknown_kind", "change.future", "change.name_required", "change.region_required", "change.same_region",
-    "change.counterpart_required", "reconfirm.not_pending",
+    "change.counterpart_required", "change.board_not_listing", "reconfirm.not_pending",
     # 8 rewards
     "reward.outside_region", "reward.no_valid_designation", "reward.renewal_not_paid", "reward.tranche_required",
     "reward.tranche_paid", "reward.tranche_order", "reward.review_document", "reward.no_tranches",
     "reward.loan_required", "reward.loan_cap_reached", "reward.once_per_scheme", "reward.not_positive",
     "reward.over_cap", "reward.wrong_budget_year", "reward.over_budget", "claw_back.amount",
+    "reward.not_applicable", "reward.listing_required", "reward.listing_board", "reward.product_required",
+    "reward.not_recognised", "reward.recognition_level", "reward.product_paid", "reward.loan_not_repaid",
+    "reward.repaid_late", "reward.loan_subsidised", "reward.over_formula", "loan.future", "loan.already_repaid",
+    "recognition.no_document", "recognition.unknown_level", "recognition.duplicate",
     # 9 immutability
     "yearly_data.duplicate", "claw_back.no_document", "annul.not_approved", "annul.no_document",
     # identity
     "enterprise.not_found", "register.exists", "application.not_found", "apply.duplicate_id",
     "apply.product_required", "apply.product_not_allowed", "object.duplicate_id", "reward.duplicate_id",
-    "reward.not_found", "command_id.reused",
+    "reward.not_found", "command_id.reused", "loan.duplicate_id", "loan.not_found",
     # policy
     "policy.unknown_programme", "policy.not_in_force", "policy.unknown_tier", "policy.unknown_scheme",
+    "policy.unknown_chain", "policy.unknown_recognition",
     # input, query, internal (the edge, the service, the command line)
     "input.invalid", "output.refused", "store.invalid", "query.too_large", "internal.error", "store.unavailable",
     "internal",
@@ -127,6 +133,8 @@ CATALOGUE: dict[Code, Entry] = {
                                                       "is left)"),
     "reject.closed": Entry("order", 1, _R, "rejection of an application already decided or closed"),
     "withdraw.closed": Entry("order", 1, _R, "withdrawal of an application already decided or closed"),
+    "chain.already_tagged": Entry("order", 1, _R, "the enterprise is already tagged on that industrial chain"),
+    "chain.not_tagged": Entry("order", 1, _R, "untagging an enterprise that is not on that industrial chain"),
     # 2 authority
     "authority.not_an_authority": Entry("authority", 1, _R, "a decision by an actor whose role is not authority"),
     "authority.wrong_level": Entry("authority", 1, _R, "a decision by another level than the tier's deciding "
@@ -144,6 +152,8 @@ CATALOGUE: dict[Code, Entry] = {
                                                            "of the programme's jurisdiction, by another authority"),
     "reward.wrong_authority": Entry("authority", 1, _R, "a reward or claw-back by another authority than the "
                                                         "scheme's granting one"),
+    "recognition.wrong_authority": Entry("authority", 1, _R, "a product's recognition (首台套) by an authority the "
+                                                             "programme's recognition does not name"),
     # 3 ladder
     "ladder.prerequisite_missing": Entry("ladder", 1, _R, "no valid designation of a tier the applied tier requires "
                                                           "(a little giant needs a provincial 专精特新)"),
@@ -179,6 +189,8 @@ CATALOGUE: dict[Code, Entry] = {
     "change.region_required": Entry("change", 1, _R, "a relocation without the new region"),
     "change.same_region": Entry("change", 1, _R, "a relocation into the region the enterprise is in"),
     "change.counterpart_required": Entry("change", 1, _R, "a merger or split without the other enterprise"),
+    "change.board_not_listing": Entry("change", 1, _R, "a board named for a change that is not a listing, or a "
+                                                       "board that is not known"),
     "reconfirm.not_pending": Entry("change", 1, _R, "re-confirmation of a designation not under re-confirmation"),
     # 8 rewards
     "reward.outside_region": Entry("reward", 1, _R, "the enterprise is outside the scheme's regions"),
@@ -190,7 +202,8 @@ CATALOGUE: dict[Code, Entry] = {
     "reward.tranche_order": Entry("reward", 1, _R, "a tranche before the one it follows"),
     "reward.review_document": Entry("reward", 1, _R, "a tranche after a performance review without its document"),
     "reward.no_tranches": Entry("reward", 1, _R, "a tranche named for a scheme without tranches"),
-    "reward.loan_required": Entry("reward", 1, _R, "an interest subsidy without loan, LPR and days"),
+    "reward.loan_required": Entry("reward", 1, _R, "an interest subsidy without loan, LPR and days, or a "
+                                                   "guarantee-fee subsidy without its recorded loan"),
     "reward.loan_cap_reached": Entry("reward", 1, _R, "the year's subsidised loans already reach the scheme's cap"),
     "reward.once_per_scheme": Entry("reward", 1, _R, "the scheme pays once per enterprise and has paid"),
     "reward.not_positive": Entry("reward", 1, _R, "an amount that is not positive"),
@@ -198,6 +211,30 @@ CATALOGUE: dict[Code, Entry] = {
     "reward.wrong_budget_year": Entry("reward", 1, _R, "a grant charged to another year's budget"),
     "reward.over_budget": Entry("reward", 1, _R, "beyond what is left of the scheme's budget for the year"),
     "claw_back.amount": Entry("reward", 1, _R, "a claw-back not between 1 fen and what is not yet clawed back"),
+    "reward.not_applicable": Entry("reward", 1, _R, "a loan or product named for a scheme that does not rest on "
+                                                    "one"),
+    "reward.listing_required": Entry("reward", 1, _R, "a listing reward without a listing reported and standing "
+                                                      "on the reward date"),
+    "reward.listing_board": Entry("reward", 1, _R, "a listing reward for a listing on a board the scheme does not "
+                                                   "pay for"),
+    "reward.product_required": Entry("reward", 1, _R, "a reward resting on a product's recognition without "
+                                                      "product_id"),
+    "reward.not_recognised": Entry("reward", 1, _R, "the product has no recognition (首台套) recorded by the reward "
+                                                    "date"),
+    "reward.recognition_level": Entry("reward", 1, _R, "the product is recognised at another level than the "
+                                                       "scheme rewards"),
+    "reward.product_paid": Entry("reward", 1, _R, "the scheme has paid for that product"),
+    "reward.loan_not_repaid": Entry("reward", 1, _R, "a guarantee-fee subsidy on a loan not recorded as repaid"),
+    "reward.repaid_late": Entry("reward", 1, _R, "a guarantee-fee subsidy on a loan repaid after its due date"),
+    "reward.loan_subsidised": Entry("reward", 1, _R, "the loan's guarantee fee is already subsidised"),
+    "reward.over_formula": Entry("reward", 1, _R, "over what the scheme's formula gives for the loan (fee paid, "
+                                                  "principal × rate × days)"),
+    "loan.future": Entry("reward", 1, _R, "a loan or repayment recorded before it happened"),
+    "loan.already_repaid": Entry("reward", 1, _R, "a repayment of a loan recorded as repaid"),
+    "recognition.no_document": Entry("reward", 1, _R, "a product's recognition without its document"),
+    "recognition.unknown_level": Entry("reward", 1, _R, "a recognition level the programme's recognition does not "
+                                                        "have"),
+    "recognition.duplicate": Entry("reward", 1, _R, "the product is already recognised"),
     # 9 immutability
     "yearly_data.duplicate": Entry("immutability", 1, _R, "yearly data already filed for that year"),
     "claw_back.no_document": Entry("immutability", 1, _R, "a claw-back without its document"),
@@ -216,11 +253,17 @@ CATALOGUE: dict[Code, Entry] = {
     "reward.duplicate_id": Entry("identity", 1, _R, "a reward with that id exists"),
     "reward.not_found": Entry("identity", 1, _N, "the enterprise has no reward with that id"),
     "command_id.reused": Entry("identity", 1, _R, "a command id already used for a different command"),
+    "loan.duplicate_id": Entry("identity", 1, _R, "a loan with that id is recorded"),
+    "loan.not_found": Entry("identity", 1, _N, "the enterprise has no recorded loan with that id (on the command's "
+                                               "date)"),
     # policy
     "policy.unknown_programme": Entry("policy", 1, _R, "no programme of that id"),
     "policy.not_in_force": Entry("policy", 1, _R, "no rule version of the programme in force on the date"),
     "policy.unknown_tier": Entry("policy", 1, _R, "the rule version in force has no tier of that id"),
     "policy.unknown_scheme": Entry("policy", 1, _R, "the rule version in force has no scheme of that id"),
+    "policy.unknown_chain": Entry("policy", 1, _R, "the rule version in force has no industrial chain of that id"),
+    "policy.unknown_recognition": Entry("policy", 1, _R, "the rule version in force has no recognition of that "
+                                                         "id"),
     # input, query, internal
     "input.invalid": Entry("input", 2, 400, "malformed input: the field and what is wrong with it"),
     "output.refused": Entry("input", 2, None, "the CLI will not write the output file or folder as named (it "

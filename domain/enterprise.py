@@ -33,7 +33,7 @@ import msgspec
 from eventsourcing.domain import Aggregate, event
 
 from domain.errors import NotFound, RuleViolation
-from domain.policy import REVOCATION_REASONS, Programme, Requirement, Scheme, Tier
+from domain.policy import LISTING_BOARDS, REVOCATION_REASONS, Programme, Requirement, Scheme, Tier
 from domain.validity import valid_on
 from domain.values import Actor, Level, Region, add_months, add_years, region_covers
 
@@ -160,6 +160,8 @@ class Reward(msgspec.Struct, kw_only=True):
     event_id: UUID
     clawed_back_fen: int = 0
     loan_fen: int | None = None  # interest subsidies: the loan subsidised (counts against the yearly loan cap)
+    loan_id: str | None = None  # guarantee-fee subsidies: the recorded loan it rests on
+    product_id: str | None = None  # rewards resting on a product's recognition (首台套)
 
 
 class ChangeReport(msgspec.Struct, frozen=True, kw_only=True):
@@ -167,6 +169,34 @@ class ChangeReport(msgspec.Struct, frozen=True, kw_only=True):
     changed_on: date
     reported_on: date
     late: bool
+    board: str | None = None  # a listing's board (domain.policy.LISTING_BOARDS)
+
+
+class Loan(msgspec.Struct, kw_only=True):
+    """A guaranteed bank loan (担保贷款) as recorded: the facts a guarantee-fee subsidy is judged on."""
+
+    id: str
+    lender: str
+    guarantor: str
+    principal_fen: int
+    drawn_on: date
+    due_on: date
+    guarantee_fee_fen: int
+    guarantee_fee_rate_bp: int
+    repaid_on: date | None = None
+    on_time: bool | None = None
+
+
+class ProductRecognition(msgspec.Struct, frozen=True, kw_only=True):
+    """A product's recognition (首台套认定) at a level, by the recognising authority."""
+
+    programme: str
+    recognition: str
+    product_id: str
+    product_name: str
+    level: str
+    recognised_on: date
+    recognised_by: str
 
 
 # The aggregate attributes the library keeps with a leading underscore, as snapshot state names.
@@ -193,6 +223,9 @@ class EnterpriseState(msgspec.Struct, kw_only=True, rename=SNAPSHOT_RENAME):
     yearly_data: dict[int, bool]
     names: list[str]
     dated_to: date | None = None  # None in snapshots taken before it was kept: not known, read the events
+    loans: dict[str, Loan] = {}
+    recognitions: dict[str, ProductRecognition] = {}  # "programme/recognition/product_id" ->
+    chains: dict[str, date | None] = {}  # "programme/chain" -> tagged since (None: untagged)
 
 
 class Enterprise(Aggregate):
@@ -301,6 +334,9 @@ class Enterprise(Aggregate):
         self.yearly_data: dict[int, bool] = {}  # data year -> filed late?
         self.names: list[str] = [name]
         self.dated_to: date | None = occurred_on  # raised by every later event (Enterprise.Event.apply)
+        self.loans: dict[str, Loan] = {}
+        self.recognitions: dict[str, ProductRecognition] = {}
+        self.chains: dict[str, date | None] = {}
 
     # ------------------------------------------------------------------ business time
     @classmethod
@@ -843,7 +879,8 @@ class Enterprise(Aggregate):
 
     def report_change(self, *, programme: Programme, kind: str, changed_on: date, new_name: str | None,
                       new_region: str | None, counterpart_uscc: str | None, occurred_on: date, actor: Actor,
-                      document: str, programmes: Mapping[str, Programme] | None = None) -> None:
+                      document: str, board: str | None = None,
+                      programmes: Mapping[str, Programme] | None = None) -> None:
         """Rule 7.  A relocation that changes the provincial-level authority of a designation's
         programme (another province, or into or out of a 计划单列市 of that programme) puts the
         enterprise's valid non-national designations under re-confirmation.  ``programmes``:
@@ -869,6 +906,12 @@ class Enterprise(Aggregate):
         if kind in ("merger", "split") and not counterpart_uscc:
             raise RuleViolation("change", "change.counterpart_required", f"a {kind} names the other enterprise",
                                 field="counterpart_uscc")
+        if board is not None and kind != "listing":
+            raise RuleViolation("change", "change.board_not_listing", f"a {kind} names no board; a listing does",
+                                field="board")
+        if board is not None and board not in LISTING_BOARDS:
+            raise RuleViolation("change", "change.board_not_listing",
+                                f"board must be one of {list(LISTING_BOARDS)}", field="board")
         due = add_months(changed_on, programme.change_report_months)
         reconfirm: list[str] = []
         if kind == "relocation" and new_region:
@@ -886,13 +929,15 @@ class Enterprise(Aggregate):
                          if a.level != Level.national.value and moves_away(a.programme)]
         self._change_reported(kind=kind, changed_on=changed_on, due_on=due, late=occurred_on > due,
                               new_name=new_name, new_region=new_region, counterpart_uscc=counterpart_uscc,
-                              reconfirmation=reconfirm, occurred_on=occurred_on, actor=actor, document=document)
+                              reconfirmation=reconfirm, occurred_on=occurred_on, actor=actor, document=document,
+                              board=board)
 
     @event("ChangeReported")
     def _change_reported(self, kind: str, changed_on: date, due_on: date, late: bool, new_name: str | None,
                          new_region: str | None, counterpart_uscc: str | None, reconfirmation: list[str],
-                         occurred_on: date, actor: Actor, document: str) -> None:
-        self.changes.append(ChangeReport(kind=kind, changed_on=changed_on, reported_on=occurred_on, late=late))
+                         occurred_on: date, actor: Actor, document: str, board: str | None = None) -> None:
+        self.changes.append(ChangeReport(kind=kind, changed_on=changed_on, reported_on=occurred_on, late=late,
+                                         board=board))
         if new_name:
             self.name = new_name
             self.names.append(new_name)
@@ -937,10 +982,222 @@ class Enterprise(Aggregate):
         if not confirmed:
             a.ended_on = occurred_on
 
+    # ------------------------------------------------------------------ facts rewards rest on
+    def record_loan(self, *, loan_id: str, lender: str, guarantor: str, principal_fen: int, drawn_on: date,
+                    due_on: date, guarantee_fee_fen: int, guarantee_fee_rate_bp: int, occurred_on: date,
+                    actor: Actor, document: str) -> None:
+        """Record a guaranteed loan (担保贷款): lender, guarantor, principal, term, the guarantee
+        fee paid and its rate.  A guarantee-fee subsidy is judged on these facts later."""
+        self._require_covering(actor)
+        if actor.role != "authority":
+            raise RuleViolation("authority", "authority.not_an_authority",
+                                f"a {actor.role} cannot record a loan", field="actor.role")
+        self._require_after(self.registered_on, occurred_on, "registration")
+        if loan_id in self.loans:
+            raise RuleViolation("identity", "loan.duplicate_id", f"loan {loan_id!r} is already recorded",
+                                field="loan_id")
+        if drawn_on > occurred_on:
+            raise RuleViolation("reward", "loan.future", f"a loan drawn on {drawn_on} is recorded on {occurred_on}, "
+                                                         f"before it was drawn", field="drawn_on")
+        self._loan_recorded(loan_id=loan_id, lender=lender, guarantor=guarantor, principal_fen=principal_fen,
+                            drawn_on=drawn_on, due_on=due_on, guarantee_fee_fen=guarantee_fee_fen,
+                            guarantee_fee_rate_bp=guarantee_fee_rate_bp, occurred_on=occurred_on, actor=actor,
+                            document=document)
+
+    @event("LoanRecorded")
+    def _loan_recorded(self, loan_id: str, lender: str, guarantor: str, principal_fen: int, drawn_on: date,
+                       due_on: date, guarantee_fee_fen: int, guarantee_fee_rate_bp: int, occurred_on: date,
+                       actor: Actor, document: str) -> None:
+        self.loans[loan_id] = Loan(id=loan_id, lender=lender, guarantor=guarantor, principal_fen=principal_fen,
+                                   drawn_on=drawn_on, due_on=due_on, guarantee_fee_fen=guarantee_fee_fen,
+                                   guarantee_fee_rate_bp=guarantee_fee_rate_bp)
+
+    def loan(self, loan_id: str) -> Loan:
+        try:
+            return self.loans[loan_id]
+        except KeyError:
+            raise NotFound("identity", "loan.not_found", f"enterprise {self.uscc} has no recorded loan {loan_id!r}",
+                           field="loan_id") from None
+
+    def record_repayment(self, *, loan_id: str, repaid_on: date, occurred_on: date, actor: Actor,
+                         document: str) -> None:
+        """Record that a loan was repaid in full on ``repaid_on``: on time when on or before its due date."""
+        loan = self.loan(loan_id)
+        self._require_covering(actor)
+        if actor.role != "authority":
+            raise RuleViolation("authority", "authority.not_an_authority",
+                                f"a {actor.role} cannot record a repayment", field="actor.role")
+        if loan.repaid_on is not None:
+            raise RuleViolation("reward", "loan.already_repaid", f"loan {loan_id!r} was repaid on {loan.repaid_on}",
+                                field="loan_id")
+        if repaid_on < loan.drawn_on:
+            raise RuleViolation("order", "order.backdated",
+                                f"repaid_on {repaid_on} is before the loan was drawn on {loan.drawn_on}",
+                                field="repaid_on")
+        if repaid_on > occurred_on:
+            raise RuleViolation("reward", "loan.future", f"a repayment of {repaid_on} is recorded on {occurred_on}, "
+                                                         f"before it happened", field="repaid_on")
+        self._loan_repaid(loan_id=loan_id, repaid_on=repaid_on, on_time=repaid_on <= loan.due_on,
+                          occurred_on=occurred_on, actor=actor, document=document)
+
+    @event("LoanRepaid")
+    def _loan_repaid(self, loan_id: str, repaid_on: date, on_time: bool, occurred_on: date, actor: Actor,
+                     document: str) -> None:
+        loan = self.loans[loan_id]
+        loan.repaid_on = repaid_on
+        loan.on_time = on_time
+
+    def recognise_product(self, *, programme: Programme, recognition: str, product_id: str, product_name: str,
+                          level: str, occurred_on: date, actor: Actor, document: str) -> None:
+        """Record a product's recognition (首台套认定) at a level, by one of the authorities the
+        programme's recognition names."""
+        r = programme.recognition(recognition)
+        if actor.role != "authority" or actor.authority not in r.recognised_by:
+            raise RuleViolation("authority", "recognition.wrong_authority",
+                                f"{r.id} in {programme.key} is recognised by {r.recognised_by}, not "
+                                f"{actor.role} {actor.authority}", field="actor.authority")
+        if not document:
+            raise RuleViolation("reward", "recognition.no_document", "a recognition needs its document (文号)",
+                                field="document")
+        self._require_covering(actor)
+        self._require_after(self.registered_on, occurred_on, "registration")
+        if level not in r.levels:
+            raise RuleViolation("reward", "recognition.unknown_level",
+                                f"{r.id} in {programme.key} recognises at {list(r.levels)}, not {level!r}",
+                                field="level")
+        key = f"{programme.id}/{r.id}/{product_id}"
+        if key in self.recognitions:
+            had = self.recognitions[key]
+            raise RuleViolation("reward", "recognition.duplicate",
+                                f"product {product_id!r} was recognised {had.level} ({r.id}) on {had.recognised_on}",
+                                field="product_id")
+        self._product_recognised(programme=programme.id, recognition=r.id, product_id=product_id,
+                                 product_name=product_name, level=level, policy=programme.key,
+                                 occurred_on=occurred_on, actor=actor, document=document)
+
+    @event("ProductRecognised")
+    def _product_recognised(self, programme: str, recognition: str, product_id: str, product_name: str, level: str,
+                            policy: str, occurred_on: date, actor: Actor, document: str) -> None:
+        self.recognitions[f"{programme}/{recognition}/{product_id}"] = ProductRecognition(
+            programme=programme, recognition=recognition, product_id=product_id, product_name=product_name,
+            level=level, recognised_on=occurred_on, recognised_by=actor.authority)
+
+    def tag_chain(self, *, programme: Programme, chain: str, tagged: bool, occurred_on: date, actor: Actor,
+                  document: str) -> None:
+        """Tag the enterprise on an industrial chain of the programme (一链一策一批), or untag it,
+        by an authority covering the enterprise inside the programme's jurisdiction."""
+        ch = programme.chain(chain)
+        if actor.role != "authority":
+            raise RuleViolation("authority", "authority.not_an_authority", f"a {actor.role} cannot tag chains",
+                                field="actor.role")
+        if not region_covers(actor.authority, self.region) or not region_covers(programme.jurisdiction,
+                                                                                 actor.authority):
+            raise RuleViolation("authority", "authority.not_covering",
+                                f"authority {actor.authority} does not cover enterprise region {self.region} "
+                                f"within programme jurisdiction {programme.jurisdiction}", field="actor.authority")
+        self._require_after(self.registered_on, occurred_on, "registration")
+        key = f"{programme.id}/{ch.id}"
+        since = self.chains.get(key)
+        if tagged and since is not None:
+            raise RuleViolation("order", "chain.already_tagged", f"{self.uscc} is on chain {key} since {since}",
+                                field="chain")
+        if not tagged and since is None:
+            raise RuleViolation("order", "chain.not_tagged", f"{self.uscc} is not on chain {key}", field="chain")
+        self._require_after(since, occurred_on, "the tagging")
+        self._chain_tagged(programme=programme.id, chain=ch.id, tagged=tagged, occurred_on=occurred_on, actor=actor,
+                           document=document)
+
+    @event("ChainTagged")
+    def _chain_tagged(self, programme: str, chain: str, tagged: bool, occurred_on: date, actor: Actor,
+                      document: str) -> None:
+        self.chains[f"{programme}/{chain}"] = occurred_on if tagged else None
+
+    def listing(self) -> ChangeReport | None:
+        """The listing the enterprise stands listed by (its last listing report, unless a
+        delisting followed), or None."""
+        for ch in reversed(self.changes):
+            if ch.kind in ("listing", "delisting"):
+                return ch if ch.kind == "listing" else None
+        return None
+
+    def _check_facts(self, programme: Programme, scheme: Scheme, loan_id: str | None, product_id: str | None,
+                     loan_fen: int | None, amount_fen: int, occurred_on: date) -> None:
+        """Rule 8, the facts a scheme's reward rests on: a listing, a product's recognition,
+        a loan repaid on time (and the amount within the formula on that loan).  What the
+        facts alone decide comes before what other rewards decide (once per product, per
+        loan), so a refusal keeps its code when the command is sent again."""
+        takes_loan = scheme.kind == "guarantee_fee_subsidy"
+        if (loan_id is not None and not takes_loan) or (product_id is not None and scheme.recognition is None) \
+                or (loan_fen is not None and scheme.kind != "interest_subsidy"):
+            what = "loan_id" if loan_id is not None and not takes_loan else (
+                "product_id" if product_id is not None and scheme.recognition is None else "loan_fen")
+            raise RuleViolation("reward", "reward.not_applicable",
+                                f"scheme {scheme.id} ({scheme.kind}) does not rest on a {what.removesuffix('_id')}",
+                                field=what)
+        if scheme.listing_boards:
+            listing = self.listing()
+            if listing is None:
+                raise RuleViolation("reward", "reward.listing_required",
+                                    f"scheme {scheme.id} pays a listed enterprise; no listing of {self.uscc} is "
+                                    f"reported standing on {occurred_on}", field="scheme")
+            if listing.board not in scheme.listing_boards:
+                board = LISTING_BOARDS.get(listing.board or "", "board not reported")
+                raise RuleViolation("reward", "reward.listing_board",
+                                    f"scheme {scheme.id} pays listings on {list(scheme.listing_boards)}; the listing "
+                                    f"of {listing.changed_on} is on {listing.board} ({board})", field="scheme")
+        if scheme.recognition is not None:
+            if product_id is None:
+                raise RuleViolation("reward", "reward.product_required",
+                                    f"scheme {scheme.id} rewards a recognised product: name its product_id",
+                                    field="product_id")
+            rec = self.recognitions.get(f"{programme.id}/{scheme.recognition}/{product_id}")
+            if rec is None:
+                raise RuleViolation("reward", "reward.not_recognised",
+                                    f"product {product_id!r} of {self.uscc} has no {scheme.recognition} recognition "
+                                    f"recorded by {occurred_on}", field="product_id")
+            if rec.level != scheme.recognition_level:
+                raise RuleViolation("reward", "reward.recognition_level",
+                                    f"scheme {scheme.id} rewards a {scheme.recognition_level} recognition; product "
+                                    f"{product_id!r} is recognised {rec.level}", field="product_id")
+            paid = [r for r in self.rewards.values() if r.product_id == product_id and r.scheme == scheme.id
+                    and r.programme == programme.id and r.clawed_back_fen < r.amount_fen]
+            if paid:
+                raise RuleViolation("reward", "reward.product_paid",
+                                    f"scheme {scheme.id} paid product {product_id!r} as {paid[0].id!r} on "
+                                    f"{paid[0].granted_on}", field="product_id")
+        if takes_loan:
+            if loan_id is None:
+                raise RuleViolation("reward", "reward.loan_required",
+                                    "a guarantee-fee subsidy names its recorded loan (loan_id)", field="loan_id")
+            loan = self.loan(loan_id)
+            if loan.repaid_on is None:
+                raise RuleViolation("reward", "reward.loan_not_repaid",
+                                    f"loan {loan_id!r} (due {loan.due_on}) is not recorded as repaid by "
+                                    f"{occurred_on}", field="loan_id")
+            if not loan.on_time:
+                raise RuleViolation("reward", "reward.repaid_late",
+                                    f"loan {loan_id!r} was due {loan.due_on} and repaid {loan.repaid_on}: scheme "
+                                    f"{scheme.id} pays for loans repaid on time", field="loan_id")
+            days_guaranteed = (loan.repaid_on - loan.drawn_on).days
+            formula = scheme.guarantee_fee_formula(principal_fen=loan.principal_fen, fee_fen=loan.guarantee_fee_fen,
+                                                   days=days_guaranteed)
+            if amount_fen > formula:
+                raise RuleViolation("reward", "reward.over_formula",
+                                    f"{amount_fen} fen is over the formula of scheme {scheme.id}: min(fee paid "
+                                    f"{loan.guarantee_fee_fen}, principal {loan.principal_fen} × "
+                                    f"{scheme.subsidised_rate_bp} bp × {days_guaranteed} days / 365) = {formula} fen",
+                                    field="amount_fen")
+            paid = [r for r in self.rewards.values() if r.loan_id == loan_id and r.clawed_back_fen < r.amount_fen]
+            if paid:
+                raise RuleViolation("reward", "reward.loan_subsidised",
+                                    f"loan {loan_id!r} was subsidised as {paid[0].id!r} on {paid[0].granted_on}",
+                                    field="loan_id")
+
     # ------------------------------------------------------------------ rewards (奖补)
     def grant_reward(self, *, reward_id: str, programme: Programme, scheme: Scheme, amount_fen: int,
                      tranche: int | None, loan_fen: int | None, lpr_bp: int | None, days: int | None,
-                     occurred_on: date, actor: Actor, document: str) -> str | None:
+                     occurred_on: date, actor: Actor, document: str, loan_id: str | None = None,
+                     product_id: str | None = None) -> str | None:
         """Check rule 8 on this enterprise; returns the designation the reward rests on.
         The yearly budget is the :class:`~domain.budget.SchemeBudget`'s to check."""
         if actor.role != "authority" or actor.authority != scheme.granted_by:
@@ -970,6 +1227,7 @@ class Enterprise(Aggregate):
                 raise RuleViolation("reward", "reward.renewal_not_paid",
                                     f"scheme {scheme.id} does not pay again for a renewed designation",
                                     field="scheme")
+        self._check_facts(programme, scheme, loan_id, product_id, loan_fen, amount_fen, occurred_on)
         earlier = [r for r in self.rewards.values()
                    if r.programme == programme.id and r.scheme == scheme.id and r.clawed_back_fen < r.amount_fen]
         cap = scheme.cap_for(self.region)
@@ -1012,6 +1270,15 @@ class Enterprise(Aggregate):
                 raise RuleViolation("reward", "reward.over_cap",
                                     f"interest subsidies this year would reach {year_paid + amount_fen} fen, "
                                     f"over the yearly cap {scheme.cap_fen}", field="amount_fen")
+        elif scheme.kind == "guarantee_fee_subsidy":
+            if scheme.enterprise_yearly_cap_fen is not None:
+                year_paid = sum(r.amount_fen - r.clawed_back_fen for r in earlier
+                                if r.granted_on.year == occurred_on.year)
+                if year_paid + amount_fen > scheme.enterprise_yearly_cap_fen:
+                    raise RuleViolation("reward", "reward.over_cap",
+                                        f"guarantee-fee subsidies of {self.uscc} in {occurred_on.year} would reach "
+                                        f"{year_paid + amount_fen} fen, over the yearly cap "
+                                        f"{scheme.enterprise_yearly_cap_fen} per enterprise", field="amount_fen")
         elif scheme.once_per_enterprise and scheme.kind in ("one_time", "per_item") and earlier:
             raise RuleViolation("reward", "reward.once_per_scheme",
                                 f"scheme {scheme.id} pays once per enterprise; paid as {earlier[0].id!r} on "
@@ -1025,17 +1292,19 @@ class Enterprise(Aggregate):
         self._reward_granted(reward_id=reward_id, programme=programme.id, scheme=scheme.id,
                              application_id=basis.id if basis else None, amount_fen=amount_fen, tranche=tranche,
                              policy=programme.key, occurred_on=occurred_on, actor=actor, document=document,
-                             loan_fen=loan_fen if scheme.kind == "interest_subsidy" else None)
+                             loan_fen=loan_fen if scheme.kind == "interest_subsidy" else None,
+                             loan_id=loan_id, product_id=product_id)
         return basis.id if basis else None
 
     @event("RewardGranted")
     def _reward_granted(self, reward_id: str, programme: str, scheme: str, application_id: str | None,
                         amount_fen: int, tranche: int | None, policy: str, occurred_on: date, actor: Actor,
-                        document: str, loan_fen: int | None = None) -> None:
+                        document: str, loan_fen: int | None = None, loan_id: str | None = None,
+                        product_id: str | None = None) -> None:
         self.rewards[reward_id] = Reward(id=reward_id, programme=programme, scheme=scheme,
                                          application_id=application_id, amount_fen=amount_fen, granted_on=occurred_on,
                                          tranche=tranche, event_id=event_id(self.id, self.version + 1),
-                                         loan_fen=loan_fen)
+                                         loan_fen=loan_fen, loan_id=loan_id, product_id=product_id)
 
     def claw_back(self, *, reward_id: str, scheme: Scheme, amount_fen: int, reason: str, occurred_on: date,
                   actor: Actor, document: str) -> Reward:

@@ -156,12 +156,64 @@ class Tranche(Struct, kw_only=True):
     after_review: bool = False
 
 
-class Scheme(Struct, kw_only=True):
-    """A reward scheme (奖补)."""
+# The boards a listing (上市/挂牌) is reported on: 主板, 科创板, 创业板, 北交所, 新三板, 境外.
+LISTING_BOARDS: dict[str, str] = {
+    "main": "主板",
+    "star": "科创板",
+    "chinext": "创业板",
+    "bse": "北交所",
+    "neeq": "新三板",
+    "overseas": "境外",
+}
+ListingBoard = Literal["main", "star", "chinext", "bse", "neeq", "overseas"]
+# The reach of a product's recognition (首台套: 国际首台套, 国内首台套, 省内首台套).
+RECOGNITION_LEVELS: dict[str, str] = {"international": "国际", "national": "国内", "provincial": "省内"}
+RecognitionLevel = Literal["international", "national", "provincial"]
+
+
+class Fund(Struct, kw_only=True):
+    """A fund (专项资金) whose one yearly budget pays several schemes (each names it as ``fund``)."""
 
     id: Id
     name: str
-    kind: Literal["one_time", "tranches", "interest_subsidy", "per_item"] = "one_time"
+    granted_by: RegionCode
+    yearly_budget_fen: Fen | None = None
+    source: str
+
+
+class Chain(Struct, kw_only=True):
+    """An industrial chain (产业链) enterprises are tagged on (一链一策一批)."""
+
+    id: Id
+    name: str
+    source: str
+
+
+class Recognition(Struct, kw_only=True):
+    """A recognition of a product (首台套认定) that a scheme's reward rests on, and the
+    authorities that record it."""
+
+    id: Id
+    name: str
+    recognised_by: list[RegionCode]
+    levels: list[RecognitionLevel]
+    source: str
+
+
+class Scheme(Struct, kw_only=True):
+    """A reward scheme (奖补).
+
+    Eligibility tied to facts: ``listing_boards`` (a listing reward needs a listing on one of
+    them, reported before the reward), ``recognition`` and ``recognition_level`` (the reward
+    names a product recognised so, before the reward, and pays once per product).  A
+    ``guarantee_fee_subsidy`` (担保费补助) pays on a recorded loan repaid on time: at most
+    ``min(fee paid, principal × subsidised_rate_bp × days guaranteed / 365)``, at most
+    ``cap_fen`` per loan and ``enterprise_yearly_cap_fen`` per enterprise and year.
+    """
+
+    id: Id
+    name: str
+    kind: Literal["one_time", "tranches", "interest_subsidy", "per_item", "guarantee_fee_subsidy"] = "one_time"
     granted_by: RegionCode
     regions: list[RegionCode] = []  # enterprises inside any of these; empty: the granting region
     requires: list[Requirement] = []  # a designation valid on the reward date (any one)
@@ -173,6 +225,13 @@ class Scheme(Struct, kw_only=True):
     tranches: list[Tranche] = []
     loan_cap_fen: Fen | None = None
     subsidy_ratio_bp: BasisPoints | None = None
+    fund: Id | None = None  # the fund whose yearly budget pays it (then no yearly_budget_fen of its own)
+    listing_boards: list[ListingBoard] = []
+    recognition: Id | None = None
+    recognition_level: RecognitionLevel | None = None
+    subsidised_rate_bp: BasisPoints | None = None  # guarantee_fee_subsidy: of the principal, per year
+    enterprise_yearly_cap_fen: Fen | None = None  # guarantee_fee_subsidy: per enterprise and year
+    source: str = ""  # where the scheme's figures come from, or "assumption: ..."
 
     def __post_init__(self) -> None:
         if self.kind == "tranches" and not self.tranches:
@@ -181,6 +240,31 @@ class Scheme(Struct, kw_only=True):
             raise ValueError("tranche shares must add up to 10000 basis points")
         if self.kind == "interest_subsidy" and (self.loan_cap_fen is None or self.subsidy_ratio_bp is None):
             raise ValueError("an 'interest_subsidy' scheme needs loan_cap_fen and subsidy_ratio_bp")
+        if self.kind == "guarantee_fee_subsidy" and self.subsidised_rate_bp is None:
+            raise ValueError("a 'guarantee_fee_subsidy' scheme needs subsidised_rate_bp")
+        if (self.recognition is None) != (self.recognition_level is None):
+            raise ValueError("recognition and recognition_level go together")
+        if self.fund is not None and self.yearly_budget_fen is not None:
+            raise ValueError(f"scheme {self.id}: paid from fund {self.fund}, it has no yearly_budget_fen of its own")
+
+    @property
+    def once_per_product(self) -> bool:
+        """A scheme resting on a product's recognition pays once per product."""
+        return self.recognition is not None
+
+    def guarantee_fee_formula(self, *, principal_fen: int, fee_fen: int, days: int) -> int:
+        """The most a guarantee-fee subsidy pays on one loan, before the caps:
+        min(fee paid, principal × subsidised rate × days / 365), in whole fen.
+
+        >>> s = Scheme(id="g", name="G", kind="guarantee_fee_subsidy", granted_by="210200", cap_fen=0,
+        ...     subsidised_rate_bp=100)
+        >>> s.guarantee_fee_formula(principal_fen=1_000_000_000, fee_fen=15_000_000, days=365)  # 1 % of 10 M
+        10000000
+        >>> s.guarantee_fee_formula(principal_fen=1_000_000_000, fee_fen=4_000_000, days=365)   # the fee paid
+        4000000
+        """
+        assert self.subsidised_rate_bp is not None
+        return min(fee_fen, principal_fen * self.subsidised_rate_bp * days // (10000 * 365))
 
     def cap_for(self, region: str) -> int:
         for rc in self.region_caps:
@@ -290,6 +374,9 @@ class Programme(Struct, kw_only=True):
     tiers: list[Tier] = []
     schemes: list[Scheme] = []
     targets: list[Target] = []
+    funds: list[Fund] = []
+    chains: list[Chain] = []
+    recognitions: list[Recognition] = []
 
     def __post_init__(self) -> None:
         ids = [t.id for t in self.tiers]
@@ -304,6 +391,28 @@ class Programme(Struct, kw_only=True):
         for t in self.targets:
             if t.programme == self.id and t.tier not in ids:
                 raise ValueError(f"target {t.label!r}: programme {self.id} has no tier {t.tier!r} (tiers: {ids})")
+        for what, keys in (("fund", [f.id for f in self.funds]), ("chain", [c.id for c in self.chains]),
+                          ("recognition", [r.id for r in self.recognitions])):
+            if len(set(keys)) != len(keys):
+                raise ValueError(f"{what} ids repeat: {keys}")
+        funds = {f.id: f for f in self.funds}
+        if set(funds) & set(sids):  # a fund's budget and a scheme's share one key space
+            raise ValueError(f"fund ids {sorted(set(funds) & set(sids))} are scheme ids too")
+        recognitions = {r.id: r for r in self.recognitions}
+        for s in self.schemes:
+            if s.fund is not None:
+                if s.fund not in funds:
+                    raise ValueError(f"scheme {s.id}: no fund {s.fund!r} (funds: {sorted(funds)})")
+                if funds[s.fund].granted_by != s.granted_by:
+                    raise ValueError(f"scheme {s.id} is granted by {s.granted_by}, its fund {s.fund} by "
+                                     f"{funds[s.fund].granted_by}")
+            if s.recognition is not None:
+                r = recognitions.get(s.recognition)
+                if r is None:
+                    raise ValueError(f"scheme {s.id}: no recognition {s.recognition!r} (recognitions: "
+                                     f"{sorted(recognitions)})")
+                if s.recognition_level not in r.levels:
+                    raise ValueError(f"scheme {s.id}: recognition {r.id} has no level {s.recognition_level!r}")
 
     def provincial_level_city(self, region: str) -> str | None:
         """The provincial-level city (计划单列市) of this programme that ``region`` lies in, if any."""
@@ -349,6 +458,38 @@ class Programme(Struct, kw_only=True):
         raise RuleViolation("policy", "policy.unknown_tier",
                             f"programme {self.key} has no tier {tier_id!r} (tiers: {[t.id for t in self.tiers]})",
                             field="tier")
+
+    def budget_of(self, scheme: Scheme) -> tuple[str, int | None]:
+        """The key of the yearly budget ``scheme`` pays from (its fund's, or its own) and
+        that budget in fen (None: unlimited).  Every scheme of a fund counts against it.
+
+        >>> p = Programme(id="dalian", name="D", version="1", effective_from=date(2021, 1, 1), level="provincial",
+        ...     jurisdiction="210200", funds=[Fund(id="special", name="F", granted_by="210200",
+        ...     yearly_budget_fen=100, source="assumption")], schemes=[Scheme(id="a", name="A", granted_by="210200",
+        ...     cap_fen=10, fund="special"), Scheme(id="b", name="B", granted_by="210200", cap_fen=10)])
+        >>> p.budget_of(p.scheme("a")), p.budget_of(p.scheme("b"))
+        (('special', 100), ('b', None))
+        """
+        if scheme.fund is None:
+            return scheme.id, scheme.yearly_budget_fen
+        fund = next(f for f in self.funds if f.id == scheme.fund)
+        return fund.id, fund.yearly_budget_fen
+
+    def chain(self, chain_id: str) -> Chain:
+        for ch in self.chains:
+            if ch.id == chain_id:
+                return ch
+        raise RuleViolation("policy", "policy.unknown_chain",
+                            f"programme {self.key} has no chain {chain_id!r} (chains: {[c.id for c in self.chains]})",
+                            field="chain")
+
+    def recognition(self, recognition_id: str) -> Recognition:
+        for r in self.recognitions:
+            if r.id == recognition_id:
+                return r
+        raise RuleViolation("policy", "policy.unknown_recognition",
+                            f"programme {self.key} has no recognition {recognition_id!r} "
+                            f"(recognitions: {[r.id for r in self.recognitions]})", field="recognition")
 
     def scheme(self, scheme_id: str) -> Scheme:
         for s in self.schemes:

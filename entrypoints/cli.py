@@ -296,7 +296,7 @@ def _submit_file(args: argparse.Namespace, path: str) -> int:
 
 
 def _pool(args: argparse.Namespace) -> int:
-    from services.queries import check_count, check_tier, pool_items
+    from services.queries import check_chain, check_count, check_tier, pool_items
 
     # --year alone asks for the year's new designations up to its end (or today, in the current year)
     default_as_of = date.today().isoformat()
@@ -306,24 +306,28 @@ def _pool(args: argparse.Namespace) -> int:
     year = check_count(args.count, args.year, date.fromisoformat(as_of), args.stage, prefix="--")
     parse_region(args.region)
     ledger = open_ledger(args, create=False)
-
     check_tier(args.tier, ledger.policy, "--tier")
+    if args.chain:
+        check_chain(args.chain, ledger.policy, "--chain")
     rm, as_recorded = read_model(args, ledger)
     try:
         items = pool_items(rm, tier=args.tier, as_of=as_of, level=args.level, region=args.region,
-                           programme=args.programme, stage=args.stage, count=args.count, year=year)
+                           programme=args.programme, stage=args.stage, count=args.count, year=year,
+                           chain=args.chain)
     finally:
         rm.close()
     if args.json:
         print_json({"as_of": as_of, "as_recorded": as_recorded, "tier": args.tier, "level": args.level,
                     "region": args.region, "stage": args.stage, "counts": args.count, "year": year,
+                    **({"chain": args.chain} if args.chain else {}),
                     "count": len(items), "items": items})
         return EXIT_OK
     label = tier_name(ledger, args.programme, args.tier, date.fromisoformat(as_of), args.level)
     lvl = f" {Level(args.level).label}" if args.level else ""
     counted = {"valid": "", "ever": "累计认定", "new": f"{year}年新认定"}[args.count]
     stage = "培育库" if args.stage == "pooled" else counted
-    title = f"{label}{lvl} {stage} · {args.region or '全国'} · {as_of} · {len(items)}"
+    chain = f" · 产业链 {args.chain}" if args.chain else ""
+    title = f"{label}{lvl} {stage} · {args.region or '全国'}{chain} · {as_of} · {len(items)}"
     if args.stage == "pooled":
         table(title, ["USCC", "企业名称", "region", "programme", "入库"],
                [(m.uscc, m.name, m.region, m.programme, m.admitted_on) for m in items])
@@ -645,6 +649,9 @@ def build_parser() -> argparse.ArgumentParser:
                           "its first approval")
     p.add_argument("--year", type=int, metavar="YYYY",
                    help="with --count new: the year (default: that of --as-of; --as-of defaults to its 31 December)")
+    p.add_argument("--chain", metavar="[PROGRAMME/]CHAIN",
+                   help="only enterprises tagged on this industrial chain on the date (一链一策一批), e.g. "
+                        "zhejiang/intelligent_equipment")
     p.add_argument("--as-recorded", metavar="TIME", help=AS_RECORDED_HELP)
     p.set_defaults(func=_pool)
 

@@ -47,6 +47,8 @@ def add_report_parser(sub: Any, common: argparse.ArgumentParser) -> None:
                     "no external resources).")
     p.add_argument("--region", metavar="CODE", help="GB/T 2260 code: a province, city or county (default: the country)")
     p.add_argument("--as-of", metavar="YYYY-MM-DD", help="business date (default: today)")
+    p.add_argument("--chain", metavar="[PROGRAMME/]CHAIN",
+                   help="only enterprises tagged on this industrial chain on the date (一链一策一批)")
     p.add_argument("--as-recorded", metavar="TIME",
                    help="the report as the ledger stood at this ledger time (ISO 8601; a date means its end, UTC)")
     p.add_argument("--format", choices=FORMATS, default=None, help="output format (default: table)")
@@ -74,9 +76,13 @@ def run(args: argparse.Namespace) -> int:
     if args.out:  # refused before any work, and checked again when the file is put in place
         check_output(args.out, force=args.force, protect=protect)
     ledger = open_ledger(args, create=False)
+    if args.chain:
+        from services.queries import check_chain
+
+        check_chain(args.chain, ledger.policy, "--chain")
     rm, as_recorded = read_model(args, ledger)
     try:
-        report = build_report(rm, ledger.policy, as_of=as_of, region=region)
+        report = build_report(rm, ledger.policy, as_of=as_of, region=region, chain=args.chain)
     finally:
         rm.close()
     if as_recorded:

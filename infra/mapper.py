@@ -31,16 +31,20 @@ _ENVELOPE_FIELDS = ("originator_id", "originator_version")
 def state_type(cls: type) -> type[msgspec.Struct]:
     """A msgspec Struct type with the stored fields of event class ``cls``."""
     hints = typing.get_type_hints(cls)
-    # A field an event class gained after stores were written has a default there (declared
-    # on the class: ``domain.enterprise.Enterprise.Approved.batch``); an older stored event
-    # without it decodes to that default.
-    defaults = {f.name: f.default for f in dataclasses.fields(cls)
-                if f.default is not dataclasses.MISSING} if dataclasses.is_dataclass(cls) else {}
+    defaults = {f.name: f.default for f in dataclasses.fields(cls) if f.default is not dataclasses.MISSING} \
+        if dataclasses.is_dataclass(cls) else {}
     fields: list[tuple[str, Any] | tuple[str, Any, Any]] = []
     for name, tp in hints.items():
         if name in _ENVELOPE_FIELDS or typing.get_origin(tp) is typing.ClassVar:
             continue
-        fields.append((name, tp, defaults[name]) if name in defaults else (name, tp))
+        if name in defaults:
+            fields.append((name, tp, defaults[name]))
+        elif type(None) in typing.get_args(tp):
+            # An optional field may be missing from events stored before it was added (an
+            # event method's default is not on its class): it reads as None.
+            fields.append((name, tp, None))
+        else:
+            fields.append((name, tp))
     return msgspec.defstruct(f"{cls.__qualname__}State", fields, forbid_unknown_fields=True, kw_only=True)
 
 

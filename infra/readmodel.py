@@ -85,7 +85,7 @@ STREAM_SEQ = "pools.stream_seq"
 SCHEMA = "pools.schema"
 # Raised whenever a projection gains row kinds or columns: a read model made by an older
 # version is emptied on open and caught up again from the first event (see _create).
-SCHEMA_VERSION = 4  # 4: designations keep approved_on, batch and recommended_batch
+SCHEMA_VERSION = 5  # 4: designations keep approved_on, batch and recommended_batch; 5: enterprises keep chains
 BOOL_COLUMNS = {"review_failed", "under_reconfirmation", "listed", "passed"}
 INT_COLUMNS = {"changed_at", "batch", "recommended_batch", "year", "amount_fen", "clawed_back_fen", "tranche",
                "budget_fen", "spent_fen",
@@ -872,10 +872,16 @@ class ReadModel:
                             "detail": f"{kind} of {changed_on} reported late"})
         return out
 
+    def on_chain(self, chain: str, as_of: str, region: str | None = None) -> set[str]:
+        """The enterprise ids tagged on industrial chain ``chain`` ("programme/chain" or a
+        chain id) on ``as_of``, as they stood then.  No catching up."""
+        return {e.enterprise_id for e in self.on("enterprise", as_of, where="chains <> ''", region=region)
+                if e.on_chain(chain)}
+
     def pool(self, *, tier: str, as_of: str, level: str | None = None, region: str | None = None,
-             programme: str | None = None) -> list[Designation]:
+             programme: str | None = None, chain: str | None = None) -> list[Designation]:
         """Designations of ``tier`` valid on ``as_of`` (rule 4), as they stood on ``as_of``,
-        inside ``region``."""
+        inside ``region``; with ``chain``, of enterprises tagged on that chain on ``as_of``."""
         if self.follows_store:
             self.catch_up()
         valid, valid_params = valid_sql(as_of)
@@ -886,11 +892,15 @@ class ReadModel:
         if programme:
             where.append("programme = ?")
             params.append(programme)
-        return self.on("designation", as_of, where=" AND ".join(where), params=tuple(params), region=region,
+        rows = self.on("designation", as_of, where=" AND ".join(where), params=tuple(params), region=region,
                        order="region, uscc, application_id")
+        if chain:
+            tagged = self.on_chain(chain, as_of, region)
+            rows = [d for d in rows if d.enterprise_id in tagged]
+        return rows
 
     def pooled(self, *, tier: str, as_of: str, region: str | None = None,
-               programme: str | None = None) -> list[PoolMember]:
+               programme: str | None = None, chain: str | None = None) -> list[PoolMember]:
         """Members of the cultivation pool (培育库) of ``tier`` on ``as_of``."""
         if self.follows_store:
             self.catch_up()
@@ -900,18 +910,24 @@ class ReadModel:
         if programme:
             where.append("programme = ?")
             params.append(programme)
-        return self.on("member", as_of, where=" AND ".join(where), params=tuple(params), region=region,
+        rows = self.on("member", as_of, where=" AND ".join(where), params=tuple(params), region=region,
                        order="region, uscc")
+
+        if chain:
+            tagged = self.on_chain(chain, as_of, region)
+            rows = [m for m in rows if m.enterprise_id in tagged]
+        return rows
 
     def designated(self, *, tier: str, as_of: str, count: str = "ever", year: int | None = None,
                    level: str | None = None, region: str | None = None, programme: str | None = None,
-                   batch: int | None = None) -> list[Designation]:
+                   batch: int | None = None, chain: str | None = None) -> list[Designation]:
         """Subjects (enterprises, or products of a product tier) ever designated for ``tier``
         up to ``as_of`` (``count="ever"``), or newly designated in ``year`` (``count="new"``:
         their first approval falls in it), each as its first approval (on or before
         ``as_of``) stood on ``as_of``, inside ``region`` (docs/domain.md, "Three counts";
         the rules are :func:`domain.validity.designated_sql` and :func:`~domain.validity.newly_sql`).
-        ``batch``: only subjects whose first approval was announced in that batch."""
+        ``batch``: only subjects whose first approval was announced in that batch; ``chain``: only
+        enterprises tagged on that industrial chain on ``as_of``."""
         if count not in ("ever", "new"):
             raise ValueError(f"count {count!r}: ever or new")
         if count == "new" and year is None:
@@ -946,7 +962,11 @@ class ReadModel:
                + " ORDER BY region, uscc, application_id")
         with self._tx() as cur:
             cur.execute(self._sql(sql), [*values, *outer_values])
-            return [_row(row_type, cols, r) for r in cur.fetchall()]
+            rows = [_row(row_type, cols, r) for r in cur.fetchall()]
+        if chain:
+            tagged = self.on_chain(chain, as_of, region)
+            rows = [d for d in rows if d.enterprise_id in tagged]
+        return rows
 
     def batches(self, *, as_of: str, region: str | None = None, programme: str | None = None,
                 tier: str | None = None) -> list[BatchLine]:

@@ -118,11 +118,21 @@ class EnterpriseRow(msgspec.Struct, kw_only=True):
     listed: bool = False
     filed_years: str = ""  # yearly data filed: "2021,2022L" (L: filed after the deadline)
     late_changes: str = ""  # change reports filed late: "relocation:2023-03-01,..."
+    chains: str = ""  # industrial chains tagged (一链一策一批): "zhejiang/digital_security,..."
     since: str = ""
     dated_to: str = ""  # the latest business date of the enterprise's events folded (not versioned)
 
     def filed(self, data_year: int) -> bool:
         return any(y.rstrip("L") == str(data_year) for y in self.filed_years.split(",") if y)
+
+    def on_chain(self, chain: str) -> bool:
+        """Tagged on ``chain``: "programme/chain", or a chain id of any programme.
+
+        >>> e = EnterpriseRow(enterprise_id="e", uscc="U", name="n", region="330106", chains="zhejiang/smart_home")
+        >>> e.on_chain("smart_home"), e.on_chain("zhejiang/smart_home"), e.on_chain("home")
+        (True, True, False)
+        """
+        return any(t == chain or t.partition("/")[2] == chain for t in self.chains.split(",") if t)
 
 
 class BatchLine(msgspec.Struct, kw_only=True):
@@ -522,6 +532,16 @@ def _change_reported(state: PoolState, ev: Any, eid: str, position: int, on: str
             m.name, m.region = ent.name, ent.region
 
 
+def _chain_tagged(state: PoolState, ev: Any, eid: str, position: int, on: str) -> None:
+    ent = state.enterprises.get(eid)
+    if ent is None:
+        return
+    state.change("enterprise", ent, on)
+    key = f"{ev.programme}/{ev.chain}"
+    tags = [t for t in ent.chains.split(",") if t and t != key] + ([key] if ev.tagged else [])
+    ent.chains = ",".join(sorted(tags))
+
+
 def _admitted_to_pool(state: PoolState, ev: Any, eid: str, position: int, on: str) -> None:
     ent = state.enterprises.get(eid)
     if ent is None:
@@ -562,6 +582,7 @@ _HANDLERS = {
     "Reviewed": _reviewed,
     "YearlyDataFiled": _yearly_data_filed,
     "ChangeReported": _change_reported,
+    "ChainTagged": _chain_tagged,
     "AdmittedToPool": _admitted_to_pool,
     "RemovedFromPool": _removed_from_pool,
 }

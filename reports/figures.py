@@ -147,9 +147,10 @@ class RewardLine(msgspec.Struct, kw_only=True):
     granted_fen: int
     clawed_back_fen: int
     net_fen: int
-    budget_fen: int | None  # the scheme's yearly budget (None: no budget)
-    budget_used_fen: int  # net paid by the whole scheme in that year (every region)
+    budget_fen: int | None  # the scheme's yearly budget, or its fund's (None: no budget)
+    budget_used_fen: int  # net paid by the whole scheme, or every scheme of its fund, in that year (every region)
     remaining_fen: int | None
+    fund: str | None = None  # the fund (专项资金) whose one budget pays the scheme
 
 
 class RewardTotals(msgspec.Struct, kw_only=True):
@@ -171,6 +172,7 @@ class Report(msgspec.Struct, kw_only=True):
     as_of: str
     region: str | None  # None: the whole country
     region_level: str
+    chain: str | None = None  # only enterprises tagged on this industrial chain on as_of
     sub_regions: list[str]
     position: int  # ledger position the read model stood at: "as recorded up to"
     as_recorded: str | None = None  # the ledger time asked for with --as-recorded (position: the last recorded by then)
@@ -254,16 +256,20 @@ def _end_of_validity(d: Designation) -> str:
 
 
 # ---------------------------------------------------------------------------- building
-def build_report(rm: Any, book: PolicyBook, *, as_of: str, region: str | None = None) -> Report:
+def build_report(rm: Any, book: PolicyBook, *, as_of: str, region: str | None = None,
+                 chain: str | None = None) -> Report:
     """The report for ``region`` (None: the whole country) on business date ``as_of``, from
-    read model ``rm`` (caught up first when it follows the store)."""
+    read model ``rm`` (caught up first when it follows the store).  With ``chain``, every
+    section counts only the enterprises tagged on that industrial chain on ``as_of``."""
     if rm.follows_store:
         rm.catch_up()
     position = rm.position()
     on = date.fromisoformat(as_of)
+    tagged = rm.on_chain(chain, as_of) if chain else None
     # Every designation as it stood on the date (its version in force then, in the region it
     # had then), and for the chart every version begun by the date.
-    every = rm.versions("designation", upto=as_of, region=region)
+    every = [v for v in rm.versions("designation", upto=as_of, region=region)
+             if tagged is None or v.row.enterprise_id in tagged]
     versions = [v for v in every if v.row.status == "approved" and v.row.valid_from and v.row.valid_until]
     approved: list[Designation] = [v.row for v in versions if in_force_on(v.row.since, v.until, as_of)]
     ents = {d.enterprise_id for d in approved}
@@ -370,17 +376,29 @@ def build_report(rm: Any, book: PolicyBook, *, as_of: str, region: str | None = 
                                by_region=dict(sorted(by_region[k].items())) if k in by_region else {},
                                ever=ever_total, new=new_total, ever_by_region=ever_subs, new_by_region=new_subs))
 
-    # 3. rewards against budgets
+    # 3. rewards against budgets (a fund's budget is used by every scheme of the fund)
     lines: dict[tuple[str, str, int], list[int]] = {}  # -> [rewards, granted, clawed back]
-    used: dict[tuple[str, str, int], int] = defaultdict(int)
+    used: dict[tuple[str, str, int], int] = defaultdict(int)  # by budget key: (programme, scheme or fund, year)
     reward_rows: list[RewardRow] = rm.rows("reward")
+    funds: dict[tuple[str, str, int], str | None] = {}
+
+    def fund_of(programme: str, scheme: str, year: int) -> str | None:
+        if (programme, scheme, year) not in funds:
+            try:
+                funds[(programme, scheme, year)] = book.in_force(programme, date(year, 12, 31)).scheme(scheme).fund
+            except LedgerError:
+                funds[(programme, scheme, year)] = None
+        return funds[(programme, scheme, year)]
+
     for r in reward_rows:
         if r.granted_on > as_of:
             continue
         back = r.clawed_back_on(as_of)
         key3 = (r.programme, r.scheme, r.year)
-        used[key3] += r.amount_fen - back
+        used[(r.programme, fund_of(*key3) or r.scheme, r.year)] += r.amount_fen - back
         if region and not region_covers(region, r.region):
+            continue
+        if tagged is not None and r.enterprise_id not in tagged:
             continue
         line = lines.setdefault(key3, [0, 0, 0])
         line[0] += 1
@@ -390,14 +408,16 @@ def build_report(rm: Any, book: PolicyBook, *, as_of: str, region: str | None = 
                                                       for b in rm.rows("budget")}
     rewards = []
     for (programme, scheme, year), (n, granted, back) in sorted(lines.items()):
-        b = budgets.get((programme, scheme, year))
+        fund = fund_of(programme, scheme, year)
+        b = budgets.get((programme, fund or scheme, year))
         budget = b.budget_fen if b else None
-        spent = used[(programme, scheme, year)]
+        spent = used[(programme, fund or scheme, year)]
         rewards.append(RewardLine(
             programme=programme, programme_name=_programme_name(book, programme, on), scheme=scheme,
             scheme_name=_scheme_name(book, programme, scheme, date(year, 12, 31)),
             year=year, rewards=n, granted_fen=granted, clawed_back_fen=back, net_fen=granted - back,
-            budget_fen=budget, budget_used_fen=spent, remaining_fen=None if budget is None else budget - spent))
+            budget_fen=budget, budget_used_fen=spent, remaining_fen=None if budget is None else budget - spent,
+            fund=fund))
     reward_totals = RewardTotals(rewards=sum(x.rewards for x in rewards),
                                  granted_fen=sum(x.granted_fen for x in rewards),
                                  clawed_back_fen=sum(x.clawed_back_fen for x in rewards),
@@ -437,7 +457,7 @@ def build_report(rm: Any, book: PolicyBook, *, as_of: str, region: str | None = 
                for b in sorted(batch_lines([v.row for v in every if in_force_on(v.row.since, v.until, as_of)], as_of),
                                key=lambda b: (order((b.programme, b.tier, b.level)), b.batch))]
     return Report(as_of=as_of, region=region, region_level=Region(region).level if region else "national",
-                  sub_regions=sub_regions, position=position, counts=counts, expiring_days=EXPIRY_DAYS,
+                  chain=chain, sub_regions=sub_regions, position=position, counts=counts, expiring_days=EXPIRY_DAYS,
                   expiring=expiring, review_due=review_due, rewards=rewards, reward_totals=reward_totals,
                   months=months, series=series, year=on.year, batches=batches,
                   targets=target_progress(rm, book, as_of=as_of, region=region))

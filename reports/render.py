@@ -16,7 +16,7 @@ from typing import Any
 
 import msgspec
 
-from reports.figures import SECTIONS, Report, level_name
+from reports.figures import SECTIONS, Report, RewardLine, level_name
 
 FORMATS = ("table", "json", "csv", "html")
 
@@ -35,9 +35,10 @@ def yuan(fen: int | None) -> str:
 
 
 def _region_title(report: Report) -> str:
+    chain = f" · 产业链 {report.chain}" if report.chain else ""  # only the enterprises on the chain
     if report.region is None:
-        return "全国"
-    return f"{report.region}（{level_name(report.region_level)}，含下辖地区）"
+        return "全国" + chain
+    return f"{report.region}（{level_name(report.region_level)}，含下辖地区）{chain}"
 
 
 _SUB_LABEL = {"national": "省份", "provincial": "地市", "municipal": "区县"}
@@ -195,7 +196,7 @@ def render_table(report: Report, console: Any, table: str | None = None) -> None
             t = report.reward_totals
             show(heading, ["项目", "奖补项目", "年度", "笔数", "拨付", "追回", "净额", "年度预算", "预算已用",
                            "预算余额"],
-                 [[r.programme_name, r.scheme_name, r.year, r.rewards, yuan(r.granted_fen),
+                 [[r.programme_name, _scheme_label(r), r.year, r.rewards, yuan(r.granted_fen),
                    yuan(r.clawed_back_fen), yuan(r.net_fen), yuan(r.budget_fen), yuan(r.budget_used_fen),
                    yuan(r.remaining_fen)] for r in report.rewards]
                  + [["合计", "", "", t.rewards, yuan(t.granted_fen), yuan(t.clawed_back_fen), yuan(t.net_fen), "",
@@ -222,6 +223,11 @@ def _share(share_bp: int) -> str:
     ('79.8%', '100.0%', '123.4%')
     """
     return f"{share_bp // 100}.{share_bp % 100 // 10}%"
+
+
+def _scheme_label(r: RewardLine) -> str:
+    """A scheme's name, and the fund (专项资金) whose one budget its budget columns are."""
+    return f"{r.scheme_name}（{r.fund}）" if r.fund else r.scheme_name
 
 
 def _heading(report: Report, name: str) -> str:
@@ -486,7 +492,7 @@ def render_html(report: Report) -> str:
     parts.append(_html_table(
         [("项目", False), ("奖补项目", False), ("年度", False), ("笔数", True), ("拨付", True), ("追回", True),
          ("净额", True), ("年度预算", True), ("预算已用", True), ("预算余额", True)],
-        [[r.programme_name, r.scheme_name, r.year, r.rewards, yuan(r.granted_fen), yuan(r.clawed_back_fen),
+        [[r.programme_name, _scheme_label(r), r.year, r.rewards, yuan(r.granted_fen), yuan(r.clawed_back_fen),
           yuan(r.net_fen), yuan(r.budget_fen), yuan(r.budget_used_fen), yuan(r.remaining_fen)]
          for r in report.rewards],
         caption="拨付、追回、净额：本地区企业在统计日及以前获得的奖补（追回计入原拨付年度）；年度预算、预算已用、"

@@ -7,9 +7,10 @@ applications going through recommendation, assessment, notice and approval from 
 2023, with reviews, lapses, a revocation, objections, withdrawals and rejections on the
 way.  Around it: Dalian (210200) as of 2023-07-11, a 计划单列市 deciding its own 专精特新 and
 创新型 (:data:`DALIAN_FIGURES`: some 3,000 generated enterprises in yearly batches, two moving in
-from Jilin and Hebei),
-Qingdao (370200, the "131" programme), Hangzhou (330100, Zhejiang hidden champions and
-Hangzhou rewards) and events after 2026-04-01 judged by the 2026 rules.
+from Jilin and Hebei), Dalian's money of 2023 (:func:`_dalian_money`: guarantee-fee subsidies,
+the special fund), Qingdao (370200, the "131" programme and its batches), Hangzhou (330100,
+Zhejiang hidden champions, Hangzhou rewards on the facts they rest on, industrial-chain tags)
+and events after 2026-04-01 judged by the 2026 rules.
 
 Every command is a JSON-shaped dict that decodes with
 :func:`services.commands.convert_command`, paired with the refusal code it must get (or
@@ -373,6 +374,9 @@ PRODUCTS: dict[str, list[str]] = {
     "Q04": ["地铁车辆转向架构架"],
     "Q05": ["变频压缩机控制板", "冰箱门体注塑件"],
     "Q06": ["锂电池负极用球形石墨"],
+    "Z01": ["MEMS压力传感器标定装备", "微压差变送器", "高精度气压传感器自动校准系统"],
+    "Z03": ["工业视觉检测一体机"],
+    "Z05": ["七轴协作焊接机器人"],
 }
 
 
@@ -1384,6 +1388,20 @@ def _hangzhou(b: _Builder) -> None:
         b.ecmd("grant_reward", e(k), on, hz, expect, reward_id=rid, programme="zhejiang", scheme=scheme,
                amount_fen=amount, **kw)
 
+    # 首台套: the province recognises the product at a level first (recognise_product); the
+    # city's reward of that level names the product.  The plan of 2022-06 pays 省级以上专精特新.
+    zj = authority("330000")
+
+    def recognise(k: str, on: date, product: str, level: str, n: int) -> None:
+        b.ecmd("recognise_product", e(k), on, zj, programme="zhejiang", recognition="first_equipment",
+               product_id=product, product_name=e(k).products[product], level=level,
+               document=f"浙经信装备〔{on.year}〕{n}号（首台（套）装备认定）")
+
+    recognise("Z01", date(2023, 1, 10), "Z01-P1", "national", 3)
+    recognise("Z01", date(2023, 1, 10), "Z01-P2", "provincial", 3)
+    recognise("Z01", date(2023, 1, 10), "Z01-P3", "provincial", 3)
+    recognise("Z03", date(2023, 1, 10), "Z03-P1", "provincial", 3)
+
     reward("Z01", date(2022, 3, 18), "hz-2022-xjr-001", "hz_little_giant_first", 100_000_000,
            document="杭经信联〔2022〕21号")
     reward("Z01", date(2022, 3, 18), "hz-2022-zjtx-001", "hz_specialized_first", 20_000_000,
@@ -1391,16 +1409,28 @@ def _hangzhou(b: _Builder) -> None:
     reward("Z02", date(2022, 4, 20), "hz-2022-zjtx-015", "hz_specialized_first", 20_000_000,
            document="杭经信联〔2022〕31号")
     reward("Z01", date(2023, 2, 16), "hz-2023-stt-003", "hz_first_equipment_national", 80_000_000,
-           document="杭经信联〔2023〕9号（首台套：MEMS压力传感器标定装备）")
+           product_id="Z01-P1", document="杭经信联〔2023〕9号（首台套：MEMS压力传感器标定装备）")
     reward("Z01", date(2023, 2, 16), "hz-2023-stt-004", "hz_first_equipment_provincial", 60_000_000, "reward.over_cap",
-           document="杭经信联〔2023〕9号（首台套（省内）申请60万元，超过50万元上限）")
+           product_id="Z01-P3", document="杭经信联〔2023〕9号（首台套（省内）申请60万元，超过50万元上限）")
     reward("Z01", date(2023, 2, 20), "hz-2023-stt-005", "hz_first_equipment_provincial", 50_000_000,
-           document="杭经信联〔2023〕10号（首台套（省内）：微压差变送器）")
-    # interest subsidy: 50% of LPR 3.65% on a 15 million loan for a year = 273,750 CNY
+           product_id="Z01-P2", document="杭经信联〔2023〕10号（首台套（省内）：微压差变送器）")
+    # recognised 国内首台套, not 国际: the international reward is refused
+    reward("Z01", date(2023, 2, 20), "hz-2023-stt-006", "hz_first_equipment_international", 150_000_000,
+           "reward.recognition_level", product_id="Z01-P1", document="杭经信联〔2023〕10号")
+    # a product without a recorded recognition
+    reward("Z05", date(2023, 2, 20), "hz-2023-stt-007", "hz_first_equipment_provincial", 40_000_000,
+           "reward.not_recognised", product_id="Z05-P1", document="杭经信联〔2023〕10号")
+    # an 创新型-only enterprise: a recognised product, but no 省级以上专精特新 designation
+    reward("Z03", date(2023, 2, 20), "hz-2023-stt-008", "hz_first_equipment_provincial", 40_000_000,
+           "reward.no_valid_designation", product_id="Z03-P1", document="杭经信联〔2023〕10号")
+    # interest subsidy by formula: 50% of LPR 3.65% on a 15 million loan for a year = 273,750 CNY
     reward("Z02", date(2023, 3, 28), "hz-2023-tx-021", "hz_loan_interest", 27_375_000, loan_fen=1_500_000_000,
            lpr_bp=365, days=365, document="杭经信联〔2023〕18号")
     reward("Z02", date(2023, 9, 20), "hz-2023-tx-058", "hz_loan_interest", 27_375_000, "reward.over_cap",
            loan_fen=1_500_000_000, lpr_bp=345, days=366, document="杭经信联〔2023〕57号")
+    # ... and none for an 创新型-only enterprise (50% of 3.65% on 5 million for 180 days = 45,000 CNY)
+    reward("Z06", date(2023, 4, 12), "hz-2023-tx-030", "hz_loan_interest", 4_500_000, "reward.no_valid_designation",
+           loan_fen=500_000_000, lpr_bp=365, days=180, document="杭经信联〔2023〕20号")
     reward("Z02", date(2023, 5, 10), "hz-2023-znzc-004", "hz_smart_factory", 150_000_000,
            document="杭经信联〔2023〕26号")
     reward("Z03", date(2023, 5, 10), "hz-2023-znzc-005", "hz_smart_factory", 120_000_000,
@@ -1409,6 +1439,77 @@ def _hangzhou(b: _Builder) -> None:
            document="杭经信联〔2023〕27号")
     reward("Z06", date(2023, 4, 20), "hz-2023-fwq-102", "hz_service_purchase", 8_000_000,
            document="杭经信联〔2023〕22号（服务券）")
+    # the listing reward rests on a reported listing: Z05 lists on 科创板; Z02 has none
+    z05 = e("Z05")
+    b.ecmd("report_change", z05, date(2023, 4, 25), z05.self_actor(date(2023, 4, 25)), kind="listing",
+           changed_on="2023-04-18", board="star", document="上海证券交易所科创板上市公告书")
+    reward("Z05", date(2023, 6, 15), "hz-2023-ss-002", "hz_listing", 300_000_000,
+           document="杭经信联〔2023〕33号（上市奖励：科创板）")
+    reward("Z02", date(2023, 6, 15), "hz-2023-ss-003", "hz_listing", 300_000_000, "reward.listing_required",
+           document="杭经信联〔2023〕33号")
+    # industrial chains (一链一策一批): the city lists enterprises per chain for financing
+    for k, chain in (("Z01", "integrated_circuits"), ("Z02", "intelligent_equipment"),
+                     ("Z05", "intelligent_equipment"), ("Z03", "intelligent_computing"), ("Z06", "biomedicine")):
+        b.ecmd("tag_chain", e(k), date(2023, 5, 18), hz, programme="zhejiang", chain=chain,
+               document="杭经信〔2023〕41号（一链一策一批融资促进名单）")
+    b.ecmd("tag_chain", e("Z03"), date(2023, 6, 20), hz, programme="zhejiang", chain="intelligent_computing",
+           tagged=False, document="杭经信〔2023〕52号（调整出链）")
+    b.ecmd("tag_chain", e("Z03"), date(2023, 6, 21), hz, "chain.not_tagged", programme="zhejiang",
+           chain="intelligent_computing", tagged=False, document="杭经信〔2023〕53号")
+
+
+def _dalian_money(b: _Builder) -> None:
+    """Dalian's money of 2023 (dalian-2023.toml, every figure an assumption): the guarantee-fee
+    subsidy judged on the loan facts recorded first, and the city special fund paying
+    rewards and subsidies from one budget until it is spent."""
+    e = b.e
+    dl = authority("210200")
+
+    def grant(k: str, on: date, rid: str, scheme: str, amount: int, expect: str | None = None, **kw: Any) -> None:
+        b.ecmd("grant_reward", e(k), on, dl, expect, reward_id=rid, programme="dalian", scheme=scheme,
+               amount_fen=amount, **kw)
+
+    def loan(k: str, on: date, lid: str, principal: int, drawn: str, due: str, fee: int, rate_bp: int) -> None:
+        b.ecmd("record_loan", e(k), on, dl, loan_id=lid, lender="中国银行大连市分行",
+               guarantor="大连市融资担保集团有限公司", principal_fen=principal, drawn_on=drawn, due_on=due,
+               guarantee_fee_fen=fee, guarantee_fee_rate_bp=rate_bp, document="大连市中小企业融资担保业务备案")
+
+    def repaid(k: str, on: date, lid: str, repaid_on: str) -> None:
+        b.ecmd("record_repayment", e(k), on, dl, loan_id=lid, repaid_on=repaid_on,
+               document="贷款结清证明（担保机构报送）")
+
+    # D01: 10 million for 176 days, fee 1.5 % a year (73,972.60 CNY), repaid before it was due:
+    # the formula gives min(73,972.60, 10 M × 1 % × 176 / 365) = 48,219.17 CNY
+    loan("D01", date(2023, 1, 12), "dl-db-2023-0017", 1_000_000_000, "2023-01-10", "2023-07-09", 7_397_260, 150)
+    repaid("D01", date(2023, 7, 6), "dl-db-2023-0017", "2023-07-05")
+    grant("D01", date(2023, 7, 10), "dl-2023-dbf-001", "dl_guarantee_fee", 5_000_000, "reward.over_formula",
+          loan_id="dl-db-2023-0017", document="大工信发〔2023〕47号（担保费补助）")
+    grant("D01", date(2023, 7, 10), "dl-2023-dbf-002", "dl_guarantee_fee", 4_821_917,
+          loan_id="dl-db-2023-0017", document="大工信发〔2023〕47号（担保费补助）")
+    # D08 repaid three weeks late: no subsidy; D03's loan is not repaid yet
+    loan("D08", date(2022, 12, 5), "dl-db-2022-0231", 500_000_000, "2022-12-01", "2023-05-31", 3_698_630, 150)
+    repaid("D08", date(2023, 6, 22), "dl-db-2022-0231", "2023-06-20")
+    grant("D08", date(2023, 7, 10), "dl-2023-dbf-003", "dl_guarantee_fee", 2_000_000, "reward.repaid_late",
+          loan_id="dl-db-2022-0231", document="大工信发〔2023〕47号（担保费补助）")
+    loan("D03", date(2023, 3, 3), "dl-db-2023-0052", 800_000_000, "2023-03-01", "2024-02-29", 12_000_000, 150)
+    grant("D03", date(2023, 7, 10), "dl-2023-dbf-004", "dl_guarantee_fee", 2_000_000, "reward.loan_not_repaid",
+          loan_id="dl-db-2023-0052", document="大工信发〔2023〕47号（担保费补助）")
+    # the special fund (1,500,000 CNY in 2023) pays rewards and subsidies until it is spent
+    grant("D01", date(2023, 4, 20), "dl-2023-xjr-001", "dl_little_giant_national", 50_000_000,
+          document="大工信发〔2023〕21号")
+    grant("D03", date(2023, 4, 20), "dl-2023-xjr-002", "dl_little_giant_national", 50_000_000,
+          document="大工信发〔2023〕21号")
+    grant("D08", date(2023, 4, 20), "dl-2023-zjtx-001", "dl_specialized_provincial", 10_000_000,
+          document="大工信发〔2023〕21号")
+    grant("D04", date(2023, 4, 20), "dl-2023-zjtx-002", "dl_specialized_provincial", 10_000_000,
+          document="大工信发〔2023〕21号")
+    # 贴息: 50 % of LPR 3.65 % on 10 million for a year = 182,500 CNY
+    grant("D08", date(2023, 5, 16), "dl-2023-tx-001", "dl_loan_interest", 18_250_000, loan_fen=1_000_000_000,
+          lpr_bp=365, days=365, document="大工信发〔2023〕30号")
+    # 1,500,000 - 1,000,000 - 200,000 - 182,500 - 48,219.17 = 69,280.83 CNY left of the fund:
+    # D01's interest subsidy of 182,500 CNY, within its own scheme's caps, is refused
+    grant("D01", date(2023, 7, 11), "dl-2023-tx-002", "dl_loan_interest", 18_250_000, "reward.over_budget",
+          loan_fen=1_000_000_000, lpr_bp=365, days=365, document="大工信发〔2023〕49号")
 
 
 @cache
@@ -1429,6 +1530,7 @@ def _build() -> tuple[tuple[tuple[str, str | None], ...], int]:
     b.ents[key] = legacy
     _huludao(b)
     _dalian(b)
+    _dalian_money(b)
     _qingdao(b)
     _hangzhou(b)
     b.file_all()
@@ -1543,6 +1645,11 @@ EXPECTED: list[tuple[dict, int]] = [
     ({"tier": "little_giant", "level": "national", "region": "330100", "programme": "national"}, 1),
     ({"tier": "hidden_champion", "region": "330100", "programme": "zhejiang"}, 1),
     ({"tier": "innovative", "region": "330100", "programme": "national"}, 2),
+    # Hangzhou's industrial chains (一链一策一批): Z02 and Z05 on 智能装备; Z03 taken off 智能计算 on 06-20
+    ({"tier": "specialized", "level": "provincial", "region": "330100", "chain": "zhejiang/intelligent_equipment"}, 2),
+    ({"tier": "innovative", "region": "330100", "chain": "intelligent_computing", "as_of": "2023-06-19"}, 1),
+    ({"tier": "innovative", "region": "330100", "chain": "intelligent_computing"}, 0),
+    ({"tier": "innovative", "region": "330100", "chain": "biomedicine"}, 1),
     # the whole country, as far as the demo goes
     ({"tier": "little_giant", "level": "national", "programme": "national"}, 79),
 ]

@@ -482,6 +482,12 @@ class _Engine:
         if enterprises < 0 or years < 1:
             raise ValueError("enterprises must be >= 0 and years >= 1")
         self.rng = random.Random(f"cultivation-generate:{seed}:{enterprises}:{years}:{start_year}")
+        # The facts money rests on (chain tags, 首台套 recognitions, guaranteed loans) draw from a
+        # stream of their own, so adding them leaves the rest of the history as it was.
+        self.money = random.Random(f"cultivation-generate-money:{seed}:{enterprises}:{years}:{start_year}")
+        self.tagged: set[str] = set()
+        self.recognised: dict[tuple[str, str], str] = {}  # (uscc, product) -> level
+        self.loans: dict[tuple[str, str], tuple[int, int, int, int, int]] = {}  # principal, fee, drawn, due, repaid
         self.seed = seed
         self.N = enterprises
         self.start = date(start_year, 1, 1).toordinal()
@@ -828,15 +834,20 @@ class _Engine:
 
     def check_grant(self, ent: _Ent, prog: Programme, scheme: Scheme, o: int, amount: int, tranche: int | None,
                     loan: int | None, lpr: int | None, days: int | None,
-                    document: str) -> tuple[str | None, _App | None]:
-        """Rule 8 on the enterprise, and the scheme's yearly budget.  A grant that breaks both
-        is ``"ambiguous"`` (which refusal comes first is the service's order of checks) and
-        is never sent."""
+                    document: str, product: str | None = None,
+                    loan_id: str | None = None) -> tuple[str | None, _App | None]:
+        """Rule 8 on the enterprise, and the scheme's yearly budget (its fund's, if a fund pays
+        it).  A grant that breaks both is ``"ambiguous"`` (which refusal comes first is the
+        service's order of checks) and is never sent."""
         code, basis = self._check_grant_enterprise(ent, prog, scheme, o, amount, tranche, loan, lpr, days, document)
+        if code not in ("reward.outside_region", "reward.no_valid_designation", "reward.renewal_not_paid"):
+            # the facts come after the designation, before tranches, caps and once-per-scheme (domain order)
+            code = self._check_grant_facts(ent, scheme, o, amount, product, loan_id) or code
         over = None
-        if scheme.yearly_budget_fen is not None:
-            spent = self.budget.get((prog.id, scheme.id, self.year(o)), 0)
-            if amount > scheme.yearly_budget_fen - spent:
+        key, budget_fen = prog.budget_of(scheme)
+        if budget_fen is not None:
+            spent = self.budget.get((prog.id, key, self.year(o)), 0)
+            if amount > budget_fen - spent:
                 over = "reward.over_budget"
         if code is not None and over is not None:
             return "ambiguous", basis
@@ -892,6 +903,94 @@ class _Engine:
         if amount > cap:
             return "reward.over_cap", basis
         return None, basis
+
+    def _check_grant_facts(self, ent: _Ent, scheme: Scheme, o: int, amount: int, product: str | None,
+                           loan_id: str | None) -> str | None:
+        """The facts a reward rests on (a product's recognition, a loan repaid on time), as
+        the generator recorded them."""
+        if scheme.recognition is not None:
+            level = self.recognised.get((ent.uscc, product or ""))
+            if level is None:
+                return "reward.not_recognised"
+            if level != scheme.recognition_level:
+                return "reward.recognition_level"
+        if scheme.kind == "guarantee_fee_subsidy":
+            loan = self.loans.get((ent.uscc, loan_id or ""))
+            if loan is None:
+                return "loan.not_found"
+            principal, fee, drawn, due, repaid = loan
+            if repaid > due:
+                return "reward.repaid_late"
+            if amount > scheme.guarantee_fee_formula(principal_fen=principal, fee_fen=fee, days=repaid - drawn):
+                return "reward.over_formula"
+            y = self.year(o)
+            paid = sum(r.amount - r.clawed for r in (ent.rewards or {}).values()
+                       if r.scheme == scheme.id and self.year(r.granted) == y)
+            if scheme.enterprise_yearly_cap_fen is not None and paid + amount > scheme.enterprise_yearly_cap_fen:
+                return "reward.over_cap"
+        return None
+
+    def _money_year(self, ent: _Ent, o: int, y: int) -> None:
+        """The facts money rests on, once a year at the filing: Hangzhou tags designated
+        enterprises on Zhejiang's industrial chains and the province recognises 首台套 products,
+        which the city rewards; Dalian's guaranteed loans, repaid (mostly on time), earn the
+        guarantee-fee subsidy from the city's special fund."""
+        m = self.money
+        if ent.region.startswith("3301") and self._valid_any(ent, o):
+            prog = self.programme("zhejiang", o)
+            if prog is None:
+                return
+            if prog.chains and ent.uscc not in self.tagged and m.random() < 0.05:
+                chain = prog.chains[_crc("chain", ent.industry) % len(prog.chains)]
+                self.emit(o, "tag_chain", self.actor("330100"), uscc=ent.uscc, programme=prog.id, chain=chain.id,
+                          document=f"杭经信〔{y}〕{10 + _crc('chain', y) % 80}号（一链一策一批融资促进名单）")
+                self.tagged.add(ent.uscc)
+            if prog.recognitions and m.random() < 0.01:
+                rec = prog.recognitions[0]
+                level = rec.levels[int(m.random() * len(rec.levels))]
+                scheme = next((s for s in prog.schemes if s.recognition == rec.id and s.recognition_level == level),
+                              None)
+                product = f"EQ-{y}-{ent.i}"
+                self.emit(o, "recognise_product", self.actor(rec.recognised_by[0]), uscc=ent.uscc,
+                          programme=prog.id, recognition=rec.id, product_id=product,
+                          product_name=f"{ent.brand}首台（套）装备", level=level,
+                          document=f"浙经信装备〔{y}〕{1 + _crc('stt', y) % 30}号")
+                self.recognised[(ent.uscc, product)] = level
+                if scheme is not None:
+                    amount = scheme.cap_fen * (30 + int(m.random() * 71)) // 100
+                    fields = {"uscc": ent.uscc, "reward_id": f"m-stt-{y}-{ent.i}", "programme": prog.id,
+                              "scheme": scheme.id, "amount_fen": amount, "product_id": product}
+                    self._try_grant(o, ent, prog, scheme, fields, f"杭经信联〔{y}〕{10 + _crc('stt', y) % 80}号",
+                                    deliberate=False, rng=m)
+        elif ent.region.startswith("2102"):
+            prog = self.programme("dalian", o)
+            scheme = next((s for s in prog.schemes if s.kind == "guarantee_fee_subsidy"), None) if prog else None
+            if prog is None or scheme is None or m.random() >= 0.08:
+                return
+            if not any(self.matching_valid(ent, r.tier, r.level, o) for r in scheme.requires):
+                return
+            dl = self.actor(scheme.granted_by)
+            loan_id = f"db-{y}-{ent.i}"
+            principal = (1 + int(m.random() * 10)) * 100_000_000  # 1 to 10 million CNY
+            rate = (100, 120, 150)[int(m.random() * 3)]
+            drawn = o - 200 - int(m.random() * 130)
+            due = drawn + 180
+            late = m.random() < 0.1
+            repaid = due + 5 + int(m.random() * 15) if late else due - int(m.random() * 10)
+            fee = principal * rate * 180 // (10000 * 365)
+            self.emit(o, "record_loan", dl, uscc=ent.uscc, loan_id=loan_id, lender="大连银行",
+                      guarantor="大连市融资担保集团有限公司", principal_fen=principal, drawn_on=self.iso(drawn),
+                      due_on=self.iso(due), guarantee_fee_fen=fee, guarantee_fee_rate_bp=rate,
+                      document="大连市中小企业融资担保业务备案")
+            self.emit(o, "record_repayment", dl, uscc=ent.uscc, loan_id=loan_id, repaid_on=self.iso(repaid),
+                      document="贷款结清证明（担保机构报送）")
+            self.loans[(ent.uscc, loan_id)] = (principal, fee, drawn, due, repaid)
+            amount = min(scheme.cap_fen, scheme.guarantee_fee_formula(principal_fen=principal, fee_fen=fee,
+                                                                      days=repaid - drawn))
+            fields = {"uscc": ent.uscc, "reward_id": f"m-dbf-{y}-{ent.i}", "programme": prog.id,
+                      "scheme": scheme.id, "amount_fen": amount, "loan_id": loan_id}
+            self._try_grant(o, ent, prog, scheme, fields, f"大工信发〔{y}〕{10 + _crc('dbf', y) % 80}号",
+                            deliberate=late, rng=m)
 
     # ------------------------------------------------------------------ registration
     def registration_days(self) -> list[int]:
@@ -1380,6 +1479,7 @@ class _Engine:
                 self.file(o, ent, y - 1)
         if self._rewards_year(ent, o, y):
             pass
+        self._money_year(ent, o, y)
         this_end = date(y, 12, 31).toordinal()
         if any(a.status == "approved" and a.valid_until > this_end and a.revoked is None  # type: ignore[operator]
                and a.ended is None for a in ent.apps.values()):
@@ -1445,8 +1545,12 @@ class _Engine:
         if not ent.rewards:
             return
         for r in ent.rewards.values():
-            if r.basis == a.id and r.clawed < r.amount and self.rng.random() < 0.7:
-                self.push(o + self.ri(15, 90), 15, ent, r)
+            if r.basis == a.id and r.clawed < r.amount:
+                if r.id.startswith("m-"):  # the money facts' own stream (see _money_year)
+                    if self.money.random() < 0.7:
+                        self.push(o + 15 + int(self.money.random() * 76), 15, ent, r)
+                elif self.rng.random() < 0.7:
+                    self.push(o + self.ri(15, 90), 15, ent, r)
 
     def _h_annul(self, o: int, ent: _Ent, a: _App) -> None:
         if a.status != "approved":
@@ -1592,7 +1696,7 @@ class _Engine:
             return
         self.push(o, 14, ent, (programme, scheme, tranche, fault))
 
-    _REWARD_DOC = {"zhejiang": "杭经信联", "liaoning": "辽财企", "national": "财建"}
+    _REWARD_DOC = {"zhejiang": "杭经信联", "liaoning": "辽财企", "national": "财建", "dalian": "大工信发"}
 
     def _h_grant(self, o: int, ent: _Ent, arg: tuple[str, str, int | None, bool]) -> None:
         programme, scheme_id, tranche, fault = arg
@@ -1648,14 +1752,15 @@ class _Engine:
             self.push(o + self.ri(20, 120), 19, ent, ("grant_again", (prog.id, scheme.id, again, document)))
 
     def _try_grant(self, o: int, ent: _Ent, prog: Programme, scheme: Scheme, fields: dict[str, Any], document: str,
-                   deliberate: bool) -> bool:
+                   deliberate: bool, rng: random.Random | None = None) -> bool:
         code, basis = self.check_grant(ent, prog, scheme, o, fields["amount_fen"], fields.get("tranche"),
-                                       fields.get("loan_fen"), fields.get("lpr_bp"), fields.get("days"), document)
+                                       fields.get("loan_fen"), fields.get("lpr_bp"), fields.get("days"), document,
+                                       fields.get("product_id"), fields.get("loan_id"))
         actor = self.actor(scheme.granted_by)
         if code is not None:
             if code == "ambiguous":
                 return False
-            if deliberate or (code == "reward.over_budget" and self.rng.random() < 0.05 * FAULT):
+            if deliberate or (code == "reward.over_budget" and (rng or self.rng).random() < 0.05 * FAULT):
                 self.emit(o, "grant_reward", actor, code, document=document, **fields) if document else \
                     self.emit(o, "grant_reward", actor, code, **fields)
             return False
@@ -1666,7 +1771,7 @@ class _Engine:
         ent.rewards[fields["reward_id"]] = _Reward(fields["reward_id"], prog.id, scheme.id,
                                                    basis.id if basis else None, amount, o, fields.get("tranche"),
                                                    fields.get("loan_fen"))
-        key = (prog.id, scheme.id, self.year(o))
+        key = (prog.id, prog.budget_of(scheme)[0], self.year(o))
         self.budget[key] = self.budget.get(key, 0) + amount
         self.summary.rewards_fen[f"{prog.id}/{scheme.id}"] += amount
         return True
@@ -1702,7 +1807,7 @@ class _Engine:
                   reason="认定资格被撤销，追回奖补资金",
                   document=f"{self._REWARD_DOC[r.programme]}〔{self.year(o)}〕{10 + _crc('cb', r.id) % 290}号")
         r.clawed += left
-        key = (r.programme, r.scheme, self.year(r.granted))
+        key = (r.programme, prog.budget_of(scheme)[0], self.year(r.granted))
         self.budget[key] = self.budget.get(key, 0) - left
         self.summary.rewards_fen[f"{r.programme}/{r.scheme}"] -= left
 

@@ -23,7 +23,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from domain.policy import RevocationReason
+from domain.policy import ListingBoard, RecognitionLevel, RevocationReason
 from domain.values import MAX_FEN, Actor, Fen, RegionCode, check_fields, validate_uscc
 
 # Anchored with \A and \Z (see domain.values.RegionCode): "$" would let a final newline through.
@@ -212,6 +212,7 @@ class ReportChange(EnterpriseCommand, frozen=True, kw_only=True, tag="report_cha
     new_name: Name | None = None
     new_region: RegionCode | None = None
     counterpart_uscc: Uscc | None = None
+    board: ListingBoard | None = None  # a listing's board: main, star, chinext, bse, neeq, overseas
 
 
 class Reconfirm(ApplicationCommand, frozen=True, kw_only=True, tag="reconfirm"):
@@ -231,6 +232,51 @@ class GrantReward(EnterpriseCommand, frozen=True, kw_only=True, tag="grant_rewar
     loan_fen: Amount | None = None
     lpr_bp: Annotated[int, msgspec.Meta(gt=0, le=2000)] | None = None
     days: Annotated[int, msgspec.Meta(gt=0, le=366)] | None = None
+    loan_id: LocalId | None = None  # a guarantee-fee subsidy: the recorded loan
+    product_id: LocalId | None = None  # a reward resting on a product's recognition (首台套)
+
+
+class RecordLoan(EnterpriseCommand, frozen=True, kw_only=True, tag="record_loan"):
+    """Record a guaranteed bank loan (担保贷款): the facts a guarantee-fee subsidy is judged on."""
+
+    loan_id: LocalId
+    lender: Name  # the lending bank
+    guarantor: Name  # the guarantee institution (担保机构)
+    principal_fen: Amount
+    drawn_on: date
+    due_on: date
+    guarantee_fee_fen: Amount  # the guarantee fee paid
+    guarantee_fee_rate_bp: Annotated[int, msgspec.Meta(gt=0, le=10000)]  # its rate, per year of the principal
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.due_on <= self.drawn_on:
+            raise ValueError(f"due_on: {self.due_on} must be after drawn_on {self.drawn_on}")
+
+
+class RecordRepayment(EnterpriseCommand, frozen=True, kw_only=True, tag="record_repayment"):
+    """Record that a recorded loan was repaid in full (on time when on or before its due date)."""
+
+    loan_id: LocalId
+    repaid_on: date
+
+
+class RecogniseProduct(EnterpriseCommand, frozen=True, kw_only=True, tag="recognise_product"):
+    """Record a product's recognition (首台套认定) at a level, by the recognising authority."""
+
+    programme: Ident
+    recognition: Ident
+    product_id: LocalId
+    product_name: Name
+    level: RecognitionLevel  # international (国际), national (国内), provincial (省内)
+
+
+class TagChain(EnterpriseCommand, frozen=True, kw_only=True, tag="tag_chain"):
+    """Tag an enterprise on an industrial chain of a programme (一链一策一批), or untag it."""
+
+    programme: Ident
+    chain: Ident
+    tagged: bool = True
 
 
 class ClawBack(EnterpriseCommand, frozen=True, kw_only=True, tag="claw_back"):
@@ -250,7 +296,7 @@ class Annul(ApplicationCommand, frozen=True, kw_only=True, tag="annul"):
 AnyCommand = (
     Register | AdmitToPool | RemoveFromPool | Apply | Recommend | Assess | OpenNotice | Object | ResolveObjection
     | Approve | Reject | Withdraw | FileYearlyData | Review | Revoke | ReportChange | Reconfirm | GrantReward
-    | ClawBack | Annul
+    | ClawBack | Annul | RecordLoan | RecordRepayment | RecogniseProduct | TagChain
 )
 COMMAND_TYPES: dict[str, type[Command]] = {
     t.__struct_config__.tag: t for t in AnyCommand.__args__  # type: ignore[attr-defined]

@@ -50,12 +50,16 @@ class Context(Protocol):
         """The rule version of ``programme`` in force on ``on`` (``policy.not_in_force``)."""
         ...
 
-    def budget(self, programme: str, scheme: str, year: int, budget_fen: int | None) -> SchemeBudget:
-        """The scheme's budget for ``year``, opened with ``budget_fen`` if it has none yet."""
+    def budget(self, programme: str, scheme: str, year: int, budget_fen: int | None,
+               fund: bool = False) -> SchemeBudget:
+        """The budget of ``scheme`` (a scheme's id, or a fund's: ``Programme.budget_of``) for
+        ``year``, opened with ``budget_fen`` if it has none yet."""
         ...
 
-    def check_known(self, programme: str, tier: str | None = None, scheme: str | None = None) -> None:
-        """Malformed input unless the programme, tier and scheme exist in some rule version."""
+    def check_known(self, programme: str, tier: str | None = None, scheme: str | None = None,
+                    chain: str | None = None, recognition: str | None = None) -> None:
+        """Malformed input unless the programme, tier, scheme, chain and recognition exist in
+        some rule version."""
         ...
 
 
@@ -113,8 +117,40 @@ def report_change(cmd: c.ReportChange, ctx: Context) -> list[Aggregate]:
     held = sorted({a.programme for a in ent.designations()})
     ent.report_change(programme=ctx.in_force(cmd.programme, cmd.occurred_on), kind=cmd.kind,
                       changed_on=cmd.changed_on, new_name=cmd.new_name, new_region=cmd.new_region,
-                      counterpart_uscc=cmd.counterpart_uscc,
+                      counterpart_uscc=cmd.counterpart_uscc, board=cmd.board,
                       programmes={pid: ctx.in_force(pid, cmd.occurred_on) for pid in held}, **_envelope(cmd))
+    return [ent]
+
+
+# ------------------------------------------------------------------ facts rewards rest on
+def record_loan(cmd: c.RecordLoan, ctx: Context) -> list[Aggregate]:
+    ent = ctx.enterprise(cmd.uscc)
+    ent.record_loan(loan_id=cmd.loan_id, lender=cmd.lender, guarantor=cmd.guarantor, principal_fen=cmd.principal_fen,
+                    drawn_on=cmd.drawn_on, due_on=cmd.due_on, guarantee_fee_fen=cmd.guarantee_fee_fen,
+                    guarantee_fee_rate_bp=cmd.guarantee_fee_rate_bp, **_envelope(cmd))
+    return [ent]
+
+
+def record_repayment(cmd: c.RecordRepayment, ctx: Context) -> list[Aggregate]:
+    ent = ctx.enterprise(cmd.uscc)
+    ent.record_repayment(loan_id=cmd.loan_id, repaid_on=cmd.repaid_on, **_envelope(cmd))
+    return [ent]
+
+
+def recognise_product(cmd: c.RecogniseProduct, ctx: Context) -> list[Aggregate]:
+    ctx.check_known(cmd.programme, recognition=cmd.recognition)
+    ent = ctx.enterprise(cmd.uscc)
+    ent.recognise_product(programme=ctx.in_force(cmd.programme, cmd.occurred_on), recognition=cmd.recognition,
+                          product_id=cmd.product_id, product_name=cmd.product_name, level=cmd.level,
+                          **_envelope(cmd))
+    return [ent]
+
+
+def tag_chain(cmd: c.TagChain, ctx: Context) -> list[Aggregate]:
+    ctx.check_known(cmd.programme, chain=cmd.chain)
+    ent = ctx.enterprise(cmd.uscc)
+    ent.tag_chain(programme=ctx.in_force(cmd.programme, cmd.occurred_on), chain=cmd.chain, tagged=cmd.tagged,
+                  **_envelope(cmd))
     return [ent]
 
 
@@ -211,13 +247,16 @@ def grant_reward(cmd: c.GrantReward, ctx: Context) -> list[Aggregate]:
     ent = ctx.enterprise(cmd.uscc)
     programme = ctx.in_force(cmd.programme, cmd.occurred_on)
     scheme = programme.scheme(cmd.scheme)
-    budget = ctx.budget(programme.id, scheme.id, cmd.occurred_on.year, scheme.yearly_budget_fen)
+    key, budget_fen = programme.budget_of(scheme)  # a fund's budget pays every scheme of the fund
+    budget = ctx.budget(programme.id, key, cmd.occurred_on.year, budget_fen, fund=scheme.fund is not None)
     env = _envelope(cmd)
     # Every check before any event: a refused command must leave every aggregate untouched.
     budget.check_spend(amount_fen=cmd.amount_fen, occurred_on=cmd.occurred_on)
     ent.grant_reward(reward_id=cmd.reward_id, programme=programme, scheme=scheme, amount_fen=cmd.amount_fen,
-                     tranche=cmd.tranche, loan_fen=cmd.loan_fen, lpr_bp=cmd.lpr_bp, days=cmd.days, **env)
-    budget.spend(reward_id=cmd.reward_id, uscc=cmd.uscc, amount_fen=cmd.amount_fen, **env)
+                     tranche=cmd.tranche, loan_fen=cmd.loan_fen, lpr_bp=cmd.lpr_bp, days=cmd.days,
+                     loan_id=cmd.loan_id, product_id=cmd.product_id, **env)
+    budget.spend(reward_id=cmd.reward_id, uscc=cmd.uscc, amount_fen=cmd.amount_fen,
+                 paid_scheme=scheme.id if scheme.fund else None, **env)
     return [ent, budget]
 
 
@@ -228,10 +267,12 @@ def claw_back(cmd: c.ClawBack, ctx: Context) -> list[Aggregate]:
         raise NotFound("identity", "reward.not_found", f"enterprise {cmd.uscc} has no reward {cmd.reward_id!r}",
                        field="reward_id")
     # The scheme as it stood when the reward was granted, and that year's budget.
-    scheme = ctx.in_force(reward.programme, reward.granted_on).scheme(reward.scheme)
+    programme = ctx.in_force(reward.programme, reward.granted_on)
+    scheme = programme.scheme(reward.scheme)
     env = _envelope(cmd)
     ent.claw_back(reward_id=cmd.reward_id, scheme=scheme, amount_fen=cmd.amount_fen, reason=cmd.reason, **env)
-    budget = ctx.budget(reward.programme, reward.scheme, reward.granted_on.year, scheme.yearly_budget_fen)
+    key, budget_fen = programme.budget_of(scheme)
+    budget = ctx.budget(reward.programme, key, reward.granted_on.year, budget_fen, fund=scheme.fund is not None)
     budget.refund(reward_id=cmd.reward_id, uscc=cmd.uscc, amount_fen=cmd.amount_fen, **env)
     return [ent, budget]
 
@@ -257,4 +298,8 @@ HANDLERS: dict[type[c.Command], Handler] = {
     c.GrantReward: grant_reward,
     c.ClawBack: claw_back,
     c.Annul: annul,
+    c.RecordLoan: record_loan,
+    c.RecordRepayment: record_repayment,
+    c.RecogniseProduct: recognise_product,
+    c.TagChain: tag_chain,
 }

@@ -541,7 +541,8 @@ class Ledger(Application[UUID]):
         """The rule version of ``programme`` in force on business date ``on``."""
         return self.policy.in_force(programme, on)
 
-    def check_known(self, programme: str, tier: str | None = None, scheme: str | None = None) -> None:
+    def check_known(self, programme: str, tier: str | None = None, scheme: str | None = None,
+                    chain: str | None = None, recognition: str | None = None) -> None:
         """Malformed-input checks against the policy book as a whole (any version)."""
         versions = self.policy.versions(programme)
         if not versions:
@@ -552,6 +553,13 @@ class Ledger(Application[UUID]):
         if scheme is not None and all(scheme not in {s.id for s in v.schemes} for v in versions):
             known = sorted({s.id for v in versions for s in v.schemes})
             raise c.InputError("scheme", f"unknown scheme {scheme!r} in programme {programme!r} (known: {known})")
+        if chain is not None and all(chain not in {x.id for x in v.chains} for v in versions):
+            known = sorted({x.id for v in versions for x in v.chains})
+            raise c.InputError("chain", f"unknown chain {chain!r} in programme {programme!r} (known: {known})")
+        if recognition is not None and all(recognition not in {x.id for x in v.recognitions} for v in versions):
+            known = sorted({x.id for v in versions for x in v.recognitions})
+            raise c.InputError("recognition", f"unknown recognition {recognition!r} in programme {programme!r} "
+                                              f"(known: {known})")
 
     # ------------------------------------------------------------------ deciding on the facts of the command's date
     # Commands whose event changes which designations are valid, or the facts later decisions
@@ -653,8 +661,9 @@ class Ledger(Application[UUID]):
         (programme, tier, product: applications are processes whose steps follow in time);
         after a command changing validity, an application, recommendation or reward (each
         judged on the designations valid on its date); a change report of the same
-        attribute, and after a relocation anything (judged on the old region); a reward of
-        the same scheme; a pool entry or exit of the same pool."""
+        attribute, and after a relocation anything (judged on the old region), after a
+        listing or delisting a reward of a listing scheme; a reward of the same scheme; a
+        pool entry or exit of the same pool."""
         def rung(app_id: str | None) -> tuple[str, str, str | None] | None:
             a = ent.applications.get(app_id) if app_id else None
             return (a.programme, a.tier, a.product_id) if a else None
@@ -687,6 +696,8 @@ class Ledger(Application[UUID]):
                 return f"{what} changing the {attribute} too"
             if attribute == "listed" and kind == "Applied":
                 return f"{what}, judged on the listing as it stood"
+            if attribute == "listed" and kind == "RewardGranted" and self._rests_on_listing(e):
+                return f"{what} of listing scheme {e.programme}/{e.scheme}, judged on the listing as it stood"
             if isinstance(cmd, c.GrantReward) and kind in ("RewardGranted", "RewardClawedBack") \
                     and scheme_of(e.reward_id) == (cmd.programme, cmd.scheme):
                 return f"{what} of the same scheme {cmd.programme}/{cmd.scheme}"
@@ -694,6 +705,13 @@ class Ledger(Application[UUID]):
                     and (e.programme, e.tier) == (cmd.programme, cmd.tier):
                 return f"{what} of the same pool {cmd.programme}/{cmd.tier}"
         return None
+
+    def _rests_on_listing(self, granted: Any) -> bool:
+        """Whether the scheme of a ``RewardGranted`` event pays listed enterprises only."""
+        try:
+            return bool(self.in_force(granted.programme, granted.occurred_on).scheme(granted.scheme).listing_boards)
+        except LedgerError:
+            return False
 
     def _events_of(self, ent: Enterprise) -> list[Any]:
         """Every event of ``ent`` up to its version, in version order: the stored ones and
@@ -711,13 +729,19 @@ class Ledger(Application[UUID]):
         """The stored scheme budget ``cmd`` would spend from or refund to, if any."""
         if isinstance(cmd, c.GrantReward):
             try:
-                scheme = self.in_force(cmd.programme, cmd.occurred_on).scheme(cmd.scheme)
+                programme = self.in_force(cmd.programme, cmd.occurred_on)
+                key, _ = programme.budget_of(programme.scheme(cmd.scheme))
             except (LedgerError, c.InputError, KeyError):
                 return []  # refused in the decision, with its code
-            bid = budget_id(cmd.programme, scheme.id, cmd.occurred_on.year)
+            bid = budget_id(cmd.programme, key, cmd.occurred_on.year)
         elif isinstance(cmd, c.ClawBack) and cmd.reward_id in ent.rewards:
             r = ent.rewards[cmd.reward_id]
-            bid = budget_id(r.programme, r.scheme, r.granted_on.year)
+            try:
+                programme = self.in_force(r.programme, r.granted_on)
+                key, _ = programme.budget_of(programme.scheme(r.scheme))
+            except (LedgerError, KeyError):
+                return []
+            bid = budget_id(r.programme, key, r.granted_on.year)
         else:
             return []
         try:
@@ -746,10 +770,12 @@ class Ledger(Application[UUID]):
             raise TypeError(f"no handler for {type(cmd).__name__}")
         return handler(cmd, self)
 
-    def budget(self, programme: str, scheme: str, year: int, budget_fen: int | None) -> SchemeBudget:
-        """The scheme's budget for ``year`` as the decision holds it, or a new one opened
-        with ``budget_fen`` (nothing is stored before the decision is saved)."""
+    def budget(self, programme: str, scheme: str, year: int, budget_fen: int | None,
+               fund: bool = False) -> SchemeBudget:
+        """The budget of ``scheme`` (a scheme's or a fund's key) for ``year`` as the decision
+        holds it, or a new one opened with ``budget_fen`` (nothing is stored before the
+        decision is saved)."""
         try:
             return self._get(budget_id(programme, scheme, year))  # type: ignore[return-value]
         except AggregateNotFoundError:
-            return SchemeBudget.open(programme=programme, scheme=scheme, year=year, budget_fen=budget_fen)
+            return SchemeBudget.open(programme=programme, scheme=scheme, year=year, budget_fen=budget_fen, fund=fund)

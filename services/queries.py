@@ -118,6 +118,7 @@ class PoolQuery(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
     stage: Literal["designated", "pooled"] = "designated"
     count: Count = "valid"
     year: Year | None = None
+    chain: Annotated[str, msgspec.Meta(pattern=r"\A([a-z][a-z0-9_]*/)?[a-z][a-z0-9_]*\Z", max_length=130)] | None = None
 
 
 class PoolAnswer(msgspec.Struct, kw_only=True):
@@ -149,18 +150,26 @@ def decode_pool_query(data: bytes | str) -> PoolQuery:
 
 def pool_items(rm: Any, *, tier: str, as_of: str, level: str | None = None, region: str | None = None,
                programme: str | None = None, stage: str = "designated", count: str = "valid",
-               year: int | None = None) -> list[Any]:
+               year: int | None = None, chain: str | None = None) -> list[Any]:
     """The rows a pool query answers with (the CLI's ``pool`` and ``cultivation.query.pool``):
     designations valid on ``as_of``; with ``count`` ``ever`` or ``new`` one row per subject,
-    its first approval (``ReadModel.designated``)."""
+    its first approval (``ReadModel.designated``); ``chain`` keeps the enterprises tagged on
+    that industrial chain on ``as_of``."""
     if stage == "pooled":
-        return list(rm.pooled(tier=tier, as_of=as_of, region=region, programme=programme))
+        return list(rm.pooled(tier=tier, as_of=as_of, region=region, programme=programme, chain=chain))
     if count in ("ever", "new"):
         if count == "new" and year is None:
             year = int(as_of[:4])
         return list(rm.designated(tier=tier, as_of=as_of, count=count, year=year, level=level, region=region,
-                                  programme=programme))
-    return list(rm.pool(tier=tier, as_of=as_of, level=level, region=region, programme=programme))
+                                  programme=programme, chain=chain))
+    return list(rm.pool(tier=tier, as_of=as_of, level=level, region=region, programme=programme, chain=chain))
+
+
+def check_chain(chain: str, policy: Any, field: str) -> None:
+    """An unknown chain ("programme/chain" or a chain id) is malformed input naming ``field``."""
+    known = {f"{p}/{c.id}" for p in policy.programme_ids() for v in policy.versions(p) for c in v.chains}
+    if chain not in known and chain not in {k.partition("/")[2] for k in known}:
+        raise InputError(field, f"unknown industrial chain {chain!r} (known: {sorted(known)})")
 
 
 def count_of(rm: Any, query: dict[str, Any], default_as_of: str) -> int:
@@ -179,9 +188,11 @@ def count_of(rm: Any, query: dict[str, Any], default_as_of: str) -> int:
 def answer_pool(rm: Any, policy: Any, q: PoolQuery) -> PoolAnswer:
     """Answer ``q`` from ``rm`` (a read model that follows the store: caught up first)."""
     check_tier(q.tier, policy, "$.tier")
+    if q.chain is not None:
+        check_chain(q.chain, policy, "$.chain")
     rm.catch_up()
     position = rm.position()
     items = pool_items(rm, tier=q.tier, as_of=q.as_of.isoformat(), level=q.level.value if q.level else None,
                        region=q.region, programme=q.programme, stage=q.stage, count=q.count,
-                       year=check_count(q.count, q.year, q.as_of, q.stage))
+                       year=check_count(q.count, q.year, q.as_of, q.stage), chain=q.chain)
     return PoolAnswer(as_of=q.as_of, position=position, count=len(items), items=items)

@@ -39,7 +39,9 @@ from domain.authority import (
     DECIDING,
     GRANTING,
     JURISDICTION,
+    RECOGNISING,
     RECOMMENDING,
+    TAGGING,
     allowed_commands,
     render_level_table,
 )
@@ -568,7 +570,8 @@ def test_serve_with_a_bad_principals_file_exits_2_naming_the_field(tmp_path: Pat
 
 # ============================================================================ the derivation
 def test_the_command_groups_cover_every_command_exactly() -> None:
-    groups = set(ANY_AUTHORITY) | set(RECOMMENDING) | set(DECIDING) | set(JURISDICTION) | set(GRANTING)
+    groups = set(ANY_AUTHORITY) | set(RECOMMENDING) | set(DECIDING) | set(JURISDICTION) | set(GRANTING) \
+        | set(RECOGNISING) | set(TAGGING)
     assert groups == set(c.COMMAND_TYPES)
 
 
@@ -587,9 +590,12 @@ COMMON = set(ANY_AUTHORITY)
 @pytest.mark.parametrize("code, more, never", [
     ("211402", set(), {"recommend", "approve", "assess", "grant_reward"}),  # county (Lianshan)
     ("211400", {"recommend", "reject"}, {"approve", "assess", "revoke", "grant_reward"}),  # city (Huludao)
-    ("210200", {"recommend", "reject", *DECIDING}, {"grant_reward", "claw_back"}),  # Dalian, a 计划单列市
+    ("210200", {"recommend", "reject", *DECIDING, "grant_reward", "claw_back"}, {"tag_chain", "recognise_product"}),
+    # Dalian, a 计划单列市, grants its own schemes (policies/dalian-*.toml)
     ("210213", {"recommend", "reject"}, {"approve", "assess", "grant_reward"}),  # a Dalian district
-    ("330100", {"recommend", "reject", "grant_reward", "claw_back"}, {"approve"}),  # Hangzhou grants its schemes
+    ("330100", {"recommend", "reject", "grant_reward", "claw_back", "tag_chain"}, {"approve", "recognise_product"}),
+    # Hangzhou grants its schemes and tags chains inside Zhejiang; the province recognises 首台套 products
+    ("330000", {"recommend", "reject", *DECIDING, "recognise_product", "tag_chain"}, {"grant_reward"}),
     ("370200", {"recommend", "reject", *DECIDING, "grant_reward", "claw_back"}, set()),  # Qingdao's own programme
     ("210000", {"recommend", "reject", *DECIDING, "grant_reward", "claw_back"}, set()),  # Liaoning
     ("440000", {"recommend", "reject", *DECIDING}, {"grant_reward", "claw_back"}),  # a province without schemes
@@ -599,6 +605,16 @@ def test_commands_per_authority_follow_the_policy(code: str, more: set[str], nev
     allowed = set(allowed_commands(code, BOOK))
     assert allowed == COMMON | more
     assert not allowed & never
+
+
+def test_dalian_grants_its_own_money() -> None:
+    """dalian-*.toml: schemes granted by 210200, whatever level Dalian acts at in the national programme."""
+    allowed = set(allowed_commands("210200", BOOK))
+    assert {"grant_reward", "claw_back", "record_loan", "record_repayment"} <= allowed
+    assert not allowed & {"tag_chain", "recognise_product"}
+    from domain.authority import grants
+
+    assert not [why for why in grants("210000", BOOK).get("grant_reward", ()) if why.startswith("dalian")]
 
 
 def test_the_readme_shows_the_derived_table() -> None:

@@ -76,8 +76,8 @@ def script() -> list[tuple[dict, str | None]]:
 
 
 class Loaded:
-    """The demo loaded once, command by command, into a ledger the module's tests share
-    (some 8,600 commands: loading them for each test would take minutes).  None of the tests
+    """The demo loaded once, in batches, into a ledger the module's tests share
+    (some 25,000 commands: loading them for each test would take minutes).  None of the tests
     writes to it: they ask it, rebuild its read model, or send its commands again."""
 
     def __init__(self, ledger: Ledger, wrong: list[str], elapsed: float):

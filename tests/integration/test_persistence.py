@@ -175,7 +175,7 @@ def drive_every_event_type(s: Script, after_step: Callable[[], None] = lambda: N
     ok("b.rename", "report_change", uscc=b, kind="rename", changed_on="2023-09-01", new_name="葫芦岛某流体科技有限公司",
        occurred_on="2024-01-15", actor=CITY)  # reported late: more than three months after the change
     ok("b.listing", "report_change", uscc=b, kind="listing", changed_on="2024-02-01", occurred_on="2024-02-03",
-       actor=CITY)
+       actor=CITY, board="bse")
     ok("b.data2024", "file_yearly_data", uscc=b, data_year=2024, occurred_on="2025-04-10", actor=CITY)
     ok("p1.review", "review", uscc=b, application_id="p1", passed=True, occurred_on="2026-02-01", actor=PROV,
        document="辽工信〔2026〕1号")
@@ -201,6 +201,20 @@ def drive_every_event_type(s: Script, after_step: Callable[[], None] = lambda: N
        amount_fen=100_000, loan_fen=10_000_000_00, lpr_bp=345, days=200, occurred_on="2026-02-03", actor="330100")
     ok("a.r1.claw", "claw_back", uscc=a, reward_id="r1", amount_fen=4_000_000, reason="多拨", occurred_on="2026-02-10",
        actor="330100", document="杭经信〔2026〕2号")
+    after_step()
+    # the facts rewards rest on: a chain tag, a product's recognition, a guaranteed loan and its repayment
+    ok("a.chain", "tag_chain", uscc=a, programme="zhejiang", chain="intelligent_equipment", occurred_on="2026-02-11",
+       actor="330100", document="杭经信〔2026〕3号")
+    ok("a.recognise", "recognise_product", uscc=a, programme="zhejiang", recognition="first_equipment",
+       product_id="EQ-1", product_name="智能灌装生产线", level="national", occurred_on="2026-02-11", actor="330000",
+       document="浙经信装备〔2026〕1号")
+    ok("a.r3", "grant_reward", uscc=a, reward_id="r3", programme="zhejiang", scheme="hz_first_equipment_national",
+       amount_fen=50_000_000, product_id="EQ-1", occurred_on="2026-02-12", actor="330100")
+    ok("a.loan", "record_loan", uscc=a, loan_id="L1", lender="杭州银行", guarantor="杭州市融资担保有限公司",
+       principal_fen=500_000_000, drawn_on="2026-01-05", due_on="2026-07-04", guarantee_fee_fen=2_000_000,
+       guarantee_fee_rate_bp=80, occurred_on="2026-02-12", actor="330100")
+    ok("a.repaid", "record_repayment", uscc=a, loan_id="L1", repaid_on="2026-02-12", occurred_on="2026-02-13",
+       actor="330100")
     after_step()
     return out
 

@@ -195,13 +195,24 @@ def test_a_one_time_reward_is_paid_once_and_never_above_the_cap(script, hz) -> N
     script.ok("grant_reward", **grant(hz, "hz_smart_factory", 200_000_000, "2024-06-01", reward_id="r2"))
 
 
+def recognise(script, u: str, product: str, level: str, on: str = "2023-03-20"):  # type: ignore[no-untyped-def]
+    return script.ok("recognise_product", uscc=u, programme="zhejiang", recognition="first_equipment",
+                     product_id=product, product_name=f"首台套装备{product}", level=level, occurred_on=on,
+                     actor=ZHEJIANG, document="浙经信装备〔2023〕3号")
+
+
 def test_per_item_schemes_pay_each_item(script, hz) -> None:
+    for i in range(4):
+        recognise(script, hz, f"p{i}", "national")
     for i in range(3):
         script.ok("grant_reward", **grant(hz, "hz_first_equipment_national", 100_000_000, f"2023-0{i + 4}-01",
-                                          reward_id=f"item{i}"))
+                                          reward_id=f"item{i}", product_id=f"p{i}"))
     err = script.refused("grant_reward", **grant(hz, "hz_first_equipment_national", 100_000_001, "2023-08-01",
-                                                 reward_id="item9"))
+                                                 reward_id="item9", product_id="p3"))
     assert refusal(err) == ("reward.over_cap", "reward", "amount_fen")
+    err = script.refused("grant_reward", **grant(hz, "hz_first_equipment_national", 1, "2023-08-01",
+                                                 reward_id="item8", product_id="p0"))  # each item once
+    assert refusal(err) == ("reward.product_paid", "reward", "product_id")
 
 
 def test_a_reward_is_granted_by_the_scheme_authority_for_its_region(script, hz) -> None:

@@ -23,7 +23,7 @@ HULUDAO = {
 def load_demo(db: Path) -> Path:
     """The demo history in a fresh SQLite ledger at ``db``, each command with the outcome the
     demo expects of it (accepted, or refused with its code).  In batches, as ``cultivation
-    demo`` loads it (``Ledger.handle_many``: the same outcomes as one by one, some 8,600
+    demo`` loads it (``Ledger.handle_many``: the same outcomes as one by one, some 25,000
     commands in seconds rather than a minute)."""
     ledger = Ledger(db=str(db))
     try:

@@ -57,6 +57,13 @@ SAMPLES: dict[str, dict[str, Any]] = {
                      "amount_fen": 100_000_00, "tranche": 1, "loan_fen": 100_000_00, "lpr_bp": 385, "days": 30},
     "claw_back": {"uscc": USCC, "reward_id": "r1", "amount_fen": 100_00, "reason": "重复申领"},
     "annul": {"uscc": USCC, "application_id": "sp", "reason": "认定有误"},
+    "record_loan": {"uscc": USCC, "loan_id": "L1", "lender": "葫芦岛银行", "guarantor": "葫芦岛市融资担保有限公司",
+                    "principal_fen": 100_000_000, "drawn_on": "2023-01-10", "due_on": "2023-07-09",
+                    "guarantee_fee_fen": 500_000, "guarantee_fee_rate_bp": 100},
+    "record_repayment": {"uscc": USCC, "loan_id": "L1", "repaid_on": "2023-05-30"},
+    "recognise_product": {"uscc": USCC, "programme": "zhejiang", "recognition": "first_equipment",
+                          "product_id": "P1", "product_name": "高效节能多级离心泵", "level": "provincial"},
+    "tag_chain": {"uscc": USCC, "programme": "zhejiang", "chain": "intelligent_equipment"},
 }
 assert set(SAMPLES) == set(c.COMMAND_TYPES)
 
