@@ -203,14 +203,16 @@ def test_dalian_a_provincial_level_city_decides_and_recommends_to_miit_liaoning_
             await ok(dalian, "recommend", "210200", uscc=uscc, application_id="lg", occurred_on="2019-06-10")
             await ok(miit, "assess", "000000", uscc=uscc, application_id="lg", occurred_on="2019-07-01",
                      indicators={"niche_years": 5, "main_business_bp": 8000, "debt_ratio_bp": 5000})
-            # a district has no decision on the bus at all; Dalian grants no scheme
+            # a district has no decision on the bus at all; Dalian grants its own schemes
+            # (policies/dalian-*.toml) but not Liaoning's: the ledger refuses that one
             await district.refused_publish(subject("210213", "approve"),
                                            cmd("approve", "210213", uscc=uscc, application_id="sp",
                                                occurred_on="2019-05-20", document="x"))
-            await dalian.refused_publish(subject("210200", "grant_reward"),
-                                         cmd("grant_reward", "210200", uscc=uscc, reward_id="r",
-                                             programme="liaoning", scheme="new_national_little_giant",
-                                             amount_fen=1, occurred_on="2019-08-01"))
+            refused = await dalian.send(subject("210200", "grant_reward"),
+                                        cmd("grant_reward", "210200", uscc=uscc, reward_id="r",
+                                            programme="liaoning", scheme="new_national_little_giant",
+                                            amount_fen=1, occurred_on="2019-08-01"))
+            assert refused["ok"] is False and refused["error"]["code"] == "reward.wrong_authority", refused
 
     asyncio.run(go())
 
