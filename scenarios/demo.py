@@ -1565,6 +1565,22 @@ DALIAN_FIGURES: list[tuple[dict[str, str], int]] = [
     ({"stage": "pooled", "tier": "specialized", "region": "210200", "as_of": DALIAN_AS_OF}, 2950),  # 近3000户
 ]
 
+# Qingdao's report of 2017-06-27 ("131工程"), by the end of 2016: "5批798项" products, 4 batches of
+# 200 demonstration enterprises, the first batch of 20 hidden champions, as ever-designated counts
+QINGDAO_AS_OF = "2016-12-31"
+QINGDAO_FIGURES: list[tuple[dict[str, str], int]] = [
+    ({"tier": "product", "region": "370200", "programme": "qingdao", "as_of": QINGDAO_AS_OF, "count": "ever"}, 798),
+    ({"tier": "product", "region": "370200", "programme": "qingdao", "as_of": QINGDAO_AS_OF, "count": "batches"}, 5),
+    ({"tier": "demonstration", "region": "370200", "programme": "qingdao", "as_of": QINGDAO_AS_OF,
+      "count": "ever"}, 200),
+    ({"tier": "demonstration", "region": "370200", "programme": "qingdao", "as_of": QINGDAO_AS_OF,
+      "count": "batches"}, 4),
+    ({"tier": "hidden_champion", "region": "370200", "programme": "qingdao", "as_of": QINGDAO_AS_OF,
+      "count": "ever"}, 20),
+    ({"tier": "hidden_champion", "region": "370200", "programme": "qingdao", "as_of": QINGDAO_AS_OF,
+      "count": "batches"}, 1),
+]
+
 # Pool queries (keyword arguments of services.queries.pool_items: ReadModel.pool, .pooled with
 # "stage": "pooled", .designated with "count": "ever" or "new"; "count": "batches" counts the
 # batches, services.queries.count_of; "as_of" defaults to DEMO_AS_OF) and the counts they must give.  Queries name their
@@ -1615,16 +1631,7 @@ EXPECTED: list[tuple[dict, int]] = [
     ({"tier": "specialized", "level": "provincial", "region": "210000"}, 471),
     # Qingdao "131": the report of 2017-06-27, ever designated by the end of 2016 (count "ever":
     # subjects with an approval on or before the date; "batches": batches that announced approvals)
-    ({"tier": "product", "region": "370200", "programme": "qingdao", "as_of": "2016-12-31", "count": "ever"}, 798),
-    ({"tier": "product", "region": "370200", "programme": "qingdao", "as_of": "2016-12-31", "count": "batches"}, 5),
-    ({"tier": "demonstration", "region": "370200", "programme": "qingdao", "as_of": "2016-12-31",
-      "count": "ever"}, 200),
-    ({"tier": "demonstration", "region": "370200", "programme": "qingdao", "as_of": "2016-12-31",
-      "count": "batches"}, 4),
-    ({"tier": "hidden_champion", "region": "370200", "programme": "qingdao", "as_of": "2016-12-31",
-      "count": "ever"}, 20),
-    ({"tier": "hidden_champion", "region": "370200", "programme": "qingdao", "as_of": "2016-12-31",
-      "count": "batches"}, 1),
+    *QINGDAO_FIGURES,
     # ... the 2017 plan (80-100 / 25-30 / 15-20 new) and the 13th five-year plan (1,000 / 300 / 100 by 2020)
     ({"tier": "product", "region": "370200", "programme": "qingdao", "as_of": "2017-12-31", "count": "new"}, 92),
     ({"tier": "demonstration", "region": "370200", "programme": "qingdao", "as_of": "2017-12-31", "count": "new"}, 28),
@@ -1653,3 +1660,51 @@ EXPECTED: list[tuple[dict, int]] = [
     # the whole country, as far as the demo goes
     ({"tier": "little_giant", "level": "national", "programme": "national"}, 79),
 ]
+
+
+# ---------------------------------------------------------------------------- the reports, city by city
+@dataclass(frozen=True)
+class Figure:
+    """One figure of a report beside the query that reproduces it: ``label`` names it for
+    people, ``reported`` quotes the report, ``query``/``count`` are an entry of EXPECTED."""
+
+    label: str
+    reported: str
+    query: dict[str, str]
+    count: int
+
+
+@dataclass(frozen=True)
+class CityReport:
+    """A report the demo reproduces: whose (``region``, ``name``), which (``source``), the
+    figures it gives, and the date on which to show progress against the targets of the
+    policy files for the region (``targets_on``; None: the report quotes no targets)."""
+
+    region: str
+    name: str
+    source: str
+    figures: tuple[Figure, ...]
+    targets_on: str | None = None
+
+
+def _figures(labels: list[tuple[str, str]], pinned: list[tuple[dict[str, str], int]]) -> tuple[Figure, ...]:
+    assert len(labels) == len(pinned)
+    return tuple(Figure(label, reported, query, count) for (label, reported), (query, count) in zip(labels, pinned))
+
+
+CITY_REPORTS: tuple[CityReport, ...] = (
+    CityReport("211400", "葫芦岛市", "葫芦岛市专精特新中小企业梯度培育情况（2023-06-29）", _figures([
+        ("国家级重点支持\"小巨人\"企业", "2家"), ("国家级专精特新\"小巨人\"企业", "5家"),
+        ("省级专精特新\"小巨人\"企业", "9家"), ("省级专精特新中小企业", "36家"), ("专精特新产品", "35个"),
+        ("创新型中小企业", "33家")], HULUDAO_FIGURES)),
+    CityReport("210200", "大连市", "大连市专精特新企业培育情况（2023-07-11）", _figures([
+        ("国家级专精特新\"小巨人\"企业", "73家"), ("专精特新中小企业（大连市认定）", "435家"),
+        ("创新型中小企业（大连市认定）", "833家"), ("专精特新培育库", "近3000户")], DALIAN_FIGURES)),
+    CityReport("370200", "青岛市", "青岛市\"131工程\"情况（2017-06-27），截至2016年底", _figures([
+        ("专精特新产品（技术）累计", "798项"), ("专精特新产品（技术）批次", "5批"),
+        ("专精特新示范企业累计", "200家"), ("专精特新示范企业批次", "4批"),
+        ("隐形冠军企业累计", "20家"), ("隐形冠军企业批次", "第一批")], QINGDAO_FIGURES), targets_on="2020-12-31"),
+    CityReport("330100", "杭州市", "杭州市专精特新中小企业培育行动方案（2022-06），\"万千百\"目标", (),
+               targets_on=DEMO_AS_OF),
+)
+
