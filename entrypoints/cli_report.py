@@ -57,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
     from infra.store import ledger_files, store_url
 
     as_of = parse_date(args.as_of or date.today().isoformat(), "--as-of")
-    parse_region(args.region)
+    args.region = parse_region(args.region)
     fmt = args.format or ("json" if args.json else "table")
     if args.json and fmt != "json":
         raise c.InputError("--format", f"--json asks for json, --format for {fmt}")

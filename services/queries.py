@@ -26,10 +26,11 @@ services.commands.InputError: $.as_of: 0999-01-01 is outside the dates a ledger 
 from __future__ import annotations
 
 from datetime import date
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import msgspec
 
+from domain.regions import name_regions
 from domain.values import Level, RegionCode
 from services.commands import Ident, InputError, input_error
 
@@ -110,4 +111,6 @@ def answer_pool(rm: Any, policy: Any, q: PoolQuery) -> PoolAnswer:
     position = rm.position()
     items = pool_items(rm, tier=q.tier, as_of=q.as_of.isoformat(), level=q.level.value if q.level else None,
                        region=q.region, programme=q.programme, stage=q.stage)
-    return PoolAnswer(as_of=q.as_of, position=position, count=len(items), items=items)
+    # Each item as the CLI's --json prints it: with region_name beside its region code.
+    named = cast(list[Any], name_regions(msgspec.to_builtins(items)))
+    return PoolAnswer(as_of=q.as_of, position=position, count=len(items), items=named)
