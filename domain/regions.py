@@ -122,9 +122,8 @@ def _table() -> _Table:
         if d.status == "former":
             former.setdefault(d.name, set()).add(d.code)
             continue
-        keys = {_qualified(by_code, d.code), _path(by_code, d.code)}
+        keys = {d.name, _qualified(by_code, d.code), _path(by_code, d.code)}
         if d.status == "current":
-            keys.add(d.name)
             parent = _parent(by_code, d.code)
             if parent is not None:  # 葫芦岛市连山区, and 葫芦岛连山区
                 keys.add(_qualified(by_code, parent) + d.name)

@@ -24,6 +24,7 @@ from typing import Any
 import msgspec
 
 from domain.errors import LedgerError
+from domain.regions import REGION_KEYS
 from domain.values import Level
 from entrypoints.console import (
     AS_RECORDED_HELP,
@@ -99,8 +100,9 @@ def _add_command_parser(sub: Any, tag: str, ctype: type[c.Command], parents: lis
             p.add_argument(_flag(f.name), dest=f.name, action="append", default=[], metavar="NAME",
                            help=f"{f.name}, repeatable")
         else:
+            helptext = f"{f.name}{'' if required else ' (optional)'}"
             p.add_argument(_flag(f.name), dest=f.name, required=required, metavar=f.name.upper(),
-                           help=f"{f.name}{'' if required else ' (optional)'}")
+                           help=REGION_HELP if f.name in REGION_KEYS else helptext)
     p.set_defaults(func=_run_command, command_type=ctype, tag=tag)
 
 
@@ -128,6 +130,10 @@ def _command_from_args(args: argparse.Namespace) -> c.Command:
             value = entries or None
         elif tp.startswith("list"):
             value = value or None
+        elif f.name in REGION_KEYS and isinstance(value, str) and not value.isdigit():
+            # a name (--region 连山区) becomes its code; a code goes to the ledger as sent, which
+            # refuses one that is no current division itself (region.unknown), as over NATS
+            value = parse_region(value, _flag(f.name))
         if value is not None:
             obj[f.name] = value
     try:
