@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from datetime import date
 from importlib.resources import files
+from pathlib import Path
 
 import pytest
 
@@ -74,7 +75,7 @@ def test_every_region_of_the_demo_and_the_generator_is_a_current_division() -> N
     from scenarios import demo
     from scenarios.generate import PROVINCES
 
-    demo_codes = set(re.findall(r'"([1-8]\d{5})"', open(demo.__file__, encoding="utf-8").read()))
+    demo_codes = set(re.findall(r'"([1-8]\d{5})"', Path(demo.__file__).read_text(encoding="utf-8")))
     generated = {k for p in PROVINCES for c in p.cities for k in (p.code, c.code, *c.counties)}
     for code in sorted(demo_codes | generated):
         assert region_problem(code) is None, (code, region_problem(code))
