@@ -9,7 +9,15 @@ from typing import Any
 
 import msgspec
 
-from entrypoints.console import EXIT_OK, console, open_ledger, parse_date, parse_region, read_model
+from entrypoints.console import (
+    EXIT_OK,
+    REGION_HELP,
+    console,
+    open_ledger,
+    parse_date,
+    parse_region,
+    read_model,
+)
 from reports.figures import EXPIRY_DAYS, SECTIONS, build_report
 from reports.render import FORMATS, render_csv, render_html, render_json, render_table
 from services import commands as c
@@ -39,7 +47,7 @@ def add_report_parser(sub: Any, common: argparse.ArgumentParser) -> None:
                     "sections separated by a blank line; with --table NAME only that table: header and rows;\n"
                     "money in integer fen), html (a self-contained UTF-8 page: tables and an inline SVG chart,\n"
                     "no external resources).")
-    p.add_argument("--region", metavar="CODE", help="GB/T 2260 code: a province, city or county (default: the country)")
+    p.add_argument("--region", metavar="REGION", help=REGION_HELP + " (default: the country)")
     p.add_argument("--as-of", metavar="YYYY-MM-DD", help="business date (default: today)")
     p.add_argument("--as-recorded", metavar="TIME",
                    help="the report as the ledger stood at this ledger time (ISO 8601; a date means its end, UTC)")
