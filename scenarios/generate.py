@@ -1465,11 +1465,11 @@ class _Engine:
                 cum = self._city_cum[prov.code]
                 city = prov.cities[bisect_right(cum, rng.random() * cum[-1])]
             choices = [c for c in city.counties if c != ent.region]
-            if not choices:
-                self._next_change(o, ent)
-                return
-            new = choices[int(rng.random() * len(choices))]
-            fields["new_region"] = new
+            pick = rng.random()
+            if choices:
+                fields["new_region"] = choices[int(pick * len(choices))]
+            else:  # a move inside a city without districts (东莞): no new region, reported as a reorganisation
+                kind = "reorganisation"
         elif r < 0.84:
             kind = "reorganisation"
         elif r < 0.9:
