@@ -131,15 +131,13 @@ def parse_region(value: str | None, field: str = "--region") -> str | None:
     known ones (exit 2 naming the flag).  ``domain.regions`` has the table and the rule."""
     if value is None:
         return None
-    from domain.regions import RegionError, resolve_region
+    from domain.regions import resolve_region
     from domain.values import Region
 
     try:
         code = resolve_region(value)
         Region(code)
-    except RegionError as e:
-        raise c.InputError(field, str(e)) from None
-    except ValueError as e:
+    except ValueError as e:  # a RegionError, with its candidates in the message
         raise c.InputError(field, str(e)) from None
     return code
 

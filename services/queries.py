@@ -78,7 +78,7 @@ class PoolAnswer(msgspec.Struct, kw_only=True):
     as_of: date
     position: int
     count: int
-    items: list[Any]  # projections.pools.Designation, or PoolMember with stage "pooled"
+    items: list[Any]  # projections.pools.Designation (or PoolMember, stage "pooled") as JSON, with region_name
 
 
 _decoder = msgspec.json.Decoder(PoolQuery)
