@@ -82,7 +82,7 @@ Code = Literal[
     # 9 immutability
     "yearly_data.duplicate", "claw_back.no_document", "annul.not_approved", "annul.no_document",
     # identity
-    "enterprise.not_found", "register.exists", "application.not_found", "apply.duplicate_id",
+    "enterprise.not_found", "register.exists", "region.unknown", "application.not_found", "apply.duplicate_id",
     "apply.product_required", "apply.product_not_allowed", "object.duplicate_id", "reward.duplicate_id",
     "reward.not_found", "command_id.reused", "loan.duplicate_id", "loan.not_found",
     # policy
@@ -244,6 +244,9 @@ CATALOGUE: dict[Code, Entry] = {
     "enterprise.not_found": Entry("identity", 1, _N, "no enterprise with that USCC is registered (on the "
                                                      "command's date)"),
     "register.exists": Entry("identity", 1, _R, "the enterprise is already registered"),
+    "region.unknown": Entry("identity", 1, _R, "a region to record an enterprise in (registration, relocation) that "
+                                               "is no current GB/T 2260 division: unknown, or abolished (the message "
+                                               "names its successor)"),
     "application.not_found": Entry("identity", 1, _N, "the enterprise has no application with that id (on the "
                                                       "command's date)"),
     "apply.duplicate_id": Entry("identity", 1, _R, "an application with that id exists"),

@@ -34,6 +34,7 @@ from eventsourcing.domain import Aggregate, event
 
 from domain.errors import NotFound, RuleViolation
 from domain.policy import LISTING_BOARDS, REVOCATION_REASONS, Programme, Requirement, Scheme, Tier
+from domain.regions import region_problem
 from domain.validity import valid_on
 from domain.values import Actor, Level, Region, add_months, add_years, region_covers
 
@@ -60,6 +61,14 @@ def event_id(originator_id: UUID, version: int) -> UUID:
 
 _EVENT_SHA1 = hashlib.sha1(_NAMESPACE_BYTES + b"event:")  # the name's common prefix, hashed once
 _VARIANT = {c: "89ab"[int(c, 16) & 3] for c in "0123456789abcdef"}  # RFC 4122 variant of a hex digit
+
+
+def _require_recordable(region: str, field: str) -> None:
+    """An enterprise is recorded only in a current GB/T 2260 division (README, "Region names":
+    old events in an abolished or unknown code still load; only new commands are refused)."""
+    problem = region_problem(region)
+    if problem is not None:
+        raise RuleViolation("identity", "region.unknown", problem, field=field)
 
 
 def event_id_text(originator_key: str, version: int) -> str:
@@ -276,6 +285,7 @@ class Enterprise(Aggregate):
         """Register an enterprise.  The USCC check was done at the edge; an override of a
         failing check character is carried as ``uscc_override`` (the document allowing it)."""
         Region(region)
+        _require_recordable(region, "region")
         if actor.role == "auditor" or not region_covers(actor.authority, region):
             raise RuleViolation("authority", "register.not_covering",
                                 f"{actor.role} {actor.authority} does not cover region {region}",
@@ -901,6 +911,7 @@ class Enterprise(Aggregate):
                 raise RuleViolation("change", "change.region_required", "a relocation needs new_region",
                                     field="new_region")
             Region(new_region)
+            _require_recordable(new_region, "new_region")
             if new_region == self.region:
                 raise RuleViolation("change", "change.same_region", f"already in {new_region}", field="new_region")
         if kind in ("merger", "split") and not counterpart_uscc:

@@ -24,6 +24,7 @@ from typing import Any
 import msgspec
 
 from domain.errors import LedgerError
+from domain.regions import REGION_KEYS
 from domain.values import Level
 from entrypoints.console import (
     AS_RECORDED_HELP,
@@ -32,8 +33,10 @@ from entrypoints.console import (
     EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_REFUSED,
+    REGION_HELP,
     CliError,
     console,
+    named_regions,
     open_ledger,
     parse_date,
     parse_moment,
@@ -41,6 +44,8 @@ from entrypoints.console import (
     print_json,
     progress_bar,
     read_model,
+    region_label,
+    region_title,
     table,
     tier_name,
 )
@@ -96,8 +101,9 @@ def _add_command_parser(sub: Any, tag: str, ctype: type[c.Command], parents: lis
             p.add_argument(_flag(f.name), dest=f.name, action="append", default=[], metavar="NAME",
                            help=f"{f.name}, repeatable")
         else:
+            helptext = f"{f.name}{'' if required else ' (optional)'}"
             p.add_argument(_flag(f.name), dest=f.name, required=required, metavar=f.name.upper(),
-                           help=f"{f.name}{'' if required else ' (optional)'}")
+                           help=REGION_HELP if f.name in REGION_KEYS else helptext)
     p.set_defaults(func=_run_command, command_type=ctype, tag=tag)
 
 
@@ -125,6 +131,10 @@ def _command_from_args(args: argparse.Namespace) -> c.Command:
             value = entries or None
         elif tp.startswith("list"):
             value = value or None
+        elif f.name in REGION_KEYS and isinstance(value, str) and not value.isdigit():
+            # a name (--region 连山区) becomes its code; a code goes to the ledger as sent, which
+            # refuses one that is no current division itself (region.unknown), as over NATS
+            value = parse_region(value, _flag(f.name))
         if value is not None:
             obj[f.name] = value
     try:
@@ -304,7 +314,7 @@ def _pool(args: argparse.Namespace) -> int:
         default_as_of = min(default_as_of, f"{args.year:04d}-12-31")
     as_of = parse_date(args.as_of or default_as_of, "--as-of")
     year = check_count(args.count, args.year, date.fromisoformat(as_of), args.stage, prefix="--")
-    parse_region(args.region)
+    args.region = parse_region(args.region)
     ledger = open_ledger(args, create=False)
     check_tier(args.tier, ledger.policy, "--tier")
     if args.chain:
@@ -317,30 +327,30 @@ def _pool(args: argparse.Namespace) -> int:
     finally:
         rm.close()
     if args.json:
-        print_json({"as_of": as_of, "as_recorded": as_recorded, "tier": args.tier, "level": args.level,
-                    "region": args.region, "stage": args.stage, "counts": args.count, "year": year,
-                    **({"chain": args.chain} if args.chain else {}),
-                    "count": len(items), "items": items})
+        print_json(named_regions({"as_of": as_of, "as_recorded": as_recorded, "tier": args.tier, "level": args.level,
+                                  "region": args.region, "stage": args.stage, "counts": args.count, "year": year,
+                                  **({"chain": args.chain} if args.chain else {}),
+                                  "count": len(items), "items": items}))
         return EXIT_OK
     label = tier_name(ledger, args.programme, args.tier, date.fromisoformat(as_of), args.level)
     lvl = f" {Level(args.level).label}" if args.level else ""
     counted = {"valid": "", "ever": "累计认定", "new": f"{year}年新认定"}[args.count]
     stage = "培育库" if args.stage == "pooled" else counted
     chain = f" · 产业链 {args.chain}" if args.chain else ""
-    title = f"{label}{lvl} {stage} · {args.region or '全国'}{chain} · {as_of} · {len(items)}"
+    title = f"{label}{lvl} {stage} · {region_title(args.region)}{chain} · {as_of} · {len(items)}"
     if args.stage == "pooled":
-        table(title, ["USCC", "企业名称", "region", "programme", "入库"],
-               [(m.uscc, m.name, m.region, m.programme, m.admitted_on) for m in items])
+        table(title, ["USCC", "企业名称", "region", "地区", "programme", "入库"],
+               [(m.uscc, m.name, m.region, region_label(m.region), m.programme, m.admitted_on) for m in items])
     elif args.count != "valid":
         from reports.figures import batch_label
 
-        table(title, ["USCC", "企业名称", "region", "level", "product", "认定日 approved", "批次 batch",
+        table(title, ["USCC", "企业名称", "region", "地区", "level", "product", "认定日 approved", "批次 batch",
                       "有效期 valid (last day)"],
-              [(d.uscc, d.name, d.region, d.level, d.product_name or "", d.approved_on, batch_label(d.batch),
-                f"{d.valid_from} – {d.last_day}") for d in items])
+              [(d.uscc, d.name, d.region, region_label(d.region), d.level, d.product_name or "", d.approved_on,
+                batch_label(d.batch), f"{d.valid_from} – {d.last_day}") for d in items])
     else:
-        table(title, ["USCC", "企业名称", "region", "level", "product", "有效期 valid (last day)", "flags"],
-               [(d.uscc, d.name, d.region, d.level, d.product_name or "",
+        table(title, ["USCC", "企业名称", "region", "地区", "level", "product", "有效期 valid (last day)", "flags"],
+               [(d.uscc, d.name, d.region, region_label(d.region), d.level, d.product_name or "",
                  f"{d.valid_from} – {d.last_day}",
                  " ".join(f for f, on in (("renewal", d.renewal_of), ("re-confirmation", d.under_reconfirmation),
                                            ("review failed", d.review_failed)) if on))
@@ -350,7 +360,7 @@ def _pool(args: argparse.Namespace) -> int:
 
 def _overdue(args: argparse.Namespace) -> int:
     as_of = parse_date(args.as_of or date.today().isoformat(), "--as-of")
-    parse_region(args.region)
+    args.region = parse_region(args.region)
     ledger = open_ledger(args, create=False)
     d = date.fromisoformat(as_of)
     deadline = ledger.policy.in_force("national", d).yearly_data_deadline
@@ -362,12 +372,12 @@ def _overdue(args: argparse.Namespace) -> int:
     finally:
         rm.close()
     if args.json:
-        print_json({"as_of": as_of, "as_recorded": as_recorded, "data_year": data_year, "count": len(items),
-                    "items": items})
+        print_json(named_regions({"as_of": as_of, "as_recorded": as_recorded, "region": args.region,
+                                  "data_year": data_year, "count": len(items), "items": items}))
     else:
-        table(f"逾期 overdue · {args.region or '全国'} · {as_of} (yearly data for {data_year}, due {deadline})",
-               ["USCC", "企业名称", "region", "kind", "detail"],
-               [(i["uscc"], i["name"], i["region"], i["kind"], i["detail"]) for i in items])
+        table(f"逾期 overdue · {region_title(args.region)} · {as_of} (yearly data for {data_year}, due {deadline})",
+               ["USCC", "企业名称", "region", "地区", "kind", "detail"],
+               [(i["uscc"], i["name"], i["region"], region_label(i["region"]), i["kind"], i["detail"]) for i in items])
     return EXIT_OK
 
 
@@ -394,6 +404,13 @@ def history_entries(ledger: Any, uscc: str) -> list[dict[str, Any]]:
     return entries
 
 
+def _with_name(key: str, value: Any) -> Any:
+    """A history detail as the table shows it: a region code with its name beside it."""
+    if key in ("region", "new_region") and isinstance(value, str):
+        return f"{value} {region_label(value)}"
+    return value
+
+
 def _history(args: argparse.Namespace) -> int:
     try:
         msgspec.convert(args.uscc, c.Uscc)
@@ -411,14 +428,15 @@ def _history(args: argparse.Namespace) -> int:
         entries = [e for e in entries if e["occurred_on"] is None or e["occurred_on"] <= as_of]
     ent = ledger.enterprise(args.uscc)
     if args.json:
-        print_json({"uscc": args.uscc, "name": ent.name, "region": ent.region, "count": len(entries),
-                    "events": entries})
+        print_json(named_regions({"uscc": args.uscc, "name": ent.name, "region": ent.region, "count": len(entries),
+                                  "events": entries}))
         return EXIT_OK
-    table(f"{ent.name} · {args.uscc} · {ent.region} · {len(entries)} events",
+    table(f"{ent.name} · {args.uscc} · {region_title(ent.region)} · {len(entries)} events",
            ["#", "occurred_on", "type", "actor", "document", "details", "recorded_at"],
            [(e["version"], e["occurred_on"], e["type"],
-             f"{e['actor'].authority}/{e['actor'].person}" if e["actor"] else "", e["document"],
-             ", ".join(f"{k}={v}" for k, v in e["details"].items() if v not in (None, "", [], {})),
+             f"{e['actor'].authority} {region_label(e['actor'].authority)}/{e['actor'].person}" if e["actor"] else "",
+             e["document"], ", ".join(f"{k}={_with_name(k, v)}" for k, v in e["details"].items()
+                                      if v not in (None, "", [], {})),
              e["recorded_at"].strftime("%Y-%m-%d %H:%M")) for e in entries])
     return EXIT_OK
 
@@ -504,14 +522,14 @@ def _demo(args: argparse.Namespace) -> int:
     refused = sum(1 for _, e in script if e)
     if args.json:
         print_json({"store": describe(ledger.store), "commands": len(cmds), "expected_refusals": refused,
-                    "unexpected": unexpected, "seconds": round(elapsed, 2), "pools": results})
+                    "unexpected": unexpected, "seconds": round(elapsed, 2), "pools": named_regions(results)})
     else:
         console().print(f"demo loaded into {describe(ledger.store)}: {len(cmds)} commands "
                          f"({refused} refused on purpose, each by the rule it breaks) in {elapsed:.1f}s")
-        table("pools", ["tier", "name", "level", "region", "stage", "as of", "count", "report"],
+        table("pools", ["tier", "name", "level", "region", "地区", "stage", "as of", "count", "report"],
                [(r["tier"], tier_name(ledger, r.get("programme"), r["tier"], date.fromisoformat(r["as_of"]),
                                        r.get("level")),
-                 r.get("level") or "", r.get("region") or "全国",
+                 r.get("level") or "", r.get("region") or "", region_label(r.get("region")),
                  r["stage"] if r["counts"] == "valid" else r["counts"], r["as_of"], r["count"], r["expected"])
                 for r in results])
         console().print("try: cultivation pool --tier little_giant --level national --region 211400 "
@@ -586,18 +604,18 @@ def _watch(args: argparse.Namespace) -> int:
 
     from entrypoints.serve import watch_pool
 
-    parse_region(args.region)
+    args.region = parse_region(args.region)
 
     def emit(change: Any) -> None:
         d = change.designation
         if args.json:
-            print_json(change)
+            print_json(named_regions(change))
         else:
             state = "valid" if d.status == "approved" and not d.revoked_on and not d.ended_on else d.status
             if d.revoked_on:
                 state = f"revoked {d.revoked_on}"
-            print(f"#{change.position} {d.tier} {d.level} {d.region} {d.uscc} {d.name} {state} "
-                  f"{d.valid_from or ''}–{d.last_day or ''}", flush=True)
+            print(f"#{change.position} {d.tier} {d.level} {d.region} {region_label(d.region)} {d.uscc} {d.name} "
+                  f"{state} {d.valid_from or ''}–{d.last_day or ''}", flush=True)
 
     try:
         asyncio.run(watch_pool(args.tier, args.region, args.count, args.timeout, emit))
@@ -639,7 +657,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "ledger had recorded by that ledger time.")
     p.add_argument("--tier", required=True)
     p.add_argument("--level", choices=[lv.value for lv in Level])
-    p.add_argument("--region", metavar="CODE", help="GB/T 2260 code: a province, city or county")
+    p.add_argument("--region", metavar="REGION", help=REGION_HELP)
     p.add_argument("--programme", help="only this programme (national, liaoning, zhejiang, qingdao, ...)")
     p.add_argument("--as-of", metavar="YYYY-MM-DD", help="business date (default: today)")
     p.add_argument("--stage", choices=["designated", "pooled"], default="designated")
@@ -659,7 +677,7 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Rule 7's overdue lists on a business date: designated enterprises whose yearly "
                                    "data for the last year due is not filed, and changes reported after their "
                                    "deadline.")
-    p.add_argument("--region", metavar="CODE")
+    p.add_argument("--region", metavar="REGION", help=REGION_HELP)
     p.add_argument("--as-of", metavar="YYYY-MM-DD", help="business date (default: today)")
     p.add_argument("--as-recorded", metavar="TIME", help=AS_RECORDED_HELP)
     p.set_defaults(func=_overdue)
@@ -715,7 +733,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "or to the server a local `cultivation serve` started.")
     p.add_argument("what", choices=["pool"])
     p.add_argument("--tier")
-    p.add_argument("--region", metavar="CODE")
+    p.add_argument("--region", metavar="REGION", help=REGION_HELP)
     p.add_argument("--count", type=int, help="stop after this many changes")
     p.add_argument("--timeout", type=float, help="stop after this many seconds")
     p.set_defaults(func=_watch)

@@ -9,7 +9,15 @@ from typing import Any
 
 import msgspec
 
-from entrypoints.console import EXIT_OK, console, open_ledger, parse_date, parse_region, read_model
+from entrypoints.console import (
+    EXIT_OK,
+    REGION_HELP,
+    console,
+    open_ledger,
+    parse_date,
+    parse_region,
+    read_model,
+)
 from reports.figures import EXPIRY_DAYS, SECTIONS, build_report
 from reports.render import FORMATS, render_csv, render_html, render_json, render_table
 from services import commands as c
@@ -45,7 +53,7 @@ def add_report_parser(sub: Any, common: argparse.ArgumentParser) -> None:
                     "sections separated by a blank line; with --table NAME only that table: header and rows;\n"
                     "money in integer fen), html (a self-contained UTF-8 page: tables and an inline SVG chart,\n"
                     "no external resources).")
-    p.add_argument("--region", metavar="CODE", help="GB/T 2260 code: a province, city or county (default: the country)")
+    p.add_argument("--region", metavar="REGION", help=REGION_HELP + " (default: the country)")
     p.add_argument("--as-of", metavar="YYYY-MM-DD", help="business date (default: today)")
     p.add_argument("--chain", metavar="[PROGRAMME/]CHAIN",
                    help="only enterprises tagged on this industrial chain on the date (一链一策一批)")
@@ -65,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
     from infra.store import ledger_files, store_url
 
     as_of = parse_date(args.as_of or date.today().isoformat(), "--as-of")
-    parse_region(args.region)
+    args.region = parse_region(args.region)
     fmt = args.format or ("json" if args.json else "table")
     if args.json and fmt != "json":
         raise c.InputError("--format", f"--json asks for json, --format for {fmt}")

@@ -125,15 +125,46 @@ def parse_date(value: str, field: str) -> str:
 
 
 def parse_region(value: str | None, field: str = "--region") -> str | None:
-    """A region code from the command line, checked (exit 2 naming the flag when malformed)."""
-    if value is not None:
-        from domain.values import Region
+    """The region a person names on the command line, as its GB/T 2260 code: a code the
+    table knows (``211400``) or a name (``葫芦岛市``, ``葫芦岛``, ``南京市鼓楼区``); an ambiguous
+    name is refused listing its candidates, an unknown code or name listing the nearest
+    known ones (exit 2 naming the flag).  ``domain.regions`` has the table and the rule."""
+    if value is None:
+        return None
+    from domain.regions import resolve_region
+    from domain.values import Region
 
-        try:
-            Region(value)
-        except ValueError as e:
-            raise c.InputError(field, str(e)) from None
-    return value
+    try:
+        code = resolve_region(value)
+        Region(code)
+    except ValueError as e:  # a RegionError, with its candidates in the message
+        raise c.InputError(field, str(e)) from None
+    return code
+
+
+def region_label(code: str | None) -> str:
+    """The name a table shows beside a region's code (全国 for none; for a code the GB/T 2260
+    table lacks, the division above it that it has)."""
+    from domain.regions import region_display, region_name
+
+    if code is None:
+        return "全国"
+    return region_name(code) or region_display(code)
+
+
+def region_title(code: str | None) -> str:
+    """A region in a title: its name and code (葫芦岛市 (211400)), or 全国."""
+    from domain.regions import region_display
+
+    return region_display(code)
+
+
+def named_regions(obj: Any) -> Any:
+    """``obj`` (a Struct, dict or list of them) as JSON-ready builtins with ``region_name``
+    beside every region code (``domain.regions.name_regions``)."""
+    from domain.regions import name_regions
+
+    return name_regions(msgspec.to_builtins(obj))
 
 
 def parse_moment(value: str, field: str) -> str:
@@ -154,6 +185,8 @@ def parse_moment(value: str, field: str) -> str:
     return utc_text(moment)
 
 
+REGION_HELP = ("a province, city or county: its GB/T 2260 code or its name (211400, 葫芦岛市, 葫芦岛, 南京市鼓楼区); "
+               "an ambiguous or unknown name is refused with the candidates")
 AS_RECORDED_HELP = ("answer as the ledger stood at this ledger time (ISO 8601; a date means its end, UTC): facts "
                     "recorded later are invisible, facts dated after --as-of do not count")
 

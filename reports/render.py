@@ -16,6 +16,7 @@ from typing import Any
 
 import msgspec
 
+from domain.regions import region_display, region_name
 from reports.figures import SECTIONS, Report, RewardLine, level_name
 
 FORMATS = ("table", "json", "csv", "html")
@@ -38,7 +39,17 @@ def _region_title(report: Report) -> str:
     chain = f" · 产业链 {report.chain}" if report.chain else ""  # only the enterprises on the chain
     if report.region is None:
         return "全国" + chain
-    return f"{report.region}（{level_name(report.region_level)}，含下辖地区）{chain}"
+    return f"{region_display(report.region)}（{level_name(report.region_level)}，含下辖地区）{chain}"
+
+
+def _name(code: str) -> str:
+    """A region's GB/T 2260 name for a cell or a column head ("" for a code the table lacks)."""
+    return region_name(code) or ""
+
+
+def _sub_head(code: str) -> str:
+    """A sub-region's column head in the table and the page: its name and code."""
+    return f"{_name(code)} {code}".strip()
 
 
 _SUB_LABEL = {"national": "省份", "provincial": "地市", "municipal": "区县"}
@@ -69,14 +80,14 @@ def section_rows(report: Report, name: str) -> tuple[list[str], list[list[Any]]]
         return header, rows
     if name in ("expiring", "review_due"):
         items = report.expiring if name == "expiring" else report.review_due
-        header = ["uscc", "name", "region", "programme", "tier", "tier_name", "level", "application_id",
-                  "product_name", "valid_from", "valid_until", "last_day", "days_left"]
+        header = ["uscc", "name", "region", "region_name", "programme", "tier", "tier_name", "level",
+                  "application_id", "product_name", "valid_from", "valid_until", "last_day", "days_left"]
         if name == "review_due":
             header.append("window_opens")
         rows = []
         for x in items:
-            row = [x.uscc, x.name, x.region, x.programme, x.tier, x.tier_name, x.level, x.application_id,
-                   x.product_name or "", x.valid_from, x.valid_until, x.last_day, x.days_left]
+            row = [x.uscc, x.name, x.region, _name(x.region), x.programme, x.tier, x.tier_name, x.level,
+                   x.application_id, x.product_name or "", x.valid_from, x.valid_until, x.last_day, x.days_left]
             if name == "review_due":
                 row.append(x.window_opens)
             rows.append(row)
@@ -102,11 +113,17 @@ def _cell(valid: int, ever: int, new: int) -> str:
 
 def render_json(report: Report, table: str | None = None) -> str:
     obj = msgspec.to_builtins(report)
+    obj["region_name"] = region_name(report.region) if report.region else "全国"
+    obj["sub_region_names"] = {s: region_name(s) for s in report.sub_regions}
+    for key in ("expiring", "review_due"):
+        obj[key] = [{**x, "region_name": region_name(x["region"])} for x in obj[key]]
     if table:
         keep = {"counts": ("counts", "sub_regions", "year"), "expiring": ("expiring", "expiring_days"),
                 "review_due": ("review_due",), "rewards": ("rewards", "reward_totals"),
                 "series": ("months", "series"), "batches": ("batches",), "targets": ("targets",)}[table]
-        obj = {k: v for k, v in obj.items() if k in ("as_of", "region", "region_level", "position", *keep)}
+        keep = (*keep, "sub_region_names") if table == "counts" else keep
+        obj = {k: v for k, v in obj.items() if k in ("as_of", "region", "region_name", "region_level", "position",
+                                                     *keep)}
     return msgspec.json.encode(obj).decode() + "\n"
 
 
@@ -166,7 +183,7 @@ def render_table(report: Report, console: Any, table: str | None = None) -> None
         heading = _heading(report, name)
         if name == "counts":
             subs = report.sub_regions
-            show(heading, ["项目", "梯度", "级别", "有效", "累计认定", f"{report.year}年新认定", *subs],
+            show(heading, ["项目", "梯度", "级别", "有效", "累计认定", f"{report.year}年新认定", *map(_sub_head, subs)],
                  [[c.programme_name, c.tier_name, c.level_name, c.total, c.ever, c.new,
                    *[c.by_region.get(s, 0) for s in subs]]
                   for c in report.counts], right=range(3, 6 + len(subs)))
@@ -176,7 +193,7 @@ def render_table(report: Report, console: Any, table: str | None = None) -> None
                    _dates(b.first_approved_on, b.last_approved_on)] for b in report.batches], right=[4, 5])
         elif name == "targets":
             show(heading, ["目标", "梯度", "地区", "口径", "目标数", "截止", "统计日", "实际", "完成"],
-                 [[t.label, t.tier_name, t.region, KIND_LABEL[t.kind], _target(t.target, t.target_max), t.by,
+                 [[t.label, t.tier_name, _sub_head(t.region), KIND_LABEL[t.kind], _target(t.target, t.target_max), t.by,
                    t.counted_on, t.actual, _share(t.share_bp)] for t in report.targets], right=[4, 7, 8])
         elif name == "series":
             years = sorted({m[:4] for m in report.months})
@@ -185,13 +202,14 @@ def render_table(report: Report, console: Any, table: str | None = None) -> None
                  [[s.label, *[s.counts[i] for i in ends]] for s in report.series], right=range(1, 1 + len(years)))
         elif name in ("expiring", "review_due"):
             items = report.expiring if name == "expiring" else report.review_due
-            cols = ["统一社会信用代码", "企业名称", "地区", "梯度", "级别", "有效期起", "有效期至", "剩余天数"]
+            cols = ["统一社会信用代码", "企业名称", "地区代码", "地区", "梯度", "级别", "有效期起", "有效期至",
+                    "剩余天数"]
             if name == "review_due":
                 cols.append("复核窗口起")
             show(heading, cols,
-                 [[x.uscc, x.name + (f"：{x.product_name}" if x.product_name else ""), x.region, x.tier_name,
-                   x.level_name, x.valid_from, x.last_day, x.days_left,
-                   *([x.window_opens] if name == "review_due" else [])] for x in items], right=[7])
+                 [[x.uscc, x.name + (f"：{x.product_name}" if x.product_name else ""), x.region, _name(x.region),
+                   x.tier_name, x.level_name, x.valid_from, x.last_day, x.days_left,
+                   *([x.window_opens] if name == "review_due" else [])] for x in items], right=[8])
         elif name == "rewards":
             t = report.reward_totals
             show(heading, ["项目", "奖补项目", "年度", "笔数", "拨付", "追回", "净额", "年度预算", "预算已用",
@@ -437,7 +455,7 @@ def render_html(report: Report) -> str:
     sub_label = _SUB_LABEL.get(report.region_level, "地区")
     parts = ['<!DOCTYPE html>\n<html lang="zh-CN"><head><meta charset="utf-8">',
              '<meta name="viewport" content="width=device-width, initial-scale=1">',
-             f"<title>优质中小企业梯度培育统计报告 · {escape(report.region or '全国')} · {report.as_of}</title>",
+             f"<title>优质中小企业梯度培育统计报告 · {escape(region_display(report.region))} · {report.as_of}</title>",
              f"<style>{_CSS}</style></head><body><main>",
              "<h1>优质中小企业梯度培育统计报告</h1>",
              f'<p class="meta">地区：{escape(where)}　统计日：{report.as_of}　数据：台账位置 #{report.position} '
@@ -447,14 +465,14 @@ def render_html(report: Report) -> str:
     parts.append(f"<section><h2>{escape(_heading(report, 'counts'))}</h2>")
     parts.append(_html_table(
         [("项目", False), ("梯度", False), ("级别", False), ("有效", True), ("累计认定", True),
-         (f"{report.year}年新认定", True), *[(s, True) for s in subs]],
+         (f"{report.year}年新认定", True), *[(_sub_head(s), True) for s in subs]],
         [[c.programme_name, c.tier_name, c.level_name, c.total, c.ever, c.new,
           *[_cell(c.by_region.get(s, 0), c.ever_by_region.get(s, 0), c.new_by_region.get(s, 0)) for s in subs]]
          for c in report.counts],
         caption=f"有效：{report.as_of} 有效（有效期内且未撤销）的认定数；累计认定：截至统计日曾获认定的企业（产品）数，"
                 f"其后到期、撤销者仍计入；{report.year}年新认定：首次认定在{report.year}年（截至统计日）的企业（产品）数。"
                 "梯度名称取自统计日施行的政策版本。"
-                + (f"右侧各列为下辖{sub_label}代码，每格为“有效/累计/新认定”。" if subs else "")))
+                + (f"右侧各列为下辖{sub_label}（名称及代码），每格为“有效/累计/新认定”。" if subs else "")))
     parts.append("</section>")
     # chart
     parts.append(f"<section><h2>{escape(_heading(report, 'series'))}</h2><figure>")
@@ -473,7 +491,8 @@ def render_html(report: Report) -> str:
     # 2. lists
     for name, items in (("expiring", report.expiring), ("review_due", report.review_due)):
         heading = _heading(report, name)
-        cols = [("统一社会信用代码", False), ("企业名称", False), ("地区", False), ("梯度", False), ("级别", False),
+        cols = [("统一社会信用代码", False), ("企业名称", False), ("地区代码", False), ("地区", False), ("梯度", False),
+                ("级别", False),
                 ("有效期起", False), ("有效期至", False), ("剩余天数", True)]
         if name == "review_due":
             cols.append(("复核窗口起", False))
@@ -482,7 +501,8 @@ def render_html(report: Report) -> str:
                    "统计日处于该梯度复核窗口内（政策规定的有效期届满前天数）、本有效期尚未复核、未被撤销的认定。")
         parts.append(f"<section><h2>{escape(heading)}</h2>")
         parts.append(_html_table(cols, [[x.uscc, x.name + (f"：{x.product_name}" if x.product_name else ""),
-                                         x.region, x.tier_name, x.level_name, x.valid_from, x.last_day, x.days_left,
+                                         x.region, _name(x.region), x.tier_name, x.level_name, x.valid_from,
+                                         x.last_day, x.days_left,
                                          *([x.window_opens] if name == "review_due" else [])] for x in items],
                                  caption=caption, code_cols=[0, 2], wrap_cols=[1]))
         parts.append("</section>")

@@ -3,7 +3,7 @@
 :func:`generate_commands` streams JSON-shaped command dicts in business-date order, the
 way the backend services of the authorities would send them over the years: enterprises
 register on the cultivation platform in all 31 mainland provinces (weighted by economic
-weight, real GB/T 2260 province and city codes, USCCs carrying the county code), apply
+weight, real GB/T 2260 province, city and county codes, USCCs carrying the county code), apply
 in the yearly rounds of each tier, are recommended by the city (创新型, 专精特新) or the
 province (小巨人, 重点小巨人, 单项冠军), assessed and noticed by the deciding authority
 against the thresholds of the rule version in force, and approved after the notice
@@ -47,6 +47,7 @@ from itertools import accumulate
 from typing import Any
 
 from domain.policy import PolicyBook, Programme, Scheme, Tier
+from domain.regions import subdivisions
 from domain.validity import valid_on
 from domain.values import USCC_ALPHABET, add_months, add_years, make_uscc
 
@@ -150,26 +151,6 @@ _CITIES = """
 650100 乌鲁木齐 10 650200 克拉玛依 3 650400 吐鲁番 1 650500 哈密 1
 """
 
-# Real county-level codes (last two digits) for the municipalities and for the cities the
-# demo and the reports name; elsewhere they are synthesised under the right city the way
-# GB/T 2260 numbers them: districts from xxxx02, counties from xxxx21, cities from xxxx81.
-_REAL_COUNTIES = {
-    "110100": "01 02 05 06 07 08 09 11 12 13 14 15 16 17 18 19",
-    "120100": "01 02 03 04 05 06 10 11 12 13 14 15 16 17 18 19",
-    "310100": "01 04 05 06 07 09 10 12 13 14 15 16 17 18 20 51",
-    "500100": "01 02 03 04 05 06 07 08 09 10 11 12 13 14 15 16 17 18 19 20 51 52 53 54 55 56",
-    "330100": "02 05 06 08 09 10 11 12 13 14 22 27 82",
-    "330200": "03 05 06 11 12 13 25 26 81 82",
-    "320200": "05 06 11 13 14 81 82",
-    "320500": "05 06 07 08 09 81 82 83 85",
-    "440100": "03 04 05 06 11 12 13 14 15 17 18",
-    "440300": "03 04 05 06 07 08 09 10 11",
-    "210200": "02 03 04 11 12 13 14 24 81 83",
-    "211400": "02 03 04 21 22 81",
-    "370200": "02 03 11 12 13 14 15 81 83 85",
-}
-
-
 @dataclass(frozen=True)
 class City:
     code: str
@@ -194,12 +175,11 @@ class Province:
         return self.code in ("110000", "120000", "310000", "500000")
 
 
-def _synthesised_counties(code: str, weight: int) -> tuple[str, ...]:
-    districts = 2 + min(weight, 14) // 3
-    counties = 3 if weight <= 3 else 2 if weight <= 8 else 1
-    cities = 1 + weight % 2
-    ks = list(range(2, 2 + districts)) + list(range(21, 21 + counties)) + list(range(81, 81 + cities))
-    return tuple(f"{code[:4]}{k:02d}" for k in ks)
+def _counties(city: str) -> tuple[str, ...]:
+    """The city's real county-level divisions (GB/T 2260, ``domain/gbt2260.tsv``); a city
+    without districts (东莞, 中山, 儋州, 嘉峪关) registers its enterprises under its own code,
+    as their USCCs carry it."""
+    return subdivisions(city) or (city,)
 
 
 def _build_regions() -> tuple[Province, ...]:
@@ -207,10 +187,7 @@ def _build_regions() -> tuple[Province, ...]:
     by_province: dict[str, list[City]] = {}
     for i in range(0, len(words), 3):
         code, name, weight = words[i], words[i + 1], int(words[i + 2])
-        real = _REAL_COUNTIES.get(code)
-        counties = (tuple(f"{code[:4]}{k}" for k in real.split()) if real
-                    else _synthesised_counties(code, weight))
-        by_province.setdefault(code[:2], []).append(City(code, name, weight, counties))
+        by_province.setdefault(code[:2], []).append(City(code, name, weight, _counties(code)))
     return tuple(Province(code, name, short, abbr, weight, dept, doc, tuple(by_province[code[:2]]))
                  for code, name, short, abbr, weight, dept, doc in _PROVINCES)
 
@@ -1590,11 +1567,11 @@ class _Engine:
                 cum = self._city_cum[prov.code]
                 city = prov.cities[bisect_right(cum, rng.random() * cum[-1])]
             choices = [c for c in city.counties if c != ent.region]
-            if not choices:
-                self._next_change(o, ent)
-                return
-            new = choices[int(rng.random() * len(choices))]
-            fields["new_region"] = new
+            pick = rng.random()
+            if choices:
+                fields["new_region"] = choices[int(pick * len(choices))]
+            else:  # a move inside a city without districts (东莞): no new region, reported as a reorganisation
+                kind = "reorganisation"
         elif r < 0.84:
             kind = "reorganisation"
         elif r < 0.9:
@@ -1848,7 +1825,8 @@ class _Engine:
                 self.emit(o, "assess", self.decider(a.tier, ent.region), "assess.not_recommended", uscc=ent.uscc,
                           application_id=a.id, **body)
         elif kind == "county_recommends":
-            if a.status == "applied":  # a county, or a district of a 计划单列市 (municipal there: no fault)
+            # a county, or a district of a 计划单列市 (municipal there: no fault); a city without districts: none
+            if a.status == "applied" and ent.region[4:] != "00":
                 code = self.check_recommend(ent, a, t, self.authorities(o).authority_level(ent.region), o)
                 if code:
                     self.emit(o, "recommend", self.actor(ent.region), code, uscc=ent.uscc, application_id=a.id)

@@ -45,10 +45,11 @@ services.commands.InputError: $.count: the cultivation pool (stage pooled) is co
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast
 
 import msgspec
 
+from domain.regions import name_regions
 from domain.values import Level, RegionCode
 from services.commands import Ident, InputError, input_error
 
@@ -129,7 +130,7 @@ class PoolAnswer(msgspec.Struct, kw_only=True):
     as_of: date
     position: int
     count: int
-    items: list[Any]  # projections.pools.Designation, or PoolMember with stage "pooled"
+    items: list[Any]  # projections.pools.Designation (or PoolMember, stage "pooled") as JSON, with region_name
 
 
 _decoder = msgspec.json.Decoder(PoolQuery)
@@ -195,4 +196,6 @@ def answer_pool(rm: Any, policy: Any, q: PoolQuery) -> PoolAnswer:
     items = pool_items(rm, tier=q.tier, as_of=q.as_of.isoformat(), level=q.level.value if q.level else None,
                        region=q.region, programme=q.programme, stage=q.stage, count=q.count,
                        year=check_count(q.count, q.year, q.as_of, q.stage), chain=q.chain)
-    return PoolAnswer(as_of=q.as_of, position=position, count=len(items), items=items)
+    # Each item as the CLI's --json prints it: with region_name beside its region code.
+    named = cast(list[Any], name_regions(msgspec.to_builtins(items)))
+    return PoolAnswer(as_of=q.as_of, position=position, count=len(items), items=named)

@@ -102,6 +102,7 @@ def test_the_answer_is_what_the_cli_prints(served: Served) -> None:
     assert out.returncode == 0, out.stderr
     printed = json.loads(out.stdout)
     assert printed["items"] == reply["items"] and printed["count"] == reply["count"]
+    assert reply["items"] and all(i["region_name"] == "连山区" for i in reply["items"])  # GB/T 2260 name of 211402
 
 
 @pytest.mark.parametrize("query, field, says", [

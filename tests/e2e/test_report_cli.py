@@ -20,6 +20,7 @@ from pathlib import Path
 import msgspec
 import pytest
 
+from domain.regions import region_name
 from infra.readmodel import ReadModel
 from reports.figures import build_report
 from reports.render import render_html, yuan
@@ -58,9 +59,13 @@ def test_json_through_the_cli(demo_db: Path, demo: tuple[Ledger, ReadModel]) -> 
     assert {(x["programme"], x["tier"], x["level"]): x["total"] for x in out["counts"]} == HULUDAO
     assert all(isinstance(x["granted_fen"], int) for x in out["rewards"])  # money stays in fen
     ledger, rm = demo
-    assert out == msgspec.to_builtins(build_report(rm, ledger.policy, as_of=DEMO_AS_OF, region="211400"))
     same = run(demo_db, "--region", "211400", "--as-of", DEMO_AS_OF, "--json")
     assert json.loads(same.stdout) == out
+    # the JSON is the report's figures, with the GB/T 2260 names beside its region codes
+    assert (out.pop("region_name"), out.pop("sub_region_names")["211402"]) == ("葫芦岛市", "连山区")
+    for x in out["expiring"] + out["review_due"]:
+        assert x.pop("region_name") == region_name(x["region"])
+    assert out == msgspec.to_builtins(build_report(rm, ledger.policy, as_of=DEMO_AS_OF, region="211400"))
 
 
 def test_csv_through_the_cli(demo_db: Path, tmp_path: Path) -> None:

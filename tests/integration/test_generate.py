@@ -14,6 +14,7 @@ import msgspec
 import pytest
 
 from domain.errors import LedgerError
+from domain.regions import region_problem
 from domain.values import uscc_check_char
 from entrypoints import cli
 from infra.policy_files import load_policy_book
@@ -105,7 +106,8 @@ def test_regions_are_real_codes_across_all_provinces(national_sample: tuple[list
     for r in registers:
         region, uscc = r["region"], r["uscc"]
         city = CITY_BY_CODE[region[:4] + "00"]  # a real prefecture-level city code
-        assert region in city.counties and region != city.code
+        assert region in city.counties and (region != city.code or city.counties == (city.code,))  # 东莞: no districts
+        assert region_problem(region) is None, region  # a current GB/T 2260 division (domain/gbt2260.tsv)
         assert uscc[2:8] == region and uscc_check_char(uscc[:17]) == uscc[17]
         assert r["actor"]["authority"] == city.code
         assert re.fullmatch(r"C\d{4}", r["industry"])
