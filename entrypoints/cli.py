@@ -484,9 +484,43 @@ def _rebuild(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _ask(query: dict[str, Any], as_of: str) -> str:
+    """The CLI command that answers one of the demo's pinned queries."""
+    if query.get("count") == "batches":
+        return f"cultivation report --region {query['region']} --as-of {as_of} --table batches"
+    words = ["cultivation pool", f"--tier {query['tier']}"]
+    words += [f"--{k} {query[k]}" for k in ("level", "region", "programme", "stage", "chain") if query.get(k)]
+    if query.get("count") not in (None, "valid"):
+        words.append(f"--count {query['count']}")
+    return " ".join([*words, f"--as-of {as_of}"])
+
+
+def _city_report(rm: Any, ledger: Any, report: Any) -> dict[str, Any]:
+    """One report the demo reproduces (scenarios.demo.CITY_REPORTS): each figure beside the
+    ledger's answer, and progress against the region's targets (reports.figures)."""
+    from reports.figures import target_progress
+    from scenarios.demo import DEMO_AS_OF
+    from services.queries import count_of
+
+    figures = []
+    for f in report.figures:
+        as_of = f.query.get("as_of", DEMO_AS_OF)
+        figures.append({"label": f.label, "reported": f.reported, "query": f.query, "as_of": as_of,
+                        "count": count_of(rm, f.query, DEMO_AS_OF), "expected": f.count, "ask": _ask(f.query, as_of)})
+    targets = []
+    if report.targets_on:
+        for t in target_progress(rm, ledger.policy, as_of=report.targets_on, region=report.region):
+            plan = f"{t.target}–{t.target_max}" if t.target_max is not None else str(t.target)
+            targets.append({"label": t.label, "target": plan, "by": t.by, "counted_on": t.counted_on,
+                            "actual": t.actual, "done": f"{t.share_bp / 100:.1f}%", "kind": t.kind,
+                            "source": t.source})
+    return {"region": report.region, "name": report.name, "source": report.source, "figures": figures,
+            "targets_on": report.targets_on, "targets": targets}
+
+
 def _demo(args: argparse.Namespace) -> int:
     from infra.readmodel import ReadModel
-    from scenarios.demo import DEMO_AS_OF, EXPECTED, demo_script
+    from scenarios.demo import CITY_REPORTS, DEMO_AS_OF, EXPECTED, demo_script
     from services.queries import count_of
 
     ledger = open_ledger(args)
@@ -512,28 +546,42 @@ def _demo(args: argparse.Namespace) -> int:
         ledger.handle_many([cmd for cmd, _ in cmds], check)
     elapsed = time.perf_counter() - start
     rm = ReadModel(ledger)
-    results = []
-    for query, want in EXPECTED:
-        got_n = count_of(rm, query, DEMO_AS_OF)
-        # "counts": what the query counts (valid, ever, new, batches); "count": the figure
-        results.append({**query, "stage": query.get("stage", "designated"), "counts": query.get("count", "valid"),
-                        "as_of": query.get("as_of", DEMO_AS_OF), "count": got_n, "expected": want})
-    rm.close()
+    try:
+        results = []
+        for query, want in EXPECTED:
+            got_n = count_of(rm, query, DEMO_AS_OF)
+            # "counts": what the query counts (valid, ever, new, batches); "count": the figure
+            results.append({**query, "stage": query.get("stage", "designated"), "counts": query.get("count", "valid"),
+                            "as_of": query.get("as_of", DEMO_AS_OF), "count": got_n, "expected": want})
+        reports = [_city_report(rm, ledger, report) for report in CITY_REPORTS]
+    finally:
+        rm.close()
     refused = sum(1 for _, e in script if e)
     if args.json:
-        print_json({"store": describe(ledger.store), "commands": len(cmds), "expected_refusals": refused,
-                    "unexpected": unexpected, "seconds": round(elapsed, 2), "pools": named_regions(results)})
+        print_json(named_regions({"store": describe(ledger.store), "commands": len(cmds), "expected_refusals": refused,
+                                  "unexpected": unexpected, "seconds": round(elapsed, 2), "reports": reports,
+                                  "pools": results}))
     else:
         console().print(f"demo loaded into {describe(ledger.store)}: {len(cmds)} commands "
                          f"({refused} refused on purpose, each by the rule it breaks) in {elapsed:.1f}s")
-        table("pools", ["tier", "name", "level", "region", "地区", "stage", "as of", "count", "report"],
-               [(r["tier"], tier_name(ledger, r.get("programme"), r["tier"], date.fromisoformat(r["as_of"]),
-                                       r.get("level")),
-                 r.get("level") or "", r.get("region") or "", region_label(r.get("region")),
-                 r["stage"] if r["counts"] == "valid" else r["counts"], r["as_of"], r["count"], r["expected"])
-                for r in results])
-        console().print("try: cultivation pool --tier little_giant --level national --region 211400 "
-                         f"--as-of {DEMO_AS_OF}")
+        for r in reports:
+            if not r["figures"]:  # a plan with targets only (Hangzhou's 万千百)
+                console().print(f"{region_title(r['region'])} · {r['source']}")
+            else:
+                table(f"{region_title(r['region'])} · {r['source']}", ["figure", "the report", "the ledger", "as of",
+                                                                      "ask it"],
+                      [(f["label"], f["reported"], f["count"], f["as_of"], f["ask"]) for f in r["figures"]])
+            if r["targets"]:
+                table(f"{region_title(r['region'])} · targets on {r['targets_on']}",
+                      ["target", "the plan", "by", "counted on", "the ledger", "done"],
+                      [(t["label"], t["target"], t["by"], t["counted_on"], t["actual"], t["done"])
+                       for t in r["targets"]])
+        held = sum(1 for x in results if x["count"] == x["expected"])
+        console().print(f"and {len(results)} pinned counts of the scenarios around them (scenarios/demo.py "
+                        f"EXPECTED): {held} hold" + ("" if held == len(results) else f", {len(results) - held} differ")
+                        + "; `--json` lists them")
+        console().print("try: cultivation pool --tier little_giant --level national --region 大连市 "
+                         "--as-of 2023-07-11")
     bad: list[Any] = unexpected or [r for r in results if r["count"] != r["expected"]]
     if bad:
         print(f"error: the demo did not reproduce its figures: {bad[:10]}", file=sys.stderr)
