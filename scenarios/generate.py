@@ -943,8 +943,9 @@ class _Engine:
 
     # ------------------------------------------------------------------ registration
     def registration_days(self) -> list[int]:
-        """Registration days of all enterprises, sorted: more enterprises join the platform
-        once the programmes run (from 2019, and many more with 创新型 from 2022)."""
+        """Registration days of all enterprises, sorted, by :data:`REGISTRATION_WEIGHTS`: the
+        provincial lists' enterprises from the start, more once the national programme runs
+        (from 2019), the most with 创新型 (2022), few newcomers after 2023."""
         years = list(range(self.year(self.start), self.year(self.end) + 1))
         weights = [registration_weight(y) for y in years]
         cum = list(accumulate(weights))
