@@ -6,7 +6,6 @@ types (version rows: ``since``/``until``; dates as ISO text, NULL for "none").""
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable, Iterator
 from datetime import date, timedelta
 from types import SimpleNamespace
@@ -25,6 +24,7 @@ from domain.validity import (
     newly_designated,
     newly_sql,
 )
+from tests.support.scratch import scratch_table
 
 BASE = date(2015, 12, 1)
 days = st.integers(min_value=0, max_value=800).map(lambda n: (BASE + timedelta(days=n)).isoformat())
@@ -40,31 +40,9 @@ COLUMNS = ["k", "uscc", "product_id", "status", "approved_on", "application_id",
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def database(request: pytest.FixtureRequest, pg_base_url: str | None) -> Iterator[tuple[Callable[..., None], Any]]:
     """(load rows, run a query) on one real database."""
-    if request.param == "sqlite":
-        conn: Any = sqlite3.connect(":memory:")
-        mark = "?"
-    else:
-        if pg_base_url is None:
-            pytest.skip("no PostgreSQL: set CULTIVATION_TEST_PG, run one on 127.0.0.1:5432, or start Docker")
-        import psycopg
-
-        conn = psycopg.connect(pg_base_url.split("?")[0], autocommit=True)
-        mark = "%s"
-    conn.execute("CREATE TEMPORARY TABLE d (k BIGINT, uscc TEXT, product_id TEXT, status TEXT, approved_on TEXT, "
-                 "application_id TEXT, since TEXT, until TEXT)")
-
-    def load(rows: list[tuple[Any, ...]]) -> None:
-        conn.execute("DELETE FROM d")
-        if rows:
-            conn.cursor().executemany(f"INSERT INTO d VALUES ({', '.join([mark] * 8)})", rows)
-
-    def query(sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
-        return [tuple(r) for r in conn.execute(sql.replace("?", mark), params).fetchall()]
-
-    try:
+    columns = ", ".join(f"{c} {'BIGINT' if c == 'k' else 'TEXT'}" for c in COLUMNS)
+    with scratch_table(request.param, pg_base_url, columns) as (load, query):
         yield load, query
-    finally:
-        conn.close()
 
 
 def test_first_approvals_in_sql_are_the_python_fold(database: tuple[Callable[..., None], Any]) -> None:

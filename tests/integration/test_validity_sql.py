@@ -4,7 +4,6 @@ of the read model's types (dates as ISO text, NULL for "none")."""
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable, Iterator
 from datetime import date, timedelta
 from typing import Any
@@ -14,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from domain.validity import in_force_on, in_force_sql, valid_on, valid_sql
+from tests.support.scratch import scratch_table
 
 BASE = date(2023, 1, 1)
 days = st.integers(min_value=0, max_value=12).map(lambda n: (BASE + timedelta(days=n)).isoformat())
@@ -31,32 +31,11 @@ Query = Callable[[str, tuple[Any, ...]], set[int]]
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def database(request: pytest.FixtureRequest, pg_base_url: str | None) -> Iterator[tuple[Callable[..., None], Query]]:
     """(load rows, select keys WHERE condition) on one real database."""
-    if request.param == "sqlite":
-        conn: Any = sqlite3.connect(":memory:")
-        mark = "?"
-    else:
-        if pg_base_url is None:
-            pytest.skip("no PostgreSQL: set CULTIVATION_TEST_PG, run one on 127.0.0.1:5432, or start Docker")
-        import psycopg
+    with scratch_table(request.param, pg_base_url, COLUMNS) as (load, run):
+        def select(where: str, params: tuple[Any, ...]) -> set[int]:
+            return {r[0] for r in run(f"SELECT k FROM d WHERE {where}", params)}
 
-        conn = psycopg.connect(pg_base_url.split("?")[0], autocommit=True)
-        mark = "%s"
-    conn.execute(f"CREATE TEMPORARY TABLE d ({COLUMNS})")
-
-    def load(rows: list[tuple[Any, ...]]) -> None:
-        conn.execute("DELETE FROM d")
-        if rows:
-            cur = conn.cursor()
-            cur.executemany(f"INSERT INTO d VALUES ({', '.join([mark] * 8)})", rows)
-
-    def select(where: str, params: tuple[Any, ...]) -> set[int]:
-        cur = conn.execute(f"SELECT k FROM d WHERE {where}".replace("?", mark), params)
-        return {r[0] for r in cur.fetchall()}
-
-    try:
         yield load, select
-    finally:
-        conn.close()
 
 
 def test_valid_sql_selects_what_valid_on_accepts(database: tuple[Callable[..., None], Query]) -> None:
