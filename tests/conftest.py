@@ -17,8 +17,10 @@ from pathlib import Path
 
 import pytest
 
+from infra.readmodel import ReadModel
 from services.ledger import Ledger
 from tests.support import ROOT
+from tests.support.demo import load_demo
 from tests.support.journeys import COUNTY, register
 from tests.support.ledgers import Script, pg_schema_url, uscc
 
@@ -176,3 +178,20 @@ def u(script: Script) -> str:
     code = uscc(1, COUNTY)
     register(script, code)
     return code
+
+
+# ---------------------------------------------------------------------------- the demo history
+@pytest.fixture(scope="module")
+def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo history in a fresh SQLite ledger (loaded once for the module that asks)."""
+    return load_demo(tmp_path_factory.mktemp("demo") / "demo.db")
+
+
+@pytest.fixture
+def demo(demo_db: Path) -> Iterator[tuple[Ledger, ReadModel]]:
+    """The demo ledger and its read model, opened for one test."""
+    ledger = Ledger(db=str(demo_db))
+    rm = ReadModel(ledger)
+    yield ledger, rm
+    rm.close()
+    ledger.close()

@@ -15,14 +15,8 @@ from pathlib import Path
 import pytest
 
 from domain.values import make_uscc
-from tests.support.demo import load_demo
 
 HULUDAO_LITTLE_GIANTS = ("pool", "--tier", "little_giant", "--level", "national", "--as-of", "2023-06-29")
-
-
-@pytest.fixture(scope="module")
-def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return load_demo(tmp_path_factory.mktemp("regions") / "demo.db")
 
 
 def run(db: Path, *args: str) -> subprocess.CompletedProcess[str]:

@@ -13,7 +13,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -26,22 +25,7 @@ from reports.figures import build_report
 from reports.render import render_html, yuan
 from scenarios.demo import DEMO_AS_OF
 from services.ledger import Ledger
-from tests.support.demo import HULUDAO, load_demo
-
-
-@pytest.fixture(scope="module")
-def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The demo history in a fresh SQLite ledger (loaded once for the module)."""
-    return load_demo(tmp_path_factory.mktemp("report") / "demo.db")
-
-
-@pytest.fixture
-def demo(demo_db: Path) -> Iterator[tuple[Ledger, ReadModel]]:
-    ledger = Ledger(db=str(demo_db))
-    rm = ReadModel(ledger)
-    yield ledger, rm
-    rm.close()
-    ledger.close()
+from tests.support.demo import HULUDAO
 
 
 # ---------------------------------------------------------------------------- the real command

@@ -10,9 +10,7 @@ later).  The JSON, CSV and HTML outputs of the real command: tests/e2e/test_repo
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,29 +19,14 @@ from infra.readmodel import SCHEMA, ReadModel
 from reports.figures import Report, build_report
 from scenarios.demo import DEMO_AS_OF
 from services.ledger import Ledger
-from tests.support.demo import HULUDAO, load_demo
+from tests.support.demo import HULUDAO
 from tests.support.journeys import designate, file_yearly_data, register
 from tests.support.ledgers import Script, uscc
 
 HULUDAO_COUNTIES = {"211402", "211403", "211404", "211421", "211422", "211481"}
 
 
-# ---------------------------------------------------------------------------- demo data
-@pytest.fixture(scope="module")
-def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The demo history in a fresh SQLite ledger (loaded once for the module)."""
-    return load_demo(tmp_path_factory.mktemp("report") / "demo.db")
-
-
-@pytest.fixture
-def demo(demo_db: Path) -> Iterator[tuple[Ledger, ReadModel]]:
-    ledger = Ledger(db=str(demo_db))
-    rm = ReadModel(ledger)
-    yield ledger, rm
-    rm.close()
-    ledger.close()
-
-
+# ---------------------------------------------------- demo data (the demo_db and demo fixtures: tests/conftest.py)
 def counts_of(report: Report) -> dict[tuple[str, str, str], int]:
     return {(r.programme, r.tier, r.level): r.total for r in report.counts}
 
