@@ -33,7 +33,7 @@ import msgspec
 from eventsourcing.domain import Aggregate, event
 
 from domain.errors import NotFound, RuleViolation
-from domain.policy import LISTING_BOARDS, REVOCATION_REASONS, Programme, Requirement, Scheme, Tier
+from domain.policy import CHANGE_KINDS, LISTING_BOARDS, REVOCATION_REASONS, Programme, Requirement, Scheme, Tier
 from domain.regions import region_problem
 from domain.validity import valid_on
 from domain.values import Actor, Level, Region, add_months, add_years, region_covers
@@ -885,7 +885,7 @@ class Enterprise(Aggregate):
                                            effective_on=effective_on, barred_until=barred_until))
 
     # ------------------------------------------------------------------ change reports (变更)
-    CHANGE_KINDS = ("rename", "merger", "split", "reorganisation", "relocation", "listing", "delisting")
+    CHANGE_KINDS = tuple(CHANGE_KINDS)
 
     def report_change(self, *, programme: Programme, kind: str, changed_on: date, new_name: str | None,
                       new_region: str | None, counterpart_uscc: str | None, occurred_on: date, actor: Actor,

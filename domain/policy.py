@@ -43,42 +43,182 @@ REVOCATION_REASONS: dict[str, str] = {
 }
 RevocationReason = Literal["major_accident", "tax_or_credit", "false_material", "other"]
 
+# The changes an enterprise reports (变更报告), one home: the command's ``kind`` and the
+# programme's ``reconfirm_after`` take their values from here.
+CHANGE_KINDS: dict[str, str] = {
+    "rename": "更名",
+    "merger": "合并",
+    "split": "分立",
+    "reorganisation": "重组",
+    "relocation": "迁移",
+    "overseas_branch": "设立境外分支机构",
+    "listing": "上市/挂牌",
+    "delisting": "退市/摘牌",
+}
+ChangeKind = Literal["rename", "merger", "split", "reorganisation", "relocation", "overseas_branch", "listing",
+                     "delisting"]
+
+# What bars an application at recommendation (a tier's ``bars``), with its display label.
+BARS: dict[str, str] = {
+    "abnormal_operations": "列入经营异常名录",
+    "serious_dishonesty": "列入严重失信主体名单",
+    "same_group": "与已认定\"小巨人\"企业同一集团或受同一控制且主导产品相似",
+    "not_sme": "不符合《中小企业划型标准规定》",
+}
+BarKind = Literal["abnormal_operations", "serious_dishonesty", "same_group", "not_sme"]
+
+# The boards a listing (上市/挂牌) is reported on: 主板, 科创板, 创业板, 北交所, 新三板, 境外.
+LISTING_BOARDS: dict[str, str] = {
+    "main": "主板",
+    "star": "科创板",
+    "chinext": "创业板",
+    "bse": "北交所",
+    "neeq": "新三板",
+    "overseas": "境外",
+}
+ListingBoard = Literal["main", "star", "chinext", "bse", "neeq", "overseas"]
+# The reach of a product's recognition (首台套: 国际首台套, 国内首台套, 省内首台套).
+RECOGNITION_LEVELS: dict[str, str] = {"international": "国际", "national": "国内", "provincial": "省内"}
+RecognitionLevel = Literal["international", "national", "provincial"]
+
+# How a bound reads an indicator over the years before the decision (see :class:`Bound`).
+Over = Literal["last", "each", "sum", "average", "growth"]
+# Yearly indicators: data year -> indicator -> value.
+Yearly = dict[int, dict[str, int]]
+
 
 class Struct(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """Base of every policy struct: frozen, and a misspelt key is an error, not a default."""
 
 
+class Citation(Struct, kw_only=True):
+    """Where one rule comes from: ``source`` names the document (文号) and article; ``assumption``
+    says what could not be checked against its text (empty: checked)."""
+
+    source: str = ""
+    assumption: str = ""
+
+
 class Bound(Struct, kw_only=True):
-    """One indicator bound: ``min <= indicator`` and/or ``indicator <= max``."""
+    """One indicator bound: ``min <= value`` and/or ``value <= max``, where the value is read
+    ``over`` the ``years`` data years that end with the last data year before the decision:
+
+    - ``last`` (the default, one year): the last year's value; the decision's own
+      ``indicators`` stand for the last year (上年度);
+    - ``each``: every one of the years' values must lie within the bound;
+    - ``sum`` / ``average``: the total, or the total // years, of the years' values;
+    - ``growth``: the average yearly growth rate in basis points over ``years`` years, which
+      needs ``years + 1`` years of data: mean of (v[y] - v[y-1]) * 10000 // v[y-1]
+      (assumption: the measures' 平均增长率 read as the arithmetic mean of the yearly rates).
+
+    >>> b = Bound(indicator="rd_expense_fen", min=100, over="each", years=2)
+    >>> b.check({}, {2024: {"rd_expense_fen": 150}, 2025: {"rd_expense_fen": 120}}, 2025) is None
+    True
+    >>> b.check({"rd_expense_fen": 90}, {2024: {"rd_expense_fen": 150}}, 2025)
+    'rd_expense_fen >= 100 in each of 2024–2025: 2025 is 90'
+    >>> b.check({}, {2025: {"rd_expense_fen": 150}}, 2025)
+    'rd_expense_fen >= 100 in each of 2024–2025: no data for 2024'
+    >>> g = Bound(indicator="revenue_fen", min=500, over="growth", years=2)
+    >>> g.check({}, {2023: {"revenue_fen": 100}, 2024: {"revenue_fen": 104}, 2025: {"revenue_fen": 110}}, 2025)
+    'average yearly growth of revenue_fen over 2023–2025 >= 500 bp: 488'
+    """
 
     indicator: Id
     min: int | None = None
     max: int | None = None
+    over: Over = "last"
+    years: Annotated[int, msgspec.Meta(ge=1, le=5)] = 1
 
     def __post_init__(self) -> None:
         if self.min is None and self.max is None:
             raise ValueError("a bound needs min or max")
+        if self.over == "last" and self.years != 1:
+            raise ValueError(f"a bound over the last year has years = 1, not {self.years}")
 
-    def holds(self, indicators: dict[str, int]) -> bool:
-        value = indicators.get(self.indicator)
-        if value is None:
-            return False
+    def data_years(self, last_year: int) -> list[int]:
+        """The data years the bound reads, oldest first (growth reads one year more)."""
+        span = self.years + (1 if self.over == "growth" else 0)
+        return list(range(last_year - span + 1, last_year + 1))
+
+    def _within(self, value: int) -> bool:
         return (self.min is None or value >= self.min) and (self.max is None or value <= self.max)
 
-    def describe(self) -> str:
+    def check(self, indicators: dict[str, int], yearly: Yearly | None = None,
+              last_year: int | None = None) -> str | None:
+        """None when the bound holds; otherwise why not (naming the missing year or the value)."""
+        if self.over == "last":
+            value = indicators.get(self.indicator)
+            if value is None and yearly and last_year is not None:
+                value = yearly.get(last_year, {}).get(self.indicator)
+            if value is None:
+                return f"{self.describe()}: no {self.indicator}"
+            return None if self._within(value) else f"{self.describe()}: {value}"
+        if last_year is None:
+            return f"{self.describe()}: no data years"
+        years = self.data_years(last_year)
+        values: list[int] = []
+        for y in years:
+            v = (yearly or {}).get(y, {}).get(self.indicator)
+            if v is None and y == last_year:
+                v = indicators.get(self.indicator)
+            if v is None:
+                return f"{self.describe(years)}: no data for {y}"
+            values.append(v)
+        if self.over == "each":
+            bad = [(y, v) for y, v in zip(years, values) if not self._within(v)]
+            return None if not bad else f"{self.describe(years)}: " + ", ".join(f"{y} is {v}" for y, v in bad)
+        if self.over in ("sum", "average"):
+            total = sum(values) if self.over == "sum" else sum(values) // len(values)
+            return None if self._within(total) else f"{self.describe(years)}: {total}"
+        rates = []
+        for prev, cur in zip(values, values[1:]):
+            if prev <= 0:
+                return f"{self.describe(years)}: no growth rate from {prev}"
+            rates.append((cur - prev) * 10000 // prev)
+        growth = sum(rates) // len(rates)
+        return None if self._within(growth) else f"{self.describe(years)}: {growth}"
+
+    def holds(self, indicators: dict[str, int], yearly: Yearly | None = None, last_year: int | None = None) -> bool:
+        return self.check(indicators, yearly, last_year) is None
+
+    def describe(self, years: list[int] | None = None) -> str:
         parts = []
+        unit = " bp" if self.over == "growth" else ""
         if self.min is not None:
-            parts.append(f"{self.indicator} >= {self.min}")
+            parts.append(f">= {self.min}{unit}")
         if self.max is not None:
-            parts.append(f"{self.indicator} <= {self.max}")
-        return " and ".join(parts)
+            parts.append(f"<= {self.max}{unit}")
+        cond = " and ".join(parts)
+        span = f"{years[0]}–{years[-1]}" if years else f"the last {self.years} years"
+        if self.over == "last":
+            return f"{self.indicator} {cond}"
+        if self.over == "each":
+            return f"{self.indicator} {cond} in each of {span}"
+        if self.over == "growth":
+            return f"average yearly growth of {self.indicator} over {span} {cond}"
+        return f"{self.over} of {self.indicator} over {span} {cond}"
 
 
 class Criterion(Struct, kw_only=True):
-    """A criterion holds when any one of its bounds holds (e.g. revenue or new equity)."""
+    """A criterion holds when any one of its bounds holds (e.g. revenue or new equity).
+    ``for_review``: whether a review (复核) is judged on it too (growth is not, under 2026)."""
 
     label: str = ""
     any_of: list[Bound]
+    for_review: bool = True
+    source: str = ""
+    assumption: str = ""
+
+    def check(self, indicators: dict[str, int], yearly: Yearly | None = None,
+              last_year: int | None = None) -> str | None:
+        """None when any bound holds; otherwise the label and why each bound fails."""
+        reasons = []
+        for b in self.any_of:
+            why = b.check(indicators, yearly, last_year)
+            if why is None:
+                return None
+            reasons.append(why)
+        return f"{self.label}: {'; '.join(reasons)}" if self.label else " or ".join(reasons)
 
 
 class Assessment(Struct, kw_only=True):
@@ -94,12 +234,23 @@ class Assessment(Struct, kw_only=True):
     direct_pass: list[Id] = []
 
     def judge(self, score: int | None, components: dict[str, int], indicators: dict[str, int],
-              direct_pass: list[str]) -> list[str]:
-        """The reasons the assessment fails; empty when it passes."""
+              direct_pass: list[str], *, yearly: Yearly | None = None, last_year: int | None = None,
+              for_review: bool = False) -> list[str]:
+        """The reasons the assessment fails; empty when it passes.
+
+        ``yearly`` and ``last_year``: the data years a multi-year bound reads (see :class:`Bound`).
+        ``for_review``: a review is judged on the criteria marked ``for_review`` and the score;
+        direct-pass conditions open an application only.
+        """
         failures = []
         for c in self.criteria:
-            if not any(b.holds(indicators) for b in c.any_of):
-                failures.append(c.label or " or ".join(b.describe() for b in c.any_of))
+            if for_review and not c.for_review:
+                continue
+            why = c.check(indicators, yearly, last_year)
+            if why is not None:
+                failures.append(why)
+        if for_review:
+            direct_pass = []
         unknown = [d for d in direct_pass if d not in self.direct_pass]
         if unknown:
             failures.append(f"direct-pass conditions {unknown} are not in the policy ({self.direct_pass})")
@@ -122,11 +273,35 @@ class Requirement(Struct, kw_only=True):
 
 
 class Tier(Struct, kw_only=True):
+    """One tier of a programme's ladder, as one rule version says it.
+
+    Who acts: ``recommend_levels`` recommend (推荐), ``assessing_level`` assesses (审核/评审),
+    ``notice_level`` holds the public notice (公示) and resolves objections, and
+    ``deciding_level`` approves (认定/公告), reviews and revokes; the two in between default
+    to the deciding level.  ``notice_days`` count calendar or working days (``notice_day_kind``).
+    ``review_under`` names the rule version of the same programme that judges the reviews of
+    this tier's designations (None: the version in force on the review date);
+    ``reviewed_on_criteria``: a review is judged on the assessment's criteria marked
+    ``for_review`` and its score.  ``excludes_boards``: listings that bar the tier;
+    ``bars``: what else bars a recommendation (domain.policy.BARS).  ``source``, ``assumption``
+    and ``sources`` (one :class:`Citation` per parameter, by field name) say where it comes from.
+    """
+
     id: Id
     name: str
     subject: Literal["enterprise", "product"] = "enterprise"
     deciding_level: Level
     recommend_levels: list[Level] = []
+    assessing_level: Level | None = None
+    notice_level: Level | None = None
+    notice_day_kind: Literal["calendar", "working"] = "calendar"
+    review_under: str | None = None
+    reviewed_on_criteria: bool = False
+    excludes_boards: list[ListingBoard] = []
+    bars: list[BarKind] = []
+    source: str = ""
+    assumption: str = ""
+    sources: dict[str, Citation] = {}
     validity_years: Annotated[int, msgspec.Meta(ge=1, le=20)] = 3
     validity_start: Literal["announcement", "next_january"] = "announcement"
     notice_days: Days = 5
@@ -139,6 +314,21 @@ class Tier(Struct, kw_only=True):
     cooling_off_years: dict[RevocationReason, Years] = {}
     recommend_bar_years: Years = 3
     recommend_bar_reasons: tuple[RevocationReason, ...] = ("major_accident", "tax_or_credit", "false_material")
+
+    def __post_init__(self) -> None:
+        unknown = sorted(set(self.sources) - set(self.__struct_fields__))
+        if unknown:
+            raise ValueError(f"tier {self.id}: sources name no parameter {unknown}")
+
+    @property
+    def assessed_at(self) -> Level:
+        """The level that assesses (审核/评审) applications for this tier."""
+        return self.assessing_level or self.deciding_level
+
+    @property
+    def noticed_at(self) -> Level:
+        """The level that holds the notice (公示) and resolves objections."""
+        return self.notice_level or self.deciding_level
 
     def validity(self, approved_on: date) -> tuple[date, date]:
         """valid_from and (exclusive) valid_until of a designation approved on ``approved_on``."""
@@ -156,19 +346,6 @@ class Tranche(Struct, kw_only=True):
     after_review: bool = False
 
 
-# The boards a listing (上市/挂牌) is reported on: 主板, 科创板, 创业板, 北交所, 新三板, 境外.
-LISTING_BOARDS: dict[str, str] = {
-    "main": "主板",
-    "star": "科创板",
-    "chinext": "创业板",
-    "bse": "北交所",
-    "neeq": "新三板",
-    "overseas": "境外",
-}
-ListingBoard = Literal["main", "star", "chinext", "bse", "neeq", "overseas"]
-# The reach of a product's recognition (首台套: 国际首台套, 国内首台套, 省内首台套).
-RECOGNITION_LEVELS: dict[str, str] = {"international": "国际", "national": "国内", "provincial": "省内"}
-RecognitionLevel = Literal["international", "national", "provincial"]
 
 
 class Fund(Struct, kw_only=True):
@@ -231,7 +408,8 @@ class Scheme(Struct, kw_only=True):
     recognition_level: RecognitionLevel | None = None
     subsidised_rate_bp: BasisPoints | None = None  # guarantee_fee_subsidy: of the principal, per year
     enterprise_yearly_cap_fen: Fen | None = None  # guarantee_fee_subsidy: per enterprise and year
-    source: str = ""  # where the scheme's figures come from, or "assumption: ..."
+    source: str = ""  # where the scheme's figures come from
+    assumption: str = ""  # what of them could not be checked against a text
 
     def __post_init__(self) -> None:
         if self.kind == "tranches" and not self.tranches:
@@ -370,6 +548,9 @@ class Programme(Struct, kw_only=True):
     late_yearly_data_forfeits_review: bool = False
     change_report_months: Annotated[int, msgspec.Meta(ge=1, le=24)] = 3
     late_change_forfeits_review: bool = False
+    reconfirm_after: list[ChangeKind] = []  # changes after which the deciding authority confirms or ends
+    assumption: str = ""
+    sources: dict[str, Citation] = {}  # one citation per programme parameter, by field name
     provincial_level_cities: list[ProvincialLevelCity] = []
     tiers: list[Tier] = []
     schemes: list[Scheme] = []
@@ -379,6 +560,9 @@ class Programme(Struct, kw_only=True):
     recognitions: list[Recognition] = []
 
     def __post_init__(self) -> None:
+        unknown = sorted(set(self.sources) - set(self.__struct_fields__))
+        if unknown:
+            raise ValueError(f"programme {self.id}: sources name no parameter {unknown}")
         ids = [t.id for t in self.tiers]
         if len(set(ids)) != len(ids):
             raise ValueError(f"tier ids repeat: {ids}")

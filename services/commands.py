@@ -19,11 +19,11 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from typing import Annotated, Literal
+from typing import Annotated
 
 import msgspec
 
-from domain.policy import ListingBoard, RecognitionLevel, RevocationReason
+from domain.policy import ChangeKind, ListingBoard, RecognitionLevel, RevocationReason
 from domain.values import MAX_FEN, Actor, Fen, RegionCode, check_fields, validate_uscc
 
 # Anchored with \A and \Z (see domain.values.RegionCode): "$" would let a final newline through.
@@ -204,10 +204,11 @@ class Revoke(ApplicationCommand, frozen=True, kw_only=True, tag="revoke"):
 
 
 class ReportChange(EnterpriseCommand, frozen=True, kw_only=True, tag="report_change"):
-    """Report a change (rename, merger, split, reorganisation, relocation, listing, delisting)."""
+    """Report a change (domain.policy.CHANGE_KINDS: rename, merger, split, reorganisation,
+    relocation, overseas_branch, listing, delisting)."""
 
     programme: Ident = "national"
-    kind: Literal["rename", "merger", "split", "reorganisation", "relocation", "listing", "delisting"]
+    kind: ChangeKind
     changed_on: date
     new_name: Name | None = None
     new_region: RegionCode | None = None

@@ -114,7 +114,7 @@ def test_assessment_thresholds_of_the_version_in_force(script) -> None:
     body["indicators"]["niche_years"] = 2
     assert tier22.assessment.judge(body["score"], body["components"], body["indicators"], []) == []
     failures = tier26.assessment.judge(body["score"], body["components"], body["indicators"], [])
-    assert failures == ["从事特定细分市场时间 >= 3 年"]
+    assert failures == ["从事特定细分市场时间 >= 3 年: niche_years >= 3: 2"]
     # through the ledger: the same indicators pass in 2025 and fail in 2026
     u = uscc(6, "211402")
     register(script, u)
@@ -125,7 +125,7 @@ def test_assessment_thresholds_of_the_version_in_force(script) -> None:
               actor=enterprise_actor(script, u))
     new = designate(script, u, "specialized", on="2026-05-01", until="assessed", assessment=body)
     assessed = stored_events(script, u)[-1]
-    assert (assessed.passed, assessed.failures, assessed.policy) == (False, ["从事特定细分市场时间 >= 3 年"],
+    assert (assessed.passed, assessed.failures, assessed.policy) == (False, ["从事特定细分市场时间 >= 3 年: niche_years >= 3: 2"],
                                                                      "national@2026")
     err = script.refused("open_notice", uscc=u, application_id=new.application_id, occurred_on="2026-05-20",
                          actor="210000")

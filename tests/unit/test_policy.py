@@ -177,7 +177,8 @@ def test_assessment_judge() -> None:
     assert a.judge(90, {"innovation": 19}, ok, []) == ["component innovation 19 < 20"]
     assert a.judge(None, {}, ok, ["hnte"]) == []  # a direct pass replaces the score
     assert a.judge(90, {"innovation": 20}, {"revenue": 99, "debt": 71}, ["hnte"]) == [
-        "revenue or equity", "debt <= 70"]  # ... but never the criteria
+        "revenue or equity: revenue >= 100: 99; equity >= 50: no equity",
+        "debt <= 70: 71"]  # ... but never the criteria; each failure says why
     failures = a.judge(90, {"innovation": 20}, ok, ["bribe"])
     assert len(failures) == 1 and "bribe" in failures[0]
     with pytest.raises(ValueError):
