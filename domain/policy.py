@@ -336,6 +336,9 @@ class Tier(Struct, kw_only=True):
         return start, add_years(start, self.validity_years)
 
 
+_DEFAULT_TIER = Tier(id="default", name="", deciding_level="provincial")
+
+
 class RegionCap(Struct, kw_only=True):
     regions: list[RegionCode]  # prefixes by region level: 440100 covers Guangzhou
     cap_fen: Fen
@@ -356,6 +359,7 @@ class Fund(Struct, kw_only=True):
     granted_by: RegionCode
     yearly_budget_fen: Fen | None = None
     source: str
+    assumption: str = ""  # what of it could not be checked against a text
 
 
 class Chain(Struct, kw_only=True):
@@ -364,6 +368,7 @@ class Chain(Struct, kw_only=True):
     id: Id
     name: str
     source: str
+    assumption: str = ""  # what of it could not be checked against a text
 
 
 class Recognition(Struct, kw_only=True):
@@ -375,6 +380,7 @@ class Recognition(Struct, kw_only=True):
     recognised_by: list[RegionCode]
     levels: list[RecognitionLevel]
     source: str
+    assumption: str = ""  # what of it could not be checked against a text
 
 
 class Scheme(Struct, kw_only=True):
@@ -463,6 +469,7 @@ class ProvincialLevelCity(Struct, kw_only=True):
     code: RegionCode
     name: str
     source: str
+    assumption: str = ""  # what of it could not be checked against a text
 
     def __post_init__(self) -> None:
         if self.code == "000000" or self.code[2:] == "0000" or self.code[4:] != "00":
@@ -516,6 +523,70 @@ class Target(Struct, kw_only=True):
 
     def describe(self) -> str:
         return f"{self.count}–{self.max}" if self.max is not None else str(self.count)
+
+
+class CitedRule(msgspec.Struct, frozen=True, kw_only=True):
+    """One rule of a rule version and where it comes from (:meth:`Programme.citations`).
+
+    ``rule`` names it (``tier specialized.notice_days``, ``scheme hz_listing``, …), ``value``
+    shows what the file says; ``source`` and ``assumption`` are the rule's own citation, or,
+    when it has none, those of what it belongs to (``inherited`` names that: a programme
+    parameter inherits the programme's document and assumption, a tier parameter the tier's,
+    a criterion the tier's ``sources.assessment`` citation, else the tier's).  A tier, a
+    scheme, a fund, a chain, a recognition, a target and a 计划单列市 inherit nothing: each
+    names its own document or says what could not be checked.
+    """
+
+    programme: str
+    version: str
+    rule: str
+    value: str
+    source: str = ""
+    assumption: str = ""
+    inherited: str | None = None
+
+    @property
+    def key(self) -> str:
+        return f"{self.programme}@{self.version}"
+
+    @property
+    def cited(self) -> bool:
+        """Whether the rule names a source or says what is assumed."""
+        return bool(self.source.strip() or self.assumption.strip())
+
+
+def _shown(value: object) -> str:
+    """A policy value as one short line (levels by value, requirements as tier@level)."""
+    if isinstance(value, Requirement):
+        text = value.tier + (f"@{_shown(value.level)}" if value.level else "")
+        text += f" of {value.programme}" if value.programme else ""
+        if value.when_revenue_below_fen is not None:
+            text += f" when revenue < {_cny(value.when_revenue_below_fen)}"
+        return text
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={_shown(v)}" for k, v in value.items()) or "none"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(_shown(v) for v in value) or "none"
+    if value is None:
+        return "none"
+    return str(getattr(value, "value", value))
+
+
+def _cny(fen: int) -> str:
+    return f"{fen // 100:,} CNY" if fen % 100 == 0 else f"{fen / 100:,.2f} CNY"
+
+
+# The tier parameters :meth:`Programme.citations` lists: the windows always, the others when
+# they differ from the default or carry a citation of their own.
+TIER_WINDOWS = ("validity_years", "validity_start", "notice_days", "review_window_days", "renewal",
+                "cooling_off_years")
+TIER_PARAMETERS = ("subject", "recommend_levels", "assessing_level", "notice_level", "review_under",
+                   "reviewed_on_criteria", "requires", "excludes", "excludes_boards", "excludes_listed", "bars",
+                   "recommend_bar_years", "recommend_bar_reasons")
+PROGRAMME_PARAMETERS = ("yearly_data_deadline", "change_report_months", "late_yearly_data_forfeits_review",
+                        "late_change_forfeits_review", "reconfirm_after")
 
 
 class Programme(Struct, kw_only=True):
@@ -682,6 +753,86 @@ class Programme(Struct, kw_only=True):
         raise RuleViolation("policy", "policy.unknown_scheme",
                             f"programme {self.key} has no scheme {scheme_id!r} "
                             f"(schemes: {[s.id for s in self.schemes]})", field="scheme")
+
+    def citations(self) -> list[CitedRule]:
+        """Every rule of this version with its citation, in the order of the file: the
+        programme (its document and effective date) and its parameters, the 计划单列市,
+        each tier with its windows, parameters, assessment and criteria, then the funds,
+        chains, recognitions, schemes and targets.  See :class:`CitedRule` for what a rule
+        without a citation of its own inherits.
+
+        >>> p = Programme(id="p", name="P", version="1", effective_from=date(2022, 6, 1), level="provincial",
+        ...     jurisdiction="210000", document="X〔2022〕1号", tiers=[Tier(id="t", name="T",
+        ...     deciding_level="provincial", source="X〔2022〕1号 第五条",
+        ...     sources={"notice_days": Citation(assumption="7 days")})])
+        >>> [(r.rule, r.value, r.source or r.assumption, r.inherited) for r in p.citations()][5:8]
+        [('tier t', 'T, decided at provincial', 'X〔2022〕1号 第五条', None), \
+('tier t.validity_years', '3', 'X〔2022〕1号 第五条', 'tier t'), ('tier t.validity_start', 'announcement', \
+'X〔2022〕1号 第五条', 'tier t')]
+        >>> next(r for r in p.citations() if r.rule == "tier t.notice_days").assumption
+        '7 days'
+        """
+        rows: list[CitedRule] = []
+
+        def add(rule: str, value: str, own: Citation, parent: tuple[str, Citation] | None = None) -> None:
+            if not (own.source.strip() or own.assumption.strip()) and parent is not None:
+                rows.append(CitedRule(programme=self.id, version=self.version, rule=rule, value=value,
+                                      source=parent[1].source, assumption=parent[1].assumption, inherited=parent[0]))
+            else:
+                rows.append(CitedRule(programme=self.id, version=self.version, rule=rule, value=value,
+                                      source=own.source, assumption=own.assumption))
+
+        programme = Citation(source=self.document, assumption=self.assumption)
+        add("programme", f"{self.name}, in force from {self.effective_from}", programme)
+        for field in PROGRAMME_PARAMETERS:
+            value = getattr(self, field)
+            if field == "reconfirm_after" and not value and field not in self.sources:
+                continue
+            add(f"programme.{field}", _shown(value), self.sources.get(field, Citation()), ("programme", programme))
+        for c in self.provincial_level_cities:
+            add(f"provincial_level_city {c.code}", c.name, Citation(source=c.source, assumption=c.assumption))
+        default_tier = {f: getattr(_DEFAULT_TIER, f) for f in TIER_PARAMETERS}
+        for t in self.tiers:
+            own = Citation(source=t.source, assumption=t.assumption)
+            name = f"tier {t.id}"
+            add(name, f"{t.name}, decided at {_shown(t.deciding_level)}", own)
+            parent = (name, own)
+            for field in TIER_WINDOWS + TIER_PARAMETERS:
+                value = getattr(t, field)
+                if field in TIER_PARAMETERS and value == default_tier[field] and field not in t.sources:
+                    continue
+                shown = f"{value} {t.notice_day_kind} days" if field == "notice_days" else _shown(value)
+                add(f"{name}.{field}", shown, t.sources.get(field, Citation()), parent)
+            a = t.assessment
+            if a.min_score is not None or a.direct_pass or "assessment" in t.sources:
+                parts = [f"score >= {a.min_score}"] if a.min_score is not None else []
+                parts += [f"{k} >= {v}" for k, v in a.min_components.items()]
+                if a.direct_pass:
+                    parts.append("or a direct pass: " + ", ".join(a.direct_pass))
+                add(f"{name}.assessment", "; ".join(parts) or "criteria only", t.sources.get("assessment", Citation()),
+                    parent)
+            criteria_parent = (f"{name}.assessment", t.sources["assessment"]) if "assessment" in t.sources else parent
+            for i, c in enumerate(a.criteria, 1):
+                label = c.label or " or ".join(b.describe() for b in c.any_of)
+                add(f"{name} criterion {i}", label + ("" if c.for_review else " (not for review)"),
+                    Citation(source=c.source, assumption=c.assumption), criteria_parent)
+        for f in self.funds:
+            budget = "unlimited" if f.yearly_budget_fen is None else f"{_cny(f.yearly_budget_fen)} a year"
+            add(f"fund {f.id}", f"{f.name}, {budget}", Citation(source=f.source, assumption=f.assumption))
+        for ch in self.chains:
+            add(f"chain {ch.id}", ch.name, Citation(source=ch.source, assumption=ch.assumption))
+        for r in self.recognitions:
+            add(f"recognition {r.id}", f"{r.name} ({_shown(r.levels)})", Citation(source=r.source,
+                                                                                 assumption=r.assumption))
+        for s in self.schemes:
+            value = f"{s.name}: {s.kind}, cap {_cny(s.cap_fen)}"
+            if s.yearly_budget_fen is not None:
+                value += f", {_cny(s.yearly_budget_fen)} a year"
+            add(f"scheme {s.id}", value, Citation(source=s.source, assumption=s.assumption))
+        for tg in self.targets:
+            add(f"target {tg.label}", f"{tg.describe()} {tg.programme}/{tg.tier} in {tg.region} by {tg.by} ({tg.kind})",
+                Citation(source=tg.source, assumption=tg.assumption))
+        return rows
 
 
 def decode_programme(data: bytes | str) -> Programme:
