@@ -336,7 +336,7 @@ class Tier(Struct, kw_only=True):
         return start, add_years(start, self.validity_years)
 
 
-_DEFAULT_TIER = Tier(id="default", name="", deciding_level="provincial")
+_DEFAULT_TIER = Tier(id="default", name="", deciding_level=Level.provincial)
 
 
 class RegionCap(Struct, kw_only=True):
@@ -812,10 +812,10 @@ class Programme(Struct, kw_only=True):
                 add(f"{name}.assessment", "; ".join(parts) or "criteria only", t.sources.get("assessment", Citation()),
                     parent)
             criteria_parent = (f"{name}.assessment", t.sources["assessment"]) if "assessment" in t.sources else parent
-            for i, c in enumerate(a.criteria, 1):
-                label = c.label or " or ".join(b.describe() for b in c.any_of)
-                add(f"{name} criterion {i}", label + ("" if c.for_review else " (not for review)"),
-                    Citation(source=c.source, assumption=c.assumption), criteria_parent)
+            for i, crit in enumerate(a.criteria, 1):
+                label = crit.label or " or ".join(b.describe() for b in crit.any_of)
+                add(f"{name} criterion {i}", label + ("" if crit.for_review else " (not for review)"),
+                    Citation(source=crit.source, assumption=crit.assumption), criteria_parent)
         for f in self.funds:
             budget = "unlimited" if f.yearly_budget_fen is None else f"{_cny(f.yearly_budget_fen)} a year"
             add(f"fund {f.id}", f"{f.name}, {budget}", Citation(source=f.source, assumption=f.assumption))

@@ -448,9 +448,24 @@ def _policy(args: argparse.Namespace) -> int:
         book = load_policy_book(args.policies)
     except ValueError as e:
         raise CliError(str(e), field="--policies") from None
+    if args.programme is not None and args.programme not in book.programme_ids():
+        raise CliError(f"--programme: no programme {args.programme!r} (programmes: {', '.join(book.programme_ids())})",
+                       field="--programme")
+    versions = [v for pid in book.programme_ids() if args.programme in (None, pid) for v in book.versions(pid)
+                if args.version in (None, v.version)]
+    if args.version is not None and not versions:
+        known = sorted({v.version for pid in book.programme_ids() if args.programme in (None, pid)
+                        for v in book.versions(pid)})
+        raise CliError(f"--version: no rule version {args.version!r}"
+                       + (f" of {args.programme}" if args.programme else "") + f" (versions: {', '.join(known)})",
+                       field="--version")
+    if args.sources:
+        return _policy_sources(args, versions)
     rows: list[dict[str, Any]] = []
     for pid in book.programme_ids():
         for v in book.versions(pid):
+            if v not in versions:
+                continue
             for t in v.tiers:
                 rows.append({"programme": pid, "version": v.version, "effective_from": v.effective_from,
                              "tier": t.id, "name": t.name, "deciding_level": t.deciding_level,
@@ -464,6 +479,29 @@ def _policy(args: argparse.Namespace) -> int:
                [(r["programme"], r["version"], r["effective_from"], r["tier"], r["name"], r["deciding_level"].value,
                  ",".join(x.value for x in r["recommend_levels"]), r["validity_years"], ",".join(r["requires"]))
                 for r in rows])
+    return EXIT_OK
+
+
+def _policy_sources(args: argparse.Namespace, versions: list[Any]) -> int:
+    """``policy --sources``: every rule with its source, uncited first, then assumptions, then
+    the rules checked against a text (domain.policy.Programme.citations)."""
+    cited = [r for v in versions for r in v.citations()]
+    order = {id(r): i for i, r in enumerate(cited)}
+    cited.sort(key=lambda r: (0 if not r.cited else 1 if r.assumption.strip() else 2, order[id(r)]))
+    uncited = sum(1 for r in cited if not r.cited)
+    assumed = sum(1 for r in cited if r.cited and r.assumption.strip())
+    if args.json:
+        print_json([{"programme": r.programme, "version": r.version, "rule": r.rule, "value": r.value,
+                     "source": r.source, "assumption": r.assumption, "inherited": r.inherited,
+                     "cited": r.cited} for r in cited])
+    else:
+        table(f"rules and their sources: {len(cited)} rules, {assumed} with an assumption, {uncited} uncited "
+              "(\"as X\": no citation of its own, X's applies; --json gives it in full)",
+              ["programme", "rule", "value", "source", "assumption"],
+              [(r.key, r.rule, r.value, f"as {r.inherited}" if r.inherited else r.source,
+                "UNCITED" if not r.cited else f"as {r.inherited}" if r.inherited and r.assumption else
+                "" if r.inherited else r.assumption)
+               for r in cited])
     return EXIT_OK
 
 
@@ -786,7 +824,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=float, help="stop after this many seconds")
     p.set_defaults(func=_watch)
 
-    p = sub.add_parser("policy", parents=[common], help="list the programmes, rule versions and tiers")
+    p = sub.add_parser("policy", parents=[common], help="list the programmes, rule versions and tiers",
+                       description="The programmes, rule versions and tiers of the policy files (--policies). "
+                                   "With --sources, every rule (each tier and its windows, threshold, scheme, "
+                                   "fund, target, ...) with the document and article it comes from, or the "
+                                   "assumption made where no text was checked: uncited rules first, then "
+                                   "assumptions, then the rules checked against a text.")
+    p.add_argument("--sources", action="store_true",
+                   help="list every rule with its source and assumption instead of the tiers")
+    p.add_argument("--programme", metavar="ID",
+                   help="only this programme (national, liaoning, zhejiang, qingdao, dalian, ...)")
+    p.add_argument("--version", metavar="VERSION",
+                   help="only this rule version (e.g. 2022, 2026 of national)")
     p.set_defaults(func=_policy)
 
     from entrypoints.cli_audit import add_parser as add_audit_parser
