@@ -842,7 +842,7 @@ class PolicyBook:
                                      f"which no rule version has")
         # overrides (实施细则), by the programme they override: (the rule version holding it, the override)
         self._overrides: dict[str, list[tuple[Programme, Override]]] = {}
-        self._overlaid: dict[tuple[str, str, tuple[int, ...]], Programme] = {}
+        self._overlaid: dict[tuple[str, str, tuple[int, ...]], tuple[Programme, Programme]] = {}
         for p in programmes:
             for i, o in enumerate(p.overrides):
                 self._check_override(p, i, o)
@@ -902,7 +902,8 @@ class PolicyBook:
         for n, (owner, o) in enumerate(candidates):
             if (o.version is not None and o.version != programme.version) or not o.applies_on(on):
                 continue
-            if not programme.covers(owner.jurisdiction, region):
+            prefix = owner.jurisdiction[:2] if owner.jurisdiction[2:] == "0000" else owner.jurisdiction[:4]
+            if not region.startswith(prefix) or not programme.covers(owner.jurisdiction, region):
                 continue
             try:
                 if self._base_in_force(owner.id, on) is not owner:
@@ -916,9 +917,14 @@ class PolicyBook:
         chosen.sort(key=lambda c: (c[0], c[1]))
         key = (programme.id, programme.version, tuple(n for _, n, _, _ in chosen))
         hit = self._overlaid.get(key)
-        if hit is None:
-            hit = self._overlaid[key] = overlay(programme, [(owner.key, o) for _, _, owner, o in chosen])
-        return hit
+        if hit is not None and hit[0] is programme:
+            return hit[1]
+        result = overlay(programme, [(owner.key, o) for _, _, owner, o in chosen])
+        # kept for the book's own versions (the same object again and again); a programme made
+        # elsewhere (a copy, a reviewing version built on the fly) is laid over each time
+        if any(v is programme for v in self._versions.get(programme.id, ())):
+            self._overlaid[key] = (programme, result)
+        return result
 
     def _base_in_force(self, programme_id: str, on: date) -> Programme:
         versions = self._versions.get(programme_id)
