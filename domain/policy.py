@@ -587,6 +587,113 @@ TIER_PARAMETERS = ("subject", "recommend_levels", "assessing_level", "notice_lev
                    "recommend_bar_years", "recommend_bar_reasons")
 PROGRAMME_PARAMETERS = ("yearly_data_deadline", "change_report_months", "late_yearly_data_forfeits_review",
                         "late_change_forfeits_review", "reconfirm_after")
+# What a province's (or a 计划单列市's) 实施细则 may set for a tier it decides, and for the
+# programme as a whole: how long the notice runs, when validity starts and how long it lasts,
+# how a passed review renews, the review window; the yearly data deadline and what a late
+# filing or change report costs.  Not who decides, recommends or assesses, not the ladder,
+# not the criteria: those are the programme's own.
+OVERRIDABLE_TIER: tuple[str, ...] = ("notice_days", "notice_day_kind", "validity_years", "validity_start",
+                                     "review_window_days", "renewal")
+OVERRIDABLE_PROGRAMME: tuple[str, ...] = ("yearly_data_deadline", "late_yearly_data_forfeits_review",
+                                          "change_report_months", "late_change_forfeits_review")
+
+
+class Override(Struct, kw_only=True):
+    """One ``[[overrides]]`` entry of a provincial programme file: the parameters its
+    实施细则 sets for its jurisdiction in another (the national) programme.
+
+    ``programme`` names the overridden programme, ``version`` (optional) the one rule
+    version of it the 细则 implements (a 细则 of the 2022 measures does not carry over to
+    the 2026 ones), ``tier`` the tier whose parameters it sets (none: programme-level
+    parameters), ``from`` the first business date it applies on (none: as long as the
+    overriding file's rule version is in force).  Each override names its ``source`` or
+    says ``assumption``; :data:`OVERRIDABLE_TIER` and :data:`OVERRIDABLE_PROGRAMME` are all
+    it may set (any other key is an unknown field).
+
+    >>> o = Override(programme="national", tier="specialized", validity_start="next_january", source="doc")
+    >>> o.params(), o.applies_on(date(2020, 1, 1))
+    ({'validity_start': 'next_january'}, True)
+    >>> Override(programme="national", tier="specialized", source="doc")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: override of national/specialized sets no parameter (it may set notice_days, ...)
+    """
+
+    programme: Id
+    version: str | None = None
+    tier: Id | None = None
+    from_: date | None = msgspec.field(default=None, name="from")
+    source: str = ""
+    assumption: str = ""
+    # tier parameters (OVERRIDABLE_TIER)
+    notice_days: Days | None = None
+    notice_day_kind: Literal["calendar", "working"] | None = None
+    validity_years: Annotated[int, msgspec.Meta(ge=1, le=20)] | None = None
+    validity_start: Literal["announcement", "next_january"] | None = None
+    review_window_days: Days | None = None
+    renewal: Literal["extend", "replace"] | None = None
+    # programme parameters (OVERRIDABLE_PROGRAMME)
+    yearly_data_deadline: MonthDay | None = None
+    late_yearly_data_forfeits_review: bool | None = None
+    change_report_months: Annotated[int, msgspec.Meta(ge=1, le=24)] | None = None
+    late_change_forfeits_review: bool | None = None
+
+    def __post_init__(self) -> None:
+        what = f"{self.programme}/{self.tier}" if self.tier else self.programme
+        if not (self.source.strip() or self.assumption.strip()):
+            raise ValueError(f"override of {what}: name its source (document and article) or say assumption")
+        allowed = OVERRIDABLE_TIER if self.tier else OVERRIDABLE_PROGRAMME
+        other = OVERRIDABLE_PROGRAMME if self.tier else OVERRIDABLE_TIER
+        misplaced = [f for f in other if getattr(self, f) is not None]
+        if misplaced:
+            where = "a tier override" if self.tier else "a programme override (no tier)"
+            raise ValueError(f"override of {what}: {', '.join(misplaced)} cannot be set by {where} "
+                             f"(it may set {', '.join(allowed)})")
+        if not self.params():
+            raise ValueError(f"override of {what} sets no parameter (it may set {', '.join(allowed)})")
+
+    def params(self) -> dict[str, object]:
+        """The parameters it sets, by field name."""
+        return {f: getattr(self, f) for f in OVERRIDABLE_TIER + OVERRIDABLE_PROGRAMME if getattr(self, f) is not None}
+
+    def applies_on(self, on: date) -> bool:
+        return self.from_ is None or self.from_ <= on
+
+
+def overlay(programme: Programme, overrides: list[tuple[str, Override]]) -> Programme:
+    """``programme`` with ``overrides`` laid over it, in order (the most specific last), each
+    given with the key of the rule version that holds it (``liaoning@2019``).  The result's
+    :attr:`Programme.key` names them: ``national@2022+liaoning@2019``.  This is the one
+    function that decides a programme's effective parameters for a region
+    (:meth:`PolicyBook.in_force` finds the overrides in force there).
+
+    >>> nat = Programme(id="national", name="N", version="2022", effective_from=date(2022, 6, 1),
+    ...     level="national", jurisdiction="000000",
+    ...     tiers=[Tier(id="specialized", name="S", deciding_level="provincial", notice_days=7)])
+    >>> ln = Override(programme="national", tier="specialized", validity_start="next_january", notice_days=5,
+    ...     source="doc")
+    >>> p = overlay(nat, [("liaoning@2019", ln)])
+    >>> p.key, p.version, p.tier("specialized").notice_days, p.tier("specialized").validity(date(2023, 11, 24))
+    ('national@2022+liaoning@2019', '2022', 5, (datetime.date(2024, 1, 1), datetime.date(2027, 1, 1)))
+    >>> overlay(nat, []) is nat, nat.tier("specialized").notice_days
+    (True, 7)
+    """
+    if not overrides:
+        return programme
+    tier_params: dict[str, dict[str, object]] = {}
+    programme_params: dict[str, object] = {}
+    owners: list[str] = []
+    for owner, o in overrides:
+        if o.tier is None:
+            programme_params.update(o.params())
+        else:
+            tier_params.setdefault(o.tier, {}).update(o.params())
+        if owner not in owners:
+            owners.append(owner)
+    tiers = [msgspec.structs.replace(t, **tier_params[t.id]) if t.id in tier_params else t
+             for t in programme.tiers]
+    return msgspec.structs.replace(programme, tiers=tiers, overlaid=[*programme.overlaid, *owners],
+                                   **programme_params)
 
 
 class Programme(Struct, kw_only=True):
@@ -629,11 +736,18 @@ class Programme(Struct, kw_only=True):
     funds: list[Fund] = []
     chains: list[Chain] = []
     recognitions: list[Recognition] = []
+    # a provincial 实施细则: what this programme sets, inside its jurisdiction, in another (see Override)
+    overrides: list[Override] = []
+    # set by :func:`overlay`, never in a file: the rule versions whose overrides this effective programme holds
+    overlaid: list[str] = []
 
     def __post_init__(self) -> None:
         unknown = sorted(set(self.sources) - set(self.__struct_fields__))
         if unknown:
             raise ValueError(f"programme {self.id}: sources name no parameter {unknown}")
+        for i, o in enumerate(self.overrides):
+            if o.programme == self.id:
+                raise ValueError(f"overrides[{i}].programme: programme {self.id} cannot override itself")
         ids = [t.id for t in self.tiers]
         if len(set(ids)) != len(ids):
             raise ValueError(f"tier ids repeat: {ids}")
@@ -704,7 +818,9 @@ class Programme(Struct, kw_only=True):
 
     @property
     def key(self) -> str:
-        return f"{self.id}@{self.version}"
+        """What judged a decision, as its event records it: ``national@2022``, or with the
+        overrides laid over it ``national@2022+liaoning@2019`` (:func:`parse_key` reads it)."""
+        return "+".join([f"{self.id}@{self.version}", *self.overlaid])
 
     def tier(self, tier_id: str) -> Tier:
         for t in self.tiers:
@@ -837,7 +953,23 @@ class Programme(Struct, kw_only=True):
 
 def decode_programme(data: bytes | str) -> Programme:
     """Decode one TOML programme file; raises ``msgspec.ValidationError`` naming the field."""
-    return msgspec.toml.decode(data, type=Programme)
+    p = msgspec.toml.decode(data, type=Programme)
+    if p.overlaid:
+        raise msgspec.ValidationError("`overlaid` is set by the policy book, never in a file - at `$.overlaid`")
+    return p
+
+
+def parse_key(key: str) -> list[tuple[str, str]]:
+    """The rule versions an event's ``policy`` key names, the judged programme's first.
+
+    >>> parse_key("national@2022+liaoning@2019"), parse_key("qingdao@2016")
+    ([('national', '2022'), ('liaoning', '2019')], [('qingdao', '2016')])
+    """
+    out = []
+    for part in key.split("+"):
+        pid, _, version = part.partition("@")
+        out.append((pid, version))
+    return out
 
 
 class PolicyBook:
@@ -857,6 +989,42 @@ class PolicyBook:
                         tier.id == t.tier for v in self._versions[t.programme] for tier in v.tiers):
                     raise ValueError(f"{p.key}: target {t.label!r} counts {t.programme}/{t.tier}, "
                                      f"which no rule version has")
+        # overrides (实施细则), by the programme they override: (the rule version holding it, the override)
+        self._overrides: dict[str, list[tuple[Programme, Override]]] = {}
+        self._overlaid: dict[tuple[str, str, tuple[int, ...]], tuple[Programme, Programme]] = {}
+        for p in programmes:
+            for i, o in enumerate(p.overrides):
+                self._check_override(p, i, o)
+                self._overrides.setdefault(o.programme, []).append((p, o))
+
+    def _check_override(self, p: Programme, i: int, o: Override) -> None:
+        """An override is refused at load unless the programme and tier it names exist, the
+        tier is decided at provincial level, and ``p``'s jurisdiction acts at provincial level
+        in the overridden programme (a province, or one of its 计划单列市)."""
+        where = f"{p.key}: overrides[{i}]"
+        targets = self._versions.get(o.programme)
+        if not targets:
+            raise ValueError(f"{where}.programme: no programme {o.programme!r} (known: {self.programme_ids()})")
+        if o.version is not None:
+            targets = [v for v in targets if v.version == o.version]
+            if not targets:
+                raise ValueError(f"{where}.version: programme {o.programme!r} has no rule version {o.version!r} "
+                                 f"(versions: {[v.version for v in self._versions[o.programme]]})")
+        if not any(v.authority_level(p.jurisdiction) == Level.provincial.value for v in targets):
+            raise ValueError(f"{where}: jurisdiction {p.jurisdiction} of {p.id} is not a province or 计划单列市 "
+                             f"in {o.programme}; only a provincial-level authority's 实施细则 overrides it")
+        if o.tier is not None:
+            tiers = [t for v in targets for t in v.tiers if t.id == o.tier]
+            if not tiers:
+                raise ValueError(f"{where}.tier: programme {o.programme!r} has no tier {o.tier!r} "
+                                 f"(tiers: {sorted({t.id for v in targets for t in v.tiers})})")
+            if any(t.deciding_level != Level.provincial for t in tiers):
+                raise ValueError(f"{where}.tier: {o.programme}/{o.tier} is not decided at provincial level; "
+                                 f"a province sets the parameters only of the tiers it decides")
+
+    def overrides_of(self, programme_id: str) -> list[tuple[Programme, Override]]:
+        """Every override of ``programme_id`` in any rule version, with the version holding it."""
+        return list(self._overrides.get(programme_id, []))
 
     def programme_ids(self) -> list[str]:
         return sorted(self._versions)
@@ -864,7 +1032,50 @@ class PolicyBook:
     def versions(self, programme_id: str) -> list[Programme]:
         return list(self._versions.get(programme_id, []))
 
-    def in_force(self, programme_id: str, on: date) -> Programme:
+    def in_force(self, programme_id: str, on: date, region: str | None = None) -> Programme:
+        """The rule version of ``programme_id`` in force on ``on``; for an enterprise in
+        ``region``, with the overrides in force there laid over it (:meth:`overlaid`)."""
+        base = self._base_in_force(programme_id, on)
+        return base if region is None else self.overlaid(base, on, region)
+
+    def overlaid(self, programme: Programme, on: date, region: str) -> Programme:
+        """``programme`` (a rule version, whichever judges) as it applies on ``on`` to an
+        enterprise in ``region``: the overrides of the programmes whose jurisdiction acts at
+        provincial level for the region in it (``Programme.covers``: a 计划单列市's own, not its
+        province's), whose rule version in force on ``on`` holds them, that apply to this
+        version and from their ``from`` date; the most specific jurisdiction last."""
+        candidates = self._overrides.get(programme.id)
+        if not candidates or programme.overlaid:
+            return programme
+        chosen: list[tuple[int, int, Programme, Override]] = []
+        for n, (owner, o) in enumerate(candidates):
+            if (o.version is not None and o.version != programme.version) or not o.applies_on(on):
+                continue
+            prefix = owner.jurisdiction[:2] if owner.jurisdiction[2:] == "0000" else owner.jurisdiction[:4]
+            if not region.startswith(prefix) or not programme.covers(owner.jurisdiction, region):
+                continue
+            try:
+                if self._base_in_force(owner.id, on) is not owner:
+                    continue
+            except RuleViolation:
+                continue
+            depth = 0 if owner.jurisdiction[2:] == "0000" else 1
+            chosen.append((depth, n, owner, o))
+        if not chosen:
+            return programme
+        chosen.sort(key=lambda c: (c[0], c[1]))
+        key = (programme.id, programme.version, tuple(n for _, n, _, _ in chosen))
+        hit = self._overlaid.get(key)
+        if hit is not None and hit[0] is programme:
+            return hit[1]
+        result = overlay(programme, [(owner.key, o) for _, _, owner, o in chosen])
+        # kept for the book's own versions (the same object again and again); a programme made
+        # elsewhere (a copy, a reviewing version built on the fly) is laid over each time
+        if any(v is programme for v in self._versions.get(programme.id, ())):
+            self._overlaid[key] = (programme, result)
+        return result
+
+    def _base_in_force(self, programme_id: str, on: date) -> Programme:
         versions = self._versions.get(programme_id)
         if not versions:
             raise RuleViolation("policy", "policy.unknown_programme",

@@ -25,7 +25,7 @@ import msgspec
 
 from domain.errors import LedgerError
 from domain.regions import REGION_KEYS
-from domain.values import Level
+from domain.values import Level, region_covers
 from entrypoints.console import (
     AS_RECORDED_HELP,
     EXIT_INPUT,
@@ -363,7 +363,7 @@ def _overdue(args: argparse.Namespace) -> int:
     args.region = parse_region(args.region)
     ledger = open_ledger(args, create=False)
     d = date.fromisoformat(as_of)
-    deadline = ledger.policy.in_force("national", d).yearly_data_deadline
+    deadline = ledger.policy.in_force("national", d, args.region).yearly_data_deadline  # its province's, if set
     month, day = (int(x) for x in deadline.split("-"))
     data_year = d.year - 1 if d > date(d.year, month, day) else d.year - 2
     rm, as_recorded = read_model(args, ledger)
@@ -441,6 +441,12 @@ def _history(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _override_row(owner: Any, o: Any) -> dict[str, Any]:
+    """One provincial override (实施细则) as ``policy`` shows it."""
+    return {"by": owner.key, "jurisdiction": owner.jurisdiction, "programme": o.programme, "version": o.version,
+            "tier": o.tier, "from": o.from_, "sets": o.params(), "source": o.source, "assumption": o.assumption}
+
+
 def _policy(args: argparse.Namespace) -> int:
     from infra.policy_files import load_policy_book
 
@@ -461,24 +467,58 @@ def _policy(args: argparse.Namespace) -> int:
                        field="--version")
     if args.sources:
         return _policy_sources(args, versions)
+    selected = versions
+    region = parse_region(args.region)
+    on = date.fromisoformat(parse_date(args.on, "--on")) if args.on else None
+    if region is not None and on is None:
+        on = date.today()
     rows: list[dict[str, Any]] = []
     for pid in book.programme_ids():
-        for v in book.versions(pid):
-            if v not in versions:
+        versions = [v for v in book.versions(pid) if v in selected]
+        if on is not None:  # the version in force on the date only, laid over for the region
+            try:
+                in_force = book.in_force(pid, on, region)
+            except LedgerError:
                 continue
+            if args.version is not None and in_force.version != args.version:
+                continue
+            if args.programme not in (None, pid):
+                continue
+            versions = [in_force]
+            if region is not None and not region_covers(versions[0].jurisdiction, region):
+                continue
+        overrides = book.overrides_of(pid)
+        for v in versions:
+            applicable = [(owner, o) for owner, o in overrides if o.version in (None, v.version)]
             for t in v.tiers:
-                rows.append({"programme": pid, "version": v.version, "effective_from": v.effective_from,
+                rows.append({"programme": pid, "version": v.version, "key": v.key, "effective_from": v.effective_from,
                              "tier": t.id, "name": t.name, "deciding_level": t.deciding_level,
                              "recommend_levels": list(t.recommend_levels), "validity_years": t.validity_years,
-                             "requires": [r.tier for r in t.requires]})
+                             "validity_start": t.validity_start, "notice_days": t.notice_days,
+                             "notice_day_kind": t.notice_day_kind, "review_window_days": t.review_window_days,
+                             "renewal": t.renewal, "requires": [r.tier for r in t.requires],
+                             "overrides": [_override_row(owner, o) for owner, o in applicable
+                                           if o.tier in (None, t.id) and (on is None or region is None)]})
     if args.json:
         print_json(rows)
-    else:
-        table("programmes and tiers", ["programme", "version", "from", "tier", "name", "decides", "recommends",
-                                        "years", "requires"],
-               [(r["programme"], r["version"], r["effective_from"], r["tier"], r["name"], r["deciding_level"].value,
-                 ",".join(x.value for x in r["recommend_levels"]), r["validity_years"], ",".join(r["requires"]))
-                for r in rows])
+        return EXIT_OK
+    where = f" · {region_title(region)} · {on}" if region is not None else (f" · {on}" if on else "")
+    table(f"programmes and tiers{where}", ["programme", "version", "from", "tier", "name", "decides", "recommends",
+                                           "years", "starts", "notice", "renewal", "requires"],
+          [(r["key"], r["version"], r["effective_from"], r["tier"], r["name"], r["deciding_level"].value,
+            ",".join(x.value for x in r["recommend_levels"]), r["validity_years"], r["validity_start"],
+            f"{r['notice_days']} {r['notice_day_kind']}", r["renewal"], ",".join(r["requires"])) for r in rows])
+    if region is None:
+        shown = [_override_row(owner, o) for pid in book.programme_ids() for owner, o in book.overrides_of(pid)]
+        if shown:
+            table("provincial overrides (实施细则): inside the jurisdiction, over the national default "
+                  "(--region CODE shows the rules in force there)",
+                  ["by", "where", "overrides", "tier", "from", "sets", "source / assumption"],
+                  [(r["by"], f"{r['jurisdiction']} {region_label(r['jurisdiction'])}",
+                    f"{r['programme']}@{r['version']}" if r["version"] else r["programme"], r["tier"] or "(programme)",
+                    r["from"] or "", ", ".join(f"{k}={v}" for k, v in r["sets"].items()),
+                    r["source"] + (f" — assumption: {r['assumption']}" if r["assumption"] else ""))
+                   for r in shown])
     return EXIT_OK
 
 
@@ -829,13 +869,17 @@ def build_parser() -> argparse.ArgumentParser:
                                    "With --sources, every rule (each tier and its windows, threshold, scheme, "
                                    "fund, target, ...) with the document and article it comes from, or the "
                                    "assumption made where no text was checked: uncited rules first, then "
-                                   "assumptions, then the rules checked against a text.")
+                                   "assumptions, then the rules checked against a text.  Also the provincial "
+                                   "overrides (实施细则) the files lay over the national rules; with --region, "
+                                   "the rules in force there on --on (default today), overrides applied.")
     p.add_argument("--sources", action="store_true",
                    help="list every rule with its source and assumption instead of the tiers")
     p.add_argument("--programme", metavar="ID",
                    help="only this programme (national, liaoning, zhejiang, qingdao, dalian, ...)")
     p.add_argument("--version", metavar="VERSION",
                    help="only this rule version (e.g. 2022, 2026 of national)")
+    p.add_argument("--region", help="the tiers as they apply to an enterprise in this region: " + REGION_HELP)
+    p.add_argument("--on", help="the business date (YYYY-MM-DD) whose rule versions to show")
     p.set_defaults(func=_policy)
 
     from entrypoints.cli_audit import add_parser as add_audit_parser

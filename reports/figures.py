@@ -190,10 +190,11 @@ class Report(msgspec.Struct, kw_only=True):
 
 
 # ---------------------------------------------------------------------------- policy look-ups
-def _tier_policy(book: PolicyBook, programme: str, tier: str, on: date) -> Tier | None:
-    """The tier in the rule version in force on ``on``; else in the latest version that has it."""
+def _tier_policy(book: PolicyBook, programme: str, tier: str, on: date, region: str | None = None) -> Tier | None:
+    """The tier in the rule version in force on ``on`` (for an enterprise in ``region``, with
+    its province's overrides); else in the latest version that has it."""
     try:
-        return book.in_force(programme, on).tier(tier)
+        return book.in_force(programme, on, region).tier(tier)
     except LedgerError:
         pass
     for version in reversed(book.versions(programme)):
@@ -302,7 +303,7 @@ def build_report(rm: Any, book: PolicyBook, *, as_of: str, region: str | None = 
     expiring: list[Listed] = []
     review_due: list[Listed] = []
     horizon = (on + timedelta(days=EXPIRY_DAYS)).isoformat()
-    windows: dict[tuple[str, str], int | None] = {}
+    windows: dict[tuple[str, str, str], int | None] = {}
     for d in approved:
         if not d.valid_on(as_of):
             continue
@@ -326,10 +327,11 @@ def build_report(rm: Any, book: PolicyBook, *, as_of: str, region: str | None = 
 
         if until <= horizon and not st.renewed:
             expiring.append(listed())
-        if (d.programme, d.tier) not in windows:
-            t = _tier_policy(book, d.programme, d.tier, on)
-            windows[(d.programme, d.tier)] = t.review_window_days if t else None
-        window = windows[(d.programme, d.tier)]
+        wkey = (d.programme, d.tier, d.region)  # a province's 实施细则 may set its own window
+        if wkey not in windows:
+            t = _tier_policy(book, d.programme, d.tier, on, d.region)
+            windows[wkey] = t.review_window_days if t else None
+        window = windows[wkey]
         if window and not st.reviewed:
             opens = (date.fromisoformat(until) - timedelta(days=window)).isoformat()
             if opens <= as_of:

@@ -81,12 +81,14 @@ def _book() -> PolicyBook:
     return load_policy_book(SHIPPED)
 
 
-def _programme(pid: str, on: date) -> Programme:
-    return _book().in_force(pid, on)
+def _programme(pid: str, on: date, region: str | None = None) -> Programme:
+    """The rule version in force, for an enterprise in ``region`` with its province's
+    overrides (the ledger's own ``PolicyBook.in_force``)."""
+    return _book().in_force(pid, on, region)
 
 
-def _tier(pid: str, tier: str, on: date) -> Tier:
-    return _programme(pid, on).tier(tier)
+def _tier(pid: str, tier: str, on: date, region: str | None = None) -> Tier:
+    return _programme(pid, on, region).tier(tier)
 
 
 def _level_authority(programme: str, on: date, level: str, region: str) -> str:
@@ -628,7 +630,7 @@ class _Builder:
         on = on or b.approve
         self.ecmd("approve", ent, on, who or self.decider(ent, b, on), expect, application_id=app, document=b.doc)
         if expect is None:
-            _, valid_until = _tier(b.programme, b.tier, on).validity(on)
+            _, valid_until = _tier(b.programme, b.tier, on, ent.region_on(on)).validity(on)
             self.held[(ent.key, app)] = _Held(on, valid_until)
 
     def reject(self, ent: Ent, b: Batch, app: str, on: date, reason: str, who: dict[str, str] | None = None) -> None:
@@ -645,7 +647,7 @@ class _Builder:
 
     def review(self, ent: Ent, programme: str, tier: str, app: str, on: date, passed: bool = True,
                expect: str | None = None, doc: str | None = None) -> None:
-        t = _tier(programme, tier, on)
+        t = _tier(programme, tier, on, ent.region_on(on))
         code = _level_authority(programme, on, t.deciding_level, ent.region_on(on))
         self.ecmd("review", ent, on, authority(code), expect, application_id=app, passed=passed,
                   document=doc or f"{_doc(code, on, 100 + self.seq() % 150)}（复核{'通过' if passed else '未通过'}）")
@@ -1279,7 +1281,7 @@ def _qd_designate(b: _Builder, ent: Ent, batch: Batch, number: int, app: str, *,
            document=f"{batch.title.removesuffix('公示')}专家评审意见", **b.assessment(ent, batch, batch.assess))
     b.ecmd("open_notice", ent, batch.notice, who, application_id=app, document=batch.title)
     b.ecmd("approve", ent, batch.approve, who, application_id=app, document=batch.doc, batch=number)
-    _, valid_until = _tier(batch.programme, batch.tier, batch.approve).validity(batch.approve)
+    _, valid_until = _tier(batch.programme, batch.tier, batch.approve, ent.region).validity(batch.approve)
     b.held[(ent.key, app)] = _Held(batch.approve, valid_until)
 
 

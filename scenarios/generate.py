@@ -349,7 +349,7 @@ class _Round:
 class _App:
     __slots__ = ("id", "tier", "level", "status", "applied", "recs", "passed", "notice_until", "objections",
                  "valid_from", "valid_until", "revoked", "ended", "review_failed", "reviews", "reviewed_until",
-                 "first_until", "reconf", "rnd", "region_at_apply", "approved_on")
+                 "first_until", "reconf", "rnd", "region_at_apply", "approved_on", "replaced_by")
 
     def __init__(self, app_id: str, tier: str, applied: int, rnd: _Round):
         self.id = app_id
@@ -372,6 +372,7 @@ class _App:
         self.reconf = False
         self.rnd = rnd
         self.approved_on: int | None = None
+        self.replaced_by: str | None = None  # a review renewed it as a new designation (renewal = "replace")
 
     def valid_on(self, o: int) -> bool:
         """Rule 4 on ordinals: the ledger's own rule (``domain.validity``), on the generator's dates."""
@@ -536,6 +537,9 @@ class _Engine:
         if "national" not in self._versions:
             raise ValueError("the policy book has no national programme")
         self._nat = [self.programme("national", o) for o in range(self.start, self.end + 1)]
+        # the provinces whose programmes override the national one (实施细则): only their
+        # enterprises ask the book for the national rules laid over by the overrides
+        self._overridden = {owner.jurisdiction[:2] for owner, _ in book.overrides_of("national")}
         self._tiers: dict[tuple[int, str], Tier | None] = {}
         self._tier_start: dict[str, int | None] = {}
         self._deadline: dict[tuple[int, int], int] = {}
@@ -607,11 +611,14 @@ class _Engine:
         i = bisect_right(ords, o)  # type: ignore[arg-type]
         return vs[i - 1] if i else None
 
-    def nat(self, o: int) -> Programme | None:
+    def nat(self, o: int, region: str | None = None) -> Programme | None:
+        """The national rule version in force on day ``o``; for an enterprise in ``region``,
+        with the overrides in force there laid over it (the ledger's ``PolicyBook.overlaid``)."""
         k = o - self.start
-        if 0 <= k < len(self._nat):
-            return self._nat[k]
-        return self.programme("national", o)
+        prog = self._nat[k] if 0 <= k < len(self._nat) else self.programme("national", o)
+        if region is None or prog is None or region[:2] not in self._overridden:
+            return prog
+        return self.book.overlaid(prog, date.fromordinal(o), region)
 
     def tier(self, prog: Programme | None, tier: str) -> Tier | None:
         if prog is None:
@@ -835,7 +842,7 @@ class _Engine:
         return None
 
     def check_review(self, ent: _Ent, a: _App, prog: Programme, t: Tier, o: int) -> str | None:
-        if a.status != "approved" or a.valid_until is None:
+        if a.status != "approved" or a.valid_until is None or a.replaced_by is not None:
             return "review.not_designated"
         if not a.valid_on(o):
             return "review.not_valid"
@@ -1108,7 +1115,7 @@ class _Engine:
         rng = self.rng
         if fault is None:
             ent.pend &= ~_BIT[tier]
-        prog = self.nat(o)
+        prog = self.nat(o, ent.region)
         t = self.tier(prog, tier)
         revenue_fen = ent.revenue * 1_000_000 if tier == "single_champion" else None
         code = self.check_apply(ent, t, o, revenue_fen)
@@ -1170,7 +1177,7 @@ class _Engine:
     def _h_recommend(self, o: int, ent: _Ent, a: _App) -> None:
         if a.status != "applied":
             return
-        prog = self.nat(o)
+        prog = self.nat(o, ent.region)
         t = self.tier(prog, a.tier)
         assert t is not None
         level = t.recommend_levels[0].value
@@ -1232,7 +1239,7 @@ class _Engine:
         if a.status != "recommended":
             return
         rng = self.rng
-        prog = self.nat(o)
+        prog = self.nat(o, ent.region)
         t = self.tier(prog, a.tier)
         assert t is not None and prog is not None
         base = PASS_BY_YEAR.get(a.tier, {}).get(a.rnd.year, self._PASS.get(a.tier))
@@ -1271,7 +1278,7 @@ class _Engine:
         if a.status != "assessed" or not a.passed:
             return
         rng = self.rng
-        prog = self.nat(o)
+        prog = self.nat(o, ent.region)
         t = self.tier(prog, a.tier)
         assert t is not None
         self.emit(o, "open_notice", self.decider(a.tier, ent.region), uscc=ent.uscc, application_id=a.id,
@@ -1336,7 +1343,7 @@ class _Engine:
         return self.doc(code, self.year(o), what)
 
     def _h_approve(self, o: int, ent: _Ent, a: _App) -> None:
-        prog = self.nat(o)
+        prog = self.nat(o, ent.region)
         t = self.tier(prog, a.tier)
         assert t is not None
         actor = self.decider(a.tier, ent.region)
@@ -1393,7 +1400,7 @@ class _Engine:
                 self.push(self.ri(o + 60, last), 10, ent, a)
         review_p, pass_p = REVIEW_P[tier]
         window = 180
-        t = self.tier(self.nat(vu - 30), tier)
+        t = self.tier(self.nat(vu - 30, ent.region), tier)
         if t is not None:
             window = t.review_window_days
         if rng.random() < review_p:
@@ -1415,7 +1422,7 @@ class _Engine:
         if a.status not in OPEN:
             return
         rng = self.rng
-        prog = self.nat(o)
+        prog = self.nat(o, ent.region)
         t = self.tier(prog, a.tier)
         assert t is not None
         if who == "recommender" and a.status in ("applied", "recommended") and t.recommend_levels:
@@ -1444,7 +1451,7 @@ class _Engine:
     # ------------------------------------------------------------------ review, yearly data
     def _h_review(self, o: int, ent: _Ent, arg: tuple[_App, bool]) -> None:
         a, passed = arg
-        prog = self.nat(o)
+        prog = self.nat(o, ent.region)
         t = self.tier(prog, a.tier)
         if t is None or prog is None:
             return
@@ -1465,8 +1472,11 @@ class _Engine:
         a.reviews += 1
         a.reviewed_until = a.valid_until
         if passed:
-            until = date.fromordinal(a.valid_until)  # type: ignore[arg-type]
-            a.valid_until = add_years(until, t.validity_years).toordinal()
+            until = add_years(date.fromordinal(a.valid_until), t.validity_years).toordinal()  # type: ignore[arg-type]
+            if t.renewal == "replace":  # a new designation from the old one's end (Liaoning's 细则)
+                a = self.replace(ent, a, o, until)
+            else:
+                a.valid_until = until
             self.ensure_filing(ent, o)
             self.plan_term(o, ent, a)
             if a.tier == "little_giant" and self.rng.random() < 0.05 * FAULT:
@@ -1478,6 +1488,17 @@ class _Engine:
             a.review_failed = True
             if self.rng.random() < REAPPLY_P[a.tier] * 0.5:
                 self.plan_try(ent, a.tier, a.valid_until + 200)  # type: ignore[operator]
+
+    def replace(self, ent: _Ent, a: _App, o: int, until: int) -> _App:
+        """The designation a passed review of ``a`` makes when the tier renews by replacing
+        (the domain's ``Reviewed`` with ``new_application_id``): ``a`` runs to its end, the
+        new one from there to ``until``, a renewal from its first day."""
+        n = _App(f"{a.id}~r{a.reviews}", a.tier, o, a.rnd)
+        n.status, n.passed, n.recs = "approved", True, a.recs
+        n.valid_from, n.valid_until, n.first_until, n.approved_on = a.valid_until, until, a.valid_until, o
+        a.replaced_by = n.id
+        ent.apps[n.id] = n
+        return n
 
     def ensure_filing(self, ent: _Ent, o: int) -> None:
         if ent.filing:
@@ -1494,7 +1515,7 @@ class _Engine:
         ent.filing = 0
         rng = self.rng
         year_end = date(y - 1, 12, 31).toordinal()
-        if self._valid_any(ent, year_end) and self.nat(o) is not None:
+        if self._valid_any(ent, year_end) and self.nat(o, ent.region) is not None:
             r = rng.random()
             if r < SKIPPED_FILING_P:
                 pass  # never filed: visible in the overdue lists, and a review will be refused
@@ -1513,11 +1534,11 @@ class _Engine:
                 ent.filing = y + 1
 
     def _h_file_late(self, o: int, ent: _Ent, y: int) -> None:
-        if self.nat(o) is not None and not ent.has_filed(y - 1):
+        if self.nat(o, ent.region) is not None and not ent.has_filed(y - 1):
             self.file(o, ent, y - 1)
 
     def file(self, o: int, ent: _Ent, data_year: int) -> None:
-        prog = self.nat(o)
+        prog = self.nat(o, ent.region)
         assert prog is not None
         rng = self.rng
         revenue_fen = ent.revenue * 1_000_000 * (100 + self.ri(-8, 15)) // 100
@@ -1536,7 +1557,7 @@ class _Engine:
         if not a.valid_on(o) or a.valid_until - o < 2:  # type: ignore[operator]
             return
         rng = self.rng
-        prog = self.nat(o)
+        prog = self.nat(o, ent.region)
         t = self.tier(prog, a.tier)
         assert t is not None
         r = rng.random()
@@ -1590,7 +1611,7 @@ class _Engine:
     # ------------------------------------------------------------------ change reports
     def _h_change(self, o: int, ent: _Ent, _: Any) -> None:
         rng = self.rng
-        if self.nat(o) is None:
+        if self.nat(o, ent.region) is None:
             nxt = self.tier_start("specialized") or o + 365
             self.push(max(nxt, o + 1) + self.ri(30, 300), 12, ent)
             return
@@ -1687,7 +1708,7 @@ class _Engine:
         return self.actor(self.level_code(level, ent.region))
 
     def _h_admit(self, o: int, ent: _Ent, tier: str) -> None:
-        if self.tier(self.nat(o), tier) is None:
+        if self.tier(self.nat(o, ent.region), tier) is None:
             return
         actor = self._pool_actor(ent, tier)
         names = {"innovative": "创新型中小企业培育库", "specialized": "专精特新中小企业培育库",
@@ -1704,7 +1725,7 @@ class _Engine:
         ent.pools[tier] = True
 
     def _h_remove(self, o: int, ent: _Ent, tier: str) -> None:
-        if not ent.pools or not ent.pools.get(tier) or self.tier(self.nat(o), tier) is None:
+        if not ent.pools or not ent.pools.get(tier) or self.tier(self.nat(o, ent.region), tier) is None:
             return
         actor = self._pool_actor(ent, tier)
         self.emit(o, "remove_from_pool", actor, uscc=ent.uscc, programme="national", tier=tier,
@@ -1848,7 +1869,7 @@ class _Engine:
     # ------------------------------------------------------------------ deliberate refusals
     def _h_fault(self, o: int, ent: _Ent, arg: tuple[str, Any]) -> None:
         kind, x = arg
-        prog = self.nat(o)
+        prog = self.nat(o, ent.region)
         if kind == "register_again":
             self.emit(o, "register", self.actor(ent.region[:4] + "00", "（梯度培育服务平台）"), "register.exists",
                       uscc=ent.uscc, name=ent.name, region=ent.region, industry=ent.industry,

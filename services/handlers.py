@@ -46,8 +46,10 @@ class Context(Protocol):
         """Whether an enterprise of ``uscc`` is registered."""
         ...
 
-    def in_force(self, programme: str, on: date) -> Programme:
-        """The rule version of ``programme`` in force on ``on`` (``policy.not_in_force``)."""
+    def in_force(self, programme: str, on: date, region: str | None = None) -> Programme:
+        """The rule version of ``programme`` in force on ``on`` (``policy.not_in_force``), for
+        an enterprise in ``region`` with the provincial overrides in force there laid over it
+        (``PolicyBook.in_force``); every decision on an enterprise passes its region."""
         ...
 
     def budget(self, programme: str, scheme: str, year: int, budget_fen: int | None,
@@ -81,23 +83,25 @@ def register(cmd: c.Register, ctx: Context) -> list[Aggregate]:
 def admit_to_pool(cmd: c.AdmitToPool, ctx: Context) -> list[Aggregate]:
     ctx.check_known(cmd.programme, tier=cmd.tier)
     ent = ctx.enterprise(cmd.uscc)
-    ent.admit_to_pool(programme=ctx.in_force(cmd.programme, cmd.occurred_on), tier=cmd.tier, **_envelope(cmd))
+    ent.admit_to_pool(programme=ctx.in_force(cmd.programme, cmd.occurred_on, ent.region), tier=cmd.tier,
+                      **_envelope(cmd))
     return [ent]
 
 
 def remove_from_pool(cmd: c.RemoveFromPool, ctx: Context) -> list[Aggregate]:
     ctx.check_known(cmd.programme, tier=cmd.tier)
     ent = ctx.enterprise(cmd.uscc)
-    ent.remove_from_pool(programme=ctx.in_force(cmd.programme, cmd.occurred_on), tier=cmd.tier, reason=cmd.reason,
-                         **_envelope(cmd))
+    ent.remove_from_pool(programme=ctx.in_force(cmd.programme, cmd.occurred_on, ent.region), tier=cmd.tier,
+                         reason=cmd.reason, **_envelope(cmd))
     return [ent]
 
 
 def apply(cmd: c.Apply, ctx: Context) -> list[Aggregate]:
     ctx.check_known(cmd.programme, tier=cmd.tier)
     ent = ctx.enterprise(cmd.uscc)
-    ent.apply(application_id=cmd.application_id, programme=ctx.in_force(cmd.programme, cmd.occurred_on),
-              tier=cmd.tier, product_id=cmd.product_id, product_name=cmd.product_name,
+    ent.apply(application_id=cmd.application_id,
+              programme=ctx.in_force(cmd.programme, cmd.occurred_on, ent.region), tier=cmd.tier,
+              product_id=cmd.product_id, product_name=cmd.product_name,
               declared_revenue_fen=cmd.declared_revenue_fen, **_envelope(cmd))
     return [ent]
 
@@ -105,8 +109,8 @@ def apply(cmd: c.Apply, ctx: Context) -> list[Aggregate]:
 def file_yearly_data(cmd: c.FileYearlyData, ctx: Context) -> list[Aggregate]:
     ctx.check_known(cmd.programme)
     ent = ctx.enterprise(cmd.uscc)
-    ent.file_yearly_data(programme=ctx.in_force(cmd.programme, cmd.occurred_on), data_year=cmd.data_year,
-                         indicators=dict(cmd.indicators), **_envelope(cmd))
+    ent.file_yearly_data(programme=ctx.in_force(cmd.programme, cmd.occurred_on, ent.region),
+                         data_year=cmd.data_year, indicators=dict(cmd.indicators), **_envelope(cmd))
     return [ent]
 
 
@@ -115,10 +119,11 @@ def report_change(cmd: c.ReportChange, ctx: Context) -> list[Aggregate]:
     ent = ctx.enterprise(cmd.uscc)
     # each designation's programme says who its provincial-level authority is (计划单列市)
     held = sorted({a.programme for a in ent.designations()})
-    ent.report_change(programme=ctx.in_force(cmd.programme, cmd.occurred_on), kind=cmd.kind,
+    ent.report_change(programme=ctx.in_force(cmd.programme, cmd.occurred_on, ent.region), kind=cmd.kind,
                       changed_on=cmd.changed_on, new_name=cmd.new_name, new_region=cmd.new_region,
                       counterpart_uscc=cmd.counterpart_uscc, board=cmd.board,
-                      programmes={pid: ctx.in_force(pid, cmd.occurred_on) for pid in held}, **_envelope(cmd))
+                      programmes={pid: ctx.in_force(pid, cmd.occurred_on, ent.region) for pid in held},
+                      **_envelope(cmd))
     return [ent]
 
 
@@ -140,28 +145,29 @@ def record_repayment(cmd: c.RecordRepayment, ctx: Context) -> list[Aggregate]:
 def recognise_product(cmd: c.RecogniseProduct, ctx: Context) -> list[Aggregate]:
     ctx.check_known(cmd.programme, recognition=cmd.recognition)
     ent = ctx.enterprise(cmd.uscc)
-    ent.recognise_product(programme=ctx.in_force(cmd.programme, cmd.occurred_on), recognition=cmd.recognition,
-                          product_id=cmd.product_id, product_name=cmd.product_name, level=cmd.level,
-                          **_envelope(cmd))
+    ent.recognise_product(programme=ctx.in_force(cmd.programme, cmd.occurred_on, ent.region),
+                          recognition=cmd.recognition, product_id=cmd.product_id, product_name=cmd.product_name,
+                          level=cmd.level, **_envelope(cmd))
     return [ent]
 
 
 def tag_chain(cmd: c.TagChain, ctx: Context) -> list[Aggregate]:
     ctx.check_known(cmd.programme, chain=cmd.chain)
     ent = ctx.enterprise(cmd.uscc)
-    ent.tag_chain(programme=ctx.in_force(cmd.programme, cmd.occurred_on), chain=cmd.chain, tagged=cmd.tagged,
-                  **_envelope(cmd))
+    ent.tag_chain(programme=ctx.in_force(cmd.programme, cmd.occurred_on, ent.region), chain=cmd.chain,
+                  tagged=cmd.tagged, **_envelope(cmd))
     return [ent]
 
 
 # ------------------------------------------------------------------ one application's steps
 def _application(cmd: c.ApplicationCommand, ctx: Context) -> tuple[Enterprise, Programme]:
     """The enterprise, and the rule version in force on the command's date of the programme
-    of the application it names.  Every step needs a version in force, also those whose
-    method does not take it (object, withdraw)."""
+    of the application it names, for the enterprise's region (its province's overrides).
+    Every step needs a version in force, also those whose method does not take it (object,
+    withdraw)."""
     ent = ctx.enterprise(cmd.uscc)
     app = ent.application(cmd.application_id)
-    return ent, ctx.in_force(app.programme, cmd.occurred_on)
+    return ent, ctx.in_force(app.programme, cmd.occurred_on, ent.region)
 
 
 def recommend(cmd: c.Recommend, ctx: Context) -> list[Aggregate]:
@@ -245,7 +251,7 @@ def annul(cmd: c.Annul, ctx: Context) -> list[Aggregate]:
 def grant_reward(cmd: c.GrantReward, ctx: Context) -> list[Aggregate]:
     ctx.check_known(cmd.programme, scheme=cmd.scheme)
     ent = ctx.enterprise(cmd.uscc)
-    programme = ctx.in_force(cmd.programme, cmd.occurred_on)
+    programme = ctx.in_force(cmd.programme, cmd.occurred_on, ent.region)
     scheme = programme.scheme(cmd.scheme)
     key, budget_fen = programme.budget_of(scheme)  # a fund's budget pays every scheme of the fund
     budget = ctx.budget(programme.id, key, cmd.occurred_on.year, budget_fen, fund=scheme.fund is not None)
@@ -267,7 +273,7 @@ def claw_back(cmd: c.ClawBack, ctx: Context) -> list[Aggregate]:
         raise NotFound("identity", "reward.not_found", f"enterprise {cmd.uscc} has no reward {cmd.reward_id!r}",
                        field="reward_id")
     # The scheme as it stood when the reward was granted, and that year's budget.
-    programme = ctx.in_force(reward.programme, reward.granted_on)
+    programme = ctx.in_force(reward.programme, reward.granted_on, ent.region)
     scheme = programme.scheme(reward.scheme)
     env = _envelope(cmd)
     ent.claw_back(reward_id=cmd.reward_id, scheme=scheme, amount_fen=cmd.amount_fen, reason=cmd.reason, **env)

@@ -537,9 +537,10 @@ class Ledger(Application[UUID]):
                                 field="command_id")
         return Outcome(command_id=j.command_id, command=j.command, events=list(j.events), repeated=True)
 
-    def in_force(self, programme: str, on: date) -> Programme:
-        """The rule version of ``programme`` in force on business date ``on``."""
-        return self.policy.in_force(programme, on)
+    def in_force(self, programme: str, on: date, region: str | None = None) -> Programme:
+        """The rule version of ``programme`` in force on business date ``on``, for an
+        enterprise in ``region`` with the provincial overrides laid over it."""
+        return self.policy.in_force(programme, on, region)
 
     def check_known(self, programme: str, tier: str | None = None, scheme: str | None = None,
                     chain: str | None = None, recognition: str | None = None) -> None:

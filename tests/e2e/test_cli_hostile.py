@@ -183,6 +183,26 @@ def test_policy_needs_no_store_and_creates_none(tmp_path: Path) -> None:
     assert os.listdir(tmp_path) == []
 
 
+def test_policy_shows_the_provincial_overrides_and_the_rules_in_force_for_a_region(tmp_path: Path) -> None:
+    r = run(tmp_path / "none.db", "policy", "--json", cwd=tmp_path)
+    spec22 = next(row for row in json.loads(r.stdout) if (row["key"], row["tier"]) == ("national@2022", "specialized"))
+    assert [(o["by"], o["from"], o["sets"]["validity_start"]) for o in spec22["overrides"]] == [
+        ("liaoning@2019", "2023-10-01", "next_january")]
+    table = run(tmp_path / "none.db", "policy", cwd=tmp_path)
+    assert table.returncode == 0 and "实施细则" in table.stdout and "辽工信改革〔2024〕6号" in table.stdout
+    here = {row["tier"]: row for row in json.loads(run(tmp_path / "none.db", "policy", "--json", "--region", "葫芦岛市",
+                                                       "--on", "2024-03-01", cwd=tmp_path).stdout)
+            if row["programme"] == "national"}
+    assert (here["specialized"]["key"], here["specialized"]["validity_start"], here["specialized"]["renewal"]) == (
+        "national@2022+liaoning@2019", "next_january", "replace")
+    dalian = {row["tier"]: row for row in json.loads(run(tmp_path / "none.db", "policy", "--json", "--region",
+                                                         "210213", "--on", "2024-03-01", cwd=tmp_path).stdout)}
+    assert (dalian["specialized"]["key"], dalian["specialized"]["validity_start"]) == ("national@2022", "announcement")
+    bad = run(tmp_path / "none.db", "policy", "--region", "atlantis", cwd=tmp_path)
+    assert bad.returncode == 2 and "--region" in bad.stderr and "Traceback" not in bad.stderr
+    assert os.listdir(tmp_path) == []
+
+
 @pytest.mark.parametrize(("url", "needle"), [
     ("mysql://root:secret@127.0.0.1/ledger", "unknown scheme 'mysql'"),
     ("postgresql://postgres@127.0.0.1:5432/test?pool_size=abc", "pool_size 'abc' must be a whole number"),

@@ -175,6 +175,7 @@ def check_enterprise(ent: Enterprise, events: list[Any], book: PolicyBook, ledge
     region = ""
     reward_region: dict[str, str] = {}
     reward_version: dict[str, int] = {}
+    approved_in: dict[str, str] = {}
     for ev in events:
         kind = type(ev).__name__
         if kind == "Registered":
@@ -184,6 +185,7 @@ def check_enterprise(ent: Enterprise, events: list[Any], book: PolicyBook, ledge
         elif kind == "Approved":
             assert ev.application_id not in approvals, "approved twice"
             approvals[ev.application_id] = ev
+            approved_in[ev.application_id] = region  # its province's 实施细则 may set the validity
         elif kind == "RewardGranted":
             reward_region[ev.reward_id] = region
             reward_version[ev.reward_id] = ev.originator_version
@@ -205,7 +207,7 @@ def check_enterprise(ent: Enterprise, events: list[Any], book: PolicyBook, ledge
         # its date, a passed assessment, a notice period over, and no open or upheld objection;
         # rule 2: approved by the deciding level
         ev = approvals[app.id]
-        tier: Tier = book.in_force(app.programme, ev.occurred_on).tier(app.tier)
+        tier: Tier = book.in_force(app.programme, ev.occurred_on, approved_in[app.id]).tier(app.tier)
         need = {lv.value for lv in tier.recommend_levels}
         assert need <= set(app.recommendations), (app.id, need, app.recommendations)
         assert app.assessment_passed is True

@@ -73,9 +73,14 @@ def test_before_the_deadline_the_previous_year_is_needed(script, u, spec) -> Non
     script.ok("review", **review(script, u, spec.application_id, "2026-02-01"))
 
 
-def test_a_pass_extends_validity_by_the_tier_term_and_history_keeps_both(script, u, spec) -> None:
+def test_a_pass_extends_validity_by_the_tier_term_and_history_keeps_both(script) -> None:
+    # in Jilin, under the national rules (Liaoning's 实施细则 renews 专精特新 by replacing from
+    # 2023-10-01: tests/integration/test_rules_overrides.py)
+    u = uscc(1, "220102")
+    register(script, u)
+    spec = designate(script, u, "specialized", on="2023-03-01")
     file_yearly_data(script, u, 2024, "2025-03-15")
-    out = script.ok("review", **review(script, u, spec.application_id, "2025-10-01"))
+    out = script.ok("review", **review(script, u, spec.application_id, "2025-10-01", who="220000"))
     s = spec.state(script)
     assert (s.valid_from, s.valid_until) == (date(2023, 3, 19), date(2029, 3, 19))
     assert s.valid_on(date(2028, 1, 1))
@@ -84,7 +89,7 @@ def test_a_pass_extends_validity_by_the_tier_term_and_history_keeps_both(script,
     assert (reviewed.passed, reviewed.valid_until) == (True, date(2029, 3, 19))
     assert out.events[0].type == "Reviewed"
     # the next review comes in the next window only
-    err = script.refused("review", **review(script, u, spec.application_id, "2025-11-01"))
+    err = script.refused("review", **review(script, u, spec.application_id, "2025-11-01", who="220000"))
     assert refusal(err) == ("review.outside_window", "review", "occurred_on")
 
 

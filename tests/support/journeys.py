@@ -56,8 +56,10 @@ def enterprise_actor(script: Any, uscc: str) -> dict[str, str]:
     return actor(script.ledger.enterprise(uscc).region, "enterprise", "enterprise")
 
 
-def tier_in_force(script: Any, programme: str, tier: str, on: date | str) -> Tier:
-    return script.ledger.policy.in_force(programme, as_date(on)).tier(tier)
+def tier_in_force(script: Any, programme: str, tier: str, on: date | str, region: str | None = None) -> Tier:
+    """The tier in force on ``on``; for an enterprise in ``region``, with its province's
+    overrides (实施细则) laid over it, as the ledger judges it."""
+    return script.ledger.policy.in_force(programme, as_date(on), region).tier(tier)
 
 
 def passing_assessment(tier: Tier) -> dict[str, Any]:
@@ -126,7 +128,7 @@ def designate(script: Any, uscc: str, tier: str, *, programme: str = "national",
     region = script.ledger.enterprise(uscc).region
     if approve_on is not None:
         approve = as_date(approve_on)
-        t = tier_in_force(script, programme, tier, approve)
+        t = tier_in_force(script, programme, tier, approve, region)
         notice = approve - timedelta(days=t.notice_days)
         assessed = notice - timedelta(days=1)
         applied = as_date(on) if on is not None else assessed - timedelta(days=20)
@@ -134,11 +136,11 @@ def designate(script: Any, uscc: str, tier: str, *, programme: str = "national",
         applied = as_date(on if on is not None else "2023-03-01")
         assessed = applied + timedelta(days=10)
         notice = assessed + timedelta(days=1)
-        t = tier_in_force(script, programme, tier, notice)
+        t = tier_in_force(script, programme, tier, notice, region)
         approve = notice + timedelta(days=t.notice_days)
     app_id = application_id or f"{programme}-{tier}-{next(_counter)}"
-    t_applied = tier_in_force(script, programme, tier, applied)
-    p_in_force = script.ledger.policy.in_force(programme, applied)  # a 计划单列市 decides at provincial level
+    t_applied = tier_in_force(script, programme, tier, applied, region)
+    p_in_force = script.ledger.policy.in_force(programme, applied, region)  # a 计划单列市 decides at provincial level
     who = decider or p_in_force.authority_for(t.deciding_level.value, region)
     d = Designated(uscc=uscc, programme=programme, tier=tier, application_id=app_id, applied_on=applied,
                    decider=who)
@@ -167,7 +169,7 @@ def designate(script: Any, uscc: str, tier: str, *, programme: str = "national",
         return d
     d.assessed_on = assessed
     body = assessment if assessment is not None else passing_assessment(tier_in_force(script, programme, tier,
-                                                                                      assessed))
+                                                                                      assessed, region))
     d.outcomes["assessed"] = script.ok("assess", uscc=uscc, application_id=app_id, occurred_on=str(assessed),
                                        actor=who, **body)
     if stop < 3:
