@@ -16,6 +16,8 @@ import argparse
 import os
 import sys
 import time
+import types
+import typing
 import uuid
 from collections.abc import Iterator, Sequence
 from datetime import date
@@ -24,6 +26,14 @@ from typing import Any
 import msgspec
 
 from domain.errors import LedgerError
+from domain.policy import (
+    CHANGE_KINDS,
+    LISTING_BOARDS,
+    REVOCATION_REASONS,
+    ChangeKind,
+    ListingBoard,
+    RevocationReason,
+)
 from domain.regions import REGION_KEYS
 from domain.values import Level
 from entrypoints.console import (
@@ -72,6 +82,18 @@ _ENVELOPE = {"command", "command_id", "occurred_on", "actor", "document"}
 
 
 # ---------------------------------------------------------------------- commands
+# Command fields taking one of a closed set (domain.policy), shown with their labels in --help.
+_CHOICE_LABELS: list[tuple[Any, dict[str, str]]] = [(ChangeKind, CHANGE_KINDS), (ListingBoard, LISTING_BOARDS),
+                                                    (RevocationReason, REVOCATION_REASONS)]
+
+
+def _choice_labels(tp: Any) -> dict[str, str] | None:
+    """The labels of a field typed by one of the closed sets above (optional or not)."""
+    options = [a for a in typing.get_args(tp) if a is not type(None)] if typing.get_origin(tp) in (
+        typing.Union, types.UnionType) else [tp]
+    return next((labels for t, labels in _CHOICE_LABELS if options == [t]), None)
+
+
 def _flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
@@ -102,6 +124,9 @@ def _add_command_parser(sub: Any, tag: str, ctype: type[c.Command], parents: lis
                            help=f"{f.name}, repeatable")
         else:
             helptext = f"{f.name}{'' if required else ' (optional)'}"
+            labels = _choice_labels(f.type)
+            if labels:  # a closed set: list it with its labels
+                helptext += ": " + ", ".join(f"{k} ({v})" for k, v in labels.items())
             p.add_argument(_flag(f.name), dest=f.name, required=required, metavar=f.name.upper(),
                            help=REGION_HELP if f.name in REGION_KEYS else helptext)
     p.set_defaults(func=_run_command, command_type=ctype, tag=tag)
