@@ -388,9 +388,9 @@ def _overdue(args: argparse.Namespace) -> int:
     args.region = parse_region(args.region)
     ledger = open_ledger(args, create=False)
     d = date.fromisoformat(as_of)
-    deadline = ledger.policy.in_force("national", d).yearly_data_deadline
-    month, day = (int(x) for x in deadline.split("-"))
-    data_year = d.year - 1 if d > date(d.year, month, day) else d.year - 2
+    national = ledger.policy.in_force("national", d)
+    deadline = national.yearly_data_deadline
+    data_year = national.data_year_on(d)  # the year a review on d rests on (rule 5's one home)
     rm, as_recorded = read_model(args, ledger)
     try:
         items = rm.overdue(as_of=as_of, data_year=data_year, region=args.region)
