@@ -10,7 +10,9 @@ against the thresholds of the rule version in force, and approved after the noti
 period.  Designations then file yearly data, are reviewed inside the review window (most
 pass, some fail, many are simply left to lapse: no event is needed for an expiry), are
 now and then revoked, earn rewards within the caps and yearly budgets of the schemes,
-and the enterprises report changes (renames, relocations, listings; some late).
+and the enterprises report changes (renames, relocations, listings; some late), after which
+the deciding authority re-confirms or ends the designations the change puts under
+re-confirmation (rule 7; a late major change, or late yearly data, costs the review).
 
 About one command in a hundred is *meant* to be refused (a city approving what the
 province decides, an approval before the notice ended, a review outside its window or
