@@ -179,6 +179,8 @@ class ChangeReport(msgspec.Struct, frozen=True, kw_only=True):
     reported_on: date
     late: bool
     board: str | None = None  # a listing's board (domain.policy.LISTING_BOARDS)
+    # whether the rule version in force on the report costs a review for it (rule 7; None: not recorded)
+    forfeits_review: bool | None = None
 
 
 class Loan(msgspec.Struct, kw_only=True):
@@ -273,6 +275,22 @@ class Enterprise(Aggregate):
         actor: Actor
         document: str
         batch: int | None = None  # the batch (第N批) the approval announces, if it names one
+
+    class ChangeReported(Event):
+        kind: str
+        changed_on: date
+        due_on: date
+        late: bool
+        new_name: str | None
+        new_region: str | None
+        counterpart_uscc: str | None
+        reconfirmation: list[str]
+        occurred_on: date
+        actor: Actor
+        document: str
+        board: str | None = None
+        # rule 7: the version in force on the report says whether this late report costs a review
+        forfeits_review: bool | None = None
 
     @staticmethod
     def create_id(uscc: str, **_: Any) -> UUID:
@@ -805,23 +823,31 @@ class Enterprise(Aggregate):
             raise RuleViolation("review", "review.duplicate",
                                 f"designation {a.id!r} was already reviewed for the period ending {a.valid_until}",
                                 field="application_id")
-        month, day = (int(x) for x in programme.yearly_data_deadline.split("-"))
-        data_year = occurred_on.year - 1 if occurred_on > date(occurred_on.year, month, day) else occurred_on.year - 2
+        data_year = programme.data_year_on(occurred_on)
         if data_year not in self.yearly_data:
             raise RuleViolation("review", "review.yearly_data_missing",
-                                f"yearly data for {data_year} is not filed (due {date(data_year + 1, month, day)})",
-                                field="application_id")
-        if self.yearly_data[data_year] and programme.late_yearly_data_forfeits_review:
-            raise RuleViolation("review", "review.yearly_data_late",
-                                f"yearly data for {data_year} was filed late; {programme.key} forfeits the review",
+                                f"yearly data for {data_year} is not filed (due {programme.yearly_deadline(data_year)})",
                                 field="application_id")
         # The current validity period: an extended designation's began where the last one ended.
         period_start = a.reviewed_until if a.reviews and a.reviewed_until else a.valid_from
-        if programme.late_change_forfeits_review and any(
-                c.late and period_start and c.reported_on >= period_start for c in self.changes):
+        assert period_start is not None
+        # Rule 5: yearly data of this validity filed late costs the review where the version says so.
+        late_years = programme.late_years_forfeiting([y for y, late in self.yearly_data.items() if late],
+                                                     period_start, occurred_on)
+        if late_years:
+            raise RuleViolation("review", "review.yearly_data_late",
+                                f"yearly data for {', '.join(map(str, late_years))} was filed after its deadline "
+                                f"in this validity (from {period_start}); {programme.key} forfeits the review",
+                                field="application_id")
+        # Rule 7: a major change of this validity reported late costs the review where the version says so.
+        late_changes = [c for c in self.changes if c.reported_on >= period_start
+                        and programme.change_forfeits_review(c.kind, c.late, c.forfeits_review)]
+        if late_changes:
+            c = late_changes[0]
             raise RuleViolation("review", "review.change_report_late",
-                                f"a change was reported late during this validity; {programme.key} forfeits the "
-                                f"review", field="application_id")
+                                f"a {c.kind} of {c.changed_on} was reported on {c.reported_on}, after "
+                                f"{programme.change_report_months} months, during this validity; {programme.key} "
+                                f"forfeits the review", field="application_id")
         renewed_until = add_years(a.valid_until, t.validity_years) if passed else None
         new_id = f"{a.id}~r{a.reviews + 1}" if passed and t.renewal == "replace" else None
         self._reviewed(application_id=a.id, passed=passed, valid_until=renewed_until, new_application_id=new_id,
@@ -891,9 +917,12 @@ class Enterprise(Aggregate):
                       new_region: str | None, counterpart_uscc: str | None, occurred_on: date, actor: Actor,
                       document: str, board: str | None = None,
                       programmes: Mapping[str, Programme] | None = None) -> None:
-        """Rule 7.  A relocation that changes the provincial-level authority of a designation's
-        programme (another province, or into or out of a 计划单列市 of that programme) puts the
-        enterprise's valid non-national designations under re-confirmation.  ``programmes``:
+        """Rule 7.  A change of a kind its programme lists in ``reconfirm_after`` (national
+        2022/2026: rename, merger, split, reorganisation, overseas branch) puts the enterprise's
+        valid designations of that programme under re-confirmation, national ones included; so
+        does a relocation that changes the provincial-level authority of a designation's
+        programme (another province, or into or out of a 计划单列市 of that programme), for the
+        non-national designations (:meth:`~domain.policy.Programme.reconfirms`).  ``programmes``:
         the rule versions in force of the programmes the enterprise holds designations of
         (without one, a designation of another programme than ``programme`` is judged by
         the province alone)."""
@@ -924,31 +953,29 @@ class Enterprise(Aggregate):
             raise RuleViolation("change", "change.board_not_listing",
                                 f"board must be one of {list(LISTING_BOARDS)}", field="board")
         due = add_months(changed_on, programme.change_report_months)
-        reconfirm: list[str] = []
-        if kind == "relocation" and new_region:
-            versions = programmes or {}
-            old_region = self.region
+        versions = programmes or {}
 
-            def moves_away(pid: str) -> bool:
-                p = versions.get(pid) or (programme if pid == programme.id else None)
-                if p is None:
-                    return new_region[:2] != old_region[:2]
-                return p.authority_for(Level.provincial.value, old_region) != p.authority_for(
-                    Level.provincial.value, new_region)
+        def reconfirms(a: Application) -> bool:
+            p = versions.get(a.programme) or (programme if a.programme == programme.id else None)
+            if p is None:  # a programme whose version is not known here: the province alone says
+                return (kind == "relocation" and new_region is not None and a.level != Level.national.value
+                        and new_region[:2] != self.region[:2])
+            return p.reconfirms(kind=kind, level=a.level, old_region=self.region, new_region=new_region)
 
-            reconfirm = [a.id for a in self.valid_designations(occurred_on)
-                         if a.level != Level.national.value and moves_away(a.programme)]
-        self._change_reported(kind=kind, changed_on=changed_on, due_on=due, late=occurred_on > due,
+        reconfirm = [a.id for a in self.valid_designations(occurred_on) if reconfirms(a)]
+        late = occurred_on > due
+        self._change_reported(kind=kind, changed_on=changed_on, due_on=due, late=late,
                               new_name=new_name, new_region=new_region, counterpart_uscc=counterpart_uscc,
                               reconfirmation=reconfirm, occurred_on=occurred_on, actor=actor, document=document,
-                              board=board)
+                              board=board, forfeits_review=programme.change_forfeits_review(kind, late))
 
-    @event("ChangeReported")
+    @event(ChangeReported)
     def _change_reported(self, kind: str, changed_on: date, due_on: date, late: bool, new_name: str | None,
                          new_region: str | None, counterpart_uscc: str | None, reconfirmation: list[str],
-                         occurred_on: date, actor: Actor, document: str, board: str | None = None) -> None:
+                         occurred_on: date, actor: Actor, document: str, board: str | None = None,
+                         forfeits_review: bool | None = None) -> None:
         self.changes.append(ChangeReport(kind=kind, changed_on=changed_on, reported_on=occurred_on, late=late,
-                                         board=board))
+                                         board=board, forfeits_review=forfeits_review))
         if new_name:
             self.name = new_name
             self.names.append(new_name)
@@ -963,8 +990,11 @@ class Enterprise(Aggregate):
 
     def reconfirm(self, *, application_id: str, programme: Programme, confirmed: bool, occurred_on: date,
                   actor: Actor, document: str) -> None:
-        """After a move to another province (or into or out of a 计划单列市), the new
-        provincial-level deciding authority confirms a provincial designation or ends it.  When the programme is the old
+        """After a change its programme re-confirms (``reconfirm_after``), the tier's deciding
+        authority (MIIT for a national little giant) confirms the designation — 继续符合条件的,
+        有效期不变: valid_until stays — or ends it from ``occurred_on``.  After a move to another
+        province (or into or out of a 计划单列市), the new provincial-level deciding authority
+        confirms a provincial designation or ends it.  When the programme is the old
         province's own (Liaoning's provincial little giant), the new province has no say:
         the programme's own authority decides, and a confirmation it gives keeps the
         designation to its term."""

@@ -21,6 +21,7 @@ domain.errors.RuleViolation: policy.not_in_force [programme]: programme 'p' has 
 from __future__ import annotations
 
 import bisect
+from collections.abc import Iterable
 from datetime import date
 from typing import Annotated, Literal
 
@@ -815,6 +816,85 @@ class Programme(Struct, kw_only=True):
             return False
         return not (Region(authority).level == Level.provincial.value
                     and self.provincial_level_city(region) is not None)
+
+    # Rule 5 (yearly data) and rule 7 (change reports): what a review, a change report and
+    # the generator's twin ask of a rule version, in one place.
+    def yearly_deadline(self, data_year: int) -> date:
+        """The day the yearly data (年度数据更新) for ``data_year`` is due in this version."""
+        month, day = (int(x) for x in self.yearly_data_deadline.split("-"))
+        return date(data_year + 1, month, day)
+
+    def data_year_on(self, on: date) -> int:
+        """The latest data year whose yearly data is due before ``on`` (what a review on ``on``
+        rests on).
+
+        >>> p = Programme(id="p", name="P", version="1", effective_from=date(2022, 6, 1), level="national",
+        ...     jurisdiction="000000")
+        >>> p.data_year_on(date(2024, 4, 30)), p.data_year_on(date(2024, 5, 1))
+        (2022, 2023)
+        """
+        return on.year - 1 if on > self.yearly_deadline(on.year - 1) else on.year - 2
+
+    def late_years_forfeiting(self, late_years: Iterable[int], start: date, on: date) -> list[int]:
+        """Rule 5 (63号: 未及时更新企业信息的, 取消复核资格): those of ``late_years`` (yearly data
+        filed after its deadline) whose update fell due inside the validity period that began
+        on ``start``, before a review on ``on``; none where this version does not forfeit.
+
+        >>> p = Programme(id="p", name="P", version="1", effective_from=date(2022, 6, 1), level="national",
+        ...     jurisdiction="000000", late_yearly_data_forfeits_review=True)
+        >>> p.late_years_forfeiting([2021, 2022, 2024], date(2022, 9, 1), date(2025, 7, 1))
+        [2022, 2024]
+        >>> msgspec.structs.replace(p, late_yearly_data_forfeits_review=False).late_years_forfeiting(
+        ...     [2022], date(2022, 9, 1), date(2025, 7, 1))
+        []
+        """
+        if not self.late_yearly_data_forfeits_review:
+            return []
+        return sorted(y for y in late_years if start <= self.yearly_deadline(y) < on)
+
+    def is_major_change(self, kind: str) -> bool:
+        """Rule 7: a change this version treats as major (重大变化, due within
+        ``change_report_months``): a kind of ``reconfirm_after``, or a relocation."""
+        return kind == "relocation" or kind in self.reconfirm_after
+
+    def change_forfeits_review(self, kind: str, late: bool, recorded: bool | None = None) -> bool:
+        """Rule 7 (63号: 未在3个月内报告重大变化情况的, 取消复核资格): whether a change of ``kind``,
+        reported late (``late``) in a designation's validity, costs its review in this version.
+        ``recorded``: what the version in force on the report said (its event's
+        ``forfeits_review``); a review counts the report only where its own version forfeits too.
+
+        >>> p = Programme(id="p", name="P", version="1", effective_from=date(2022, 6, 1), level="national",
+        ...     jurisdiction="000000", late_change_forfeits_review=True, reconfirm_after=["rename"])
+        >>> [p.change_forfeits_review(k, True) for k in ("rename", "relocation", "listing")]
+        [True, True, False]
+        >>> p.change_forfeits_review("rename", False), p.change_forfeits_review("rename", True, recorded=False)
+        (False, False)
+        """
+        if not self.late_change_forfeits_review:
+            return False
+        return (late and self.is_major_change(kind)) if recorded is None else recorded
+
+    def reconfirms(self, *, kind: str, level: str, old_region: str, new_region: str | None) -> bool:
+        """Rule 7: whether a designation of this programme at ``level`` goes under
+        re-confirmation (继续符合条件的有效期不变, or it ends) after a change of ``kind``: a kind of
+        ``reconfirm_after``, or a relocation of a non-national designation that changes its
+        provincial-level authority (another province, into or out of a 计划单列市).
+
+        >>> p = Programme(id="p", name="P", version="1", effective_from=date(2022, 6, 1), level="national",
+        ...     jurisdiction="000000", reconfirm_after=["rename"], provincial_level_cities=[
+        ...     ProvincialLevelCity(code="210200", name="大连市", source="assumption")])
+        >>> p.reconfirms(kind="rename", level="national", old_region="211402", new_region=None)
+        True
+        >>> [p.reconfirms(kind="relocation", level=lv, old_region="211402", new_region=r)
+        ...  for lv, r in (("provincial", "210213"), ("provincial", "210102"), ("national", "370102"))]
+        [True, False, False]
+        """
+        if kind in self.reconfirm_after:
+            return True
+        if kind != "relocation" or not new_region or level == Level.national.value:
+            return False
+        return self.authority_for(Level.provincial.value, old_region) != self.authority_for(
+            Level.provincial.value, new_region)
 
     @property
     def key(self) -> str:

@@ -16,6 +16,8 @@ import argparse
 import os
 import sys
 import time
+import types
+import typing
 import uuid
 from collections.abc import Iterator, Sequence
 from datetime import date
@@ -24,6 +26,14 @@ from typing import Any
 import msgspec
 
 from domain.errors import LedgerError
+from domain.policy import (
+    CHANGE_KINDS,
+    LISTING_BOARDS,
+    REVOCATION_REASONS,
+    ChangeKind,
+    ListingBoard,
+    RevocationReason,
+)
 from domain.regions import REGION_KEYS
 from domain.values import Level, region_covers
 from entrypoints.console import (
@@ -72,6 +82,18 @@ _ENVELOPE = {"command", "command_id", "occurred_on", "actor", "document"}
 
 
 # ---------------------------------------------------------------------- commands
+# Command fields taking one of a closed set (domain.policy), shown with their labels in --help.
+_CHOICE_LABELS: list[tuple[Any, dict[str, str]]] = [(ChangeKind, CHANGE_KINDS), (ListingBoard, LISTING_BOARDS),
+                                                    (RevocationReason, REVOCATION_REASONS)]
+
+
+def _choice_labels(tp: Any) -> dict[str, str] | None:
+    """The labels of a field typed by one of the closed sets above (optional or not)."""
+    options = [a for a in typing.get_args(tp) if a is not type(None)] if typing.get_origin(tp) in (
+        typing.Union, types.UnionType) else [tp]
+    return next((labels for t, labels in _CHOICE_LABELS if options == [t]), None)
+
+
 def _flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
@@ -102,6 +124,9 @@ def _add_command_parser(sub: Any, tag: str, ctype: type[c.Command], parents: lis
                            help=f"{f.name}, repeatable")
         else:
             helptext = f"{f.name}{'' if required else ' (optional)'}"
+            labels = _choice_labels(f.type)
+            if labels:  # a closed set: list it with its labels
+                helptext += ": " + ", ".join(f"{k} ({v})" for k, v in labels.items())
             p.add_argument(_flag(f.name), dest=f.name, required=required, metavar=f.name.upper(),
                            help=REGION_HELP if f.name in REGION_KEYS else helptext)
     p.set_defaults(func=_run_command, command_type=ctype, tag=tag)
@@ -363,9 +388,9 @@ def _overdue(args: argparse.Namespace) -> int:
     args.region = parse_region(args.region)
     ledger = open_ledger(args, create=False)
     d = date.fromisoformat(as_of)
-    deadline = ledger.policy.in_force("national", d, args.region).yearly_data_deadline  # its province's, if set
-    month, day = (int(x) for x in deadline.split("-"))
-    data_year = d.year - 1 if d > date(d.year, month, day) else d.year - 2
+    national = ledger.policy.in_force("national", d, args.region)  # its province's data deadline, if it sets one
+    deadline = national.yearly_data_deadline
+    data_year = national.data_year_on(d)  # the year a review on d rests on (rule 5's one home)
     rm, as_recorded = read_model(args, ledger)
     try:
         items = rm.overdue(as_of=as_of, data_year=data_year, region=args.region)

@@ -989,7 +989,9 @@ def _huludao(b: _Builder) -> None:
 
     # -- yearly data: a duplicate and a late filing -------------------------------------
     b.file_data(e("H01"), 2020, date(2021, 5, 10), expect="yearly_data.duplicate")
-    b.filing_dates[("H30", 2022)] = date(2023, 6, 15)  # late (2022 rules: visible, not forfeiting)
+    # late: visible in the overdue lists; under 63号 it costs the review of the period it falls in
+    # (H30's renewed one, reviewed in 2027, after the demo's end)
+    b.filing_dates[("H30", 2024)] = date(2025, 6, 16)
 
     # -- after 2026-04-01: judged by the 2026 rules --------------------------------------
     # 专精特新 now needs a valid 科技和创新型 designation; I01's lapsed in 2025
@@ -1001,14 +1003,20 @@ def _huludao(b: _Builder) -> None:
     b.recommend(e("I33"), S8, "zjtx-2026")
     b.assess(e("I33"), S8, "zjtx-2026")  # revenue 12 million: enough in 2022, below the 2026 threshold
     b.reject(e("I33"), S8, "zjtx-2026", date(2026, 7, 28), "营业收入低于1500万元（2026年标准）")
-    # reviews under 2026: late yearly data forfeits; so does a late change report
+    # reviews under 2026: late yearly data forfeits; so does a late change report (as under 2022)
     b.filing_dates[("I35", 2025)] = date(2026, 6, 10)
     b.review(e("I35"), "national", "innovative", "cxx-2023b", date(2026, 7, 10), expect="review.yearly_data_late")
     for k in ("I31", "I32"):
         b.review(e(k), "national", "innovative", "cxx-2023b", date(2026, 7, 10))
-    b.ecmd("report_change", e("H41"), date(2024, 8, 20), e("H41").self_actor(date(2024, 8, 20)), kind="rename",
-           changed_on="2024-03-01", new_name="辽宁海威密封科技有限公司",
-           document="葫市监核变通内字〔2024〕第0301号（逾期报告）")
+    # H41's rename, reported late after its 创新型 was renewed (2026-01-24): it costs the review of
+    # its 专精特新, whose validity it falls in, not that of the renewed 创新型's new period
+    b.ecmd("report_change", e("H41"), date(2026, 2, 20), e("H41").self_actor(date(2026, 2, 20)), kind="rename",
+           changed_on="2025-11-03", new_name="辽宁海威密封科技有限公司",
+           document="葫市监核变通内字〔2025〕第1103号（逾期报告）")
+    # a rename is a major change (63号): Liaoning re-confirms its designations, valid_until unchanged
+    for app in ("cxx-2023", "zjtx-2023"):
+        b.ecmd("reconfirm", e("H41"), date(2026, 3, 16), ln, application_id=app, confirmed=True,
+               document="辽工信函〔2026〕41号（重大变化核实：更名后继续符合条件，有效期不变）")
     b.review(e("H41"), "national", "specialized", "zjtx-2023", date(2026, 8, 18), expect="review.change_report_late")
     for k in ("H42", "H43", "H44", "I02", "I03"):
         b.review(e(k), "national", "specialized", "zjtx-2023", date(2026, 8, 18))

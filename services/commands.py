@@ -217,7 +217,9 @@ class ReportChange(EnterpriseCommand, frozen=True, kw_only=True, tag="report_cha
 
 
 class Reconfirm(ApplicationCommand, frozen=True, kw_only=True, tag="reconfirm"):
-    """Re-confirm, or end, a provincial designation after a move to another province."""
+    """Re-confirm (继续符合条件的, 有效期不变), or end, a designation under re-confirmation: after a change
+    its programme lists in reconfirm_after (rename, merger, split, reorganisation, overseas_branch), by the
+    tier's deciding authority; after a move to another province, by the new provincial-level authority."""
 
     confirmed: bool
 

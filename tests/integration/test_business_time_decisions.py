@@ -99,7 +99,9 @@ def test_a_review_before_its_yearly_data_stays_refused_once_the_data_is_filed(sc
     after = script.refused("review", **review)
     assert after.as_dict() == before.as_dict()
     file_yearly_data(script, u, 2023, "2024-04-01")
-    script.ok("review", **{**review, "occurred_on": "2025-11-02"})  # a review dated after the filing counts it
+    # a review dated after the filing counts it: filed after 30 April, the data forfeits it (63号)
+    later = script.refused("review", **{**review, "occurred_on": "2025-11-02"})
+    assert refusal(later) == ("review.yearly_data_late", "review", "application_id")
 
 
 # ---------------------------------------------------------------------------- later facts do not change outcomes
@@ -302,7 +304,8 @@ def test_an_enterprise_from_a_snapshot_older_than_dated_to_is_judged_on_its_even
         review = dict(uscc=code, application_id=d.application_id, passed=True, actor=PROVINCE, document="复核")
         err = s.refused("review", **review, occurred_on="2025-10-01")
         assert err.code == "review.yearly_data_missing"
-        s.ok("review", **review, occurred_on="2025-11-02")
+        err = s.refused("review", **review, occurred_on="2025-11-02")  # counted: filed late, forfeiting (63号)
+        assert err.code == "review.yearly_data_late"
     finally:
         ledger.close()
 

@@ -60,7 +60,7 @@ def test_review_needs_the_yearly_data(script, u, spec) -> None:
     err = script.refused("review", **review(script, u, spec.application_id, "2025-10-01"))
     assert refusal(err) == ("review.yearly_data_missing", "review", "application_id")
     assert "2024" in err.message
-    file_yearly_data(script, u, 2024, "2025-10-01")
+    file_yearly_data(script, u, 2024, "2025-04-30")  # on time (a late filing forfeits: test_rules_2022_changes.py)
     script.ok("review", **review(script, u, spec.application_id, "2025-10-01"))
 
 
@@ -69,7 +69,7 @@ def test_before_the_deadline_the_previous_year_is_needed(script, u, spec) -> Non
     file_yearly_data(script, u, 2025, "2026-01-20")
     err = script.refused("review", **review(script, u, spec.application_id, "2026-02-01"))
     assert refusal(err) == ("review.yearly_data_missing", "review", "application_id")
-    file_yearly_data(script, u, 2024, "2026-01-21")
+    file_yearly_data(script, u, 2024, "2025-04-21")  # on time: late data forfeits under 2022 too
     script.ok("review", **review(script, u, spec.application_id, "2026-02-01"))
 
 
@@ -115,13 +115,15 @@ def test_only_the_deciding_authority_reviews_a_current_designation(script, u, sp
     assert refusal(err) == ("review.not_designated", "review", "application_id")
 
 
-def test_late_yearly_data_is_tolerated_under_2022_and_forfeits_review_under_2026(script) -> None:
+def test_late_yearly_data_forfeits_review_under_2022_and_under_2026(script) -> None:
     old, new, ontime = uscc(2, COUNTY), uscc(3, COUNTY), uscc(4, COUNTY)
     for e in (old, new, ontime):
         register(script, e)
     d_old = designate(script, old, "specialized", on="2023-03-01")  # reviewed in 2025 (2022 rules)
-    file_yearly_data(script, old, 2024, "2025-05-15")  # late (30 April)
-    script.ok("review", **review(script, old, d_old.application_id, "2025-10-01"))
+    file_yearly_data(script, old, 2024, "2025-05-15")  # late (30 April): 63号 forfeits the review
+    err = script.refused("review", **review(script, old, d_old.application_id, "2025-10-01"))
+    assert refusal(err) == ("review.yearly_data_late", "review", "application_id")
+    assert "national@2022" in err.message
 
     # designations reviewed in June 2026, under the 2026 rules (31 May, and late data forfeits)
     d_new = designate(script, new, "specialized", on="2023-09-01")
@@ -269,14 +271,15 @@ def test_the_three_year_recommendation_bar(script, u, reason: str) -> None:
 
 
 def test_cooling_off_follows_the_rule_version_of_the_revocation(script) -> None:
-    """专精特新 revoked for tax evasion: no cooling-off under 2022, three years under 2026."""
+    """专精特新 revoked for tax evasion: three years under 2022 (63号) and under 2026; the 2018
+    rules barred only false material (tests/integration/test_rules_2022_changes.py: each class)."""
     a, b = uscc(5, COUNTY), uscc(6, COUNTY)
     for e in (a, b):
         register(script, e)
-    d22 = designate(script, a, "specialized", on="2023-03-01")
-    script.ok("revoke", **revoke(a, d22.application_id, "2024-01-10", reason="tax_or_credit"))
+    d18 = designate(script, a, "specialized", on="2021-03-01")
+    script.ok("revoke", **revoke(a, d18.application_id, "2022-01-10", reason="tax_or_credit"))  # 2018 rules
     script.ok("apply", uscc=a, application_id="s2", programme="national", tier="specialized",
-              occurred_on="2024-02-01", actor=enterprise_actor(script, a))
+              occurred_on="2022-02-01", actor=enterprise_actor(script, a))
     designate(script, b, "innovative", on="2025-06-01")
     d26 = designate(script, b, "specialized", on="2026-04-10")
     script.ok("revoke", **revoke(b, d26.application_id, "2026-07-01", reason="tax_or_credit"))
