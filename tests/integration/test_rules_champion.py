@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from domain.policy import Tier
+from entrypoints.console import tier_name
 from infra.readmodel import ReadModel
 from policies import SHIPPED
 from reports.figures import build_report
@@ -344,6 +345,7 @@ def test_designations_stored_under_national_still_load_count_and_show(tmp_path: 
             report = build_report(rm, ledger.policy, as_of="2023-06-30", region="211400")
             row = next(c for c in report.counts if (c.programme, c.tier) == ("national", CHAMPION))
             assert (row.tier_name, row.total) == ("制造业单项冠军示范企业", 1)  # the champion programme's name
+            assert tier_name(ledger, "national", CHAMPION, date(2023, 6, 30)) == "制造业单项冠军示范企业"  # the CLI
         finally:
             rm.close()
         # it still bars the little giant (the national files exclude it by its old programme) ...
