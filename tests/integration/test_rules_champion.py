@@ -163,6 +163,12 @@ def test_2016_products_are_designated_one_by_one_without_the_70_percent_share(sc
                                           declared_revenue_fen=9 * YI))
     assert refusal(err) == ("policy.unknown_tier", "policy", "tier")
     assert "champion@2023" in err.message
+    # a 2016 product designation runs to its expiry; 138号 has no product title to review it by
+    assert a.state(script).valid_on(date(2025, 7, 18)) and not a.state(script).valid_on(date(2025, 7, 19))
+    file_yearly_data(script, u, 2024, "2025-03-01")
+    err = script.refused("review", uscc=u, application_id=a.application_id, passed=True, occurred_on="2025-06-01",
+                         actor="000000", document="工信部〔2025〕3号")
+    assert refusal(err) == ("policy.unknown_tier", "policy", "tier")
 
 
 # =========================================================================== 2023: 138号
