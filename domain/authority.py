@@ -99,7 +99,7 @@ def acting_levels(authority: str, book: PolicyBook) -> dict[str, str]:
     >>> from domain.policy import decode_programme
     >>> book = PolicyBook([decode_programme(f.read_bytes()) for f in sorted(SHIPPED.glob("*.toml"))])
     >>> acting_levels("210200", book), acting_levels("210213", book), acting_levels("211400", book)
-    ({'national': 'provincial'}, {'national': 'municipal'}, {})
+    ({'champion': 'provincial', 'national': 'provincial'}, {'champion': 'municipal', 'national': 'municipal'}, {})
     """
     return {p.id: p.authority_level(authority) for p in _programmes(book)
             if region_covers(p.jurisdiction, authority) and p.authority_level(authority) != Region(authority).level}
@@ -111,9 +111,10 @@ def allowed_commands(authority: str, book: PolicyBook) -> tuple[str, ...]:
 
 
 def _derive(level: str, authority: str | None, book: PolicyBook,
-            jurisdictions: Iterable[str] = (NATIONAL_REGION,)) -> dict[str, tuple[str, ...]]:
+            jurisdictions: Iterable[str] = (NATIONAL_REGION,),
+            programme_id: str | None = None) -> dict[str, tuple[str, ...]]:
     """Grants for ``authority``, or (``authority`` None) for any code of ``level`` from the
-    programmes of ``jurisdictions`` only."""
+    programmes of ``jurisdictions`` only (of ``programme_id`` only, when given)."""
     reasons: dict[str, list[str]] = {c: ["any authority covering the enterprise's region"] for c in ANY_AUTHORITY}
 
     def add(commands: tuple[str, ...], why: str) -> None:
@@ -121,6 +122,8 @@ def _derive(level: str, authority: str | None, book: PolicyBook,
             reasons.setdefault(c, []).append(why)
 
     for p in _programmes(book):
+        if programme_id is not None and p.id != programme_id:
+            continue
         if authority is None:
             if p.jurisdiction not in jurisdictions:
                 continue
@@ -214,7 +217,8 @@ def level_table(book: PolicyBook) -> list[LevelRow]:
             codes = ", ".join(sorted(c.code for c in p.provincial_level_cities))
             scope = (f"计划单列市 {codes} ({p.id})" if level == Level.municipal.value
                      else f"inside 计划单列市 {codes} ({p.id})")
-            for c in _derive(acting, None, book, jurisdictions=(p.jurisdiction,)):
+            # what the programme itself lets that level do (the champion programme: recommend only)
+            for c in _derive(acting, None, book, jurisdictions=(p.jurisdiction,), programme_id=p.id):
                 if c not in everywhere and scope not in where.setdefault(c, []):
                     where[c].append(scope)
         rows.append(LevelRow(level=level, codes=_CODES[level], everywhere=tuple(everywhere),

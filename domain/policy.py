@@ -1167,3 +1167,30 @@ class PolicyBook:
                                 f"programme {programme_id!r} has no rule version in force on {on}",
                                 field="programme")
         return versions[i - 1]
+
+    def tier_for_label(self, programme_id: str, tier_id: str, on: date) -> Tier | None:
+        """The tier that names and describes ``programme_id``/``tier_id`` for a report on ``on``:
+        the version in force then, else the latest version of the programme that has the tier,
+        else (a tier the programme no longer has: 制造业单项冠军 moved from ``national`` to
+        ``champion``) the version in force on ``on``, or the latest, of another programme that has
+        a tier of that id.  None when no version of any programme has it.  Designations stored
+        under the old programme keep loading and counting; only their label comes from here.
+
+        >>> t = lambda i, n: Tier(id=i, name=n, deciding_level="national")
+        >>> book = PolicyBook([Programme(id="a", name="A", version="1", effective_from=date(2016, 1, 1),
+        ...     level="national", jurisdiction="000000", tiers=[t("x", "X")]),
+        ...     Programme(id="b", name="B", version="1", effective_from=date(2016, 1, 1), level="national",
+        ...     jurisdiction="000000", tiers=[t("moved", "Moved")])])
+        >>> book.tier_for_label("a", "x", date(2020, 1, 1)).name, book.tier_for_label("a", "moved", date(2020, 1, 1)).name
+        ('X', 'Moved')
+        >>> book.tier_for_label("a", "gone", date(2020, 1, 1)) is None
+        True
+        """
+        for pid in [programme_id] + [p for p in self.programme_ids() if p != programme_id]:
+            versions = self._versions.get(pid, [])
+            i = bisect.bisect_right([v.effective_from for v in versions], on)
+            for v in ([versions[i - 1]] if i else []) + list(reversed(versions)):
+                for t in v.tiers:
+                    if t.id == tier_id:
+                        return t
+        return None

@@ -809,7 +809,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tier", required=True)
     p.add_argument("--level", choices=[lv.value for lv in Level])
     p.add_argument("--region", metavar="REGION", help=REGION_HELP)
-    p.add_argument("--programme", help="only this programme (national, liaoning, zhejiang, qingdao, ...)")
+    p.add_argument("--programme", help="only this programme (national, champion, liaoning, zhejiang, qingdao, ...)")
     p.add_argument("--as-of", metavar="YYYY-MM-DD", help="business date (default: today)")
     p.add_argument("--stage", choices=["designated", "pooled"], default="designated")
     p.add_argument("--count", choices=list(COUNTS), default="valid",

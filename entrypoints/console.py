@@ -110,6 +110,10 @@ def tier_name(ledger: Any, programme: str | None, tier: str, on: date, level: st
             continue
         if level is None or t.deciding_level == level:
             return t.name
+    if programme:  # a tier the programme no longer has (单项冠军 stored under national): its name now
+        moved = ledger.policy.tier_for_label(programme, tier, on)
+        if moved is not None:
+            return moved.name
     return tier
 
 

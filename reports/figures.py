@@ -192,16 +192,13 @@ class Report(msgspec.Struct, kw_only=True):
 # ---------------------------------------------------------------------------- policy look-ups
 def _tier_policy(book: PolicyBook, programme: str, tier: str, on: date, region: str | None = None) -> Tier | None:
     """The tier in the rule version in force on ``on`` (for an enterprise in ``region``, with
-    its province's overrides); else in the latest version that has it."""
+    its province's overrides); else in the latest version that has it; else, for a tier the
+    programme no longer has, the programme's that has it now
+    (:meth:`~domain.policy.PolicyBook.tier_for_label`)."""
     try:
         return book.in_force(programme, on, region).tier(tier)
     except LedgerError:
-        pass
-    for version in reversed(book.versions(programme)):
-        for t in version.tiers:
-            if t.id == tier:
-                return t
-    return None
+        return book.tier_for_label(programme, tier, on)
 
 
 def _programme_name(book: PolicyBook, programme: str, on: date) -> str:

@@ -240,6 +240,10 @@ _APP_PREFIX = {"innovative": "cxx", "specialized": "zjtx", "little_giant": "xjr"
                "single_champion": "dxgj"}
 _LEVEL = {"innovative": "provincial", "specialized": "provincial", "little_giant": "national",
           "key_little_giant": "national", "single_champion": "national"}
+# The programme of each tier: 制造业单项冠军 is a programme of its own (champion-2016.toml,
+# champion-2023.toml), the rest are the national SME ladder's.
+PROGRAMME_OF = {"innovative": "national", "specialized": "national", "little_giant": "national",
+                "key_little_giant": "national", "single_champion": "champion"}
 
 # The calibration (README, "National totals"; tests/integration/test_generate.py pins it):
 # at the default size, the distinct enterprises *ever designated* up to 2023-07-26 come out
@@ -622,6 +626,12 @@ class _Engine:
         ords, vs = self._versions.get(pid, ((), ()))
         i = bisect_right(ords, o)  # type: ignore[arg-type]
         return vs[i - 1] if i else None
+
+    def prog_of(self, tier: str, o: int, region: str | None = None) -> Programme | None:
+        """The rule version in force on day ``o`` of the programme ``tier`` belongs to (for an
+        enterprise in ``region``: with the overrides in force there, see :meth:`nat`)."""
+        pid = PROGRAMME_OF[tier]
+        return self.nat(o, region) if pid == "national" else self.programme(pid, o)
 
     def nat(self, o: int, region: str | None = None) -> Programme | None:
         """The national rule version in force on day ``o``; for an enterprise in ``region``,
@@ -1116,7 +1126,7 @@ class _Engine:
 
     def tier_start(self, tier: str) -> int | None:
         if tier not in self._tier_start:
-            ords, vs = self._versions["national"]
+            ords, vs = self._versions.get(PROGRAMME_OF[tier], ([], []))
             self._tier_start[tier] = next((eff for eff, v in zip(ords, vs) if any(t.id == tier for t in v.tiers)),
                                           None)
         return self._tier_start[tier]
@@ -1127,7 +1137,7 @@ class _Engine:
         rng = self.rng
         if fault is None:
             ent.pend &= ~_BIT[tier]
-        prog = self.nat(o, ent.region)
+        prog = self.prog_of(tier, o, ent.region)
         t = self.tier(prog, tier)
         revenue_fen = ent.revenue * 1_000_000 if tier == "single_champion" else None
         code = self.check_apply(ent, t, o, revenue_fen)
@@ -1135,7 +1145,7 @@ class _Engine:
             if code is not None:
                 app_id = ent.next_id(_APP_PREFIX[tier], self.year(o))
                 self.emit(o, "apply", ent.self_actor(), code, uscc=ent.uscc, application_id=app_id,
-                          programme="national", tier=tier)
+                          programme=PROGRAMME_OF[tier], tier=tier)
             return
         assert t is not None and prog is not None
         if code is not None:
@@ -1160,7 +1170,8 @@ class _Engine:
         app_id = ent.next_id(_APP_PREFIX[tier], rnd.year) + (rnd.batch if tier == "innovative" else "")
         a = _App(app_id, tier, o, rnd)
         ent.apps[app_id] = a
-        fields: dict[str, Any] = {"uscc": ent.uscc, "application_id": app_id, "programme": "national", "tier": tier}
+        fields: dict[str, Any] = {"uscc": ent.uscc, "application_id": app_id, "programme": PROGRAMME_OF[tier],
+                                  "tier": tier}
         if revenue_fen is not None:
             fields["declared_revenue_fen"] = revenue_fen
         self.emit(o, "apply", ent.self_actor(), **fields)
@@ -1189,7 +1200,7 @@ class _Engine:
     def _h_recommend(self, o: int, ent: _Ent, a: _App) -> None:
         if a.status != "applied":
             return
-        prog = self.nat(o, ent.region)
+        prog = self.prog_of(a.tier, o, ent.region)
         t = self.tier(prog, a.tier)
         assert t is not None
         level = t.recommend_levels[0].value
@@ -1238,6 +1249,14 @@ class _Engine:
                 "debt_ratio_bp": self.ri(2000, 6800) if good else self.ri(7100, 8500),
                 "national_share_bp": self.ri(1000, 4500) if good else self.ri(300, 980),
                 "revenue_fen": revenue_fen}}
+        if tier == "single_champion":
+            # the champion programme's conditions (champion-2016.toml, champion-2023.toml): the
+            # niche, the global rank, the product's share of revenue (2016) and the main revenue,
+            # whose three-year average the 2023 measures judge on the years the assessment reads
+            return {"score": self.ri(75, 98), "indicators": {
+                "niche_years": self.ri(10, 30), "global_rank": self.ri(1, 3),
+                "product_revenue_bp": self.ri(7000, 9800), "main_revenue_fen": revenue_fen,
+                "revenue_fen": revenue_fen}}
         return {"score": self.ri(75, 98), "indicators": {
             "revenue_fen": revenue_fen, "national_share_bp": self.ri(1500, 6000)}}
 
@@ -1251,7 +1270,7 @@ class _Engine:
         if a.status != "recommended":
             return
         rng = self.rng
-        prog = self.nat(o, ent.region)
+        prog = self.prog_of(a.tier, o, ent.region)
         t = self.tier(prog, a.tier)
         assert t is not None and prog is not None
         base = PASS_BY_YEAR.get(a.tier, {}).get(a.rnd.year, self._PASS.get(a.tier))
@@ -1290,7 +1309,7 @@ class _Engine:
         if a.status != "assessed" or not a.passed:
             return
         rng = self.rng
-        prog = self.nat(o, ent.region)
+        prog = self.prog_of(a.tier, o, ent.region)
         t = self.tier(prog, a.tier)
         assert t is not None
         self.emit(o, "open_notice", self.decider(a.tier, ent.region), uscc=ent.uscc, application_id=a.id,
@@ -1355,7 +1374,7 @@ class _Engine:
         return self.doc(code, self.year(o), what)
 
     def _h_approve(self, o: int, ent: _Ent, a: _App) -> None:
-        prog = self.nat(o, ent.region)
+        prog = self.prog_of(a.tier, o, ent.region)
         t = self.tier(prog, a.tier)
         assert t is not None
         actor = self.decider(a.tier, ent.region)
@@ -1412,7 +1431,7 @@ class _Engine:
                 self.push(self.ri(o + 60, last), 10, ent, a)
         review_p, pass_p = REVIEW_P[tier]
         window = 180
-        t = self.tier(self.nat(vu - 30, ent.region), tier)
+        t = self.tier(self.prog_of(tier, vu - 30, ent.region), tier)
         if t is not None:
             window = t.review_window_days
         if rng.random() < review_p:
@@ -1434,7 +1453,7 @@ class _Engine:
         if a.status not in OPEN:
             return
         rng = self.rng
-        prog = self.nat(o, ent.region)
+        prog = self.prog_of(a.tier, o, ent.region)
         t = self.tier(prog, a.tier)
         assert t is not None
         if who == "recommender" and a.status in ("applied", "recommended") and t.recommend_levels:
@@ -1463,7 +1482,7 @@ class _Engine:
     # ------------------------------------------------------------------ review, yearly data
     def _h_review(self, o: int, ent: _Ent, arg: tuple[_App, bool]) -> None:
         a, passed = arg
-        prog = self.nat(o, ent.region)
+        prog = self.prog_of(a.tier, o, ent.region)
         t = self.tier(prog, a.tier)
         if t is None or prog is None:
             return
@@ -1569,7 +1588,7 @@ class _Engine:
         if not a.valid_on(o) or a.valid_until - o < 2:  # type: ignore[operator]
             return
         rng = self.rng
-        prog = self.nat(o, ent.region)
+        prog = self.prog_of(a.tier, o, ent.region)
         t = self.tier(prog, a.tier)
         assert t is not None
         r = rng.random()
@@ -1911,6 +1930,7 @@ class _Engine:
                 self._try_grant(o, ent, p, scheme, fields, document, deliberate=kind == "grant_again")
             return
         a: _App = x
+        prog = self.prog_of(a.tier, o)
         t = self.tier(prog, a.tier)
         if t is None or prog is None:
             return

@@ -24,6 +24,7 @@ from scenarios.generate import (
     CITY_BY_CODE,
     DEFAULT_ENTERPRISES,
     NATIONAL_FIGURES_ON,
+    PROGRAMME_OF,
     PROVINCE_BY_CODE,
     PROVINCES,
     TIERS,
@@ -196,6 +197,7 @@ def test_the_ladder_authorities_and_rule_versions(national_sample: tuple[list, S
     stream, _ = national_sample
     book = load_policy_book()
     tier_of: dict[tuple[str, str], str] = {}
+    programme_of: dict[tuple[str, str], str] = {}
     cities_decided: set[str] = set()
     region_of: dict[str, str] = {}
     for cmd, code in stream:
@@ -206,13 +208,15 @@ def test_the_ladder_authorities_and_rule_versions(national_sample: tuple[list, S
             region_of[cmd["uscc"]] = cmd.get("new_region") or cmd["region"]
         if name == "apply":
             tier_of[(cmd["uscc"], cmd["application_id"])] = cmd["tier"]
+            programme_of[(cmd["uscc"], cmd["application_id"])] = cmd["programme"]
+            assert cmd["programme"] == PROGRAMME_OF[cmd["tier"]]  # 单项冠军 is the champion programme's
             if cmd["tier"] == "innovative":
                 assert day >= "2022-06-01", "创新型 only exists from the 2022 rules"
             continue
         tier = tier_of.get((cmd["uscc"], cmd.get("application_id", "")))
         if tier is None:
             continue
-        programme = book.in_force("national", date.fromisoformat(day))
+        programme = book.in_force(programme_of[(cmd["uscc"], cmd["application_id"])], date.fromisoformat(day))
         t = programme.tier(tier)
         authority = cmd["actor"]["authority"]
         level = programme.authority_level(authority)  # a 计划单列市 acts at provincial level, its districts municipal
@@ -268,14 +272,14 @@ def test_a_history_crossing_2026_gets_exactly_its_refusals(tmp_path: Path) -> No
         rm = ReadModel(ledger)
         try:
             for tier, n in summary.valid_at_end.items():
-                assert len(rm.pool(tier=tier, as_of=summary.last_day, programme="national")) == n, tier
+                assert len(rm.pool(tier=tier, as_of=summary.last_day, programme=PROGRAMME_OF[tier])) == n, tier
             # and so are its national figures: valid on the day, ever designated up to it (the
             # designation rows approved by then, whatever happened after, an annulled one excepted)
             for tier, n in summary.valid_on_as_of.items():
-                assert len(rm.pool(tier=tier, as_of=summary.as_of, programme="national")) == n, tier
+                assert len(rm.pool(tier=tier, as_of=summary.as_of, programme=PROGRAMME_OF[tier])) == n, tier
             rm.catch_up()
             rows = [r for r in rm.rows("designation") if isinstance(r, Designation)]
-            ever = Counter(tier for _, tier in {(r.uscc, r.tier) for r in rows if r.programme == "national"
+            ever = Counter(tier for _, tier in {(r.uscc, r.tier) for r in rows if r.programme == PROGRAMME_OF[r.tier]
                                                  and r.status != "annulled" and r.valid_from is not None
                                                  and r.valid_from <= summary.as_of})
             assert {t: ever[t] for t in TIERS} == summary.ever_designated

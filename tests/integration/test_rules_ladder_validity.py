@@ -21,8 +21,6 @@ from tests.support.journeys import (
 )
 from tests.support.ledgers import uscc
 
-HUNDRED_MILLION_CNY_FEN = 100_000_000 * 100  # 1 亿元 in fen
-
 
 def apply(script, u: str, tier: str, on: str, app_id: str = "x", programme: str = "national", **fields):  # type: ignore[no-untyped-def]
     return dict(uscc=u, application_id=app_id, programme=programme, tier=tier, occurred_on=on,
@@ -105,42 +103,8 @@ def test_key_little_giant_excludes_listed_companies(script) -> None:
     script.ok("apply", **apply(script, listed, "key_little_giant", "2023-04-01", "k3"))
 
 
-@pytest.mark.parametrize("revenue, accepted", [
-    (4 * HUNDRED_MILLION_CNY_FEN - 1, False),  # under 400 million CNY: needs a little giant
-    (None, False),  # revenue not declared: the prerequisite applies
-    (4 * HUNDRED_MILLION_CNY_FEN, True),
-    (9 * HUNDRED_MILLION_CNY_FEN, True),
-])
-def test_single_champion_under_400_million_needs_little_giant(script, u, revenue: int | None,
-                                                               accepted: bool) -> None:
-    fields = apply(script, u, "single_champion", "2023-03-01")
-    if revenue is not None:
-        fields["declared_revenue_fen"] = revenue
-    if accepted:
-        script.ok("apply", **fields)
-    else:
-        err = script.refused("apply", **fields)
-        assert refusal(err) == ("ladder.prerequisite_missing", "ladder", "tier")
-        assert "revenue" in err.message
-
-
-def test_single_champion_under_400_million_with_a_little_giant(script, u) -> None:
-    climb(script, u, ["specialized", "little_giant"], on="2022-07-01")
-    d = designate(script, u, "single_champion", on="2023-03-01", declared_revenue_fen=HUNDRED_MILLION_CNY_FEN)
-    assert d.state(script).status == "approved"
-
-
-def test_a_single_champion_is_not_taken_up_the_little_giant_ladder(script, u) -> None:
-    designate(script, u, "specialized", on="2022-07-01")
-    script.ok("apply", **apply(script, u, "little_giant", "2022-09-01", "lg"))  # applied first ...
-    designate(script, u, "single_champion", on="2022-09-05", declared_revenue_fen=5 * HUNDRED_MILLION_CNY_FEN)
-    # ... then became a single champion: no recommendation any more
-    err = script.refused("recommend", uscc=u, application_id="lg", occurred_on="2022-10-10", actor=PROVINCE)
-    assert refusal(err) == ("ladder.excluded", "ladder", "application_id")
-    script.ok("withdraw", uscc=u, application_id="lg", occurred_on="2022-10-11", actor=enterprise_actor(script, u))
-    err = script.refused("apply", **apply(script, u, "little_giant", "2022-10-12", "lg2"))
-    assert refusal(err) == ("ladder.excluded", "ladder", "tier")
-    assert "single_champion" in err.message
+# 制造业单项冠军 (its under-400-million rule, the little giant's exclusion of it) is a programme
+# of its own: tests/integration/test_rules_champion.py.
 
 
 def test_no_second_designation_of_the_same_tier_while_one_stands(script, u) -> None:
