@@ -50,6 +50,7 @@ from domain.policy import PolicyBook, Programme, Scheme, Tier
 from domain.regions import subdivisions
 from domain.validity import valid_on
 from domain.values import USCC_ALPHABET, add_months, add_years, make_uscc
+from domain.workdays import notice_end
 
 Cmd = dict[str, Any]
 
@@ -672,6 +673,14 @@ class _Engine:
     def decider(self, tier: str, region: str) -> dict[str, str]:
         return self.actor(self.level_code(_LEVEL[tier], region))
 
+    def assessor(self, t: Tier, region: str) -> dict[str, str]:
+        """Who assesses an application for ``t``: its ``assessed_at`` level (创新型: the city)."""
+        return self.actor(self.level_code(t.assessed_at.value, region))
+
+    def noticer(self, t: Tier, region: str, desk: str = "") -> dict[str, str]:
+        """Who holds the notice (公示) of ``t`` and resolves its objections: ``noticed_at``."""
+        return self.actor(self.level_code(t.noticed_at.value, region), desk)
+
     def doc(self, code: str, year: int, what: str, kind: str = "发") -> str:
         n = 10 + _crc(code, year, what) % 290
         if code == "000000":
@@ -1242,7 +1251,7 @@ class _Engine:
                                       body.get("direct_pass", []))
         a.passed = not failures
         a.status = "assessed"
-        actor = self.decider(a.tier, ent.region)
+        actor = self.assessor(t, ent.region)
         self.emit(o, "assess", actor, uscc=ent.uscc, application_id=a.id, document=f"{t.name}专家评审意见", **body)
         if not a.passed:
             if rng.random() < 0.02 * FAULT:
@@ -1274,10 +1283,10 @@ class _Engine:
         prog = self.nat(o)
         t = self.tier(prog, a.tier)
         assert t is not None
-        self.emit(o, "open_notice", self.decider(a.tier, ent.region), uscc=ent.uscc, application_id=a.id,
+        self.emit(o, "open_notice", self.noticer(t, ent.region), uscc=ent.uscc, application_id=a.id,
                   document=self.notice_title(a, t, ent.region))
         a.status = "noticed"
-        a.notice_until = until = o + t.notice_days
+        a.notice_until = until = notice_end(date.fromordinal(o), t.notice_days, t.notice_day_kind).toordinal()
         approve = max(a.rnd.approve, until)
         if t.notice_days > 1 and rng.random() < 0.012:
             # an objection during the notice period
@@ -1301,8 +1310,9 @@ class _Engine:
         rng = self.rng
         oid = f"yy-{self.year(o)}-{ent.n + 1}"
         ent.n += 1
-        code = self.level_code(_LEVEL[a.tier], ent.region)
-        self.emit(o, "object", self.actor(code, "公示异议受理窗口"), uscc=ent.uscc, application_id=a.id,
+        t = self.tier(self.nat(o), a.tier)
+        assert t is not None
+        self.emit(o, "object", self.noticer(t, ent.region, "公示异议受理窗口"), uscc=ent.uscc, application_id=a.id,
                   objection_id=oid, grounds=rng.choice(("实名反映：企业申报的研发人员数量与社保缴纳人数不符",
                                                          "实名反映：企业申报的知识产权存在权属纠纷",
                                                          "实名反映：企业上年度存在环保行政处罚未披露",
@@ -1320,7 +1330,9 @@ class _Engine:
     def _h_resolve(self, o: int, ent: _Ent, arg: tuple[_App, str, int]) -> None:
         a, oid, approve = arg
         upheld = self.rng.random() < 0.3
-        actor = self.decider(a.tier, ent.region)
+        t = self.tier(self.nat(o), a.tier)
+        assert t is not None
+        actor = self.noticer(t, ent.region)
         self.emit(o, "resolve_objection", actor, uscc=ent.uscc, application_id=a.id, objection_id=oid,
                   upheld=upheld, document=self.doc(actor["authority"], self.year(o), f"objection{a.id}{ent.i}", "函")
                   + ("（异议核查属实）" if upheld else "（异议核查：反映不实）"))
@@ -1879,7 +1891,7 @@ class _Engine:
         if kind == "assess_early":
             if a.status == "applied" and t.recommend_levels:
                 body = self._indicators(ent, a.tier, True)
-                self.emit(o, "assess", self.decider(a.tier, ent.region), "assess.not_recommended", uscc=ent.uscc,
+                self.emit(o, "assess", self.assessor(t, ent.region), "assess.not_recommended", uscc=ent.uscc,
                           application_id=a.id, **body)
         elif kind == "county_recommends":
             # a county, or a district of a 计划单列市 (municipal there: no fault); a city without districts: none
@@ -1889,7 +1901,7 @@ class _Engine:
                     self.emit(o, "recommend", self.actor(ent.region), code, uscc=ent.uscc, application_id=a.id)
         elif kind == "notice_failed":
             if a.status == "assessed" and a.passed is False:
-                self.emit(o, "open_notice", self.decider(a.tier, ent.region), "notice.not_assessed", uscc=ent.uscc,
+                self.emit(o, "open_notice", self.noticer(t, ent.region), "notice.not_assessed", uscc=ent.uscc,
                           application_id=a.id, document=self.notice_title(a, t, ent.region))
         elif kind in ("approve_early", "approve_objection_open", "approve_wrong_level", "approve_not_covering",
                       "approve_no_document"):
