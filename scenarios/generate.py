@@ -46,6 +46,7 @@ from datetime import date
 from itertools import accumulate
 from typing import Any
 
+from domain.errors import RuleViolation
 from domain.policy import PolicyBook, Programme, Scheme, Tier
 from domain.regions import subdivisions
 from domain.validity import valid_on
@@ -1274,7 +1275,10 @@ class _Engine:
         prov = PROVINCE_BY_CODE[region[:2] + "0000"]
         batch = {"a": "第一批", "b": "第二批" if y != 2022 else "第一批"}.get(a.rnd.batch, "")
         verb = "拟公告" if a.tier == "innovative" else "拟认定"
-        return f"{prov.name}{y}年{batch}{t.name}{verb}名单公示"
+        city = CITY_BY_CODE.get(region[:4] + "00")
+        # who holds the notice names it: the city where the tier is noticed at municipal level (创新型, 63号)
+        issuer = f"{city.name}市" if t.noticed_at == "municipal" and city and not prov.municipality else prov.name
+        return f"{issuer}{y}年{batch}{t.name}{verb}名单公示"
 
     def _h_notice(self, o: int, ent: _Ent, a: _App) -> None:
         if a.status != "assessed" or not a.passed:
@@ -1283,10 +1287,17 @@ class _Engine:
         prog = self.nat(o)
         t = self.tier(prog, a.tier)
         assert t is not None
+        try:  # the one home of the notice's end (domain.workdays), as open_notice computes it
+            until = notice_end(date.fromordinal(o), t.notice_days, t.notice_day_kind).toordinal()
+        except RuleViolation as err:  # working days beyond the calendar's years: refused; the decider turns it down
+            self.emit(o, "open_notice", self.noticer(t, ent.region), err.code, uscc=ent.uscc, application_id=a.id,
+                      document=self.notice_title(a, t, ent.region))
+            self.push(o + 1, 5, ent, (a, "decider", "公示期超出工作日历所载年份，退回待下一批次"))
+            return
         self.emit(o, "open_notice", self.noticer(t, ent.region), uscc=ent.uscc, application_id=a.id,
                   document=self.notice_title(a, t, ent.region))
         a.status = "noticed"
-        a.notice_until = until = notice_end(date.fromordinal(o), t.notice_days, t.notice_day_kind).toordinal()
+        a.notice_until = until
         approve = max(a.rnd.approve, until)
         if t.notice_days > 1 and rng.random() < 0.012:
             # an objection during the notice period

@@ -19,10 +19,13 @@ import shutil
 from datetime import date, timedelta
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from domain.authority import grants
+from domain.errors import LedgerError
 from infra.policy_files import SHIPPED, load_policy_book
+from services import commands as c
 from services.ledger import Ledger
 from tests.support.journeys import (
     CITY,
@@ -188,7 +191,7 @@ def test_the_grants_give_cities_the_review_and_the_notice_of_innovative() -> Non
 
 # =========================================================================== item 8: working days
 @pytest.fixture
-def working(tmp_path: Path):  # type: ignore[no-untyped-def]
+def working_policies(tmp_path: Path) -> Path:
     """The shipped policy files, with the 创新型 tier of both national versions counting its
     five notice days as working days (as a province's "公示期5个工作日" would)."""
     folder = tmp_path / "policies"
@@ -201,7 +204,13 @@ def working(tmp_path: Path):  # type: ignore[no-untyped-def]
         assert text.count('notice_days = 5\nnotice_day_kind = "calendar"') == 1
         path.write_text(text.replace('notice_days = 5\nnotice_day_kind = "calendar"',
                                      'notice_days = 5\nnotice_day_kind = "working"'), encoding="utf-8")
-    app = Ledger(db=str(tmp_path / "working.db"), policies=str(folder))
+    return folder
+
+
+@pytest.fixture
+def working(working_policies: Path, tmp_path: Path):  # type: ignore[no-untyped-def]
+    """A ledger on those policies, with one Huludao enterprise registered."""
+    app = Ledger(db=str(tmp_path / "working.db"), policies=str(working_policies))
     s = Script(app)
     u = uscc(1, COUNTY)
     register(s, u)
@@ -287,3 +296,39 @@ def test_working_days_leave_the_calendar_day_tiers_alone(working) -> None:
     d = designate(s, u, "specialized", on="2023-09-04", until="noticed")
     assert d.notice_on is not None
     assert d.state(s).notice_until == date.fromordinal(d.notice_on.toordinal() + 7)
+
+
+def test_the_generator_twin_counts_the_same_working_days(working_policies: Path, tmp_path: Path) -> None:
+    """``scenarios.generate`` on the working-day policies predicts every outcome the ledger
+    gives: its 创新型 notices are the city's, counted on the working-day calendar (the twin asks
+    ``domain.workdays`` as ``open_notice`` does), and the early approvals it tries on purpose
+    are refused as it says.  (Its rounds announce 12 days or more after the notice opens, so
+    the ordinary approvals fall after either end.)"""
+    from domain.workdays import notice_end
+    from scenarios.generate import generate
+
+    book = load_policy_book(working_policies)
+    stream = list(generate(300, 2, 5, 2023, policies=str(working_policies)))
+    expected = {cmd["command_id"]: code for cmd, code in stream if code}
+    tier_of = {(cmd["uscc"], cmd["application_id"]): cmd["tier"] for cmd, _ in stream if cmd["command"] == "apply"}
+    notices = [cmd for cmd, code in stream if cmd["command"] == "open_notice" and code is None
+               and tier_of[(cmd["uscc"], cmd["application_id"])] == "innovative"]
+    assert notices
+    for cmd in notices:
+        p = book.in_force("national", date.fromisoformat(cmd["occurred_on"]))
+        assert p.authority_level(cmd["actor"]["authority"]) == "municipal", cmd
+    opened = [date.fromisoformat(cmd["occurred_on"]) for cmd in notices]
+    assert any(notice_end(d, 5, "working") > d + timedelta(days=5) for d in opened)  # the rule bites here
+    app = Ledger(db=str(tmp_path / "twin.db"), policies=str(working_policies))
+    try:
+        got: dict[str, str] = {}
+
+        def on_result(cmd: c.Command, result: object) -> None:
+            if isinstance(result, (LedgerError, c.InputError)):
+                got[cmd.command_id] = result.as_dict()["code"]  # type: ignore[union-attr]
+
+        app.handle_many([c.decode_command(msgspec.json.encode(cmd)) for cmd, _ in stream], on_result)
+        assert got == expected
+        assert expected  # the history has its deliberate refusals
+    finally:
+        app.close()
