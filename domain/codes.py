@@ -140,8 +140,8 @@ CATALOGUE: dict[Code, Entry] = {
     "chain.not_tagged": Entry("order", 1, _R, "untagging an enterprise that is not on that industrial chain"),
     # 2 authority
     "authority.not_an_authority": Entry("authority", 1, _R, "a decision by an actor whose role is not authority"),
-    "authority.wrong_level": Entry("authority", 1, _R, "a decision by another level than the tier's deciding "
-                                                       "level"),
+    "authority.wrong_level": Entry("authority", 1, _R, "a decision, assessment or notice by another level than "
+                                                       "the tier's deciding, assessing or notice level"),
     "authority.not_covering": Entry("authority", 1, _R, "the actor does not cover the enterprise's region, or acts "
                                                         "outside the programme's jurisdiction"),
     "authority.subject_mismatch": Entry("authority", 1, _R, "over NATS, a body acting for another authority than "
