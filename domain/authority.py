@@ -2,9 +2,10 @@
 
 docs/domain.md, rule 2 (Authority): "Only the tier's deciding level approves, reviews or
 revokes; only an authority of a recommending level whose region covers the enterprise
-recommends; decisions stay inside the programme's jurisdiction."  Which level decides and
-which recommends each tier, each programme's jurisdiction and each scheme's granting
-authority are policy (``deciding_level``, ``recommend_levels``, ``jurisdiction`` and
+recommends; decisions stay inside the programme's jurisdiction."  Which level decides,
+which assesses and holds the notice (公示), and which recommends each tier, each programme's
+jurisdiction and each scheme's granting authority are policy (``deciding_level``,
+``assessing_level``, ``notice_level``, ``recommend_levels``, ``jurisdiction`` and
 ``granted_by`` in ``policies/*.toml``); this module derives from them, for one authority
 code, the commands it may send and why (:func:`grants`), and per level the permission table
 the README shows (:func:`render_level_table`).
@@ -29,6 +30,8 @@ True
 ('file_yearly_data', 'report_change', 'record_loan', 'record_repayment')
 >>> "recommend" in allowed_commands("211400", book), "approve" in allowed_commands("211400", book)
 (True, False)
+>>> [c for c in ASSESSING + NOTICING if c in allowed_commands("211400", book)]   # a city reviews and notices 创新型
+['assess', 'open_notice', 'resolve_objection']
 >>> "approve" in allowed_commands("370200", book)   # Qingdao decides its own "131" tiers
 True
 >>> "approve" in allowed_commands("210200", book)   # Dalian, a 计划单列市: provincial level in the national programme
@@ -54,7 +57,9 @@ ANY_AUTHORITY = ("register", "admit_to_pool", "remove_from_pool", "apply", "obje
                  "file_yearly_data", "report_change", "record_loan",
                  "record_repayment")  # any authority covering the enterprise's region
 RECOMMENDING = ("recommend", "reject")  # a tier's recommending level (reject: before it is sent upwards)
-DECIDING = ("assess", "open_notice", "resolve_objection", "approve", "reject", "review", "revoke", "reconfirm",
+ASSESSING = ("assess",)  # a tier's assessing level (assessed_at: the city for 创新型 under 63号)
+NOTICING = ("open_notice", "resolve_objection")  # a tier's notice level (noticed_at), who holds the 公示
+DECIDING = ("approve", "reject", "review", "revoke", "reconfirm",
             "annul")  # a tier's deciding level, inside the programme's jurisdiction
 JURISDICTION = ("reconfirm",)  # the programme's own authority, after the enterprise moved away
 GRANTING = ("grant_reward", "claw_back")  # exactly the scheme's granting authority
@@ -136,6 +141,10 @@ def _derive(level: str, authority: str | None, book: PolicyBook,
         for t in p.tiers:
             if lv in t.recommend_levels:
                 add(RECOMMENDING, f"{p.key} {t.id}: recommended at {at}")
+            if t.assessed_at == lv:
+                add(ASSESSING, f"{p.key} {t.id}: assessed at {at}")
+            if t.noticed_at == lv:
+                add(NOTICING, f"{p.key} {t.id}: noticed at {at}")
             if t.deciding_level == lv:
                 add(DECIDING, f"{p.key} {t.id}: decided at {at}")
         own = p.jurisdiction == authority if authority else Region(p.jurisdiction).level == level

@@ -51,7 +51,8 @@ Code = Literal[
     # 1 order
     "order.backdated", "order.contradicts_later", "conflict", "pool.already_admitted", "pool.not_admitted",
     "apply.already_open", "recommend.wrong_stage", "recommend.duplicate", "assess.not_recommended",
-    "notice.not_assessed", "object.no_notice", "object.outside_notice", "objection.not_open",
+    "notice.not_assessed", "notice.outside_calendar", "object.no_notice", "object.outside_notice",
+    "objection.not_open",
     "approve.no_document", "approve.not_recommended", "approve.no_notice", "approve.notice_open",
     "approve.objection_open", "approve.objection_upheld", "reject.closed", "withdraw.closed",
     "chain.already_tagged", "chain.not_tagged",
@@ -121,6 +122,8 @@ CATALOGUE: dict[Code, Entry] = {
     "recommend.duplicate": Entry("order", 1, _R, "the application is already recommended at that level"),
     "assess.not_recommended": Entry("order", 1, _R, "assessment before every recommendation the tier needs"),
     "notice.not_assessed": Entry("order", 1, _R, "notice (公示) without a passed assessment"),
+    "notice.outside_calendar": Entry("order", 1, _R, "a notice in working days dated outside the years the "
+                                                      "working-day calendar covers"),
     "object.no_notice": Entry("order", 1, _R, "objection to an application that is not under notice"),
     "object.outside_notice": Entry("order", 1, _R, "objection dated outside the notice period"),
     "objection.not_open": Entry("order", 1, _R, "resolution of an objection that is not open"),
@@ -137,8 +140,8 @@ CATALOGUE: dict[Code, Entry] = {
     "chain.not_tagged": Entry("order", 1, _R, "untagging an enterprise that is not on that industrial chain"),
     # 2 authority
     "authority.not_an_authority": Entry("authority", 1, _R, "a decision by an actor whose role is not authority"),
-    "authority.wrong_level": Entry("authority", 1, _R, "a decision by another level than the tier's deciding "
-                                                       "level"),
+    "authority.wrong_level": Entry("authority", 1, _R, "a decision, assessment or notice by another level than "
+                                                       "the tier's deciding, assessing or notice level"),
     "authority.not_covering": Entry("authority", 1, _R, "the actor does not cover the enterprise's region, or acts "
                                                         "outside the programme's jurisdiction"),
     "authority.subject_mismatch": Entry("authority", 1, _R, "over NATS, a body acting for another authority than "

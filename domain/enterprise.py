@@ -37,6 +37,7 @@ from domain.policy import CHANGE_KINDS, LISTING_BOARDS, REVOCATION_REASONS, Prog
 from domain.regions import region_problem
 from domain.validity import valid_on
 from domain.values import Actor, Level, Region, add_months, add_years, region_covers
+from domain.workdays import notice_end
 
 LEDGER_NAMESPACE = uuid5(NAMESPACE_URL, "https://cultivation-ledger/")
 
@@ -429,16 +430,21 @@ class Enterprise(Aggregate):
                 and (req.level is None or a.level == req.level)
                 and (req.programme is None or a.programme == req.programme)]
 
-    def _require_decider(self, actor: Actor, programme: Programme, tier: Tier, field: str = "actor.authority") -> None:
-        """Rule 2: the programme's deciding authority: the tier's deciding level, covering the
-        enterprise, and inside the programme's jurisdiction."""
+    def _require_decider(self, actor: Actor, programme: Programme, tier: Tier, field: str = "actor.authority",
+                         *, at: str | None = None, act: str = "decided") -> None:
+        """Rule 2: the authority acting at level ``at`` (default: the tier's deciding level)
+        for this enterprise in this programme: at that level in the programme (a 计划单列市 at
+        provincial level, its districts at municipal level), covering the enterprise, and
+        inside the programme's jurisdiction.  ``act`` names the step in the refusal: the
+        tier's ``assessed_at`` level assesses, its ``noticed_at`` level holds the notice."""
         if actor.role != "authority":
             raise RuleViolation("authority", "authority.not_an_authority",
-                                f"a {actor.role} cannot decide on {tier.id}", field="actor.role")
+                                f"a {actor.role} cannot act on {tier.id}", field="actor.role")
+        wanted = tier.deciding_level if at is None else at
         level = programme.authority_level(actor.authority)  # a 计划单列市 acts at provincial level
-        if level != tier.deciding_level:
+        if level != wanted:
             raise RuleViolation("authority", "authority.wrong_level",
-                                f"{tier.id} in {programme.key} is decided at {tier.deciding_level} level; "
+                                f"{tier.id} in {programme.key} is {act} at {wanted} level; "
                                 f"authority {actor.authority} acts at {level} level", field=field)
         if not programme.covers(actor.authority, self.region) or not region_covers(programme.jurisdiction,
                                                                                     actor.authority):
@@ -634,7 +640,7 @@ class Enterprise(Aggregate):
                                 f"{missing or 'no further'} level(s) first", field="application_id")
         self._require_after(a.applied_on, occurred_on, "the application")
         self._require_after(a.recommended_on, occurred_on, "the recommendation")
-        self._require_decider(actor, programme, t)
+        self._require_decider(actor, programme, t, at=t.assessed_at, act="assessed")
         failures = t.assessment.judge(score, components, indicators, direct_pass)
         self._assessed(application_id=a.id, score=score, components=components, indicators=indicators,
                        direct_pass=direct_pass, passed=not failures, failures=failures, policy=programme.key,
@@ -660,8 +666,9 @@ class Enterprise(Aggregate):
                                 f"{' with a failed assessment' if a.assessment_passed is False else ''}; "
                                 f"a notice needs a passed assessment", field="application_id")
         self._require_after(a.assessed_on, occurred_on, "the assessment")
-        self._require_decider(actor, programme, t)
-        self._notice_opened(application_id=a.id, notice_until=occurred_on + timedelta(days=t.notice_days),
+        self._require_decider(actor, programme, t, at=t.noticed_at, act="noticed")
+        self._notice_opened(application_id=a.id, notice_until=notice_end(occurred_on, t.notice_days,
+                                                                         t.notice_day_kind),
                             occurred_on=occurred_on, actor=actor, document=document)
 
     @event("NoticeOpened")
@@ -700,7 +707,8 @@ class Enterprise(Aggregate):
             raise RuleViolation("order", "objection.not_open",
                                 f"objection {objection_id!r} is {a.objections.get(objection_id, 'unknown')}",
                                 field="objection_id")
-        self._require_decider(actor, programme, programme.tier(a.tier))
+        t = programme.tier(a.tier)
+        self._require_decider(actor, programme, t, at=t.noticed_at, act="noticed")
         self._objection_resolved(application_id=a.id, objection_id=objection_id, upheld=upheld,
                                  occurred_on=occurred_on, actor=actor, document=document)
 

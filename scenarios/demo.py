@@ -65,6 +65,8 @@ AUTHORITIES: dict[str, tuple[str, str]] = {
     "370200": ("青岛市民营经济发展局", "青民经发"),
 }
 OBJECTION_DESK = {"authority": "210000", "person": "辽宁省工业和信息化厅公示异议受理窗口"}
+# 创新型: the city holds the notice (63号), so takes the objections and checks them
+CITY_OBJECTION_DESK = {"authority": "211400", "person": "葫芦岛市工业和信息化局公示异议受理窗口"}
 
 
 def authority(code: str, person: str | None = None) -> dict[str, str]:
@@ -595,12 +597,22 @@ class _Builder:
         return authority(_level_authority(b.programme, on, _tier(b.programme, b.tier, on).deciding_level,
                                           ent.region_on(on)))
 
+    def assessor(self, ent: Ent, b: Batch, on: date) -> dict[str, str]:
+        """Who assesses: the tier's ``assessed_at`` level (创新型: the city, 63号; in Dalian the district)."""
+        return authority(_level_authority(b.programme, on, _tier(b.programme, b.tier, on).assessed_at,
+                                          ent.region_on(on)))
+
+    def noticer(self, ent: Ent, b: Batch, on: date) -> dict[str, str]:
+        """Who holds the notice (公示) and resolves its objections: the tier's ``noticed_at`` level."""
+        return authority(_level_authority(b.programme, on, _tier(b.programme, b.tier, on).noticed_at,
+                                          ent.region_on(on)))
+
     def assess(self, ent: Ent, b: Batch, app: str, *, on: date | None = None, expect: str | None = None,
                **override: Any) -> None:
         on = on or b.assess
         fields = self.assessment(ent, b, on)
         fields.update(override)
-        self.ecmd("assess", ent, on, self.decider(ent, b, on), expect, application_id=app,
+        self.ecmd("assess", ent, on, self.assessor(ent, b, on), expect, application_id=app,
                   document=f"{b.title.removesuffix('公示')}专家评审意见", **fields)
 
     def assessment(self, ent: Ent, b: Batch, on: date) -> dict[str, Any]:
@@ -623,7 +635,7 @@ class _Builder:
 
     def notice(self, ent: Ent, b: Batch, app: str, *, on: date | None = None, expect: str | None = None) -> None:
         on = on or b.notice
-        self.ecmd("open_notice", ent, on, self.decider(ent, b, on), expect, application_id=app, document=b.title)
+        self.ecmd("open_notice", ent, on, self.noticer(ent, b, on), expect, application_id=app, document=b.title)
 
     def approve(self, ent: Ent, b: Batch, app: str, *, on: date | None = None, expect: str | None = None,
                 who: dict[str, str] | None = None) -> None:
@@ -888,11 +900,11 @@ def _huludao(b: _Builder) -> None:
             b.recommend(ent, N2, "cxx-2023")
             b.assess(ent, N2, "cxx-2023")
             b.notice(ent, N2, "cxx-2023")
-            b.ecmd("object", ent, date(2023, 3, 17), OBJECTION_DESK, application_id="cxx-2023",
+            b.ecmd("object", ent, date(2023, 3, 17), CITY_OBJECTION_DESK, application_id="cxx-2023",
                    objection_id="yy-2023-03", grounds="实名反映：该企业申报的研发人员占比与社保缴纳人数不符")
-            b.ecmd("resolve_objection", ent, date(2023, 3, 31), ln, application_id="cxx-2023",
-                   objection_id="yy-2023-03", upheld=False,
-                   document="辽工信函〔2023〕62号（异议核查：研发人员含劳务派遣，反映不实）")
+            b.ecmd("resolve_objection", ent, date(2023, 3, 31), b.noticer(ent, N2, date(2023, 3, 31)),
+                   application_id="cxx-2023", objection_id="yy-2023-03", upheld=False,
+                   document="葫工信函〔2023〕62号（异议核查：研发人员含劳务派遣，反映不实）")
             b.approve(ent, N2, "cxx-2023", on=date(2023, 3, 31))
         else:
             b.designate(ent, N2, "cxx-2023")
@@ -902,10 +914,11 @@ def _huludao(b: _Builder) -> None:
     b.recommend(ent, N2, "cxx-2023")
     b.assess(ent, N2, "cxx-2023")
     b.notice(ent, N2, "cxx-2023")
-    b.ecmd("object", ent, date(2023, 3, 18), OBJECTION_DESK, application_id="cxx-2023", objection_id="yy-2023-05",
-           grounds="实名反映：申报的发明专利为受让取得且已转让他人")
-    b.ecmd("resolve_objection", ent, date(2023, 3, 24), ln, application_id="cxx-2023", objection_id="yy-2023-05",
-           upheld=True, document="辽工信函〔2023〕66号（异议核查属实）")
+    b.ecmd("object", ent, date(2023, 3, 18), CITY_OBJECTION_DESK, application_id="cxx-2023",
+           objection_id="yy-2023-05", grounds="实名反映：申报的发明专利为受让取得且已转让他人")
+    b.ecmd("resolve_objection", ent, date(2023, 3, 24), b.noticer(ent, N2, date(2023, 3, 24)),
+           application_id="cxx-2023", objection_id="yy-2023-05", upheld=True,
+           document="葫工信函〔2023〕66号（异议核查属实）")
     b.reject(ent, N2, "cxx-2023", N2.approve, "公示期异议经核查属实")
     # a failed self-assessment, rejected; and a withdrawal
     b.apply(e("I32"), N2, "cxx-2023")
@@ -1035,13 +1048,16 @@ def _huludao(b: _Builder) -> None:
                 expect="recommend.wrong_level")
     b.recommend(e("I16"), N8, "cxx-2026b")
     b.approve(e("I13"), N8, "cxx-2026b", on=date(2026, 9, 25), expect="approve.notice_open")
-    b.ecmd("object", e("I14"), date(2026, 9, 23), OBJECTION_DESK, application_id="cxx-2026b", objection_id="yy-2026-11",
+    b.ecmd("object", e("I14"), date(2026, 9, 23), CITY_OBJECTION_DESK, application_id="cxx-2026b",
+           objection_id="yy-2026-11",
            grounds="实名反映：企业申报的知识产权存在权属纠纷")
     b.approve(e("I14"), N8, "cxx-2026b", on=date(2026, 9, 28), expect="approve.objection_open")
-    b.ecmd("object", e("I15"), date(2026, 9, 24), OBJECTION_DESK, application_id="cxx-2026b", objection_id="yy-2026-12",
+    b.ecmd("object", e("I15"), date(2026, 9, 24), CITY_OBJECTION_DESK, application_id="cxx-2026b",
+           objection_id="yy-2026-12",
            grounds="实名反映：企业上年度存在环保行政处罚未披露")
-    b.ecmd("resolve_objection", e("I15"), date(2026, 9, 28), ln, application_id="cxx-2026b", objection_id="yy-2026-12",
-           upheld=True, document="辽工信函〔2026〕141号（异议核查属实）")
+    b.ecmd("resolve_objection", e("I15"), date(2026, 9, 28), b.noticer(e("I15"), N8, date(2026, 9, 28)),
+           application_id="cxx-2026b", objection_id="yy-2026-12", upheld=True,
+           document="葫工信函〔2026〕141号（异议核查属实）")
     b.approve(e("I15"), N8, "cxx-2026b", on=date(2026, 9, 29), expect="approve.objection_upheld")
 
 

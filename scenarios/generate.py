@@ -48,10 +48,12 @@ from datetime import date
 from itertools import accumulate
 from typing import Any
 
+from domain.errors import RuleViolation
 from domain.policy import PolicyBook, Programme, Scheme, Tier
 from domain.regions import subdivisions
 from domain.validity import valid_on
 from domain.values import USCC_ALPHABET, add_months, add_years, make_uscc
+from domain.workdays import notice_end
 
 Cmd = dict[str, Any]
 
@@ -701,6 +703,14 @@ class _Engine:
     def decider(self, tier: str, region: str) -> dict[str, str]:
         return self.actor(self.level_code(_LEVEL[tier], region))
 
+    def assessor(self, t: Tier, region: str) -> dict[str, str]:
+        """Who assesses an application for ``t``: its ``assessed_at`` level (创新型: the city)."""
+        return self.actor(self.level_code(t.assessed_at.value, region))
+
+    def noticer(self, t: Tier, region: str, desk: str = "") -> dict[str, str]:
+        """Who holds the notice (公示) of ``t`` and resolves its objections: ``noticed_at``."""
+        return self.actor(self.level_code(t.noticed_at.value, region), desk)
+
     def doc(self, code: str, year: int, what: str, kind: str = "发") -> str:
         n = 10 + _crc(code, year, what) % 290
         if code == "000000":
@@ -1280,7 +1290,7 @@ class _Engine:
                                       body.get("direct_pass", []))
         a.passed = not failures
         a.status = "assessed"
-        actor = self.decider(a.tier, ent.region)
+        actor = self.assessor(t, ent.region)
         self.emit(o, "assess", actor, uscc=ent.uscc, application_id=a.id, document=f"{t.name}专家评审意见", **body)
         if not a.passed:
             if rng.random() < 0.02 * FAULT:
@@ -1303,7 +1313,10 @@ class _Engine:
         prov = PROVINCE_BY_CODE[region[:2] + "0000"]
         batch = {"a": "第一批", "b": "第二批" if y != 2022 else "第一批"}.get(a.rnd.batch, "")
         verb = "拟公告" if a.tier == "innovative" else "拟认定"
-        return f"{prov.name}{y}年{batch}{t.name}{verb}名单公示"
+        city = CITY_BY_CODE.get(region[:4] + "00")
+        # who holds the notice names it: the city where the tier is noticed at municipal level (创新型, 63号)
+        issuer = f"{city.name}市" if t.noticed_at == "municipal" and city and not prov.municipality else prov.name
+        return f"{issuer}{y}年{batch}{t.name}{verb}名单公示"
 
     def _h_notice(self, o: int, ent: _Ent, a: _App) -> None:
         if a.status != "assessed" or not a.passed:
@@ -1312,10 +1325,17 @@ class _Engine:
         prog = self.prog_of(a.tier, o, ent.region)
         t = self.tier(prog, a.tier)
         assert t is not None
-        self.emit(o, "open_notice", self.decider(a.tier, ent.region), uscc=ent.uscc, application_id=a.id,
+        try:  # the one home of the notice's end (domain.workdays), as open_notice computes it
+            until = notice_end(date.fromordinal(o), t.notice_days, t.notice_day_kind).toordinal()
+        except RuleViolation as err:  # working days beyond the calendar's years: refused; the decider turns it down
+            self.emit(o, "open_notice", self.noticer(t, ent.region), err.code, uscc=ent.uscc, application_id=a.id,
+                      document=self.notice_title(a, t, ent.region))
+            self.push(o + 1, 5, ent, (a, "decider", "公示期超出工作日历所载年份，退回待下一批次"))
+            return
+        self.emit(o, "open_notice", self.noticer(t, ent.region), uscc=ent.uscc, application_id=a.id,
                   document=self.notice_title(a, t, ent.region))
         a.status = "noticed"
-        a.notice_until = until = o + t.notice_days
+        a.notice_until = until
         approve = max(a.rnd.approve, until)
         if t.notice_days > 1 and rng.random() < 0.012:
             # an objection during the notice period
@@ -1339,8 +1359,9 @@ class _Engine:
         rng = self.rng
         oid = f"yy-{self.year(o)}-{ent.n + 1}"
         ent.n += 1
-        code = self.level_code(_LEVEL[a.tier], ent.region)
-        self.emit(o, "object", self.actor(code, "公示异议受理窗口"), uscc=ent.uscc, application_id=a.id,
+        t = self.tier(self.nat(o), a.tier)
+        assert t is not None
+        self.emit(o, "object", self.noticer(t, ent.region, "公示异议受理窗口"), uscc=ent.uscc, application_id=a.id,
                   objection_id=oid, grounds=rng.choice(("实名反映：企业申报的研发人员数量与社保缴纳人数不符",
                                                          "实名反映：企业申报的知识产权存在权属纠纷",
                                                          "实名反映：企业上年度存在环保行政处罚未披露",
@@ -1358,7 +1379,9 @@ class _Engine:
     def _h_resolve(self, o: int, ent: _Ent, arg: tuple[_App, str, int]) -> None:
         a, oid, approve = arg
         upheld = self.rng.random() < 0.3
-        actor = self.decider(a.tier, ent.region)
+        t = self.tier(self.nat(o), a.tier)
+        assert t is not None
+        actor = self.noticer(t, ent.region)
         self.emit(o, "resolve_objection", actor, uscc=ent.uscc, application_id=a.id, objection_id=oid,
                   upheld=upheld, document=self.doc(actor["authority"], self.year(o), f"objection{a.id}{ent.i}", "函")
                   + ("（异议核查属实）" if upheld else "（异议核查：反映不实）"))
@@ -1937,7 +1960,7 @@ class _Engine:
         if kind == "assess_early":
             if a.status == "applied" and t.recommend_levels:
                 body = self._indicators(ent, a.tier, True)
-                self.emit(o, "assess", self.decider(a.tier, ent.region), "assess.not_recommended", uscc=ent.uscc,
+                self.emit(o, "assess", self.assessor(t, ent.region), "assess.not_recommended", uscc=ent.uscc,
                           application_id=a.id, **body)
         elif kind == "county_recommends":
             # a county, or a district of a 计划单列市 (municipal there: no fault); a city without districts: none
@@ -1947,7 +1970,7 @@ class _Engine:
                     self.emit(o, "recommend", self.actor(ent.region), code, uscc=ent.uscc, application_id=a.id)
         elif kind == "notice_failed":
             if a.status == "assessed" and a.passed is False:
-                self.emit(o, "open_notice", self.decider(a.tier, ent.region), "notice.not_assessed", uscc=ent.uscc,
+                self.emit(o, "open_notice", self.noticer(t, ent.region), "notice.not_assessed", uscc=ent.uscc,
                           application_id=a.id, document=self.notice_title(a, t, ent.region))
         elif kind in ("approve_early", "approve_objection_open", "approve_wrong_level", "approve_not_covering",
                       "approve_no_document"):

@@ -36,9 +36,11 @@ import pytest
 
 from domain.authority import (
     ANY_AUTHORITY,
+    ASSESSING,
     DECIDING,
     GRANTING,
     JURISDICTION,
+    NOTICING,
     RECOGNISING,
     RECOMMENDING,
     TAGGING,
@@ -572,8 +574,8 @@ def test_serve_with_a_bad_principals_file_exits_2_naming_the_field(tmp_path: Pat
 
 # ============================================================================ the derivation
 def test_the_command_groups_cover_every_command_exactly() -> None:
-    groups = set(ANY_AUTHORITY) | set(RECOMMENDING) | set(DECIDING) | set(JURISDICTION) | set(GRANTING) \
-        | set(RECOGNISING) | set(TAGGING)
+    groups = set(ANY_AUTHORITY) | set(RECOMMENDING) | set(ASSESSING) | set(NOTICING) | set(DECIDING) \
+        | set(JURISDICTION) | set(GRANTING) | set(RECOGNISING) | set(TAGGING)
     assert groups == set(c.COMMAND_TYPES)
 
 
@@ -587,21 +589,24 @@ def test_the_ledgers_consumers_are_protected() -> None:
 
 
 COMMON = set(ANY_AUTHORITY)
+ASSESS_NOTICE = {*ASSESSING, *NOTICING}  # a province for 专精特新, a city for 创新型 (63号: 审核、抽查、公示)
 
 
 @pytest.mark.parametrize("code, more, never", [
-    ("211402", set(), {"recommend", "approve", "assess", "grant_reward"}),  # county (Lianshan)
-    ("211400", {"recommend", "reject"}, {"approve", "assess", "revoke", "grant_reward"}),  # city (Huludao)
-    ("210200", {"recommend", "reject", *DECIDING, "grant_reward", "claw_back"}, {"tag_chain", "recognise_product"}),
+    ("211402", set(), {"recommend", "approve", "assess", "open_notice", "grant_reward"}),  # county (Lianshan)
+    ("211400", {"recommend", "reject", *ASSESS_NOTICE}, {"approve", "revoke", "grant_reward"}),  # city (Huludao)
+    ("210200", {"recommend", "reject", *ASSESS_NOTICE, *DECIDING, "grant_reward", "claw_back"},
+     {"tag_chain", "recognise_product"}),
     # Dalian, a 计划单列市, grants its own schemes (policies/dalian-*.toml)
-    ("210213", {"recommend", "reject"}, {"approve", "assess", "grant_reward"}),  # a Dalian district
-    ("330100", {"recommend", "reject", "grant_reward", "claw_back", "tag_chain"}, {"approve", "recognise_product"}),
+    ("210213", {"recommend", "reject", *ASSESS_NOTICE}, {"approve", "grant_reward"}),  # a Dalian district
+    ("330100", {"recommend", "reject", *ASSESS_NOTICE, "grant_reward", "claw_back", "tag_chain"},
+     {"approve", "recognise_product"}),
     # Hangzhou grants its schemes and tags chains inside Zhejiang; the province recognises 首台套 products
-    ("330000", {"recommend", "reject", *DECIDING, "recognise_product", "tag_chain"}, {"grant_reward"}),
-    ("370200", {"recommend", "reject", *DECIDING, "grant_reward", "claw_back"}, set()),  # Qingdao's own programme
-    ("210000", {"recommend", "reject", *DECIDING, "grant_reward", "claw_back"}, set()),  # Liaoning
-    ("440000", {"recommend", "reject", *DECIDING}, {"grant_reward", "claw_back"}),  # a province without schemes
-    ("000000", {"reject", *DECIDING, "grant_reward", "claw_back"}, {"recommend"}),  # MIIT
+    ("330000", {"recommend", "reject", *ASSESS_NOTICE, *DECIDING, "recognise_product", "tag_chain"}, {"grant_reward"}),
+    ("370200", {"recommend", "reject", *ASSESS_NOTICE, *DECIDING, "grant_reward", "claw_back"}, set()),  # Qingdao
+    ("210000", {"recommend", "reject", *ASSESS_NOTICE, *DECIDING, "grant_reward", "claw_back"}, set()),  # Liaoning
+    ("440000", {"recommend", "reject", *ASSESS_NOTICE, *DECIDING}, {"grant_reward", "claw_back"}),  # no schemes
+    ("000000", {"reject", *ASSESS_NOTICE, *DECIDING, "grant_reward", "claw_back"}, {"recommend"}),  # MIIT
 ])
 def test_commands_per_authority_follow_the_policy(code: str, more: set[str], never: set[str]) -> None:
     allowed = set(allowed_commands(code, BOOK))

@@ -220,14 +220,18 @@ def test_the_ladder_authorities_and_rule_versions(national_sample: tuple[list, S
         t = programme.tier(tier)
         authority = cmd["actor"]["authority"]
         level = programme.authority_level(authority)  # a 计划单列市 acts at provincial level, its districts municipal
-        if name in ("recommend", "assess", "open_notice", "approve", "review", "revoke"):
+        if name in ("recommend", "assess", "open_notice", "resolve_objection", "approve", "review", "revoke"):
             in_city = programme.provincial_level_city(region_of[cmd["uscc"]])
             if in_city and level == "provincial":
                 assert authority == in_city, ("the province acts for an enterprise of a 计划单列市", name, authority)
                 cities_decided.add(in_city)
         if name == "recommend":
             assert [lv.value for lv in t.recommend_levels] == [level], (tier, authority)
-        elif name in ("assess", "open_notice", "approve", "review", "revoke"):
+        elif name == "assess":  # 创新型: the city reviews (63号), the province announces
+            assert level == t.assessed_at.value, (name, tier, authority)
+        elif name in ("open_notice", "resolve_objection"):
+            assert level == t.noticed_at.value, (name, tier, authority)
+        elif name in ("approve", "review", "revoke"):
             assert level == t.deciding_level.value, (name, tier, authority)
         if name == "approve":
             assert cmd["document"], "an approval names its 文号"

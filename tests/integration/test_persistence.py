@@ -129,7 +129,8 @@ def drive_every_event_type(s: Script, after_step: Callable[[], None] = lambda: N
         ok(f"{app}.apply", "apply", uscc=u, application_id=app, programme=programme, tier=tier,
            occurred_on=days[0], actor=CITY, **apply)
         ok(f"{app}.recommend", "recommend", uscc=u, application_id=app, occurred_on=days[1], actor=CITY)
-        ok(f"{app}.assess", "assess", uscc=u, application_id=app, occurred_on=days[2], actor=PROV, **assess)
+        assessor = CITY if tier == "innovative" else PROV  # 创新型: the city reviews (63号)
+        ok(f"{app}.assess", "assess", uscc=u, application_id=app, occurred_on=days[2], actor=assessor, **assess)
 
     ok("a.register", "register", uscc=a, name="葫芦岛某泵业有限公司", region="211402", industry="C3441",
        occurred_on="2023-01-10", actor=CITY)
@@ -141,11 +142,11 @@ def drive_every_event_type(s: Script, after_step: Callable[[], None] = lambda: N
        occurred_on="2023-01-20", actor=CITY)
     after_step()
     through_assessment(a, "a1", "innovative", ("2023-02-01", "2023-02-10", "2023-02-20"), INNO)
-    ok("a1.notice", "open_notice", uscc=a, application_id="a1", occurred_on="2023-03-01", actor=PROV)
+    ok("a1.notice", "open_notice", uscc=a, application_id="a1", occurred_on="2023-03-01", actor=CITY)
     ok("a1.object", "object", uscc=a, application_id="a1", objection_id="o1", grounds="研发数据存疑",
        occurred_on="2023-03-02", actor=CITY)
     ok("a1.resolve", "resolve_objection", uscc=a, application_id="a1", objection_id="o1", upheld=False,
-       occurred_on="2023-03-05", actor=PROV)
+       occurred_on="2023-03-05", actor=CITY)
     ok("a1.approve", "approve", uscc=a, application_id="a1", occurred_on="2023-03-10", actor=PROV,
        document="辽工信〔2023〕1号")
     after_step()
@@ -349,8 +350,8 @@ def _qualify_for_reward(s: Script, u: str) -> c.Command:
     s.ok("apply", uscc=u, application_id="i1", programme="national", tier="innovative", occurred_on="2023-02-01",
          actor="330100")
     s.ok("recommend", uscc=u, application_id="i1", occurred_on="2023-02-02", actor="330100")
-    s.ok("assess", uscc=u, application_id="i1", occurred_on="2023-02-03", actor="330000", **INNO)
-    s.ok("open_notice", uscc=u, application_id="i1", occurred_on="2023-02-04", actor="330000")
+    s.ok("assess", uscc=u, application_id="i1", occurred_on="2023-02-03", actor="330100", **INNO)
+    s.ok("open_notice", uscc=u, application_id="i1", occurred_on="2023-02-04", actor="330100")
     s.ok("approve", uscc=u, application_id="i1", occurred_on="2023-02-10", actor="330000", document="浙经信〔2023〕1号")
     grant = s.cmd("grant_reward", uscc=u, reward_id="v1", programme="zhejiang", scheme="hz_service_purchase",
                   amount_fen=5_000_000, occurred_on="2023-03-01", actor="330100")

@@ -21,6 +21,7 @@ from typing import Any
 
 from domain.policy import Tier
 from domain.values import NATIONAL_REGION, Level
+from domain.workdays import notice_end
 
 STAGES = ("applied", "recommended", "assessed", "noticed", "approved")
 CITY, PROVINCE, MIIT, COUNTY = "211400", "210000", "000000", "211402"  # Huludao, Liaoning, MIIT, a district
@@ -97,6 +98,8 @@ class Designated:
     notice_on: date | None = None
     approved_on: date | None = None
     decider: str = ""
+    assessor: str = ""  # who assessed and held the notice: the decider unless the tier says (创新型: the city)
+    noticer: str = ""
     outcomes: dict[str, Any] = field(default_factory=dict)
 
     def event_id(self, stage: str = "approved") -> Any:
@@ -115,13 +118,16 @@ def designate(script: Any, uscc: str, tier: str, *, programme: str = "national",
               product_id: str | None = None, product_name: str | None = None,
               declared_revenue_fen: int | None = None, recommenders: list[str] | None = None,
               decider: str | None = None, applicant: dict[str, str] | str | None = None,
-              assessment: dict[str, Any] | None = None, document: str | None = None) -> Designated:
+              assessment: dict[str, Any] | None = None, document: str | None = None,
+              assessor: str | None = None, noticer: str | None = None) -> Designated:
     """Take one application of ``uscc`` for ``tier`` from ``applied`` up to stage ``until``.
 
     Dates: with ``approve_on`` the steps are laid out backwards from it (the notice opens
     ``notice_days`` before); otherwise they run forwards from ``on`` (default 2023-03-01):
     recommendations on the following days, assessment ten days after applying, notice the
-    day after, approval when the notice period ends.
+    day after, approval when the notice period ends (``domain.workdays.notice_end``: calendar
+    or working days, as the tier says).  The assessment and the notice are by the authority
+    at the tier's ``assessed_at`` / ``noticed_at`` level (the decider where those are its level).
     """
     assert until in STAGES, until
     stop = STAGES.index(until)
@@ -130,6 +136,8 @@ def designate(script: Any, uscc: str, tier: str, *, programme: str = "national",
         approve = as_date(approve_on)
         t = tier_in_force(script, programme, tier, approve, region)
         notice = approve - timedelta(days=t.notice_days)
+        while notice_end(notice, t.notice_days, t.notice_day_kind) > approve:  # working days: further back
+            notice -= timedelta(days=1)
         assessed = notice - timedelta(days=1)
         applied = as_date(on) if on is not None else assessed - timedelta(days=20)
     else:
@@ -137,13 +145,19 @@ def designate(script: Any, uscc: str, tier: str, *, programme: str = "national",
         assessed = applied + timedelta(days=10)
         notice = assessed + timedelta(days=1)
         t = tier_in_force(script, programme, tier, notice, region)
-        approve = notice + timedelta(days=t.notice_days)
+        approve = notice_end(notice, t.notice_days, t.notice_day_kind)
     app_id = application_id or f"{programme}-{tier}-{next(_counter)}"
     t_applied = tier_in_force(script, programme, tier, applied, region)
     p_in_force = script.ledger.policy.in_force(programme, applied, region)  # a 计划单列市 decides at provincial level
     who = decider or p_in_force.authority_for(t.deciding_level.value, region)
+
+    def acting(level: Level) -> str:
+        return who if level == t.deciding_level else p_in_force.authority_for(level.value, region)
+
+    assessor = assessor or acting(t.assessed_at)
+    noticer = noticer or acting(t.noticed_at)
     d = Designated(uscc=uscc, programme=programme, tier=tier, application_id=app_id, applied_on=applied,
-                   decider=who)
+                   decider=who, assessor=assessor, noticer=noticer)
     if applicant is None:
         applicant = enterprise_actor(script, uscc)
     extra: dict[str, Any] = {}
@@ -171,12 +185,12 @@ def designate(script: Any, uscc: str, tier: str, *, programme: str = "national",
     body = assessment if assessment is not None else passing_assessment(tier_in_force(script, programme, tier,
                                                                                       assessed, region))
     d.outcomes["assessed"] = script.ok("assess", uscc=uscc, application_id=app_id, occurred_on=str(assessed),
-                                       actor=who, **body)
+                                       actor=assessor, **body)
     if stop < 3:
         return d
     d.notice_on = notice
     d.outcomes["noticed"] = script.ok("open_notice", uscc=uscc, application_id=app_id, occurred_on=str(notice),
-                                      actor=who)
+                                      actor=noticer)
     if stop < 4:
         return d
     d.approved_on = approve

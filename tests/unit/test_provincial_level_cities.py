@@ -62,10 +62,13 @@ def step(e: Enterprise, app: str, tier: str, until: str, *, recommender: str, de
     if until == "recommended":
         return on
     body = passing_assessment(t)
+    # 创新型: the city reviews and notices (63号), in Dalian the district (municipal level there)
+    assessor = decider if t.assessed_at == t.deciding_level else p.authority_for(t.assessed_at, e.region)
+    noticer = decider if t.noticed_at == t.deciding_level else p.authority_for(t.noticed_at, e.region)
     e.assess(application_id=app, programme=p, score=body["score"], components=body["components"],
-             indicators=body["indicators"], direct_pass=[], occurred_on=on + timedelta(days=10), actor=who(decider),
+             indicators=body["indicators"], direct_pass=[], occurred_on=on + timedelta(days=10), actor=who(assessor),
              document="")
-    e.open_notice(application_id=app, programme=p, occurred_on=on + timedelta(days=11), actor=who(decider),
+    e.open_notice(application_id=app, programme=p, occurred_on=on + timedelta(days=11), actor=who(noticer),
                   document="")
     approve = on + timedelta(days=11 + t.notice_days)
     e.approve(application_id=app, programme=p, occurred_on=approve, actor=who(decider), document="大工信发〔2023〕1号")
