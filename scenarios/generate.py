@@ -1359,7 +1359,7 @@ class _Engine:
         rng = self.rng
         oid = f"yy-{self.year(o)}-{ent.n + 1}"
         ent.n += 1
-        t = self.tier(self.nat(o), a.tier)
+        t = self.tier(self.prog_of(a.tier, o, ent.region), a.tier)
         assert t is not None
         self.emit(o, "object", self.noticer(t, ent.region, "公示异议受理窗口"), uscc=ent.uscc, application_id=a.id,
                   objection_id=oid, grounds=rng.choice(("实名反映：企业申报的研发人员数量与社保缴纳人数不符",
@@ -1379,7 +1379,7 @@ class _Engine:
     def _h_resolve(self, o: int, ent: _Ent, arg: tuple[_App, str, int]) -> None:
         a, oid, approve = arg
         upheld = self.rng.random() < 0.3
-        t = self.tier(self.nat(o), a.tier)
+        t = self.tier(self.prog_of(a.tier, o, ent.region), a.tier)
         assert t is not None
         actor = self.noticer(t, ent.region)
         self.emit(o, "resolve_objection", actor, uscc=ent.uscc, application_id=a.id, objection_id=oid,
@@ -1722,9 +1722,10 @@ class _Engine:
         assert prog is not None
         ent.changes.append((o, late, kind, prog.change_forfeits_review(kind, late)))
         # rule 7: the designations the change puts under re-confirmation (Programme.reconfirms)
-        for a in ent.apps.values():
-            if a.valid_on(o) and prog.reconfirms(kind=kind, level=a.level, old_region=ent.region,
-                                                 new_region=fields.get("new_region")):
+        for a in ent.apps.values():  # each designation by its own programme's rules (single_champion: champion)
+            held = self.prog_of(a.tier, o, ent.region)
+            if a.valid_on(o) and held is not None and held.reconfirms(
+                    kind=kind, level=a.level, old_region=ent.region, new_region=fields.get("new_region")):
                 a.reconf = kind
                 self.push(o + self.ri(30, 120), 13, ent, a)
         if kind == "rename":
