@@ -309,3 +309,42 @@ def test_recording_a_group_is_checked(script, u) -> None:
     err = script.refused("record_group", uscc=u, group_uscc=PARENT, occurred_on="2023-01-05",
                          actor=actor("330100"))
     assert refusal(err) == ("authority.not_covering", "authority", "actor.authority")
+
+
+# =========================================================================== stores written before
+def test_registrations_and_applications_stored_before_the_bars_still_load(script) -> None:
+    """Old stores hold Registered and Applied events without ``board``, ``group_uscc``,
+    ``employees`` and ``assets_fen``: they decode to None, and the commands they came from
+    keep their digests (ReportChange keeps its ``board``: it had it from the start)."""
+    import msgspec
+
+    from domain.enterprise import Enterprise
+    from services import commands as c
+
+    e = uscc(2, COUNTY)
+    register(script, e)
+    apply(script, e, "innovative", "2023-03-01", "a")
+    mapper = script.ledger.mapper
+    added = {"Registered": ("board", "group_uscc"), "Applied": ("employees", "assets_fen")}
+    seen = set()
+    for ev in script.ledger.events.get(Enterprise.create_id(uscc=e)):
+        kind = type(ev).__name__
+        if kind not in added:
+            continue
+        stored = mapper.to_stored_event(ev)
+        state = msgspec.json.decode(stored.state)
+        for f in added[kind]:
+            del state[f]
+        old = type(stored)(originator_id=stored.originator_id, originator_version=stored.originator_version,
+                           topic=stored.topic, state=msgspec.json.encode(state))
+        assert all(getattr(mapper.to_domain_event(old), f) is None for f in added[kind])
+        seen.add(kind)
+    assert seen == set(added)
+    reg = script.cmd("register", uscc=e, name="某厂", occurred_on="2020-01-10")
+    app = script.cmd("apply", uscc=e, application_id="a", programme="national", tier="innovative",
+                     occurred_on="2023-03-01")
+    change = script.cmd("report_change", uscc=e, kind="rename", new_name="新名", changed_on="2023-03-01",
+                        occurred_on="2023-03-02")
+    assert not any(f.encode() in c.encode_command(reg) for f in ("board", "group_uscc"))
+    assert not any(f.encode() in c.encode_command(app) for f in ("employees", "assets_fen"))
+    assert b'"board":null' in c.encode_command(change)
