@@ -348,3 +348,65 @@ def test_registrations_and_applications_stored_before_the_bars_still_load(script
     assert not any(f.encode() in c.encode_command(reg) for f in ("board", "group_uscc"))
     assert not any(f.encode() in c.encode_command(app) for f in ("employees", "assets_fen"))
     assert b'"board":null' in c.encode_command(change)
+
+
+# =========================================================================== the time rule
+def test_a_fact_backdated_before_a_recorded_recommendation_is_refused(script) -> None:
+    """A listing, a credit listing or a group recorded with a date before a recommendation
+    already judged without it would contradict that judgment (README, "The time rule")."""
+    e = little_giant(script, 2, industry="C3441")
+    apply(script, e, "key_little_giant", "2023-03-01", "k")
+    recommend(script, e, "k", "2023-03-10", by=PROVINCE)
+    err = script.refused("report_change", uscc=e, kind="listing", board="main", changed_on="2023-03-02",
+                         occurred_on="2023-03-05", actor=CITY)
+    assert refusal(err) == ("order.contradicts_later", "order", "occurred_on") and "Recommended" in err.message
+    f = uscc(3, COUNTY)
+    register(script, f)
+    apply(script, f, "innovative", "2023-03-01", "a")
+    recommend(script, f, "a", "2023-03-10")
+    err = credit(script, f, "serious_dishonesty", True, date(2023, 3, 5), ok=False)
+    assert refusal(err) == ("order.contradicts_later", "order", "occurred_on")
+    err = script.refused("record_group", uscc=f, group_uscc=PARENT, occurred_on="2023-03-05", actor=CITY)
+    assert refusal(err) == ("order.contradicts_later", "order", "occurred_on")
+    credit(script, f, "serious_dishonesty", True, date(2023, 3, 5), on=date(2023, 3, 11))  # recorded late: stands
+    assert script.ledger.enterprise(f).on_credit_list("serious_dishonesty", date(2023, 3, 10)) == date(2023, 3, 5)
+
+
+def test_a_group_recorded_with_an_earlier_date_is_written_once(script, u) -> None:
+    """Decided on the facts of its date and on the record as it stands (``Ledger._decide_backdated``):
+    the groups are copies in the first decision, so each membership change is written once."""
+    from domain.group import group_id
+
+    other = uscc(91, COUNTY)
+    script.ok("record_group", uscc=u, group_uscc=PARENT, occurred_on="2023-01-05", actor=CITY)
+    apply(script, u, "innovative", "2023-03-01", "a")  # a later fact: what follows is backdated
+    out = script.ok("record_group", uscc=u, group_uscc=other, occurred_on="2023-02-01", actor=CITY)
+    assert sorted(r.type for r in out.events) == ["GroupOpened", "GroupRecorded", "MemberJoined", "MemberLeft"]
+    old, new = script.ledger.group(PARENT), script.ledger.group(other)
+    assert old is not None and new is not None
+    assert old.members_on(date(2023, 1, 31)) == [u] and old.members_on(date(2023, 2, 1)) == []
+    assert new.members_on(date(2023, 2, 1)) == [u]
+    kinds = [type(ev).__name__ for ev in script.ledger.events.get(group_id(PARENT))]
+    assert kinds == ["GroupOpened", "MemberJoined", "MemberLeft"]
+
+
+def test_the_bars_on_each_store_and_after_a_reload(any_ledger, store) -> None:
+    """SQLite and PostgreSQL: the group's members and the credit lists are stored facts, read
+    again by a ledger started afresh on the same store."""
+    from services.ledger import Ledger
+    from tests.support.ledgers import Script
+
+    script = Script(any_ledger)
+    giant_of_group(script, 2)
+    same = applicant(script, 3, group_uscc=PARENT)
+    credit(script, same, "abnormal_operations", True, date(2026, 4, 20))
+    credit(script, same, "abnormal_operations", False, date(2026, 4, 30))
+    again = Ledger(db=store)
+    try:
+        script = Script(again)
+        assert again.group(PARENT).members_on(date(2026, 5, 2)) == sorted([uscc(2, COUNTY), same])  # type: ignore[union-attr]
+        assert again.enterprise(same).on_credit_list("abnormal_operations", date(2026, 4, 29)) == date(2026, 4, 20)
+        err = recommend(script, same, "lg", "2026-05-02", by=PROVINCE, ok=False)
+        assert refusal(err) == ("recommend.same_group", "ladder", "application_id")
+    finally:
+        again.close()
