@@ -26,8 +26,8 @@ municipal level): the level is :meth:`~domain.policy.Programme.authority_level`,
 >>> book = PolicyBook([decode_programme(f.read_bytes()) for f in sorted(SHIPPED.glob("*.toml"))])
 >>> allowed_commands("211402", book) == ANY_AUTHORITY   # a county: registration, filings, recorded facts
 True
->>> ANY_AUTHORITY[-4:]
-('file_yearly_data', 'report_change', 'record_loan', 'record_repayment')
+>>> ANY_AUTHORITY[-6:]
+('file_yearly_data', 'report_change', 'record_loan', 'record_repayment', 'record_credit_listing', 'record_group')
 >>> "recommend" in allowed_commands("211400", book), "approve" in allowed_commands("211400", book)
 (True, False)
 >>> [c for c in ASSESSING + NOTICING if c in allowed_commands("211400", book)]   # a city reviews and notices 创新型
@@ -55,7 +55,8 @@ from domain.values import NATIONAL_REGION, Level, Region, region_covers
 # checks that these groups cover services.commands.COMMAND_TYPES exactly.
 ANY_AUTHORITY = ("register", "admit_to_pool", "remove_from_pool", "apply", "object", "withdraw",
                  "file_yearly_data", "report_change", "record_loan",
-                 "record_repayment")  # any authority covering the enterprise's region
+                 "record_repayment", "record_credit_listing",
+                 "record_group")  # any authority covering the enterprise's region
 RECOMMENDING = ("recommend", "reject")  # a tier's recommending level (reject: before it is sent upwards)
 ASSESSING = ("assess",)  # a tier's assessing level (assessed_at: the city for 创新型 under 63号)
 NOTICING = ("open_notice", "resolve_objection")  # a tier's notice level (noticed_at), who holds the 公示
@@ -67,7 +68,8 @@ RECOGNISING = ("recognise_product",)  # an authority a programme's recognition (
 TAGGING = ("tag_chain",)  # inside the jurisdiction of a programme with industrial chains
 
 COMMAND_ORDER = ("register", "admit_to_pool", "remove_from_pool", "apply", "object", "withdraw",
-                 "file_yearly_data", "report_change", "record_loan", "record_repayment", "recommend", "reject",
+                 "file_yearly_data", "report_change", "record_loan", "record_repayment", "record_credit_listing",
+                 "record_group", "recommend", "reject",
                  "assess", "open_notice", "resolve_objection", "approve", "review", "revoke", "reconfirm", "annul",
                  "grant_reward", "claw_back", "recognise_product", "tag_chain")
 

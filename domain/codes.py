@@ -55,13 +55,14 @@ Code = Literal[
     "objection.not_open",
     "approve.no_document", "approve.not_recommended", "approve.no_notice", "approve.notice_open",
     "approve.objection_open", "approve.objection_upheld", "reject.closed", "withdraw.closed",
-    "chain.already_tagged", "chain.not_tagged",
+    "chain.already_tagged", "chain.not_tagged", "credit.already_listed", "credit.not_listed", "group.unchanged",
     # 2 authority
     "authority.not_an_authority", "authority.wrong_level", "authority.not_covering", "authority.subject_mismatch",
     "register.not_covering", "recommend.wrong_level", "recommend.not_covering", "reconfirm.wrong_authority",
     "reward.wrong_authority", "recognition.wrong_authority",
     # 3 ladder
     "ladder.prerequisite_missing", "ladder.excluded", "ladder.listed_excluded", "apply.already_designated",
+    "recommend.abnormal_operations", "recommend.seriously_dishonest", "recommend.not_sme", "recommend.same_group",
     # 5 review
     "review.not_designated", "review.not_valid", "review.outside_window", "review.duplicate",
     "review.yearly_data_missing", "review.yearly_data_late", "review.change_report_late", "yearly_data.future_year",
@@ -70,7 +71,8 @@ Code = Literal[
     "apply.cooling_off", "recommend.barred",
     # 7 change reports
     "change.unknown_kind", "change.future", "change.name_required", "change.region_required", "change.same_region",
-    "change.counterpart_required", "change.board_not_listing", "reconfirm.not_pending",
+    "change.counterpart_required", "change.board_not_listing", "reconfirm.not_pending", "credit.unknown_list",
+    "credit.future",
     # 8 rewards
     "reward.outside_region", "reward.no_valid_designation", "reward.renewal_not_paid", "reward.tranche_required",
     "reward.tranche_paid", "reward.tranche_order", "reward.review_document", "reward.no_tranches",
@@ -85,7 +87,7 @@ Code = Literal[
     # identity
     "enterprise.not_found", "register.exists", "region.unknown", "application.not_found", "apply.duplicate_id",
     "apply.product_required", "apply.product_not_allowed", "object.duplicate_id", "reward.duplicate_id",
-    "reward.not_found", "command_id.reused", "loan.duplicate_id", "loan.not_found",
+    "reward.not_found", "command_id.reused", "loan.duplicate_id", "loan.not_found", "group.self",
     # policy
     "policy.unknown_programme", "policy.not_in_force", "policy.unknown_tier", "policy.unknown_scheme",
     "policy.unknown_chain", "policy.unknown_recognition",
@@ -138,6 +140,9 @@ CATALOGUE: dict[Code, Entry] = {
     "withdraw.closed": Entry("order", 1, _R, "withdrawal of an application already decided or closed"),
     "chain.already_tagged": Entry("order", 1, _R, "the enterprise is already tagged on that industrial chain"),
     "chain.not_tagged": Entry("order", 1, _R, "untagging an enterprise that is not on that industrial chain"),
+    "credit.already_listed": Entry("order", 1, _R, "putting an enterprise on a credit list it is already on"),
+    "credit.not_listed": Entry("order", 1, _R, "taking an enterprise off a credit list it is not on"),
+    "group.unchanged": Entry("order", 1, _R, "recording the group an enterprise already belongs to"),
     # 2 authority
     "authority.not_an_authority": Entry("authority", 1, _R, "a decision by an actor whose role is not authority"),
     "authority.wrong_level": Entry("authority", 1, _R, "a decision, assessment or notice by another level than "
@@ -161,7 +166,17 @@ CATALOGUE: dict[Code, Entry] = {
     "ladder.prerequisite_missing": Entry("ladder", 1, _R, "no valid designation of a tier the applied tier requires "
                                                           "(a little giant needs a provincial 专精特新)"),
     "ladder.excluded": Entry("ladder", 1, _R, "holds a valid designation that excludes the tier"),
-    "ladder.listed_excluded": Entry("ladder", 1, _R, "a listed company applying for a tier that excludes them"),
+    "ladder.listed_excluded": Entry("ladder", 1, _R, "applied for or recommended while listed on a board the tier "
+                                                     "excludes (重点\"小巨人\": 主板, 科创板, 创业板, 境外; a listing "
+                                                     "whose board is not reported counts)"),
+    "recommend.abnormal_operations": Entry("ladder", 1, _R, "recommendation of an enterprise on the 经营异常名录 on "
+                                                            "the recommendation date"),
+    "recommend.seriously_dishonest": Entry("ladder", 1, _R, "recommendation of an enterprise on the 严重失信主体名单 "
+                                                            "on the recommendation date"),
+    "recommend.not_sme": Entry("ladder", 1, _R, "recommendation of an enterprise its declared figures show is no "
+                                                "SME (《中小企业划型标准规定》; without the figures, no bar)"),
+    "recommend.same_group": Entry("ladder", 1, _R, "recommendation of an enterprise of the same group (or control) "
+                                                   "as a holder of the tier in the same GB/T 4754 class"),
     "apply.already_designated": Entry("ladder", 1, _R, "already designated for that tier (renewal goes through "
                                                        "review)"),
     # 5 review
@@ -195,6 +210,8 @@ CATALOGUE: dict[Code, Entry] = {
     "change.board_not_listing": Entry("change", 1, _R, "a board named for a change that is not a listing, or a "
                                                        "board that is not known"),
     "reconfirm.not_pending": Entry("change", 1, _R, "re-confirmation of a designation not under re-confirmation"),
+    "credit.unknown_list": Entry("change", 1, _R, "a credit list that is not 经营异常名录 or 严重失信主体名单"),
+    "credit.future": Entry("change", 1, _R, "a credit listing dated after the day it is recorded"),
     # 8 rewards
     "reward.outside_region": Entry("reward", 1, _R, "the enterprise is outside the scheme's regions"),
     "reward.no_valid_designation": Entry("reward", 1, _R, "no designation the scheme requires is valid on the "
@@ -262,6 +279,7 @@ CATALOGUE: dict[Code, Entry] = {
     "loan.duplicate_id": Entry("identity", 1, _R, "a loan with that id is recorded"),
     "loan.not_found": Entry("identity", 1, _N, "the enterprise has no recorded loan with that id (on the command's "
                                                "date)"),
+    "group.self": Entry("identity", 1, _R, "an enterprise named as its own group"),
     # policy
     "policy.unknown_programme": Entry("policy", 1, _R, "no programme of that id"),
     "policy.not_in_force": Entry("policy", 1, _R, "no rule version of the programme in force on the date"),

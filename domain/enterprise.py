@@ -33,8 +33,19 @@ import msgspec
 from eventsourcing.domain import Aggregate, event
 
 from domain.errors import NotFound, RuleViolation
-from domain.policy import CHANGE_KINDS, LISTING_BOARDS, REVOCATION_REASONS, Programme, Requirement, Scheme, Tier
+from domain.policy import (
+    BARS,
+    CHANGE_KINDS,
+    CREDIT_LISTS,
+    LISTING_BOARDS,
+    REVOCATION_REASONS,
+    Programme,
+    Requirement,
+    Scheme,
+    Tier,
+)
 from domain.regions import region_problem
+from domain.sme import SmeStandard
 from domain.validity import valid_on
 from domain.values import Actor, Level, Region, add_months, add_years, region_covers
 from domain.workdays import notice_end
@@ -113,6 +124,8 @@ class Application(msgspec.Struct, kw_only=True):
     applied_on: date
     status: str = "applied"
     declared_revenue_fen: int | None = None
+    employees: int | None = None  # 从业人员, as declared with the application (企业划型)
+    assets_fen: int | None = None  # 资产总额, as declared with the application (企业划型)
     recommendations: dict[str, str] = {}  # level -> authority
     recommended_on: date | None = None  # the latest recommendation (rule 1: assessment follows it)
     assessed_on: date | None = None  # rule 1: the notice follows the assessment
@@ -184,6 +197,56 @@ class ChangeReport(msgspec.Struct, frozen=True, kw_only=True):
     forfeits_review: bool | None = None
 
 
+class CreditEntry(msgspec.Struct, frozen=True, kw_only=True):
+    """One entry of a credit list (经营异常名录, 严重失信主体名单): put on it (列入) or taken off
+    (移出) on ``listed_on``, as the authority recorded it."""
+
+    listed: bool
+    listed_on: date
+
+
+class GroupHolder(msgspec.Struct, frozen=True, kw_only=True):
+    """A fact a recommendation judging ``same_group`` is given by the service layer: another
+    enterprise of the applicant's group (集团) or under the same control, its industry, and
+    its designation of the tier valid on the recommendation date."""
+
+    uscc: str
+    industry: str | None
+    application_id: str
+    valid_until: date
+
+
+def credit_standing(entries: Iterable[CreditEntry], on: date) -> date | None:
+    """The date an enterprise was put on a credit list if it stands on it on ``on``: its last
+    entry dated on or before ``on`` puts it on (one home: the aggregate and the generator's twin).
+
+    >>> es = [CreditEntry(listed=True, listed_on=date(2024, 1, 5)), CreditEntry(listed=False, listed_on=date(2024, 3, 1))]
+    >>> credit_standing(es, date(2024, 1, 4)), credit_standing(es, date(2024, 1, 5)), credit_standing(es, date(2024, 3, 1))
+    (None, datetime.date(2024, 1, 5), None)
+    """
+    standing: date | None = None
+    for entry in entries:
+        if entry.listed_on > on:
+            break
+        standing = entry.listed_on if entry.listed else None
+    return standing
+
+
+def similar_holder(industry: str | None, uscc: str, holders: Iterable[GroupHolder]) -> GroupHolder | None:
+    """The first of ``holders`` (other enterprises of the group holding the tier) whose GB/T 4754
+    class (four digits) is the class of ``industry``: a similar product (主导产品相似) read as
+    the same class (assumption).  None without a class to compare.
+
+    >>> h = GroupHolder(uscc="B", industry="C3441", application_id="x", valid_until=date(2027, 1, 1))
+    >>> similar_holder("C3441", "A", [h]) is h, similar_holder("C3442", "A", [h]), similar_holder("C34", "A", [h])
+    (True, None, None)
+    """
+    cls = (industry or "")[1:5]
+    if len(cls) != 4:
+        return None
+    return next((h for h in holders if h.uscc != uscc and (h.industry or "")[1:5] == cls), None)
+
+
 class Loan(msgspec.Struct, kw_only=True):
     """A guaranteed bank loan (担保贷款) as recorded: the facts a guarantee-fee subsidy is judged on."""
 
@@ -238,6 +301,9 @@ class EnterpriseState(msgspec.Struct, kw_only=True, rename=SNAPSHOT_RENAME):
     loans: dict[str, Loan] = {}
     recognitions: dict[str, ProductRecognition] = {}  # "programme/recognition/product_id" ->
     chains: dict[str, date | None] = {}  # "programme/chain" -> tagged since (None: untagged)
+    board: str | None = None  # the board of a listing at registration (domain.policy.LISTING_BOARDS)
+    group_uscc: str | None = None  # the group (集团) or controlling enterprise it belongs to
+    credit_lists: dict[str, list[CreditEntry]] = {}  # domain.policy.CREDIT_LISTS -> entries, oldest first
 
 
 class Enterprise(Aggregate):
@@ -300,22 +366,32 @@ class Enterprise(Aggregate):
     # ------------------------------------------------------------------ registration
     @classmethod
     def register(cls, *, uscc: str, name: str, region: str, industry: str | None, listed: bool,
-                 uscc_override: str | None, occurred_on: date, actor: Actor, document: str) -> Enterprise:
+                 uscc_override: str | None, occurred_on: date, actor: Actor, document: str,
+                 board: str | None = None, group_uscc: str | None = None) -> Enterprise:
         """Register an enterprise.  The USCC check was done at the edge; an override of a
-        failing check character is carried as ``uscc_override`` (the document allowing it)."""
+        failing check character is carried as ``uscc_override`` (the document allowing it).
+        ``board``: the board it is listed on (a board makes it listed; ``listed`` without a
+        board is a listing whose board is not known).  ``group_uscc``: the group (集团) parent
+        or controlling enterprise it belongs to (the ``same_group`` bar)."""
         Region(region)
+        if board is not None and board not in LISTING_BOARDS:
+            raise RuleViolation("change", "change.board_not_listing",
+                                f"board must be one of {list(LISTING_BOARDS)}", field="board")
+        if group_uscc is not None and group_uscc == uscc:
+            raise RuleViolation("identity", "group.self", f"enterprise {uscc} cannot be its own group", field="group_uscc")
         _require_recordable(region, "region")
         if actor.role == "auditor" or not region_covers(actor.authority, region):
             raise RuleViolation("authority", "register.not_covering",
                                 f"{actor.role} {actor.authority} does not cover region {region}",
                                 field="actor.authority")
-        return cls._create(cls.Registered, uscc=uscc, name=name, region=region, industry=industry, listed=listed,
-                           uscc_override=uscc_override, occurred_on=occurred_on, actor=actor, document=document)
+        return cls._create(cls.Registered, uscc=uscc, name=name, region=region, industry=industry,
+                           listed=listed or board is not None, uscc_override=uscc_override, occurred_on=occurred_on,
+                           actor=actor, document=document, board=board, group_uscc=group_uscc)
 
     @classmethod
     def register_new(cls, *, registered: bool, uscc: str, name: str, region: str, industry: str | None,
                      listed: bool, uscc_override: str | None, occurred_on: date, actor: Actor,
-                     document: str) -> Enterprise:
+                     document: str, board: str | None = None, group_uscc: str | None = None) -> Enterprise:
         """:meth:`register`, unless an enterprise of this USCC is ``registered`` already
         (identity: one aggregate per code).  That is checked first, before the region and
         the actor's authority.
@@ -333,7 +409,8 @@ class Enterprise(Aggregate):
             raise RuleViolation("identity", "register.exists", f"enterprise {uscc} is already registered",
                                 field="uscc")
         return cls.register(uscc=uscc, name=name, region=region, industry=industry, listed=listed,
-                            uscc_override=uscc_override, occurred_on=occurred_on, actor=actor, document=document)
+                            uscc_override=uscc_override, occurred_on=occurred_on, actor=actor, document=document,
+                            board=board, group_uscc=group_uscc)
 
     class Registered(Aggregate.Created):
         uscc: str
@@ -345,9 +422,12 @@ class Enterprise(Aggregate):
         occurred_on: date
         actor: Actor
         document: str
+        board: str | None = None  # the board it is listed on, if named (added later: stored ones lack it)
+        group_uscc: str | None = None  # the group it belongs to, if named (added later)
 
     def __init__(self, *, uscc: str, name: str, region: str, industry: str | None, listed: bool,
-                 uscc_override: str | None, occurred_on: date, actor: Actor, document: str):
+                 uscc_override: str | None, occurred_on: date, actor: Actor, document: str,
+                 board: str | None = None, group_uscc: str | None = None):
         self.uscc = uscc
         self.name = name
         self.region = region
@@ -366,6 +446,9 @@ class Enterprise(Aggregate):
         self.loans: dict[str, Loan] = {}
         self.recognitions: dict[str, ProductRecognition] = {}
         self.chains: dict[str, date | None] = {}
+        self.board = board
+        self.group_uscc = group_uscc
+        self.credit_lists: dict[str, list[CreditEntry]] = {}
 
     # ------------------------------------------------------------------ business time
     @classmethod
@@ -506,7 +589,10 @@ class Enterprise(Aggregate):
     # ------------------------------------------------------------------ apply (申报)
     def apply(self, *, application_id: str, programme: Programme, tier: str, product_id: str | None,
               product_name: str | None, declared_revenue_fen: int | None, occurred_on: date, actor: Actor,
-              document: str) -> None:
+              document: str, employees: int | None = None, assets_fen: int | None = None) -> None:
+        """File an application.  ``declared_revenue_fen``, ``employees`` and ``assets_fen``:
+        the figures the enterprise declares with it (the ladder's revenue condition, the
+        企业划型 test of the ``not_sme`` bar at recommendation)."""
         t = programme.tier(tier)
         self._require_covering(actor)
         self._require_after(self.registered_on, occurred_on, "registration")
@@ -543,7 +629,7 @@ class Enterprise(Aggregate):
         self._applied(application_id=application_id, programme=programme.id, tier=t.id,
                       level=t.deciding_level.value, product_id=product_id, product_name=product_name,
                       declared_revenue_fen=declared_revenue_fen, policy=programme.key, occurred_on=occurred_on,
-                      actor=actor, document=document)
+                      actor=actor, document=document, employees=employees, assets_fen=assets_fen)
 
     def _check_ladder(self, t: Tier, programme: Programme, on: date, revenue_fen: int | None) -> None:
         for req in t.requires:
@@ -563,21 +649,64 @@ class Enterprise(Aggregate):
                 raise RuleViolation("ladder", "ladder.excluded",
                                     f"{t.id} in {programme.key} excludes holders of {req.tier} "
                                     f"({hit[0].id!r} valid until {hit[0].valid_until})", field="tier")
-        if t.excludes_listed and self.listed:
-            raise RuleViolation("ladder", "ladder.listed_excluded",
-                                f"{t.id} in {programme.key} excludes listed companies", field="tier")
+        self._check_listing(t, programme, "tier")
 
-    @event("Applied")
+    # ------------------------------------------------------------------ listing (上市/挂牌)
+    def listing_board(self) -> tuple[bool, str | None]:
+        """Whether the enterprise stands listed, and the board (None: not reported).  The
+        board is its last listing report's (:meth:`listing`), else the one named at
+        registration; a delisting ends the listing."""
+        if not self.listed:
+            return False, None
+        last = self.listing()
+        return True, (last.board if last is not None else self.board)
+
+    def _check_listing(self, t: Tier, programme: Programme, field: str) -> None:
+        """Rule 3: a tier that excludes listings on some boards (``Tier.excludes_listing``:
+        重点"小巨人" excludes 主板, 科创板, 创业板 and 境外, not 新三板 or 北交所)."""
+        listed, board = self.listing_board()
+        if listed and t.excludes_listing(board):
+            on = (f"on {board} ({LISTING_BOARDS[board]})" if board is not None else
+                  "on a board not reported (read as excluded: only a listing reported on a board the tier does "
+                  "not exclude stays eligible)")
+            boards = ", ".join(t.excludes_boards) or "any board"
+            raise RuleViolation("ladder", "ladder.listed_excluded",
+                                f"{t.id} in {programme.key} excludes companies listed on {boards}; {self.uscc} "
+                                f"is listed {on}", field=field)
+
+    class Applied(Event):
+        application_id: str
+        programme: str
+        tier: str
+        level: str
+        product_id: str | None
+        product_name: str | None
+        declared_revenue_fen: int | None
+        policy: str
+        occurred_on: date
+        actor: Actor
+        document: str
+        employees: int | None = None  # added with the not_sme bar: stored events lack them
+        assets_fen: int | None = None
+
+    @event(Applied)
     def _applied(self, application_id: str, programme: str, tier: str, level: str, product_id: str | None,
                  product_name: str | None, declared_revenue_fen: int | None, policy: str, occurred_on: date,
-                 actor: Actor, document: str) -> None:
+                 actor: Actor, document: str, employees: int | None = None, assets_fen: int | None = None) -> None:
         self.applications[application_id] = Application(
             id=application_id, programme=programme, tier=tier, level=level, product_id=product_id,
-            product_name=product_name, applied_on=occurred_on, declared_revenue_fen=declared_revenue_fen)
+            product_name=product_name, applied_on=occurred_on, declared_revenue_fen=declared_revenue_fen,
+            employees=employees, assets_fen=assets_fen)
 
     # ------------------------------------------------------------------ recommend (推荐)
     def recommend(self, *, application_id: str, programme: Programme, occurred_on: date, actor: Actor,
-                  document: str, batch: int | None = None) -> None:
+                  document: str, batch: int | None = None, sme: SmeStandard | None = None,
+                  group_holders: Iterable[GroupHolder] = ()) -> None:
+        """Recommend (推荐) at the actor's level.  Besides order, authority and the revocation
+        bar, the tier's listing exclusion and its ``bars`` (:meth:`_check_bars`) are judged
+        on the facts dated up to ``occurred_on``: ``sme`` is the 企业划型 standard in force,
+        ``group_holders`` the other enterprises of its group holding the tier that day
+        (facts the service layer looks up: the aggregate reads no other aggregate)."""
         a = self.application(application_id)
         t = programme.tier(a.tier)
         # What the command alone decides comes first: a refusal keeps its code whatever the
@@ -614,8 +743,45 @@ class Enterprise(Aggregate):
                 raise RuleViolation("ladder", "ladder.excluded",
                                     f"{t.id} is not recommended for holders of {req.tier} ({hit[0].id!r})",
                                     field="application_id")
+        self._check_listing(t, programme, "application_id")
+        self._check_bars(a, t, programme, occurred_on, sme, group_holders)
         self._recommended(application_id=a.id, level=level, occurred_on=occurred_on, actor=actor,
                           document=document, batch=batch)
+
+    def on_credit_list(self, credit_list: str, on: date) -> date | None:
+        """The date the enterprise was put on ``credit_list`` if it stands on it on ``on``
+        (its last entry dated on or before ``on`` puts it on), else None."""
+        return credit_standing(self.credit_lists.get(credit_list, ()), on)
+
+    def _check_bars(self, a: Application, t: Tier, programme: Programme, on: date, sme: SmeStandard | None,
+                    group_holders: Iterable[GroupHolder]) -> None:
+        """What bars a recommendation (the tier's ``bars``, domain.policy.BARS), each with its code."""
+        rule = f"{t.id} in {programme.key} bars"
+        for bar in t.bars:
+            if bar in CREDIT_LISTS:
+                since = self.on_credit_list(bar, on)
+                if since is None:
+                    continue
+                why = (f"{rule} an enterprise {BARS[bar]}: {self.uscc} is on the {CREDIT_LISTS[bar]} since {since}, "
+                       f"and not removed by {on}")
+                if bar == "abnormal_operations":
+                    raise RuleViolation("ladder", "recommend.abnormal_operations", why, field="application_id")
+                raise RuleViolation("ladder", "recommend.seriously_dishonest", why, field="application_id")
+            elif bar == "not_sme" and sme is not None:
+                verdict = sme.judge(self.industry, a.employees, a.declared_revenue_fen, a.assets_fen)
+                if verdict is not None and not verdict.sme:
+                    raise RuleViolation("ladder", "recommend.not_sme",
+                                        f"{rule} an enterprise {BARS[bar]} ({sme.document}): {verdict.why}",
+                                        field="application_id")
+            elif bar == "same_group":
+                h = similar_holder(self.industry, self.uscc, group_holders)
+                if h is not None:
+                    raise RuleViolation("ladder", "recommend.same_group",
+                                        f"{rule} an enterprise {BARS[bar]}: {h.uscc}, of the same group as "
+                                        f"{self.uscc} (group {self.group_uscc or self.uscc}), holds {t.id} "
+                                        f"({h.application_id!r}, valid until {h.valid_until}) in the same GB/T 4754 "
+                                        f"class {h.industry} (a similar product read as the same class: assumption)",
+                                        field="application_id")
 
     @event(Recommended)
     def _recommended(self, application_id: str, level: str, occurred_on: date, actor: Actor, document: str,
@@ -1160,6 +1326,66 @@ class Enterprise(Aggregate):
     def _chain_tagged(self, programme: str, chain: str, tagged: bool, occurred_on: date, actor: Actor,
                       document: str) -> None:
         self.chains[f"{programme}/{chain}"] = occurred_on if tagged else None
+
+    def record_credit_listing(self, *, credit_list: str, listed: bool, listed_on: date, occurred_on: date,
+                              actor: Actor, document: str) -> None:
+        """Record that the enterprise was put on (列入, ``listed``) or taken off (移出) a credit
+        list (domain.policy.CREDIT_LISTS: 经营异常名录, 严重失信主体名单) on ``listed_on``, by an
+        authority covering it.  Entries of one list follow each other in time; a
+        recommendation is judged on the entries dated up to its date (:meth:`on_credit_list`)."""
+        if credit_list not in CREDIT_LISTS:
+            raise RuleViolation("change", "credit.unknown_list", f"credit_list must be one of {list(CREDIT_LISTS)}",
+                                field="credit_list")
+        if actor.role != "authority":
+            raise RuleViolation("authority", "authority.not_an_authority",
+                                f"a {actor.role} cannot record a credit listing", field="actor.role")
+        self._require_covering(actor)
+        if listed_on > occurred_on:
+            raise RuleViolation("change", "credit.future",
+                                f"listed_on {listed_on} is after the record date {occurred_on}", field="listed_on")
+        entries = self.credit_lists.get(credit_list, [])
+        last = entries[-1] if entries else None
+        name = CREDIT_LISTS[credit_list]
+        if last is not None:
+            self._require_after(last.listed_on, listed_on, f"the last {name} entry", field="listed_on")
+        if listed and last is not None and last.listed:
+            raise RuleViolation("order", "credit.already_listed",
+                                f"{self.uscc} is on the {name} since {last.listed_on}", field="listed")
+        if not listed and (last is None or not last.listed):
+            raise RuleViolation("order", "credit.not_listed", f"{self.uscc} is not on the {name}", field="listed")
+        self._credit_listing_recorded(credit_list=credit_list, listed=listed, listed_on=listed_on,
+                                      occurred_on=occurred_on, actor=actor, document=document)
+
+    @event("CreditListingRecorded")
+    def _credit_listing_recorded(self, credit_list: str, listed: bool, listed_on: date, occurred_on: date,
+                                 actor: Actor, document: str) -> None:
+        self.credit_lists = {**self.credit_lists, credit_list: [*self.credit_lists.get(credit_list, ()),
+                                                               CreditEntry(listed=listed, listed_on=listed_on)]}
+
+    def record_group(self, *, group_uscc: str | None, occurred_on: date, actor: Actor, document: str) -> str | None:
+        """Record the group (集团) parent or controlling enterprise the enterprise belongs to
+        from ``occurred_on`` (None: none any more), by an authority covering it; returns the
+        group it left, if any (the service layer keeps each group's members)."""
+        if actor.role != "authority":
+            raise RuleViolation("authority", "authority.not_an_authority",
+                                f"a {actor.role} cannot record a group", field="actor.role")
+        self._require_covering(actor)
+        self._require_after(self.registered_on, occurred_on, "registration")
+        if group_uscc == self.uscc:
+            raise RuleViolation("identity", "group.self", f"enterprise {self.uscc} cannot be its own group",
+                                field="group_uscc")
+        if group_uscc == self.group_uscc:
+            raise RuleViolation("order", "group.unchanged",
+                                f"{self.uscc} already belongs to {group_uscc or 'no group'}", field="group_uscc")
+        left = self.group_uscc
+        self._group_recorded(group_uscc=group_uscc, left=left, occurred_on=occurred_on, actor=actor,
+                             document=document)
+        return left
+
+    @event("GroupRecorded")
+    def _group_recorded(self, group_uscc: str | None, left: str | None, occurred_on: date, actor: Actor,
+                        document: str) -> None:
+        self.group_uscc = group_uscc
 
     def listing(self) -> ChangeReport | None:
         """The listing the enterprise stands listed by (its last listing report, unless a

@@ -68,6 +68,14 @@ BARS: dict[str, str] = {
 }
 BarKind = Literal["abnormal_operations", "serious_dishonesty", "same_group", "not_sme"]
 
+# The credit lists an authority records an enterprise on (列入) and off (移出); being on one on
+# the recommendation date is the bar of the same name.
+CREDIT_LISTS: dict[str, str] = {
+    "abnormal_operations": "经营异常名录",
+    "serious_dishonesty": "严重失信主体名单",
+}
+CreditList = Literal["abnormal_operations", "serious_dishonesty"]
+
 # The boards a listing (上市/挂牌) is reported on: 主板, 科创板, 创业板, 北交所, 新三板, 境外.
 LISTING_BOARDS: dict[str, str] = {
     "main": "主板",
@@ -330,6 +338,24 @@ class Tier(Struct, kw_only=True):
     def noticed_at(self) -> Level:
         """The level that holds the notice (公示) and resolves objections."""
         return self.notice_level or self.deciding_level
+
+    def excludes_listing(self, board: str | None) -> bool:
+        """Whether a listing on ``board`` bars this tier (one home for the generator's twin
+        and the aggregate).  ``board`` None: a listing whose board is not known, which bars a
+        tier that excludes any board (assumption: the ledger cannot tell it is 新三板 or 北交所).
+        ``excludes_listed`` (older rule versions) bars every listing.
+
+        >>> t = Tier(id="k", name="K", deciding_level="national", excludes_boards=["main", "star"])
+        >>> t.excludes_listing("main"), t.excludes_listing("neeq"), t.excludes_listing(None)
+        (True, False, True)
+        >>> Tier(id="t", name="T", deciding_level="national").excludes_listing(None)
+        False
+        """
+        if self.excludes_listed:
+            return True
+        if board is None:
+            return bool(self.excludes_boards)
+        return board in self.excludes_boards
 
     def validity(self, approved_on: date) -> tuple[date, date]:
         """valid_from and (exclusive) valid_until of a designation approved on ``approved_on``."""

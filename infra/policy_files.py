@@ -16,7 +16,10 @@ from pathlib import Path
 import msgspec
 
 from domain.policy import PolicyBook, Programme, decode_programme
-from policies import SHIPPED
+from domain.sme import SmeStandard, decode_sme_standard
+from policies import SHIPPED, STANDARDS
+
+SME_STANDARD = STANDARDS / "sme-2011.toml"
 
 
 class PolicyFileError(ValueError):
@@ -31,6 +34,15 @@ class PolicyFileError(ValueError):
 def load_programme(path: Path) -> Programme:
     try:
         return decode_programme(path.read_bytes())
+    except (msgspec.ValidationError, msgspec.DecodeError) as e:
+        raise PolicyFileError(path, str(e)) from None
+
+
+def load_sme_standard(path: str | Path | None = None) -> SmeStandard:
+    """The 企业划型 standard (《中小企业划型标准规定》) the ``not_sme`` bar judges by."""
+    path = Path(path or SME_STANDARD)
+    try:
+        return decode_sme_standard(path.read_bytes())
     except (msgspec.ValidationError, msgspec.DecodeError) as e:
         raise PolicyFileError(path, str(e)) from None
 

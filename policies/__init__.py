@@ -12,3 +12,5 @@ the domain enforces.
 from pathlib import Path
 
 SHIPPED = Path(__file__).parent
+# Standards the rules refer to, not programmes (the 企业划型 test of 工信部联企业〔2011〕300号).
+STANDARDS = SHIPPED / "standards"

@@ -1205,6 +1205,18 @@ def _dalian(b: _Builder) -> None:
     for k in ("D06", "D07"):
         b.ecmd("admit_to_pool", e(k), date(2023, 3, 20), dl, programme="national",
                tier="specialized", document="大工信发〔2023〕12号（专精特新中小企业培育库）")
+    # D06 goes on the 经营异常名录 (its annual report was late) and comes off it once filed: a
+    # recommendation in between would be refused (recommend.abnormal_operations); none falls there
+    b.ecmd("record_credit_listing", e("D06"), date(2023, 1, 9), dl, credit_list="abnormal_operations", listed=True,
+           listed_on="2023-01-05", document="大高新市监〔2023〕3号（列入经营异常名录决定书）")
+    b.ecmd("record_credit_listing", e("D06"), date(2023, 2, 1), dl, "credit.already_listed",
+           credit_list="abnormal_operations", listed=True, listed_on="2023-01-30", document="")
+    b.ecmd("record_credit_listing", e("D06"), date(2023, 3, 22), dl, credit_list="abnormal_operations", listed=False,
+           listed_on="2023-03-20", document="大高新市监〔2023〕41号（移出经营异常名录决定书）")
+    # D07 is bought by D03's group: under the 2026 rules a little giant of the group in the same
+    # GB/T 4754 class would bar its own little-giant recommendation (recommend.same_group)
+    b.ecmd("record_group", e("D07"), date(2023, 5, 10), dl, group_uscc=e("D03").uscc,
+           document="大连市旅顺口区市场监督管理局变更登记通知书（股东变更）")
 
 
 # ---------------------------------------------------------------------------- Qingdao's history

@@ -48,8 +48,9 @@ from datetime import date
 from itertools import accumulate
 from typing import Any
 
+from domain.enterprise import CreditEntry, GroupHolder, credit_standing, similar_holder
 from domain.errors import RuleViolation
-from domain.policy import PolicyBook, Programme, Scheme, Tier
+from domain.policy import CREDIT_LISTS, PolicyBook, Programme, Scheme, Tier
 from domain.regions import subdivisions
 from domain.validity import valid_on
 from domain.values import USCC_ALPHABET, add_months, add_years, make_uscc
@@ -339,7 +340,14 @@ def _covers(outer: str, inner: str) -> bool:
 
 # Handlers (by index, see _Engine.handlers) whose step an authority takes: on working days.
 _WORKDAY = (False, True, True, True, True, True, False, False, True, True, True, False, False, True, True, True,
-            True, True, True, False, False)
+            True, True, True, False, False, True)
+# What a refused recommendation's bar is called, and the reason the recommender then rejects with.
+_BAR_CODES = {"abnormal_operations": "recommend.abnormal_operations",
+              "serious_dishonesty": "recommend.seriously_dishonest"}
+_REJECT_REASON = {"recommend.abnormal_operations": "列入经营异常名录，不予推荐",
+                  "recommend.seriously_dishonest": "列入严重失信主体名单，不予推荐",
+                  "recommend.same_group": "与已认定\"小巨人\"企业同一集团且主导产品相似，不予推荐",
+                  "ladder.listed_excluded": "已上市，不属于重点支持范围"}
 
 # ============================================================================ mirrored state
 OPEN = frozenset(("applied", "recommended", "assessed", "noticed"))
@@ -401,7 +409,7 @@ class _Reward:
 class _Ent:
     __slots__ = ("i", "uscc", "name", "region", "industry", "q", "revenue", "listed", "hnte", "reg", "apps",
                  "filed", "late", "changes", "revs", "rewards", "pools", "n", "filing", "pend", "place", "brand",
-                 "word", "suffix")
+                 "word", "suffix", "credit", "group")
     # Set once by _Engine._register (the slots above hold them; these lines only declare their types).
     i: int
     uscc: str
@@ -429,6 +437,8 @@ class _Ent:
         self.n = 0
         self.filing = 0
         self.pend = 0
+        self.credit: dict[str, list[CreditEntry]] | None = None  # credit list -> entries (the aggregate's)
+        self.group: str | None = None  # the group (parent's USCC) it belongs to
 
     def next_id(self, prefix: str, year: int) -> str:
         self.n += 1
@@ -581,7 +591,9 @@ class _Engine:
             self._h_reject, self._h_withdraw, self._h_object, self._h_resolve, self._h_review,
             self._h_revoke, self._h_file, self._h_change, self._h_reconfirm, self._h_grant,
             self._h_clawback, self._h_admit, self._h_remove, self._h_annul, self._h_fault,
-            self._h_file_late]
+            self._h_file_late, self._h_credit_off]
+        self._by_uscc: dict[str, _Ent] = {}
+        self._groups: dict[str, dict[str, list[list[int | None]]]] = {}  # parent -> member -> [since, until]
 
     # ------------------------------------------------------------------ plumbing
     def iso(self, o: int) -> str:
@@ -814,7 +826,7 @@ class _Engine:
         for req in t.excludes:
             if self.matching_valid(ent, req.tier, req.level, o) is not None:
                 return "ladder.excluded"
-        if t.excludes_listed and ent.listed:
+        if ent.listed and t.excludes_listing(None):  # the generator reports no board: not known
             return "ladder.listed_excluded"
         return None
 
@@ -844,7 +856,40 @@ class _Engine:
         for req in t.excludes:
             if self.matching_valid(ent, req.tier, req.level, o) is not None:
                 return "ladder.excluded"
+        if ent.listed and t.excludes_listing(None):  # listed since the application
+            return "ladder.listed_excluded"
+        # the bars (Tier.bars), in the tier's order; the 企业划型 test (not_sme) has no verdict
+        # here: the generator declares no employees or assets with an application
+        for bar in t.bars:
+            if bar in CREDIT_LISTS:
+                if ent.credit and credit_standing(ent.credit.get(bar, ()), date.fromordinal(o)) is not None:
+                    return _BAR_CODES[bar]
+            elif bar == "same_group" and similar_holder(ent.industry, ent.uscc,
+                                                        self.group_holders(ent, t, o)) is not None:
+                return "recommend.same_group"
         return None
+
+    def group_holders(self, ent: _Ent, t: Tier, o: int) -> list[GroupHolder]:
+        """services.handlers._group_holders on the twin: the other members of ent's group on
+        day o (and the parent), and of the group ent is the parent of, holding tier t."""
+        others: set[str] = set()
+        for parent in (ent.group, ent.uscc):
+            if parent is None:
+                continue
+            for member, spans in self._groups.get(parent, {}).items():
+                if any(s <= o and (u is None or o < u) for s, u in spans):  # type: ignore[operator]
+                    others.add(member)
+            others.add(parent)
+        others.discard(ent.uscc)
+        holders: list[GroupHolder] = []
+        for uscc in sorted(others):
+            other = self._by_uscc.get(uscc)
+            if other is None:
+                continue
+            holders.extend(GroupHolder(uscc=uscc, industry=other.industry, application_id=a.id,
+                                       valid_until=date.fromordinal(a.valid_until))  # type: ignore[arg-type]
+                           for a in other.apps.values() if a.tier == t.id and a.valid_on(o))
+        return holders
 
     def check_decider(self, ent: _Ent, t: Tier, code: str, o: int) -> str | None:
         p = self.authorities(o)
@@ -1109,6 +1154,7 @@ class _Engine:
         e.hnte = rng.random() < 0.15 + 0.5 * q
         e.uscc = self.uscc_for(i, county)
         self.ents.append(e)
+        self._by_uscc[e.uscc] = e
         self.summary.by_province[prov.code] += 1
         self._recent.append(e.uscc)
         if len(self._recent) > 512:
@@ -1219,7 +1265,8 @@ class _Engine:
         if code is not None:
             self.emit(o, "recommend", actor, code, uscc=ent.uscc, application_id=a.id,
                       document=self.doc(actor["authority"], self.year(o), a.rnd.key + "rec"))
-            self.push(o + self.ri(1, 10), 5, ent, (a, "recommender", "近三年内发生撤销认定情形，不予推荐"))
+            self.push(o + self.ri(1, 10), 5, ent,
+                      (a, "recommender", _REJECT_REASON.get(code, "近三年内发生撤销认定情形，不予推荐")))
             return
         self.emit(o, "recommend", actor, uscc=ent.uscc, application_id=a.id,
                   document=self.doc(actor["authority"], self.year(o), a.rnd.key + "rec"))
@@ -1589,7 +1636,28 @@ class _Engine:
 
     def _h_file_late(self, o: int, ent: _Ent, y: int) -> None:
         if self.nat(o, ent.region) is not None and not ent.has_filed(y - 1):
+            # one in three that file late were put on the 经营异常名录 meanwhile (their 年报 was late
+            # too: the scenario's assumption), and are taken off some weeks after filing
+            on = date.fromordinal(o)
+            if _crc("credit", ent.i, y) % 3 == 0 and not (ent.credit and credit_standing(
+                    ent.credit.get("abnormal_operations", ()), on)):
+                self.credit(o, ent, True)
+                self.push(o + 20 + _crc("off", ent.i, y) % 60, 21, ent)
             self.file(o, ent, y - 1)
+
+    def credit(self, o: int, ent: _Ent, listed: bool) -> None:
+        city = ent.region[:4] + "00"
+        self.emit(o, "record_credit_listing", self.actor(city, "（市场监督管理部门）"), uscc=ent.uscc,
+                  credit_list="abnormal_operations", listed=listed, listed_on=self.iso(o),
+                  document=f"{CITY_BY_CODE[city].name}市市场监督管理局{'列入' if listed else '移出'}经营异常名录决定书")
+        if ent.credit is None:
+            ent.credit = {}
+        ent.credit.setdefault("abnormal_operations", []).append(CreditEntry(listed=listed,
+                                                                            listed_on=date.fromordinal(o)))
+
+    def _h_credit_off(self, o: int, ent: _Ent, _: Any) -> None:
+        if ent.credit and credit_standing(ent.credit.get("abnormal_operations", ()), date.fromordinal(o)):
+            self.credit(o, ent, False)
 
     def file(self, o: int, ent: _Ent, data_year: int) -> None:
         prog = self.nat(o, ent.region)
@@ -1716,6 +1784,9 @@ class _Engine:
                + ("（逾期报告）" if late else ""))
         self.emit(o, "report_change", ent.self_actor(), uscc=ent.uscc, programme="national", kind=kind,
                   changed_on=self.iso(changed), document=doc, **fields)
+        if kind == "merger" and ent.group != fields["counterpart_uscc"]:
+            # merged with the counterpart: from now on in its group (the same_group bar)
+            self.join_group(o, ent, fields["counterpart_uscc"])
         if ent.changes is None:
             ent.changes = []
         prog = self.nat(o)
@@ -1735,6 +1806,15 @@ class _Engine:
         elif kind == "relocation":
             ent.region = fields["new_region"]
         self._next_change(o, ent)
+
+    def join_group(self, o: int, ent: _Ent, parent: str) -> None:
+        self.emit(o, "record_group", self.actor(ent.region[:4] + "00", "（市场监督管理部门）"), uscc=ent.uscc,
+                  group_uscc=parent, document="企业集团登记（合并）")
+        if ent.group is not None:
+            spans = self._groups[ent.group][ent.uscc]
+            spans[-1][1] = o
+        self._groups.setdefault(parent, {}).setdefault(ent.uscc, []).append([o, None])
+        ent.group = parent
 
     def _next_change(self, o: int, ent: _Ent) -> None:
         self.push(o + 30 + int(self.rng.expovariate(CHANGE_RATE) * 365), 12, ent)

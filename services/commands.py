@@ -23,7 +23,7 @@ from typing import Annotated
 
 import msgspec
 
-from domain.policy import ChangeKind, ListingBoard, RecognitionLevel, RevocationReason
+from domain.policy import ChangeKind, CreditList, ListingBoard, RecognitionLevel, RevocationReason
 from domain.values import MAX_FEN, Actor, Fen, RegionCode, check_fields, validate_uscc
 
 # Anchored with \A and \Z (see domain.values.RegionCode): "$" would let a final newline through.
@@ -86,6 +86,9 @@ class Register(EnterpriseCommand, frozen=True, kw_only=True, tag="register"):
     industry: Annotated[str, msgspec.Meta(pattern=r"\A[A-T][0-9]{0,4}\Z")] | None = None  # GB/T 4754
     listed: bool = False
     uscc_override: Text | None = None
+    # the board it is listed on (implies listed); ``listed`` without one: a board not known
+    board: ListingBoard | None = None
+    group_uscc: Uscc | None = None  # the group (集团) parent or controlling enterprise it belongs to
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -93,6 +96,15 @@ class Register(EnterpriseCommand, frozen=True, kw_only=True, tag="register"):
             validate_uscc(self.uscc, allow_bad_check=bool(self.uscc_override))
         except ValueError as e:
             raise ValueError(f"uscc: {e}") from None
+        _check_group(self.group_uscc)
+
+
+def _check_group(group_uscc: str | None) -> None:
+    if group_uscc is not None:
+        try:
+            validate_uscc(group_uscc)
+        except ValueError as e:
+            raise ValueError(f"group_uscc: {e}") from None
 
 
 class AdmitToPool(EnterpriseCommand, frozen=True, kw_only=True, tag="admit_to_pool"):
@@ -119,6 +131,8 @@ class Apply(EnterpriseCommand, frozen=True, kw_only=True, tag="apply"):
     product_id: LocalId | None = None
     product_name: Name | None = None
     declared_revenue_fen: Fen | None = None
+    employees: Annotated[int, msgspec.Meta(ge=0, le=10_000_000)] | None = None  # 从业人员 (企业划型)
+    assets_fen: Fen | None = None  # 资产总额 (企业划型)
 
 
 class ApplicationCommand(EnterpriseCommand, frozen=True, kw_only=True):
@@ -257,6 +271,26 @@ class RecordLoan(EnterpriseCommand, frozen=True, kw_only=True, tag="record_loan"
             raise ValueError(f"due_on: {self.due_on} must be after drawn_on {self.drawn_on}")
 
 
+class RecordCreditListing(EnterpriseCommand, frozen=True, kw_only=True, tag="record_credit_listing"):
+    """Record that the enterprise was put on (``listed``: 列入) or taken off (移出) a credit list
+    (abnormal_operations: 经营异常名录, serious_dishonesty: 严重失信主体名单) on ``listed_on``."""
+
+    credit_list: CreditList
+    listed: bool
+    listed_on: date
+
+
+class RecordGroup(EnterpriseCommand, frozen=True, kw_only=True, tag="record_group"):
+    """Record the group (集团) parent or controlling enterprise the enterprise belongs to from
+    ``occurred_on``; ``group_uscc`` left out: it belongs to none any more."""
+
+    group_uscc: Uscc | None = None
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _check_group(self.group_uscc)
+
+
 class RecordRepayment(EnterpriseCommand, frozen=True, kw_only=True, tag="record_repayment"):
     """Record that a recorded loan was repaid in full (on time when on or before its due date)."""
 
@@ -299,7 +333,8 @@ class Annul(ApplicationCommand, frozen=True, kw_only=True, tag="annul"):
 AnyCommand = (
     Register | AdmitToPool | RemoveFromPool | Apply | Recommend | Assess | OpenNotice | Object | ResolveObjection
     | Approve | Reject | Withdraw | FileYearlyData | Review | Revoke | ReportChange | Reconfirm | GrantReward
-    | ClawBack | Annul | RecordLoan | RecordRepayment | RecogniseProduct | TagChain
+    | ClawBack | Annul | RecordLoan | RecordRepayment | RecogniseProduct | TagChain | RecordCreditListing
+    | RecordGroup
 )
 COMMAND_TYPES: dict[str, type[Command]] = {
     t.__struct_config__.tag: t for t in AnyCommand.__args__  # type: ignore[attr-defined]
@@ -369,7 +404,7 @@ def convert_command(obj: dict[str, object]) -> AnyCommand:
 # Fields a command type gained after ledgers were written.  While one holds its default
 # (None) it is left out of the canonical bytes, so a command sent before the field existed
 # has the digest it was journaled with, and sending it again is still the same command.
-ADDED_FIELDS = ("batch",)
+ADDED_FIELDS = ("batch", "register.board", "register.group_uscc", "employees", "assets_fen")
 _plain_encoder = msgspec.json.Encoder()
 
 
@@ -381,7 +416,11 @@ def encode_command(cmd: Command) -> bytes:
     >>> b"batch" in encode_command(cmd), b'"batch":5' in encode_command(msgspec.structs.replace(cmd, batch=5))
     (False, True)
     """
-    unset = [f for f in ADDED_FIELDS if f in cmd.__struct_fields__ and getattr(cmd, f) is None]
+    # an entry "tag.field" names the field of one command type only (``ReportChange.board``
+    # was there from the start: its digests hold "board":null)
+    tag = command_name(cmd)
+    fields = [f.partition(".")[2] if "." in f else f for f in ADDED_FIELDS if "." not in f or f.startswith(f"{tag}.")]
+    unset = [f for f in fields if f in cmd.__struct_fields__ and getattr(cmd, f) is None]
     if not unset:
         return _encoder.encode(cmd)
     # the same bytes as before the field existed (field order, no sorting of a struct's fields)

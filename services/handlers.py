@@ -27,9 +27,11 @@ from typing import Any, Protocol
 from eventsourcing.domain import Aggregate
 
 from domain.budget import SchemeBudget
-from domain.enterprise import Enterprise
+from domain.enterprise import Enterprise, GroupHolder
 from domain.errors import NotFound
-from domain.policy import Programme
+from domain.group import Group
+from domain.policy import Programme, Tier
+from domain.sme import SmeStandard
 from domain.values import uscc_region
 from services import commands as c
 
@@ -64,6 +66,15 @@ class Context(Protocol):
         some rule version."""
         ...
 
+    def group(self, group_uscc: str) -> Group | None:
+        """The members of the group of parent (or controlling enterprise) ``group_uscc``;
+        None when no enterprise has named it."""
+        ...
+
+    def sme_standard(self) -> SmeStandard:
+        """The 企业划型 standard (《中小企业划型标准规定》) the ``not_sme`` bar judges by."""
+        ...
+
 
 Handler = Callable[[Any, Context], list[Aggregate]]
 
@@ -75,9 +86,41 @@ def _envelope(cmd: c.Command) -> dict[str, Any]:
 
 # ------------------------------------------------------------------ the enterprise
 def register(cmd: c.Register, ctx: Context) -> list[Aggregate]:
-    return [Enterprise.register_new(registered=ctx.is_registered(cmd.uscc), uscc=cmd.uscc, name=cmd.name,
-                                    region=cmd.region or uscc_region(cmd.uscc), industry=cmd.industry,
-                                    listed=cmd.listed, uscc_override=cmd.uscc_override, **_envelope(cmd))]
+    ent = Enterprise.register_new(registered=ctx.is_registered(cmd.uscc), uscc=cmd.uscc, name=cmd.name,
+                                  region=cmd.region or uscc_region(cmd.uscc), industry=cmd.industry,
+                                  listed=cmd.listed, uscc_override=cmd.uscc_override, board=cmd.board,
+                                  group_uscc=cmd.group_uscc, **_envelope(cmd))
+    if cmd.group_uscc is None:
+        return [ent]
+    group = _group(cmd.group_uscc, ctx)
+    group.join(uscc=cmd.uscc, on=cmd.occurred_on, actor=cmd.actor, document=cmd.document)
+    return [ent, group]
+
+
+def _group(group_uscc: str, ctx: Context) -> Group:
+    return ctx.group(group_uscc) or Group.open(group_uscc=group_uscc)
+
+
+def record_group(cmd: c.RecordGroup, ctx: Context) -> list[Aggregate]:
+    ent = ctx.enterprise(cmd.uscc)
+    left = ent.record_group(group_uscc=cmd.group_uscc, **_envelope(cmd))
+    changed: list[Aggregate] = [ent]
+    if left is not None:
+        old = _group(left, ctx)
+        old.leave(uscc=cmd.uscc, on=cmd.occurred_on, actor=cmd.actor, document=cmd.document)
+        changed.append(old)
+    if cmd.group_uscc is not None:
+        new = _group(cmd.group_uscc, ctx)
+        new.join(uscc=cmd.uscc, on=cmd.occurred_on, actor=cmd.actor, document=cmd.document)
+        changed.append(new)
+    return changed
+
+
+def record_credit_listing(cmd: c.RecordCreditListing, ctx: Context) -> list[Aggregate]:
+    ent = ctx.enterprise(cmd.uscc)
+    ent.record_credit_listing(credit_list=cmd.credit_list, listed=cmd.listed, listed_on=cmd.listed_on,
+                              **_envelope(cmd))
+    return [ent]
 
 
 def admit_to_pool(cmd: c.AdmitToPool, ctx: Context) -> list[Aggregate]:
@@ -99,10 +142,10 @@ def remove_from_pool(cmd: c.RemoveFromPool, ctx: Context) -> list[Aggregate]:
 def apply(cmd: c.Apply, ctx: Context) -> list[Aggregate]:
     ctx.check_known(cmd.programme, tier=cmd.tier)
     ent = ctx.enterprise(cmd.uscc)
-    ent.apply(application_id=cmd.application_id,
-              programme=ctx.in_force(cmd.programme, cmd.occurred_on, ent.region), tier=cmd.tier,
-              product_id=cmd.product_id, product_name=cmd.product_name,
-              declared_revenue_fen=cmd.declared_revenue_fen, **_envelope(cmd))
+    ent.apply(application_id=cmd.application_id, programme=ctx.in_force(cmd.programme, cmd.occurred_on, ent.region),
+              tier=cmd.tier, product_id=cmd.product_id, product_name=cmd.product_name,
+              declared_revenue_fen=cmd.declared_revenue_fen, employees=cmd.employees, assets_fen=cmd.assets_fen,
+              **_envelope(cmd))
     return [ent]
 
 
@@ -172,8 +215,35 @@ def _application(cmd: c.ApplicationCommand, ctx: Context) -> tuple[Enterprise, P
 
 def recommend(cmd: c.Recommend, ctx: Context) -> list[Aggregate]:
     ent, programme = _application(cmd, ctx)
-    ent.recommend(application_id=cmd.application_id, programme=programme, batch=cmd.batch, **_envelope(cmd))
+    t = programme.tier(ent.application(cmd.application_id).tier)
+    holders = _group_holders(ent, programme, t, cmd.occurred_on, ctx) if "same_group" in t.bars else []
+    ent.recommend(application_id=cmd.application_id, programme=programme, batch=cmd.batch,
+                  sme=ctx.sme_standard(), group_holders=holders, **_envelope(cmd))
     return [ent]
+
+
+def _group_holders(ent: Enterprise, programme: Programme, t: Tier, on: date, ctx: Context) -> list[GroupHolder]:
+    """The facts of the ``same_group`` bar: the other enterprises of ``ent``'s group on ``on``
+    (those naming the same parent, the parent itself, and those naming ``ent`` as theirs)
+    that hold a designation of tier ``t`` of ``programme`` valid on ``on``."""
+    others: set[str] = set()
+    for parent in (ent.group_uscc, ent.uscc):
+        if parent is None:
+            continue
+        group = ctx.group(parent)
+        if group is not None:
+            others.update(group.members_on(on))
+        others.add(parent)
+    others.discard(ent.uscc)
+    holders: list[GroupHolder] = []
+    for uscc in sorted(others):
+        if not ctx.is_registered(uscc):
+            continue
+        other = ctx.enterprise(uscc)
+        holders.extend(GroupHolder(uscc=uscc, industry=other.industry, application_id=a.id,
+                                   valid_until=a.valid_until)  # type: ignore[arg-type]
+                       for a in other.valid_designations(on) if a.programme == programme.id and a.tier == t.id)
+    return holders
 
 
 def assess(cmd: c.Assess, ctx: Context) -> list[Aggregate]:
@@ -308,4 +378,6 @@ HANDLERS: dict[type[c.Command], Handler] = {
     c.RecordRepayment: record_repayment,
     c.RecogniseProduct: recognise_product,
     c.TagChain: tag_chain,
+    c.RecordCreditListing: record_credit_listing,
+    c.RecordGroup: record_group,
 }

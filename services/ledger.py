@@ -61,11 +61,13 @@ from eventsourcing.persistence import InternalError as StoreInternalError
 from domain.budget import SchemeBudget, budget_id
 from domain.enterprise import LEDGER_NAMESPACE, Enterprise, enterprise_id, event_id
 from domain.errors import Conflict, LedgerError, NotFound, RuleViolation
+from domain.group import Group, group_id
 from domain.policy import PolicyBook, Programme
+from domain.sme import SmeStandard
 from domain.values import Actor, uscc_check_char
 from infra.event_store import BulkEventStore, bulk_event_store
 from infra.mapper import MsgspecMapper
-from infra.policy_files import load_policy_book
+from infra.policy_files import load_policy_book, load_sme_standard
 from infra.store import schema_lock, store_env, store_url
 from services import commands as c
 from services.handlers import HANDLERS
@@ -171,6 +173,7 @@ class Ledger(Application[UUID]):
         self.bulk: BulkEventStore = bulk_event_store(
             self.recorder, self.snapshots.recorder if self.snapshots is not None else None)
         self.policy: PolicyBook = load_policy_book(policies)
+        self.sme: SmeStandard = load_sme_standard()
 
     def construct_recorder(self) -> ApplicationRecorder:
         # Creating the tables: concurrent starts on PostgreSQL must take turns (see schema_lock).
@@ -274,6 +277,16 @@ class Ledger(Application[UUID]):
         except AggregateNotFoundError:
             return False
         return True
+
+    def group(self, group_uscc: str) -> Group | None:
+        """The members of group ``group_uscc`` as the decision holds them, or None (no enterprise named it yet)."""
+        try:
+            return self._get(group_id(group_uscc))  # type: ignore[return-value]
+        except AggregateNotFoundError:
+            return None
+
+    def sme_standard(self) -> SmeStandard:
+        return self.sme
 
     def max_position(self) -> int:
         return self.recorder.max_notification_id() or 0
@@ -607,7 +620,7 @@ class Ledger(Application[UUID]):
         later = [e for e in events if e.occurred_on > cmd.occurred_on]
         if not later:  # dated_to unknown (a snapshot older than it) and in fact not backdated
             return self._decide_now(cmd)
-        budgets = self._budgets_of(cmd, ent)
+        budgets = self._budgets_of(cmd, ent) + self._groups_of(cmd, ent)
 
         def as_it_stands() -> dict[UUID, Aggregate | None]:
             return {ent.id: copy.deepcopy(ent), **{b.id: copy.deepcopy(b) for b in budgets}}
@@ -695,8 +708,10 @@ class Ledger(Application[UUID]):
                 return f"{what}, judged in region {ent.region}"
             if attribute is not None and kind == "ChangeReported" and self._CHANGED_ATTRIBUTE.get(e.kind) == attribute:
                 return f"{what} changing the {attribute} too"
-            if attribute == "listed" and kind == "Applied":
+            if attribute == "listed" and kind in ("Applied", "Recommended"):
                 return f"{what}, judged on the listing as it stood"
+            if isinstance(cmd, (c.RecordCreditListing, c.RecordGroup)) and kind == "Recommended":
+                return f"{what}, judged on the credit lists and the group as they stood"
             if attribute == "listed" and kind == "RewardGranted" and self._rests_on_listing(e):
                 return f"{what} of listing scheme {e.programme}/{e.scheme}, judged on the listing as it stood"
             if isinstance(cmd, c.GrantReward) and kind in ("RewardGranted", "RewardClawedBack") \
@@ -749,6 +764,14 @@ class Ledger(Application[UUID]):
             return [self._get(bid)]
         except AggregateNotFoundError:
             return []
+
+    def _groups_of(self, cmd: c.EnterpriseCommand, ent: Enterprise) -> list[Aggregate]:
+        """The stored groups a ``record_group`` would change (the one left, the one joined):
+        decided on copies, like budgets, so the decision on the command's date leaves them untouched."""
+        if not isinstance(cmd, c.RecordGroup):
+            return []
+        found = [self.group(u) for u in dict.fromkeys((ent.group_uscc, cmd.group_uscc)) if u is not None]
+        return [g for g in found if g is not None]
 
     @contextmanager
     def _standing_in(self, stand_ins: dict[UUID, Aggregate | None]) -> Iterator[None]:

@@ -28,13 +28,14 @@ from eventsourcing.domain import Aggregate, DomainEvent
 from domain.budget import SchemeBudget, budget_id
 from domain.enterprise import Enterprise, enterprise_id, event_id
 from domain.errors import Conflict, RuleViolation
+from domain.group import Group
 from infra.readmodel import BOOL_COLUMNS as BOOLS
 from infra.readmodel import ReadModel
 from services import commands as c
 from services.ledger import HandledCommand, Ledger, Outcome, journal_id
 from tests.support.ledgers import Script, uscc
 
-AGGREGATE_CLASSES = (Enterprise, SchemeBudget, HandledCommand)
+AGGREGATE_CLASSES = (Enterprise, SchemeBudget, HandledCommand, Group)
 
 
 # ---------------------------------------------------------------------- helpers
@@ -215,6 +216,15 @@ def drive_every_event_type(s: Script, after_step: Callable[[], None] = lambda: N
        principal_fen=500_000_000, drawn_on="2026-01-05", due_on="2026-07-04", guarantee_fee_fen=2_000_000,
        guarantee_fee_rate_bp=80, occurred_on="2026-02-12", actor="330100")
     ok("a.repaid", "record_repayment", uscc=a, loan_id="L1", repaid_on="2026-02-12", occurred_on="2026-02-13",
+       actor="330100")
+    after_step()
+    # the facts the bars at recommendation rest on: a credit list on and off, groups joined and left
+    ok("a.credit", "record_credit_listing", uscc=a, credit_list="abnormal_operations", listed=True,
+       listed_on="2026-02-14", occurred_on="2026-02-14", actor="330100", document="杭市监〔2026〕1号")
+    ok("a.credit.off", "record_credit_listing", uscc=a, credit_list="abnormal_operations", listed=False,
+       listed_on="2026-02-20", occurred_on="2026-02-21", actor="330100")
+    ok("a.group", "record_group", uscc=a, group_uscc=b, occurred_on="2026-02-22", actor="330100")
+    ok("a.group.left", "record_group", uscc=a, group_uscc=uscc(3, "211400"), occurred_on="2026-02-23",
        actor="330100")
     after_step()
     return out

@@ -64,6 +64,9 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "recognise_product": {"uscc": USCC, "programme": "zhejiang", "recognition": "first_equipment",
                           "product_id": "P1", "product_name": "高效节能多级离心泵", "level": "provincial"},
     "tag_chain": {"uscc": USCC, "programme": "zhejiang", "chain": "intelligent_equipment"},
+    "record_credit_listing": {"uscc": USCC, "credit_list": "abnormal_operations", "listed": True,
+                              "listed_on": "2023-05-30"},
+    "record_group": {"uscc": USCC, "group_uscc": OTHER},
 }
 assert set(SAMPLES) == set(c.COMMAND_TYPES)
 
