@@ -201,14 +201,15 @@ def designate(script: Any, uscc: str, tier: str, *, programme: str = "national",
 
 def climb(script: Any, uscc: str, tiers: list[str], *, programme: str = "national", on: date | str = "2022-07-01",
           gap_days: int = 30) -> list[Designated]:
-    """Designate ``tiers`` one after another, each applied ``gap_days`` after the previous approval."""
+    """Designate ``tiers`` one after another, each applied ``gap_days`` after the previous one is
+    in force (its approval, or its valid_from where a province's 实施细则 starts it on 1 January)."""
     out = []
     start = as_date(on)
     for tier in tiers:
         d = designate(script, uscc, tier, programme=programme, on=start)
         out.append(d)
         assert d.approved_on is not None
-        start = d.approved_on + timedelta(days=gap_days)
+        start = max(d.approved_on, d.state(script).valid_from) + timedelta(days=gap_days)
     return out
 
 
