@@ -87,6 +87,36 @@ Over = Literal["last", "each", "sum", "average", "growth"]
 Yearly = dict[int, dict[str, int]]
 
 
+def last_data_year(on: date) -> int:
+    """The last data year (上年度) an assessment made on ``on`` reads: the year before it.
+
+    >>> last_data_year(date(2026, 7, 21)), last_data_year(date(2026, 1, 5))
+    (2025, 2025)
+    """
+    return on.year - 1
+
+
+def merge_yearly(filed: Yearly, given: Yearly | None, indicators: dict[str, int], last_year: int,
+                 years: list[int]) -> Yearly:
+    """The yearly data a decision is judged on, for the data ``years`` its criteria read:
+    the enterprise's filed yearly data, overridden indicator by indicator by the command's
+    ``given`` yearly figures, and the last year's by the command's own ``indicators`` (the
+    figures of 上年度).  Years with no data are left out.
+
+    >>> merge_yearly({2024: {"rd": 1, "rev": 9}, 2025: {"rd": 2}}, {2024: {"rd": 5}}, {"rd": 7}, 2025,
+    ...     [2024, 2025])
+    {2024: {'rd': 5, 'rev': 9}, 2025: {'rd': 7}}
+    >>> merge_yearly({2020: {"rd": 1}}, None, {}, 2025, [2024, 2025])
+    {}
+    """
+    out: Yearly = {}
+    for y in years:
+        merged = {**filed.get(y, {}), **(given or {}).get(y, {}), **(indicators if y == last_year else {})}
+        if merged:
+            out[y] = merged
+    return out
+
+
 class Struct(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """Base of every policy struct: frozen, and a misspelt key is an error, not a default."""
 
@@ -232,6 +262,21 @@ class Assessment(Struct, kw_only=True):
     min_components: dict[str, int] = {}
     criteria: list[Criterion] = []
     direct_pass: list[Id] = []
+
+    def data_years(self, last_year: int, for_review: bool = False) -> list[int]:
+        """The data years the criteria read (those of a review: its criteria only), oldest first.
+
+        >>> Assessment(criteria=[Criterion(any_of=[Bound(indicator="r", min=1, over="growth", years=2)],
+        ...     for_review=False), Criterion(any_of=[Bound(indicator="d", max=1)])]).data_years(2025)
+        [2023, 2024, 2025]
+        >>> Assessment().data_years(2025, for_review=True)
+        [2025]
+        """
+        years = {last_year}
+        for c in self.criteria:
+            if not (for_review and not c.for_review):
+                years.update(y for b in c.any_of for y in b.data_years(last_year))
+        return sorted(years)
 
     def judge(self, score: int | None, components: dict[str, int], indicators: dict[str, int],
               direct_pass: list[str], *, yearly: Yearly | None = None, last_year: int | None = None,
@@ -643,6 +688,19 @@ class Programme(Struct, kw_only=True):
                             f"programme {self.key} has no tier {tier_id!r} (tiers: {[t.id for t in self.tiers]})",
                             field="tier")
 
+    def due_data_year(self, on: date) -> int:
+        """The last data year whose yearly data (年度数据更新) is due by ``on``: the year before
+        ``on`` once this version's deadline has passed, the year before that until then.  A
+        review on ``on`` needs it filed and is judged on it as its last data year.
+
+        >>> p = Programme(id="p", name="P", version="1", effective_from=date(2022, 6, 1), level="national",
+        ...     jurisdiction="000000", yearly_data_deadline="05-31")
+        >>> p.due_data_year(date(2026, 5, 31)), p.due_data_year(date(2026, 6, 1))
+        (2024, 2025)
+        """
+        month, day = (int(x) for x in self.yearly_data_deadline.split("-"))
+        return on.year - 1 if on > date(on.year, month, day) else on.year - 2
+
     def budget_of(self, scheme: Scheme) -> tuple[str, int | None]:
         """The key of the yearly budget ``scheme`` pays from (its fund's, or its own) and
         that budget in fen (None: unlimited).  Every scheme of a fund counts against it.
@@ -706,6 +764,14 @@ class PolicyBook:
                         tier.id == t.tier for v in self._versions[t.programme] for tier in v.tiers):
                     raise ValueError(f"{p.key}: target {t.label!r} counts {t.programme}/{t.tier}, "
                                      f"which no rule version has")
+        for p in programmes:  # a tier's reviews judged by another version: that version must have the tier
+            for tier in p.tiers:
+                if tier.review_under is None:
+                    continue
+                judge = next((v for v in self._versions[p.id] if v.version == tier.review_under), None)
+                if judge is None or all(x.id != tier.id for x in judge.tiers):
+                    raise ValueError(f"{p.key}: tier {tier.id} is reviewed under version {tier.review_under!r}, "
+                                     f"which {'has no tier ' + tier.id if judge else 'programme ' + p.id + ' has not'}")
 
     def programme_ids(self) -> list[str]:
         return sorted(self._versions)
@@ -725,3 +791,25 @@ class PolicyBook:
                                 f"programme {programme_id!r} has no rule version in force on {on}",
                                 field="programme")
         return versions[i - 1]
+
+    def reviewing(self, programme_id: str, tier_id: str, on: date) -> Programme:
+        """The rule version that judges a review (复核) of a ``tier_id`` designation on ``on``:
+        the version in force then, unless its tier names another one (``Tier.review_under``:
+        工信厅企业函〔2026〕117号 has the 2026 reviews of little giants follow the 2022 standard).
+
+        >>> v22 = Programme(id="p", name="P", version="2022", effective_from=date(2022, 6, 1), level="national",
+        ...     jurisdiction="000000", tiers=[Tier(id="t", name="T", deciding_level="national")])
+        >>> v26 = Programme(id="p", name="P", version="2026", effective_from=date(2026, 4, 1), level="national",
+        ...     jurisdiction="000000", tiers=[Tier(id="t", name="T", deciding_level="national", review_under="2022"),
+        ...     Tier(id="u", name="U", deciding_level="national")])
+        >>> book = PolicyBook([v22, v26])
+        >>> book.reviewing("p", "t", date(2026, 5, 1)).key, book.reviewing("p", "u", date(2026, 5, 1)).key
+        ('p@2022', 'p@2026')
+        >>> book.reviewing("p", "t", date(2025, 5, 1)).key
+        'p@2022'
+        """
+        p = self.in_force(programme_id, on)
+        tier = next((t for t in p.tiers if t.id == tier_id), None)
+        if tier is None or tier.review_under is None or tier.review_under == p.version:
+            return p  # (no such tier: the review refuses it, naming the version in force)
+        return next(v for v in self._versions[programme_id] if v.version == tier.review_under)

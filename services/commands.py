@@ -41,6 +41,10 @@ Indicator = Annotated[int, msgspec.Meta(ge=-MAX_FEN, le=MAX_FEN)]
 # How many indicators, components or claims one command may carry.
 MAX_ENTRIES = 100
 Indicators = Annotated[dict[Ident, Indicator], msgspec.Meta(max_length=MAX_ENTRIES)]
+# Indicators by data year (年度): the years before a decision that its multi-year criteria read.
+DataYear = Annotated[int, msgspec.Meta(ge=2000, le=2100)]
+MAX_YEARS = 5
+YearlyIndicators = Annotated[dict[DataYear, Indicators], msgspec.Meta(max_length=MAX_YEARS)]
 # A batch (第N批) of a programme's tier: its number, counted from 1 (第五批 is 5).
 BatchNumber = Annotated[int, msgspec.Meta(ge=1, le=999, description="第N批: the batch number, from 1")]
 
@@ -141,6 +145,8 @@ class Assess(ApplicationCommand, frozen=True, kw_only=True, tag="assess"):
                           msgspec.Meta(max_length=MAX_ENTRIES)] = {}
     indicators: Indicators = {}
     direct_pass: Annotated[list[Ident], msgspec.Meta(max_length=MAX_ENTRIES)] = []
+    # data year -> indicators, overriding the yearly data filed (``indicators`` stand for the last year)
+    yearly_indicators: YearlyIndicators | None = None
 
 
 class OpenNotice(ApplicationCommand, frozen=True, kw_only=True, tag="open_notice"):
@@ -191,9 +197,15 @@ class FileYearlyData(EnterpriseCommand, frozen=True, kw_only=True, tag="file_yea
 
 
 class Review(ApplicationCommand, frozen=True, kw_only=True, tag="review"):
-    """Review (复核) a designation inside its review window: a pass renews it, a fail lapses it."""
+    """Review (复核) a designation inside its review window: a pass renews it, a fail lapses it.
+    ``score``, ``indicators`` (the last data year's) and ``yearly_indicators`` are recorded; where
+    the judging version reviews on criteria, a pass needs them (with the yearly data filed) to
+    meet them."""
 
     passed: bool
+    score: Annotated[int, msgspec.Meta(ge=0, le=100)] | None = None
+    indicators: Indicators | None = None
+    yearly_indicators: YearlyIndicators | None = None
 
 
 class Revoke(ApplicationCommand, frozen=True, kw_only=True, tag="revoke"):
@@ -367,7 +379,9 @@ def convert_command(obj: dict[str, object]) -> AnyCommand:
 # Fields a command type gained after ledgers were written.  While one holds its default
 # (None) it is left out of the canonical bytes, so a command sent before the field existed
 # has the digest it was journaled with, and sending it again is still the same command.
-ADDED_FIELDS = ("batch",)
+# An entry "field" holds for every command type, "command.field" for that type only (``score``
+# and ``indicators`` of an assessment are old fields, and keep their bytes).
+ADDED_FIELDS = ("batch", "assess.yearly_indicators", "review.score", "review.indicators", "review.yearly_indicators")
 _plain_encoder = msgspec.json.Encoder()
 
 
@@ -379,7 +393,9 @@ def encode_command(cmd: Command) -> bytes:
     >>> b"batch" in encode_command(cmd), b'"batch":5' in encode_command(msgspec.structs.replace(cmd, batch=5))
     (False, True)
     """
-    unset = [f for f in ADDED_FIELDS if f in cmd.__struct_fields__ and getattr(cmd, f) is None]
+    tag = command_name(cmd)
+    unset = [f for f in cmd.__struct_fields__
+             if (f in ADDED_FIELDS or f"{tag}.{f}" in ADDED_FIELDS) and getattr(cmd, f) is None]
     if not unset:
         return _encoder.encode(cmd)
     # the same bytes as before the field existed (field order, no sorting of a struct's fields)

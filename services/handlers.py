@@ -50,6 +50,11 @@ class Context(Protocol):
         """The rule version of ``programme`` in force on ``on`` (``policy.not_in_force``)."""
         ...
 
+    def reviewing(self, programme: str, tier: str, on: date) -> Programme:
+        """The rule version that judges a review of a ``tier`` designation on ``on``: the one in
+        force, or the one the tier names (``domain.policy.PolicyBook.reviewing``)."""
+        ...
+
     def budget(self, programme: str, scheme: str, year: int, budget_fen: int | None,
                fund: bool = False) -> SchemeBudget:
         """The budget of ``scheme`` (a scheme's id, or a fund's: ``Programme.budget_of``) for
@@ -154,6 +159,11 @@ def tag_chain(cmd: c.TagChain, ctx: Context) -> list[Aggregate]:
     return [ent]
 
 
+def _yearly(given: dict[int, dict[str, int]] | None) -> dict[int, dict[str, int]] | None:
+    """A command's yearly indicators as plain dicts (None: none given)."""
+    return None if given is None else {y: dict(v) for y, v in given.items()}
+
+
 # ------------------------------------------------------------------ one application's steps
 def _application(cmd: c.ApplicationCommand, ctx: Context) -> tuple[Enterprise, Programme]:
     """The enterprise, and the rule version in force on the command's date of the programme
@@ -174,7 +184,7 @@ def assess(cmd: c.Assess, ctx: Context) -> list[Aggregate]:
     ent, programme = _application(cmd, ctx)
     ent.assess(application_id=cmd.application_id, programme=programme, score=cmd.score,
                components=dict(cmd.components), indicators=dict(cmd.indicators), direct_pass=list(cmd.direct_pass),
-               **_envelope(cmd))
+               yearly_indicators=_yearly(cmd.yearly_indicators), **_envelope(cmd))
     return [ent]
 
 
@@ -217,8 +227,13 @@ def withdraw(cmd: c.Withdraw, ctx: Context) -> list[Aggregate]:
 
 
 def review(cmd: c.Review, ctx: Context) -> list[Aggregate]:
-    ent, programme = _application(cmd, ctx)
-    ent.review(application_id=cmd.application_id, programme=programme, passed=cmd.passed, **_envelope(cmd))
+    ent = ctx.enterprise(cmd.uscc)
+    app = ent.application(cmd.application_id)
+    # the version that judges the review: in force on its date, or the one its tier names (review_under)
+    programme = ctx.reviewing(app.programme, app.tier, cmd.occurred_on)
+    ent.review(application_id=cmd.application_id, programme=programme, passed=cmd.passed, score=cmd.score,
+               indicators=dict(cmd.indicators) if cmd.indicators is not None else None,
+               yearly_indicators=_yearly(cmd.yearly_indicators), **_envelope(cmd))
     return [ent]
 
 

@@ -255,6 +255,16 @@ class Ledger(Application[UUID]):
         for stored in events:
             ev = to_event(stored)
             out[ev.originator_id] = ev.mutate(out.get(ev.originator_id))  # type: ignore[attr-defined]
+        # An enterprise restored from a snapshot taken before it kept the indicators of its
+        # yearly data (EnterpriseState.yearly_indicators is None) is folded from its events.
+        stale = [oid for oid, agg in out.items() if isinstance(agg, Enterprise) and agg.yearly_indicators is None]
+        if stale:
+            _, events = self.bulk.read_after(dict.fromkeys(stale, 0))
+            for oid in stale:
+                out[oid] = None
+            for stored in events:
+                ev = to_event(stored)
+                out[ev.originator_id] = ev.mutate(out.get(ev.originator_id))  # type: ignore[attr-defined]
         return out
 
     def enterprise(self, uscc: str) -> Enterprise:
@@ -540,6 +550,10 @@ class Ledger(Application[UUID]):
     def in_force(self, programme: str, on: date) -> Programme:
         """The rule version of ``programme`` in force on business date ``on``."""
         return self.policy.in_force(programme, on)
+
+    def reviewing(self, programme: str, tier: str, on: date) -> Programme:
+        """The rule version that judges a review of a ``tier`` designation on ``on`` (PolicyBook.reviewing)."""
+        return self.policy.reviewing(programme, tier, on)
 
     def check_known(self, programme: str, tier: str | None = None, scheme: str | None = None,
                     chain: str | None = None, recognition: str | None = None) -> None:
