@@ -42,7 +42,8 @@ Indicator = Annotated[int, msgspec.Meta(ge=-MAX_FEN, le=MAX_FEN)]
 MAX_ENTRIES = 100
 Indicators = Annotated[dict[Ident, Indicator], msgspec.Meta(max_length=MAX_ENTRIES)]
 # Indicators by data year (年度): the years before a decision that its multi-year criteria read.
-DataYear = Annotated[int, msgspec.Meta(ge=2000, le=2100)]
+# The year is a string key ("2024"): canonical bytes sort a command's keys, and JSON keys are strings.
+DataYear = Annotated[str, msgspec.Meta(pattern=r"\A(20[0-9][0-9]|2100)\Z", description="a data year, 2000-2100")]
 MAX_YEARS = 5
 YearlyIndicators = Annotated[dict[DataYear, Indicators], msgspec.Meta(max_length=MAX_YEARS)]
 # A batch (第N批) of a programme's tier: its number, counted from 1 (第五批 is 5).

@@ -159,9 +159,9 @@ def tag_chain(cmd: c.TagChain, ctx: Context) -> list[Aggregate]:
     return [ent]
 
 
-def _yearly(given: dict[int, dict[str, int]] | None) -> dict[int, dict[str, int]] | None:
-    """A command's yearly indicators as plain dicts (None: none given)."""
-    return None if given is None else {y: dict(v) for y, v in given.items()}
+def _yearly(given: dict[str, dict[str, int]] | None) -> dict[int, dict[str, int]] | None:
+    """A command's yearly indicators by data year (None: none given)."""
+    return None if given is None else {int(y): dict(v) for y, v in given.items()}
 
 
 # ------------------------------------------------------------------ one application's steps
