@@ -318,7 +318,8 @@ COMMAND_TYPES: dict[str, type[Command]] = {
 
 _decoder = msgspec.json.Decoder(AnyCommand)
 _encoder = msgspec.json.Encoder(order="deterministic")
-_PATH = re.compile(r"^(?P<msg>.*?)(?: - at `(?P<path>[^`]*)`)?$", re.S)
+# (a bad dict key: "... - at `key` in `$.field`")
+_PATH = re.compile(r"^(?P<msg>.*?)(?: - at (?:`key` in )?`(?P<path>[^`]*)`)?$", re.S)
 
 
 def input_error(e: msgspec.ValidationError | msgspec.DecodeError) -> InputError:
