@@ -669,7 +669,9 @@ class Enterprise(Aggregate):
         self._require_decider(actor, programme, t)
         last = last_data_year(occurred_on)
         years = t.assessment.data_years(last)
-        yearly = self.judged_yearly(yearly_indicators, indicators, last, years)
+        # judged on the years the criteria read; recorded with every year the command gives too
+        yearly = self.judged_yearly(yearly_indicators, indicators, last,
+                                    sorted({*years, *(yearly_indicators or {})}))
         failures = t.assessment.judge(score, components, indicators, direct_pass, yearly=yearly, last_year=last)
         self._assessed(application_id=a.id, score=score, components=components, indicators=indicators,
                        direct_pass=direct_pass, passed=not failures, failures=failures, policy=programme.key,
@@ -889,7 +891,8 @@ class Enterprise(Aggregate):
         yearly = yearly_indicators
         if t.reviewed_on_criteria:
             years = t.assessment.data_years(data_year, for_review=True)
-            yearly = self.judged_yearly(yearly_indicators, indicators or {}, data_year, years)
+            yearly = self.judged_yearly(yearly_indicators, indicators or {}, data_year,
+                                        sorted({*years, *(yearly_indicators or {})}))
             failures = t.assessment.judge(score, {}, indicators or {}, [], yearly=yearly, last_year=data_year,
                                           for_review=True)
             if passed and failures:

@@ -16,10 +16,10 @@ import argparse
 import os
 import sys
 import time
+import typing
 import uuid
 from collections.abc import Iterator, Sequence
 from datetime import date
-import typing
 from typing import Any
 
 import msgspec

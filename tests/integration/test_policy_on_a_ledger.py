@@ -126,8 +126,8 @@ def test_assessment_thresholds_of_the_version_in_force(script) -> None:
               actor=enterprise_actor(script, u))
     new = designate(script, u, "specialized", on="2026-05-01", until="assessed", assessment=body)
     assessed = stored_events(script, u)[-1]
-    assert (assessed.passed, assessed.failures, assessed.policy) == (False, ["从事特定细分市场时间 >= 3 年: niche_years >= 3: 2"],
-                                                                     "national@2026")
+    assert (assessed.passed, assessed.failures, assessed.policy) == (
+        False, ["从事特定细分市场时间 >= 3 年: niche_years >= 3: 2"], "national@2026")
     err = script.refused("open_notice", uscc=u, application_id=new.application_id, occurred_on="2026-05-20",
                          actor="210000")
     assert (err.code, err.rule, err.field) == ("notice.not_assessed", "order", "application_id")
