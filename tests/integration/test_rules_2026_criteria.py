@@ -399,11 +399,18 @@ def test_commands_without_the_new_fields_keep_their_digest() -> None:
     assert b'"yearly_indicators":{"2024":{"rd_ratio_bp":300}}' in c.encode_command(with_yearly)
 
 
-def test_a_year_that_is_no_year_is_bad_input(script) -> None:
+@pytest.mark.parametrize(("command", "yearly", "field", "needle"), [
+    ("assess", {"24": {"rd_ratio_bp": 300}}, "$.yearly_indicators", "2100"),
+    ("review", {"2024": {"rd_ratio_bp": 2**70}}, "$.yearly_indicators[...][...]", "<="),
+    ("review", {str(y): {"r": 1} for y in range(2018, 2025)}, "$.yearly_indicators", "length <= 5"),
+    ("assess", {"2024": {f"i{n}": 1 for n in range(101)}}, "$.yearly_indicators[...]", "length <= 100"),
+])
+def test_yearly_indicators_are_bounded_like_indicators(script, command, yearly, field, needle) -> None:
+    extra = {"passed": True} if command == "review" else {}
     with pytest.raises(c.InputError) as info:
-        script.cmd("assess", uscc=uscc(1, COUNTY), application_id="a", occurred_on="2026-06-10", actor=PROVINCE,
-                   yearly_indicators={"24": {"rd_ratio_bp": 300}})
-    assert info.value.field == "$.yearly_indicators" and "2100" in info.value.message
+        script.cmd(command, uscc=uscc(1, COUNTY), application_id="a", occurred_on="2026-06-10", actor=PROVINCE,
+                   yearly_indicators=yearly, **extra)
+    assert info.value.field == field and needle in info.value.message, (info.value.field, info.value.message)
 
 
 def test_a_snapshot_older_than_the_yearly_indicators_is_folded_from_the_events(ledger) -> None:
