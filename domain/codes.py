@@ -65,7 +65,8 @@ Code = Literal[
     "recommend.abnormal_operations", "recommend.seriously_dishonest", "recommend.not_sme", "recommend.same_group",
     # 5 review
     "review.not_designated", "review.not_valid", "review.outside_window", "review.duplicate",
-    "review.yearly_data_missing", "review.yearly_data_late", "review.change_report_late", "yearly_data.future_year",
+    "review.yearly_data_missing", "review.yearly_data_late", "review.change_report_late", "review.criteria_not_met",
+    "yearly_data.future_year",
     # 6 revocation
     "revoke.unknown_reason", "revoke.no_document", "revoke.not_designated", "revoke.already", "revoke.after_expiry",
     "apply.cooling_off", "recommend.barred",
@@ -189,6 +190,8 @@ CATALOGUE: dict[Code, Entry] = {
                                                       "review"),
     "review.change_report_late": Entry("review", 1, _R, "a change was reported late in this validity and the policy "
                                                         "forfeits the review"),
+    "review.criteria_not_met": Entry("review", 1, _R, "a pass whose data fail the criteria the judging version "
+                                                      "reviews on (reviewed_on_criteria)"),
     "yearly_data.future_year": Entry("review", 1, _R, "yearly data for a year not yet over"),
     # 6 revocation
     "revoke.unknown_reason": Entry("revocation", 1, _R, "a revocation reason that is not one of the four classes"),

@@ -43,6 +43,9 @@ from domain.policy import (
     Requirement,
     Scheme,
     Tier,
+    Yearly,
+    last_data_year,
+    merge_yearly,
 )
 from domain.regions import region_problem
 from domain.sme import SmeStandard
@@ -304,6 +307,9 @@ class EnterpriseState(msgspec.Struct, kw_only=True, rename=SNAPSHOT_RENAME):
     board: str | None = None  # the board of a listing at registration (domain.policy.LISTING_BOARDS)
     group_uscc: str | None = None  # the group (集团) or controlling enterprise it belongs to
     credit_lists: dict[str, list[CreditEntry]] = {}  # domain.policy.CREDIT_LISTS -> entries, oldest first
+    # data year -> the indicators filed for it; None in snapshots taken before it was kept (the
+    # ledger then folds the enterprise from its events instead: services.ledger.Ledger.load_many)
+    yearly_indicators: dict[int, dict[str, int]] | None = None
 
 
 class Enterprise(Aggregate):
@@ -358,6 +364,35 @@ class Enterprise(Aggregate):
         board: str | None = None
         # rule 7: the version in force on the report says whether this late report costs a review
         forfeits_review: bool | None = None
+
+    class Assessed(Event):
+        application_id: str
+        score: int | None
+        components: dict[str, int]
+        indicators: dict[str, int]
+        direct_pass: list[str]
+        passed: bool
+        failures: list[str]
+        policy: str
+        occurred_on: date
+        actor: Actor
+        document: str
+        # the yearly data the multi-year criteria were judged on (filed data and the command's)
+        yearly_indicators: dict[int, dict[str, int]] | None = None
+
+    class Reviewed(Event):
+        application_id: str
+        passed: bool
+        valid_until: date | None
+        new_application_id: str | None
+        policy: str  # the rule version that judged the review (PolicyBook.reviewing)
+        occurred_on: date
+        actor: Actor
+        document: str
+        score: int | None = None
+        indicators: dict[str, int] | None = None
+        yearly_indicators: dict[int, dict[str, int]] | None = None
+        failures: list[str] | None = None  # the criteria the data fail (reviewed_on_criteria)
 
     @staticmethod
     def create_id(uscc: str, **_: Any) -> UUID:
@@ -441,6 +476,7 @@ class Enterprise(Aggregate):
         self.rewards: dict[str, Reward] = {}
         self.changes: list[ChangeReport] = []
         self.yearly_data: dict[int, bool] = {}  # data year -> filed late?
+        self.yearly_indicators: dict[int, dict[str, int]] | None = {}  # data year -> indicators filed
         self.names: list[str] = [name]
         self.dated_to: date | None = occurred_on  # raised by every later event (Enterprise.Event.apply)
         self.loans: dict[str, Loan] = {}
@@ -794,9 +830,15 @@ class Enterprise(Aggregate):
         a.status = "recommended"
 
     # ------------------------------------------------------------------ assess (审核/评审)
+    def judged_yearly(self, given: Yearly | None, indicators: dict[str, int], last_year: int,
+                      years: list[int]) -> Yearly:
+        """The yearly data a decision reads (domain.policy.merge_yearly): the data filed,
+        overridden by the command's yearly figures and, for the last year, its indicators."""
+        return merge_yearly(self.yearly_indicators or {}, given, indicators, last_year, years)
+
     def assess(self, *, application_id: str, programme: Programme, score: int | None, components: dict[str, int],
                indicators: dict[str, int], direct_pass: list[str], occurred_on: date, actor: Actor,
-               document: str) -> None:
+               document: str, yearly_indicators: Yearly | None = None) -> None:
         a = self.application(application_id)
         t = programme.tier(a.tier)
         missing = [lv.value for lv in t.recommend_levels if lv.value not in a.recommendations]
@@ -807,15 +849,22 @@ class Enterprise(Aggregate):
         self._require_after(a.applied_on, occurred_on, "the application")
         self._require_after(a.recommended_on, occurred_on, "the recommendation")
         self._require_decider(actor, programme, t, at=t.assessed_at, act="assessed")
-        failures = t.assessment.judge(score, components, indicators, direct_pass)
+        last = last_data_year(occurred_on)
+        years = t.assessment.data_years(last)
+        # judged on the years the criteria read; recorded with every year the command gives too
+        yearly = self.judged_yearly(yearly_indicators, indicators, last,
+                                    sorted({*years, *(yearly_indicators or {})}))
+        failures = t.assessment.judge(score, components, indicators, direct_pass, yearly=yearly, last_year=last)
         self._assessed(application_id=a.id, score=score, components=components, indicators=indicators,
                        direct_pass=direct_pass, passed=not failures, failures=failures, policy=programme.key,
-                       occurred_on=occurred_on, actor=actor, document=document)
+                       occurred_on=occurred_on, actor=actor, document=document,
+                       yearly_indicators=yearly if len(years) > 1 or yearly_indicators else None)
 
-    @event("Assessed")
+    @event(Assessed)
     def _assessed(self, application_id: str, score: int | None, components: dict[str, int],
                   indicators: dict[str, int], direct_pass: list[str], passed: bool, failures: list[str],
-                  policy: str, occurred_on: date, actor: Actor, document: str) -> None:
+                  policy: str, occurred_on: date, actor: Actor, document: str,
+                  yearly_indicators: Yearly | None = None) -> None:
         a = self.applications[application_id]
         a.assessment_passed = passed
         a.assessed_on = occurred_on
@@ -967,8 +1016,7 @@ class Enterprise(Aggregate):
         if data_year in self.yearly_data:
             raise RuleViolation("immutability", "yearly_data.duplicate",
                                 f"data for {data_year} is already filed", field="data_year")
-        month, day = (int(x) for x in programme.yearly_data_deadline.split("-"))
-        deadline = date(data_year + 1, month, day)
+        deadline = programme.yearly_deadline(data_year)
         self._yearly_data_filed(data_year=data_year, indicators=indicators, deadline=deadline,
                                 late=occurred_on > deadline, occurred_on=occurred_on, actor=actor, document=document)
 
@@ -976,9 +1024,17 @@ class Enterprise(Aggregate):
     def _yearly_data_filed(self, data_year: int, indicators: dict[str, int], deadline: date, late: bool,
                            occurred_on: date, actor: Actor, document: str) -> None:
         self.yearly_data[data_year] = late
+        if self.yearly_indicators is not None:  # (None: restored from a snapshot older than it)
+            self.yearly_indicators[data_year] = dict(indicators)
 
     def review(self, *, application_id: str, programme: Programme, passed: bool, occurred_on: date, actor: Actor,
-               document: str) -> None:
+               document: str, score: int | None = None, indicators: dict[str, int] | None = None,
+               yearly_indicators: Yearly | None = None) -> None:
+        """Review (复核) a designation.  ``programme`` is the version that judges it
+        (``PolicyBook.reviewing``: the one in force, or the one its tier names).  Under a tier
+        ``reviewed_on_criteria`` a pass needs the data to meet the criteria marked
+        ``for_review`` and the score: the yearly data filed, the command's ``yearly_indicators``
+        and ``indicators`` (the last data year's) overriding them."""
         a = self.application(application_id)
         t = programme.tier(a.tier)
         self._require_decider(actor, programme, t)
@@ -1022,14 +1078,29 @@ class Enterprise(Aggregate):
                                 f"a {c.kind} of {c.changed_on} was reported on {c.reported_on}, after "
                                 f"{programme.change_report_months} months, during this validity; {programme.key} "
                                 f"forfeits the review", field="application_id")
+        failures: list[str] | None = None
+        yearly = yearly_indicators
+        if t.reviewed_on_criteria:
+            years = t.assessment.data_years(data_year, for_review=True)
+            yearly = self.judged_yearly(yearly_indicators, indicators or {}, data_year,
+                                        sorted({*years, *(yearly_indicators or {})}))
+            failures = t.assessment.judge(score, {}, indicators or {}, [], yearly=yearly, last_year=data_year,
+                                          for_review=True)
+            if passed and failures:
+                raise RuleViolation("review", "review.criteria_not_met",
+                                    f"{programme.key} reviews {t.id} on its criteria; the data of "
+                                    f"{years[0]}–{years[-1]} fail: {'; '.join(failures)}", field="passed")
         renewed_until = add_years(a.valid_until, t.validity_years) if passed else None
         new_id = f"{a.id}~r{a.reviews + 1}" if passed and t.renewal == "replace" else None
         self._reviewed(application_id=a.id, passed=passed, valid_until=renewed_until, new_application_id=new_id,
-                       policy=programme.key, occurred_on=occurred_on, actor=actor, document=document)
+                       policy=programme.key, occurred_on=occurred_on, actor=actor, document=document, score=score,
+                       indicators=indicators, yearly_indicators=yearly or None, failures=failures)
 
-    @event("Reviewed")
+    @event(Reviewed)
     def _reviewed(self, application_id: str, passed: bool, valid_until: date | None, new_application_id: str | None,
-                  policy: str, occurred_on: date, actor: Actor, document: str) -> None:
+                  policy: str, occurred_on: date, actor: Actor, document: str, score: int | None = None,
+                  indicators: dict[str, int] | None = None, yearly_indicators: Yearly | None = None,
+                  failures: list[str] | None = None) -> None:
         a = self.applications[application_id]
         a.reviews += 1
         a.reviewed_until = a.valid_until

@@ -96,6 +96,36 @@ Over = Literal["last", "each", "sum", "average", "growth"]
 Yearly = dict[int, dict[str, int]]
 
 
+def last_data_year(on: date) -> int:
+    """The last data year (上年度) an assessment made on ``on`` reads: the year before it.
+
+    >>> last_data_year(date(2026, 7, 21)), last_data_year(date(2026, 1, 5))
+    (2025, 2025)
+    """
+    return on.year - 1
+
+
+def merge_yearly(filed: Yearly, given: Yearly | None, indicators: dict[str, int], last_year: int,
+                 years: list[int]) -> Yearly:
+    """The yearly data a decision is judged on, for the data ``years`` its criteria read:
+    the enterprise's filed yearly data, overridden indicator by indicator by the command's
+    ``given`` yearly figures, and the last year's by the command's own ``indicators`` (the
+    figures of 上年度).  Years with no data are left out.
+
+    >>> merge_yearly({2024: {"rd": 1, "rev": 9}, 2025: {"rd": 2}}, {2024: {"rd": 5}}, {"rd": 7}, 2025,
+    ...     [2024, 2025])
+    {2024: {'rd': 5, 'rev': 9}, 2025: {'rd': 7}}
+    >>> merge_yearly({2020: {"rd": 1}}, None, {}, 2025, [2024, 2025])
+    {}
+    """
+    out: Yearly = {}
+    for y in years:
+        merged = {**filed.get(y, {}), **(given or {}).get(y, {}), **(indicators if y == last_year else {})}
+        if merged:
+            out[y] = merged
+    return out
+
+
 class Struct(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """Base of every policy struct: frozen, and a misspelt key is an error, not a default."""
 
@@ -241,6 +271,21 @@ class Assessment(Struct, kw_only=True):
     min_components: dict[str, int] = {}
     criteria: list[Criterion] = []
     direct_pass: list[Id] = []
+
+    def data_years(self, last_year: int, for_review: bool = False) -> list[int]:
+        """The data years the criteria read (those of a review: its criteria only), oldest first.
+
+        >>> Assessment(criteria=[Criterion(any_of=[Bound(indicator="r", min=1, over="growth", years=2)],
+        ...     for_review=False), Criterion(any_of=[Bound(indicator="d", max=1)])]).data_years(2025)
+        [2023, 2024, 2025]
+        >>> Assessment().data_years(2025, for_review=True)
+        [2025]
+        """
+        years = {last_year}
+        for c in self.criteria:
+            if not (for_review and not c.for_review):
+                years.update(y for b in c.any_of for y in b.data_years(last_year))
+        return sorted(years)
 
     def judge(self, score: int | None, components: dict[str, int], indicators: dict[str, int],
               direct_pass: list[str], *, yearly: Yearly | None = None, last_year: int | None = None,
@@ -1102,6 +1147,14 @@ class PolicyBook:
             for i, o in enumerate(p.overrides):
                 self._check_override(p, i, o)
                 self._overrides.setdefault(o.programme, []).append((p, o))
+        for p in programmes:  # a tier's reviews judged by another version: that version must have the tier
+            for tier in p.tiers:
+                if tier.review_under is None:
+                    continue
+                judge = next((v for v in self._versions[p.id] if v.version == tier.review_under), None)
+                if judge is None or all(x.id != tier.id for x in judge.tiers):
+                    raise ValueError(f"{p.key}: tier {tier.id} is reviewed under version {tier.review_under!r}, "
+                                     f"which {'has no tier ' + tier.id if judge else 'programme ' + p.id + ' has not'}")
 
     def _check_override(self, p: Programme, i: int, o: Override) -> None:
         """An override is refused at load unless the programme and tier it names exist, the
@@ -1220,3 +1273,26 @@ class PolicyBook:
                     if t.id == tier_id:
                         return t
         return None
+    def reviewing(self, programme_id: str, tier_id: str, on: date, region: str | None = None) -> Programme:
+        """The rule version that judges a review (复核) of a ``tier_id`` designation on ``on`` (for
+        an enterprise in ``region``: with the overrides in force there laid over it, as
+        :meth:`in_force`): the version in force then, unless its tier names another one (``Tier.review_under``:
+        工信厅企业函〔2026〕117号 has the 2026 reviews of little giants follow the 2022 standard).
+
+        >>> v22 = Programme(id="p", name="P", version="2022", effective_from=date(2022, 6, 1), level="national",
+        ...     jurisdiction="000000", tiers=[Tier(id="t", name="T", deciding_level="national")])
+        >>> v26 = Programme(id="p", name="P", version="2026", effective_from=date(2026, 4, 1), level="national",
+        ...     jurisdiction="000000", tiers=[Tier(id="t", name="T", deciding_level="national", review_under="2022"),
+        ...     Tier(id="u", name="U", deciding_level="national")])
+        >>> book = PolicyBook([v22, v26])
+        >>> book.reviewing("p", "t", date(2026, 5, 1)).key, book.reviewing("p", "u", date(2026, 5, 1)).key
+        ('p@2022', 'p@2026')
+        >>> book.reviewing("p", "t", date(2025, 5, 1)).key
+        'p@2022'
+        """
+        p = self.in_force(programme_id, on, region)
+        tier = next((t for t in p.tiers if t.id == tier_id), None)
+        if tier is None or tier.review_under is None or tier.review_under == p.version:
+            return p  # (no such tier: the review refuses it, naming the version in force)
+        judge = next(v for v in self._versions[programme_id] if v.version == tier.review_under)
+        return judge if region is None else self.overlaid(judge, on, region)

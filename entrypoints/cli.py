@@ -98,6 +98,26 @@ def _flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
+def _shape(tp: Any) -> str:
+    """How a command field is given on the command line: "bool", "dict" (NAME=INT, repeated),
+    "yearly" (a dict of dicts: YEAR:NAME=INT, repeated), "list" or "value"; an optional
+    field as its type."""
+    while True:
+        args = typing.get_args(tp)
+        if typing.get_origin(tp) is typing.Annotated:
+            tp = args[0]
+        elif type(None) in args and len(args) == 2:  # X | None
+            tp = next(a for a in args if a is not type(None))
+        else:
+            break
+    origin = typing.get_origin(tp)
+    if tp is bool:
+        return "bool"
+    if origin is dict:
+        return "yearly" if _shape(typing.get_args(tp)[1]) == "dict" else "dict"
+    return "list" if origin is list else "value"
+
+
 def _add_command_parser(sub: Any, tag: str, ctype: type[c.Command], parents: list[argparse.ArgumentParser]) -> None:
     doc = " ".join((ctype.__doc__ or tag).split())
     p = sub.add_parser(tag.replace("_", "-"), help=doc.split(". ")[0].rstrip("."), description=doc, parents=parents)
@@ -112,14 +132,17 @@ def _add_command_parser(sub: Any, tag: str, ctype: type[c.Command], parents: lis
         if f.name in _ENVELOPE:
             continue
         required = f.required
-        tp = str(f.type)
-        if f.type is bool or tp == "<class 'bool'>":
+        shape = _shape(f.type)
+        if shape == "bool":
             p.add_argument(_flag(f.name), dest=f.name, required=required, metavar="true|false",
                            help=f"{f.name} (true or false)")
-        elif tp.startswith("dict"):
+        elif shape == "yearly":  # yearly_indicators: --yearly 2024:rd_expense_fen=120000000
+            p.add_argument(_flag(f.name.split("_")[0]), dest=f.name, action="append", metavar="YEAR:NAME=INT",
+                           default=[], help=f"{f.name} entry (one indicator of one data year), repeatable")
+        elif shape == "dict":
             p.add_argument(_flag(f.name.rstrip("s") if f.name.endswith("s") else f.name), dest=f.name,
                            action="append", metavar="NAME=INT", default=[], help=f"{f.name} entry, repeatable")
-        elif tp.startswith("list"):
+        elif shape == "list":
             p.add_argument(_flag(f.name), dest=f.name, action="append", default=[], metavar="NAME",
                            help=f"{f.name}, repeatable")
         else:
@@ -145,8 +168,17 @@ def _command_from_args(args: argparse.Namespace) -> c.Command:
         if f.name in _ENVELOPE:
             continue
         value = getattr(args, f.name, None)
-        tp = str(f.type)
-        if tp.startswith("dict"):
+        shape = _shape(f.type)
+        if shape == "yearly":
+            years: dict[str, dict[str, str]] = {}
+            for item in value or []:
+                year, colon, entry = item.partition(":")
+                name, sep, num = entry.partition("=")
+                if not colon or not sep or not year.strip().isdigit():
+                    raise c.InputError(f"$.{f.name}", f"expected YEAR:NAME=INT, got {item!r}")
+                years.setdefault(year.strip(), {})[name] = num
+            value = years or None
+        elif shape == "dict":
             entries = {}
             for item in value or []:
                 name, sep, num = item.partition("=")
@@ -154,7 +186,7 @@ def _command_from_args(args: argparse.Namespace) -> c.Command:
                     raise c.InputError(f"$.{f.name}", f"expected NAME=INT, got {item!r}")
                 entries[name] = num
             value = entries or None
-        elif tp.startswith("list"):
+        elif shape == "list":
             value = value or None
         elif f.name in REGION_KEYS and isinstance(value, str) and not value.isdigit():
             # a name (--region 连山区) becomes its code; a code goes to the ledger as sent, which

@@ -39,7 +39,7 @@ from datetime import date, timedelta
 from functools import cache
 from typing import Any
 
-from domain.policy import PolicyBook, Programme, Tier
+from domain.policy import PolicyBook, Programme, Tier, last_data_year
 from domain.validity import valid_on
 from domain.values import USCC_ALPHABET, add_years, make_uscc, uscc_check_char
 from infra.policy_files import SHIPPED, load_policy_book
@@ -624,9 +624,18 @@ class _Builder:
                     "indicators": {"revenue_fen": revenue_fen, "rd_ratio_bp": 320 + 25 * h}}
         if b.tier == "specialized":
             rd_bp = 420 + 30 * h
-            return {"score": 78 + h, "indicators": {
+            out: dict[str, Any] = {"score": 78 + h, "indicators": {
                 "niche_years": 6 + h, "rd_expense_fen": revenue_fen * rd_bp // 10000, "rd_ratio_bp": rd_bp,
                 "revenue_fen": revenue_fen, "main_business_bp": 8600 + 50 * h, "debt_ratio_bp": 3800 + 150 * h}}
+            last = last_data_year(on)
+            if len(_tier(b.programme, b.tier, on).assessment.data_years(last)) > 1:
+                # the 2026 standard: R&D in each of the last two years, and a Class I IP right; the
+                # year before the last, with revenue 6 % lower and the same R&D share
+                before = revenue_fen * 100 // 106
+                out["indicators"]["class1_ip_count"] = 1 + h % 4
+                out["yearly_indicators"] = {str(last - 1): {
+                    "revenue_fen": before, "rd_expense_fen": before * (rd_bp - 20) // 10000, "rd_ratio_bp": rd_bp - 20}}
+            return out
         if b.tier in ("little_giant", "key_little_giant") and b.programme == "national":
             return {"score": 82 + h, "indicators": {
                 "niche_years": 10 + h, "main_business_bp": 8800 + 40 * h, "debt_ratio_bp": 3600 + 120 * h,
@@ -659,10 +668,19 @@ class _Builder:
 
     def review(self, ent: Ent, programme: str, tier: str, app: str, on: date, passed: bool = True,
                expect: str | None = None, doc: str | None = None) -> None:
-        t = _tier(programme, tier, on, ent.region_on(on))
-        code = _level_authority(programme, on, t.deciding_level, ent.region_on(on))
+        judge = _book().reviewing(programme, tier, on, ent.region_on(on))  # the version that judges it (review_under)
+        t = judge.tier(tier)
+        code = judge.authority_for(t.deciding_level, ent.region_on(on))
+        data: dict[str, Any] = {}
+        if t.reviewed_on_criteria:
+            # what the review checks beyond the yearly data filed (revenue, R&D, debt): the
+            # evaluation's score and the last data year's niche, main business and IP
+            h = sum(map(ord, ent.key + tier)) % 12
+            data = {"score": 70 + h, "indicators": {"niche_years": 9 + h, "main_business_bp": 8700 + 50 * h,
+                                                    "class1_ip_count": 1 + h % 4}}
         self.ecmd("review", ent, on, authority(code), expect, application_id=app, passed=passed,
-                  document=doc or f"{_doc(code, on, 100 + self.seq() % 150)}（复核{'通过' if passed else '未通过'}）")
+                  document=doc or f"{_doc(code, on, 100 + self.seq() % 150)}（复核{'通过' if passed else '未通过'}）",
+                  **data)
         if expect is None and passed:
             held = self.held[(ent.key, app)]
             until = add_years(held.valid_until, t.validity_years)
@@ -678,7 +696,7 @@ class _Builder:
         revenue_fen = ent.revenue_wan * 1_000_000 * (100 + 6 * (year - 2018)) // 100
         self.ecmd("file_yearly_data", ent, on, ent.self_actor(on), expect, programme=programme, data_year=year,
                   indicators={"revenue_fen": revenue_fen, "rd_expense_fen": revenue_fen * 5 // 100,
-                              "employees": 80 + ent.revenue_wan // 150, "debt_ratio_bp": 4800})
+                              "rd_ratio_bp": 500, "employees": 80 + ent.revenue_wan // 150, "debt_ratio_bp": 4800})
 
     # ------------------------------------------------------------------ finishing
     def register_all(self) -> None:

@@ -50,7 +50,7 @@ from typing import Any
 
 from domain.enterprise import CreditEntry, GroupHolder, credit_standing, similar_holder
 from domain.errors import RuleViolation
-from domain.policy import CREDIT_LISTS, PolicyBook, Programme, Scheme, Tier
+from domain.policy import CREDIT_LISTS, PolicyBook, Programme, Scheme, Tier, last_data_year, merge_yearly
 from domain.regions import subdivisions
 from domain.validity import valid_on
 from domain.values import USCC_ALPHABET, add_months, add_years, make_uscc
@@ -326,6 +326,11 @@ def _cn(n: int) -> str:
 
 def _crc(*parts: object) -> int:
     return zlib.crc32("|".join(map(str, parts)).encode())
+
+
+def _by_year(yearly: dict[str, dict[str, int]] | None) -> dict[int, dict[str, int]] | None:
+    """A command's yearly indicators (keyed by the year as a string) by data year."""
+    return None if yearly is None else {int(y): v for y, v in yearly.items()}
 
 
 def _covers(outer: str, inner: str) -> bool:
@@ -927,12 +932,12 @@ class _Engine:
             return "review.outside_window"
         if a.review_failed or a.reviewed_until == a.valid_until:
             return "review.duplicate"
-        day = date.fromordinal(o)
-        if not ent.has_filed(prog.data_year_on(day)):
+        data_year = prog.data_year_on(date.fromordinal(o))
+        if not ent.has_filed(data_year):
             return "review.yearly_data_missing"
         start: int = a.reviewed_until if a.reviews and a.reviewed_until else a.valid_from  # type: ignore[assignment]
         # rules 5 and 7 as the ledger judges them (domain.policy.Programme)
-        if ent.late and prog.late_years_forfeiting(ent.late_years(), date.fromordinal(start), day):
+        if ent.late and prog.late_years_forfeiting(ent.late_years(), date.fromordinal(start), date.fromordinal(o)):
             return "review.yearly_data_late"
         if ent.changes and any(reported >= start and prog.change_forfeits_review(kind, late, forfeits)
                                for reported, late, kind, forfeits in ent.changes):
@@ -1274,7 +1279,56 @@ class _Engine:
         a.status = "recommended"
         self.push(max(a.rnd.assess, o + 1), 2, ent, a)
 
-    def _indicators(self, ent: _Ent, tier: str, good: bool) -> dict[str, Any]:
+    def _yearly_body(self, ent: _Ent, t: Tier, good: bool, last: int, years: list[int]) -> dict[str, Any] | None:
+        """The figures of a rule version that reads more than the last data year (the 2026
+        专精特新 and 小巨人 criteria): the last year's ``indicators``, the years before it as
+        ``yearly_indicators``, every indicator the criteria read for each year they read it,
+        so the enterprise's filed yearly data are overridden and never decide the outcome.
+        None for a version that reads the last year only (the history before 2026 keeps its
+        draws)."""
+        if len(years) == 1 or t.id not in ("specialized", "little_giant"):
+            return None
+        ri = self.ri
+        revenue = ent.revenue * 1_000_000
+        lg = t.id == "little_giant"
+        revenue = max(revenue, (8_000_000_000 + ri(0, 12_000_000_000)) if lg else 1_600_000_000 + ri(0, 800_000_000))
+        # revenue grows 6-15 % a year (little giants: the 2026 growth criterion's 5 %)
+        revenues = {last: revenue}
+        for y in range(last - 1, years[0] - 1, -1):
+            revenues[y] = revenues[y + 1] * 10000 // (10000 + ri(600, 1500))
+        short = ri(0, 1) if not good and not lg else None  # a failing 专精特新: R&D short in one of the two years
+        yearly: dict[int, dict[str, int]] = {}
+        for y in years:
+            rev = revenues[y]
+            if y < last - 1:  # growth's base year: revenue only
+                yearly[y] = {"revenue_fen": rev}
+                continue
+            ratio = ri(120, 290) if short == last - y else ri(450, 1000) if lg else ri(320, 1200)
+            rd = rev * ratio // 10000
+            if ratio >= 300:
+                rd = max(rd, 620_000_000 + ri(0, 200_000_000)) if lg else max(rd, 100_000_000 + ri(0, 50_000_000))
+            yearly[y] = {"revenue_fen": rev, "rd_expense_fen": rd, "rd_ratio_bp": rd * 10000 // rev}
+        indicators = yearly.pop(last)
+        if lg:
+            indicators.update({
+                "niche_years": ri(5, 25), "main_business_bp": ri(9100, 9900),
+                "debt_ratio_bp": ri(2000, 7000) if good else ri(7600, 8500),
+                "national_share_bp": ri(1000, 4500) if good else ri(300, 980),
+                "class1_ip_count": ri(4, 20), "key_link": 1})
+            score = ri(70, 98)
+        else:
+            indicators.update({"niche_years": ri(3, 18), "main_business_bp": ri(8100, 9900),
+                               "debt_ratio_bp": ri(2000, 6800), "class1_ip_count": ri(1, 8)})
+            score = ri(55, 95) if good else ri(40, 72)
+        return {"score": score, "indicators": indicators, "yearly_indicators": {str(y): v for y, v in yearly.items()}}
+
+    def _indicators(self, ent: _Ent, tier: str, good: bool, t: Tier | None = None,
+                    o: int | None = None) -> dict[str, Any]:
+        if t is not None and o is not None:
+            last = last_data_year(date.fromordinal(o))
+            body = self._yearly_body(ent, t, good, last, t.assessment.data_years(last))
+            if body is not None:
+                return body
         rng = self.rng
         revenue_fen = ent.revenue * 1_000_000
         if tier == "innovative":
@@ -1332,9 +1386,13 @@ class _Engine:
         assert t is not None and prog is not None
         base = PASS_BY_YEAR.get(a.tier, {}).get(a.rnd.year, self._PASS.get(a.tier))
         good = True if base is None else rng.random() < base + 0.1 * (ent.q - 0.5)
-        body = self._indicators(ent, a.tier, good)
+        body = self._indicators(ent, a.tier, good, t, o)
+        last = last_data_year(date.fromordinal(o))
+        years = t.assessment.data_years(last)
+        # the ledger's yearly data (filed, then the command's): the command gives every figure read
+        yearly = merge_yearly({}, _by_year(body.get("yearly_indicators")), body["indicators"], last, years)
         failures = t.assessment.judge(body.get("score"), body.get("components", {}), body["indicators"],
-                                      body.get("direct_pass", []))
+                                      body.get("direct_pass", []), yearly=yearly, last_year=last)
         a.passed = not failures
         a.status = "assessed"
         actor = self.assessor(t, ent.region)
@@ -1501,7 +1559,7 @@ class _Engine:
                 self.push(self.ri(o + 60, last), 10, ent, a)
         review_p, pass_p = REVIEW_P[tier]
         window = 180
-        t = self.tier(self.prog_of(tier, vu - 30, ent.region), tier)
+        t = self.tier(self.reviewing(tier, vu - 30, ent.region), tier)
         if t is not None:
             window = t.review_window_days
         if rng.random() < review_p:
@@ -1550,14 +1608,40 @@ class _Engine:
             self.plan_try(ent, a.tier, o + 60, 1)
 
     # ------------------------------------------------------------------ review, yearly data
+    def reviewing(self, tier: str, o: int, region: str | None = None) -> Programme | None:
+        """The rule version that judges a review of ``tier`` on ``o`` for an enterprise in
+        ``region`` (the ledger's PolicyBook.reviewing, overrides laid over it)."""
+        if self.prog_of(tier, o, region) is None:
+            return None
+        return self.book.reviewing(PROGRAMME_OF[tier], tier, date.fromordinal(o), region)
+
     def _h_review(self, o: int, ent: _Ent, arg: tuple[_App, bool]) -> None:
         a, passed = arg
-        prog = self.prog_of(a.tier, o, ent.region)
+        prog = self.reviewing(a.tier, o, ent.region)
         t = self.tier(prog, a.tier)
         if t is None or prog is None:
             return
         code = self.check_review(ent, a, prog, t, o)
         actor = self.decider(a.tier, ent.region)
+        data: dict[str, Any] = {}
+        if code is None and t.reviewed_on_criteria:
+            # the data the review is judged on; now and then a pass the data do not bear out
+            good = passed and self.rng.random() >= 0.02 * FAULT
+            last = prog.data_year_on(date.fromordinal(o))
+            years = t.assessment.data_years(last, for_review=True)
+            data = self._yearly_body(ent, t, good, last, years) or self._indicators(ent, a.tier, good)
+            data.pop("components", None)
+            data.pop("direct_pass", None)
+            yearly = merge_yearly({}, _by_year(data.get("yearly_indicators")), data["indicators"], last, years)
+            failures = t.assessment.judge(data.get("score"), {}, data["indicators"], [], yearly=yearly,
+                                          last_year=last, for_review=True)
+            if passed and failures:
+                self.emit(o, "review", actor, "review.criteria_not_met", uscc=ent.uscc, application_id=a.id,
+                          passed=True, document=self.doc(actor["authority"], self.year(o),
+                                                         f"review{a.tier}{o // 30}", "函") + "（复核）", **data)
+                if self.rng.random() < REAPPLY_P[a.tier]:
+                    self.plan_try(ent, a.tier, a.valid_until)  # type: ignore[arg-type]
+                return
         if code is not None:
             if code in ("review.yearly_data_missing", "review.yearly_data_late", "review.change_report_late"):
                 # the authority tries; the ledger refuses and the designation lapses
@@ -1569,7 +1653,7 @@ class _Engine:
             return
         self.emit(o, "review", actor, uscc=ent.uscc, application_id=a.id, passed=passed,
                   document=self.doc(actor["authority"], self.year(o), f"review{a.tier}{o // 30}", "函")
-                  + ("（复核通过）" if passed else "（复核未通过）"))
+                  + ("（复核通过）" if passed else "（复核未通过）"), **data)
         a.reviews += 1
         a.reviewed_until = a.valid_until
         if passed:
@@ -2071,7 +2155,9 @@ class _Engine:
                     fields["document"] = document
                 self.emit(o, "approve", self.actor(code), refusal, **fields)
         elif kind == "review_early":
-            refusal = self.check_review(ent, a, prog, t, o)
+            rp = self.reviewing(a.tier, o, ent.region)  # the version that judges the review (review_under)
+            rt = self.tier(rp, a.tier)
+            refusal = self.check_review(ent, a, rp, rt, o) if rp is not None and rt is not None else None
             if refusal == "review.outside_window":
                 actor = self.decider(a.tier, ent.region)
                 self.emit(o, "review", actor, refusal, uscc=ent.uscc, application_id=a.id, passed=True,

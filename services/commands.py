@@ -41,6 +41,11 @@ Indicator = Annotated[int, msgspec.Meta(ge=-MAX_FEN, le=MAX_FEN)]
 # How many indicators, components or claims one command may carry.
 MAX_ENTRIES = 100
 Indicators = Annotated[dict[Ident, Indicator], msgspec.Meta(max_length=MAX_ENTRIES)]
+# Indicators by data year (年度): the years before a decision that its multi-year criteria read.
+# The year is a string key ("2024"): canonical bytes sort a command's keys, and JSON keys are strings.
+DataYear = Annotated[str, msgspec.Meta(pattern=r"\A(20[0-9][0-9]|2100)\Z", description="a data year, 2000-2100")]
+MAX_YEARS = 5
+YearlyIndicators = Annotated[dict[DataYear, Indicators], msgspec.Meta(max_length=MAX_YEARS)]
 # A batch (第N批) of a programme's tier: its number, counted from 1 (第五批 is 5).
 BatchNumber = Annotated[int, msgspec.Meta(ge=1, le=999, description="第N批: the batch number, from 1")]
 
@@ -155,6 +160,8 @@ class Assess(ApplicationCommand, frozen=True, kw_only=True, tag="assess"):
                           msgspec.Meta(max_length=MAX_ENTRIES)] = {}
     indicators: Indicators = {}
     direct_pass: Annotated[list[Ident], msgspec.Meta(max_length=MAX_ENTRIES)] = []
+    # data year -> indicators, overriding the yearly data filed (``indicators`` stand for the last year)
+    yearly_indicators: YearlyIndicators | None = None
 
 
 class OpenNotice(ApplicationCommand, frozen=True, kw_only=True, tag="open_notice"):
@@ -205,9 +212,15 @@ class FileYearlyData(EnterpriseCommand, frozen=True, kw_only=True, tag="file_yea
 
 
 class Review(ApplicationCommand, frozen=True, kw_only=True, tag="review"):
-    """Review (复核) a designation inside its review window: a pass renews it, a fail lapses it."""
+    """Review (复核) a designation inside its review window: a pass renews it, a fail lapses it.
+    ``score``, ``indicators`` (the last data year's) and ``yearly_indicators`` are recorded; where
+    the judging version reviews on criteria, a pass needs them (with the yearly data filed) to
+    meet them."""
 
     passed: bool
+    score: Annotated[int, msgspec.Meta(ge=0, le=100)] | None = None
+    indicators: Indicators | None = None
+    yearly_indicators: YearlyIndicators | None = None
 
 
 class Revoke(ApplicationCommand, frozen=True, kw_only=True, tag="revoke"):
@@ -342,7 +355,8 @@ COMMAND_TYPES: dict[str, type[Command]] = {
 
 _decoder = msgspec.json.Decoder(AnyCommand)
 _encoder = msgspec.json.Encoder(order="deterministic")
-_PATH = re.compile(r"^(?P<msg>.*?)(?: - at `(?P<path>[^`]*)`)?$", re.S)
+# (a bad dict key: "... - at `key` in `$.field`")
+_PATH = re.compile(r"^(?P<msg>.*?)(?: - at (?:`key` in )?`(?P<path>[^`]*)`)?$", re.S)
 
 
 def input_error(e: msgspec.ValidationError | msgspec.DecodeError) -> InputError:
@@ -404,7 +418,11 @@ def convert_command(obj: dict[str, object]) -> AnyCommand:
 # Fields a command type gained after ledgers were written.  While one holds its default
 # (None) it is left out of the canonical bytes, so a command sent before the field existed
 # has the digest it was journaled with, and sending it again is still the same command.
-ADDED_FIELDS = ("batch", "register.board", "register.group_uscc", "employees", "assets_fen")
+# An entry "field" holds for every command type, "command.field" for that type only (``score``
+# and ``indicators`` of an assessment are old fields, and keep their bytes; ``ReportChange.board``
+# was there from the start: its digests hold "board":null).
+ADDED_FIELDS = ("batch", "register.board", "register.group_uscc", "employees", "assets_fen",
+                "assess.yearly_indicators", "review.score", "review.indicators", "review.yearly_indicators")
 _plain_encoder = msgspec.json.Encoder()
 
 
@@ -416,11 +434,9 @@ def encode_command(cmd: Command) -> bytes:
     >>> b"batch" in encode_command(cmd), b'"batch":5' in encode_command(msgspec.structs.replace(cmd, batch=5))
     (False, True)
     """
-    # an entry "tag.field" names the field of one command type only (``ReportChange.board``
-    # was there from the start: its digests hold "board":null)
     tag = command_name(cmd)
-    fields = [f.partition(".")[2] if "." in f else f for f in ADDED_FIELDS if "." not in f or f.startswith(f"{tag}.")]
-    unset = [f for f in fields if f in cmd.__struct_fields__ and getattr(cmd, f) is None]
+    unset = [f for f in cmd.__struct_fields__
+             if (f in ADDED_FIELDS or f"{tag}.{f}" in ADDED_FIELDS) and getattr(cmd, f) is None]
     if not unset:
         return _encoder.encode(cmd)
     # the same bytes as before the field existed (field order, no sorting of a struct's fields)

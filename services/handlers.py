@@ -54,6 +54,12 @@ class Context(Protocol):
         (``PolicyBook.in_force``); every decision on an enterprise passes its region."""
         ...
 
+    def reviewing(self, programme: str, tier: str, on: date, region: str | None = None) -> Programme:
+        """The rule version that judges a review of a ``tier`` designation on ``on``: the one in
+        force, or the one the tier names (``domain.policy.PolicyBook.reviewing``), with the
+        overrides in force for ``region`` laid over it."""
+        ...
+
     def budget(self, programme: str, scheme: str, year: int, budget_fen: int | None,
                fund: bool = False) -> SchemeBudget:
         """The budget of ``scheme`` (a scheme's id, or a fund's: ``Programme.budget_of``) for
@@ -202,6 +208,11 @@ def tag_chain(cmd: c.TagChain, ctx: Context) -> list[Aggregate]:
     return [ent]
 
 
+def _yearly(given: dict[str, dict[str, int]] | None) -> dict[int, dict[str, int]] | None:
+    """A command's yearly indicators by data year (None: none given)."""
+    return None if given is None else {int(y): dict(v) for y, v in given.items()}
+
+
 # ------------------------------------------------------------------ one application's steps
 def _application(cmd: c.ApplicationCommand, ctx: Context) -> tuple[Enterprise, Programme]:
     """The enterprise, and the rule version in force on the command's date of the programme
@@ -250,7 +261,7 @@ def assess(cmd: c.Assess, ctx: Context) -> list[Aggregate]:
     ent, programme = _application(cmd, ctx)
     ent.assess(application_id=cmd.application_id, programme=programme, score=cmd.score,
                components=dict(cmd.components), indicators=dict(cmd.indicators), direct_pass=list(cmd.direct_pass),
-               **_envelope(cmd))
+               yearly_indicators=_yearly(cmd.yearly_indicators), **_envelope(cmd))
     return [ent]
 
 
@@ -293,8 +304,13 @@ def withdraw(cmd: c.Withdraw, ctx: Context) -> list[Aggregate]:
 
 
 def review(cmd: c.Review, ctx: Context) -> list[Aggregate]:
-    ent, programme = _application(cmd, ctx)
-    ent.review(application_id=cmd.application_id, programme=programme, passed=cmd.passed, **_envelope(cmd))
+    ent = ctx.enterprise(cmd.uscc)
+    app = ent.application(cmd.application_id)
+    # the version that judges the review: in force on its date, or the one its tier names (review_under)
+    programme = ctx.reviewing(app.programme, app.tier, cmd.occurred_on, ent.region)
+    ent.review(application_id=cmd.application_id, programme=programme, passed=cmd.passed, score=cmd.score,
+               indicators=dict(cmd.indicators) if cmd.indicators is not None else None,
+               yearly_indicators=_yearly(cmd.yearly_indicators), **_envelope(cmd))
     return [ent]
 
 

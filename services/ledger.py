@@ -258,6 +258,16 @@ class Ledger(Application[UUID]):
         for stored in events:
             ev = to_event(stored)
             out[ev.originator_id] = ev.mutate(out.get(ev.originator_id))  # type: ignore[attr-defined]
+        # An enterprise restored from a snapshot taken before it kept the indicators of its
+        # yearly data (EnterpriseState.yearly_indicators is None) is folded from its events.
+        stale = [oid for oid, agg in out.items() if isinstance(agg, Enterprise) and agg.yearly_indicators is None]
+        if stale:
+            _, events = self.bulk.read_after(dict.fromkeys(stale, 0))
+            for oid in stale:
+                out[oid] = None
+            for stored in events:
+                ev = to_event(stored)
+                out[ev.originator_id] = ev.mutate(out.get(ev.originator_id))  # type: ignore[attr-defined]
         return out
 
     def enterprise(self, uscc: str) -> Enterprise:
@@ -554,6 +564,11 @@ class Ledger(Application[UUID]):
         """The rule version of ``programme`` in force on business date ``on``, for an
         enterprise in ``region`` with the provincial overrides laid over it."""
         return self.policy.in_force(programme, on, region)
+
+    def reviewing(self, programme: str, tier: str, on: date, region: str | None = None) -> Programme:
+        """The rule version that judges a review of a ``tier`` designation on ``on`` for an
+        enterprise in ``region`` (PolicyBook.reviewing)."""
+        return self.policy.reviewing(programme, tier, on, region)
 
     def check_known(self, programme: str, tier: str | None = None, scheme: str | None = None,
                     chain: str | None = None, recognition: str | None = None) -> None:

@@ -215,3 +215,30 @@ def test_overdue_lists_missing_yearly_data_and_late_change_reports(db: Path) -> 
         ("late_change_report", "rename of 2020-01-05 reported late")]
     assert json.loads(run(db, "overdue", "--as-of", "2020-06-01", "--region", "370200", "--json").stdout)[
         "count"] == 0
+
+
+def test_assess_and_review_take_yearly_indicators_as_year_name_value(db: Path) -> None:
+    """``--yearly YEAR:NAME=INT`` (repeatable) gives the figures of data years before the last;
+    the assessment records them; a malformed one is bad input naming the field."""
+    for sub in ("assess", "review"):
+        r = run(db, sub, "--help")
+        assert "--yearly YEAR:NAME=INT" in r.stdout and "--score" in r.stdout, sub
+    assert "--indicator NAME=INT" in run(db, "review", "--help").stdout
+    for args in (("apply", "--application-id", "sp", "--programme", "national", "--tier", "specialized",
+                  "--occurred-on", "2023-03-01", "--authority", "211402", "--role", "enterprise"),
+                 ("recommend", "--application-id", "sp", "--occurred-on", "2023-03-02", *AUTH)):
+        r = run(db, *args[:1], "--uscc", U, *args[1:])
+        assert r.returncode == 0, r.stderr
+    before = stored_events(db)
+    bad = run(db, "assess", "--uscc", U, "--application-id", "sp", "--occurred-on", "2023-03-10",
+              "--authority", "210000", "--yearly", "2021rd_ratio_bp=350")
+    assert bad.returncode == 2 and "$.yearly_indicators" in bad.stderr and "YEAR:NAME=INT" in bad.stderr, bad.stderr
+    assert stored_events(db) == before
+    r = run(db, "assess", "--uscc", U, "--application-id", "sp", "--occurred-on", "2023-03-10", "--authority",
+            "210000", "--score", "70", "--indicator", "niche_years=3", "--yearly", "2021:rd_expense_fen=120000000",
+            "--yearly", "2021:rd_ratio_bp=350")
+    assert r.returncode == 0, r.stderr
+    history = json.loads(run(db, "--json", "history", U).stdout)
+    assessed = [e for e in history["events"] if e["type"] == "Assessed"][-1]["details"]
+    assert assessed["yearly_indicators"]["2021"] == {"rd_expense_fen": 120000000, "rd_ratio_bp": 350}
+    assert assessed["yearly_indicators"]["2022"] == {"niche_years": 3}  # the last data year: the indicators

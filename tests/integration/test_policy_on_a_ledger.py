@@ -110,10 +110,11 @@ def test_assessment_thresholds_of_the_version_in_force(script) -> None:
     """专精特新: niche >= 2 years under 2022, >= 3 years under 2026."""
     tier22 = _book().in_force("national", date(2025, 1, 1)).tier("specialized")
     tier26 = _book().in_force("national", date(2026, 5, 1)).tier("specialized")
-    body = passing_assessment(tier26)  # meets every 2026 threshold
+    body = passing_assessment(tier26, "2026-05-11")  # meets every 2026 threshold (two years of R&D)
     body["indicators"]["niche_years"] = 2
     assert tier22.assessment.judge(body["score"], body["components"], body["indicators"], []) == []
-    failures = tier26.assessment.judge(body["score"], body["components"], body["indicators"], [])
+    failures = tier26.assessment.judge(body["score"], body["components"], body["indicators"], [],
+                                       yearly={2024: body["yearly_indicators"]["2024"]}, last_year=2025)
     assert failures == ["从事特定细分市场时间 >= 3 年: niche_years >= 3: 2"]
     # through the ledger: the same indicators pass in 2025 and fail in 2026
     u = uscc(6, "211402")

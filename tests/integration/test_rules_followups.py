@@ -12,7 +12,7 @@ from domain.enterprise import Enterprise
 from domain.errors import RuleViolation
 from domain.policy import Programme, Scheme
 from domain.values import Actor
-from tests.support.journeys import actor, designate, file_yearly_data, register
+from tests.support.journeys import actor, designate, file_yearly_data, passing_review, register
 from tests.support.ledgers import uscc
 
 
@@ -135,4 +135,5 @@ def test_a_late_change_in_an_earlier_period_does_not_forfeit_a_later_review(scri
     assert extended_until.year == first_until.year + 3 and second >= date(2026, 4, 1)  # judged by the 2026 rules
     # Under 2026 a late change report forfeits the review -- but only one made in this period.
     script.ok("review", uscc=u, application_id=sp.application_id, passed=True, occurred_on=str(second),
-              actor="210000", document="辽工信〔2026〕9号")
+              actor="210000", document="辽工信〔2026〕9号",
+              **passing_review(script, "national", "specialized", second))  # 2026 reviews on the criteria

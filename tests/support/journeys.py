@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
-from domain.policy import Tier
+from domain.policy import Tier, last_data_year
 from domain.values import NATIONAL_REGION, Level
 from domain.workdays import notice_end
 
@@ -63,14 +63,58 @@ def tier_in_force(script: Any, programme: str, tier: str, on: date | str, region
     return script.ledger.policy.in_force(programme, as_date(on), region).tier(tier)
 
 
-def passing_assessment(tier: Tier) -> dict[str, Any]:
-    """Score, components and indicators that meet exactly the thresholds of ``tier``."""
+def passing_review(script: Any, programme: str, tier: str, on: date | str) -> dict[str, Any]:
+    """The score and indicators a passed review on ``on`` needs, at exactly the thresholds, when
+    the version that judges it (``PolicyBook.reviewing``) reviews on criteria; else nothing.
+    The last data year is the one whose yearly data is due (``Programme.data_year_on``)."""
+    judge = script.ledger.policy.reviewing(programme, tier, as_date(on))
+    t = judge.tier(tier)
+    if not t.reviewed_on_criteria:
+        return {}
+    body = passing_assessment(t, last_year=judge.data_year_on(as_date(on)), for_review=True)
+    del body["components"]
+    return body
+
+
+def passing_assessment(tier: Tier, on: date | str | None = None, *, last_year: int | None = None,
+                       for_review: bool = False) -> dict[str, Any]:
+    """Score, components and indicators that meet exactly the thresholds of ``tier``.
+
+    A criterion read over several data years (the 2026 standard) needs the date ``on`` of the
+    assessment: its last data year (``domain.policy.last_data_year``) gets ``indicators``, the
+    years before it ``yearly_indicators`` (each year at the threshold; a two-year sum split in
+    halves; a growth at exactly its rate, rounded down year by year)."""
     a = tier.assessment
     indicators: dict[str, int] = {}
-    for criterion in a.criteria:
+    yearly: dict[int, dict[str, int]] = {}
+    read = [c for c in a.criteria if c.for_review or not for_review]
+    multi = [c.any_of[0] for c in read if c.any_of[0].over != "last"]
+    for criterion in read:
         bound = criterion.any_of[0]
-        indicators[bound.indicator] = bound.min if bound.min is not None else bound.max  # type: ignore[assignment]
-    return {"score": max(a.min_score or 0, 60), "components": dict(a.min_components), "indicators": indicators}
+        if bound.over == "last":
+            indicators[bound.indicator] = bound.min if bound.min is not None else bound.max  # type: ignore[assignment]
+    if multi:
+        assert on is not None or last_year is not None, f"{tier.id}: criteria over several years need a date"
+        last = last_year if last_year is not None else last_data_year(as_date(on))  # type: ignore[arg-type]
+        for bound in multi:
+            years = bound.data_years(last)
+            limit = bound.min if bound.min is not None else bound.max
+            assert limit is not None
+            if bound.over == "growth":  # from the last year's value back, at exactly the rate
+                value = indicators.get(bound.indicator, 1_000_000_000)
+                for y in reversed(years):
+                    yearly.setdefault(y, {})[bound.indicator] = value
+                    value = value * 10000 // (10000 + limit)
+                continue
+            per_year = -(-limit // bound.years) if bound.over == "sum" else limit
+            for y in years:
+                yearly.setdefault(y, {})[bound.indicator] = per_year
+        indicators.update(yearly.pop(last, {}))
+    body: dict[str, Any] = {"score": max(a.min_score or 0, 60), "components": dict(a.min_components),
+                            "indicators": indicators}
+    if yearly:
+        body["yearly_indicators"] = {str(y): v for y, v in sorted(yearly.items())}
+    return body
 
 
 def register(script: Any, uscc: str, *, on: date | str = "2020-01-10", name: str | None = None,
@@ -183,7 +227,7 @@ def designate(script: Any, uscc: str, tier: str, *, programme: str = "national",
         return d
     d.assessed_on = assessed
     body = assessment if assessment is not None else passing_assessment(tier_in_force(script, programme, tier,
-                                                                                      assessed, region))
+                                                                                      assessed, region), assessed)
     d.outcomes["assessed"] = script.ok("assess", uscc=uscc, application_id=app_id, occurred_on=str(assessed),
                                        actor=assessor, **body)
     if stop < 3:

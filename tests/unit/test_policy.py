@@ -262,3 +262,38 @@ def test_a_target_counting_another_programme_needs_its_tier() -> None:
     p = decode_programme(MINIMAL + TARGET.replace('programme = "test"', 'programme = "other"'))
     with pytest.raises(ValueError, match="counts other/t, which no rule version has"):
         PolicyBook([p])
+
+
+# ---------------------------------------------------------------------- issue 14: the 2026 criteria, review versions
+def test_the_2026_specialized_and_little_giant_criteria_cite_their_source_and_read_two_years() -> None:
+    book = load_policy_book(SHIPPED)
+    v26 = book.in_force("national", date(2026, 4, 1))
+    spec, lg = v26.tier("specialized"), v26.tier("little_giant")
+    assert spec.assessment.direct_pass == [] and spec.assessment.min_score == 50 and spec.reviewed_on_criteria
+    assert lg.assessment.min_score == 60 and lg.review_under == "2022"
+    for t in (spec, lg):
+        assert all(c.source for c in t.assessment.criteria), t.id
+    assert spec.assessment.data_years(2025) == [2024, 2025]
+    assert lg.assessment.data_years(2025) == [2023, 2024, 2025]  # growth reads one year more
+    assert [c.label for c in lg.assessment.criteria if not c.for_review] == ["近2年营业收入平均增长率 >= 5%"]
+
+
+def test_reviewing_names_the_version_the_tier_names_or_the_one_in_force() -> None:
+    book = load_policy_book(SHIPPED)
+    assert book.reviewing("national", "little_giant", date(2026, 3, 31)).key == "national@2022"
+    assert book.reviewing("national", "little_giant", date(2026, 4, 1)).key == "national@2022"
+    assert book.reviewing("national", "specialized", date(2026, 4, 1)).key == "national@2026"
+    assert book.reviewing("national", "no_such_tier", date(2026, 4, 1)).key == "national@2026"
+
+
+@pytest.mark.parametrize(("on", "year"), [("2026-05-31", 2024), ("2026-06-01", 2025), ("2025-04-30", 2023),
+                                          ("2025-05-01", 2024)])
+def test_the_data_year_on_follows_each_version_s_deadline(on: str, year: int) -> None:
+    d = date.fromisoformat(on)
+    assert load_policy_book(SHIPPED).in_force("national", d).data_year_on(d) == year
+
+
+def test_last_data_year_is_the_year_before() -> None:
+    from domain.policy import last_data_year
+
+    assert [last_data_year(date(2026, m, 1)) for m in (1, 6, 12)] == [2025, 2025, 2025]
