@@ -151,7 +151,7 @@ def test_the_same_data_pass_under_2022_and_fail_under_2026(script) -> None:
     body["indicators"].update(revenue_fen=1_200_000_000, main_business_bp=8000, debt_ratio_bp=8000)
     u = _innovative(script)
     old = designate(script, u, "specialized", on="2025-06-01", until="assessed", assessment=body)
-    assert (assessed(script, u).passed, assessed(script, u).policy) == (True, "national@2022")
+    assert (assessed(script, u).passed, assessed(script, u).policy) == (True, "national@2022+liaoning@2019")  # Liaoning's 实施细则 laid over it
     script.ok("withdraw", uscc=u, application_id=old.application_id, occurred_on="2025-06-20",
               actor={"authority": COUNTY, "person": "e", "role": "enterprise"})
     ev = assess_spec(script, body, u)
@@ -259,7 +259,7 @@ def test_the_same_little_giant_passes_under_2022_and_fails_under_2026(script) ->
     register(script, u, on="2019-01-10")
     climb(script, u, ["innovative", "specialized"], on="2024-01-10")
     designate(script, u, "little_giant", on="2025-06-01", until="assessed", assessment=body)
-    assert (assessed(script, u).passed, assessed(script, u).policy) == (True, "national@2022")
+    assert (assessed(script, u).passed, assessed(script, u).policy) == (True, "national@2022+liaoning@2019")
     full = lg_body(script)
     full["indicators"].update(main_business_bp=7000)
     ev = assess_lg(script, full)
@@ -346,7 +346,7 @@ def test_a_2022_review_is_not_judged_on_criteria(script) -> None:
     assert passing_review(script, "national", "specialized", "2025-10-01") == {}
     script.ok("review", **_review(u, d, "2025-10-01"))
     ev = stored_events(script, u)[-1]
-    assert (ev.policy, ev.failures, ev.score, ev.yearly_indicators) == ("national@2022", None, None, None)
+    assert (ev.policy, ev.failures, ev.score, ev.yearly_indicators) == ("national@2022+liaoning@2019", None, None, None)
 
 
 def test_a_2026_little_giant_review_is_judged_by_the_2022_version(script) -> None:
@@ -371,7 +371,7 @@ def test_a_2026_little_giant_review_is_judged_by_the_2022_version(script) -> Non
     script.ok("review", uscc=u, application_id=lg.application_id, passed=True, occurred_on=on, actor=MIIT,
               document="工信厅企业函〔2026〕117号", score=58)  # 58 < 60 of the 2026 standard: not judged on it
     ev = stored_events(script, u)[-1]
-    assert (ev.policy, ev.score, ev.failures) == ("national@2022", 58, None)
+    assert (ev.policy, ev.score, ev.failures) == ("national@2022+liaoning@2019", 58, None)
     assert lg.state(script).valid_until == until + (date(2029, 6, 19) - date(2026, 6, 19))
 
 
