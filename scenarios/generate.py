@@ -1364,10 +1364,17 @@ class _Engine:
             # the champion programme's conditions (champion-2016.toml, champion-2023.toml): the
             # niche, the global rank, the product's share of revenue (2016) and the main revenue,
             # whose three-year average the 2023 measures judge on the years the assessment reads
-            return {"score": self.ri(75, 98), "indicators": {
+            out = {"score": self.ri(75, 98), "indicators": {
                 "niche_years": self.ri(10, 30), "global_rank": self.ri(1, 3),
                 "product_revenue_bp": self.ri(7000, 9800), "main_revenue_fen": revenue_fen,
                 "revenue_fen": revenue_fen}}
+            if t is not None and o is not None:  # 2023: the years before the last (no draw: earlier rounds keep theirs)
+                last = last_data_year(date.fromordinal(o))
+                before = [y for y in t.assessment.data_years(last) if y < last]
+                if before:
+                    out["yearly_indicators"] = {
+                        str(y): {"main_revenue_fen": revenue_fen * (100 - 3 * (last - y)) // 100} for y in before}
+            return out
         return {"score": self.ri(75, 98), "indicators": {
             "revenue_fen": revenue_fen, "national_share_bp": self.ri(1500, 6000)}}
 

@@ -151,7 +151,7 @@ def test_the_same_data_pass_under_2022_and_fail_under_2026(script) -> None:
     body["indicators"].update(revenue_fen=1_200_000_000, main_business_bp=8000, debt_ratio_bp=8000)
     u = _innovative(script)
     old = designate(script, u, "specialized", on="2025-06-01", until="assessed", assessment=body)
-    assert (assessed(script, u).passed, assessed(script, u).policy) == (True, "national@2022+liaoning@2019")  # Liaoning's 实施细则 laid over it
+    assert (assessed(script, u).passed, assessed(script, u).policy) == (True, "national@2022+liaoning@2019")
     script.ok("withdraw", uscc=u, application_id=old.application_id, occurred_on="2025-06-20",
               actor={"authority": COUNTY, "person": "e", "role": "enterprise"})
     ev = assess_spec(script, body, u)

@@ -48,7 +48,7 @@ JINZHOU_CITY = "210700"  # 锦州市: another city of Liaoning
 
 
 def _assess(script: Script, u: str, app: str, on: str, actor: str, tier: str = "innovative") -> object:
-    body = passing_assessment(tier_in_force(script, "national", tier, on))
+    body = passing_assessment(tier_in_force(script, "national", tier, on), on)
     return dict(uscc=u, application_id=app, occurred_on=on, actor=actor, **body)
 
 
