@@ -691,7 +691,8 @@ class Ledger(Application[UUID]):
         after a command changing validity, an application, recommendation or reward (each
         judged on the designations valid on its date); a change report of the same
         attribute, and after a relocation anything (judged on the old region), after a
-        listing or delisting a reward of a listing scheme; a reward of the same scheme; a
+        listing or delisting a reward of a listing scheme; after a change report or yearly data,
+        a review (rules 5 and 7: late data and late change reports forfeit it); a reward of the same scheme; a
         pool entry or exit of the same pool."""
         def rung(app_id: str | None) -> tuple[str, str, str | None] | None:
             a = ent.applications.get(app_id) if app_id else None
@@ -725,6 +726,10 @@ class Ledger(Application[UUID]):
                 return f"{what} changing the {attribute} too"
             if attribute == "listed" and kind in ("Applied", "Recommended"):
                 return f"{what}, judged on the listing as it stood"
+            if isinstance(cmd, c.FileYearlyData) and kind == "Reviewed":
+                return f"{what}, judged on the yearly data filed by its date"
+            if isinstance(cmd, c.ReportChange) and kind == "Reviewed":
+                return f"{what}, judged on the change reports made by its date"
             if isinstance(cmd, (c.RecordCreditListing, c.RecordGroup)) and kind == "Recommended":
                 return f"{what}, judged on the credit lists and the group as they stood"
             if attribute == "listed" and kind == "RewardGranted" and self._rests_on_listing(e):

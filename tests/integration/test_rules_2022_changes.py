@@ -282,3 +282,21 @@ def test_innovative_2026_bars_all_three_classes(script) -> None:
     err = script.refused("apply", uscc=code, application_id="again", programme="national", tier="innovative",
                          occurred_on="2029-08-02", actor=enterprise_actor(script, code))
     assert refusal(err) == ("apply.cooling_off", "revocation", "occurred_on")
+
+
+# =========================================================================== business time (rules 5 and 7)
+def test_a_late_filing_or_change_report_dated_before_an_accepted_review_contradicts_it(script, u, spec) -> None:
+    """The review of 2025-10-01 was judged on the yearly data and change reports made by its
+    date; a late filing or a late change report recorded afterwards but dated before it would
+    have forfeited it (63号), so it is refused rather than silently rewriting that judgment."""
+    file_yearly_data(script, u, 2024, "2025-04-01")
+    script.ok("review", **review(u, spec.application_id, "2025-10-01"))
+    err = script.refused("file_yearly_data", uscc=u, programme="national", data_year=2023, occurred_on="2025-09-15",
+                         actor=enterprise_actor(script, u), indicators={"revenue_fen": 2_000_000_000})
+    assert refusal(err) == ("order.contradicts_later", "order", "occurred_on")
+    assert "Reviewed dated 2025-10-01" in err.message
+    err = script.refused("report_change", **change(u, "rename", "2025-01-01", "2025-09-01"))
+    assert refusal(err) == ("order.contradicts_later", "order", "occurred_on")
+    # dated after the review, both are ordinary facts (and count for the next review)
+    file_yearly_data(script, u, 2023, "2025-10-02")
+    script.ok("report_change", **change(u, "rename", "2025-01-01", "2025-10-02"))
