@@ -1099,6 +1099,13 @@ class Programme(Struct, kw_only=True):
         for tg in self.targets:
             add(f"target {tg.label}", f"{tg.describe()} {tg.programme}/{tg.tier} in {tg.region} by {tg.by} ({tg.kind})",
                 Citation(source=tg.source, assumption=tg.assumption))
+        for o in self.overrides:  # a provincial 实施细则 laid over another programme's tier
+            where = f"{o.programme}@{o.version}" if o.version else o.programme
+            value = ", ".join(f"{k}={_shown(v)}" for k, v in o.params().items())
+            if o.from_ is not None:
+                value += f" from {o.from_}"
+            add(f"override {where}/{o.tier or '(programme)'}", value,
+                Citation(source=o.source, assumption=o.assumption))
         return rows
 
 
