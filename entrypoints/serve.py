@@ -31,7 +31,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from infra.nats import URL_FILE, EmbeddedNats, connect_options, ensure_stream_and_bucket, local_nats_url
+from infra.nats import (
+    URL_FILE,
+    EmbeddedNats,
+    connect_options,
+    ensure_stream_and_bucket,
+    local_nats_url,
+    replicas_for,
+)
 from infra.store import CULTIVATION_HOME, describe
 
 log = logging.getLogger("cultivation.serve")
@@ -324,7 +331,11 @@ class Server:
             raise ServeError(str(e)) from None
         self.nc = await connect_patiently({**options, **as_user}, self.patience,
                                           "the embedded server" if self.embedded else url)
-        await ensure_stream_and_bucket(self.nc.jetstream())
+        try:
+            replicas = replicas_for(self.nc)
+        except ValueError as e:  # CULTIVATION_REPLICAS out of its range
+            raise ServeError(str(e)) from None
+        await ensure_stream_and_bucket(self.nc.jetstream(), replicas)
         if self.principals is not None:  # readers' and auditors' mirrors, in their own accounts
             from infra.permissions import ensure_mirrors
 

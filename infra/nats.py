@@ -79,13 +79,20 @@ class EmbeddedNats:
     """
 
     def __init__(self, store_dir: str | Path | None = None, port: int | None = None,
-                 config_file: str | Path | None = None, env: dict[str, str] | None = None):
+                 config_file: str | Path | None = None, env: dict[str, str] | None = None, *,
+                 name: str | None = None, cluster_port: int | None = None, routes: list[int] | None = None,
+                 cluster_name: str = "cultivation"):
         self._tmp = None if store_dir else tempfile.TemporaryDirectory(prefix="cultivation-nats-")
         self.store_dir = Path(store_dir or self._tmp.name)  # type: ignore[union-attr]
         self.port = port or free_port()
         self.config_file = config_file
         self.env = env  # extra variables for the server (the passwords a config file refers to)
         self.proc: subprocess.Popen[bytes] | None = None
+        # a node of a cluster on loopback: its server name, its route port, the route ports of the others
+        self.name = name
+        self.cluster_port = cluster_port
+        self.routes = routes or []
+        self.cluster_name = cluster_name
 
     @property
     def url(self) -> str:
@@ -97,6 +104,12 @@ class EmbeddedNats:
                 "-l", str(self.store_dir / "nats-server.log")]
         if self.config_file:
             args += ["-c", str(self.config_file)]
+        if self.name:
+            args += ["--server_name", self.name]
+        if self.cluster_port:
+            args += ["--cluster", f"nats://127.0.0.1:{self.cluster_port}", "--cluster_name", self.cluster_name]
+            if self.routes:
+                args += ["--routes", ",".join(f"nats://127.0.0.1:{p}" for p in self.routes)]
         self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                      stderr=subprocess.PIPE, env={**os.environ, **self.env} if self.env else None)
         deadline = time.monotonic() + timeout
@@ -166,26 +179,93 @@ def connect_options(url: str | None = None) -> dict[str, Any]:
     return opts
 
 
-async def ensure_stream_and_bucket(js: Any) -> None:
-    """Create the events stream and the pool bucket if they do not exist (idempotent)."""
+REPLICAS_ENV = "CULTIVATION_REPLICAS"  # how many servers keep the stream, the bucket and the consumers
+MAX_REPLICAS = 5  # JetStream's own limit
+
+
+def cluster_size(nc: Any) -> int:
+    """How many servers the cluster ``nc`` is connected to has, as its INFO reports them (the
+    client URLs it advertises, its own among them); 1 for a server outside a cluster."""
+    info = getattr(nc, "_server_info", None) or {}
+    if not info.get("cluster"):
+        return 1
+    return max(1, len(set(info.get("connect_urls") or [])))
+
+
+def replicas_for(nc: Any, environ: Any = None) -> int:
+    """The replica count of the stream, bucket and consumers: ``CULTIVATION_REPLICAS`` (1–5),
+    else 3 on a cluster of three servers or more, else 1.  A bad value is a ``ValueError``
+    naming the setting and its rule.
+
+    >>> class Nc:  # what nats-py keeps of the server's INFO
+    ...     _server_info = {"cluster": "c", "connect_urls": ["127.0.0.1:1", "127.0.0.1:2", "127.0.0.1:3"]}
+    >>> replicas_for(Nc(), {}), replicas_for(Nc(), {"CULTIVATION_REPLICAS": "1"}), replicas_for(object(), {})
+    (3, 1, 1)
+    >>> replicas_for(Nc(), {"CULTIVATION_REPLICAS": "7"})
+    Traceback (most recent call last):
+    ...
+    ValueError: CULTIVATION_REPLICAS='7': a whole number from 1 to 5 (the servers that keep the stream)
+    """
+    env = os.environ if environ is None else environ
+    raw = env.get(REPLICAS_ENV, "").strip()
+    if raw:
+        if not raw.isdigit() or not 1 <= int(raw) <= MAX_REPLICAS:
+            raise ValueError(f"{REPLICAS_ENV}={raw!r}: a whole number from 1 to {MAX_REPLICAS} "
+                             f"(the servers that keep the stream)")
+        return int(raw)
+    return 3 if cluster_size(nc) >= 3 else 1
+
+
+async def _scale_up(js: Any, stream: str, replicas: int) -> None:
+    """Raise the replica count of an existing stream to ``replicas`` (never lowers it)."""
+    info = await js.stream_info(stream)
+    if (info.config.num_replicas or 1) < replicas:
+        info.config.num_replicas = replicas
+        await js.update_stream(info.config)
+
+
+async def ensure_stream_and_bucket(js: Any, replicas: int = 1) -> None:
+    """Create the events stream and the pool bucket if they do not exist, with ``replicas``
+    replicas (:func:`replicas_for`), and scale existing ones up to it (idempotent).  The
+    projector's durable consumer takes the stream's replica count (JetStream's default)."""
     from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
     from nats.js.errors import NotFoundError
 
     config = StreamConfig(name=STREAM, subjects=[f"{EVENTS_PREFIX}.>"], retention=RetentionPolicy.LIMITS,
                           storage=StorageType.FILE, max_msgs=-1, max_bytes=-1, max_age=0,
-                          discard=DiscardPolicy.OLD, duplicate_window=120.0,
+                          discard=DiscardPolicy.OLD, duplicate_window=120.0, num_replicas=replicas,
                           description="every event of the cultivation ledger, once, in ledger order")
     try:
         await js.stream_info(STREAM)
     except NotFoundError:
         await js.add_stream(config)
+    else:
+        await _scale_up(js, STREAM, replicas)
     try:
         await js.key_value(POOL_BUCKET)
     except Exception:  # the bucket does not exist yet
         from nats.js.api import KeyValueConfig
 
         await js.create_key_value(KeyValueConfig(bucket=POOL_BUCKET, history=1, storage=StorageType.FILE,
+                                                 replicas=replicas,
                                                  description="designations of the cultivation pools"))
+    else:
+        await _scale_up(js, f"KV_{POOL_BUCKET}", replicas)
+
+
+async def replication(js: Any) -> list[dict[str, Any]]:
+    """Where the stream's and the bucket's replicas are and who leads, for ``cultivation status``
+    and the operator: one row per stream (name, replicas configured, leader, replicas with
+    their state)."""
+    rows = []
+    for stream in (STREAM, f"KV_{POOL_BUCKET}"):
+        info = await js.stream_info(stream)
+        cl = info.cluster
+        rows.append({"stream": stream, "replicas": info.config.num_replicas or 1,
+                     "cluster": getattr(cl, "name", None), "leader": getattr(cl, "leader", None),
+                     "followers": [{"name": r.name, "current": r.current, "lag": r.lag}
+                                   for r in (getattr(cl, "replicas", None) or [])]})
+    return rows
 
 
 # The URL of the server a local ``cultivation serve`` started, for the tools that connect to it.
