@@ -19,7 +19,7 @@ from infra.nats import (
     replicas_for,
     replication,
 )
-from tests.support.cluster import Cluster, ready
+from tests.support.cluster import Cluster, ready, retrying
 
 
 @pytest.fixture
@@ -27,18 +27,6 @@ def cluster(tmp_path: Path):  # type: ignore[no-untyped-def]
     c = Cluster(tmp_path).start()
     yield c
     c.close()
-
-
-async def _with_retries(coro_fn, timeout: float = 30.0):  # type: ignore[no-untyped-def]
-    """JetStream answers 'no suitable peers' while the cluster forms: try again, bounded."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            return await coro_fn()
-        except Exception:
-            if time.monotonic() > deadline:
-                raise
-            await asyncio.sleep(0.5)
 
 
 def test_the_default_is_three_replicas_on_a_cluster_of_three_and_one_on_a_single_server(cluster, tmp_path) -> None:
@@ -58,8 +46,8 @@ def test_stream_and_bucket_are_created_with_three_replicas_and_report_their_lead
     async def go() -> list[dict]:
         nc = await ready(cluster.urls)
         js = nc.jetstream()
-        await _with_retries(lambda: ensure_stream_and_bucket(js, replicas_for(nc, {})))
-        rows = await _with_retries(lambda: _settled(js))
+        await retrying(lambda: ensure_stream_and_bucket(js, replicas_for(nc, {})))
+        rows = await retrying(lambda: _settled(js))
         await nc.close()
         return rows
 
@@ -81,11 +69,11 @@ def test_an_existing_single_replica_stream_and_bucket_are_scaled_up(cluster) -> 
     async def go() -> tuple[list[int], int]:
         nc = await ready(cluster.urls)
         js = nc.jetstream()
-        await _with_retries(lambda: ensure_stream_and_bucket(js, 1))
+        await retrying(lambda: ensure_stream_and_bucket(js, 1))
         await js.publish(f"{EVENTS_PREFIX}.210000.specialized.Approved", b"{}")
         before = [r["replicas"] for r in await replication(js)]
-        await _with_retries(lambda: ensure_stream_and_bucket(js, 3))
-        await _with_retries(lambda: _settled(js))
+        await retrying(lambda: ensure_stream_and_bucket(js, 3))
+        await retrying(lambda: _settled(js))
         after = [r["replicas"] for r in await replication(js)]
         msgs = (await js.stream_info(STREAM)).state.messages
         await nc.close()
@@ -99,14 +87,14 @@ def test_a_kill_of_the_stream_leader_costs_a_stall_not_the_stream(cluster) -> No
     async def go() -> tuple[int, float]:
         nc = await ready(cluster.urls)
         js = nc.jetstream()
-        await _with_retries(lambda: ensure_stream_and_bucket(js, 3))
-        await _with_retries(lambda: _settled(js))
+        await retrying(lambda: ensure_stream_and_bucket(js, 3))
+        await retrying(lambda: _settled(js))
         for i in range(20):
             await js.publish(f"{EVENTS_PREFIX}.210000.specialized.Approved", b"{}", headers={"Nats-Msg-Id": f"a{i}"})
         leader = (await replication(js))[0]["leader"]
         cluster.kill(leader)
         t0 = time.monotonic()
-        await _with_retries(lambda: js.publish(f"{EVENTS_PREFIX}.210000.specialized.Approved", b"{}",
+        await retrying(lambda: js.publish(f"{EVENTS_PREFIX}.210000.specialized.Approved", b"{}",
                                                headers={"Nats-Msg-Id": "after"}, timeout=2))
         stall = time.monotonic() - t0
         info = await js.stream_info(STREAM)

@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import nats
 
 from infra.nats import EmbeddedNats, free_port
+
+T = TypeVar("T")
 
 
 class Cluster:
@@ -46,17 +50,21 @@ class Cluster:
             n.close()
 
 
+async def retrying(attempt: Callable[[], Awaitable[T]], timeout: float = 30.0) -> T:
+    """``attempt()`` until it succeeds, for at most ``timeout`` seconds: JetStream answers
+    "no suitable peers" or times out while the cluster forms or elects a new leader."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return await attempt()
+        except Exception:
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.3)
+
+
 async def ready(url: str, timeout: float = 30.0) -> Any:
     """A connection once JetStream answers on the cluster (its meta leader elected)."""
     nc = await nats.connect(servers=url.split(","), max_reconnect_attempts=-1, reconnect_time_wait=0.2)
-    js = nc.jetstream()
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        try:
-            await js.account_info()
-            return nc
-        except Exception:
-            if loop.time() > deadline:
-                raise
-            await asyncio.sleep(0.3)
+    await retrying(nc.jetstream().account_info, timeout)
+    return nc
