@@ -15,7 +15,7 @@ from typing import Any
 
 from eventsourcing.persistence import StoredEvent
 
-from infra.nats import EVENTS_PREFIX, STREAM, connect_options, local_nats_url
+from infra.nats import Names, connect_options, ledger_names, local_nats_url
 from infra.readmodel import ReadModel
 from infra.relay import wire_decoder
 
@@ -40,11 +40,12 @@ def compare(a: ReadModel, b: ReadModel) -> list[str]:
 
 
 async def replay_and_compare(ledger: Any, from_seq: int = 1, since: str | None = None,
-                             url: str | None = None, batch: int = 1000) -> dict[str, Any]:
+                             url: str | None = None, batch: int = 1000, names: Names | None = None) -> dict[str, Any]:
     import nats
     from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 
+    n = names or ledger_names()
     url = url or local_nats_url()
     if not url:
         raise RuntimeError("no NATS to replay from: set NATS_URL or start `cultivation serve`")
@@ -58,7 +59,7 @@ async def replay_and_compare(ledger: Any, from_seq: int = 1, since: str | None =
     else:
         config = ConsumerConfig(ack_policy=AckPolicy.NONE, deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
                                 opt_start_seq=max(from_seq, 1))
-    sub = await js.pull_subscribe(f"{EVENTS_PREFIX}.>", stream=STREAM, config=config)
+    sub = await js.pull_subscribe(f"{n.events_prefix}.>", stream=n.stream, config=config)
     replayed = ReadModel(ledger, prefix="replay", follows_store=False, target=":memory:")
     messages = 0
     first_position: int | None = None

@@ -638,7 +638,7 @@ async def _raw_stream(js: Any) -> None:
 
 def prebuild_messages(ledger: Any, page: int = 5000) -> list[tuple[str, bytes, dict[str, str]]]:
     """What the relay publishes, built in advance: subject (in the raw stream), payload, headers."""
-    from infra.nats import EVENT_ID_HEADER, EVENTS_PREFIX, POSITION_HEADER
+    from infra.nats import EVENT_ID_HEADER, POSITION_HEADER, Names
     from infra.relay import SubjectNamer, to_wire, wire_encoder
 
     namer = SubjectNamer(ledger)
@@ -650,7 +650,7 @@ def prebuild_messages(ledger: Any, page: int = 5000) -> list[tuple[str, bytes, d
             break
         for note in notes:
             wire = to_wire(note)
-            subject = RAW_PREFIX + namer.subject(wire)[len(EVENTS_PREFIX):]
+            subject = RAW_PREFIX + namer.subject(wire)[len(Names().events_prefix):]
             out.append((subject, wire_encoder.encode(wire), {EVENT_ID_HEADER: str(wire.event_id),
                                                              POSITION_HEADER: str(note.id)}))
         position = notes[-1].id
@@ -676,8 +676,10 @@ async def raw_publish(nc: Any, msgs: list[tuple[str, bytes, dict[str, str]]], ba
 
 
 def measure_relay(ledger: Any, url: str, plan: Plan, rep: Reporter) -> dict[str, Any]:
-    from infra.nats import STREAM, ensure_stream_and_bucket
+    from infra.nats import Names, ensure_stream_and_bucket
     from infra.relay import Relay
+
+    stream = Names().stream
 
     head = ledger.max_position()
     rep.say("(c) building the raw messages (subject, payload, headers) in advance")
@@ -690,7 +692,7 @@ def measure_relay(ledger: Any, url: str, plan: Plan, rep: Reporter) -> dict[str,
         relay_rates, raw_rates, published = [], [], 0
         try:
             for r in range(plan.repeats):
-                await _fresh_stream(js, STREAM)
+                await _fresh_stream(js, stream)
                 await ensure_stream_and_bucket(js)
                 relay = Relay(ledger, nc, batch_size=plan.relay_batch)
                 with rep.bar(f"(c) Relay.drain() into a fresh stream {r + 1}/{plan.repeats}", head) as advance:
@@ -721,7 +723,7 @@ def measure_relay(ledger: Any, url: str, plan: Plan, rep: Reporter) -> dict[str,
                 info = await js.stream_info(RAW_STREAM)
                 assert info.state.messages == len(msgs), (info.state.messages, len(msgs))
             await _fresh_stream(js, RAW_STREAM)
-            info = await js.stream_info(STREAM)
+            info = await js.stream_info(stream)
             assert info.state.messages == head, (info.state.messages, head)
         finally:
             await nc.close()
@@ -791,6 +793,8 @@ def wait_live(ledger: Any, head: int, rep: Reporter, label: str, timeout: float 
 
 async def send_closed_loop(url: str, commands: list[dict[str, Any]], concurrency: int = 16) -> int:
     """Send with at most ``concurrency`` outstanding requests; returns how many were refused."""
+    from infra.nats import Names
+
     nc = await _connect(url)
     queue = list(reversed(commands))
     refused = 0
@@ -799,7 +803,7 @@ async def send_closed_loop(url: str, commands: list[dict[str, Any]], concurrency
         nonlocal refused
         while queue:
             cmd = queue.pop()
-            msg = await nc.request(f"cultivation.cmd.{cmd['actor']['authority']}.{cmd['command']}",
+            msg = await nc.request(Names().command_subject(cmd["actor"]["authority"], cmd["command"]),
                                    json.dumps(cmd).encode(), timeout=60)
             if not json.loads(msg.data).get("ok"):
                 refused += 1
@@ -820,7 +824,9 @@ async def open_loop(url: str, commands: list[tuple[dict[str, Any], tuple[str, st
     from nats.js.api import DeliverPolicy
 
     from domain.enterprise import enterprise_id
-    from infra.nats import EVENTS_PREFIX, POOL_BUCKET
+    from infra.nats import Names
+
+    names = Names()
 
     class Row(msgspec.Struct):
         uscc: str
@@ -858,8 +864,8 @@ async def open_loop(url: str, commands: list[tuple[dict[str, Any], tuple[str, st
         seen.setdefault((row.uscc, row.application_id, row.status), now)
 
     # A KV watcher of new updates: an ordered push consumer on the bucket's stream.
-    await js.subscribe(f"$KV.{POOL_BUCKET}.>", cb=on_update, ordered_consumer=True,
-                       deliver_policy=DeliverPolicy.NEW, stream=f"KV_{POOL_BUCKET}")
+    await js.subscribe(f"$KV.{names.pool_bucket}.>", cb=on_update, ordered_consumer=True,
+                       deliver_policy=DeliverPolicy.NEW, stream=names.kv_stream)
     inbox = sender.new_inbox()
 
     async def on_reply(msg: Any) -> None:
@@ -872,10 +878,10 @@ async def open_loop(url: str, commands: list[tuple[dict[str, Any], tuple[str, st
         replies.setdefault(i, (now, ok))
 
     await sender.subscribe(f"{inbox}.*", cb=on_reply)
-    await watcher.subscribe(f"{EVENTS_PREFIX}.>", cb=on_event)
+    await watcher.subscribe(f"{names.events_prefix}.>", cb=on_event)
     await sender.flush()
     await watcher.flush()
-    payloads = [(f"cultivation.cmd.{cmd['actor']['authority']}.{cmd['command']}", json.dumps(cmd).encode())
+    payloads = [(Names().command_subject(cmd["actor"]["authority"], cmd["command"]), json.dumps(cmd).encode())
                 for cmd, _ in commands]
     scheduled: list[float] = []
     lag = 0.0

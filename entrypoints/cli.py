@@ -886,7 +886,14 @@ def build_parser() -> argparse.ArgumentParser:
                                    "(cultivation.cmd.<authority>.<command>), the relay to the CULTIVATION_EVENTS "
                                    "stream and the "
                                    "live projections (KV bucket cultivation_pools, cultivation.pool.*, "
-                                   "cultivation.audit.*). SIGTERM drains in-flight work and exits 0.")
+                                   "cultivation.audit.*). SIGTERM drains in-flight work and exits 0. Settings: "
+                                   "CULTIVATION_LEDGER (the ledger's name, prefixing every stream, bucket and "
+                                   "subject; default cultivation), CULTIVATION_REPLICAS (1-5; default 3 on a "
+                                   "cluster of three or more), CULTIVATION_RELAY_LEASE (seconds a relay's lease "
+                                   "lives; default 5: relays on several machines, one publishes), "
+                                   "CULTIVATION_NATS_PATIENCE (seconds to wait for NATS at start; default 60). "
+                                   "The command service answers while JetStream is out of reach; the relay and "
+                                   "the projector start when it answers.")
     p.add_argument("--components", default="service,relay,projector",
                    help="which parts to run, comma-separated (default: all three; run them in separate processes "
                         "to scale or isolate them)")
@@ -950,6 +957,10 @@ def build_parser() -> argparse.ArgumentParser:
     from entrypoints.cli_generate import add_generate_parser
 
     add_generate_parser(sub, common)
+
+    from entrypoints.cli_status import add_status_parser
+
+    add_status_parser(sub, common)
 
     for tag, ctype in c.COMMAND_TYPES.items():
         _add_command_parser(sub, tag, ctype, [common])

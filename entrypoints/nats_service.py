@@ -44,7 +44,7 @@ import msgspec
 
 from domain.codes import Code
 from domain.errors import Conflict, LedgerError, NotFound, RuleViolation
-from infra.nats import CMD_PREFIX, POOL_QUERY_SUBJECT, SERVICE_NAME
+from infra.nats import Names
 from services import commands as c
 from services.ledger import STORE_UNAVAILABLE, DecisionFailed, Outcome
 from services.queries import PoolAnswer, answer_pool, decode_pool_query
@@ -54,19 +54,14 @@ VERSION = "0.1.0"
 _enc = msgspec.json.Encoder()
 
 
-def command_subject(authority: str, command: str) -> str:
-    """Where an authority sends a command: ``cultivation.cmd.<authority>.<command>``.
+def subject_authority(subject: str, names: Names) -> str | None:
+    """The authority token of a command subject (None when the subject has none).
 
-    >>> command_subject("211400", "recommend")
-    'cultivation.cmd.211400.recommend'
+    >>> subject_authority("cultivation.cmd.211400.recommend", Names()), subject_authority("x.cmd.1.r", Names())
+    ('211400', None)
     """
-    return f"{CMD_PREFIX}.{authority}.{command}"
-
-
-def subject_authority(subject: str) -> str | None:
-    """The authority token of a command subject (None when the subject has none)."""
     parts = subject.split(".")
-    return parts[2] if len(parts) == 4 and subject.startswith(CMD_PREFIX + ".") else None
+    return parts[2] if len(parts) == 4 and subject.startswith(names.cmd_prefix + ".") else None
 
 
 def _status(e: Exception) -> str:
@@ -140,7 +135,9 @@ class CommandService:
     the relay's nudge, so new events go out without waiting for its next poll.
     """
 
-    def __init__(self, ledger: Any, nc: Any, max_batch: int = 200, on_commit: Any = None):
+    def __init__(self, ledger: Any, nc: Any, max_batch: int = 200, on_commit: Any = None,
+                 names: Names | None = None):
+        self.names = names or Names()
         self.ledger = ledger
         self.nc = nc
         self.max_batch = max_batch
@@ -159,7 +156,7 @@ class CommandService:
         """The command of a request; :class:`~services.commands.InputError` or a refusal
         when it is malformed or acts for another authority than its subject names."""
         cmd = c.decode_command(data, tag)
-        authority = subject_authority(subject)
+        authority = subject_authority(subject, self.names)
         if authority is not None and authority != cmd.actor.authority:
             raise RuleViolation("authority", "authority.subject_mismatch",
                                 f"the request came on {subject} (authority {authority}) but the command acts as "
@@ -293,15 +290,15 @@ class CommandService:
 
         self._worker = asyncio.create_task(self._work(), name="command-groups")
         self.service = await add_service(
-            self.nc, name=SERVICE_NAME, version=VERSION, queue_group=SERVICE_NAME,
+            self.nc, name=self.names.service, version=VERSION, queue_group=self.names.queue_group,
             description="cultivation ledger commands: one endpoint per command, JSON in, JSON out")
-        group = self.service.add_group(name=CMD_PREFIX, queue_group=SERVICE_NAME)
+        group = self.service.add_group(name=self.names.cmd_prefix, queue_group=self.names.queue_group)
         for tag in c.COMMAND_TYPES:
             await group.add_endpoint(name=tag, subject=f"*.{tag}", handler=self._handler(tag),
                                      metadata={"schema": f"services.commands.{c.COMMAND_TYPES[tag].__name__}"})
             self._stats[tag] = _CallerStats(self.service._endpoints[-1])  # the endpoint just added
-        await self.service.add_endpoint(name="query_pool", subject=POOL_QUERY_SUBJECT, handler=self._handle_query,
-                                        queue_group=SERVICE_NAME,
+        await self.service.add_endpoint(name="query_pool", subject=self.names.pool_query_subject,
+                                        handler=self._handle_query, queue_group=self.names.queue_group,
                                         metadata={"schema": "services.queries.PoolQuery"})
         self._stats["query.pool"] = _CallerStats(self.service._endpoints[-1])
 

@@ -34,8 +34,10 @@ from typing import Any
 from infra.nats import (
     URL_FILE,
     EmbeddedNats,
+    Names,
     connect_options,
     ensure_stream_and_bucket,
+    ledger_names,
     local_nats_url,
     replicas_for,
 )
@@ -44,6 +46,8 @@ from infra.store import CULTIVATION_HOME, describe
 log = logging.getLogger("cultivation.serve")
 PATIENCE_ENV = "CULTIVATION_NATS_PATIENCE"  # seconds serve keeps trying to reach NATS before it gives up
 DEFAULT_PATIENCE = 60.0
+FIRST_PROVISION = 10.0  # seconds the first attempt to set up the stream may take before serve answers anyway
+PROVISION_BACKOFF = (1.0, 30.0)  # then: retries from 1 s, doubling, at most 30 s apart, for as long as it runs
 
 
 class ServeError(RuntimeError):
@@ -281,7 +285,18 @@ class Server:
         self.relay: Any = None
         self.projector: Any = None  # a LiveProjector in this process
         self.projector_process: ProjectorProcess | None = None  # or the projector as a child process
+        try:
+            from infra.lease import lease_ttl
+
+            self.names: Names = ledger_names()
+            self.lease_ttl = lease_ttl()
+        except ValueError as e:  # CULTIVATION_LEDGER or CULTIVATION_RELAY_LEASE out of its rule
+            raise ServeError(str(e)) from None
+        self.replicas = 1
         self.ready = asyncio.Event()
+        self.streaming = asyncio.Event()  # the stream and buckets exist: relay and projector run
+        self._tasks: list[asyncio.Task[Any]] = []
+        self._provisioning: asyncio.Task[None] | None = None  # set-up retried while JetStream is away
         self._stop = asyncio.Event()
         self._force = asyncio.Event()
         self.forced = False
@@ -300,8 +315,6 @@ class Server:
 
     async def start(self) -> None:
         from entrypoints.nats_service import CommandService
-        from infra.projector import LiveProjector
-        from infra.relay import Relay
 
         url = self.nats_url
         as_user: dict[str, Any] = {}
@@ -318,7 +331,8 @@ class Server:
             if self.principals is not None:
                 self.nats_dir.mkdir(parents=True, exist_ok=True)
                 config = self.nats_dir / "authorization.conf"
-                config.write_text(render_config(self.principals, self.ledger.policy), encoding="utf-8")
+                config.write_text(render_config(self.principals, self.ledger.policy, names=self.names),
+                                  encoding="utf-8")
                 env = server_environment(self.principals)
             self.embedded = EmbeddedNats(store_dir=self.nats_dir, config_file=config, env=env).start()
             url = self.embedded.url
@@ -332,40 +346,92 @@ class Server:
         self.nc = await connect_patiently({**options, **as_user}, self.patience,
                                           "the embedded server" if self.embedded else url)
         try:
-            replicas = replicas_for(self.nc)
+            self.replicas = replicas_for(self.nc)
         except ValueError as e:  # CULTIVATION_REPLICAS out of its range
             raise ServeError(str(e)) from None
-        await ensure_stream_and_bucket(self.nc.jetstream(), replicas)
+        # The command service needs NATS, not JetStream: it answers from the store, so it starts
+        # first and keeps answering while the stream is out of reach.
+        if "service" in self.components:
+            self.service = CommandService(self.ledger, self.nc, max_batch=self.max_batch, on_commit=self._nudge_relay,
+                                          names=self.names)
+            await self.service.start()
+        if await self._provision(timeout=FIRST_PROVISION, attempt=1):
+            await self._start_streaming()
+        else:  # relay and projector start when JetStream answers; the commands are in the store meanwhile
+            self._provisioning = asyncio.create_task(self._provision_later(), name="provision")
+        self.ready.set()
+
+    async def _provision(self, timeout: float, attempt: int, pause: float | None = None) -> bool:
+        """Create or scale the stream and buckets (and the principals' mirrors); False, with one
+        logged line, when JetStream does not answer."""
+        try:
+            await asyncio.wait_for(self._ensure(), timeout)
+        except (asyncio.CancelledError, ServeError):
+            raise
+        except Exception as e:  # nats TimeoutError, NoRespondersError, an APIError: JetStream not there (yet)
+            then = f"next attempt in {pause:g} s" if pause else "retrying in the background"
+            log.warning("JetStream not reachable (attempt %d: %s); the command service answers, the relay and "
+                        "the projector wait; %s", attempt, _one_line(e) or "no answer", then)
+            return False
+        return True
+
+    async def _ensure(self) -> None:
+        js = self.nc.jetstream()
+        await ensure_stream_and_bucket(js, self.replicas, self.names,
+                                       lease_ttl=self.lease_ttl if "relay" in self.components else None)
         if self.principals is not None:  # readers' and auditors' mirrors, in their own accounts
             from infra.permissions import ensure_mirrors
 
-            await ensure_mirrors(self.nc, self.principals)
-        self._tasks = []
+            await ensure_mirrors(self.nc, self.principals, self.names)
+
+    async def _provision_later(self) -> None:
+        """Retry the set-up with a growing pause (bounded), then start the relay and projector."""
+        low, high = PROVISION_BACKOFF
+        pause, attempt = low, 1
+        while not self._stop.is_set():
+            await asyncio.sleep(pause)
+            attempt += 1
+            pause = min(pause * 2, high)
+            if await self._provision(timeout=FIRST_PROVISION, attempt=attempt, pause=pause):
+                log.info("JetStream answers after %d attempts: starting the relay and the projector", attempt)
+                await self._start_streaming()
+                return
+
+    async def _start_streaming(self) -> None:
+        """Start the relay and the projector (the stream exists), and wait until they run."""
+        from infra.lease import Lease
+        from infra.projector import LiveProjector
+        from infra.relay import Relay
+
         readies = []
-        if "service" in self.components:
-            self.service = CommandService(self.ledger, self.nc, max_batch=self.max_batch, on_commit=self._nudge_relay)
-            await self.service.start()
         if "relay" in self.components:
-            self.relay = Relay(self.ledger, self.nc, batch_size=self.relay_batch)
+            lease = Lease(self.nc.jetstream(), self.names, self.lease_ttl)
+            self.relay = Relay(self.ledger, self.nc, batch_size=self.relay_batch, names=self.names, lease=lease)
             readies.append(asyncio.Event())
             self._tasks.append(asyncio.create_task(self.relay.run(readies[-1]), name="relay"))
         if "projector" in self.components and self.projector_command and len(self.components) > 1:
-            self.projector_process = ProjectorProcess(self.projector_command, url, self.ledger)
+            self.projector_process = ProjectorProcess(self.projector_command, self.url, self.ledger)
             await self.projector_process.start()
         elif "projector" in self.components:
-            self.projector = LiveProjector(self.ledger, self.nc)
+            self.projector = LiveProjector(self.ledger, self.nc, names=self.names)
             readies.append(asyncio.Event())
             self._tasks.append(asyncio.create_task(self.projector.run(readies[-1]), name="projector"))
-        await asyncio.wait_for(asyncio.gather(*(r.wait() for r in readies)), 30)
-        self.ready.set()
+        try:
+            await asyncio.wait_for(asyncio.gather(*(r.wait() for r in readies)), 30)
+        except TimeoutError:  # they keep trying (and say why in the log)
+            log.warning("the relay or the projector is not running yet after 30 s; they keep trying")
+        self.streaming.set()
 
     async def shutdown(self, timeout: float = 60.0) -> None:
         """Drain: no new commands, finish those in flight, publish and project everything."""
+        await self._stop_provisioning()
         if self.service:
             await self.service.stop(timeout)
         head = await asyncio.to_thread(self.ledger.max_position)
         try:
-            if self.relay:
+            if self.relay and self.relay.role != "active":
+                log.info("shutdown: this relay stands by; the active one publishes what is stored")
+            elif self.relay:
                 await self._wait_relay(head, timeout)
             projector = self.projector or self.projector_process
             if projector and self.relay:  # a projector alone cannot know what is still on its way
@@ -382,6 +448,8 @@ class Server:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         if self.projector:
             self.projector.close()
+        if not self.streaming.is_set() and "relay" in self.components:
+            log.warning("shutdown: JetStream never answered; the events stored meanwhile go out at the next start")
         if self.nc:
             # Everything is published, acknowledged and projected: close without draining the
             # JetStream reply inboxes, which would only wait out their timeout.
@@ -406,6 +474,11 @@ class Server:
                 raise TimeoutError(f"relay did not reach position {head}")
             await asyncio.sleep(0.05)
 
+    async def _stop_provisioning(self) -> None:
+        if self._provisioning is not None and not self._provisioning.done():
+            self._provisioning.cancel()
+            await asyncio.gather(self._provisioning, return_exceptions=True)
+
     async def _close_nats(self) -> None:
         """Close the connection; a bus already gone is said in one line, not a traceback."""
         if self.nc is None or self.nc.is_closed:
@@ -417,14 +490,20 @@ class Server:
 
     async def _abandon_start(self) -> None:
         """A signal (or a failure) came before the service was ready: undo what started."""
+        await self._stop_provisioning()
+        if self.service is not None:
+            try:
+                await self.service.stop(5)
+            except Exception as e:  # noqa: BLE001 - stopping anyway
+                log.warning("stopping the command service: %s", _one_line(e))
         if self.projector_process:
             await self.projector_process.stop(10)
         for part in (self.relay, self.projector):
             if part:
                 part.stop()
-        for task in getattr(self, "_tasks", []):
+        for task in self._tasks:
             task.cancel()
-        await asyncio.gather(*getattr(self, "_tasks", []), return_exceptions=True)
+        await asyncio.gather(*self._tasks, return_exceptions=True)
         if self.projector:
             self.projector.close()
         await self._close_nats()
@@ -490,11 +569,14 @@ def serve(ledger: Any, components: tuple[str, ...] = Server.COMPONENTS, relay_ba
             embedded += (f" with permissions for {len(principals.principals)} principals, "
                          f"as user {principals.service.name}")
         child = s.projector_process
-        running = [f"projector (process {child.proc.pid})" if x == "projector" and child and child.proc else x
-                   for x in s.components]
-        print(f"cultivation serve: ready on {s.url}{embedded}; store {describe(ledger.store)}; "
-              f"running {', '.join(running)}; commands on cultivation.cmd.<authority>.<command>, "
-              "the pool as of a date on cultivation.query.pool", flush=True)
+        running = [f"projector (process {child.proc.pid})" if x == "projector" and child and child.proc
+                   else f"relay ({s.relay.role})" if x == "relay" and s.relay else x for x in s.components]
+        n = s.names
+        stream = (f"stream {n.stream} (R{s.replicas})" if s.streaming.is_set() else
+                  f"stream {n.stream}: waiting for JetStream (the relay and the projector start when it answers)")
+        print(f"cultivation serve: ready on {s.url}{embedded}; ledger {n.ledger}; store {describe(ledger.store)}; "
+              f"running {', '.join(running)}; {stream}; commands on {n.cmd_prefix}.<authority>.<command>, "
+              f"the pool as of a date on {n.pool_query_subject}", flush=True)
 
     try:
         ready = asyncio.run(server.run(announce))
@@ -506,8 +588,9 @@ def serve(ledger: Any, components: tuple[str, ...] = Server.COMPONENTS, relay_ba
     return 0
 
 
-def pool_watch_subject(tier: str | None, region: str | None) -> str:
-    """The subject that carries the pool changes of ``tier`` (any when None) inside ``region``.
+def pool_watch_subject(tier: str | None, region: str | None, names: Names | None = None) -> str:
+    """The subject that carries the pool changes of ``tier`` (any when None) inside ``region``
+    (of the ledger ``names``, by default the one ``CULTIVATION_LEDGER`` names).
 
     >>> pool_watch_subject("little_giant", "211400")
     'cultivation.pool.little_giant.210000.211400.>'
@@ -517,9 +600,8 @@ def pool_watch_subject(tier: str | None, region: str | None) -> str:
     'cultivation.pool.*.>'
     """
     from domain.values import Region
-    from infra.nats import POOL_PREFIX
 
-    head = f"{POOL_PREFIX}.{tier or '*'}"
+    head = f"{(names or ledger_names()).pool_prefix}.{tier or '*'}"
     if not region or region == "000000":
         return f"{head}.>"
     r = Region(region)

@@ -13,7 +13,8 @@ cluster; credentials and TLS come from the environment:
 ``NATS_TLS_CA``, ``NATS_TLS_CERT``, ``NATS_TLS_KEY``  TLS files
 ========================  ================================================
 
-Names (see the README for the message schemas):
+Names (see the README for the message schemas), for the default ledger: under
+``CULTIVATION_LEDGER=x`` every ``cultivation`` below reads ``x`` (:class:`Names`):
 
 - stream ``CULTIVATION_EVENTS`` on ``cultivation.events.>``: every stored event once,
   subject ``cultivation.events.<province>.<tier>.<EventType>``, kept forever;
@@ -26,6 +27,7 @@ Names (see the README for the message schemas):
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import socket
@@ -39,16 +41,151 @@ from typing import Any
 
 from infra.store import CULTIVATION_HOME
 
-STREAM = "CULTIVATION_EVENTS"
-EVENTS_PREFIX = "cultivation.events"
-POOL_BUCKET = "cultivation_pools"
-POOL_PREFIX = "cultivation.pool"
-AUDIT_PREFIX = "cultivation.audit"
-STATS_SUBJECT = "cultivation.stats"
-CMD_PREFIX = "cultivation.cmd"
-QUERY_PREFIX = "cultivation.query"
-POOL_QUERY_SUBJECT = f"{QUERY_PREFIX}.pool"  # the pool as of a business date, request/reply
-SERVICE_NAME = "cultivation"
+LEDGER_ENV = "CULTIVATION_LEDGER"  # the ledger's name: several ledgers share one NATS under their own names
+DEFAULT_LEDGER = "cultivation"
+_LEDGER_NAME = re.compile(r"\A[a-z][a-z0-9_]{0,31}\Z")
+
+
+class Names:
+    """Every name one ledger uses on NATS, derived from the ledger's name (``CULTIVATION_LEDGER``,
+    default ``cultivation``), so that several ledgers (a province's test and production, two
+    provinces) share one server or cluster without seeing each other's messages.
+
+    >>> n = Names()
+    >>> n.stream, n.events_prefix, n.pool_bucket, n.cmd_prefix, n.service
+    ('CULTIVATION_EVENTS', 'cultivation.events', 'cultivation_pools', 'cultivation.cmd', 'cultivation')
+    >>> t = Names("liaoning_test")
+    >>> t.stream, t.kv_stream, t.pool_query_subject, t.relay_bucket
+    ('LIAONING_TEST_EVENTS', 'KV_liaoning_test_pools', 'liaoning_test.query.pool', 'liaoning_test_relay')
+    >>> t.projector_durable, t.ledger_account, t.account_of("hld")
+    ('liaoning_test-projector', 'LEDGER-LIAONING_TEST', 'P-liaoning_test-hld')
+    >>> Names("Liaoning.prod")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: CULTIVATION_LEDGER='Liaoning.prod': a lower-case letter, then up to 31 lower-case letters, ...
+
+    The default ledger's accounts keep the names they always had (``LEDGER``, ``P-<principal>``):
+    JetStream keeps a stream under its account's name.
+    """
+
+    __slots__ = ("ledger",)
+
+    def __init__(self, ledger: str = DEFAULT_LEDGER):
+        if not isinstance(ledger, str) or not _LEDGER_NAME.match(ledger):
+            raise ValueError(f"{LEDGER_ENV}={ledger!r}: a lower-case letter, then up to 31 lower-case letters, "
+                             f"digits or _ (it names the stream, the buckets and the subjects)")
+        self.ledger = ledger
+
+    def __repr__(self) -> str:
+        return f"Names({self.ledger!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Names) and other.ledger == self.ledger
+
+    def __hash__(self) -> int:
+        return hash(self.ledger)
+
+    # the stream: every stored event once, ``<ledger>.events.<province>.<tier>.<EventType>``
+    @property
+    def stream(self) -> str:
+        return f"{self.ledger.upper()}_EVENTS"
+
+    @property
+    def events_prefix(self) -> str:
+        return f"{self.ledger}.events"
+
+    @property
+    def projector_durable(self) -> str:
+        """The live projector's durable consumer on :attr:`stream`."""
+        return f"{self.ledger}-projector"
+
+    # the pool bucket (one key per designation) and its stream
+    @property
+    def pool_bucket(self) -> str:
+        return f"{self.ledger}_pools"
+
+    @property
+    def kv_stream(self) -> str:
+        return f"KV_{self.pool_bucket}"
+
+    # the relay's lease: which relay publishes (infra/lease.py)
+    @property
+    def relay_bucket(self) -> str:
+        return f"{self.ledger}_relay"
+
+    # plain subjects the projector publishes
+    @property
+    def pool_prefix(self) -> str:
+        return f"{self.ledger}.pool"
+
+    @property
+    def audit_prefix(self) -> str:
+        return f"{self.ledger}.audit"
+
+    @property
+    def stats_subject(self) -> str:
+        return f"{self.ledger}.stats"
+
+    # the command service (a nats.micro service of this name and queue group)
+    @property
+    def cmd_prefix(self) -> str:
+        return f"{self.ledger}.cmd"
+
+    @property
+    def query_prefix(self) -> str:
+        return f"{self.ledger}.query"
+
+    @property
+    def pool_query_subject(self) -> str:
+        return f"{self.query_prefix}.pool"  # the pool as of a business date, request/reply
+
+    @property
+    def service(self) -> str:
+        return self.ledger
+
+    @property
+    def queue_group(self) -> str:
+        return self.ledger
+
+    # with permissions (infra/permissions.py): the accounts, the shared mirrors and their APIs
+    @property
+    def _account_tag(self) -> str:
+        return "" if self.ledger == DEFAULT_LEDGER else self.ledger
+
+    @property
+    def ledger_account(self) -> str:
+        return f"LEDGER-{self._account_tag.upper()}" if self._account_tag else "LEDGER"
+
+    def account_of(self, principal: str) -> str:
+        return f"P-{self._account_tag}-{principal}" if self._account_tag else f"P-{principal}"
+
+    @property
+    def share_api(self) -> str:
+        return f"{self.ledger}.share.API"
+
+    @property
+    def mirror_api(self) -> str:
+        return f"{self.ledger}.mirror"
+
+    @property
+    def deliver_prefix(self) -> str:
+        return f"{self.ledger}.deliver"
+
+    def command_subject(self, authority: str, command: str) -> str:
+        """Where an authority sends a command: ``<ledger>.cmd.<authority>.<command>``.
+
+        >>> Names().command_subject("211400", "recommend")
+        'cultivation.cmd.211400.recommend'
+        """
+        return f"{self.cmd_prefix}.{authority}.{command}"
+
+
+def ledger_names(environ: Any = None) -> Names:
+    """The names of the ledger this process serves: ``CULTIVATION_LEDGER``, else the default.
+    A bad name is a ``ValueError`` naming the setting and its rule."""
+    env = os.environ if environ is None else environ
+    return Names(env.get(LEDGER_ENV, "").strip() or DEFAULT_LEDGER)
+
 
 POSITION_HEADER = "Cultivation-Position"
 EVENT_ID_HEADER = "Nats-Msg-Id"
@@ -81,7 +218,7 @@ class EmbeddedNats:
     def __init__(self, store_dir: str | Path | None = None, port: int | None = None,
                  config_file: str | Path | None = None, env: dict[str, str] | None = None, *,
                  name: str | None = None, cluster_port: int | None = None, routes: list[int] | None = None,
-                 cluster_name: str = "cultivation"):
+                 cluster_name: str = "cultivation", jetstream: bool = True):
         self._tmp = None if store_dir else tempfile.TemporaryDirectory(prefix="cultivation-nats-")
         self.store_dir = Path(store_dir or self._tmp.name)  # type: ignore[union-attr]
         self.port = port or free_port()
@@ -93,6 +230,7 @@ class EmbeddedNats:
         self.cluster_port = cluster_port
         self.routes = routes or []
         self.cluster_name = cluster_name
+        self.jetstream = jetstream  # False: a server without JetStream (what a part sees while it is away)
 
     @property
     def url(self) -> str:
@@ -100,8 +238,8 @@ class EmbeddedNats:
 
     def start(self, timeout: float = 15.0) -> EmbeddedNats:
         self.store_dir.mkdir(parents=True, exist_ok=True)
-        args = [server_binary(), "-a", "127.0.0.1", "-p", str(self.port), "-js", "-sd", str(self.store_dir),
-                "-l", str(self.store_dir / "nats-server.log")]
+        args = [server_binary(), "-a", "127.0.0.1", "-p", str(self.port), *(["-js"] if self.jetstream else []),
+                "-sd", str(self.store_dir), "-l", str(self.store_dir / "nats-server.log")]
         if self.config_file:
             args += ["-c", str(self.config_file)]
         if self.name:
@@ -224,44 +362,56 @@ async def _scale_up(js: Any, stream: str, replicas: int) -> None:
         await js.update_stream(info.config)
 
 
-async def ensure_stream_and_bucket(js: Any, replicas: int = 1) -> None:
-    """Create the events stream and the pool bucket if they do not exist, with ``replicas``
+async def ensure_stream_and_bucket(js: Any, replicas: int = 1, names: Names | None = None,
+                                   lease_ttl: float | None = None) -> None:
+    """Create the ledger's events stream and pool bucket if they do not exist, with ``replicas``
     replicas (:func:`replicas_for`), and scale existing ones up to it (idempotent).  The
-    projector's durable consumer takes the stream's replica count (JetStream's default)."""
-    from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
+    projector's durable consumer takes the stream's replica count (JetStream's default).
+    With ``lease_ttl`` (seconds) the relay's lease bucket too (:mod:`infra.lease`)."""
+    from nats.js.api import DiscardPolicy, KeyValueConfig, RetentionPolicy, StorageType, StreamConfig
     from nats.js.errors import NotFoundError
 
-    config = StreamConfig(name=STREAM, subjects=[f"{EVENTS_PREFIX}.>"], retention=RetentionPolicy.LIMITS,
+    n = names or Names()
+    config = StreamConfig(name=n.stream, subjects=[f"{n.events_prefix}.>"], retention=RetentionPolicy.LIMITS,
                           storage=StorageType.FILE, max_msgs=-1, max_bytes=-1, max_age=0,
                           discard=DiscardPolicy.OLD, duplicate_window=120.0, num_replicas=replicas,
-                          description="every event of the cultivation ledger, once, in ledger order")
+                          description=f"every event of the ledger {n.ledger}, once, in ledger order")
     try:
-        await js.stream_info(STREAM)
+        await js.stream_info(n.stream)
     except NotFoundError:
         await js.add_stream(config)
     else:
-        await _scale_up(js, STREAM, replicas)
+        await _scale_up(js, n.stream, replicas)
     try:
-        await js.key_value(POOL_BUCKET)
-    except Exception:  # the bucket does not exist yet
-        from nats.js.api import KeyValueConfig
-
-        await js.create_key_value(KeyValueConfig(bucket=POOL_BUCKET, history=1, storage=StorageType.FILE,
+        await js.stream_info(n.kv_stream)
+    except NotFoundError:
+        await js.create_key_value(KeyValueConfig(bucket=n.pool_bucket, history=1, storage=StorageType.FILE,
                                                  replicas=replicas,
-                                                 description="designations of the cultivation pools"))
+                                                 description=f"designations of the pools of the ledger {n.ledger}"))
     else:
-        await _scale_up(js, f"KV_{POOL_BUCKET}", replicas)
+        await _scale_up(js, n.kv_stream, replicas)
+    if lease_ttl is not None:
+        from infra.lease import ensure_lease_bucket
+
+        await ensure_lease_bucket(js, n, lease_ttl, replicas)
 
 
-async def replication(js: Any) -> list[dict[str, Any]]:
-    """Where the stream's and the bucket's replicas are and who leads, for ``cultivation status``
-    and the operator: one row per stream (name, replicas configured, leader, replicas with
-    their state)."""
+async def replication(js: Any, names: Names | None = None) -> list[dict[str, Any]]:
+    """Where the ledger's streams' replicas are and who leads, for ``cultivation status``: one row
+    per stream that exists (name, replicas configured, leader, replicas with their state, and
+    the messages it holds)."""
+    from nats.js.errors import NotFoundError
+
+    n = names or Names()
     rows = []
-    for stream in (STREAM, f"KV_{POOL_BUCKET}"):
-        info = await js.stream_info(stream)
+    for stream in (n.stream, n.kv_stream, f"KV_{n.relay_bucket}"):
+        try:
+            info = await js.stream_info(stream)
+        except NotFoundError:
+            continue
         cl = info.cluster
         rows.append({"stream": stream, "replicas": info.config.num_replicas or 1,
+                     "messages": info.state.messages, "last_seq": info.state.last_seq,
                      "cluster": getattr(cl, "name", None), "leader": getattr(cl, "leader", None),
                      "followers": [{"name": r.name, "current": r.current, "lag": r.lag}
                                    for r in (getattr(cl, "replicas", None) or [])]})

@@ -74,22 +74,8 @@ import msgspec
 from domain.authority import acting_levels, allowed_commands, grants
 from domain.policy import PolicyBook
 from domain.values import Region, RegionCode
-from infra.nats import (
-    AUDIT_PREFIX,
-    CMD_PREFIX,
-    EVENTS_PREFIX,
-    POOL_BUCKET,
-    POOL_PREFIX,
-    POOL_QUERY_SUBJECT,
-    SERVICE_NAME,
-    STATS_SUBJECT,
-    STREAM,
-)
+from infra.nats import Names
 
-# The ledger's own durable consumers: they live in the ledger's account, which no other
-# principal's JetStream requests reach (see accounts_for).
-LEDGER_CONSUMERS = ("projector-pools",)
-KV_STREAM = f"KV_{POOL_BUCKET}"
 PRINCIPAL_KINDS = ("authority", "auditor", "reader", "service")
 
 
@@ -310,25 +296,39 @@ class Permissions(msgspec.Struct, frozen=True, kw_only=True):
 # its own account, where the ledger keeps a *mirror* of what it may read (CULTIVATION_EVENTS,
 # KV_cultivation_pools, same names); whatever consumer it creates there, durable or push,
 # named like the ledger's or not, delivering to any subject, stays in its own account.
-LEDGER_ACCOUNT = "LEDGER"
-SHARE_STREAMS = {STREAM: f"SHARE_{STREAM}", KV_STREAM: f"SHARE_{KV_STREAM}"}  # mirrors inside LEDGER
-SHARE_API = "cultivation.share.API"  # a principal's import of the share streams' consumer API (mirrors only)
-MIRROR_API = "cultivation.mirror"  # the ledger's import of each principal's stream API: <MIRROR_API>.<name>.API
-DELIVER_PREFIX = "cultivation.deliver"  # the mirrors' deliveries, one prefix per principal account
+#
+# Every name below comes from the ledger's :class:`~infra.nats.Names` (``CULTIVATION_LEDGER``):
+# the stream and bucket, their shared mirrors (``SHARE_<stream>``) inside the ledger's account, the
+# API a principal imports to consume a share (``<ledger>.share.API``), the one the ledger imports
+# to keep each principal's mirrors (``<ledger>.mirror.<name>.API``), the mirrors' deliveries
+# (``<ledger>.deliver.<name>``) and the account names.
 
 
-def account_name(p: Principal) -> str:
-    return LEDGER_ACCOUNT if p.kind == "service" else f"P-{p.name}"
+def ledger_consumers(names: Names | None = None) -> tuple[str, ...]:
+    """The ledger's own durable consumers: they live in the ledger's account, which no other
+    principal's JetStream requests reach (see :func:`accounts_for`)."""
+    return ((names or Names()).projector_durable,)
 
 
-def mirrored_streams(p: Principal) -> tuple[str, ...]:
+def share_streams(names: Names) -> dict[str, str]:
+    """The ledger's stream and bucket, each with the mirror of it the ledger keeps in its own account."""
+    return {names.stream: f"SHARE_{names.stream}", names.kv_stream: f"SHARE_{names.kv_stream}"}
+
+
+def account_name(p: Principal, names: Names | None = None) -> str:
+    n = names or Names()
+    return n.ledger_account if p.kind == "service" else n.account_of(p.name)
+
+
+def mirrored_streams(p: Principal, names: Names | None = None) -> tuple[str, ...]:
     """The streams the ledger mirrors into ``p``'s account: what it may read, nothing else."""
-    return {"auditor": (STREAM, KV_STREAM), "reader": (KV_STREAM,)}.get(p.kind, ())
+    n = names or Names()
+    return {"auditor": (n.stream, n.kv_stream), "reader": (n.kv_stream,)}.get(p.kind, ())
 
 
-def mirror_api(p: Principal) -> str:
+def mirror_api(p: Principal, names: Names | None = None) -> str:
     """The prefix under which the ledger reaches ``p``'s JetStream API (to keep its mirrors)."""
-    return f"{MIRROR_API}.{p.name}.API"
+    return f"{(names or Names()).mirror_api}.{p.name}.API"
 
 
 def _stream_read(stream: str) -> list[str]:
@@ -352,21 +352,25 @@ def _stream_own(stream: str) -> list[str]:
             f"$JS.ACK.{stream}.>", f"$JS.FC.{stream}.>"]
 
 
-# What only the ledger publishes (inside its account; in any other account they reach nothing).
-_WRITES = (f"{EVENTS_PREFIX}.>", f"{POOL_PREFIX}.>", f"{AUDIT_PREFIX}.>", STATS_SUBJECT, f"$KV.{POOL_BUCKET}.>")
+def _writes(n: Names) -> tuple[str, ...]:
+    """What only the ledger publishes (inside its account; in any other account they reach nothing)."""
+    return (f"{n.events_prefix}.>", f"{n.pool_prefix}.>", f"{n.audit_prefix}.>", n.stats_subject,
+            f"$KV.{n.pool_bucket}.>", f"$KV.{n.relay_bucket}.>")
 
 
-def _srv(subject: str) -> str:
-    return f"{subject}.{SERVICE_NAME}"
+def srv_subjects(names: Names | None = None) -> tuple[str, ...]:
+    """The micro discovery subjects of the ledger's service that authorities may ask."""
+    n = names or Names()
+    return (f"$SRV.PING.{n.service}", f"$SRV.INFO.{n.service}")
 
 
-SRV_SUBJECTS = (_srv("$SRV.PING"), _srv("$SRV.INFO"))
-# Read-model queries of the command service: read-only data, asked by every principal but the
-# ledger (authorities, auditors, readers), each in its own account.
-QUERY_SUBJECTS = (POOL_QUERY_SUBJECT,)
+def query_subjects(names: Names | None = None) -> tuple[str, ...]:
+    """Read-model queries of the command service: read-only data, asked by every principal but
+    the ledger (authorities, auditors, readers), each in its own account."""
+    return ((names or Names()).pool_query_subject,)
 
 
-def permissions_for(p: Principal, book: PolicyBook) -> Permissions:
+def permissions_for(p: Principal, book: PolicyBook, names: Names | None = None) -> Permissions:
     """The permissions of one principal inside its own account.
 
     >>> from infra.policy_files import load_policy_book
@@ -385,42 +389,45 @@ def permissions_for(p: Principal, book: PolicyBook) -> Permissions:
     >>> [s for s in auditor.publish_allow + perms.publish_allow if s.startswith("cultivation.query")]  # both may ask
     ['cultivation.query.pool', 'cultivation.query.pool']
     """
+    n = names or Names()
     inbox = f"{p.inbox_prefix}.>"
     if p.kind == "authority":
         assert p.authority is not None
         code = p.authority
         return Permissions(
-            publish_allow=tuple([f"{CMD_PREFIX}.{code}.{c}" for c in allowed_commands(code, book)]
-                                + list(SRV_SUBJECTS) + list(QUERY_SUBJECTS)),
-            subscribe_allow=(inbox, _pool_subject(code)))
+            publish_allow=tuple([n.command_subject(code, c) for c in allowed_commands(code, book)]
+                                + list(srv_subjects(n)) + list(query_subjects(n))),
+            subscribe_allow=(inbox, _pool_subject(code, n)))
     if p.kind in ("auditor", "reader"):
-        allow = ["$JS.API.INFO"] + [s for stream in mirrored_streams(p) for s in _stream_read(stream)] \
-            + list(QUERY_SUBJECTS)
-        subscribe = [inbox, f"{POOL_PREFIX}.>"]
+        allow = ["$JS.API.INFO"] + [s for stream in mirrored_streams(p, n) for s in _stream_read(stream)] \
+            + list(query_subjects(n))
+        subscribe = [inbox, f"{n.pool_prefix}.>"]
         if p.kind == "auditor":
-            subscribe = [inbox, f"{AUDIT_PREFIX}.>", f"{POOL_PREFIX}.>", STATS_SUBJECT]
+            subscribe = [inbox, f"{n.audit_prefix}.>", f"{n.pool_prefix}.>", n.stats_subject]
         return Permissions(publish_allow=tuple(allow), subscribe_allow=tuple(subscribe),
                            allow_responses=True)  # acknowledgements and flow control of their own consumers
-    # the ledger service: command endpoints, micro discovery, its streams and bucket, its subjects,
-    # and the stream API of each mirror it keeps in a reader's or auditor's account
-    own = [s for stream in (STREAM, KV_STREAM, *SHARE_STREAMS.values()) for s in _stream_own(stream)]
+    # the ledger service: command endpoints, micro discovery, its streams and buckets (the relay's
+    # lease among them), its subjects, and the stream API of each mirror it keeps in a reader's or
+    # auditor's account
+    own = [s for stream in (n.stream, n.kv_stream, f"KV_{n.relay_bucket}", *share_streams(n).values())
+           for s in _stream_own(stream)]
     return Permissions(
-        publish_allow=tuple(["$JS.API.INFO", *own, *_WRITES, f"{MIRROR_API}.>"]),
-        publish_deny=(f"{CMD_PREFIX}.>",),
-        subscribe_allow=(f"{CMD_PREFIX}.>", *QUERY_SUBJECTS, "$SRV.>", inbox),
+        publish_allow=tuple(["$JS.API.INFO", *own, *_writes(n), f"{n.mirror_api}.>"]),
+        publish_deny=(f"{n.cmd_prefix}.>",),
+        subscribe_allow=(f"{n.cmd_prefix}.>", *query_subjects(n), "$SRV.>", inbox),
         allow_responses=True)  # replies to command, query and $SRV requests
 
 
-def _pool_subject(code: str) -> str:
-    """Pool changes inside an authority's region (``cultivation.pool.<tier>.<prov>.<city>.<county>``)."""
+def _pool_subject(code: str, n: Names) -> str:
+    """Pool changes inside an authority's region (``<ledger>.pool.<tier>.<prov>.<city>.<county>``)."""
     r = Region(code)
     if r.level == "national":
-        return f"{POOL_PREFIX}.>"
+        return f"{n.pool_prefix}.>"
     if r.level == "provincial":
-        return f"{POOL_PREFIX}.*.{code}.>"
+        return f"{n.pool_prefix}.*.{code}.>"
     if r.level == "municipal":
-        return f"{POOL_PREFIX}.*.{r.province.code}.{code}.>"
-    return f"{POOL_PREFIX}.*.{r.province.code}.{r.city.code}.{code}"
+        return f"{n.pool_prefix}.*.{r.province.code}.{code}.>"
+    return f"{n.pool_prefix}.*.{r.province.code}.{r.city.code}.{code}"
 
 
 class Export(msgspec.Struct, frozen=True, kw_only=True):
@@ -449,7 +456,7 @@ class Account(msgspec.Struct, frozen=True, kw_only=True):
 PRINCIPAL_MAX_CONSUMERS = 256
 
 
-def accounts_for(principals: Principals, book: PolicyBook) -> list[Account]:
+def accounts_for(principals: Principals, book: PolicyBook, names: Names | None = None) -> list[Account]:
     """The accounts: the ledger's, and one per other principal, with what crosses between them.
 
     >>> from infra.policy_files import load_policy_book
@@ -464,6 +471,7 @@ def accounts_for(principals: Principals, book: PolicyBook) -> list[Account]:
     >>> [e.accounts for e in ledger.exports if e.subject == "cultivation.query.pool"]   # read-only: every principal
     [('P-hld',)]
     """
+    n = names or Names()
     service = principals.service
     others = [p for p in principals.principals if p is not service]
     exports: list[Export] = []
@@ -472,78 +480,80 @@ def accounts_for(principals: Principals, book: PolicyBook) -> list[Account]:
 
     def offer(kind: Literal["service", "stream"], subject: str, to: Principal, response_type: str | None = None
               ) -> Import:
-        exports.append(Export(kind=kind, subject=subject, accounts=(account_name(to),), response_type=response_type))
-        return Import(kind=kind, account=LEDGER_ACCOUNT, subject=subject)
+        exports.append(Export(kind=kind, subject=subject, accounts=(account_name(to, n),),
+                              response_type=response_type))
+        return Import(kind=kind, account=n.ledger_account, subject=subject)
 
     for p in others:
         imports: list[Import] = []
         own_exports: list[Export] = []
         if p.kind == "authority":
             assert p.authority is not None
-            imports += [offer("service", f"{CMD_PREFIX}.{p.authority}.{c}", p)
+            imports += [offer("service", n.command_subject(p.authority, c), p)
                         for c in allowed_commands(p.authority, book)]
-            imports += [offer("service", s, p, response_type="stream") for s in SRV_SUBJECTS]
-            imports += [offer("service", s, p) for s in QUERY_SUBJECTS]
-            imports.append(offer("stream", _pool_subject(p.authority), p))
+            imports += [offer("service", s, p, response_type="stream") for s in srv_subjects(n)]
+            imports += [offer("service", s, p) for s in query_subjects(n)]
+            imports.append(offer("stream", _pool_subject(p.authority, n), p))
         else:
-            imports += [offer("service", s, p) for s in QUERY_SUBJECTS]
-            subjects = [f"{AUDIT_PREFIX}.>", f"{POOL_PREFIX}.>", STATS_SUBJECT] if p.kind == "auditor" \
-                else [f"{POOL_PREFIX}.>"]
+            imports += [offer("service", s, p) for s in query_subjects(n)]
+            subjects = [f"{n.audit_prefix}.>", f"{n.pool_prefix}.>", n.stats_subject] if p.kind == "auditor" \
+                else [f"{n.pool_prefix}.>"]
             imports += [offer("stream", s, p) for s in subjects]
-            for stream in mirrored_streams(p):
-                share = SHARE_STREAMS[stream]
+            for stream in mirrored_streams(p, n):
+                share = share_streams(n)[stream]
                 # the mirror's consumer on the share stream (never the ledger's own stream), its flow control
                 for subject in (f"$JS.API.CONSUMER.CREATE.{share}", f"$JS.API.CONSUMER.CREATE.{share}.>"):
                     imp = offer("service", subject, p)
-                    imports.append(msgspec.structs.replace(imp, to=subject.replace("$JS.API", SHARE_API, 1)))
+                    imports.append(msgspec.structs.replace(imp, to=subject.replace("$JS.API", n.share_api, 1)))
                 imports.append(offer("service", f"$JS.FC.{share}.>", p))
                 # the ledger keeps the mirror: its stream API (and only that) is exported to the ledger
                 for op in ("CREATE", "UPDATE", "INFO"):
                     subject = f"$JS.API.STREAM.{op}.{stream}"
-                    own_exports.append(Export(kind="service", subject=subject, accounts=(LEDGER_ACCOUNT,)))
-                    ledger_imports.append(Import(kind="service", account=account_name(p), subject=subject,
-                                                 to=subject.replace("$JS.API", mirror_api(p), 1)))
-            imports.append(offer("stream", f"{DELIVER_PREFIX}.{p.name}.>", p))
-        streams = len(mirrored_streams(p))
-        accounts.append(Account(name=account_name(p), jetstream=bool(streams), imports=tuple(imports),
+                    own_exports.append(Export(kind="service", subject=subject, accounts=(n.ledger_account,)))
+                    ledger_imports.append(Import(kind="service", account=account_name(p, n), subject=subject,
+                                                 to=subject.replace("$JS.API", mirror_api(p, n), 1)))
+            imports.append(offer("stream", f"{n.deliver_prefix}.{p.name}.>", p))
+        streams = len(mirrored_streams(p, n))
+        accounts.append(Account(name=account_name(p, n), jetstream=bool(streams), imports=tuple(imports),
                                 exports=tuple(own_exports), max_streams=streams,
                                 max_consumers=PRINCIPAL_MAX_CONSUMERS if streams else -1))
     merged: dict[tuple[str, str, str | None], list[str]] = {}
     for e in exports:  # one export per subject, naming every account that may import it
-        names = merged.setdefault((e.kind, e.subject, e.response_type), [])
-        names += [a for a in e.accounts if a not in names]
-    ledger = Account(name=LEDGER_ACCOUNT, jetstream=True, imports=tuple(ledger_imports),
+        allowed = merged.setdefault((e.kind, e.subject, e.response_type), [])
+        allowed += [a for a in e.accounts if a not in allowed]
+    ledger = Account(name=n.ledger_account, jetstream=True, imports=tuple(ledger_imports),
                      exports=tuple(Export(kind=k, subject=s, accounts=tuple(a), response_type=r)
                                    for (k, s, r), a in merged.items()))
     return [ledger, *accounts]
 
 
-async def ensure_mirrors(nc: Any, principals: Principals) -> None:
+async def ensure_mirrors(nc: Any, principals: Principals, names: Names | None = None) -> None:
     """Keep, for each reader and auditor, the mirrors of what it may read in its own account
     (idempotent; run by ``serve --principals`` as the ledger's service user)."""
     from nats.js.api import ExternalStream, StorageType, StreamConfig, StreamSource
     from nats.js.errors import NotFoundError
 
+    n = names or Names()
     js = nc.jetstream()
-    for stream, share in SHARE_STREAMS.items():
+    for stream, share in share_streams(n).items():
         try:
             await js.stream_info(share)
         except NotFoundError:
             await js.add_stream(StreamConfig(name=share, mirror=StreamSource(name=stream), storage=StorageType.FILE,
                                              description=f"{stream} as the ledger shares it with other accounts"))
     for p in principals.principals:
-        if not mirrored_streams(p):
+        if not mirrored_streams(p, n):
             continue
-        theirs = nc.jetstream(prefix=mirror_api(p))
-        for stream in mirrored_streams(p):
+        theirs = nc.jetstream(prefix=mirror_api(p, n))
+        for stream in mirrored_streams(p, n):
             try:
                 await theirs.stream_info(stream)
                 continue
             except NotFoundError:
                 pass
-            source = StreamSource(name=SHARE_STREAMS[stream], external=ExternalStream(
-                api=SHARE_API, deliver=f"{DELIVER_PREFIX}.{p.name}"))
-            kv = stream == KV_STREAM
+            source = StreamSource(name=share_streams(n)[stream], external=ExternalStream(
+                api=n.share_api, deliver=f"{n.deliver_prefix}.{p.name}"))
+            kv = stream == n.kv_stream
             await theirs.add_stream(StreamConfig(
                 name=stream, mirror=source, storage=StorageType.FILE, allow_direct=True,
                 max_msgs_per_subject=1 if kv else -1,
@@ -559,8 +569,8 @@ def _list(subjects: Iterable[str], indent: str) -> str:
     return f"[\n{inner}{indent}]"
 
 
-def _user(p: Principal, book: PolicyBook, ind: str) -> list[str]:
-    perms = permissions_for(p, book)
+def _user(p: Principal, book: PolicyBook, ind: str, n: Names) -> list[str]:
+    perms = permissions_for(p, book, n)
     acting = "".join(f"; {lv} in {pid}" for pid, lv in acting_levels(p.authority, book).items()) if p.authority else ""
     what = p.kind if p.kind != "authority" else f"authority {p.authority} ({p.level}{acting})"
     out = [f"{ind}# {p.name}: {what}{' — ' + p.description if p.description else ''}", f"{ind}{{"]
@@ -588,7 +598,7 @@ def _user(p: Principal, book: PolicyBook, ind: str) -> list[str]:
     return out
 
 
-def render_config(principals: Principals, book: PolicyBook, source: str = "") -> str:
+def render_config(principals: Principals, book: PolicyBook, source: str = "", names: Names | None = None) -> str:
     """The nats-server ``accounts`` block for ``principals``; no secret in it.
 
     >>> from infra.policy_files import load_policy_book
@@ -601,9 +611,10 @@ def render_config(principals: Principals, book: PolicyBook, source: str = "") ->
     >>> '"P-bank": {' in conf and "LEDGER: {" in conf
     True
     """
+    n = names or Names()
     variables = [p.password_var for p in principals.principals if p.password_var]
-    by_account = {account_name(p): p for p in principals.principals}
-    out = ["# nats-server accounts for the cultivation ledger, generated by `cultivation permissions`"
+    by_account = {account_name(p, n): p for p in principals.principals}
+    out = [f"# nats-server accounts for the cultivation ledger {n.ledger!r}, generated by `cultivation permissions`"
            + (f" from {source}" if source else "") + ".",
            "# Regenerate it when the principals or the policy change; do not edit by hand.",
            "# Passwords are variables of the nats-server process's environment, never written here:",
@@ -612,7 +623,7 @@ def render_config(principals: Principals, book: PolicyBook, source: str = "") ->
            "# account of its own that sees only what the ledger exports to it (readers and auditors read mirrors",
            "# the ledger keeps in their account). Clients connect with inbox_prefix \"_INBOX.<name>\".",
            "accounts {"]
-    for account in accounts_for(principals, book):
+    for account in accounts_for(principals, book, n):
         out.append(f"  {json.dumps(account.name) if '-' in account.name else account.name}: {{")
         if account.jetstream:
             if account.max_streams >= 0:
@@ -621,7 +632,7 @@ def render_config(principals: Principals, book: PolicyBook, source: str = "") ->
             else:
                 out.append("    jetstream: enabled")
         out.append("    users: [")
-        out += _user(by_account[account.name], book, "      ")
+        out += _user(by_account[account.name], book, "      ", n)
         out.append("    ]")
         for label, items in (("exports", account.exports), ("imports", account.imports)):
             if not items:
@@ -630,8 +641,8 @@ def render_config(principals: Principals, book: PolicyBook, source: str = "") ->
             for x in items:
                 if isinstance(x, Export):
                     extra = f", response_type: {x.response_type}" if x.response_type else ""
-                    names = ", ".join(json.dumps(a) for a in x.accounts)
-                    out.append(f"      {{{x.kind}: {json.dumps(x.subject)}, accounts: [{names}]{extra}}}")
+                    accounts = ", ".join(json.dumps(a) for a in x.accounts)
+                    out.append(f"      {{{x.kind}: {json.dumps(x.subject)}, accounts: [{accounts}]{extra}}}")
                 else:
                     to = f", to: {json.dumps(x.to)}" if x.to else ""
                     out.append(f"      {{{x.kind}: {{account: {json.dumps(x.account)}, "
@@ -642,7 +653,7 @@ def render_config(principals: Principals, book: PolicyBook, source: str = "") ->
     return "\n".join(out)
 
 
-def describe(principals: Principals, book: PolicyBook) -> list[dict[str, Any]]:
+def describe(principals: Principals, book: PolicyBook, names: Names | None = None) -> list[dict[str, Any]]:
     """Per principal: kind, authority, level, the commands it may publish and why (for ``--json``)."""
     rows = []
     for p in principals.principals:
@@ -651,7 +662,7 @@ def describe(principals: Principals, book: PolicyBook) -> list[dict[str, Any]]:
         if p.authority:  # the level it acts at where a programme says otherwise (a 计划单列市)
             row["acts_at"] = acting_levels(p.authority, book)
         row["commands"] = {c: list(r) for c, r in grants(p.authority, book).items()} if p.authority else {}
-        perms = permissions_for(p, book)
+        perms = permissions_for(p, book, names)
         row["permissions"] = msgspec.structs.asdict(perms)
         rows.append(row)
     return rows

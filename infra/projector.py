@@ -38,7 +38,7 @@ import msgspec
 from eventsourcing.persistence import StoredEvent
 
 from infra.failpoints import failpoint
-from infra.nats import AUDIT_PREFIX, EVENTS_PREFIX, POOL_BUCKET, POOL_PREFIX, STATS_SUBJECT, STREAM
+from infra.nats import Names
 from infra.readmodel import PUBLISHED, SKIPPED_TOPICS, BatchResult, ReadModel
 from infra.relay import wire_decoder
 from infra.store import is_postgres
@@ -103,20 +103,22 @@ def kv_key(d: Designation) -> str:
     return f"{d.tier}.{d.uscc}.{hashlib.sha1(d.key.encode()).hexdigest()[:16]}"
 
 
-def pool_subject(d: Designation) -> str:
+def pool_subject(d: Designation, names: Names | None = None) -> str:
+    """``<ledger>.pool.<tier>.<province>.<city>.<county>`` of a designation."""
     r = d.region
-    return f"{POOL_PREFIX}.{d.tier}.{r[:2]}0000.{r[:4]}00.{r}"
+    return f"{(names or Names()).pool_prefix}.{d.tier}.{r[:2]}0000.{r[:4]}00.{r}"
 
 
 class LiveProjector:
     """Consumes ``CULTIVATION_EVENTS`` with the durable consumer ``durable``."""
 
-    def __init__(self, ledger: Any, nc: Any, durable: str = "projector-pools", batch_size: int = 500,
-                 prefix: str = "live", fetch_timeout: float = 1.0):
+    def __init__(self, ledger: Any, nc: Any, durable: str | None = None, batch_size: int = 500,
+                 prefix: str = "live", fetch_timeout: float = 1.0, names: Names | None = None):
         self.ledger = ledger
         self.nc = nc
         self.js = nc.jetstream()
-        self.durable = durable
+        self.names = names or Names()
+        self.durable = durable or self.names.projector_durable
         self.batch_size = batch_size
         self.fetch_timeout = fetch_timeout
         self.read_model = live_read_model(ledger, prefix)
@@ -143,14 +145,14 @@ class LiveProjector:
         from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
         from nats.js.errors import NotFoundError
 
-        self._kv = await self.js.key_value(POOL_BUCKET)
+        self._kv = await self.js.key_value(self.names.pool_bucket)
         seq = await asyncio.to_thread(self.read_model.stream_position)
         try:
-            await self.js.delete_consumer(STREAM, self.durable)
+            await self.js.delete_consumer(self.names.stream, self.durable)
         except NotFoundError:
             pass
         self._sub = await self.js.pull_subscribe(
-            f"{EVENTS_PREFIX}.>", durable=self.durable, stream=STREAM,
+            f"{self.names.events_prefix}.>", durable=self.durable, stream=self.names.stream,
             config=ConsumerConfig(ack_policy=AckPolicy.ALL, deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
                                   opt_start_seq=seq + 1, ack_wait=60, max_ack_pending=20_000, max_deliver=-1))
         self._next_seq = seq + 1
@@ -196,12 +198,12 @@ class LiveProjector:
         puts = []
         for row in rows:
             puts.append(self._kv.put(kv_key(row), _enc.encode(row)))
-            await self.nc.publish(pool_subject(row), _enc.encode(PoolChange(position=row.changed_at,
-                                                                             designation=row)))
+            await self.nc.publish(pool_subject(row, self.names),
+                                  _enc.encode(PoolChange(position=row.changed_at, designation=row)))
         for entry in audit:
-            await self.nc.publish(f"{AUDIT_PREFIX}.{entry.uscc}", _enc.encode(entry))
+            await self.nc.publish(f"{self.names.audit_prefix}.{entry.uscc}", _enc.encode(entry))
         if stats:
-            await self.nc.publish(STATS_SUBJECT, _enc.encode(
+            await self.nc.publish(self.names.stats_subject, _enc.encode(
                 [{"province": p, "tier": t, "type": k, "year": y, "delta": n} for (p, t, k, y), n in stats.items()]))
         if puts:
             await asyncio.gather(*puts)

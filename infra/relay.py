@@ -23,6 +23,10 @@ Guarantees (tested in ``tests/e2e/test_streaming.py`` and ``tests/e2e/test_relay
   in position order.
 - **NATS down, commands still accepted.** The relay only reads the store; while NATS is
   away it waits and retries, then catches up in order.
+- **One relay of several publishes.** Relays on several machines share a lease on a NATS
+  KV key with a time to live (:mod:`infra.lease`): the holder publishes and renews it, the
+  others stand by and take over within seconds of its death; the expected-sequence fence
+  above still guards every message.
 - **New events go out at once.** When idle the relay polls every ``poll_interval``
   (other processes may write to the store); :meth:`Relay.nudge`, called by the command
   service after a commit, ends that wait immediately.
@@ -41,7 +45,8 @@ import msgspec
 
 from domain.enterprise import event_id, event_id_text
 from infra.failpoints import failpoint
-from infra.nats import EVENT_ID_HEADER, EVENTS_PREFIX, POSITION_HEADER, STREAM
+from infra.lease import Lease
+from infra.nats import EVENT_ID_HEADER, POSITION_HEADER, Names
 
 log = logging.getLogger("cultivation.relay")
 
@@ -85,12 +90,12 @@ class _Topic:
 
     __slots__ = ("kind", "enterprise", "json", "kind_json", "subject")
 
-    def __init__(self, topic: str):
+    def __init__(self, topic: str, events_prefix: str):
         self.kind = topic.rsplit(".", 1)[-1]
         self.enterprise = topic.startswith("domain.enterprise:")
         self.json = msgspec.json.encode(topic)
         self.kind_json = msgspec.json.encode(self.kind)
-        self.subject = f"{EVENTS_PREFIX}.000000._.{self.kind}"  # for events of other aggregates
+        self.subject = f"{events_prefix}.000000._.{self.kind}"  # for events of other aggregates
 
 
 class _SubjectFields(msgspec.Struct):
@@ -122,8 +127,9 @@ class SubjectNamer:
     province), so a caller going back in the log must call :meth:`forget` first.
     """
 
-    def __init__(self, ledger: Any, max_cached: int = 100_000):
+    def __init__(self, ledger: Any, max_cached: int = 100_000, names: Names | None = None):
         self.ledger = ledger
+        self.events_prefix = (names or Names()).events_prefix
         self.max_cached = max_cached
         # aggregate id as canonical text -> (province, {application id: tier})
         self._known: OrderedDict[str, tuple[str, dict[str, str]]] = OrderedDict()
@@ -135,7 +141,7 @@ class SubjectNamer:
     def topic(self, topic: str) -> _Topic:
         info = self._topics.get(topic)
         if info is None:
-            info = self._topics[topic] = _Topic(topic)
+            info = self._topics[topic] = _Topic(topic, self.events_prefix)
         return info
 
     def _learn(self, key: str, kind: str, f: _SubjectFields) -> tuple[str, dict[str, str]]:
@@ -181,7 +187,7 @@ class SubjectNamer:
             self._known.move_to_end(key)
         province, tiers = entry
         tier = f.tier or tiers.get(f.application_id, "_")  # type: ignore[arg-type]
-        return f"{EVENTS_PREFIX}.{province}.{tier}.{kind}"
+        return f"{self.events_prefix}.{province}.{tier}.{kind}"
 
     def subject(self, wire: WireEvent) -> str:
         return self.name(str(wire.aggregate_id), wire.version, self.topic(wire.topic), wire.state)
@@ -200,20 +206,26 @@ class Relay:
     slice_size = 100  # events built between two turns of the event loop (acks and writes go through)
 
     def __init__(self, ledger: Any, nc: Any, batch_size: int = 500, poll_interval: float = 0.05,
-                 ack_timeout: float = 10.0):
+                 ack_timeout: float = 10.0, names: Names | None = None, lease: Lease | None = None):
         self.ledger = ledger
         self.nc = nc
+        self.names = names or Names()
+        self.stream = self.names.stream
+        # With a lease (serve's relays), this relay publishes only while it holds it: one relay
+        # of several is active, the others stand by (infra/lease.py).  Without one it always may.
+        self.lease = lease
         self.js = nc.jetstream(publish_async_max_pending=max(4000, batch_size * 2))
         self.batch_size = batch_size
         self.poll_interval = poll_interval
         self.ack_timeout = ack_timeout
-        self.namer = SubjectNamer(ledger)
+        self.namer = SubjectNamer(ledger, names=self.names)
         self.position = 0  # ledger position of the last event known to be on the stream
         self.stream_seq = 0
         self.published = 0
         self._stopping = asyncio.Event()
         self._wake = asyncio.Event()  # set by nudge() and stop(): ends the idle wait
         self._named = 0  # the last position the namer has seen
+        self._said_standby = False
         self._select, self._select_inline = self._select_function()
 
     def stop(self) -> None:
@@ -305,12 +317,12 @@ class Relay:
     # ------------------------------------------------------------------ publishing
     async def read_tail(self) -> None:
         """Position and stream sequence of the stream's last message (0, 0 when empty)."""
-        info = await self.js.stream_info(STREAM)
+        info = await self.js.stream_info(self.stream)
         last = info.state.last_seq
         if not last or info.state.messages == 0:
             self.position, self.stream_seq = 0, last or 0
             return
-        msg = await self.js.get_msg(STREAM, seq=last)
+        msg = await self.js.get_msg(self.stream, seq=last)
         self.position = int((msg.headers or {}).get(POSITION_HEADER, 0))
         self.stream_seq = last
 
@@ -323,7 +335,7 @@ class Relay:
         for subject, payload, headers in messages:
             headers[EXPECTED_LAST_SEQUENCE_HEADER] = str(seq)
             seq += 1
-            append(await publish(subject, payload, headers=headers, stream=STREAM))
+            append(await publish(subject, payload, headers=headers, stream=self.stream))
         return futures
 
     async def _settle(self, futures: list[asyncio.Future[Any]], last_position: int) -> None:
@@ -353,7 +365,7 @@ class Relay:
         the caller resumes from the stream's tail."""
         sent = 0
         messages, last = await self._read(self.position + 1)
-        while messages:
+        while messages and self.may_publish():
             futures = await self._send(messages)
             ahead = asyncio.ensure_future(self._read(last + 1))
             try:
@@ -371,12 +383,77 @@ class Relay:
                     ahead.exception()  # retrieved: a failed read-ahead is retried by the next pass
         return sent
 
+    def may_publish(self) -> bool:
+        """Whether this relay may send now: always without a lease, else while it holds it."""
+        return self.lease is None or self.lease.held()
+
+    @property
+    def role(self) -> str:
+        """``active`` (publishing, or free to) or ``standby`` (another relay holds the lease)."""
+        return "active" if self.may_publish() else "standby"
+
+    async def _hold_lease(self, ready: asyncio.Event | None) -> bool:
+        """Hold or renew the lease (with one); True when this relay may publish now.  A standby
+        waits here a third of the lease's time to live before it tries again."""
+        lease = self.lease
+        if lease is None:
+            return True
+        was = lease.held()
+        if await lease.acquire():
+            if not was:
+                log.info("relay: active (lease %s held by %s)", lease.names.relay_bucket, lease.holder)
+            return True
+        if was or not self._said_standby:
+            log.info("relay: standing by (another relay holds the lease %s)", lease.names.relay_bucket)
+            self._said_standby = True
+        if ready:
+            ready.set()  # a standby is ready: it takes over when the lease is free
+        await self._sleep(lease.interval)
+        return False
+
+    async def _sleep(self, seconds: float) -> None:
+        try:
+            await asyncio.wait_for(self._stopping.wait(), seconds)
+        except TimeoutError:
+            pass
+
+    async def _renew_lease(self) -> None:
+        """While active: renew the lease every third of its time to live (a task beside run)."""
+        lease = self.lease
+        assert lease is not None
+        while not self._stopping.is_set():
+            await self._sleep(lease.interval)
+            if self._stopping.is_set() or lease.revision is None:
+                continue
+            try:
+                await lease.renew()
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:  # NATS away: the lease runs out by itself if this goes on
+                log.warning("relay lease: renewal failed (%s: %s)", type(e).__name__, e)
+
     async def run(self, ready: asyncio.Event | None = None) -> None:
-        """Follow the log until :meth:`stop`; survive NATS outages by re-reading the tail."""
+        """Follow the log until :meth:`stop`; survive NATS outages by re-reading the tail.
+        With a lease: publish only while holding it, stand by otherwise; on a stop, release it."""
+        renewing = asyncio.create_task(self._renew_lease(), name="relay-lease") if self.lease else None
+        try:
+            await self._follow(ready)
+        finally:
+            if renewing is not None:
+                renewing.cancel()
+                await asyncio.gather(renewing, return_exceptions=True)
+            if self.lease is not None:
+                await self.lease.release()
+
+    async def _follow(self, ready: asyncio.Event | None) -> None:
         backoff = 0.2
         tail_known = False
         while not self._stopping.is_set():
             try:
+                if self.lease is not None and not self.lease.held():
+                    tail_known = False  # another relay may have published meanwhile
+                    if not await self._hold_lease(ready):
+                        continue
                 if not tail_known:
                     await self.read_tail()
                     tail_known = True

@@ -17,12 +17,15 @@ from pathlib import Path
 
 import pytest
 
+from infra.nats import Names
 from infra.readmodel import ReadModel
 from services.ledger import Ledger
 from tests.support import ROOT
 from tests.support.demo import load_demo
 from tests.support.journeys import COUNTY, register
 from tests.support.ledgers import Script, pg_schema_url, uscc
+
+N = Names()  # the default ledger's NATS names
 
 ROOMS = ("unit", "integration", "e2e")
 
@@ -144,11 +147,12 @@ def nats_url(tmp_path: Path) -> Iterator[str]:
 async def _reset_nats(url: str) -> None:
     import nats
 
-    from infra.nats import POOL_BUCKET, STREAM, connect_options
+    from infra.nats import connect_options
 
     nc = await nats.connect(**connect_options(url))
     js = nc.jetstream()
-    for delete in (lambda: js.delete_stream(STREAM), lambda: js.delete_key_value(POOL_BUCKET)):
+    for delete in (lambda: js.delete_stream(N.stream), lambda: js.delete_key_value(N.pool_bucket),
+                   lambda: js.delete_key_value(N.relay_bucket)):
         try:
             await delete()
         except Exception:

@@ -10,16 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from infra.nats import (
-    EVENTS_PREFIX,
-    POOL_BUCKET,
-    STREAM,
-    EmbeddedNats,
-    ensure_stream_and_bucket,
-    replicas_for,
-    replication,
-)
+from infra.nats import EmbeddedNats, Names, ensure_stream_and_bucket, replicas_for, replication
 from tests.support.cluster import Cluster, ready, retrying
+
+N = Names()  # the default ledger's NATS names
 
 
 @pytest.fixture
@@ -52,7 +46,7 @@ def test_stream_and_bucket_are_created_with_three_replicas_and_report_their_lead
         return rows
 
     rows = asyncio.run(go())
-    assert [r["stream"] for r in rows] == [STREAM, f"KV_{POOL_BUCKET}"]
+    assert [r["stream"] for r in rows] == [N.stream, f"KV_{N.pool_bucket}"]
     for r in rows:
         assert r["replicas"] == 3 and r["cluster"] == "cultivation"
         assert r["leader"] in ("n0", "n1", "n2")
@@ -70,12 +64,12 @@ def test_an_existing_single_replica_stream_and_bucket_are_scaled_up(cluster) -> 
         nc = await ready(cluster.urls)
         js = nc.jetstream()
         await retrying(lambda: ensure_stream_and_bucket(js, 1))
-        await js.publish(f"{EVENTS_PREFIX}.210000.specialized.Approved", b"{}")
+        await js.publish(f"{N.events_prefix}.210000.specialized.Approved", b"{}")
         before = [r["replicas"] for r in await replication(js)]
         await retrying(lambda: ensure_stream_and_bucket(js, 3))
         await retrying(lambda: _settled(js))
         after = [r["replicas"] for r in await replication(js)]
-        msgs = (await js.stream_info(STREAM)).state.messages
+        msgs = (await js.stream_info(N.stream)).state.messages
         await nc.close()
         return before + after, msgs
 
@@ -90,14 +84,14 @@ def test_a_kill_of_the_stream_leader_costs_a_stall_not_the_stream(cluster) -> No
         await retrying(lambda: ensure_stream_and_bucket(js, 3))
         await retrying(lambda: _settled(js))
         for i in range(20):
-            await js.publish(f"{EVENTS_PREFIX}.210000.specialized.Approved", b"{}", headers={"Nats-Msg-Id": f"a{i}"})
+            await js.publish(f"{N.events_prefix}.210000.specialized.Approved", b"{}", headers={"Nats-Msg-Id": f"a{i}"})
         leader = (await replication(js))[0]["leader"]
         cluster.kill(leader)
         t0 = time.monotonic()
-        await retrying(lambda: js.publish(f"{EVENTS_PREFIX}.210000.specialized.Approved", b"{}",
+        await retrying(lambda: js.publish(f"{N.events_prefix}.210000.specialized.Approved", b"{}",
                                                headers={"Nats-Msg-Id": "after"}, timeout=2))
         stall = time.monotonic() - t0
-        info = await js.stream_info(STREAM)
+        info = await js.stream_info(N.stream)
         assert info.cluster.leader != leader
         await nc.close()
         return info.state.messages, stall

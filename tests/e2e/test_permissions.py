@@ -49,12 +49,12 @@ from domain.authority import (
 )
 from domain.errors import LedgerError, RuleViolation
 from domain.values import make_uscc
-from infra.nats import POOL_BUCKET, POSITION_HEADER, STREAM, EmbeddedNats
+from infra.nats import POSITION_HEADER, EmbeddedNats, Names
 from infra.permissions import (
-    LEDGER_CONSUMERS,
     PrincipalsError,
     client_options,
     decode_principals,
+    ledger_consumers,
     load_principals,
     permissions_for,
     render_config,
@@ -75,6 +75,8 @@ from tests.support.principals import (
     subject,
     write_principals,
 )
+
+N = Names()  # the default ledger's NATS names
 
 BOOK = load_policy_book()
 
@@ -241,10 +243,10 @@ def test_auditor_reads_the_stream_from_sequence_1_and_the_kv_but_publishes_no_co
     async def go() -> None:
         async with Client(served, "audit-office") as auditor:
             js = auditor.nc.jetstream()
-            kv = await js.key_value(POOL_BUCKET)
+            kv = await js.key_value(N.pool_bucket)
             assert await _wait_for_key(kv, f"specialized.{uscc}."), "the designation never reached the KV"
-            assert (await js.stream_info(STREAM)).state.messages >= 12
-            sub = await js.pull_subscribe("cultivation.events.>", stream=STREAM, config=ConsumerConfig(
+            assert (await js.stream_info(N.stream)).state.messages >= 12
+            sub = await js.pull_subscribe("cultivation.events.>", stream=N.stream, config=ConsumerConfig(
                 ack_policy=AckPolicy.EXPLICIT, deliver_policy=DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=1))
             msgs = await sub.fetch(5, timeout=10)
             assert [m.metadata.sequence.stream for m in msgs] == [1, 2, 3, 4, 5]
@@ -265,10 +267,10 @@ def test_auditor_reads_the_stream_from_sequence_1_and_the_kv_but_publishes_no_co
             # nor may it write the KV or the stream; the ledger's own consumer is not in its account
             quick = auditor.nc.jetstream(timeout=1.0)
             with pytest.raises(nats.errors.TimeoutError):
-                await (await quick.key_value(POOL_BUCKET)).put(f"specialized.{uscc}.forged", b"{}")
-            await auditor.violation(f'permissions violation for publish to "$kv.{POOL_BUCKET}.specialized.')
+                await (await quick.key_value(N.pool_bucket)).put(f"specialized.{uscc}.forged", b"{}")
+            await auditor.violation(f'permissions violation for publish to "$kv.{N.pool_bucket}.specialized.')
             with pytest.raises(nats.js.errors.NotFoundError):
-                await quick.delete_consumer(STREAM, LEDGER_CONSUMERS[0])
+                await quick.delete_consumer(N.stream, ledger_consumers()[0])
 
     asyncio.run(go())
 
@@ -285,10 +287,10 @@ def _ledger_position(served: Served) -> int:
 
 async def _ledger_durable(served: Served) -> Any:
     async with Client(served, "ledger") as ledger:
-        return (await ledger.nc.jetstream().consumer_info(STREAM, LEDGER_CONSUMERS[0])).config
+        return (await ledger.nc.jetstream().consumer_info(N.stream, ledger_consumers()[0])).config
 
 
-HOSTILE_CONFIG = {"name": LEDGER_CONSUMERS[0],
+HOSTILE_CONFIG = {"name": ledger_consumers()[0],
                   "filter_subject": "cultivation.events.999999.>", "ack_policy": "explicit",
                   "deliver_policy": "all"}
 
@@ -304,14 +306,14 @@ def test_no_reader_or_auditor_can_rewrite_the_ledgers_durable_consumer(served: S
 
     async def go() -> None:
         async with Client(served, who) as hostile:
-            body = json.dumps({"stream_name": STREAM, "config": HOSTILE_CONFIG}).encode()
-            durable = json.dumps({"stream_name": STREAM, "config": {
-                **HOSTILE_CONFIG, "durable_name": LEDGER_CONSUMERS[0]}}).encode()
+            body = json.dumps({"stream_name": N.stream, "config": HOSTILE_CONFIG}).encode()
+            durable = json.dumps({"stream_name": N.stream, "config": {
+                **HOSTILE_CONFIG, "durable_name": ledger_consumers()[0]}}).encode()
             # the ledger's consumer cannot even be read: its account is not this one
-            for subject, payload in ((f"$JS.API.CONSUMER.INFO.{STREAM}.{LEDGER_CONSUMERS[0]}", b""),
-                                     (f"$JS.API.CONSUMER.CREATE.{STREAM}", body),
-                                     (f"$JS.API.CONSUMER.CREATE.{STREAM}.projector-pools", body),
-                                     (f"$JS.API.CONSUMER.DURABLE.CREATE.{STREAM}.projector-pools", durable)):
+            for subject, payload in ((f"$JS.API.CONSUMER.INFO.{N.stream}.{ledger_consumers()[0]}", b""),
+                                     (f"$JS.API.CONSUMER.CREATE.{N.stream}", body),
+                                     (f"$JS.API.CONSUMER.CREATE.{N.stream}.{N.projector_durable}", body),
+                                     (f"$JS.API.CONSUMER.DURABLE.CREATE.{N.stream}.{N.projector_durable}", durable)):
                 try:
                     reply = json.loads((await hostile.nc.request(subject, payload, timeout=2)).data)
                 except nats.errors.TimeoutError:  # a reader has no CULTIVATION_EVENTS at all: refused
@@ -320,14 +322,14 @@ def test_no_reader_or_auditor_can_rewrite_the_ledgers_durable_consumer(served: S
                     continue
                 assert who == "audit-office"
                 if payload:  # created (or updated): a consumer of its own mirror, nothing else
-                    assert "error" not in reply and reply["stream_name"] == STREAM, reply
+                    assert "error" not in reply and reply["stream_name"] == N.stream, reply
                 else:
                     assert reply["error"]["code"] == 404, reply
             if who == "audit-office":
                 js = hostile.nc.jetstream()
-                mine = await js.consumer_info(STREAM, LEDGER_CONSUMERS[0])
+                mine = await js.consumer_info(N.stream, ledger_consumers()[0])
                 assert mine.config.filter_subject == "cultivation.events.999999.>"
-                await js.delete_consumer(STREAM, LEDGER_CONSUMERS[0])
+                await js.delete_consumer(N.stream, ledger_consumers()[0])
             # the share streams' API that its mirrors use is the server's, not the principal's
             for subject in ("cultivation.share.API.CONSUMER.CREATE.SHARE_CULTIVATION_EVENTS",
                             "cultivation.share.API.CONSUMER.CREATE.SHARE_KV_cultivation_pools",
@@ -335,9 +337,9 @@ def test_no_reader_or_auditor_can_rewrite_the_ledgers_durable_consumer(served: S
                 await hostile.refused_publish(subject, {"stream_name": "SHARE_CULTIVATION_EVENTS",
                                                         "config": HOSTILE_CONFIG})
             # nor may it create, update or delete a stream of its own account (its mirrors are the ledger's)
-            for subject in (f"$JS.API.STREAM.UPDATE.{STREAM}", f"$JS.API.STREAM.DELETE.KV_{POOL_BUCKET}",
-                            f"$JS.API.STREAM.PURGE.KV_{POOL_BUCKET}", "$JS.API.STREAM.CREATE.MINE"):
-                await hostile.refused_publish(subject, {"name": STREAM})
+            for subject in (f"$JS.API.STREAM.UPDATE.{N.stream}", f"$JS.API.STREAM.DELETE.KV_{N.pool_bucket}",
+                            f"$JS.API.STREAM.PURGE.KV_{N.pool_bucket}", "$JS.API.STREAM.CREATE.MINE"):
+                await hostile.refused_publish(subject, {"name": N.stream})
 
     asyncio.run(go())
     after = asyncio.run(_ledger_durable(served))
@@ -348,7 +350,7 @@ def test_no_reader_or_auditor_can_rewrite_the_ledgers_durable_consumer(served: S
 
     async def projected() -> None:
         async with Client(served, who) as reader:
-            kv = await reader.nc.jetstream().key_value(POOL_BUCKET)
+            kv = await reader.nc.jetstream().key_value(N.pool_bucket)
             assert await _wait_for_key(kv, f"specialized.{uscc}."), "the live projection stopped"
 
     asyncio.run(projected())
@@ -363,7 +365,7 @@ def test_push_consumers_deliver_nowhere_outside_their_own_account(served: Served
 
     uscc = new_uscc()
     asyncio.run(designate_specialized(served, uscc))
-    stream = STREAM if who == "audit-office" else f"KV_{POOL_BUCKET}"
+    stream = N.stream if who == "audit-office" else f"KV_{N.pool_bucket}"
     targets = ["_INBOX.huludao.stolen", "cultivation.cmd.000000.approve", "cultivation.cmd.211400.register",
                "$SRV.PING.cultivation", "cultivation.share.API.CONSUMER.CREATE.SHARE_CULTIVATION_EVENTS",
                "cultivation.share.API.CONSUMER.CREATE.SHARE_KV_cultivation_pools"]
@@ -415,15 +417,15 @@ def test_reader_watches_pools_and_reads_the_kv_but_not_the_stream(served: Served
                 await asyncio.sleep(0.1)
             assert any(s["designation"]["uscc"] == uscc for s in seen), "no pool change reached the reader"
             js = bank.nc.jetstream(timeout=2.0)
-            kv = await js.key_value(POOL_BUCKET)
+            kv = await js.key_value(N.pool_bucket)
             keys = await _wait_for_key(kv, f"specialized.{uscc}.")
             assert json.loads((await kv.get(keys[0])).value)["uscc"] == uscc
             # the raw event stream is not for it: no consumer, no stream info, no subscription
             with pytest.raises(nats.errors.TimeoutError):
-                await js.pull_subscribe("cultivation.events.>", stream=STREAM)
-            await bank.violation(f'permissions violation for publish to "$js.api.consumer.create.{STREAM.lower()}.')
+                await js.pull_subscribe("cultivation.events.>", stream=N.stream)
+            await bank.violation(f'permissions violation for publish to "$js.api.consumer.create.{N.stream.lower()}.')
             with pytest.raises(nats.errors.TimeoutError):
-                await js.stream_info(STREAM)
+                await js.stream_info(N.stream)
             await bank.nc.subscribe("cultivation.events.>")
             await bank.violation('permissions violation for subscription to "cultivation.events.>"')
             await bank.nc.subscribe("cultivation.audit.>")
@@ -455,13 +457,13 @@ def test_not_even_the_ledger_user_can_delete_or_purge_the_stream(served: Served)
     async def go() -> None:
         async with Client(served, "ledger") as ledger:
             js = ledger.nc.jetstream(timeout=1.0)
-            assert (await js.stream_info(STREAM)).config.name == STREAM  # it reads its stream
-            for attempt, api in ((js.purge_stream(STREAM), "purge"), (js.delete_stream(STREAM), "delete"),
-                                 (js.delete_msg(STREAM, 1), "msg.delete")):
+            assert (await js.stream_info(N.stream)).config.name == N.stream  # it reads its stream
+            for attempt, api in ((js.purge_stream(N.stream), "purge"), (js.delete_stream(N.stream), "delete"),
+                                 (js.delete_msg(N.stream, 1), "msg.delete")):
                 with pytest.raises(nats.errors.TimeoutError):
                     await attempt
                 await ledger.violation(f'permissions violation for publish to "$js.api.stream.{api}.'
-                                       f'{STREAM.lower()}"')
+                                       f'{N.stream.lower()}"')
 
     asyncio.run(go())
 
@@ -580,12 +582,15 @@ def test_the_command_groups_cover_every_command_exactly() -> None:
 
 
 def test_the_ledgers_consumers_are_protected() -> None:
+    """The projector's durable consumer is named from the ledger's names, as the permissions
+    that protect it are, whatever the ledger's name."""
     import inspect
 
     from infra.projector import LiveProjector
 
-    durable = inspect.signature(LiveProjector.__init__).parameters["durable"].default
-    assert durable in LEDGER_CONSUMERS
+    assert inspect.signature(LiveProjector.__init__).parameters["durable"].default is None  # names.projector_durable
+    for names in (N, Names("alpha")):
+        assert ledger_consumers(names) == (names.projector_durable,)
 
 
 COMMON = set(ANY_AUTHORITY)
@@ -826,7 +831,7 @@ def test_a_readers_jetstream_is_bounded_so_it_cannot_exhaust_the_server(served: 
     async def go() -> None:
         async with Client(served, "bank-feed") as reader:
             js = reader.nc.jetstream(timeout=5)
-            stream = f"KV_{POOL_BUCKET}"
+            stream = f"KV_{N.pool_bucket}"
             present = len(await js.consumers_info(stream))
             names = []
             try:

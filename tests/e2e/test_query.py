@@ -18,13 +18,15 @@ from typing import Any
 import nats
 import pytest
 
-from infra.nats import POOL_QUERY_SUBJECT
+from infra.nats import Names
 from infra.permissions import accounts_for, decode_principals, permissions_for
 from infra.policy_files import load_policy_book
 from tests.support import ROOT
 from tests.support.principals import Client, Served, designate_specialized, new_uscc, ok
 from tests.support.serving import Serve
 from tests.support.streams import journey
+
+N = Names()  # the default ledger's NATS names
 
 BOOK = load_policy_book()
 
@@ -37,7 +39,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
 
 
 async def ask(client: Client, **query: Any) -> dict[str, Any]:
-    return await client.send(POOL_QUERY_SUBJECT, query)
+    return await client.send(N.pool_query_subject, query)
 
 
 def mine(reply: dict[str, Any], uscc: str) -> list[dict[str, Any]]:
@@ -143,13 +145,13 @@ def test_the_query_is_exported_to_every_principal_but_the_ledger() -> None:
         '[[principals]]', 'name = "audit"', 'kind = "auditor"', 'password_env = "A"',
         '[[principals]]', 'name = "bank"', 'kind = "reader"', 'password_env = "B"']))
     ledger, *others = accounts_for(ps, BOOK)
-    [export] = [e for e in ledger.exports if e.subject == POOL_QUERY_SUBJECT]
+    [export] = [e for e in ledger.exports if e.subject == N.pool_query_subject]
     assert export.kind == "service" and export.accounts == ("P-hz", "P-audit", "P-bank")
     for account in others:
-        assert [i.account for i in account.imports if i.subject == POOL_QUERY_SUBJECT] == ["LEDGER"], account.name
+        assert [i.account for i in account.imports if i.subject == N.pool_query_subject] == ["LEDGER"], account.name
     service, *principals = (permissions_for(p, BOOK) for p in ps.principals)
-    assert POOL_QUERY_SUBJECT in service.subscribe_allow and POOL_QUERY_SUBJECT not in service.publish_allow
-    assert all(POOL_QUERY_SUBJECT in p.publish_allow for p in principals)
+    assert N.pool_query_subject in service.subscribe_allow and N.pool_query_subject not in service.publish_allow
+    assert all(N.pool_query_subject in p.publish_allow for p in principals)
 
 
 # ============================================================================ without principals
@@ -172,7 +174,7 @@ def test_without_principals_the_query_answers_too(plain: Serve, capsys: pytest.C
             uscc = journey(7)[0]["uscc"]
 
             async def query(**q: Any) -> dict[str, Any]:
-                return json.loads((await nc.request(POOL_QUERY_SUBJECT, json.dumps(q).encode(), timeout=30)).data)
+                return json.loads((await nc.request(N.pool_query_subject, json.dumps(q).encode(), timeout=30)).data)
 
             assert [i["uscc"] for i in (await query(tier="specialized", as_of="2020-01-01"))["items"]] == [uscc]
             assert (await query(tier="specialized", as_of="2019-05-19"))["count"] == 0
@@ -230,11 +232,11 @@ def test_a_query_the_store_cannot_answer_is_one_500_with_a_body_and_commands_go_
             for j, body in enumerate(journey(11)):
                 assert (await send_raw(client, subject_of(body), json.dumps({**body, "command_id": f"f-{j}"}
                                                                             ).encode()))["body"]["ok"]
-            assert (await send_raw(client, POOL_QUERY_SUBJECT, query))["body"]["count"] == 1
+            assert (await send_raw(client, N.pool_query_subject, query))["body"]["count"] == 1
             await asyncio.to_thread(rename, "rm_designations_v", "rm_designations_v_away")
             command = {**journey(12)[0], "command_id": "beside-the-failing-query"}
             failed, accepted = await asyncio.gather(
-                send_raw(client, POOL_QUERY_SUBJECT, query),
+                send_raw(client, N.pool_query_subject, query),
                 send_raw(client, subject_of(command), json.dumps(command).encode()))
             assert failed["headers"].get("Nats-Service-Error-Code") == "500", failed
             assert failed["body"]["ok"] is False and failed["body"]["error"]["code"] == "internal.error"
@@ -242,7 +244,7 @@ def test_a_query_the_store_cannot_answer_is_one_500_with_a_body_and_commands_go_
             assert accepted["body"]["ok"], accepted
             assert json.loads((await client.request("$SRV.PING.cultivation", b"", timeout=10)).data)["name"]
             await asyncio.to_thread(rename, "rm_designations_v_away", "rm_designations_v")
-            again = (await send_raw(client, POOL_QUERY_SUBJECT, query))["body"]
+            again = (await send_raw(client, N.pool_query_subject, query))["body"]
             assert again["ok"] and again["count"] == 1, again
         finally:
             await client.close()

@@ -16,10 +16,12 @@ import nats
 
 from domain.enterprise import event_id
 from domain.values import make_uscc
-from infra.nats import EVENTS_PREFIX, POSITION_HEADER, STREAM, connect_options, ensure_stream_and_bucket
+from infra.nats import POSITION_HEADER, Names, connect_options, ensure_stream_and_bucket
 from infra.relay import Relay, SubjectNamer, to_wire, wire_decoder, wire_encoder
 from services import commands as c
 from services.ledger import Ledger
+
+N = Names()  # the default ledger's NATS names
 
 A = lambda authority: {"authority": authority, "person": "test relay"}  # noqa: E731
 
@@ -65,8 +67,8 @@ async def stream_messages(nc: Any) -> list[tuple[int, str, bytes, dict[str, str]
     from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
     js = nc.jetstream()
-    total = (await js.stream_info(STREAM)).state.messages
-    sub = await js.pull_subscribe(f"{EVENTS_PREFIX}.>", stream=STREAM,
+    total = (await js.stream_info(N.stream)).state.messages
+    sub = await js.pull_subscribe(f"{N.events_prefix}.>", stream=N.stream,
                                   config=ConsumerConfig(ack_policy=AckPolicy.NONE, deliver_policy=DeliverPolicy.ALL))
     out: list[tuple[int, str, bytes, dict[str, str]]] = []
     while len(out) < total:
@@ -109,9 +111,9 @@ def test_messages_are_the_reference_bytes_ids_and_subjects(any_ledger: Ledger) -
 
     got = asyncio.run(go())
     assert got == want
-    assert {s for s, _, _, _ in got} >= {f"{EVENTS_PREFIX}.210000.specialized.Approved",
-                                         f"{EVENTS_PREFIX}.330000._.ChangeReported",
-                                         f"{EVENTS_PREFIX}.000000._.Handled"}
+    assert {s for s, _, _, _ in got} >= {f"{N.events_prefix}.210000.specialized.Approved",
+                                         f"{N.events_prefix}.330000._.ChangeReported",
+                                         f"{N.events_prefix}.000000._.Handled"}
     for _, payload, _, position in got:
         assert wire_decoder.decode(payload).position == position
 
@@ -143,7 +145,7 @@ def test_nudge_ends_the_idle_wait_at_once(ledger: Ledger, nats_url: str) -> None
             while relay.position < head:
                 assert time.monotonic() - t0 < 1.0, "the nudge did not wake the relay"
                 await asyncio.sleep(0.005)
-            assert (await nc.jetstream().stream_info(STREAM)).state.messages == head
+            assert (await nc.jetstream().stream_info(N.stream)).state.messages == head
             # Nudged while busy or idle, again and again: nothing is sent twice.
             for _ in range(3):
                 relay.nudge()
@@ -203,8 +205,8 @@ def test_batch_failing_half_way_with_the_next_page_read_ahead_resumes_from_the_t
     journey(any_ledger, 1)
     head = any_ledger.max_position()
     want = expected(any_ledger)
-    assert want[10][0] == f"{EVENTS_PREFIX}.210000.specialized.Approved"
-    assert want[12][0] == f"{EVENTS_PREFIX}.330000._.ChangeReported"
+    assert want[10][0] == f"{N.events_prefix}.210000.specialized.Approved"
+    assert want[12][0] == f"{N.events_prefix}.330000._.ChangeReported"
 
     async def go() -> None:
         nc = await nats.connect(**connect_options(nats_url))

@@ -23,9 +23,11 @@ from pathlib import Path
 import nats
 import pytest
 
-from infra.nats import free_port
+from infra.nats import Names, free_port
 from infra.permissions import PrincipalsError, client_options, load_principals, secret
 from tests.support import ROOT
+
+N = Names()  # the default ledger's NATS names
 
 
 def _env(tmp_path: Path, **more: str) -> dict[str, str]:
@@ -208,7 +210,7 @@ def test_a_second_signal_while_draining_stops_at_once_and_nothing_is_lost(tmp_pa
     SIGTERM drains (and would wait out its timeout), a second stops it at once; the stored
     events are published at the next start."""
     from domain.values import make_uscc
-    from infra.nats import STREAM, EmbeddedNats
+    from infra.nats import EmbeddedNats
     from services import commands as c
     from services.ledger import Ledger
 
@@ -252,7 +254,7 @@ def test_a_second_signal_while_draining_stops_at_once_and_nothing_is_lost(tmp_pa
                     nc = await nats.connect(again.url, allow_reconnect=False)
                     try:
                         for _ in range(100):
-                            n = (await nc.jetstream().stream_info(STREAM)).state.messages
+                            n = (await nc.jetstream().stream_info(N.stream)).state.messages
                             if n >= head:
                                 return n
                             await asyncio.sleep(0.1)

@@ -20,65 +20,33 @@ import time
 from pathlib import Path
 from typing import Any
 
-import msgspec
 import nats
 import pytest
 
-from domain.enterprise import event_id
-from infra.nats import (
-    EVENTS_PREFIX,
-    POOL_BUCKET,
-    POSITION_HEADER,
-    STREAM,
-    connect_options,
-    ensure_stream_and_bucket,
-)
+from infra.nats import Names, connect_options, ensure_stream_and_bucket
 from infra.projector import LiveProjector, live_read_model
 from infra.readmodel import ReadModel
-from infra.relay import Relay, wire_decoder
+from infra.relay import Relay
 from infra.store import is_postgres
-from projections.pools import Designation
 from services.ledger import Ledger
-from tests.support.streams import journey, load, send_all, start_serve
+from tests.support.streams import (
+    assert_stream_equals_log,
+    journey,
+    kv_designations,
+    load,
+    read_stream,
+    send_all,
+    start_serve,
+    wait_until,
+)
 
-
-async def read_stream(url: str) -> list[tuple[int, str, dict[str, str], Any]]:
-    """Every message of CULTIVATION_EVENTS: (stream seq, subject, headers, wire event)."""
-    from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
-
-    nc = await nats.connect(**connect_options(url))
-    js = nc.jetstream()
-    total = (await js.stream_info(STREAM)).state.messages
-    sub = await js.pull_subscribe(f"{EVENTS_PREFIX}.>", stream=STREAM,
-                                  config=ConsumerConfig(ack_policy=AckPolicy.NONE, deliver_policy=DeliverPolicy.ALL))
-    out: list[tuple[int, str, dict[str, str], Any]] = []
-    while len(out) < total:
-        for m in await sub.fetch(min(1000, total - len(out)), timeout=10):
-            out.append((m.metadata.sequence.stream, m.subject, dict(m.headers or {}), wire_decoder.decode(m.data)))
-    await nc.close()
-    return out
-
-
-def assert_stream_equals_log(ledger: Ledger, stream: list[tuple[int, str, dict[str, str], Any]]) -> None:
-    """Exactly once, in ledger order, with ids and positions as stored."""
-    notes = ledger.recorder.select_notifications(start=1, limit=10**9)
-    want = [(n.id, event_id(n.originator_id, n.originator_version)) for n in notes]
-    got = [(w.position, w.event_id) for _, _, _, w in stream]
-    ids = [e for _, e in got]
-    assert len(ids) == len(set(ids)), "an event is on the stream twice"
-    assert got == want
-    assert [int(h[POSITION_HEADER]) for _, _, h, _ in stream] == [p for p, _ in want]
-    assert [h["Nats-Msg-Id"] for _, _, h, _ in stream] == [str(e) for _, e in want]
-    assert [s for s, _, _, _ in stream] == list(range(1, len(stream) + 1))
-    by_pos = {n.id: n for n in notes}
-    for _, _, _, w in stream[:50]:
-        assert bytes(w.state) == by_pos[w.position].state  # the stored bytes, verbatim
+N = Names()  # the default ledger's NATS names
 
 
 async def stream_count(url: str) -> int:
     nc = await nats.connect(**connect_options(url))
     try:
-        return (await nc.jetstream().stream_info(STREAM)).state.messages
+        return (await nc.jetstream().stream_info(N.stream)).state.messages
     finally:
         await nc.close()
 
@@ -87,14 +55,6 @@ async def setup_stream(url: str) -> None:
     nc = await nats.connect(**connect_options(url))
     await ensure_stream_and_bucket(nc.jetstream())
     await nc.close()
-
-
-def wait_until(predicate: Any, timeout: float = 60.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 @pytest.fixture
@@ -121,8 +81,8 @@ def test_relay_publishes_every_event_once_in_order_and_resumes_after_restart(any
     stream = asyncio.run(go())
     assert_stream_equals_log(any_ledger, stream)
     subjects = {s for _, s, _, _ in stream}
-    assert f"{EVENTS_PREFIX}.210000.specialized.Approved" in subjects
-    assert f"{EVENTS_PREFIX}.210000._.Registered" in subjects
+    assert f"{N.events_prefix}.210000.specialized.Approved" in subjects
+    assert f"{N.events_prefix}.210000._.Registered" in subjects
 
 
 @pytest.mark.parametrize("how", ["kill -9", "failpoint"])
@@ -219,28 +179,6 @@ def _rows(rm: ReadModel) -> dict[str, list[Any]]:
     return {kind: rm.rows(kind) for kind in rm.tables}  # pools, rewards, budgets, reviews
 
 
-async def kv_designations(url: str) -> dict[str, Designation]:
-    """Every current entry of the pool bucket, read from its stream (last value per key)
-    rather than with ``kv.keys()``, whose watcher can report an empty bucket under load."""
-    from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
-
-    nc = await nats.connect(**connect_options(url))
-    js = nc.jetstream()
-    stream = f"KV_{POOL_BUCKET}"
-    total = (await js.stream_info(stream)).state.messages
-    sub = await js.pull_subscribe(f"$KV.{POOL_BUCKET}.>", stream=stream, config=ConsumerConfig(
-        ack_policy=AckPolicy.NONE, deliver_policy=DeliverPolicy.LAST_PER_SUBJECT))
-    out: dict[str, Designation] = {}
-    while total:
-        msgs = await sub.fetch(1000, timeout=10)
-        for m in msgs:
-            out[m.subject.removeprefix(f"$KV.{POOL_BUCKET}.")] = msgspec.json.decode(m.data, type=Designation)
-        if msgs[-1].metadata.num_pending == 0:
-            break
-    await nc.close()
-    return out
-
-
 async def publish_log(ledger: Ledger, url: str) -> None:
     """Relay the whole log into the stream (made first, with the bucket, if missing)."""
     nc = await nats.connect(**connect_options(url))
@@ -300,7 +238,7 @@ def test_a_new_pool_bucket_gets_every_row_again(ledger: Ledger, nats_url: str, h
 
     async def drop_bucket() -> None:
         nc = await nats.connect(**connect_options(nats_url))
-        await nc.jetstream().delete_key_value(POOL_BUCKET)
+        await nc.jetstream().delete_key_value(N.pool_bucket)
         await nc.close()
 
     asyncio.run(publish_log(ledger, nats_url))
