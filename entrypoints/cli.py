@@ -953,6 +953,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_generate_parser(sub, common)
 
+    from entrypoints.cli_codes import add_codes_parser
+
+    add_codes_parser(sub, common)
+
     for tag, ctype in c.COMMAND_TYPES.items():
         _add_command_parser(sub, tag, ctype, [common])
     return parser
