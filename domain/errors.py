@@ -5,12 +5,18 @@ raise site; ``python -m domain.codes`` prints the table of codes).
 
 >>> e = RuleViolation("order", "approve.notice_open", "notice period ends 2023-06-08", field="occurred_on")
 >>> e.as_dict()
-{'code': 'approve.notice_open', 'rule': 'order', 'field': 'occurred_on', 'message': 'notice period ends 2023-06-08'}
+{'code': 'approve.notice_open', 'rule': 'order', 'field': 'occurred_on', 'message': 'notice period ends 2023-06-08', \
+'retry': 'after_facts'}
+
+``retry`` says whether sending the command again can help (:data:`~domain.codes.Retry`):
+``yes`` for a conflict or an unanswering store, ``after_facts`` for a rule that may let it
+pass once other facts are recorded or on a later date, ``never`` when the command itself is
+at fault.
 """
 
 from __future__ import annotations
 
-from domain.codes import RULES, Code, Rule
+from domain.codes import CATALOGUE, RULES, Code, Retry, Rule
 
 
 class LedgerError(Exception):
@@ -25,8 +31,14 @@ class LedgerError(Exception):
         self.message = message
         self.field = field
 
+    @property
+    def retry(self) -> Retry:
+        """Whether a retry can help, as the catalogue gives it for the code."""
+        return CATALOGUE[self.code].retry
+
     def as_dict(self) -> dict[str, str | None]:
-        return {"code": self.code, "rule": self.rule, "field": self.field, "message": self.message}
+        return {"code": self.code, "rule": self.rule, "field": self.field, "message": self.message,
+                "retry": self.retry}
 
     def __str__(self) -> str:
         where = f" [{self.field}]" if self.field else ""

@@ -7,7 +7,8 @@ JSON Lines batches, and the queries ``pool`` and ``history``.  Tables for people
 2 malformed input (the message names the field; also a store or an output file that
 cannot be used as named), 3 an internal error or a store that does not answer (one line;
 the traceback only with ``--debug``).  Whatever the exit, ``--json`` prints one JSON
-object, ``{"ok": false, "error": {"code", "rule", "field", "message"}}`` on a failure.
+object, ``{"ok": false, "error": {"code", "rule", "field", "message", "retry"}}`` on a failure
+(``retry``: whether sending it again can help, as ``cultivation codes`` lists it).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from typing import Any
 
 import msgspec
 
+from domain.codes import with_retry
 from domain.errors import LedgerError
 from domain.policy import (
     CHANGE_KINDS,
@@ -325,7 +327,7 @@ def _submit_file(args: argparse.Namespace, path: str) -> int:
                 if isinstance(result, (LedgerError, c.InputError)):
                     counts["refused"] += 1
                     refusals.append({"command_id": cmd.command_id, "command": c.command_name(cmd),
-                                     **result.as_dict()})
+                                     **with_retry(result.as_dict())})
                 else:
                     counts["repeated" if result.repeated else "accepted"] += 1
 
@@ -962,6 +964,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_status_parser(sub, common)
 
+    from entrypoints.cli_codes import add_codes_parser
+
+    add_codes_parser(sub, common)
+
     for tag, ctype in c.COMMAND_TYPES.items():
         _add_command_parser(sub, tag, ctype, [common])
     return parser
@@ -983,7 +989,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     def fail(error: dict[str, Any], line: str, code: int, extra: dict[str, Any] | None = None) -> int:
         if args.json:
             try:
-                print_json({"ok": False, **(extra or {}), "error": error})
+                print_json({"ok": False, **(extra or {}), "error": with_retry(error)})
             except OSError:  # stdout gone (a closed pipe): the exit code still tells
                 pass
         print(line, file=sys.stderr)

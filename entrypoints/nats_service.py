@@ -11,7 +11,9 @@ field may be left out: the subject names it).  The reply is JSON:
 - accepted: ``{"ok": true, "command_id", "command", "repeated", "events": [{"event_id",
   "aggregate_id", "version", "type", "occurred_on", "recorded_at"}, ...]}``; the events
   are durable before the reply is sent;
-- refused: ``{"ok": false, "error": {"code", "rule", "field", "message"}}``, with the
+- refused: ``{"ok": false, "error": {"code", "rule", "field", "message", "retry"}}`` (``retry``:
+  ``yes``, ``after_facts`` or ``never``, whether sending it again can help; ``cultivation
+  codes`` lists them), with the
   micro error headers ``Nats-Service-Error-Code`` 400 (malformed input), 422 (a rule of
   the domain), 404 (unknown enterprise, application or reward), 409 (conflict) or 500
   (``internal.error``: this command could not be decided; ``store.unavailable``: the
@@ -42,7 +44,7 @@ from typing import Any
 
 import msgspec
 
-from domain.codes import Code
+from domain.codes import Code, with_retry
 from domain.errors import Conflict, LedgerError, NotFound, RuleViolation
 from infra.nats import Names
 from services import commands as c
@@ -199,7 +201,7 @@ class CommandService:
             result = DecisionFailed("internal", "store.unavailable",
                                  f"the ledger's store failed ({type(failure).__name__}: {failure})"[:300]
                                  + "; nothing was written, send the command again")
-        error = None if isinstance(result, (Outcome, PoolAnswer)) else result.as_dict()
+        error = None if isinstance(result, (Outcome, PoolAnswer)) else with_retry(result.as_dict())
         status = _status(result) if isinstance(result, Exception) else None  # a refusal or a failure
         try:
             if isinstance(result, PoolAnswer):

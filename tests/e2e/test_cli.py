@@ -98,7 +98,7 @@ def test_domain_refusal_exits_1_names_rule_and_field_and_writes_nothing(db: Path
     assert r.returncode == 1
     err = json.loads(r.stdout)["error"]
     assert err == {"code": "ladder.prerequisite_missing", "rule": "ladder", "field": "tier",
-                   "message": err["message"]}
+                   "message": err["message"], "retry": "after_facts"}
     assert "specialized" in err["message"]
     assert "Ladder" in r.stderr
     assert stored_events(db) == before

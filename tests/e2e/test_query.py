@@ -126,7 +126,7 @@ def test_a_malformed_query_is_a_400_naming_the_field_and_the_service_goes_on(
             assert reply["ok"] is False, reply
             assert reply["headers"].get("Nats-Service-Error-Code") == "400", reply
             error = reply["error"]
-            assert set(error) == {"code", "rule", "field", "message"}
+            assert set(error) == {"code", "rule", "field", "message", "retry"} and error["retry"] == "never"
             assert error["code"] == "input.invalid" and error["field"] == field and says in error["message"], error
         async with Client(served, "lianshan") as county:
             pong = json.loads((await county.nc.request("$SRV.PING.cultivation", b"", timeout=10)).data)
@@ -240,7 +240,7 @@ def test_a_query_the_store_cannot_answer_is_one_500_with_a_body_and_commands_go_
                 send_raw(client, subject_of(command), json.dumps(command).encode()))
             assert failed["headers"].get("Nats-Service-Error-Code") == "500", failed
             assert failed["body"]["ok"] is False and failed["body"]["error"]["code"] == "internal.error"
-            assert set(failed["body"]["error"]) == {"code", "rule", "field", "message"}
+            assert set(failed["body"]["error"]) == {"code", "rule", "field", "message", "retry"}
             assert accepted["body"]["ok"], accepted
             assert json.loads((await client.request("$SRV.PING.cultivation", b"", timeout=10)).data)["name"]
             await asyncio.to_thread(rename, "rm_designations_v_away", "rm_designations_v")

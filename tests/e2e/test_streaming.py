@@ -282,7 +282,7 @@ def test_ten_thousand_commands_over_nats_stream_exactly_once_and_kv_equals_pool_
         ]))
         assert bad[0]["body"]["error"]["rule"] == "order" and bad[0]["headers"]["Nats-Service-Error-Code"] == "422"
         assert bad[1]["body"]["error"] == {"code": "input.invalid", "rule": "input", "field": "tier",
-                                           "message": bad[1]["body"]["error"]["message"]}
+                                           "message": bad[1]["body"]["error"]["message"], "retry": "never"}
         assert bad[1]["headers"]["Nats-Service-Error-Code"] == "400"
         assert bad[2]["body"]["error"]["field"] == "$.occurred_on"
         assert bad[3]["body"]["ok"] and bad[3]["body"]["repeated"]
