@@ -156,3 +156,36 @@ def test_the_proof_script_checks_a_proof_and_catches_a_forged_one(ledger, tmp_pa
 @pytest.fixture
 def home(tmp_path: Path) -> Path:
     return tmp_path / "home"
+
+
+def test_make_demo_installs_the_ledger_alone_and_make_test_the_extras_too(tmp_path: Path) -> None:
+    """The quick start (issue 16, item 8): `make demo` needs no test or lint tools; `make test`
+    and its parts do, and a virtualenv set up by one is not taken for the other's."""
+    import shutil
+
+    from tests.support import ROOT
+
+    make = shutil.which("make")
+    if make is None:
+        pytest.skip("no make on this machine")
+    venv = tmp_path / "venv"
+
+    def plan(*targets: str) -> list[str]:
+        r = subprocess.run([make, "-n", "-C", str(ROOT), f"VENV={venv}", *targets], capture_output=True, text=True,
+                           timeout=60)
+        assert r.returncode == 0, r.stderr
+        return [line for line in r.stdout.splitlines() if "pip install" in line or line.startswith("touch")]
+
+    demo = plan("demo")
+    assert [line for line in demo if "-e " in line] == [f"{venv}/bin/python -m pip install --quiet -e ."]
+    assert not any("[test" in line for line in demo)
+    for target in ("test", "setup", "unit", "lint", "integration", "e2e"):
+        assert any('-e ".[test,lint]"' in line for line in plan(target)), target
+    # Once the demo's environment is there, `make test` still installs the extras.
+    (venv / "bin").mkdir(parents=True)
+    (venv / "bin" / "python").touch()
+    (venv / "bin" / ".installed-demo").touch()
+    assert plan("demo") == []
+    assert any('-e ".[test,lint]"' in line for line in plan("unit"))
+    (venv / "bin" / ".installed-test").touch()
+    assert plan("unit") == [] and plan("demo") == []
