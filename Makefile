@@ -1,7 +1,9 @@
 # The two commands of the quick start.  Both set up the environment first.
-#   make demo   - a virtualenv with the ledger, then `cultivation demo` on the embedded defaults
-#   make test   - the same virtualenv with the test and lint extras, then lint and every room of tests
-# And the parts of `make test`, each on its own:
+#   make demo   - a virtualenv with the ledger alone (no test or lint tools), then `cultivation demo`
+#                 on the embedded defaults
+#   make test   - the virtualenv with the test and lint extras too, then lint and every room of tests
+# And the parts of `make test`, each on its own (each sets up what `make test` does):
+#   make setup        - the virtualenv with the test and lint extras, nothing run
 #   make lint         - ruff, mypy and the import layers (lint-imports), as the pre-commit hooks run them
 #   make unit         - tests/unit and the doctests: no store, no process, seconds
 #   make integration  - tests/integration: real SQLite and PostgreSQL stores
@@ -11,18 +13,28 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PYTEST := $(BIN)/python -m pytest -q
 PACKAGES := domain projections infra services audit reports scenarios entrypoints
+# What has been installed into $(VENV), one stamp each, remade when pyproject.toml changes:
+# the ledger alone (demo), the ledger with the test and lint extras (test; it covers the demo's too).
+DEMO_STAMP := $(BIN)/.installed-demo
+TEST_STAMP := $(BIN)/.installed-test
 
 .PHONY: demo test setup lint unit integration e2e clean
 
-$(BIN)/.installed: pyproject.toml
+$(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[test,lint]"
+
+$(DEMO_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
 	touch $@
 
-setup: $(BIN)/.installed
+$(TEST_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e ".[test,lint]"
+	touch $@ $(DEMO_STAMP)
 
-demo: setup
+setup: $(TEST_STAMP)
+
+demo: $(DEMO_STAMP)
 	$(BIN)/cultivation demo
 
 lint: setup

@@ -10,9 +10,12 @@ deleted, swapped or forged a row shows the first position where it happened; and
 export from the first event, it recomputes the Merkle root and compares it with the head
 the auditor wrote down.
 
-A proof (``cultivation audit prove``) is one JSON object: a head ``{size, root}`` and, per
-event, the record, its leaf index and the RFC 6962 audit path.  :func:`verify_proof`
-checks it with the record alone.
+An inclusion proof (``cultivation audit prove``) is one JSON object: a head ``{size,
+root}`` and, per event, the record, its leaf index and the RFC 6962 audit path.  A
+consistency proof (``cultivation audit consistency --old-root … --out``) is another: the
+old head the auditor kept, the ledger's head now and the RFC 6962 consistency proof
+between them.  :func:`read_proof` decodes either (a file that is neither is bad input,
+naming the field), :func:`verify_proof` checks it with nothing but the file.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import hashlib
 import json
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
 import msgspec
@@ -37,10 +40,11 @@ from infra.integrity import (
     leaf_of,
     select_chain,
 )
-from infra.merkle import TreeBuilder, inclusion_proof, root, verify_inclusion
+from infra.merkle import TreeBuilder, consistency_proof, inclusion_proof, root, verify_consistency, verify_inclusion
 
 FORMAT = "cultivation-ledger-export/1"
 PROOF_FORMAT = "cultivation-ledger-proof/1"
+CONSISTENCY_FORMAT = "cultivation-ledger-consistency/1"
 TOOL_VERSION = "cultivation-ledger 0.1.0"
 
 
@@ -155,18 +159,53 @@ def export(ledger: Any, out: Path, from_position: int = 1, to_position: int | No
     return manifest
 
 
-def parse_head(text: str) -> tuple[int | None, bytes]:
-    """``ROOT`` or ``SIZE:ROOT`` (hex) as given on the command line."""
-    size, _, hexroot = text.rpartition(":")
+class NotABundle(ValueError):
+    """The path given to :func:`verify_bundle` is not an export folder (bad input, not a finding)."""
+
+
+def parse_root(text: str) -> bytes:
+    """A Merkle root as written down: 64 hex digits (a SHA-256).
+
+    >>> parse_root("AB" * 32) == bytes([0xab]) * 32
+    True
+    >>> parse_root("abcd")
+    Traceback (most recent call last):
+    ValueError: 'abcd' is not a root: a root is 64 hex digits (SHA-256), as `cultivation audit head` prints it
+    """
     try:
-        return (int(size) if size else None), bytes.fromhex(hexroot)
+        value = bytes.fromhex(text)
     except ValueError:
-        raise ValueError(f"head {text!r} is not ROOT or SIZE:ROOT in hex") from None
+        value = b""
+    if len(value) != 32 or len(text) != 64:
+        raise ValueError(f"{text!r} is not a root: a root is 64 hex digits (SHA-256), as `cultivation audit head` "
+                         f"prints it")
+    return value
+
+
+def parse_head(text: str) -> tuple[int | None, bytes]:
+    """``ROOT`` or ``SIZE:ROOT`` as given on the command line (``ValueError`` naming the rule).
+
+    >>> parse_head("3:" + "00" * 32)[0], parse_head("00" * 32)[0]
+    (3, None)
+    >>> parse_head("x:" + "00" * 32)
+    Traceback (most recent call last):
+    ValueError: 'x' is not a size: the head is ROOT or SIZE:ROOT, SIZE a whole number of events
+    """
+    size, _, hexroot = text.rpartition(":")
+    if size and not (size.isascii() and size.isdigit()):
+        raise ValueError(f"{size!r} is not a size: the head is ROOT or SIZE:ROOT, SIZE a whole number of events")
+    return (int(size) if size else None), parse_root(hexroot)
 
 
 def verify_bundle(folder: Path, expected_head: str | None = None) -> BundleCheck:
     """Check an export offline: every leaf, the chain, the manifest and (from the first
     event) the Merkle root, optionally against a head the auditor wrote down."""
+    if not folder.is_dir():
+        raise NotABundle(f"{folder}: not an export folder")
+    missing = [name for name in EXPORT_FILES if not (folder / name).is_file()]
+    if missing:
+        raise NotABundle(f"{folder}: not an export folder: no {' and no '.join(missing)} in it")
+    want_size, want_root = parse_head(expected_head) if expected_head else (None, None)
     problems: list[str] = []
     first_bad: Finding | None = None
 
@@ -238,11 +277,10 @@ def verify_bundle(folder: Path, expected_head: str | None = None) -> BundleCheck
         if head.root != manifest.head.root or head.size != manifest.head.size:
             problems.append(f"recomputed head {head.size}:{head.root} differs from the manifest's "
                             f"{manifest.head.size}:{manifest.head.root}")
-    if expected_head:
-        size, want = parse_head(expected_head)
+    if want_root is not None:
         if head is None:
             problems.append("a head can only be checked on an export that starts at the first event")
-        elif want.hex() != head.root or (size is not None and size != head.size):
+        elif want_root.hex() != head.root or (want_size is not None and want_size != head.size):
             problems.append(f"recomputed head {head.size}:{head.root} is not the expected {expected_head}")
     return BundleCheck(ok=not problems and first_bad is None, count=count, head=head, first_bad=first_bad,
                        problems=problems)
@@ -270,22 +308,107 @@ def prove(ledger: Any, positions: list[int]) -> dict[str, Any]:
     return {"format": PROOF_FORMAT, "head": head, "proofs": proofs}
 
 
-def verify_proof(doc: dict[str, Any], expected_head: str | None = None) -> list[str]:
-    """Problems with a proof document (empty when every proof holds)."""
-    problems = []
+Hash = Annotated[str, msgspec.Meta(pattern="^[0-9a-fA-F]{64}$",
+                                   description="a SHA-256 in hex, 64 digits")]
+Size = Annotated[int, msgspec.Meta(ge=0)]
+
+
+class TreeHead(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """A head as proofs carry it: a tree size and its root."""
+
+    size: Size
+    root: Hash
+
+
+class InclusionProof(msgspec.Struct, frozen=True):
+    """One event's entry in an inclusion proof (``state``, ``event_id`` are there for people)."""
+
+    position: int
+    aggregate_id: UUID
+    version: int
+    topic: str
+    state_utf8: str
+    leaf_index: Size
+    leaf: Hash
+    path: list[Hash]
+
+
+class InclusionProofs(msgspec.Struct, frozen=True, tag_field="format", tag=PROOF_FORMAT):
+    """What ``cultivation audit prove`` writes."""
+
+    head: TreeHead
+    proofs: list[InclusionProof]
+
+
+class ConsistencyProof(msgspec.Struct, frozen=True, tag_field="format", tag=CONSISTENCY_FORMAT,
+                       forbid_unknown_fields=True):
+    """What ``cultivation audit consistency --old-root … --out`` writes: ``new`` extends ``old``."""
+
+    old: TreeHead
+    new: TreeHead
+    proof: list[Hash]
+
+
+_proof_dec = msgspec.json.Decoder(InclusionProofs | ConsistencyProof)
+
+
+def read_proof(data: bytes) -> InclusionProofs | ConsistencyProof:
+    """Decode a proof file; ``ValueError`` naming the field when it is not one.
+
+    >>> read_proof(b'{"format": "cultivation-ledger-consistency/1", "old": {"size": 1, "root": "ab"}}')
+    Traceback (most recent call last):
+    ValueError: not a proof file: Expected `str` matching regex '^[0-9a-fA-F]{64}$' - at `$.old.root`
+    >>> read_proof(b'{"head": {}}')  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ValueError: not a proof file: Object missing required field `format` (a proof file's format is ...)
+    """
     try:
-        size, want_root = doc["head"]["size"], bytes.fromhex(doc["head"]["root"])
-        if expected_head:
-            exp_size, exp_root = parse_head(expected_head)
-            if exp_root != want_root or (exp_size is not None and exp_size != size):
-                problems.append(f"the proof's head {size}:{want_root.hex()} is not the expected {expected_head}")
-        for p in doc["proofs"]:
-            leaf = leaf_of(p["position"], p["aggregate_id"], p["version"], p["topic"], p["state_utf8"].encode())
-            if leaf.hex() != p["leaf"]:
-                problems.append(f"position {p['position']}: the record does not hash to its leaf")
-            elif not verify_inclusion(leaf, p["leaf_index"], size, [bytes.fromhex(h) for h in p["path"]],
-                                      want_root):
-                problems.append(f"position {p['position']}: the audit path does not lead to the head's root")
-    except (KeyError, TypeError, ValueError) as e:
-        problems.append(f"malformed proof: {e}")
+        return _proof_dec.decode(data)
+    except (msgspec.DecodeError, msgspec.ValidationError) as e:
+        message = str(e)
+        if "`format`" in message or "`$.format`" in message:
+            message += f" (a proof file's format is {PROOF_FORMAT!r} or {CONSISTENCY_FORMAT!r})"
+        raise ValueError(f"not a proof file: {message}") from None
+
+
+def prove_consistency(ledger: Any, old_size: int, old_root: bytes) -> tuple[ConsistencyProof, list[str]]:
+    """The proof that the ledger's head now extends ``old_size:old_root``, and the problems
+    (empty when it does; otherwise the ledger's first ``old_size`` events have another root:
+    history before the kept head was rewritten).  ``ValueError`` when ``old_size`` is not
+    between 1 and the current size."""
+    leaves, _ = all_leaves(ledger)
+    if not 0 < old_size <= len(leaves):
+        raise ValueError(f"must be between 1 and the current size {len(leaves)}")
+    proof = consistency_proof(leaves, old_size)
+    doc = ConsistencyProof(old=TreeHead(old_size, old_root.hex()), new=TreeHead(len(leaves), root(leaves).hex()),
+                           proof=[h.hex() for h in proof])
+    if not verify_proof(doc):
+        return doc, []
+    return doc, [f"the ledger's first {old_size} events do not have root {old_root.hex()}: history before the head "
+                 f"you kept was rewritten (its head now: {doc.new.size}:{doc.new.root})"]
+
+
+def verify_proof(doc: InclusionProofs | ConsistencyProof, expected_head: str | None = None) -> list[str]:
+    """Problems with a proof (empty when it holds).  ``expected_head`` is the head the
+    auditor wrote down: an inclusion proof's head, a consistency proof's old head."""
+    problems = []
+    if expected_head:
+        exp_size, exp_root = parse_head(expected_head)
+        kept = doc.old if isinstance(doc, ConsistencyProof) else doc.head
+        if exp_root != bytes.fromhex(kept.root) or (exp_size is not None and exp_size != kept.size):
+            which = "old head" if isinstance(doc, ConsistencyProof) else "head"
+            problems.append(f"the proof's {which} {kept.size}:{kept.root} is not the expected {expected_head}")
+    if isinstance(doc, ConsistencyProof):
+        if not verify_consistency(doc.old.size, doc.new.size, bytes.fromhex(doc.old.root), bytes.fromhex(doc.new.root),
+                                  [bytes.fromhex(h) for h in doc.proof]):
+            problems.append(f"the proof does not lead from {doc.old.size}:{doc.old.root} to {doc.new.size}:"
+                            f"{doc.new.root}: the new head does not extend the old one")
+        return problems
+    size, want_root = doc.head.size, bytes.fromhex(doc.head.root)
+    for p in doc.proofs:
+        leaf = leaf_of(p.position, p.aggregate_id, p.version, p.topic, p.state_utf8.encode())
+        if leaf.hex() != p.leaf.lower():
+            problems.append(f"position {p.position}: the record does not hash to its leaf")
+        elif not verify_inclusion(leaf, p.leaf_index, size, [bytes.fromhex(h) for h in p.path], want_root):
+            problems.append(f"position {p.position}: the audit path does not lead to the head's root")
     return problems

@@ -4,9 +4,11 @@
   first bad position and what is wrong (exit 1 when anything is);
 - ``head``: the current head to write down (size, root, last chain hash);
 - ``export [--from POS] [--to POS] --out DIR``: a bundle that verifies offline;
-- ``verify-bundle PATH [--head SIZE:ROOT]``: check an export folder, or a proof file;
+- ``verify-bundle PATH [--head SIZE:ROOT]``: check an export folder, an inclusion proof or a
+  consistency proof, offline;
 - ``prove USCC|EVENT_ID [--out FILE]``: inclusion proofs of an enterprise's events, or of one;
-- ``consistency --old-size N [--old-root HEX]``: proof that the current head extends an older one;
+- ``consistency --old-size N --old-root HEX [--out FILE]``: prove that the current head
+  extends the one the auditor kept (never against the ledger's own root: that proves nothing);
 - ``replay [--from-seq N | --since TIME]``: rebuild the projections from ``CULTIVATION_EVENTS``
   and compare them with a rebuild from the store.
 """
@@ -52,8 +54,9 @@ def add_parser(sub: Any, common: argparse.ArgumentParser) -> None:
 
     q = asub.add_parser("verify-bundle", parents=[common],
                         help="check an export folder or a proof file offline (no store, no NATS)")
-    q.add_argument("path")
-    q.add_argument("--head", metavar="SIZE:ROOT", help="the head the auditor wrote down")
+    q.add_argument("path", help="an export folder, or a file written by `audit prove` or `audit consistency`")
+    q.add_argument("--head", metavar="SIZE:ROOT", help="the head the auditor wrote down (of a consistency proof: "
+                                                      "its old head, the one kept)")
     q.set_defaults(func=_verify_bundle)
 
     q = asub.add_parser("prove", parents=[common], help="inclusion proofs for an enterprise's events or one event")
@@ -63,9 +66,13 @@ def add_parser(sub: Any, common: argparse.ArgumentParser) -> None:
     q.add_argument("--force", action="store_true", help="replace the --out file if it exists")
     q.set_defaults(func=_prove)
 
-    q = asub.add_parser("consistency", parents=[common], help="prove that the current head extends an older one")
-    q.add_argument("--old-size", type=int, required=True)
-    q.add_argument("--old-root", metavar="HEX", help="check the proof against this old root")
+    q = asub.add_parser("consistency", parents=[common], help="prove that the current head extends the one you kept")
+    q.add_argument("--old-size", type=int, required=True, metavar="N", help="the size of the head you kept")
+    q.add_argument("--old-root", required=True, metavar="HEX",
+                   help="the root of the head you kept (64 hex digits, as `audit head` printed it)")
+    q.add_argument("--out", metavar="FILE", help="write the proof here, for `audit verify-bundle FILE` offline; an "
+                                                 "existing file only with --force, never through a symbolic link")
+    q.add_argument("--force", action="store_true", help="replace the --out file if it exists")
     q.set_defaults(func=_consistency)
 
     q = asub.add_parser("replay", parents=[common],
@@ -106,7 +113,10 @@ def _verify(args: argparse.Namespace) -> int:
             raise InputError("--head", str(e)) from None
         leaves, _ = all_leaves(ledger)
         size = size if size is not None else len(leaves)
-        if size > len(leaves) or root(leaves[:size]) != want:
+        if size > len(leaves):
+            problems.append(f"the store has {len(leaves)} events, fewer than the {size} of head {args.head}: events "
+                            f"were removed")
+        elif root(leaves[:size]) != want:
             problems.append(f"the store's first {size} events do not have root {want.hex()}: history before that "
                             f"head was rewritten")
     ok = result.ok and not problems
@@ -153,25 +163,40 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _verify_bundle(args: argparse.Namespace) -> int:
-    from audit.bundle import verify_bundle, verify_proof
+    from audit.bundle import ConsistencyProof, NotABundle, parse_head, read_proof, verify_bundle, verify_proof
 
+    if args.head:
+        try:
+            parse_head(args.head)
+        except ValueError as e:
+            raise InputError("--head", str(e)) from None
     path = Path(args.path)
     if not path.exists():
-
         raise InputError("path", f"{args.path}: no such export folder or proof file")
     if path.is_file():
         try:
-            doc = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as e:
-
-            raise InputError("path", f"not a proof file: {e}") from None
+            doc = read_proof(path.read_bytes())
+        except OSError as e:
+            raise InputError("path", f"{args.path}: {e.strerror}") from None
+        except ValueError as e:
+            raise InputError("path", f"{args.path}: {e}") from None
         problems = verify_proof(doc, args.head)
-        n = len(doc.get("proofs", []))
-        _out(args, {"ok": not problems, "proofs": n, "problems": problems},
-             "\n".join([f"{'ok' if not problems else 'FAILED'}: {n} inclusion proof(s) against head "
-                        f"{doc.get('head', {}).get('size')}:{doc.get('head', {}).get('root')}", *problems]))
+        verdict = "ok" if not problems else "FAILED"
+        if isinstance(doc, ConsistencyProof):
+            obj: dict[str, Any] = {"ok": not problems, "kind": "consistency", "old": doc.old, "new": doc.new,
+                                   "problems": problems}
+            old, new = f"{doc.old.size}:{doc.old.root}", f"{doc.new.size}:{doc.new.root}"
+            line = f"ok: head {new} extends {old}" if not problems else f"FAILED: consistency proof from {old} to {new}"
+        else:
+            obj = {"ok": not problems, "kind": "inclusion", "proofs": len(doc.proofs), "head": doc.head,
+                   "problems": problems}
+            line = f"{verdict}: {len(doc.proofs)} inclusion proof(s) against head {doc.head.size}:{doc.head.root}"
+        _out(args, obj, "\n".join([line, *problems]))
         return EXIT_OK if not problems else EXIT_BAD
-    check = verify_bundle(path, args.head)
+    try:
+        check = verify_bundle(path, args.head)
+    except NotABundle as e:
+        raise InputError("path", str(e)) from None
     lines = [f"{'ok' if check.ok else 'TAMPERED'}: {check.count} records"
              + (f"; head {check.head.size}:{check.head.root}" if check.head else "")]
     if check.first_bad:
@@ -228,30 +253,35 @@ def _notifications(ledger: Any, batch: int = 20000) -> Any:
 
 
 def _consistency(args: argparse.Namespace) -> int:
-    from infra.integrity import all_leaves
-    from infra.merkle import consistency_proof, root, verify_consistency
+    from audit.bundle import parse_root, prove_consistency
+    from infra.files import check_output, output_file
+    from infra.store import ledger_files, store_url
 
-    old_root_bytes = None
-    if args.old_root:
-        try:
-            old_root_bytes = bytes.fromhex(args.old_root)
-        except ValueError:
-            raise InputError("--old-root", f"{args.old_root!r} is not a hash in hex") from None
-    leaves, _ = all_leaves(_ledger(args))
-    if not 0 < args.old_size <= len(leaves):
-        raise InputError("--old-size", f"must be between 1 and the current size {len(leaves)}")
-    proof = consistency_proof(leaves, args.old_size)
-    new_root = root(leaves)
-    old_root = root(leaves[:args.old_size])
-    ok = True
-    if old_root_bytes is not None:  # --old-root given
-        ok = verify_consistency(args.old_size, len(leaves), old_root_bytes, new_root, proof)
-    doc = {"old": {"size": args.old_size, "root": old_root.hex()}, "new": {"size": len(leaves),
-                                                                           "root": new_root.hex()},
-           "proof": [h.hex() for h in proof], "verified_against_old_root": args.old_root if ok else None, "ok": ok}
-    _out(args, doc, json.dumps(doc, indent=2) if ok else f"FAILED: head {len(leaves)}:{new_root.hex()} does not "
-                                                          f"extend {args.old_size}:{args.old_root}")
-    return EXIT_OK if ok else EXIT_BAD
+    try:
+        old_root = parse_root(args.old_root)
+    except ValueError as e:
+        raise InputError("--old-root", str(e)) from None
+    protect = ledger_files(store_url(args.db))
+    if args.out:
+        check_output(args.out, force=args.force, protect=protect)
+    try:
+        doc, problems = prove_consistency(_ledger(args), args.old_size, old_root)
+    except ValueError as e:
+        raise InputError("--old-size", str(e)) from None
+    if problems:  # nothing to write: no proof exists from a head the ledger does not extend
+        _out(args, {"ok": False, "old": doc.old, "new": doc.new, "problems": problems},
+             f"FAILED: {problems[0]}")
+        return EXIT_BAD
+    text = msgspec.json.format(msgspec.json.encode(doc), indent=2).decode()
+    if args.out:
+        with output_file(args.out, force=args.force, protect=protect) as fh:
+            fh.write(text + "\n")
+        print(f"consistency proof {doc.old.size} → {doc.new.size} written to {args.out}; check it offline with "
+              f"`cultivation audit verify-bundle {args.out}`", file=sys.stderr)
+    _out(args, {"ok": True, **msgspec.to_builtins(doc)},
+         f"ok: head {doc.new.size}:{doc.new.root} extends {doc.old.size}:{doc.old.root} "
+         f"({len(doc.proof)} hashes of proof)")
+    return EXIT_OK
 
 
 def _replay(args: argparse.Namespace) -> int:

@@ -268,13 +268,118 @@ def test_inclusion_and_consistency_proofs_verify(tmp_path: Path) -> None:
     doc["proofs"][0]["path"][0] = "00" * 32
     proof.write_text(json.dumps(doc), encoding="utf-8")
     assert cli(db, "audit", "verify-bundle", str(proof)).returncode == 1
-    # Consistency: the head an auditor kept at 1,000 events is extended by today's.
-    old = cli(db, "audit", "consistency", "--old-size", "1000", "--json")
-    old_root = json.loads(old.stdout)["old"]["root"]
+    # Consistency: the head an auditor kept at 1,000 events (an export up to there names it) is extended by today's.
+    kept = json.loads(cli(db, "audit", "export", "--to", "1000", "--out", str(tmp_path / "first"), "--json").stdout)
+    old_root = kept["head"]["root"]
+    assert kept["head"]["size"] == 1000
     r = cli(db, "audit", "consistency", "--old-size", "1000", "--old-root", old_root, "--json")
     assert r.returncode == 0 and json.loads(r.stdout)["ok"] is True
-    assert cli(db, "audit", "consistency", "--old-size", "1000", "--old-root", "ab" * 32).returncode == 1
-    assert cli(db, "audit", "consistency", "--old-size", "0").returncode == 2
+    assert json.loads(r.stdout)["new"] == {"size": head["size"], "root": head["root"]}
+    refused = cli(db, "audit", "consistency", "--old-size", "1000", "--old-root", "ab" * 32)
+    assert refused.returncode == 1 and refused.stdout.startswith("FAILED: the ledger's first 1000 events do not have "
+                                                                 f"root {'ab' * 32}"), refused.stdout
+    assert cli(db, "audit", "consistency", "--old-size", "0", "--old-root", old_root).returncode == 2
+
+
+def test_consistency_is_proved_only_from_a_kept_head_and_its_proof_checks_offline(tmp_path: Path) -> None:
+    """Issue 16, item 6: no "ok" against the ledger's own root, malformed roots are bad input,
+    and the proof goes to a file that `verify-bundle` checks with no store."""
+    db = demo_copy(tmp_path)
+    kept = json.loads(cli(db, "audit", "export", "--to", "1000", "--out", str(tmp_path / "first"), "--json").stdout)
+    old_root = kept["head"]["root"]
+    head = json.loads(cli(db, "audit", "head", "--json").stdout)
+    # Without the kept root there is nothing to check against: refused, never "ok".
+    r = cli(db, "audit", "consistency", "--old-size", "1000")
+    assert r.returncode == 2 and "--old-root" in r.stderr and "required" in r.stderr and '"ok"' not in r.stdout
+    for malformed in ("abcd", "zz" * 32, "ab" * 33, ""):
+        r = cli(db, "audit", "consistency", "--old-size", "1000", "--old-root", malformed)
+        assert r.returncode == 2, (malformed, r.stdout, r.stderr)
+        assert "--old-root" in r.stderr and "64 hex digits" in r.stderr and r.stdout == "", r.stderr
+    # The proof, to a file; a head the ledger does not extend writes none.
+    proof = tmp_path / "cons.json"
+    r = cli(db, "audit", "consistency", "--old-size", "1000", "--old-root", "ab" * 32, "--out", str(proof))
+    assert r.returncode == 1 and not proof.exists()
+    r = cli(db, "audit", "consistency", "--old-size", "1000", "--old-root", old_root, "--out", str(proof))
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith(f"ok: head {head['size']}:{head['root']} extends 1000:{old_root}")
+    doc = json.loads(proof.read_text(encoding="utf-8"))
+    assert doc["format"] == "cultivation-ledger-consistency/1" and doc["old"] == {"size": 1000, "root": old_root}
+    assert cli(db, "audit", "consistency", "--old-size", "1000", "--old-root", old_root, "--out",
+               str(proof)).returncode == 2  # an existing file only with --force
+    db.unlink()  # offline from here: the store is gone
+    nothing = tmp_path / "nothing.db"
+    r = cli(nothing, "audit", "verify-bundle", str(proof), "--head", f"1000:{old_root}")
+    assert r.returncode == 0 and r.stdout.startswith(f"ok: head {head['size']}:{head['root']} extends 1000:"), r.stdout
+    r = cli(nothing, "audit", "verify-bundle", str(proof), "--json")
+    assert r.returncode == 0 and json.loads(r.stdout)["kind"] == "consistency"
+    r = cli(nothing, "audit", "verify-bundle", str(proof), "--head", f"1000:{'ab' * 32}")  # not the head I kept
+    assert r.returncode == 1 and "is not the expected" in r.stdout
+    # A proof altered in any hash, or claiming a larger old head, fails; a file that is no proof is bad input.
+    for where, value in (("proof", None), ("old", {"size": 1001, "root": old_root}),
+                         ("new", {"size": head["size"], "root": "00" * 32})):
+        forged = json.loads(json.dumps(doc))
+        if value is None:
+            forged["proof"][0] = "00" * 32
+        else:
+            forged[where] = value
+        (tmp_path / "forged.json").write_text(json.dumps(forged), encoding="utf-8")
+        r = cli(nothing, "audit", "verify-bundle", str(tmp_path / "forged.json"))
+        assert r.returncode == 1 and r.stdout.startswith("FAILED: consistency proof"), (where, r.stdout, r.stderr)
+    for text, field in ((json.dumps({**doc, "old": {"size": 1000, "root": "abcd"}}), "$.old.root"),
+                        (json.dumps({**doc, "format": "cultivation-ledger-consistency/9"}), "$.format"),
+                        (json.dumps({"head": {"size": 1}}), "format"), ("not json", "malformed")):
+        (tmp_path / "bad.json").write_text(text, encoding="utf-8")
+        r = cli(nothing, "audit", "verify-bundle", str(tmp_path / "bad.json"))
+        assert r.returncode == 2 and "not a proof file" in r.stderr and field in r.stderr, (text, r.stderr)
+        assert "Traceback" not in r.stderr and r.stdout == ""
+
+
+def test_bad_heads_and_missing_paths_are_bad_input_not_tampering(tmp_path: Path) -> None:
+    """Issue 16, item 6: exit 2 with the flag named, never "TAMPERED" or an internal error."""
+    db = demo_copy(tmp_path)
+    head = json.loads(cli(db, "audit", "head", "--json").stdout)
+    bundle = tmp_path / "bundle"
+    assert cli(db, "audit", "export", "--out", str(bundle)).returncode == 0
+    for malformed in ("abcd", "zz", f"x:{head['root']}", f"{head['size']}:{head['root']}00", f"-1:{head['root']}"):
+        for args in (("verify",), ("verify-bundle", str(bundle))):
+            r = cli(db, "audit", *args, f"--head={malformed}")
+            assert r.returncode == 2 and "error: --head:" in r.stderr, (args, malformed, r.stdout, r.stderr)
+            assert "TAMPERED" not in r.stdout and "internal error" not in r.stderr
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (tmp_path / "half").mkdir()
+    shutil.copy(bundle / "manifest.json", tmp_path / "half" / "manifest.json")
+    for path, says in ((tmp_path / "missing", "no such export folder or proof file"),
+                       (empty, "not an export folder: no events.jsonl and no manifest.json"),
+                       (tmp_path / "half", "not an export folder: no events.jsonl")):
+        r = cli(db, "audit", "verify-bundle", str(path))
+        assert r.returncode == 2 and says in r.stderr and r.stdout == "", (path, r.stdout, r.stderr)
+    # A head larger than the store: records were removed (a finding, exit 1).
+    r = cli(db, "audit", "verify", "--head", f"{head['size'] + 5}:{head['root']}")
+    assert r.returncode == 1 and f"fewer than the {head['size'] + 5}" in r.stdout and "events were removed" in r.stdout
+
+
+def test_the_same_commands_recorded_again_give_the_same_size_and_another_root(tmp_path: Path) -> None:
+    """Why a fresh install's head differs from the README's (issue 16, item 6): a leaf hashes
+    the stored record, and the record holds the ledger time it was recorded."""
+    heads = []
+    for name in ("one.db", "two.db"):
+        ledger = Ledger(db=str(tmp_path / name))
+        load(ledger, 0, 2)
+        heads.append(stored_head(ledger))
+        first = ledger.recorder.select_notifications(start=1, limit=1)[0]
+        assert b'"timestamp":"' in first.state  # the ledger time, inside what the leaf hashes
+        ledger.close()
+    assert heads[0].size == heads[1].size == 2 * (6 + 6)  # each command: its event and its journal entry
+    assert heads[0].root != heads[1].root
+    # The README's example head: the demo's size, and a root it says is this install's own.
+    from tests.support.readme import README
+
+    text = README.read_text(encoding="utf-8")
+    example = text[text.index("cultivation audit head "):].splitlines()[0]
+    demo_copy(tmp_path)
+    assert f"# {_DEMO['size']}:" in example, example
+    assert "ledger time" in text[text.index("cultivation audit head "):text.index("What each tampering looks like")]
 
 
 # --------------------------------------------------------------------------- bitemporal
