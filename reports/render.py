@@ -1,7 +1,7 @@
-"""The report's renderers: a rich table, JSON (money in integer fen), CSV (one section per
-table, or one table) and a self-contained HTML page with an inline SVG chart (UTF-8, Chinese
-labels, no network references).  They draw a :class:`reports.figures.Report`; they compute
-nothing.
+"""The report's renderers: a rich table, JSON (money in integer fen), CSV for spreadsheets
+(one table per file, UTF-8 with a BOM, money in 元) and a self-contained HTML page with an
+inline SVG chart (UTF-8, Chinese labels, no network references).  They draw a
+:class:`reports.figures.Report`; they compute nothing.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import csv
 import io
 from collections.abc import Iterable, Sequence
 from datetime import date
+from decimal import Decimal
 from html import escape
 from typing import Any
 
@@ -22,17 +23,25 @@ from reports.figures import SECTIONS, Report, RewardLine, level_name
 FORMATS = ("table", "json", "csv", "html")
 
 # ---------------------------------------------------------------------------- formatting
+def yuan_amount(fen: int) -> Decimal:
+    """Integer fen as an exact amount in 元 with two decimals (no float on the way, whatever
+    the size).
+
+    >>> yuan_amount(123456789), yuan_amount(-5), yuan_amount(0), yuan_amount(10**30 + 1)
+    (Decimal('1234567.89'), Decimal('-0.05'), Decimal('0.00'), Decimal('10000000000000000000000000000.01'))
+    """
+    return Decimal(f"{fen}E-2")  # built from its digits: exact, unlike arithmetic in a 28-digit context
+
+
 def yuan(fen: int | None) -> str:
-    """Integer fen as CNY with thousands separators.
+    """Integer fen as CNY with thousands separators, for people.
 
     >>> yuan(123456789), yuan(-5), yuan(None)
     ('1,234,567.89', '-0.05', '—')
     """
     if fen is None:
         return "—"
-    sign = "-" if fen < 0 else ""
-    whole, cents = divmod(abs(fen), 100)
-    return f"{sign}{whole:,}.{cents:02d}"
+    return f"{yuan_amount(fen):,}"
 
 
 def _region_title(report: Report) -> str:
@@ -55,8 +64,13 @@ def _sub_head(code: str) -> str:
 _SUB_LABEL = {"national": "省份", "provincial": "地市", "municipal": "区县"}
 
 
+# The unit of the CSV's money columns, in a column of its own beside them.
+CSV_MONEY_UNIT = "元"
+
+
 def section_rows(report: Report, name: str) -> tuple[list[str], list[list[Any]]]:
-    """Header and rows of one section, plain values for CSV: ids, ISO dates, money in fen."""
+    """Header and rows of one section, plain values for CSV: ids, ISO dates, money in 元
+    (exact :class:`~decimal.Decimal`, two decimals) after a ``unit`` column naming it."""
     if name == "counts":
         subs = report.sub_regions
         header = ["programme", "programme_name", "tier", "tier_name", "level", "level_name", "total", "ever",
@@ -93,11 +107,15 @@ def section_rows(report: Report, name: str) -> tuple[list[str], list[list[Any]]]
             rows.append(row)
         return header, rows
     if name == "rewards":
-        header = ["programme", "programme_name", "scheme", "scheme_name", "year", "rewards", "granted_fen",
-                  "clawed_back_fen", "net_fen", "budget_fen", "budget_used_fen", "remaining_fen"]
-        rows = [[r.programme, r.programme_name, r.scheme, r.scheme_name, r.year, r.rewards, r.granted_fen,
-                 r.clawed_back_fen, r.net_fen, "" if r.budget_fen is None else r.budget_fen, r.budget_used_fen,
-                 "" if r.remaining_fen is None else r.remaining_fen] for r in report.rewards]
+        header = ["programme", "programme_name", "scheme", "scheme_name", "year", "rewards", "unit", "granted_yuan",
+                  "clawed_back_yuan", "net_yuan", "budget_yuan", "budget_used_yuan", "remaining_yuan"]
+
+        def money(fen: int | None) -> Decimal | str:
+            return "" if fen is None else yuan_amount(fen)  # no budget: no cap, an empty cell
+
+        rows = [[r.programme, r.programme_name, r.scheme, r.scheme_name, r.year, r.rewards, CSV_MONEY_UNIT,
+                 money(r.granted_fen), money(r.clawed_back_fen), money(r.net_fen), money(r.budget_fen),
+                 money(r.budget_used_fen), money(r.remaining_fen)] for r in report.rewards]
         return header, rows
     if name == "series":
         header = ["month_end", *(f"{s.programme}/{s.tier}/{s.level}" for s in report.series)]
@@ -144,20 +162,30 @@ def csv_cell(value: Any) -> Any:
     return value
 
 
-def render_csv(report: Report, table: str | None = None) -> str:
-    """Every section as ``# name``, a header row and its rows, a blank line between them;
-    with ``table`` only that section's header and rows.  Money in integer fen.  Text cells
-    that a spreadsheet would run as a formula are neutralised (:func:`csv_cell`)."""
+# Excel takes a CSV without a byte-order mark for the system's ANSI code page (GBK on a
+# Chinese Windows) and shows UTF-8 as mojibake; with one, it reads UTF-8.
+BOM = "\ufeff"
+
+
+def csv_file_name(table: str) -> str:
+    """The file of one table when every table is written into a folder.
+
+    >>> csv_file_name("counts")
+    'counts.csv'
+    """
+    return f"{table}.csv"
+
+
+def render_csv(report: Report, table: str) -> str:
+    """One table as a spreadsheet opens it: a byte-order mark, a header row, its rows; money
+    in 元 with two decimals beside a ``unit`` column.  Text cells that a spreadsheet would run
+    as a formula are neutralised (:func:`csv_cell`); numbers are written as numbers."""
+    header, rows = section_rows(report, table)
     out = io.StringIO()
+    out.write(BOM)
     w = csv.writer(out, lineterminator="\n")
-    for i, name in enumerate([table] if table else SECTIONS):
-        header, rows = section_rows(report, name)
-        if not table:
-            if i:
-                w.writerow([])
-            w.writerow([f"# {name}"])
-        w.writerow([csv_cell(h) for h in header])
-        w.writerows([csv_cell(v) for v in row] for row in rows)
+    w.writerow([csv_cell(h) for h in header])
+    w.writerows([csv_cell(v) for v in row] for row in rows)
     return out.getvalue()
 
 

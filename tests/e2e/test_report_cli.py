@@ -5,14 +5,17 @@ flags are exit 2 (the figures themselves: tests/integration/test_report.py).
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
 import tempfile
+from decimal import Decimal
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -21,8 +24,8 @@ import pytest
 
 from domain.regions import region_name
 from infra.readmodel import ReadModel
-from reports.figures import build_report
-from reports.render import render_html, yuan
+from reports.figures import SECTIONS, build_report
+from reports.render import render_html, yuan, yuan_amount
 from scenarios.demo import DEMO_AS_OF
 from services.ledger import Ledger
 from tests.support.demo import HULUDAO
@@ -52,36 +55,85 @@ def test_json_through_the_cli(demo_db: Path, demo: tuple[Ledger, ReadModel]) -> 
     assert out == msgspec.to_builtins(build_report(rm, ledger.policy, as_of=DEMO_AS_OF, region="211400"))
 
 
-def test_csv_through_the_cli(demo_db: Path, tmp_path: Path) -> None:
-    r = run(demo_db, "--region", "211400", "--as-of", DEMO_AS_OF, "--format", "csv")
+def _spreadsheet(raw: bytes) -> list[dict[str, str]]:
+    """A CSV file's bytes read as Excel does: a UTF-8 byte-order mark first (without it a
+    Chinese Windows reads GBK), then one table: a header row and its rows."""
+    assert raw.startswith(codecs.BOM_UTF8), raw[:20]
+    header, *rows = csv.reader(io.StringIO(raw[len(codecs.BOM_UTF8):].decode("utf-8"), newline=""))
+    assert header and not header[0].startswith("#"), "one table: no section lines"
+    assert all(row and len(row) == len(header) for row in rows), "no blank lines, no second table"
+    return [dict(zip(header, row)) for row in rows]
+
+
+def test_csv_through_the_cli(demo_db: Path, demo: tuple[Ledger, ReadModel], tmp_path: Path) -> None:
+    """--table T: that table alone, to standard output or --out FILE, BOM first."""
+    r = subprocess.run([sys.executable, "-m", "entrypoints.cli", "report", "--region", "211400", "--as-of", DEMO_AS_OF,
+                        "--format", "csv", "--table", "counts"], capture_output=True,
+                       env={**os.environ, "CULTIVATION_DB": str(demo_db)}, timeout=120)
     assert r.returncode == 0, r.stderr
-    sections: dict[str, list[list[str]]] = {}
-    current = None
-    for row in csv.reader(io.StringIO(r.stdout)):
-        if not row:
-            current = None
-        elif current is None:
-            assert len(row) == 1 and row[0].startswith("# "), row
-            current = row[0][2:]
-            sections[current] = []
-        else:
-            sections[current].append(row)
-    assert list(sections) == ["counts", "series", "expiring", "review_due", "rewards", "batches", "targets"]
-    header, *rows = sections["counts"]
-    counts = {(d["programme"], d["tier"], d["level"]): int(d["total"]) for d in (dict(zip(header, x)) for x in rows)}
-    assert counts == HULUDAO
-    # beside each valid count, the subjects ever designated up to the date: never fewer
-    assert all(int(d["ever"]) >= int(d["total"]) for d in (dict(zip(header, x)) for x in rows))
-    header, *rows = sections["rewards"]
-    assert "granted_fen" in header and all(x[header.index("granted_fen")].isdigit() for x in rows)
-    # --table: one table alone, and --out
+    rows = _spreadsheet(r.stdout)
+    assert {(d["programme"], d["tier"], d["level"]): int(d["total"]) for d in rows} == HULUDAO
+    assert all(int(d["ever"]) >= int(d["total"]) for d in rows)  # ever designated up to the date: never fewer
     out = tmp_path / "counts.csv"
-    r = run(demo_db, "--region", "211400", "--as-of", DEMO_AS_OF, "--format", "csv", "--table", "counts",
-            "--out", str(out))
-    assert r.returncode == 0 and r.stdout == ""
-    with open(out, encoding="utf-8", newline="") as fh:
-        alone = {(d["programme"], d["tier"], d["level"]): int(d["total"]) for d in csv.DictReader(fh)}
-    assert alone == HULUDAO
+    r2 = run(demo_db, "--region", "211400", "--as-of", DEMO_AS_OF, "--format", "csv", "--table", "counts",
+             "--out", str(out))
+    assert r2.returncode == 0 and r2.stdout == "", r2.stderr
+    assert out.read_bytes() == r.stdout  # the same bytes to a file as to standard output
+    # money in 元 with two decimals beside a unit column, exactly the report's fen; JSON stays in fen
+    r = run(demo_db, "--region", "211400", "--as-of", DEMO_AS_OF, "--format", "csv", "--table", "rewards",
+            "--out", str(tmp_path / "rewards.csv"))
+    assert r.returncode == 0, r.stderr
+    rows = _spreadsheet((tmp_path / "rewards.csv").read_bytes())
+    ledger, rm = demo
+    report = build_report(rm, ledger.policy, as_of=DEMO_AS_OF, region="211400")
+    assert len(rows) == len(report.rewards) >= 2
+    money = ("granted", "clawed_back", "net", "budget", "budget_used", "remaining")
+    for row, line in zip(rows, report.rewards):
+        assert row["unit"] == "元" and not any(f"{m}_fen" in row for m in money), row
+        for m in money:
+            fen = getattr(line, f"{m}_fen")
+            cell = row[f"{m}_yuan"]
+            if fen is None:
+                assert cell == "", (m, row)  # no yearly budget: no cap
+            else:
+                assert re.fullmatch(r"-?\d+\.\d\d", cell) and Decimal(cell) * 100 == fen, (m, cell, fen)
+    assert yuan_amount(150_000_000) == Decimal("1500000.00")
+    assert any(row["granted_yuan"] == "1500000.00" for row in rows)  # Liaoning's 2021 rewards in Huludao
+    r = run(demo_db, "--region", "211400", "--as-of", DEMO_AS_OF, "--format", "json", "--table", "rewards")
+    assert [x["granted_fen"] for x in json.loads(r.stdout)["rewards"]] == [x.granted_fen for x in report.rewards]
+
+
+def test_csv_of_every_table_goes_into_a_folder(demo_db: Path, tmp_path: Path) -> None:
+    """Without --table, --out FOLDER gets one NAME.csv per table; standard output (or an
+    --out that is a file) is refused naming --table and its values, writing nothing."""
+    for args in ((), ("--out", str(tmp_path / "report.csv"))):
+        r = run(demo_db, "--region", "211400", "--as-of", DEMO_AS_OF, "--format", "csv", *args)
+        assert r.returncode == 2 and r.stdout == "", r.stderr
+        line = r.stderr.strip()
+        assert "\n" not in line and "Traceback" not in line, line
+        assert ("--out" if args else "--table") in line and "--table" in line, line
+        assert all(name in line for name in SECTIONS), line
+    assert list(tmp_path.iterdir()) == []
+    folder = tmp_path / "report"
+    r = run(demo_db, "--region", "211400", "--as-of", DEMO_AS_OF, "--format", "csv", "--out", str(folder))
+    assert r.returncode == 0 and r.stdout == "", r.stderr
+    assert sorted(p.name for p in folder.iterdir()) == sorted(f"{name}.csv" for name in SECTIONS)
+    for name in SECTIONS:
+        alone = run(demo_db, "--region", "211400", "--as-of", DEMO_AS_OF, "--format", "csv", "--table", name)
+        raw = (folder / f"{name}.csv").read_bytes()
+        assert raw.decode("utf-8") == alone.stdout, name  # each file is that table alone
+        _spreadsheet(raw)
+    rows = _spreadsheet((folder / "counts.csv").read_bytes())
+    assert {(d["programme"], d["tier"], d["level"]): int(d["total"]) for d in rows} == HULUDAO
+    # again: refused without --force (nothing replaced), replaced with it
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    (folder / "counts.csv").write_bytes(b"mine")
+    r = run(demo_db, "--region", "211400", "--as-of", DEMO_AS_OF, "--format", "csv", "--out", str(folder))
+    assert r.returncode == 2 and "exists" in r.stderr and "--force" in r.stderr, r.stderr
+    assert (folder / "counts.csv").read_bytes() == b"mine"
+    r = run(demo_db, "--region", "211400", "--as-of", DEMO_AS_OF, "--format", "csv", "--out", str(folder), "--force")
+    assert r.returncode == 0, r.stderr
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
 
 
 class _Page(HTMLParser):
@@ -173,5 +225,5 @@ def test_bad_input_is_exit_2(demo_db: Path, args: tuple[str, ...], field: str) -
 def test_help_documents_the_formats(demo_db: Path) -> None:
     r = run(demo_db, "--help")
     assert r.returncode == 0
-    for needle in ("--format", "--table", "--out", "csv", "# NAME", "html", "fen"):
+    for needle in ("--format", "--table", "--out", "csv", "byte-order", "元", "FOLDER", "html", "fen", *SECTIONS):
         assert needle in r.stdout, needle
