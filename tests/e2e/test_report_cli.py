@@ -25,7 +25,7 @@ import pytest
 from domain.regions import region_name
 from infra.readmodel import ReadModel
 from reports.figures import SECTIONS, build_report
-from reports.render import render_html, yuan, yuan_amount
+from reports.render import CJK_FONTS, MONO_FONTS, font_stack, render_html, yuan, yuan_amount
 from scenarios.demo import DEMO_AS_OF
 from services.ledger import Ledger
 from tests.support.demo import HULUDAO
@@ -192,24 +192,74 @@ def test_html_through_the_cli(demo_db: Path, tmp_path: Path) -> None:
     for label in ("有效认定数量", "90日内到期", "待复核", "奖补资金", "年度预算", "图例", "统计日 2023-06-29"):
         assert label in body, label
     assert yuan(150_000_000) in body  # Liaoning's 2021 rewards in Huludao, in 元 with separators
+    # each table's note is a paragraph it names (it wraps at the page's width; a wide table scrolls in its box)
+    ids = {a["id"] for _, a in page.tags if a.get("id")}
+    described = [a["aria-describedby"] for t, a in page.tags if t == "table" and a.get("aria-describedby")]
+    assert len(described) == 6 and set(described) <= ids, described
+    # the date's label stays inside the chart: the date is its last month-end, at the right edge
+    width = float(next(a["width"] or 0 for t, a in page.tags if t == "svg"))
+    at = next(i for i, (t, a) in enumerate(page.tags) if t == "g" and a.get("class") == "as-of")
+    line, label = page.tags[at + 1][1], page.tags[at + 2][1]
+    assert float(line["x1"] or 0) > width - 120, "the date is at the right edge: the case that ran off the chart"
+    assert label.get("text-anchor") == "end" and float(label["x"] or 0) < float(line["x1"] or 0), label
+
+
+def _missing(reason: str) -> None:
+    """A browser or a font the look needs is missing: skipped on a developer's machine, a
+    failure in CI (CI=true, which .ci/run sets), where .ci/run installs them."""
+    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        pytest.fail(f"{reason}; CI={os.environ['CI']}: .ci/run installs it (as root or through sudo)")
+    pytest.skip(reason)
+
+
+def _key(family: str) -> str:
+    """A font family as PostScript names spell it: ``Noto Sans CJK SC`` is ``notosanscjksc``."""
+    return re.sub(r"[^a-z0-9]", "", family.lower())
+
+
+def _drawn_with(pdf: bytes) -> set[str]:
+    """The families Chromium drew a PDF's text with: the PostScript /FontName of each font it
+    embeds, without the subset tag and the style (``/BAAAAA+NotoSansCJKsc-Regular``)."""
+    names = re.findall(rb"/FontName\s*/(?:[A-Z]{6}\+)?([^\s/<>\[\]()]+)", pdf)
+    return {_key(n.decode("latin-1").replace("#20", "").split("-")[0]) for n in names}
 
 
 def test_the_html_renders_in_a_browser(demo: tuple[Ledger, ReadModel]) -> None:
+    """Headless Chromium draws the page (a screenshot) and prints it: the PDF names the fonts
+    the text was drawn with, each one the page names (its Chinese in Noto Sans CJK SC where
+    CI installed it), none a fallback the page does not know of."""
     browser = shutil.which("chromium") or shutil.which("chromium-browser")
     if browser is None:
-        pytest.skip("no chromium on this machine: the page is checked by the HTML parser only")
+        _missing("no chromium on this machine: the page is checked by the HTML parser only")
+    assert browser is not None
     ledger, rm = demo
     page = render_html(build_report(rm, ledger.policy, as_of=DEMO_AS_OF, region="211400"))
+    assert font_stack(CJK_FONTS, "sans-serif") in page and font_stack(MONO_FONTS, "monospace") in page
     with tempfile.TemporaryDirectory() as folder:
-        html_file, png = Path(folder) / "report.html", Path(folder) / "report.png"
+        html_file, png, pdf = Path(folder) / "report.html", Path(folder) / "report.png", Path(folder) / "report.pdf"
         html_file.write_text(page, encoding="utf-8")
         profile = Path(folder) / "profile"
-        subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                        "--no-first-run", "--disable-component-update", "--disable-sync",
-                        f"--user-data-dir={profile}", f"--screenshot={png}", "--window-size=1280,2000",
-                        html_file.as_uri()], capture_output=True, timeout=120)
-        assert png.exists() and png.stat().st_size > 10_000
+        r = subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                            "--no-first-run", "--disable-component-update", "--disable-sync",
+                            "--no-pdf-header-footer", "--print-to-pdf-no-header",  # no date, no URL: the page alone
+                            f"--user-data-dir={profile}", f"--screenshot={png}", f"--print-to-pdf={pdf}",
+                            "--window-size=1280,2000", html_file.as_uri()], capture_output=True, timeout=120)
+        assert png.exists() and png.stat().st_size > 10_000, r.stderr[-2000:]
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert pdf.exists(), r.stderr[-2000:]
+        drawn = _drawn_with(pdf.read_bytes())
+    cjk, named = {_key(f) for f in CJK_FONTS}, {_key(f) for f in CJK_FONTS + MONO_FONTS}
+    if not drawn & cjk:
+        fc_list = shutil.which("fc-list")
+        installed = subprocess.run([fc_list, ":lang=zh", "family"], capture_output=True, text=True,
+                                   timeout=60).stdout.split() if fc_list else []
+        if not installed:
+            _missing(f"no Chinese font on this machine (fc-list :lang=zh: none; Debian: fonts-noto-cjk): the page's "
+                     f"Chinese would be drawn as boxes (drawn with {sorted(drawn)})")
+        pytest.fail(f"the Chinese was drawn with {sorted(drawn)}, none of the page's {CJK_FONTS}")
+    assert drawn <= named, f"drawn with fonts the page does not name: {sorted(drawn - named)}"
+    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        assert _key("Noto Sans CJK SC") in drawn, (drawn, "CI installs fonts-noto-cjk and checks the page with it")
 
 
 @pytest.mark.parametrize(("args", "field"), [
