@@ -1,7 +1,7 @@
-"""The report's renderers: a rich table, JSON (money in integer fen), CSV (one section per
-table, or one table) and a self-contained HTML page with an inline SVG chart (UTF-8, Chinese
-labels, no network references).  They draw a :class:`reports.figures.Report`; they compute
-nothing.
+"""The report's renderers: a rich table, JSON (money in integer fen), CSV for spreadsheets
+(one table per file, UTF-8 with a BOM, money in 元) and a self-contained HTML page with an
+inline SVG chart (UTF-8, Chinese labels, no network references).  They draw a
+:class:`reports.figures.Report`; they compute nothing.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import csv
 import io
 from collections.abc import Iterable, Sequence
 from datetime import date
+from decimal import Decimal
 from html import escape
 from typing import Any
 
@@ -22,17 +23,25 @@ from reports.figures import SECTIONS, Report, RewardLine, level_name
 FORMATS = ("table", "json", "csv", "html")
 
 # ---------------------------------------------------------------------------- formatting
+def yuan_amount(fen: int) -> Decimal:
+    """Integer fen as an exact amount in 元 with two decimals (no float on the way, whatever
+    the size).
+
+    >>> yuan_amount(123456789), yuan_amount(-5), yuan_amount(0), yuan_amount(10**30 + 1)
+    (Decimal('1234567.89'), Decimal('-0.05'), Decimal('0.00'), Decimal('10000000000000000000000000000.01'))
+    """
+    return Decimal(f"{fen}E-2")  # built from its digits: exact, unlike arithmetic in a 28-digit context
+
+
 def yuan(fen: int | None) -> str:
-    """Integer fen as CNY with thousands separators.
+    """Integer fen as CNY with thousands separators, for people.
 
     >>> yuan(123456789), yuan(-5), yuan(None)
     ('1,234,567.89', '-0.05', '—')
     """
     if fen is None:
         return "—"
-    sign = "-" if fen < 0 else ""
-    whole, cents = divmod(abs(fen), 100)
-    return f"{sign}{whole:,}.{cents:02d}"
+    return f"{yuan_amount(fen):,}"
 
 
 def _region_title(report: Report) -> str:
@@ -55,8 +64,13 @@ def _sub_head(code: str) -> str:
 _SUB_LABEL = {"national": "省份", "provincial": "地市", "municipal": "区县"}
 
 
+# The unit of the CSV's money columns, in a column of its own beside them.
+CSV_MONEY_UNIT = "元"
+
+
 def section_rows(report: Report, name: str) -> tuple[list[str], list[list[Any]]]:
-    """Header and rows of one section, plain values for CSV: ids, ISO dates, money in fen."""
+    """Header and rows of one section, plain values for CSV: ids, ISO dates, money in 元
+    (exact :class:`~decimal.Decimal`, two decimals) after a ``unit`` column naming it."""
     if name == "counts":
         subs = report.sub_regions
         header = ["programme", "programme_name", "tier", "tier_name", "level", "level_name", "total", "ever",
@@ -93,11 +107,15 @@ def section_rows(report: Report, name: str) -> tuple[list[str], list[list[Any]]]
             rows.append(row)
         return header, rows
     if name == "rewards":
-        header = ["programme", "programme_name", "scheme", "scheme_name", "year", "rewards", "granted_fen",
-                  "clawed_back_fen", "net_fen", "budget_fen", "budget_used_fen", "remaining_fen"]
-        rows = [[r.programme, r.programme_name, r.scheme, r.scheme_name, r.year, r.rewards, r.granted_fen,
-                 r.clawed_back_fen, r.net_fen, "" if r.budget_fen is None else r.budget_fen, r.budget_used_fen,
-                 "" if r.remaining_fen is None else r.remaining_fen] for r in report.rewards]
+        header = ["programme", "programme_name", "scheme", "scheme_name", "year", "rewards", "unit", "granted_yuan",
+                  "clawed_back_yuan", "net_yuan", "budget_yuan", "budget_used_yuan", "remaining_yuan"]
+
+        def money(fen: int | None) -> Decimal | str:
+            return "" if fen is None else yuan_amount(fen)  # no budget: no cap, an empty cell
+
+        rows = [[r.programme, r.programme_name, r.scheme, r.scheme_name, r.year, r.rewards, CSV_MONEY_UNIT,
+                 money(r.granted_fen), money(r.clawed_back_fen), money(r.net_fen), money(r.budget_fen),
+                 money(r.budget_used_fen), money(r.remaining_fen)] for r in report.rewards]
         return header, rows
     if name == "series":
         header = ["month_end", *(f"{s.programme}/{s.tier}/{s.level}" for s in report.series)]
@@ -144,20 +162,30 @@ def csv_cell(value: Any) -> Any:
     return value
 
 
-def render_csv(report: Report, table: str | None = None) -> str:
-    """Every section as ``# name``, a header row and its rows, a blank line between them;
-    with ``table`` only that section's header and rows.  Money in integer fen.  Text cells
-    that a spreadsheet would run as a formula are neutralised (:func:`csv_cell`)."""
+# Excel takes a CSV without a byte-order mark for the system's ANSI code page (GBK on a
+# Chinese Windows) and shows UTF-8 as mojibake; with one, it reads UTF-8.
+BOM = "\ufeff"
+
+
+def csv_file_name(table: str) -> str:
+    """The file of one table when every table is written into a folder.
+
+    >>> csv_file_name("counts")
+    'counts.csv'
+    """
+    return f"{table}.csv"
+
+
+def render_csv(report: Report, table: str) -> str:
+    """One table as a spreadsheet opens it: a byte-order mark, a header row, its rows; money
+    in 元 with two decimals beside a ``unit`` column.  Text cells that a spreadsheet would run
+    as a formula are neutralised (:func:`csv_cell`); numbers are written as numbers."""
+    header, rows = section_rows(report, table)
     out = io.StringIO()
+    out.write(BOM)
     w = csv.writer(out, lineterminator="\n")
-    for i, name in enumerate([table] if table else SECTIONS):
-        header, rows = section_rows(report, name)
-        if not table:
-            if i:
-                w.writerow([])
-            w.writerow([f"# {name}"])
-        w.writerow([csv_cell(h) for h in header])
-        w.writerows([csv_cell(v) for v in row] for row in rows)
+    w.writerow([csv_cell(h) for h in header])
+    w.writerows([csv_cell(v) for v in row] for row in rows)
     return out.getvalue()
 
 
@@ -265,20 +293,37 @@ PALETTE = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#0
 DASHES = ["", "9 4", "3 3", "12 4 3 4", "6 3", "1 3", "14 3 3 3 3 3", "5 2 1 2"]
 MARKERS = ["circle", "square", "triangle", "diamond", "down", "ring", "box", "cross"]
 
+# The page embeds no font (it is self-contained and small): it names, for Chinese text, the
+# fonts of the systems it is read on, first the one CI installs and checks it with in headless
+# Chromium (Debian's fonts-noto-cjk; Source Han Sans is the same design), then macOS's,
+# Windows's and an older Linux's, then the generic family; for codes, a monospace stack.
+CJK_FONTS = ("Noto Sans CJK SC", "Source Han Sans SC", "PingFang SC", "Microsoft YaHei", "WenQuanYi Micro Hei")
+MONO_FONTS = ("DejaVu Sans Mono", "Liberation Mono", "Consolas")
+
+
+def font_stack(families: Sequence[str], generic: str) -> str:
+    """A CSS ``font-family`` value: the families quoted, the generic family last.
+
+    >>> font_stack(("Noto Sans CJK SC", "PingFang SC"), "sans-serif")
+    '"Noto Sans CJK SC","PingFang SC",sans-serif'
+    """
+    return ",".join([*(f'"{f}"' for f in families), generic])
+
+
 _CSS = """
-body{font-family:"Noto Sans CJK SC","Source Han Sans SC","PingFang SC","Microsoft YaHei",
-"WenQuanYi Micro Hei",sans-serif;margin:0;color:#1a1a1a;background:#fff;line-height:1.5}
+body{font-family:""" + font_stack(CJK_FONTS, "sans-serif") + """;margin:0;color:#1a1a1a;background:#fff;
+line-height:1.5}
 main{max-width:1180px;margin:0 auto;padding:24px 28px 48px}
 h1{font-size:1.6rem;margin:0 0 .3rem}h2{font-size:1.2rem;margin:2rem 0 .6rem;border-bottom:2px solid #0072B2;
 padding-bottom:.2rem}.meta{color:#444;margin:0 0 1rem}
 table{border-collapse:collapse;width:100%;font-size:.9rem;margin:.4rem 0}
-caption{text-align:left;color:#444;font-size:.85rem;padding:.2rem 0}
+p.caption{color:#444;font-size:.85rem;margin:.4rem 0 .2rem}.scroll{overflow-x:auto}
 th,td{border:1px solid #c8c8c8;padding:4px 8px;vertical-align:top;white-space:nowrap}
 td.wrap{white-space:normal}
 th{background:#eef3f8;text-align:left;font-weight:600}
 td.n,th.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 tr.total td{font-weight:600;background:#f6f6f6}
-td.code{font-family:"DejaVu Sans Mono",Consolas,monospace;font-size:.82rem;white-space:nowrap}
+td.code{font-family:""" + font_stack(MONO_FONTS, "monospace") + """;font-size:.82rem;white-space:nowrap}
 .note{color:#555;font-size:.85rem}
 figure{margin:.5rem 0}svg text{font-family:inherit}
 details{margin:.5rem 0}summary{cursor:pointer;color:#0b4f8a}
@@ -287,13 +332,16 @@ details{margin:.5rem 0}summary{cursor:pointer;color:#0b4f8a}
 
 def _html_table(columns: Sequence[tuple[str, bool]], rows: Sequence[Sequence[Any]], caption: str = "",
                 total: Sequence[Any] | None = None, code_cols: Iterable[int] = (),
-                wrap_cols: Iterable[int] = ()) -> str:
+                wrap_cols: Iterable[int] = (), ident: str = "") -> str:
     """``columns``: (label, numeric); numeric cells are right-aligned, cells stay on one line
-    but in ``wrap_cols``."""
+    but in ``wrap_cols``.  A table wider than the page (a province's or the country's
+    sub-region columns) scrolls in its own box; its caption, a paragraph above it that the
+    table names as its description (``ident-note``), wraps at the page's width."""
     codes, wraps = set(code_cols), set(wrap_cols)
-    out = ["<table>"]
+    out = []
     if caption:
-        out.append(f"<caption>{escape(caption)}</caption>")
+        out.append(f'<p class="caption" id="{ident}-note">{escape(caption)}</p>')
+    out.append(f'<div class="scroll"><table{f" aria-describedby={chr(34)}{ident}-note{chr(34)}" if caption else ""}>')
     out.append("<thead><tr>" + "".join(f'<th scope="col"{" class=n" if num else ""}>{escape(label)}</th>'
                                        for label, num in columns) + "</tr></thead><tbody>")
     if not rows:
@@ -307,7 +355,7 @@ def _html_table(columns: Sequence[tuple[str, bool]], rows: Sequence[Sequence[Any
     if total is not None:
         out.append('<tr class="total">' + "".join(
             f"<td{' class=n' if num else ''}>{escape(str(v))}</td>" for (_, num), v in zip(columns, total)) + "</tr>")
-    out.append("</tbody></table>")
+    out.append("</tbody></table></div>")
     return "".join(out)
 
 
@@ -413,8 +461,11 @@ def render_svg(report: Report) -> str:
         span = (date.fromisoformat(months[i]) - date.fromisoformat(prev)).days or 1
         frac = (date.fromisoformat(report.as_of) - date.fromisoformat(prev)).days / span
         xx = x(i - 1 + frac) if i else x(0)
+        # the label right of the line, or left of it where it would run off the chart (the date is
+        # mostly the last month-end: the right edge); "统计日 YYYY-MM-DD" at 12px is about 110px wide
+        label = (f'x="{xx + 4:.1f}"' if xx + 4 + 120 <= width else f'x="{xx - 4:.1f}" text-anchor="end"')
         out.append(f'<g class="as-of"><line x1="{xx:.1f}" y1="{top - 6}" x2="{xx:.1f}" y2="{axis_bottom}" '
-                   f'stroke="#555" stroke-dasharray="4 3"/><text x="{xx + 4:.1f}" y="{top - 10}" font-size="12" '
+                   f'stroke="#555" stroke-dasharray="4 3"/><text {label} y="{top - 10}" font-size="12" '
                    f'fill="#333">统计日 {report.as_of}</text></g>')
     # the series
     last_i = n - 1
@@ -472,7 +523,8 @@ def render_html(report: Report) -> str:
         caption=f"有效：{report.as_of} 有效（有效期内且未撤销）的认定数；累计认定：截至统计日曾获认定的企业（产品）数，"
                 f"其后到期、撤销者仍计入；{report.year}年新认定：首次认定在{report.year}年（截至统计日）的企业（产品）数。"
                 "梯度名称取自统计日施行的政策版本。"
-                + (f"右侧各列为下辖{sub_label}（名称及代码），每格为“有效/累计/新认定”。" if subs else "")))
+                + (f"右侧各列为下辖{sub_label}（名称及代码），每格为“有效/累计/新认定”。" if subs else ""),
+        ident="counts"))
     parts.append("</section>")
     # chart
     parts.append(f"<section><h2>{escape(_heading(report, 'series'))}</h2><figure>")
@@ -504,7 +556,7 @@ def render_html(report: Report) -> str:
                                          x.region, _name(x.region), x.tier_name, x.level_name, x.valid_from,
                                          x.last_day, x.days_left,
                                          *([x.window_opens] if name == "review_due" else [])] for x in items],
-                                 caption=caption, code_cols=[0, 2], wrap_cols=[1]))
+                                 caption=caption, code_cols=[0, 2], wrap_cols=[1], ident=name))
         parts.append("</section>")
     # 3. rewards
     t = report.reward_totals
@@ -517,8 +569,8 @@ def render_html(report: Report) -> str:
          for r in report.rewards],
         caption="拨付、追回、净额：本地区企业在统计日及以前获得的奖补（追回计入原拨付年度）；年度预算、预算已用、"
                 "预算余额：该奖补项目当年全部地区的口径。“—”表示无年度预算上限。",
-        wrap_cols=[1], total=["合计", "", "", t.rewards, yuan(t.granted_fen), yuan(t.clawed_back_fen),
-                              yuan(t.net_fen), "", "", ""]))
+        wrap_cols=[1], ident="rewards", total=["合计", "", "", t.rewards, yuan(t.granted_fen),
+                                               yuan(t.clawed_back_fen), yuan(t.net_fen), "", "", ""]))
     parts.append("</section>")
     # 4. batches and targets
     parts.append(f"<section><h2>{escape(_heading(report, 'batches'))}</h2>")
@@ -528,7 +580,7 @@ def render_html(report: Report) -> str:
         [[b.programme_name, b.tier_name, b.level_name, b.batch_label, b.recommended, b.approved,
           _dates(b.first_approved_on, b.last_approved_on)] for b in report.batches],
         caption="推荐：推荐时注明该批次的申报数；认定：该批次公告的认定数（截至统计日，其后到期、撤销者仍计入）。",
-        wrap_cols=[1]))
+        wrap_cols=[1], ident="batches"))
     parts.append("</section>")
     parts.append(f"<section><h2>{escape(_heading(report, 'targets'))}</h2>")
     parts.append(_html_table(
@@ -539,7 +591,7 @@ def render_html(report: Report) -> str:
          for t in report.targets],
         caption="统计日施行的政策版本所列、统计日已提出的目标；实际数按目标口径（累计认定、有效或当年新认定）统计于"
                 "目标截止日，统计日早于截止日时统计于统计日。",
-        code_cols=[2], wrap_cols=[0, 9]))
+        code_cols=[2], wrap_cols=[0, 9], ident="targets"))
     parts.append("</section>")
     parts.append('<footer class="note"><p>有效期按“起始日 ≤ 统计日 &lt; 届满日”计算，“有效期至”为最后一个有效日。'
                  "金额以分记账，此处折算为元。本页为自包含文件，不引用任何外部资源。</p></footer>")
