@@ -777,10 +777,16 @@ def _permissions(args: argparse.Namespace) -> int:
         principals = load_principals(args.principals)
     except PrincipalsError as e:
         raise c.InputError(f"--principals {args.principals}", f"{e.field}: {e.message}") from None
+    from infra.nats import ledger_names
+
+    try:
+        names = ledger_names()  # the subjects and accounts of the ledger CULTIVATION_LEDGER names
+    except ValueError as e:
+        raise CliError(str(e), field="CULTIVATION_LEDGER") from None
     if args.json:
-        print_json(describe_principals(principals, book))
+        print_json(describe_principals(principals, book, names))
     else:
-        sys.stdout.write(render_config(principals, book, source=args.principals))
+        sys.stdout.write(render_config(principals, book, source=args.principals, names=names))
     return EXIT_OK
 
 

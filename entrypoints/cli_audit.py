@@ -288,9 +288,15 @@ def _replay(args: argparse.Namespace) -> int:
     import asyncio
 
     from audit.replay import replay_and_compare
+    from entrypoints.console import CliError
+    from infra.nats import ledger_names
 
+    try:
+        names = ledger_names()  # the stream of the ledger CULTIVATION_LEDGER names
+    except ValueError as e:
+        raise CliError(str(e), field="CULTIVATION_LEDGER") from None
     ledger = _ledger(args)
-    result = asyncio.run(replay_and_compare(ledger, from_seq=args.from_seq, since=args.since))
+    result = asyncio.run(replay_and_compare(ledger, from_seq=args.from_seq, since=args.since, names=names))
     _out(args, result, f"{'ok' if result['equal'] else 'DIFFERENT'}: replayed {result['messages']} messages "
                        f"from the stream into a fresh read model; "
                        f"{'every projection equals' if result['equal'] else 'differs from'} the store's rebuild"

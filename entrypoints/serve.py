@@ -620,11 +620,15 @@ async def watch_pool(tier: str | None, region: str | None, count: int | None, ti
 
     from infra.projector import PoolChange
 
+    try:
+        names = ledger_names()
+    except ValueError as e:  # CULTIVATION_LEDGER out of its rule: said in one line by the CLI
+        raise RuntimeError(str(e)) from None
     url = local_nats_url()
     if not url:
         raise RuntimeError("no NATS to watch: set NATS_URL or start `cultivation serve`")
     nc = await nats.connect(**connect_options(url))
-    sub = await nc.subscribe(pool_watch_subject(tier, region))
+    sub = await nc.subscribe(pool_watch_subject(tier, region, names))
     decoder = msgspec.json.Decoder(PoolChange)
     seen = 0
     loop = asyncio.get_running_loop()

@@ -317,6 +317,10 @@ def connect_options(url: str | None = None) -> dict[str, Any]:
     return opts
 
 
+# How the relay and the projector retry after NATS or JetStream failed them (a leader being
+# elected, a node gone): from 0.2 s, doubling, at most 2 s apart, for as long as they run.
+RETRY_FIRST, RETRY_MAX = 0.2, 2.0
+
 REPLICAS_ENV = "CULTIVATION_REPLICAS"  # how many servers keep the stream, the bucket and the consumers
 MAX_REPLICAS = 5  # JetStream's own limit
 

@@ -38,7 +38,7 @@ import msgspec
 from eventsourcing.persistence import StoredEvent
 
 from infra.failpoints import failpoint
-from infra.nats import Names
+from infra.nats import RETRY_FIRST, RETRY_MAX, Names
 from infra.readmodel import PUBLISHED, SKIPPED_TOPICS, BatchResult, ReadModel
 from infra.relay import wire_decoder
 from infra.store import is_postgres
@@ -267,7 +267,7 @@ class LiveProjector:
     async def run(self, ready: asyncio.Event | None = None) -> None:
         from nats.errors import TimeoutError as NatsTimeout
 
-        backoff = 0.2
+        backoff = RETRY_FIRST
         while not self._stopping.is_set():
             try:
                 if self._sub is None:
@@ -284,7 +284,7 @@ class LiveProjector:
                     continue
                 msgs.sort(key=lambda m: m.metadata.sequence.stream)
                 await self.handle(msgs)
-                backoff = 0.2
+                backoff = RETRY_FIRST
             except asyncio.CancelledError:
                 raise
             except Exception as e:
@@ -294,7 +294,7 @@ class LiveProjector:
                     await asyncio.wait_for(self._stopping.wait(), backoff)
                 except TimeoutError:
                     pass
-                backoff = min(backoff * 2, 5.0)
+                backoff = min(backoff * 2, RETRY_MAX)
         try:
             await self._save_published()
         except Exception as e:  # noqa: BLE001 - saved by the next run's first commit instead

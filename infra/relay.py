@@ -46,7 +46,7 @@ import msgspec
 from domain.enterprise import event_id, event_id_text
 from infra.failpoints import failpoint
 from infra.lease import Lease
-from infra.nats import EVENT_ID_HEADER, POSITION_HEADER, Names
+from infra.nats import EVENT_ID_HEADER, POSITION_HEADER, RETRY_FIRST, RETRY_MAX, Names
 
 log = logging.getLogger("cultivation.relay")
 
@@ -446,7 +446,7 @@ class Relay:
                 await self.lease.release()
 
     async def _follow(self, ready: asyncio.Event | None) -> None:
-        backoff = 0.2
+        backoff = RETRY_FIRST
         tail_known = False
         while not self._stopping.is_set():
             try:
@@ -461,7 +461,7 @@ class Relay:
                         ready.set()
                 self._wake.clear()  # a nudge from here on is for events this pass may not see
                 await self._pump(stoppable=True)
-                backoff = 0.2
+                backoff = RETRY_FIRST
                 if not self._stopping.is_set():
                     try:
                         await asyncio.wait_for(self._wake.wait(), self.poll_interval)
@@ -476,7 +476,7 @@ class Relay:
                     await asyncio.wait_for(self._stopping.wait(), backoff)
                 except TimeoutError:
                     pass
-                backoff = min(backoff * 2, 5.0)
+                backoff = min(backoff * 2, RETRY_MAX)
 
     async def drain(self, timeout: float = 30.0) -> None:
         """Publish everything stored so far (used on shutdown and by tests)."""
