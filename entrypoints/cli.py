@@ -16,7 +16,6 @@ import argparse
 import os
 import sys
 import time
-import types
 import typing
 import uuid
 from collections.abc import Iterator, Sequence
@@ -26,14 +25,6 @@ from typing import Any
 import msgspec
 
 from domain.errors import LedgerError
-from domain.policy import (
-    CHANGE_KINDS,
-    LISTING_BOARDS,
-    REVOCATION_REASONS,
-    ChangeKind,
-    ListingBoard,
-    RevocationReason,
-)
 from domain.regions import REGION_KEYS
 from domain.values import Level, region_covers
 from entrypoints.console import (
@@ -45,12 +36,15 @@ from entrypoints.console import (
     EXIT_REFUSED,
     REGION_HELP,
     CliError,
+    choice_type,
     console,
+    level_labels,
     named_regions,
     open_ledger,
     parse_date,
     parse_moment,
     parse_region,
+    policy_names,
     print_json,
     progress_bar,
     read_model,
@@ -82,18 +76,6 @@ _ENVELOPE = {"command", "command_id", "occurred_on", "actor", "document"}
 
 
 # ---------------------------------------------------------------------- commands
-# Command fields taking one of a closed set (domain.policy), shown with their labels in --help.
-_CHOICE_LABELS: list[tuple[Any, dict[str, str]]] = [(ChangeKind, CHANGE_KINDS), (ListingBoard, LISTING_BOARDS),
-                                                    (RevocationReason, REVOCATION_REASONS)]
-
-
-def _choice_labels(tp: Any) -> dict[str, str] | None:
-    """The labels of a field typed by one of the closed sets above (optional or not)."""
-    options = [a for a in typing.get_args(tp) if a is not type(None)] if typing.get_origin(tp) in (
-        typing.Union, types.UnionType) else [tp]
-    return next((labels for t, labels in _CHOICE_LABELS if options == [t]), None)
-
-
 def _flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
@@ -118,39 +100,54 @@ def _shape(tp: Any) -> str:
     return "list" if origin is list else "value"
 
 
-def _add_command_parser(sub: Any, tag: str, ctype: type[c.Command], parents: list[argparse.ArgumentParser]) -> None:
+def _field_help(tag: str, name: str, tp: Any, required: bool, names: dict[str, str]) -> str:
+    """A command flag's help: what the field means (services.commands.FIELD_HELP), whether it
+    may be left out, and the values it takes: a closed set with its labels (domain.policy), or
+    the names the policy in force has for it (``names``, from entrypoints.console.policy_names)."""
+    text = c.field_help(tag, name)
+    if not required and "(default" not in text and _shape(tp) in ("value", "bool"):
+        text += " (optional)"
+    labels = c.closed_set(tp)
+    if labels:
+        text += ": " + c.choices_text(labels)
+    elif names.get(name):
+        text += "; in the policy in force: " + names[name]
+    return text.replace("%", "%%")  # argparse formats help with %
+
+
+def _add_command_parser(sub: Any, tag: str, ctype: type[c.Command], parents: list[argparse.ArgumentParser],
+                        names: dict[str, str]) -> None:
     doc = " ".join((ctype.__doc__ or tag).split())
     p = sub.add_parser(tag.replace("_", "-"), help=doc.split(". ")[0].rstrip("."), description=doc, parents=parents)
-    p.add_argument("--command-id", help="client-chosen id; repeating it returns the first outcome (default: random)")
-    p.add_argument("--occurred-on", required=True, metavar="YYYY-MM-DD", help="business date (may be backdated)")
+    p.add_argument("--command-id", help=c.field_help(tag, "command_id") + " (default: random)")
+    p.add_argument("--occurred-on", required=True, metavar="YYYY-MM-DD", help=c.field_help(tag, "occurred_on"))
     p.add_argument("--authority", required=True, metavar="CODE",
                    help="GB/T 2260 code of the acting authority (000000 = MIIT, 210000 = Liaoning, ...)")
     p.add_argument("--person", default="cli", help="the person or service acting")
-    p.add_argument("--role", default="authority", choices=["authority", "enterprise", "auditor"])
-    p.add_argument("--document", default="", help="document reference (文号)")
+    p.add_argument("--role", default="authority", choices=["authority", "enterprise", "auditor"],
+                   help="who acts: a government authority (default), the enterprise itself, an auditor")
+    p.add_argument("--document", default="", help=c.field_help(tag, "document"))
     for f in msgspec.structs.fields(ctype):
         if f.name in _ENVELOPE:
             continue
         required = f.required
         shape = _shape(f.type)
+        helptext = _field_help(tag, f.name, f.type, required, names)
         if shape == "bool":
-            p.add_argument(_flag(f.name), dest=f.name, required=required, metavar="true|false",
-                           help=f"{f.name} (true or false)")
+            p.add_argument(_flag(f.name), dest=f.name, required=required, metavar="true|false", help=helptext)
         elif shape == "yearly":  # yearly_indicators: --yearly 2024:rd_expense_fen=120000000
             p.add_argument(_flag(f.name.split("_")[0]), dest=f.name, action="append", metavar="YEAR:NAME=INT",
-                           default=[], help=f"{f.name} entry (one indicator of one data year), repeatable")
+                           default=[], help=helptext + " (repeatable)")
         elif shape == "dict":
             p.add_argument(_flag(f.name.rstrip("s") if f.name.endswith("s") else f.name), dest=f.name,
-                           action="append", metavar="NAME=INT", default=[], help=f"{f.name} entry, repeatable")
+                           action="append", metavar="NAME=INT", default=[], help=helptext + " (repeatable)")
         elif shape == "list":
             p.add_argument(_flag(f.name), dest=f.name, action="append", default=[], metavar="NAME",
-                           help=f"{f.name}, repeatable")
+                           help=helptext + " (repeatable)")
         else:
-            helptext = f"{f.name}{'' if required else ' (optional)'}"
-            labels = _choice_labels(f.type)
-            if labels:  # a closed set: list it with its labels
-                helptext += ": " + ", ".join(f"{k} ({v})" for k, v in labels.items())
-            p.add_argument(_flag(f.name), dest=f.name, required=required, metavar=f.name.upper(),
+            labels = c.closed_set(f.type)
+            metavar = "{" + ",".join(labels) + "}" if labels else f.name.upper()
+            p.add_argument(_flag(f.name), dest=f.name, required=required, metavar=metavar,
                            help=REGION_HELP if f.name in REGION_KEYS else helptext)
     p.set_defaults(func=_run_command, command_type=ctype, tag=tag)
 
@@ -808,7 +805,35 @@ def _watch(args: argparse.Namespace) -> int:
 
 
 # ---------------------------------------------------------------------- parser
-def build_parser() -> argparse.ArgumentParser:
+def _help_names(argv: Sequence[str]) -> dict[str, str]:
+    """For ``--help`` only: what the policy (``--policies``, else the shipped one) names per
+    command field, for the flags' help (entrypoints.console.policy_names); {} otherwise, or
+    when the policy cannot be read (the command itself then says why)."""
+    if not {"-h", "--help"} & set(argv):
+        return {}
+    from infra.policy_files import load_policy_book
+
+    folder = None
+    for i, a in enumerate(argv):
+        if a == "--policies" and i + 1 < len(argv):
+            folder = argv[i + 1]
+        elif a.startswith("--policies="):
+            folder = a.partition("=")[2]
+    try:
+        return policy_names(load_policy_book(folder))
+    except (ValueError, OSError):
+        return {}
+
+
+def _query_help(field: str, what: str, names: dict[str, str]) -> str:
+    """A query flag naming a programme or tier: what it is, and (with --help) the policy's names."""
+    listed = names.get(field)
+    return (f"{what}; in the policy: {listed}" if listed else f"{what} (`cultivation policy` lists them)").replace(
+        "%", "%%")
+
+
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The parser; ``argv`` asking for ``--help`` makes the flags' help list the policy's names."""
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--db", default=argparse.SUPPRESS,
                         help="store: a SQLite path or postgresql://… (default: $CULTIVATION_DB, else "
@@ -825,6 +850,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Exit codes: 0 ok, 1 refused by a rule, 2 malformed input (or a store or output file that cannot "
                "be used as named), 3 internal error or a store that does not answer (--debug for the traceback).")
     sub = parser.add_subparsers(dest="subcommand", required=True, metavar="SUBCOMMAND")
+    names = _help_names(argv or ())
 
     p = sub.add_parser("demo", parents=[common], help="load the demo dataset (Huludao and more) and print the pools",
                        description="Load a realistic multi-year dataset into the store and print the pools. "
@@ -838,12 +864,14 @@ def build_parser() -> argparse.ArgumentParser:
                                    "dated after it. The table shows the last valid day (有效期至); --json keeps the "
                                    "exclusive valid_until and adds last_day. With --as-recorded, only what the "
                                    "ledger had recorded by that ledger time.")
-    p.add_argument("--tier", required=True)
-    p.add_argument("--level", choices=[lv.value for lv in Level])
+    p.add_argument("--tier", required=True, help=_query_help("tier", "the tier", names))
+    p.add_argument("--level", type=choice_type(level_labels(), "level"), metavar="{" + ",".join(level_labels()) + "}",
+                   help="only designations of this level: " + c.choices_text(level_labels()))
     p.add_argument("--region", metavar="REGION", help=REGION_HELP)
-    p.add_argument("--programme", help="only this programme (national, champion, liaoning, zhejiang, qingdao, ...)")
+    p.add_argument("--programme", help=_query_help("programme", "only this programme", names))
     p.add_argument("--as-of", metavar="YYYY-MM-DD", help="business date (default: today)")
-    p.add_argument("--stage", choices=["designated", "pooled"], default="designated")
+    p.add_argument("--stage", choices=["designated", "pooled"], default="designated",
+                   help="designated: the designations (default); pooled: the cultivation pool (培育库)")
     p.add_argument("--count", choices=list(COUNTS), default="valid",
                    help="what to count: " + "; ".join(f"{k}: {v}" for k, v in COUNTS.items())
                         + " (default: valid). ever and new list one row per subject (enterprise, or product), "
@@ -915,7 +943,7 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Print pool changes as the live projection publishes them. Connects to NATS_URL "
                                    "or to the server a local `cultivation serve` started.")
     p.add_argument("what", choices=["pool"])
-    p.add_argument("--tier")
+    p.add_argument("--tier", help=_query_help("tier", "only this tier", names))
     p.add_argument("--region", metavar="REGION", help=REGION_HELP)
     p.add_argument("--count", type=int, help="stop after this many changes")
     p.add_argument("--timeout", type=float, help="stop after this many seconds")
@@ -952,7 +980,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_generate_parser(sub, common)
 
     for tag, ctype in c.COMMAND_TYPES.items():
-        _add_command_parser(sub, tag, ctype, [common])
+        _add_command_parser(sub, tag, ctype, [common], names)
     return parser
 
 
@@ -963,7 +991,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     error is one line, its traceback only with ``--debug``."""
     from infra.files import OutputError
 
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     for name, default in (("db", None), ("policies", None), ("json", False), ("debug", False)):
         if not hasattr(args, name):

@@ -213,3 +213,71 @@ def read_model(args: argparse.Namespace, ledger: Any) -> tuple[Any, dict[str, An
     with progress_bar("replaying to the recorded time", position) as advance:
         rm.catch_up(lambda done, total: advance(done), upto=position)
     return rm, as_recorded
+
+
+# ---------------------------------------------------------------------- choices for people
+def choice_type(labels: dict[str, str], what: str) -> Callable[[str], str]:
+    """An argparse ``type`` for a flag taking one of ``labels``: an identifier passes, anything
+    else (a Chinese label too) is answered with the valid ones, identifiers and labels (exit 2).
+
+    >>> choice_type({"county": "县级"}, "level")("县级")
+    Traceback (most recent call last):
+    ...
+    argparse.ArgumentTypeError: '县级' is the label of county: give the identifier county (valid: county (县级))
+    """
+    def check(value: str) -> str:
+        if value in labels:
+            return value
+        raise argparse.ArgumentTypeError(c.unknown_choice(value, labels, what))
+
+    check.__name__ = what  # argparse names the type in some messages
+    return check
+
+
+def level_labels() -> dict[str, str]:
+    """The levels (级别) with their labels: national (国家级), provincial (省级), ..."""
+    from domain.values import Level
+
+    return {lv.value: lv.label for lv in Level}
+
+
+def _by_programme(groups: dict[str, dict[str, str]]) -> str:
+    return "; ".join(f"{pid}: {c.choices_text(labels)}" for pid, labels in groups.items() if labels)
+
+
+def policy_names(book: Any, on: date | None = None) -> dict[str, str]:
+    """What the policy in force on ``on`` (default today) names, per command field, as the
+    flag help lists it: programmes, tiers, schemes, recognitions and chains per programme,
+    the assessment's components, indicators and direct-pass claims."""
+    on = on or date.today()
+    versions = {}
+    for pid in book.programme_ids():
+        try:
+            versions[pid] = book.in_force(pid, on)
+        except LedgerError:  # not in force yet, or any more: its latest version
+            versions[pid] = book.versions(pid)[-1]
+    components: dict[str, list[str]] = {}
+    indicators: set[str] = set()
+    direct: dict[str, list[str]] = {}
+    for pid, v in versions.items():
+        for t in v.tiers:
+            a = t.assessment
+            if a is None:
+                continue
+            for name in a.min_components:
+                components.setdefault(name, []).append(f"{pid}/{t.id}")
+            for d in a.direct_pass:
+                direct.setdefault(d, []).append(f"{pid}/{t.id}")
+            indicators.update(b.indicator for cr in a.criteria for b in cr.any_of)
+    ind = ", ".join(sorted(indicators))
+    return {
+        "programme": c.choices_text({pid: v.name for pid, v in versions.items()}),
+        "tier": _by_programme({pid: {t.id: t.name for t in v.tiers} for pid, v in versions.items()}),
+        "scheme": _by_programme({pid: {s.id: s.name for s in v.schemes} for pid, v in versions.items()}),
+        "recognition": _by_programme({pid: {r.id: r.name for r in v.recognitions} for pid, v in versions.items()}),
+        "chain": _by_programme({pid: {ch.id: ch.name for ch in v.chains} for pid, v in versions.items()}),
+        "components": ", ".join(f"{k} ({', '.join(v)})" for k, v in sorted(components.items())),
+        "direct_pass": ", ".join(f"{k} ({', '.join(v)})" for k, v in sorted(direct.items())),
+        "indicators": ind,
+        "yearly_indicators": ind,
+    }
