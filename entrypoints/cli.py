@@ -38,6 +38,7 @@ from entrypoints.console import (
     CliError,
     choice_type,
     console,
+    detail_text,
     level_labels,
     named_regions,
     open_ledger,
@@ -215,23 +216,15 @@ def _run_command(args: argparse.Namespace) -> int:
 def check_batch(path: str) -> int:
     """Decode every line once: one malformed line refuses the whole file, writing nothing.
     Returns the number of commands.  Streams: memory stays flat however large the file."""
-    errors: list[tuple[int, c.InputError]] = []
-    count = 0
     try:
         stream = open(path, "rb")  # noqa: SIM115
     except OSError as e:
         raise CliError(f"file: {path}: {e.strerror}", field="file") from None
-    with stream, progress_bar("checking", os.fstat(stream.fileno()).st_size) as advance:
-        for lineno, line in enumerate(stream, 1):
-            if lineno % 20000 == 0:
-                advance(stream.tell())
-            if not line.strip():
-                continue
-            try:
-                c.decode_command(line)
-                count += 1
-            except c.InputError as e:
-                errors.append((lineno, e))
+    with stream:
+        lines = count_lines(stream)
+        stream.seek(0)
+        with progress_bar("checking", lines, "lines") as advance:
+            errors, count = _check_lines(stream, advance)
     if errors:
         shown = "\n".join(f"line {n}: {e}" for n, e in errors[:20])
         if len(errors) > 20:
@@ -241,6 +234,36 @@ def check_batch(path: str) -> int:
                               "malformed": [{"line": n, "field": e.field, "message": e.message}
                                             for n, e in errors[:1000]]})
     return count
+
+
+def count_lines(stream: Any) -> int:
+    """The lines of a binary file, read in blocks (a last line without a newline counts too).
+
+    >>> import io
+    >>> count_lines(io.BytesIO(b"a\\nb\\n")), count_lines(io.BytesIO(b"a\\nb")), count_lines(io.BytesIO(b""))
+    (2, 2, 0)
+    """
+    n, last = 0, b"\n"
+    while block := stream.read(1 << 20):
+        n += block.count(b"\n")
+        last = block[-1:]
+    return n + (last != b"\n")
+
+
+def _check_lines(stream: Any, advance: Any) -> tuple[list[tuple[int, c.InputError]], int]:
+    errors: list[tuple[int, c.InputError]] = []
+    count = 0
+    for lineno, line in enumerate(stream, 1):
+        if lineno % 20000 == 0:
+            advance(lineno)
+        if not line.strip():
+            continue
+        try:
+            c.decode_command(line)
+            count += 1
+        except c.InputError as e:
+            errors.append((lineno, e))
+    return errors, count
 
 
 def iter_batch(path: str) -> Iterator[c.Command]:
@@ -298,6 +321,28 @@ class _StopAsked:
 
 
 def _submit_file(args: argparse.Namespace, path: str) -> int:
+    """Check then handle the file; with ``--refused FILE`` every refusal goes there as a JSON
+    line (infra.files: ``--force`` to replace it; put in place also when interrupted, with
+    the refusals decided so far; nothing when the file is malformed)."""
+    from contextlib import nullcontext
+
+    from infra.files import check_output, output_file
+    from infra.store import ledger_files, store_url
+
+    if not args.refused:
+        return _submit_checked(args, path, None)
+    protect = ledger_files(store_url(args.db))
+    check_output(args.refused, force=args.force, protect=protect, field="--refused")  # before any work
+    with (output_file(args.refused, force=args.force, protect=protect, field="--refused", mode="wb")
+          if args.refused else nullcontext(None)) as sink:
+        return _submit_checked(args, path, sink)
+
+
+# How many refusals the summary for people shows one by one (--refused FILE or --json has them all).
+SHOWN_REFUSALS = 5
+
+
+def _submit_checked(args: argparse.Namespace, path: str, sink: Any) -> int:
     counts = {"accepted": 0, "repeated": 0, "refused": 0}
     total: int | None = None
     try:
@@ -305,7 +350,7 @@ def _submit_file(args: argparse.Namespace, path: str) -> int:
         ledger = open_ledger(args)
         refusals: list[dict[str, Any]] = []
         start = time.perf_counter()
-        with progress_bar("submitting", total) as advance, _StopAsked() as stop:
+        with progress_bar("submitting", total, "commands") as advance, _StopAsked() as stop:
             done = 0
 
             def commands() -> Iterator[c.Command]:
@@ -321,8 +366,10 @@ def _submit_file(args: argparse.Namespace, path: str) -> int:
                     advance(done)
                 if isinstance(result, (LedgerError, c.InputError)):
                     counts["refused"] += 1
-                    refusals.append({"command_id": cmd.command_id, "command": c.command_name(cmd),
-                                     **result.as_dict()})
+                    refusal = {"command_id": cmd.command_id, "command": c.command_name(cmd), **result.as_dict()}
+                    refusals.append(refusal)
+                    if sink is not None:
+                        sink.write(_json_line.encode(refusal) + b"\n")
                 else:
                     counts["repeated" if result.repeated else "accepted"] += 1
 
@@ -343,9 +390,37 @@ def _submit_file(args: argparse.Namespace, path: str) -> int:
         console().print(f"{counts['accepted']} accepted, {counts['repeated']} repeated, {counts['refused']} refused "
                          f"in {elapsed:.1f}s ({total / max(elapsed, 1e-9):.0f} commands/s)")
         if refusals:
-            table("refused", ["command_id", "command", "code", "field", "message"],
-                   [(r["command_id"], r["command"], r["code"], r["field"], r["message"]) for r in refusals[:50]])
+            _refusal_summary(refusals, args.refused)
     return EXIT_REFUSED if refusals else EXIT_OK
+
+
+_json_line = msgspec.json.Encoder()
+
+
+def _refusal_summary(refusals: list[dict[str, Any]], written_to: str | None) -> None:
+    """For people, at any terminal width: the refusals counted per code (most first), then
+    the first few in full, one to a paragraph (ids and codes never cut)."""
+    from collections import Counter
+
+    from domain.codes import CATALOGUE
+
+    by_code = Counter(r["code"] for r in refusals).most_common()
+    table(f"拒绝 {len(refusals)} 条，按代码", ["代码", "条数", "含义"],
+          [(code, n, CATALOGUE[code].meaning if code in CATALOGUE else "") for code, n in by_code],
+          whole=["代码", "条数"])
+    out = console()
+    shown = refusals[:SHOWN_REFUSALS]
+    out.print(f"前 {len(shown)} 条：" if len(refusals) > len(shown) else "逐条：")
+    from rich.padding import Padding
+    from rich.text import Text
+
+    for r in shown:
+        out.print(f"  {r['command_id']}  {r['command']}  {r['code']}  {r['field'] or ''}".rstrip())
+        out.print(Padding(Text(r["message"]), (0, 0, 0, 6)))  # wrapped lines keep the indent
+    if written_to:
+        out.print(f"全部 {len(refusals)} 条已写入 {written_to}（JSON Lines）")
+    elif len(refusals) > len(shown):
+        out.print(f"其余 {len(refusals) - len(shown)} 条：--refused FILE 写出全部（JSON Lines），或 --json")
 
 
 # ---------------------------------------------------------------------- queries
@@ -458,11 +533,13 @@ def history_entries(ledger: Any, uscc: str) -> list[dict[str, Any]]:
     return entries
 
 
-def _with_name(key: str, value: Any) -> Any:
-    """A history detail as the table shows it: a region code with its name beside it."""
+def _with_name(key: str, value: Any) -> str:
+    """A history detail as the table shows it to people: a region code with its name beside
+    it, money in 元 and ratios in % (entrypoints.console.detail_text); --json keeps fen and
+    basis points."""
     if key in ("region", "new_region") and isinstance(value, str):
-        return f"{value} {region_label(value)}"
-    return value
+        return f"{key}={value} {region_label(value)}"
+    return detail_text(key, value)
 
 
 def _history(args: argparse.Namespace) -> int:
@@ -485,11 +562,11 @@ def _history(args: argparse.Namespace) -> int:
         print_json(named_regions({"uscc": args.uscc, "name": ent.name, "region": ent.region, "count": len(entries),
                                   "events": entries}))
         return EXIT_OK
-    table(f"{ent.name} · {args.uscc} · {region_title(ent.region)} · {len(entries)} events",
-           ["#", "occurred_on", "type", "actor", "document", "details", "recorded_at"],
+    table(f"{ent.name} · {args.uscc} · {region_title(ent.region)} · {len(entries)} 条事件",
+           ["#", "业务日期", "事件", "办理机关/人员", "文号", "内容", "记录时间"],
            [(e["version"], e["occurred_on"], e["type"],
              f"{e['actor'].authority} {region_label(e['actor'].authority)}/{e['actor'].person}" if e["actor"] else "",
-             e["document"], ", ".join(f"{k}={_with_name(k, v)}" for k, v in e["details"].items()
+             e["document"], ", ".join(_with_name(k, v) for k, v in e["details"].items()
                                       if v not in (None, "", [], {})),
              e["recorded_at"].strftime("%Y-%m-%d %H:%M")) for e in entries])
     return EXIT_OK
@@ -903,6 +980,10 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
                        description="Handle every command of a JSON Lines file in order. Malformed lines refuse the "
                                    "whole file (exit 2); refused commands are listed and the rest go on (exit 1).")
     p.add_argument("file")
+    p.add_argument("--refused", metavar="FILE",
+                   help="write every refusal to FILE, one JSON object a line (command_id, command, code, rule, "
+                        "field, message); an existing FILE only with --force")
+    p.add_argument("--force", action="store_true", help="replace --refused FILE if it exists")
     p.set_defaults(func=_submit)
 
     p = sub.add_parser("rebuild", parents=[common], help="rebuild the pool read model from the first event")

@@ -58,22 +58,26 @@ def print_json(obj: Any) -> None:
 
 
 @contextmanager
-def progress_bar(label: str, total: int | None) -> Iterator[Callable[[int], None]]:
-    """A progress bar on stderr when it is a terminal; silent otherwise."""
+def progress_bar(label: str, total: int | None, unit: str | None = None) -> Iterator[Callable[[int], None]]:
+    """A progress bar on stderr when it is a terminal; silent otherwise.  ``unit`` names what
+    is counted ("12000/819000 commands")."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                  console=console(stderr=True), disable=not sys.stderr.isatty(), transient=True) as p:
+    columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+               *([TextColumn(unit)] if unit else []), TimeRemainingColumn()]
+    with Progress(*columns, console=console(stderr=True), disable=not sys.stderr.isatty(), transient=True) as p:
         task = p.add_task(label, total=total)
         yield lambda n: p.update(task, completed=n)
 
 
-def table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+def table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], whole: Sequence[str] = ()) -> None:
+    """A table for people on standard output; the columns named in ``whole`` (ids, codes) are
+    never wrapped nor cut: the others give way to a narrow terminal."""
     from rich.table import Table
 
     t = Table(title=title, title_justify="left", show_lines=False)
     for col in columns:
-        t.add_column(col)
+        t.add_column(col, no_wrap=col in whole, min_width=len(col) if col in whole else None)
     for r in rows:
         t.add_row(*["" if v is None else str(v) for v in r])
     console().print(t)
@@ -281,3 +285,52 @@ def policy_names(book: Any, on: date | None = None) -> dict[str, str]:
         "indicators": ind,
         "yearly_indicators": ind,
     }
+
+
+# ---------------------------------------------------------------------- amounts for people
+def yuan_text(fen: int) -> str:
+    """Integer fen as 元 for people (the ledger and --json keep fen).
+
+    >>> yuan_text(18900000000), yuan_text(5), yuan_text(-120)
+    ('189,000,000元', '0.05元', '-1.20元')
+    """
+    sign = "-" if fen < 0 else ""
+    whole, cents = divmod(abs(fen), 100)
+    return f"{sign}{whole:,}" + (f".{cents:02d}" if cents else "") + "元"
+
+
+def percent_text(bp: int) -> str:
+    """Basis points as a percentage for people (1% = 100 bp).
+
+    >>> percent_text(600), percent_text(878), percent_text(8584), percent_text(5), percent_text(-250)
+    ('6%', '8.78%', '85.84%', '0.05%', '-2.5%')
+    """
+    sign = "-" if bp < 0 else ""
+    whole, frac = divmod(abs(bp), 100)
+    return f"{sign}{whole}" + (f".{frac:02d}".rstrip("0") if frac else "") + "%"
+
+
+def detail_text(key: str, value: Any) -> str:
+    """``key=value`` of an event's details for people: a ``*_fen`` amount in 元 and a ``*_bp``
+    ratio in % under the name without its unit, inside indicators (and yearly ones) too.
+
+    >>> detail_text("revenue_fen", 18900000000), detail_text("rd_ratio_bp", 600), detail_text("score", 69)
+    ('revenue=189,000,000元', 'rd_ratio=6%', 'score=69')
+    >>> detail_text("indicators", {"revenue_fen": 4290000000, "niche_years": 4})
+    'indicators={revenue 42,900,000元; niche_years 4}'
+    >>> detail_text("yearly_indicators", {"2024": {"rd_ratio_bp": 878}})
+    'yearly_indicators={2024: {rd_ratio 8.78%}}'
+    """
+    return "=".join(_shown(key, value))
+
+
+def _shown(key: str, value: Any) -> tuple[str, str]:
+    if isinstance(value, int) and not isinstance(value, bool):
+        if key.endswith("_fen"):
+            return key[:-4], yuan_text(value)
+        if key.endswith("_bp"):
+            return key[:-3], percent_text(value)
+    if isinstance(value, dict):
+        return key, "{" + "; ".join(" ".join(_shown(str(k), v)) if not isinstance(v, dict)
+                                    else f"{k}: {_shown(str(k), v)[1]}" for k, v in value.items()) + "}"
+    return key, str(value)
