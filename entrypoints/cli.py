@@ -149,7 +149,7 @@ def _add_command_parser(sub: Any, tag: str, ctype: type[c.Command], parents: lis
             labels = c.closed_set(f.type)
             metavar = "{" + ",".join(labels) + "}" if labels else f.name.upper()
             p.add_argument(_flag(f.name), dest=f.name, required=required, metavar=metavar,
-                           help=REGION_HELP if f.name in REGION_KEYS else helptext)
+                           help=f"{helptext}: {REGION_HELP}" if f.name in REGION_KEYS else helptext)
     p.set_defaults(func=_run_command, command_type=ctype, tag=tag)
 
 
@@ -416,7 +416,7 @@ def _refusal_summary(refusals: list[dict[str, Any]], written_to: str | None) -> 
 
     for r in shown:
         out.print(f"  {r['command_id']}  {r['command']}  {r['code']}  {r['field'] or ''}".rstrip())
-        out.print(Padding(Text(r["message"]), (0, 0, 0, 6)))  # wrapped lines keep the indent
+        out.print(Padding(Text(r["message"]), (0, 0, 0, 6), expand=False))  # wrapped lines keep the indent
     if written_to:
         out.print(f"全部 {len(refusals)} 条已写入 {written_to}（JSON Lines）")
     elif len(refusals) > len(shown):

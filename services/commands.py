@@ -386,7 +386,7 @@ FIELD_HELP: dict[str, str] = {
     "employees": "the number of employees (从业人员), for the SME classification (企业划型)",
     "assets_fen": "total assets (资产总额) in fen, for the SME classification (企业划型)",
     "batch": "the batch (第N批) of the programme's tier, counted from 1",
-    "score": "the assessment score, 0-100",
+    "score": "the score the assessment or review gives (评分), 0-100",
     "components": "a component score of the assessment, 0-100",
     "indicators": "an indicator of the last data year: money in fen (*_fen), ratios in basis points (*_bp, "
                   "1% = 100), counts as they are",
