@@ -207,7 +207,7 @@ def _run_command(args: argparse.Namespace) -> int:
     else:
         note = " (repeated: first outcome, nothing written)" if outcome.repeated else ""
         console().print(f"accepted {outcome.command} {outcome.command_id}{note}")
-        table("", ["event", "type", "occurred_on", "event_id"],
+        table("", ["事件", "类型", "业务日期", "事件编号"],
                [(f"{str(e.aggregate_id)[:8]}…#{e.version}", e.type, e.occurred_on, e.event_id) for e in outcome.events])
     return EXIT_OK
 
@@ -468,23 +468,30 @@ def _pool(args: argparse.Namespace) -> int:
     chain = f" · 产业链 {args.chain}" if args.chain else ""
     title = f"{label}{lvl} {stage} · {region_title(args.region)}{chain} · {as_of} · {len(items)}"
     if args.stage == "pooled":
-        table(title, ["USCC", "企业名称", "region", "地区", "programme", "入库"],
+        table(title, ["统一社会信用代码", "企业名称", "地区代码", "地区", "培育体系", "入库日期"],
                [(m.uscc, m.name, m.region, region_label(m.region), m.programme, m.admitted_on) for m in items])
     elif args.count != "valid":
         from reports.figures import batch_label
 
-        table(title, ["USCC", "企业名称", "region", "地区", "level", "product", "认定日 approved", "批次 batch",
-                      "有效期 valid (last day)"],
-              [(d.uscc, d.name, d.region, region_label(d.region), d.level, d.product_name or "", d.approved_on,
+        table(title, ["统一社会信用代码", "企业名称", "地区代码", "地区", "级别", "产品", "认定日期", "批次",
+                      "有效期（至最后一天）"],
+              [(d.uscc, d.name, d.region, region_label(d.region), _level_label(d.level), d.product_name or "",
+                d.approved_on,
                 batch_label(d.batch), f"{d.valid_from} – {d.last_day}") for d in items])
     else:
-        table(title, ["USCC", "企业名称", "region", "地区", "level", "product", "有效期 valid (last day)", "flags"],
-               [(d.uscc, d.name, d.region, region_label(d.region), d.level, d.product_name or "",
+        table(title, ["统一社会信用代码", "企业名称", "地区代码", "地区", "级别", "产品", "有效期（至最后一天）",
+                      "标记"],
+               [(d.uscc, d.name, d.region, region_label(d.region), _level_label(d.level), d.product_name or "",
                  f"{d.valid_from} – {d.last_day}",
-                 " ".join(f for f, on in (("renewal", d.renewal_of), ("re-confirmation", d.under_reconfirmation),
-                                           ("review failed", d.review_failed)) if on))
+                 " ".join(f for f, on in (("续期", d.renewal_of), ("待重新确认", d.under_reconfirmation),
+                                           ("复核未通过", d.review_failed)) if on))
                 for d in items])
     return EXIT_OK
+
+
+def _level_label(level: str | None) -> str:
+    """A designation's level as people read it (国家级, 省级, ...)."""
+    return Level(level).label if level in Level.__members__ else (level or "")
 
 
 def _overdue(args: argparse.Namespace) -> int:
@@ -504,8 +511,8 @@ def _overdue(args: argparse.Namespace) -> int:
         print_json(named_regions({"as_of": as_of, "as_recorded": as_recorded, "region": args.region,
                                   "data_year": data_year, "count": len(items), "items": items}))
     else:
-        table(f"逾期 overdue · {region_title(args.region)} · {as_of} (yearly data for {data_year}, due {deadline})",
-               ["USCC", "企业名称", "region", "地区", "kind", "detail"],
+        table(f"逾期 · {region_title(args.region)} · {as_of}（{data_year} 年度数据，截止 {deadline}）",
+               ["统一社会信用代码", "企业名称", "地区代码", "地区", "类型", "说明"],
                [(i["uscc"], i["name"], i["region"], region_label(i["region"]), i["kind"], i["detail"]) for i in items])
     return EXIT_OK
 

@@ -234,11 +234,11 @@ def test_submit_summary_fits_80_columns_counts_per_code_and_shows_ids_whole(gene
     messages one word a line."""
     r = run(tmp_path / "s.db", "submit", str(generated), "--json")
     refusals = json.loads(r.stdout)["refusals"]
-    code, text = on_terminal(tmp_path / "t.db", "submit", str(generated), columns=80)
-    assert code == 1
+    exit_code, text = on_terminal(tmp_path / "t.db", "submit", str(generated), columns=80)
+    assert exit_code == 1
     assert all(width(line) <= 80 for line in re.split(r"[\r\n]", text)), text
     assert "…" not in text
-    r = subprocess.CompletedProcess([], code, stdout=text)
+    r = subprocess.CompletedProcess([], exit_code, stdout=text)
     codes: dict[str, int] = {}
     for x in refusals:
         codes[x["code"]] = codes.get(x["code"], 0) + 1
@@ -296,3 +296,35 @@ def test_history_shows_money_in_yuan_ratios_in_percent_and_chinese_headers(ledge
     data = json.loads(run(ledger_db, "history", assess["uscc"], "--json").stdout)
     assessed = next(e for e in data["events"] if e["type"] == "Assessed")
     assert assessed["details"]["indicators"]["revenue_fen"] == revenue  # machines keep fen
+
+
+def test_pool_and_overdue_tables_have_chinese_headers_and_labels(ledger_db: Path) -> None:
+    """Before: ``USCC │ 企业名称 │ region │ 地区 │ level │ product │ 有效期 valid (last day) │ flags``."""
+    r = run(ledger_db, "pool", "--tier", "specialized", "--as-of", "2019-06-30", columns=300)
+    assert r.returncode == 0, r.stderr
+    header = next(line for line in r.stdout.splitlines() if "企业名称" in line)
+    assert not re.search(r"[A-Za-z]", header), header
+    assert "省级" in r.stdout and "│ provincial" not in r.stdout
+    data = json.loads(run(ledger_db, "pool", "--tier", "specialized", "--as-of", "2019-06-30", "--json").stdout)
+    assert data["count"] > 0 and data["items"][0]["level"] == "provincial"  # machines keep identifiers
+    r = run(ledger_db, "overdue", "--as-of", "2021-06-30", columns=300)
+    assert r.returncode == 0, r.stderr
+    header = next(line for line in r.stdout.splitlines() if "企业名称" in line)
+    assert not re.search(r"[A-Za-z]", header), header
+
+
+def test_the_readme_shows_the_messages_the_cli_prints(ledger_db: Path) -> None:
+    """README "The CLI" quotes three answers to invalid values: each is what the CLI prints
+    (up to the README's "…")."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    shown = [line for line in text.splitlines() if line.startswith("error: $.reason: unknown reason")
+             or line.startswith("error: $.kind: '更名'") or line.startswith("error: --tier: unknown tier '小巨人'")]
+    assert len(shown) == 3
+    common = ("--occurred-on", "2024-01-01", "--authority", "210000", "--uscc", "91211400MA0000001D")
+    printed = [run(ledger_db, *args).stderr.strip() for args in (
+        ("revoke", *common, "--application-id", "a", "--reason", "fraud"),
+        ("report-change", *common, "--kind", "更名", "--changed-on", "2024-01-01"),
+        ("pool", "--tier", "小巨人"))]
+    for readme, cli in zip(shown, printed):
+        for part in readme.split("…"):
+            assert part.strip(" ,()") in cli, (part, cli)
