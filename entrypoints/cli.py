@@ -491,7 +491,7 @@ def _pool(args: argparse.Namespace) -> int:
 
 def _level_label(level: str | None) -> str:
     """A designation's level as people read it (国家级, 省级, ...)."""
-    return Level(level).label if level in Level.__members__ else (level or "")
+    return Level(level).label if level is not None and level in Level.__members__ else (level or "")
 
 
 def _overdue(args: argparse.Namespace) -> int:
