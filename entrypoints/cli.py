@@ -36,6 +36,7 @@ from entrypoints.console import (
     EXIT_REFUSED,
     REGION_HELP,
     CliError,
+    check_programme,
     choice_type,
     console,
     detail_text,
@@ -446,6 +447,7 @@ def _pool(args: argparse.Namespace) -> int:
     args.region = parse_region(args.region)
     ledger = open_ledger(args, create=False)
     check_tier(args.tier, ledger.policy, "--tier")
+    check_programme(ledger.policy, args.programme)
     if args.chain:
         check_chain(args.chain, ledger.policy, "--chain")
     rm, as_recorded = read_model(args, ledger)
@@ -592,9 +594,7 @@ def _policy(args: argparse.Namespace) -> int:
         book = load_policy_book(args.policies)
     except ValueError as e:
         raise CliError(str(e), field="--policies") from None
-    if args.programme is not None and args.programme not in book.programme_ids():
-        raise CliError(f"--programme: no programme {args.programme!r} (programmes: {', '.join(book.programme_ids())})",
-                       field="--programme")
+    check_programme(book, args.programme)
     versions = [v for pid in book.programme_ids() if args.programme in (None, pid) for v in book.versions(pid)
                 if args.version in (None, v.version)]
     if args.version is not None and not versions:

@@ -245,6 +245,15 @@ def level_labels() -> dict[str, str]:
     return {lv.value: lv.label for lv in Level}
 
 
+def check_programme(book: Any, programme: str | None, field: str = "--programme") -> None:
+    """A programme the policy book lacks is malformed input naming ``field``, answered with
+    the programmes and their Chinese names (a typo must not look like an empty answer)."""
+    ids = book.programme_ids()
+    if programme is not None and programme not in ids:
+        labels = {pid: book.versions(pid)[-1].name for pid in ids}
+        raise c.InputError(field, c.unknown_choice(programme, labels, "programme"))
+
+
 def _by_programme(groups: dict[str, dict[str, str]]) -> str:
     return "; ".join(f"{pid}: {c.choices_text(labels)}" for pid, labels in groups.items() if labels)
 

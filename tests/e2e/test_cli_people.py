@@ -328,3 +328,12 @@ def test_the_readme_shows_the_messages_the_cli_prints(ledger_db: Path) -> None:
     for readme, cli in zip(shown, printed):
         for part in readme.split("…"):
             assert part.strip(" ,()") in cli, (part, cli)
+
+
+def test_an_unknown_programme_is_answered_with_the_programmes_not_an_empty_pool(ledger_db: Path) -> None:
+    """Before: ``pool --programme foo`` printed an empty table, exit 0: a typo looked like no designations."""
+    r = run(ledger_db, "pool", "--tier", "specialized", "--programme", "nationl")
+    assert r.returncode == 2 and "--programme: unknown programme 'nationl'" in r.stderr
+    assert "national (优质中小企业梯度培育)" in r.stderr
+    r = run(ledger_db, "policy", "--programme", "辽宁省专精特新培育")
+    assert r.returncode == 2 and "is the label of liaoning" in r.stderr
