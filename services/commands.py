@@ -436,7 +436,10 @@ def field_help(command: str, field: str) -> str:
     >>> field_help("revoke", "reason"), field_help("reject", "reason")
     ('the reason class of the revocation (取消原因)', 'why, in words (kept in the trail)')
     """
-    return FIELD_HELP.get(f"{command}.{field}") or FIELD_HELP[field]
+    found = FIELD_HELP.get(f"{command}.{field}") or FIELD_HELP.get(field)
+    if found is None:  # tests/unit/test_field_help.py finds it first
+        raise LookupError(f"{command}.{field} has no description: add it to services.commands.FIELD_HELP")
+    return found
 
 
 AnyCommand = (
