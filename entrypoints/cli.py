@@ -17,7 +17,6 @@ import argparse
 import os
 import sys
 import time
-import types
 import typing
 import uuid
 from collections.abc import Iterator, Sequence
@@ -28,14 +27,6 @@ import msgspec
 
 from domain.codes import with_retry
 from domain.errors import LedgerError
-from domain.policy import (
-    CHANGE_KINDS,
-    LISTING_BOARDS,
-    REVOCATION_REASONS,
-    ChangeKind,
-    ListingBoard,
-    RevocationReason,
-)
 from domain.regions import REGION_KEYS
 from domain.values import Level, region_covers
 from entrypoints.console import (
@@ -47,12 +38,17 @@ from entrypoints.console import (
     EXIT_REFUSED,
     REGION_HELP,
     CliError,
+    check_programme,
+    choice_type,
     console,
+    detail_text,
+    level_labels,
     named_regions,
     open_ledger,
     parse_date,
     parse_moment,
     parse_region,
+    policy_names,
     print_json,
     progress_bar,
     read_model,
@@ -84,18 +80,6 @@ _ENVELOPE = {"command", "command_id", "occurred_on", "actor", "document"}
 
 
 # ---------------------------------------------------------------------- commands
-# Command fields taking one of a closed set (domain.policy), shown with their labels in --help.
-_CHOICE_LABELS: list[tuple[Any, dict[str, str]]] = [(ChangeKind, CHANGE_KINDS), (ListingBoard, LISTING_BOARDS),
-                                                    (RevocationReason, REVOCATION_REASONS)]
-
-
-def _choice_labels(tp: Any) -> dict[str, str] | None:
-    """The labels of a field typed by one of the closed sets above (optional or not)."""
-    options = [a for a in typing.get_args(tp) if a is not type(None)] if typing.get_origin(tp) in (
-        typing.Union, types.UnionType) else [tp]
-    return next((labels for t, labels in _CHOICE_LABELS if options == [t]), None)
-
-
 def _flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
@@ -120,40 +104,55 @@ def _shape(tp: Any) -> str:
     return "list" if origin is list else "value"
 
 
-def _add_command_parser(sub: Any, tag: str, ctype: type[c.Command], parents: list[argparse.ArgumentParser]) -> None:
+def _field_help(tag: str, name: str, tp: Any, required: bool, names: dict[str, str]) -> str:
+    """A command flag's help: what the field means (services.commands.FIELD_HELP), whether it
+    may be left out, and the values it takes: a closed set with its labels (domain.policy), or
+    the names the policy in force has for it (``names``, from entrypoints.console.policy_names)."""
+    text = c.field_help(tag, name)
+    if not required and "(default" not in text and _shape(tp) in ("value", "bool"):
+        text += " (optional)"
+    labels = c.closed_set(tp)
+    if labels:
+        text += ": " + c.choices_text(labels)
+    elif names.get(name):
+        text += "; in the policy in force: " + names[name]
+    return text.replace("%", "%%")  # argparse formats help with %
+
+
+def _add_command_parser(sub: Any, tag: str, ctype: type[c.Command], parents: list[argparse.ArgumentParser],
+                        names: dict[str, str]) -> None:
     doc = " ".join((ctype.__doc__ or tag).split())
     p = sub.add_parser(tag.replace("_", "-"), help=doc.split(". ")[0].rstrip("."), description=doc, parents=parents)
-    p.add_argument("--command-id", help="client-chosen id; repeating it returns the first outcome (default: random)")
-    p.add_argument("--occurred-on", required=True, metavar="YYYY-MM-DD", help="business date (may be backdated)")
+    p.add_argument("--command-id", help=c.field_help(tag, "command_id") + " (default: random)")
+    p.add_argument("--occurred-on", required=True, metavar="YYYY-MM-DD", help=c.field_help(tag, "occurred_on"))
     p.add_argument("--authority", required=True, metavar="CODE",
                    help="GB/T 2260 code of the acting authority (000000 = MIIT, 210000 = Liaoning, ...)")
     p.add_argument("--person", default="cli", help="the person or service acting")
-    p.add_argument("--role", default="authority", choices=["authority", "enterprise", "auditor"])
-    p.add_argument("--document", default="", help="document reference (文号)")
+    p.add_argument("--role", default="authority", choices=["authority", "enterprise", "auditor"],
+                   help="who acts: a government authority (default), the enterprise itself, an auditor")
+    p.add_argument("--document", default="", help=c.field_help(tag, "document"))
     for f in msgspec.structs.fields(ctype):
         if f.name in _ENVELOPE:
             continue
         required = f.required
         shape = _shape(f.type)
+        helptext = _field_help(tag, f.name, f.type, required, names)
         if shape == "bool":
-            p.add_argument(_flag(f.name), dest=f.name, required=required, metavar="true|false",
-                           help=f"{f.name} (true or false)")
+            p.add_argument(_flag(f.name), dest=f.name, required=required, metavar="true|false", help=helptext)
         elif shape == "yearly":  # yearly_indicators: --yearly 2024:rd_expense_fen=120000000
             p.add_argument(_flag(f.name.split("_")[0]), dest=f.name, action="append", metavar="YEAR:NAME=INT",
-                           default=[], help=f"{f.name} entry (one indicator of one data year), repeatable")
+                           default=[], help=helptext + " (repeatable)")
         elif shape == "dict":
             p.add_argument(_flag(f.name.rstrip("s") if f.name.endswith("s") else f.name), dest=f.name,
-                           action="append", metavar="NAME=INT", default=[], help=f"{f.name} entry, repeatable")
+                           action="append", metavar="NAME=INT", default=[], help=helptext + " (repeatable)")
         elif shape == "list":
             p.add_argument(_flag(f.name), dest=f.name, action="append", default=[], metavar="NAME",
-                           help=f"{f.name}, repeatable")
+                           help=helptext + " (repeatable)")
         else:
-            helptext = f"{f.name}{'' if required else ' (optional)'}"
-            labels = _choice_labels(f.type)
-            if labels:  # a closed set: list it with its labels
-                helptext += ": " + ", ".join(f"{k} ({v})" for k, v in labels.items())
-            p.add_argument(_flag(f.name), dest=f.name, required=required, metavar=f.name.upper(),
-                           help=REGION_HELP if f.name in REGION_KEYS else helptext)
+            labels = c.closed_set(f.type)
+            metavar = "{" + ",".join(labels) + "}" if labels else f.name.upper()
+            p.add_argument(_flag(f.name), dest=f.name, required=required, metavar=metavar,
+                           help=f"{helptext}: {REGION_HELP}" if f.name in REGION_KEYS else helptext)
     p.set_defaults(func=_run_command, command_type=ctype, tag=tag)
 
 
@@ -211,7 +210,7 @@ def _run_command(args: argparse.Namespace) -> int:
     else:
         note = " (repeated: first outcome, nothing written)" if outcome.repeated else ""
         console().print(f"accepted {outcome.command} {outcome.command_id}{note}")
-        table("", ["event", "type", "occurred_on", "event_id"],
+        table("", ["事件", "类型", "业务日期", "事件编号"],
                [(f"{str(e.aggregate_id)[:8]}…#{e.version}", e.type, e.occurred_on, e.event_id) for e in outcome.events])
     return EXIT_OK
 
@@ -220,23 +219,15 @@ def _run_command(args: argparse.Namespace) -> int:
 def check_batch(path: str) -> int:
     """Decode every line once: one malformed line refuses the whole file, writing nothing.
     Returns the number of commands.  Streams: memory stays flat however large the file."""
-    errors: list[tuple[int, c.InputError]] = []
-    count = 0
     try:
         stream = open(path, "rb")  # noqa: SIM115
     except OSError as e:
         raise CliError(f"file: {path}: {e.strerror}", field="file") from None
-    with stream, progress_bar("checking", os.fstat(stream.fileno()).st_size) as advance:
-        for lineno, line in enumerate(stream, 1):
-            if lineno % 20000 == 0:
-                advance(stream.tell())
-            if not line.strip():
-                continue
-            try:
-                c.decode_command(line)
-                count += 1
-            except c.InputError as e:
-                errors.append((lineno, e))
+    with stream:
+        lines = count_lines(stream)
+        stream.seek(0)
+        with progress_bar("checking", lines, "lines") as advance:
+            errors, count = _check_lines(stream, advance)
     if errors:
         shown = "\n".join(f"line {n}: {e}" for n, e in errors[:20])
         if len(errors) > 20:
@@ -246,6 +237,36 @@ def check_batch(path: str) -> int:
                               "malformed": [{"line": n, "field": e.field, "message": e.message}
                                             for n, e in errors[:1000]]})
     return count
+
+
+def count_lines(stream: Any) -> int:
+    """The lines of a binary file, read in blocks (a last line without a newline counts too).
+
+    >>> import io
+    >>> count_lines(io.BytesIO(b"a\\nb\\n")), count_lines(io.BytesIO(b"a\\nb")), count_lines(io.BytesIO(b""))
+    (2, 2, 0)
+    """
+    n, last = 0, b"\n"
+    while block := stream.read(1 << 20):
+        n += block.count(b"\n")
+        last = block[-1:]
+    return n + (last != b"\n")
+
+
+def _check_lines(stream: Any, advance: Any) -> tuple[list[tuple[int, c.InputError]], int]:
+    errors: list[tuple[int, c.InputError]] = []
+    count = 0
+    for lineno, line in enumerate(stream, 1):
+        if lineno % 20000 == 0:
+            advance(lineno)
+        if not line.strip():
+            continue
+        try:
+            c.decode_command(line)
+            count += 1
+        except c.InputError as e:
+            errors.append((lineno, e))
+    return errors, count
 
 
 def iter_batch(path: str) -> Iterator[c.Command]:
@@ -303,6 +324,28 @@ class _StopAsked:
 
 
 def _submit_file(args: argparse.Namespace, path: str) -> int:
+    """Check then handle the file; with ``--refused FILE`` every refusal goes there as a JSON
+    line (infra.files: ``--force`` to replace it; put in place also when interrupted, with
+    the refusals decided so far; nothing when the file is malformed)."""
+    from contextlib import nullcontext
+
+    from infra.files import check_output, output_file
+    from infra.store import ledger_files, store_url
+
+    if not args.refused:
+        return _submit_checked(args, path, None)
+    protect = ledger_files(store_url(args.db))
+    check_output(args.refused, force=args.force, protect=protect, field="--refused")  # before any work
+    with (output_file(args.refused, force=args.force, protect=protect, field="--refused", mode="wb")
+          if args.refused else nullcontext(None)) as sink:
+        return _submit_checked(args, path, sink)
+
+
+# How many refusals the summary for people shows one by one (--refused FILE or --json has them all).
+SHOWN_REFUSALS = 5
+
+
+def _submit_checked(args: argparse.Namespace, path: str, sink: Any) -> int:
     counts = {"accepted": 0, "repeated": 0, "refused": 0}
     total: int | None = None
     try:
@@ -310,7 +353,7 @@ def _submit_file(args: argparse.Namespace, path: str) -> int:
         ledger = open_ledger(args)
         refusals: list[dict[str, Any]] = []
         start = time.perf_counter()
-        with progress_bar("submitting", total) as advance, _StopAsked() as stop:
+        with progress_bar("submitting", total, "commands") as advance, _StopAsked() as stop:
             done = 0
 
             def commands() -> Iterator[c.Command]:
@@ -326,8 +369,11 @@ def _submit_file(args: argparse.Namespace, path: str) -> int:
                     advance(done)
                 if isinstance(result, (LedgerError, c.InputError)):
                     counts["refused"] += 1
-                    refusals.append({"command_id": cmd.command_id, "command": c.command_name(cmd),
-                                     **with_retry(result.as_dict())})
+                    refusal = {"command_id": cmd.command_id, "command": c.command_name(cmd),
+                               **with_retry(result.as_dict())}
+                    refusals.append(refusal)
+                    if sink is not None:
+                        sink.write(_json_line.encode(refusal) + b"\n")
                 else:
                     counts["repeated" if result.repeated else "accepted"] += 1
 
@@ -348,9 +394,37 @@ def _submit_file(args: argparse.Namespace, path: str) -> int:
         console().print(f"{counts['accepted']} accepted, {counts['repeated']} repeated, {counts['refused']} refused "
                          f"in {elapsed:.1f}s ({total / max(elapsed, 1e-9):.0f} commands/s)")
         if refusals:
-            table("refused", ["command_id", "command", "code", "field", "message"],
-                   [(r["command_id"], r["command"], r["code"], r["field"], r["message"]) for r in refusals[:50]])
+            _refusal_summary(refusals, args.refused)
     return EXIT_REFUSED if refusals else EXIT_OK
+
+
+_json_line = msgspec.json.Encoder()
+
+
+def _refusal_summary(refusals: list[dict[str, Any]], written_to: str | None) -> None:
+    """For people, at any terminal width: the refusals counted per code (most first), then
+    the first few in full, one to a paragraph (ids and codes never cut)."""
+    from collections import Counter
+
+    from domain.codes import CATALOGUE
+
+    by_code = Counter(r["code"] for r in refusals).most_common()
+    table(f"拒绝 {len(refusals)} 条，按代码", ["代码", "条数", "含义"],
+          [(code, n, CATALOGUE[code].meaning if code in CATALOGUE else "") for code, n in by_code],
+          whole=["代码", "条数"])
+    out = console()
+    shown = refusals[:SHOWN_REFUSALS]
+    out.print(f"前 {len(shown)} 条：" if len(refusals) > len(shown) else "逐条：")
+    from rich.padding import Padding
+    from rich.text import Text
+
+    for r in shown:
+        out.print(f"  {r['command_id']}  {r['command']}  {r['code']}  {r['field'] or ''}".rstrip())
+        out.print(Padding(Text(r["message"]), (0, 0, 0, 6), expand=False))  # wrapped lines keep the indent
+    if written_to:
+        out.print(f"全部 {len(refusals)} 条已写入 {written_to}（JSON Lines）")
+    elif len(refusals) > len(shown):
+        out.print(f"其余 {len(refusals) - len(shown)} 条：--refused FILE 写出全部（JSON Lines），或 --json")
 
 
 # ---------------------------------------------------------------------- queries
@@ -376,6 +450,7 @@ def _pool(args: argparse.Namespace) -> int:
     args.region = parse_region(args.region)
     ledger = open_ledger(args, create=False)
     check_tier(args.tier, ledger.policy, "--tier")
+    check_programme(ledger.policy, args.programme)
     if args.chain:
         check_chain(args.chain, ledger.policy, "--chain")
     rm, as_recorded = read_model(args, ledger)
@@ -398,23 +473,30 @@ def _pool(args: argparse.Namespace) -> int:
     chain = f" · 产业链 {args.chain}" if args.chain else ""
     title = f"{label}{lvl} {stage} · {region_title(args.region)}{chain} · {as_of} · {len(items)}"
     if args.stage == "pooled":
-        table(title, ["USCC", "企业名称", "region", "地区", "programme", "入库"],
+        table(title, ["统一社会信用代码", "企业名称", "地区代码", "地区", "培育体系", "入库日期"],
                [(m.uscc, m.name, m.region, region_label(m.region), m.programme, m.admitted_on) for m in items])
     elif args.count != "valid":
         from reports.figures import batch_label
 
-        table(title, ["USCC", "企业名称", "region", "地区", "level", "product", "认定日 approved", "批次 batch",
-                      "有效期 valid (last day)"],
-              [(d.uscc, d.name, d.region, region_label(d.region), d.level, d.product_name or "", d.approved_on,
+        table(title, ["统一社会信用代码", "企业名称", "地区代码", "地区", "级别", "产品", "认定日期", "批次",
+                      "有效期（至最后一天）"],
+              [(d.uscc, d.name, d.region, region_label(d.region), _level_label(d.level), d.product_name or "",
+                d.approved_on,
                 batch_label(d.batch), f"{d.valid_from} – {d.last_day}") for d in items])
     else:
-        table(title, ["USCC", "企业名称", "region", "地区", "level", "product", "有效期 valid (last day)", "flags"],
-               [(d.uscc, d.name, d.region, region_label(d.region), d.level, d.product_name or "",
+        table(title, ["统一社会信用代码", "企业名称", "地区代码", "地区", "级别", "产品", "有效期（至最后一天）",
+                      "标记"],
+               [(d.uscc, d.name, d.region, region_label(d.region), _level_label(d.level), d.product_name or "",
                  f"{d.valid_from} – {d.last_day}",
-                 " ".join(f for f, on in (("renewal", d.renewal_of), ("re-confirmation", d.under_reconfirmation),
-                                           ("review failed", d.review_failed)) if on))
+                 " ".join(f for f, on in (("续期", d.renewal_of), ("待重新确认", d.under_reconfirmation),
+                                           ("复核未通过", d.review_failed)) if on))
                 for d in items])
     return EXIT_OK
+
+
+def _level_label(level: str | None) -> str:
+    """A designation's level as people read it (国家级, 省级, ...)."""
+    return Level(level).label if level is not None and level in Level.__members__ else (level or "")
 
 
 def _overdue(args: argparse.Namespace) -> int:
@@ -434,8 +516,8 @@ def _overdue(args: argparse.Namespace) -> int:
         print_json(named_regions({"as_of": as_of, "as_recorded": as_recorded, "region": args.region,
                                   "data_year": data_year, "count": len(items), "items": items}))
     else:
-        table(f"逾期 overdue · {region_title(args.region)} · {as_of} (yearly data for {data_year}, due {deadline})",
-               ["USCC", "企业名称", "region", "地区", "kind", "detail"],
+        table(f"逾期 · {region_title(args.region)} · {as_of}（{data_year} 年度数据，截止 {deadline}）",
+               ["统一社会信用代码", "企业名称", "地区代码", "地区", "类型", "说明"],
                [(i["uscc"], i["name"], i["region"], region_label(i["region"]), i["kind"], i["detail"]) for i in items])
     return EXIT_OK
 
@@ -463,11 +545,13 @@ def history_entries(ledger: Any, uscc: str) -> list[dict[str, Any]]:
     return entries
 
 
-def _with_name(key: str, value: Any) -> Any:
-    """A history detail as the table shows it: a region code with its name beside it."""
+def _with_name(key: str, value: Any) -> str:
+    """A history detail as the table shows it to people: a region code with its name beside
+    it, money in 元 and ratios in % (entrypoints.console.detail_text); --json keeps fen and
+    basis points."""
     if key in ("region", "new_region") and isinstance(value, str):
-        return f"{value} {region_label(value)}"
-    return value
+        return f"{key}={value} {region_label(value)}"
+    return detail_text(key, value)
 
 
 def _history(args: argparse.Namespace) -> int:
@@ -490,11 +574,11 @@ def _history(args: argparse.Namespace) -> int:
         print_json(named_regions({"uscc": args.uscc, "name": ent.name, "region": ent.region, "count": len(entries),
                                   "events": entries}))
         return EXIT_OK
-    table(f"{ent.name} · {args.uscc} · {region_title(ent.region)} · {len(entries)} events",
-           ["#", "occurred_on", "type", "actor", "document", "details", "recorded_at"],
+    table(f"{ent.name} · {args.uscc} · {region_title(ent.region)} · {len(entries)} 条事件",
+           ["#", "业务日期", "事件", "办理机关/人员", "文号", "内容", "记录时间"],
            [(e["version"], e["occurred_on"], e["type"],
              f"{e['actor'].authority} {region_label(e['actor'].authority)}/{e['actor'].person}" if e["actor"] else "",
-             e["document"], ", ".join(f"{k}={_with_name(k, v)}" for k, v in e["details"].items()
+             e["document"], ", ".join(_with_name(k, v) for k, v in e["details"].items()
                                       if v not in (None, "", [], {})),
              e["recorded_at"].strftime("%Y-%m-%d %H:%M")) for e in entries])
     return EXIT_OK
@@ -513,9 +597,7 @@ def _policy(args: argparse.Namespace) -> int:
         book = load_policy_book(args.policies)
     except ValueError as e:
         raise CliError(str(e), field="--policies") from None
-    if args.programme is not None and args.programme not in book.programme_ids():
-        raise CliError(f"--programme: no programme {args.programme!r} (programmes: {', '.join(book.programme_ids())})",
-                       field="--programme")
+    check_programme(book, args.programme)
     versions = [v for pid in book.programme_ids() if args.programme in (None, pid) for v in book.versions(pid)
                 if args.version in (None, v.version)]
     if args.version is not None and not versions:
@@ -816,7 +898,35 @@ def _watch(args: argparse.Namespace) -> int:
 
 
 # ---------------------------------------------------------------------- parser
-def build_parser() -> argparse.ArgumentParser:
+def _help_names(argv: Sequence[str]) -> dict[str, str]:
+    """For ``--help`` only: what the policy (``--policies``, else the shipped one) names per
+    command field, for the flags' help (entrypoints.console.policy_names); {} otherwise, or
+    when the policy cannot be read (the command itself then says why)."""
+    if not {"-h", "--help"} & set(argv):
+        return {}
+    from infra.policy_files import load_policy_book
+
+    folder = None
+    for i, a in enumerate(argv):
+        if a == "--policies" and i + 1 < len(argv):
+            folder = argv[i + 1]
+        elif a.startswith("--policies="):
+            folder = a.partition("=")[2]
+    try:
+        return policy_names(load_policy_book(folder))
+    except (ValueError, OSError):
+        return {}
+
+
+def _query_help(field: str, what: str, names: dict[str, str]) -> str:
+    """A query flag naming a programme or tier: what it is, and (with --help) the policy's names."""
+    listed = names.get(field)
+    return (f"{what}; in the policy: {listed}" if listed else f"{what} (`cultivation policy` lists them)").replace(
+        "%", "%%")
+
+
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The parser; ``argv`` asking for ``--help`` makes the flags' help list the policy's names."""
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--db", default=argparse.SUPPRESS,
                         help="store: a SQLite path or postgresql://… (default: $CULTIVATION_DB, else "
@@ -833,6 +943,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Exit codes: 0 ok, 1 refused by a rule, 2 malformed input (or a store or output file that cannot "
                "be used as named), 3 internal error or a store that does not answer (--debug for the traceback).")
     sub = parser.add_subparsers(dest="subcommand", required=True, metavar="SUBCOMMAND")
+    names = _help_names(argv or ())
 
     p = sub.add_parser("demo", parents=[common], help="load the demo dataset (Huludao and more) and print the pools",
                        description="Load a realistic multi-year dataset into the store and print the pools. "
@@ -846,12 +957,14 @@ def build_parser() -> argparse.ArgumentParser:
                                    "dated after it. The table shows the last valid day (有效期至); --json keeps the "
                                    "exclusive valid_until and adds last_day. With --as-recorded, only what the "
                                    "ledger had recorded by that ledger time.")
-    p.add_argument("--tier", required=True)
-    p.add_argument("--level", choices=[lv.value for lv in Level])
+    p.add_argument("--tier", required=True, help=_query_help("tier", "the tier", names))
+    p.add_argument("--level", type=choice_type(level_labels(), "level"), metavar="{" + ",".join(level_labels()) + "}",
+                   help="only designations of this level: " + c.choices_text(level_labels()))
     p.add_argument("--region", metavar="REGION", help=REGION_HELP)
-    p.add_argument("--programme", help="only this programme (national, champion, liaoning, zhejiang, qingdao, ...)")
+    p.add_argument("--programme", help=_query_help("programme", "only this programme", names))
     p.add_argument("--as-of", metavar="YYYY-MM-DD", help="business date (default: today)")
-    p.add_argument("--stage", choices=["designated", "pooled"], default="designated")
+    p.add_argument("--stage", choices=["designated", "pooled"], default="designated",
+                   help="designated: the designations (default); pooled: the cultivation pool (培育库)")
     p.add_argument("--count", choices=list(COUNTS), default="valid",
                    help="what to count: " + "; ".join(f"{k}: {v}" for k, v in COUNTS.items())
                         + " (default: valid). ever and new list one row per subject (enterprise, or product), "
@@ -883,6 +996,10 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Handle every command of a JSON Lines file in order. Malformed lines refuse the "
                                    "whole file (exit 2); refused commands are listed and the rest go on (exit 1).")
     p.add_argument("file")
+    p.add_argument("--refused", metavar="FILE",
+                   help="write every refusal to FILE, one JSON object a line (command_id, command, code, rule, "
+                        "field, message); an existing FILE only with --force")
+    p.add_argument("--force", action="store_true", help="replace --refused FILE if it exists")
     p.set_defaults(func=_submit)
 
     p = sub.add_parser("rebuild", parents=[common], help="rebuild the pool read model from the first event")
@@ -930,7 +1047,7 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Print pool changes as the live projection publishes them. Connects to NATS_URL "
                                    "or to the server a local `cultivation serve` started.")
     p.add_argument("what", choices=["pool"])
-    p.add_argument("--tier")
+    p.add_argument("--tier", help=_query_help("tier", "only this tier", names))
     p.add_argument("--region", metavar="REGION", help=REGION_HELP)
     p.add_argument("--count", type=int, help="stop after this many changes")
     p.add_argument("--timeout", type=float, help="stop after this many seconds")
@@ -975,7 +1092,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_codes_parser(sub, common)
 
     for tag, ctype in c.COMMAND_TYPES.items():
-        _add_command_parser(sub, tag, ctype, [common])
+        _add_command_parser(sub, tag, ctype, [common], names)
     return parser
 
 
@@ -986,7 +1103,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     error is one line, its traceback only with ``--debug``."""
     from infra.files import OutputError
 
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     for name, default in (("db", None), ("policies", None), ("json", False), ("debug", False)):
         if not hasattr(args, name):

@@ -58,22 +58,26 @@ def print_json(obj: Any) -> None:
 
 
 @contextmanager
-def progress_bar(label: str, total: int | None) -> Iterator[Callable[[int], None]]:
-    """A progress bar on stderr when it is a terminal; silent otherwise."""
+def progress_bar(label: str, total: int | None, unit: str | None = None) -> Iterator[Callable[[int], None]]:
+    """A progress bar on stderr when it is a terminal; silent otherwise.  ``unit`` names what
+    is counted ("12000/819000 commands")."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                  console=console(stderr=True), disable=not sys.stderr.isatty(), transient=True) as p:
+    columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+               *([TextColumn(unit)] if unit else []), TimeRemainingColumn()]
+    with Progress(*columns, console=console(stderr=True), disable=not sys.stderr.isatty(), transient=True) as p:
         task = p.add_task(label, total=total)
         yield lambda n: p.update(task, completed=n)
 
 
-def table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+def table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], whole: Sequence[str] = ()) -> None:
+    """A table for people on standard output; the columns named in ``whole`` (ids, codes) are
+    never wrapped nor cut: the others give way to a narrow terminal."""
     from rich.table import Table
 
     t = Table(title=title, title_justify="left", show_lines=False)
     for col in columns:
-        t.add_column(col)
+        t.add_column(col, no_wrap=col in whole, min_width=len(col) if col in whole else None)
     for r in rows:
         t.add_row(*["" if v is None else str(v) for v in r])
     console().print(t)
@@ -213,3 +217,129 @@ def read_model(args: argparse.Namespace, ledger: Any) -> tuple[Any, dict[str, An
     with progress_bar("replaying to the recorded time", position) as advance:
         rm.catch_up(lambda done, total: advance(done), upto=position)
     return rm, as_recorded
+
+
+# ---------------------------------------------------------------------- choices for people
+def choice_type(labels: dict[str, str], what: str) -> Callable[[str], str]:
+    """An argparse ``type`` for a flag taking one of ``labels``: an identifier passes, anything
+    else (a Chinese label too) is answered with the valid ones, identifiers and labels (exit 2).
+
+    >>> choice_type({"county": "县级"}, "level")("县级")
+    Traceback (most recent call last):
+    ...
+    argparse.ArgumentTypeError: '县级' is the label of county: give the identifier county (valid: county (县级))
+    """
+    def check(value: str) -> str:
+        if value in labels:
+            return value
+        raise argparse.ArgumentTypeError(c.unknown_choice(value, labels, what))
+
+    check.__name__ = what  # argparse names the type in some messages
+    return check
+
+
+def level_labels() -> dict[str, str]:
+    """The levels (级别) with their labels: national (国家级), provincial (省级), ..."""
+    from domain.values import Level
+
+    return {lv.value: lv.label for lv in Level}
+
+
+def check_programme(book: Any, programme: str | None, field: str = "--programme") -> None:
+    """A programme the policy book lacks is malformed input naming ``field``, answered with
+    the programmes and their Chinese names (a typo must not look like an empty answer)."""
+    ids = book.programme_ids()
+    if programme is not None and programme not in ids:
+        labels = {pid: book.versions(pid)[-1].name for pid in ids}
+        raise c.InputError(field, c.unknown_choice(programme, labels, "programme"))
+
+
+def _by_programme(groups: dict[str, dict[str, str]]) -> str:
+    return "; ".join(f"{pid}: {c.choices_text(labels)}" for pid, labels in groups.items() if labels)
+
+
+def policy_names(book: Any, on: date | None = None) -> dict[str, str]:
+    """What the policy in force on ``on`` (default today) names, per command field, as the
+    flag help lists it: programmes, tiers, schemes, recognitions and chains per programme,
+    the assessment's components, indicators and direct-pass claims."""
+    on = on or date.today()
+    versions = {}
+    for pid in book.programme_ids():
+        try:
+            versions[pid] = book.in_force(pid, on)
+        except LedgerError:  # not in force yet, or any more: its latest version
+            versions[pid] = book.versions(pid)[-1]
+    components: dict[str, list[str]] = {}
+    indicators: set[str] = set()
+    direct: dict[str, list[str]] = {}
+    for pid, v in versions.items():
+        for t in v.tiers:
+            a = t.assessment
+            if a is None:
+                continue
+            for name in a.min_components:
+                components.setdefault(name, []).append(f"{pid}/{t.id}")
+            for d in a.direct_pass:
+                direct.setdefault(d, []).append(f"{pid}/{t.id}")
+            indicators.update(b.indicator for cr in a.criteria for b in cr.any_of)
+    ind = ", ".join(sorted(indicators))
+    return {
+        "programme": c.choices_text({pid: v.name for pid, v in versions.items()}),
+        "tier": _by_programme({pid: {t.id: t.name for t in v.tiers} for pid, v in versions.items()}),
+        "scheme": _by_programme({pid: {s.id: s.name for s in v.schemes} for pid, v in versions.items()}),
+        "recognition": _by_programme({pid: {r.id: r.name for r in v.recognitions} for pid, v in versions.items()}),
+        "chain": _by_programme({pid: {ch.id: ch.name for ch in v.chains} for pid, v in versions.items()}),
+        "components": ", ".join(f"{k} ({', '.join(v)})" for k, v in sorted(components.items())),
+        "direct_pass": ", ".join(f"{k} ({', '.join(v)})" for k, v in sorted(direct.items())),
+        "indicators": ind,
+        "yearly_indicators": ind,
+    }
+
+
+# ---------------------------------------------------------------------- amounts for people
+def yuan_text(fen: int) -> str:
+    """Integer fen as 元 for people (the ledger and --json keep fen).
+
+    >>> yuan_text(18900000000), yuan_text(5), yuan_text(-120)
+    ('189,000,000元', '0.05元', '-1.20元')
+    """
+    sign = "-" if fen < 0 else ""
+    whole, cents = divmod(abs(fen), 100)
+    return f"{sign}{whole:,}" + (f".{cents:02d}" if cents else "") + "元"
+
+
+def percent_text(bp: int) -> str:
+    """Basis points as a percentage for people (1% = 100 bp).
+
+    >>> percent_text(600), percent_text(878), percent_text(8584), percent_text(5), percent_text(-250)
+    ('6%', '8.78%', '85.84%', '0.05%', '-2.5%')
+    """
+    sign = "-" if bp < 0 else ""
+    whole, frac = divmod(abs(bp), 100)
+    return f"{sign}{whole}" + (f".{frac:02d}".rstrip("0") if frac else "") + "%"
+
+
+def detail_text(key: str, value: Any) -> str:
+    """``key=value`` of an event's details for people: a ``*_fen`` amount in 元 and a ``*_bp``
+    ratio in % under the name without its unit, inside indicators (and yearly ones) too.
+
+    >>> detail_text("revenue_fen", 18900000000), detail_text("rd_ratio_bp", 600), detail_text("score", 69)
+    ('revenue=189,000,000元', 'rd_ratio=6%', 'score=69')
+    >>> detail_text("indicators", {"revenue_fen": 4290000000, "niche_years": 4})
+    'indicators={revenue 42,900,000元; niche_years 4}'
+    >>> detail_text("yearly_indicators", {"2024": {"rd_ratio_bp": 878}})
+    'yearly_indicators={2024: {rd_ratio 8.78%}}'
+    """
+    return "=".join(_shown(key, value))
+
+
+def _shown(key: str, value: Any) -> tuple[str, str]:
+    if isinstance(value, int) and not isinstance(value, bool):
+        if key.endswith("_fen"):
+            return key[:-4], yuan_text(value)
+        if key.endswith("_bp"):
+            return key[:-3], percent_text(value)
+    if isinstance(value, dict):
+        return key, "{" + "; ".join(" ".join(_shown(str(k), v)) if not isinstance(v, dict)
+                                    else f"{k}: {_shown(str(k), v)[1]}" for k, v in value.items()) + "}"
+    return key, str(value)

@@ -17,13 +17,27 @@ business date ``occurred_on``, the ``actor`` and the ``document`` (文号).
 
 from __future__ import annotations
 
+import ast
 import re
+import types
+import typing
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Any
 
 import msgspec
 
-from domain.policy import ChangeKind, CreditList, ListingBoard, RecognitionLevel, RevocationReason
+from domain.policy import (
+    CHANGE_KINDS,
+    CREDIT_LISTS,
+    LISTING_BOARDS,
+    RECOGNITION_LEVELS,
+    REVOCATION_REASONS,
+    ChangeKind,
+    CreditList,
+    ListingBoard,
+    RecognitionLevel,
+    RevocationReason,
+)
 from domain.values import MAX_FEN, Actor, Fen, RegionCode, check_fields, validate_uscc
 
 # Anchored with \A and \Z (see domain.values.RegionCode): "$" would let a final newline through.
@@ -34,7 +48,8 @@ LocalId = Annotated[str, msgspec.Meta(min_length=1, max_length=128, pattern=r"\A
 # Free text: no control characters (checked by Command.__post_init__, domain.values.check_fields).
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
 Text = Annotated[str, msgspec.Meta(max_length=2000)]
-Ident = Annotated[str, msgspec.Meta(pattern=r"\A[a-z][a-z0-9_]*\Z", max_length=64)]
+_IDENT_PATTERN = r"\A[a-z][a-z0-9_]*\Z"
+Ident = Annotated[str, msgspec.Meta(pattern=_IDENT_PATTERN, max_length=64)]
 Amount = Annotated[int, msgspec.Meta(gt=0, le=MAX_FEN, description="money in integer fen (分), positive")]
 # An indicator (revenue in fen, a ratio in basis points, a count of years): bounded like money.
 Indicator = Annotated[int, msgspec.Meta(ge=-MAX_FEN, le=MAX_FEN)]
@@ -343,6 +358,90 @@ class Annul(ApplicationCommand, frozen=True, kw_only=True, tag="annul"):
     reason: Text
 
 
+# What each field of a command means, for people: the CLI's flag help (``--help`` of every
+# command subcommand) is generated from this table and the field's type, never written per flag.
+# A key "field" holds for every command with that field, "command.field" for that command only.
+# (The closed sets -- kinds, boards, reasons, ... -- and the policy's names are listed beside
+# these by the CLI; they are not repeated here.)
+FIELD_HELP: dict[str, str] = {
+    "command_id": "client-chosen id of the command; repeating it returns the first outcome and writes nothing",
+    "occurred_on": "business date (YYYY-MM-DD) the act took effect; may be backdated",
+    "document": "the document (文号) the act rests on",
+    "uscc": "the enterprise's unified social credit code (统一社会信用代码, 18 characters, GB 32100-2015)",
+    "name": "the enterprise's registered name (企业名称)",
+    "region": "where the enterprise is registered (default: the division code inside the USCC)",
+    "industry": "its industry, a GB/T 4754 code (a letter and up to 4 digits: C3451)",
+    "listed": "whether it is listed on a stock exchange (上市)",
+    "uscc_override": "the document that admits an older USCC whose check character fails",
+    "board": "the board it is listed on (implies listed)",
+    "group_uscc": "the USCC of the group (集团) parent or controlling enterprise it belongs to",
+    "programme": "the programme (培育体系) the act belongs to",
+    "tier": "the tier (梯度) of the programme",
+    "reason": "why, in words (kept in the trail)",
+    "revoke.reason": "the reason class of the revocation (取消原因)",
+    "application_id": "the enterprise's own id of the application (申报) it names",
+    "product_id": "the enterprise's own id of the product (a 单项冠军 product, a 首台套 recognition)",
+    "product_name": "the product's name",
+    "declared_revenue_fen": "the revenue declared in the application, in fen (分; 1 元 = 100 fen)",
+    "employees": "the number of employees (从业人员), for the SME classification (企业划型)",
+    "assets_fen": "total assets (资产总额) in fen, for the SME classification (企业划型)",
+    "batch": "the batch (第N批) of the programme's tier, counted from 1",
+    "score": "the score the assessment or review gives (评分), 0-100",
+    "components": "a component score of the assessment, 0-100",
+    "indicators": "an indicator of the last data year: money in fen (*_fen), ratios in basis points (*_bp, "
+                  "1% = 100), counts as they are",
+    "direct_pass": "a direct-pass claim (直通条件) of the tier's assessment",
+    "yearly_indicators": "an indicator of one earlier data year (money in fen, ratios in basis points)",
+    "objection_id": "the id of the objection (异议)",
+    "grounds": "the grounds of the objection",
+    "upheld": "whether the objection is upheld (the application can then only be rejected)",
+    "data_year": "the data year (年度) the figures are for",
+    "passed": "whether the review (复核) passed: a pass renews the designation, a fail lapses it",
+    "effective_on": "the date the revocation takes effect (default: the business date)",
+    "kind": "the kind of change (变更类型)",
+    "changed_on": "the date the change took place",
+    "new_name": "the enterprise's name after a rename",
+    "new_region": "the region after a relocation",
+    "counterpart_uscc": "the USCC of the other enterprise of a merger or split",
+    "confirmed": "whether the designation is re-confirmed (继续符合条件) or ended",
+    "reward_id": "the id of the reward grant (奖补)",
+    "scheme": "the reward scheme (奖补项目) of the programme",
+    "amount_fen": "the amount in fen (分; 1 元 = 100 fen), positive",
+    "tranche": "the tranche (第N笔) of a reward paid in parts, 1-10",
+    "loan_fen": "the loan principal an interest subsidy is computed on, in fen",
+    "lpr_bp": "the loan prime rate (LPR) in basis points per year (1% = 100)",
+    "days": "the days of interest subsidised, 1-366",
+    "loan_id": "the id of the recorded guaranteed loan (担保贷款)",
+    "lender": "the lending bank",
+    "guarantor": "the guarantee institution (担保机构)",
+    "principal_fen": "the loan principal in fen",
+    "drawn_on": "the date the loan was drawn",
+    "due_on": "the date the loan is due (after drawn_on)",
+    "guarantee_fee_fen": "the guarantee fee paid, in fen",
+    "guarantee_fee_rate_bp": "the guarantee fee rate in basis points per year of the principal (1% = 100)",
+    "repaid_on": "the date the loan was repaid in full",
+    "recognition": "the product recognition (首台套) of the programme",
+    "level": "the reach of the product's recognition",
+    "chain": "the industrial chain (产业链) of the programme",
+    "tagged": "tag (true) or untag (false) the enterprise on the chain",
+    "credit_list": "the credit list",
+    "record_credit_listing.listed": "put on the list (true, 列入) or taken off it (false, 移出)",
+    "listed_on": "the date it was put on or taken off the list",
+}
+
+
+def field_help(command: str, field: str) -> str:
+    """What ``field`` of the command tagged ``command`` means (:data:`FIELD_HELP`).
+
+    >>> field_help("revoke", "reason"), field_help("reject", "reason")
+    ('the reason class of the revocation (取消原因)', 'why, in words (kept in the trail)')
+    """
+    found = FIELD_HELP.get(f"{command}.{field}") or FIELD_HELP.get(field)
+    if found is None:  # tests/unit/test_field_help.py finds it first
+        raise LookupError(f"{command}.{field} has no description: add it to services.commands.FIELD_HELP")
+    return found
+
+
 AnyCommand = (
     Register | AdmitToPool | RemoveFromPool | Apply | Recommend | Assess | OpenNotice | Object | ResolveObjection
     | Approve | Reject | Withdraw | FileYearlyData | Review | Revoke | ReportChange | Reconfirm | GrantReward
@@ -352,6 +451,69 @@ AnyCommand = (
 COMMAND_TYPES: dict[str, type[Command]] = {
     t.__struct_config__.tag: t for t in AnyCommand.__args__  # type: ignore[attr-defined]
 }
+
+# The closed sets a command field takes (domain.policy), each with its Chinese labels.
+CLOSED_SETS: list[tuple[Any, dict[str, str]]] = [
+    (ChangeKind, CHANGE_KINDS), (ListingBoard, LISTING_BOARDS), (RevocationReason, REVOCATION_REASONS),
+    (CreditList, CREDIT_LISTS), (RecognitionLevel, RECOGNITION_LEVELS)]
+
+
+def closed_set(tp: Any) -> dict[str, str] | None:
+    """The labels of the closed set a field is typed by (optional or not), or None.
+
+    >>> closed_set(ChangeKind | None)["rename"], closed_set(str)
+    ('更名', None)
+    """
+    options = [a for a in typing.get_args(tp) if a is not type(None)] if typing.get_origin(tp) in (
+        typing.Union, types.UnionType) else [tp]
+    return next((labels for t, labels in CLOSED_SETS if options == [t]), None)
+
+
+def _field_choices() -> dict[str, dict[str, str]]:
+    found: dict[str, dict[str, str]] = {}
+    for t in COMMAND_TYPES.values():
+        for f in msgspec.structs.fields(t):
+            labels = closed_set(f.type)
+            if labels is not None:
+                assert found.setdefault(f.name, labels) is labels, f"{f.name} takes two closed sets"
+    return found
+
+
+# field name -> the values it takes with their labels (one closed set per name across the commands)
+FIELD_CHOICES = _field_choices()
+
+
+def choices_text(labels: dict[str, str]) -> str:
+    """A closed set as people read it: each identifier with its Chinese label.
+
+    >>> choices_text({"rename": "更名", "merger": "合并"})
+    'rename (更名), merger (合并)'
+    """
+    return ", ".join(f"{k} ({v})" if v else k for k, v in labels.items())
+
+
+def unknown_choice(value: object, labels: dict[str, str], what: str = "value") -> str:
+    """Why ``value`` is none of ``labels``, listing the valid ones (identifiers and labels);
+    a Chinese label, or a part of one, is answered with its identifier.
+
+    >>> kinds = {"rename": "更名", "merger": "合并"}
+    >>> unknown_choice("fraud", kinds, "kind")
+    "unknown kind 'fraud'; valid: rename (更名), merger (合并)"
+    >>> unknown_choice("更名", kinds, "kind")
+    "'更名' is the label of rename: give the identifier rename (valid: rename (更名), merger (合并))"
+    >>> print(unknown_choice("小巨人", {"little_giant": "小巨人企业", "specialized": "专精特新"}, "tier"))
+    unknown tier '小巨人': did you mean little_giant? (valid: little_giant (小巨人企业), specialized (专精特新))
+    """
+    valid = choices_text(labels)
+    text = value.strip() if isinstance(value, str) else None
+    exact = [k for k, v in labels.items() if text and text in v.split(" / ")]
+    if exact:
+        return f"{value!r} is the label of {exact[0]}: give the identifier {exact[0]} (valid: {valid})"
+    near = [k for k, v in labels.items() if text and (text in v or text.lower() in k)]
+    if near:
+        return f"unknown {what} {value!r}: did you mean {' or '.join(near)}? (valid: {valid})"
+    return f"unknown {what} {value!r}; valid: {valid}"
+
 
 _decoder = msgspec.json.Decoder(AnyCommand)
 _encoder = msgspec.json.Encoder(order="deterministic")
@@ -367,6 +529,18 @@ def input_error(e: msgspec.ValidationError | msgspec.DecodeError) -> InputError:
     inner = re.match(r"^([a-z_.]+): (.*)$", msg, re.S)
     if inner:
         path, msg = f"{path}.{inner.group(1)}", inner.group(2)
+    if msg == f"Expected `str` matching regex {_IDENT_PATTERN!r}":  # a programme, tier, scheme, ... id
+        msg = ("must be an identifier of the policy (lower-case letters, digits and _, from a letter: little_giant), "
+               "not a display name; `cultivation policy` lists them with their Chinese names")
+    enum = re.match(r"^Invalid enum value (?P<value>.*)$", msg, re.S)
+    labels = FIELD_CHOICES.get(path.rsplit(".", 1)[-1]) if enum else None
+    if enum and labels is not None:  # a closed set: say which values there are (JSON lines, NATS, CLI alike)
+        value: object = enum.group("value")
+        try:
+            value = ast.literal_eval(str(value))
+        except (ValueError, SyntaxError):
+            pass
+        msg = unknown_choice(value, labels, path.rsplit(".", 1)[-1].replace("_", " "))
     return InputError(path, msg)
 
 

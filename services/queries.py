@@ -51,7 +51,7 @@ import msgspec
 
 from domain.regions import name_regions
 from domain.values import Level, RegionCode
-from services.commands import Ident, InputError, input_error
+from services.commands import Ident, InputError, input_error, unknown_choice
 
 # The business dates a query may name (the CLI's --as-of and a PoolQuery's as_of alike).
 QUERY_DATES = (date(1900, 1, 1), date(2199, 12, 31))
@@ -69,11 +69,24 @@ def known_tiers(policy: Any) -> set[str]:
     return {t.id for p in policy.programme_ids() for v in policy.versions(p) for t in v.tiers}
 
 
+def tier_labels(policy: Any) -> dict[str, str]:
+    """Every tier of the policy book with its Chinese names (a tier id two programmes share,
+    little_giant of national and of liaoning, with both names)."""
+    labels: dict[str, list[str]] = {}
+    for pid in policy.programme_ids():
+        for v in policy.versions(pid):
+            for t in v.tiers:
+                names = labels.setdefault(t.id, [])
+                if t.name not in names:
+                    names.append(t.name)
+    return {k: " / ".join(v) for k, v in sorted(labels.items())}
+
+
 def check_tier(tier: str, policy: Any, field: str) -> None:
-    """An unknown tier is malformed input naming ``field`` (a query of it would answer nothing)."""
-    known = known_tiers(policy)
-    if tier not in known:
-        raise InputError(field, f"unknown tier {tier!r} (known: {sorted(known)})")
+    """An unknown tier is malformed input naming ``field`` (a query of it would answer nothing),
+    answered with the known ones and their Chinese names (a Chinese name with its identifier)."""
+    if tier not in known_tiers(policy):
+        raise InputError(field, unknown_choice(tier, tier_labels(policy), "tier"))
 
 
 # What a pool query counts (docs/domain.md, "Three counts"): designations valid on the date,
