@@ -4,7 +4,9 @@ Three nodes of the bundled nats-server routed on loopback (distinct ports and st
 the ledger on PostgreSQL, run as a province would run it: two command services, an active and a
 standby relay, the projector, each a ``cultivation serve --components …`` process of its own.
 A load of a few thousand commands is offered at a steady rate; during it the node leading the
-stream is killed with kill -9 (and restarted), then the active relay (and a new relay started).
+stream is killed with kill -9 (and restarted), then the active relay (and a new relay started),
+then a command service (and a new one started); the load's client sends a command again, same
+command id, when its request times out or finds no responder.
 
 Afterwards: every acknowledged command is stored; the stream equals the log (each event id
 once, in ledger order); the pool bucket equals a rebuild; and the longest stalls are measured
@@ -196,6 +198,15 @@ def test_three_nodes_two_services_two_relays_a_projector_survive_the_leader_and_
             await asyncio.sleep(2)
             await asyncio.to_thread(part, f"{active}-again", "relay")
             events.append(f"{time.monotonic() - load.started:.1f} s: {active}-again started")
+            await asyncio.sleep(3)
+            events.append(f"{time.monotonic() - load.started:.1f} s: kill -9 of service-1, a command service")
+            faults_at["service"] = time.monotonic()
+            killed.append("service-1")
+            procs["service-1"].send_signal(signal.SIGKILL)
+            procs["service-1"].wait()
+            await asyncio.sleep(2)
+            await asyncio.to_thread(part, "service-1-again", "service")
+            events.append(f"{time.monotonic() - load.started:.1f} s: service-1-again started")
             await nc.close()
 
         async def run() -> None:
@@ -215,7 +226,7 @@ def test_three_nodes_two_services_two_relays_a_projector_survive_the_leader_and_
         assert all(r["leader"] in ("n0", "n1", "n2") and len(r["followers"]) == 2 for r in status["streams"])
         assert _pid_of(status["relay"]["lease_holder"]) in {p.pid for p in procs.values() if p.poll() is None}
         assert status["relay"]["behind"] == 0 and status["projector"]["pending"] == 0
-        assert len(status["services"]) == 2
+        assert len(status["services"]) == 2  # service-2 and service-1-again
         total = sum(len(x) for x in commands)
         assert len(load.acked) == total
         # every acknowledged command is stored (its journal entry), each once
@@ -223,7 +234,8 @@ def test_three_nodes_two_services_two_relays_a_projector_survive_the_leader_and_
         assert len(stored) == total and set(stored.values()) == {1}
         longest = max(load.acked.values())
         windows = {"the stream's leader killed": (faults_at["leader"] - 1, faults_at["relay"] - 1),
-                   "the active relay killed": (faults_at["relay"] - 1, float("inf"))}
+                   "the active relay killed": (faults_at["relay"] - 1, faults_at["service"] - 1),
+                   "a command service killed": (faults_at["service"] - 1, float("inf"))}
         with capsys.disabled():  # printed in every run, passing or not
             print(f"\ncluster failover: {total} commands at {RATE:g}/s over {len(procs)} parts, {load.retries} "
                   f"retries; longest wait for a reply {longest:.2f} s; relay lease {LEASE} s")
