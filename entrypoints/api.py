@@ -13,8 +13,8 @@ then ``python -m entrypoints.api`` regenerates ``docs/api/schema.json`` and
 ``docs/api/asyncapi.json`` (a unit test fails until it is run).  Who may publish or subscribe
 is not written here: it is derived from :func:`infra.permissions.permissions_for`.
 
->>> sorted(schema()["$defs"])[:3]
-['Actor', 'AdmitToPool', 'Appeal']
+>>> [n for n in ("Command", "CommandReply", "RefusalReply", "WireEvent", "StatsDeltas") if n in schema()["messages"]]
+['Command', 'CommandReply', 'RefusalReply', 'WireEvent', 'StatsDeltas']
 >>> schema()["$schema"]
 'https://json-schema.org/draft/2020-12/schema'
 """
@@ -60,6 +60,7 @@ class Channel(NamedTuple):
     summary: str
     reply: tuple[Any, ...] = ()
     name: str = ""  # the message's name (default: the type's)
+    stream: str = ""  # the JetStream stream it is kept in (read through a consumer): a Names attribute
 
 
 def _name(t: Any) -> str:
@@ -82,10 +83,11 @@ CHANNELS: list[Channel] = [
     Channel("events", "{ledger}.events.{province}.{tier}.{type}", "publish", WireEvent,
             "cultivation.events.210000.little_giant.Designated",
             "every stored event once, on the JetStream stream CULTIVATION_EVENTS (kept forever); "
-            "state is the stored event's JSON, an object whose fields depend on type"),
+            "state is the stored event's JSON, an object whose fields depend on type", stream="stream"),
     Channel("pool_kv", "$KV.{ledger}_pools.{key}", "publish", Designation,
             "$KV.cultivation_pools.little_giant.91211400MA0000001D.0123456789abcdef",
-            "the KV bucket cultivation_pools: one value per designation, key <tier>.<uscc>.<digest>"),
+            "the KV bucket cultivation_pools: one value per designation, key <tier>.<uscc>.<digest>",
+            stream="kv_stream"),
     Channel("pool", "{ledger}.pool.{tier}.{province}.{city}.{county}", "publish", PoolChange,
             "cultivation.pool.little_giant.210000.211400.211402",
             "a designation row as it now stands, on its tier and region"),
@@ -151,11 +153,11 @@ _SAMPLE_AUTHORITIES = ("100000", "210000", "211400", "211402")  # national, prov
 def permissions(ch: Channel) -> dict[str, list[str]]:
     """Which principal kinds may publish and subscribe on ``ch``'s example subject, by
     :func:`infra.permissions.permissions_for` (an authority: under its own code only)."""
-    from infra.permissions import PRINCIPAL_KINDS, Principal, permissions_for
+    from infra.permissions import PRINCIPAL_KINDS, Principal, mirrored_streams, permissions_for
     from infra.policy_files import load_policy_book
 
     book = load_policy_book()
-    out: dict[str, list[str]] = {"publish": [], "subscribe": []}
+    out: dict[str, list[str]] = {"publish": [], "subscribe": [], **({"consume": []} if ch.stream else {})}
     for kind in PRINCIPAL_KINDS:
         samples = _SAMPLE_AUTHORITIES if kind == "authority" else (None,)
         for code in samples:
@@ -165,6 +167,10 @@ def permissions(ch: Channel) -> dict[str, list[str]]:
             for action, allowed in (("publish", perms.publish_allow), ("subscribe", perms.subscribe_allow)):
                 if any(_matches(a, subject) for a in allowed) and kind not in out[action]:
                     out[action].append(kind)
+            # a kept stream is read through JetStream: the ledger's own, or the mirror of it in one's account
+            if ch.stream and (kind == "service" or getattr(Names(), ch.stream) in mirrored_streams(p)) \
+                    and kind not in out["consume"]:
+                out["consume"].append(kind)
     return out
 
 
@@ -195,8 +201,11 @@ def asyncapi() -> dict[str, Any]:
             "channel": {"$ref": f"#/channels/{ch.id}"},
             "summary": ch.summary,
             "description": f"may publish: {', '.join(perms['publish']) or 'nobody'}; "
-                           f"may subscribe: {', '.join(perms['subscribe']) or 'nobody'} "
-                           "(infra.permissions.permissions_for)",
+                           f"may subscribe: {', '.join(perms['subscribe']) or 'nobody'}"
+                           + (f"; may consume from JetStream ({getattr(Names(), ch.stream)}, the ledger's or a "
+                              f"mirror in the consumer's own account): {', '.join(perms['consume'])}"
+                              if ch.stream else "")
+                           + " (infra.permissions.permissions_for)",
             "x-permissions": perms,
         }
         if ch.reply:

@@ -56,6 +56,8 @@ def test_permissions_come_from_the_principals() -> None:
     assert ops["cmd_register"]["x-permissions"] == {"publish": ["authority"], "subscribe": ["service"]}
     assert ops["audit"]["x-permissions"] == {"publish": ["service"], "subscribe": ["auditor"]}
     assert "reader" in ops["pool"]["x-permissions"]["subscribe"]
+    assert ops["events"]["x-permissions"]["consume"] == ["auditor", "service"]
+    assert ops["pool_kv"]["x-permissions"]["consume"] == ["auditor", "reader", "service"]
 
 
 def test_messages_validate_and_a_wrong_one_does_not() -> None:
