@@ -1091,6 +1091,10 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
 
     add_codes_parser(sub, common)
 
+    from entrypoints.cli_api import add_api_parser
+
+    add_api_parser(sub, common)
+
     for tag, ctype in c.COMMAND_TYPES.items():
         _add_command_parser(sub, tag, ctype, [common], names)
     return parser

@@ -44,11 +44,11 @@ from typing import Any
 
 import msgspec
 
-from domain.codes import Code, with_retry
+from domain.codes import Code, Retry, with_retry
 from domain.errors import Conflict, LedgerError, NotFound, RuleViolation
 from infra.nats import Names
 from services import commands as c
-from services.ledger import STORE_UNAVAILABLE, DecisionFailed, Outcome
+from services.ledger import STORE_UNAVAILABLE, DecisionFailed, EventRef, Outcome
 from services.queries import PoolAnswer, answer_pool, decode_pool_query
 
 log = logging.getLogger("cultivation.service")
@@ -83,6 +83,33 @@ class QueryTooLarge(c.InputError):
 
     def as_dict(self) -> dict[str, str | None]:
         return {**super().as_dict(), "code": "query.too_large", "rule": "query"}
+
+
+class CommandReply(msgspec.Struct, frozen=True, kw_only=True):
+    """The reply to an accepted command: its events are durable before it is sent."""
+
+    ok: bool = True
+    command_id: str
+    command: str
+    repeated: bool = False
+    events: list[EventRef]
+
+
+class Refusal(msgspec.Struct, frozen=True, kw_only=True):
+    """Why a command or query was refused (``cultivation codes`` lists every code)."""
+
+    code: Code
+    rule: str
+    field: str | None
+    message: str
+    retry: Retry
+
+
+class RefusalReply(msgspec.Struct, frozen=True, kw_only=True):
+    """The body of a refused request (beside the micro error headers)."""
+
+    ok: bool = False
+    error: Refusal
 
 
 class _CallerStats:
@@ -207,10 +234,11 @@ class CommandService:
             if isinstance(result, PoolAnswer):
                 await req.respond(_enc.encode(result))
             elif isinstance(result, Outcome):
-                await req.respond(_enc.encode({"ok": True, **msgspec.structs.asdict(result)}))
+                await req.respond(_enc.encode(CommandReply(command_id=result.command_id, command=result.command,
+                                                           repeated=result.repeated, events=result.events)))
             elif error is not None and status is not None:  # a refusal or a failure: always, here
                 await req.respond_error(status, f"{error['code']}: {error['message']}"[:200],
-                                        data=_enc.encode({"ok": False, "error": error}))
+                                        data=_enc.encode(RefusalReply(error=Refusal(**error))))
         except Exception:  # the requester's connection is gone; the outcome stands in the ledger
             log.exception("could not reply")
         finally:

@@ -98,6 +98,17 @@ class PoolChange(msgspec.Struct, frozen=True, kw_only=True):
     designation: Designation
 
 
+class StatsDelta(msgspec.Struct, frozen=True, kw_only=True):
+    """One line of a message on ``cultivation.stats`` (a JSON array of them): how many events
+    of ``type`` about ``tier`` in ``province`` in business ``year`` one batch added."""
+
+    province: str
+    tier: str
+    type: str
+    year: int
+    delta: int
+
+
 def kv_key(d: Designation) -> str:
     """KV key of a designation: ``<tier>.<uscc>.<digest of the application id>``."""
     return f"{d.tier}.{d.uscc}.{hashlib.sha1(d.key.encode()).hexdigest()[:16]}"
@@ -204,7 +215,7 @@ class LiveProjector:
             await self.nc.publish(f"{self.names.audit_prefix}.{entry.uscc}", _enc.encode(entry))
         if stats:
             await self.nc.publish(self.names.stats_subject, _enc.encode(
-                [{"province": p, "tier": t, "type": k, "year": y, "delta": n} for (p, t, k, y), n in stats.items()]))
+                [StatsDelta(province=p, tier=t, type=k, year=y, delta=n) for (p, t, k, y), n in stats.items()]))
         if puts:
             await asyncio.gather(*puts)
 
