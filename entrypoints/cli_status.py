@@ -41,7 +41,7 @@ async def gather_status(url: str, names: Any, timeout: float, head: int | None) 
     from nats.js.errors import NotFoundError
 
     from infra.lease import lease_holder
-    from infra.nats import POSITION_HEADER, cluster_size, connect_options, replication
+    from infra.nats import cluster_size, connect_options, replication, stream_tail
 
     nc = await nats.connect(**{**connect_options(url), "connect_timeout": timeout, "allow_reconnect": False,
                                "max_reconnect_attempts": 0})
@@ -61,11 +61,10 @@ async def gather_status(url: str, names: Any, timeout: float, head: int | None) 
             out["jetstream_error"] = f"{type(e).__name__}: {e}".strip()
         stream_position = None
         events = next((s for s in out["streams"] if s["stream"] == names.stream), None)
-        if events and events["last_seq"]:
+        if events:
             try:
-                msg = await js.get_msg(names.stream, seq=events["last_seq"])
-                stream_position = int((msg.headers or {}).get(POSITION_HEADER, 0))
-            except Exception:  # noqa: BLE001 - the last message aged out or JetStream went away
+                stream_position = (await stream_tail(js, names.stream))[1]
+            except Exception:  # noqa: BLE001 - JetStream went away meanwhile
                 stream_position = None
         projector: dict[str, Any] | None = None
         if events:

@@ -400,6 +400,17 @@ async def ensure_stream_and_bucket(js: Any, replicas: int = 1, names: Names | No
         await ensure_lease_bucket(js, n, lease_ttl, replicas)
 
 
+async def stream_tail(js: Any, stream: str) -> tuple[int, int]:
+    """The stream sequence of ``stream``'s last message and the ledger position it carries
+    (its ``Cultivation-Position`` header); ``(last_seq or 0, 0)`` when the stream holds none."""
+    info = await js.stream_info(stream)
+    last = info.state.last_seq
+    if not last or info.state.messages == 0:
+        return last or 0, 0
+    msg = await js.get_msg(stream, seq=last)
+    return last, int((msg.headers or {}).get(POSITION_HEADER, 0))
+
+
 async def replication(js: Any, names: Names | None = None) -> list[dict[str, Any]]:
     """Where the ledger's streams' replicas are and who leads, for ``cultivation status``: one row
     per stream that exists (name, replicas configured, leader, replicas with their state, and

@@ -46,7 +46,7 @@ import msgspec
 from domain.enterprise import event_id, event_id_text
 from infra.failpoints import failpoint
 from infra.lease import Lease
-from infra.nats import EVENT_ID_HEADER, POSITION_HEADER, RETRY_FIRST, RETRY_MAX, Names
+from infra.nats import EVENT_ID_HEADER, POSITION_HEADER, RETRY_FIRST, RETRY_MAX, Names, stream_tail
 
 log = logging.getLogger("cultivation.relay")
 
@@ -317,14 +317,7 @@ class Relay:
     # ------------------------------------------------------------------ publishing
     async def read_tail(self) -> None:
         """Position and stream sequence of the stream's last message (0, 0 when empty)."""
-        info = await self.js.stream_info(self.stream)
-        last = info.state.last_seq
-        if not last or info.state.messages == 0:
-            self.position, self.stream_seq = 0, last or 0
-            return
-        msg = await self.js.get_msg(self.stream, seq=last)
-        self.position = int((msg.headers or {}).get(POSITION_HEADER, 0))
-        self.stream_seq = last
+        self.stream_seq, self.position = await stream_tail(self.js, self.stream)
 
     async def _send(self, messages: list[Message]) -> list[asyncio.Future[Any]]:
         """Publish a batch, pipelined, each message fenced to follow the one before."""
