@@ -287,6 +287,31 @@ def verify_bundle(folder: Path, expected_head: str | None = None) -> BundleCheck
 
 
 # ---------------------------------------------------------------------------- inclusion proofs
+def positions_of_subject(ledger: Any, subject: str) -> list[int]:
+    """The ledger positions an inclusion proof of ``subject`` covers: every event of an
+    enterprise (a USCC, found by its key) or one event (an event id, found by a scan of the
+    log); ``ValueError`` saying why when there is none."""
+    from domain.enterprise import enterprise_id
+    from infra.integrity import positions_of
+
+    if len(subject) == 18:
+        positions = positions_of(ledger, enterprise_id(subject))
+        if not positions:
+            raise ValueError(f"no enterprise {subject} in the ledger")
+        return positions
+    try:
+        target = UUID(subject)
+    except ValueError:
+        raise ValueError(f"{subject!r} is neither a USCC nor an event id") from None
+    after, found = 0, []
+    while notes := ledger.recorder.select_notifications(start=after + 1, limit=20000):
+        found += [n.id for n in notes if event_id(n.originator_id, n.originator_version) == target]
+        after = notes[-1].id
+    if not found:
+        raise ValueError(f"no event {subject} in the ledger")
+    return found
+
+
 def prove(ledger: Any, positions: list[int]) -> dict[str, Any]:
     """Inclusion proofs of the events at ``positions`` in the ledger's current tree."""
     leaves, chain_positions = all_leaves(ledger)

@@ -4,10 +4,10 @@ Everything comes from one table, :data:`CHANNELS`: a row per subject, with the m
 carries (msgspec types), who sends them and an example subject.  The schema generator
 (:func:`schema`), the AsyncAPI generator (:func:`asyncapi`) and the tests read only it.
 
-Adding an endpoint (a query, a subject) is one row::
+Adding a subject is one row (a query is one row of
+:data:`entrypoints.nats_queries.QUERY_HANDLERS`, which this table reads)::
 
-    Channel("query_history", "{ledger}.query.history", "request", HistoryQuery,
-            reply=(HistoryAnswer, RefusalReply), summary="...")
+    Channel("stats", "{ledger}.stats", "publish", list[StatsDelta], "cultivation.stats", "...")
 
 then ``python -m entrypoints.api`` regenerates ``docs/api/schema.json`` and
 ``docs/api/asyncapi.json`` (a unit test fails until it is run).  Who may publish or subscribe
@@ -29,6 +29,7 @@ from typing import Any, Literal, NamedTuple, Union
 import msgspec
 
 from domain.codes import CATALOGUE
+from entrypoints.nats_queries import QUERY_HANDLERS
 from entrypoints.nats_service import VERSION, CommandReply, RefusalReply
 from infra.nats import Names
 from infra.projector import PoolChange, StatsDelta
@@ -36,7 +37,6 @@ from infra.relay import WireEvent
 from projections.audit import AuditEntry
 from projections.pools import Designation
 from services import commands as c
-from services.queries import PoolAnswer, PoolQuery
 
 JSON_SCHEMA = "https://json-schema.org/draft/2020-12/schema"
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "api"
@@ -75,11 +75,15 @@ def _command_channels() -> list[Channel]:
             for tag, ctype in c.COMMAND_TYPES.items()]
 
 
+def _query_channels() -> list[Channel]:
+    return [Channel("query_" + q.replace(".", "_"), "{ledger}.query." + q, "request", kind.request,
+                    "cultivation.query." + q, kind.summary, reply=(kind.reply, RefusalReply))
+            for q, kind in QUERY_HANDLERS.items()]
+
+
 CHANNELS: list[Channel] = [
     *_command_channels(),
-    Channel("query_pool", "{ledger}.query.pool", "request", PoolQuery, "cultivation.query.pool",
-            "the designations (or pool members) of a tier as they stood on a business date",
-            reply=(PoolAnswer, RefusalReply)),
+    *_query_channels(),
     Channel("events", "{ledger}.events.{province}.{tier}.{type}", "publish", WireEvent,
             "cultivation.events.210000.little_giant.Designated",
             "every stored event once, on the JetStream stream CULTIVATION_EVENTS (kept forever); "

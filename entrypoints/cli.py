@@ -46,7 +46,6 @@ from entrypoints.console import (
     named_regions,
     open_ledger,
     parse_date,
-    parse_moment,
     parse_region,
     policy_names,
     print_json,
@@ -59,7 +58,7 @@ from entrypoints.console import (
 )
 from infra.store import describe
 from services import commands as c
-from services.queries import COUNTS
+from services.queries import COUNTS, history, parse_moment
 
 # Envelope fields every command carries, given by common flags.
 _ENVELOPE = {"command", "command_id", "occurred_on", "actor", "document"}
@@ -522,29 +521,6 @@ def _overdue(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def history_entries(ledger: Any, uscc: str) -> list[dict[str, Any]]:
-    """The enterprise's full trail: every event of its aggregate in order."""
-    from domain.enterprise import event_id
-
-    ent = ledger.enterprise(uscc)
-    entries = []
-    for ev in ledger.events.get(ent.id):
-        state = {k: v for k, v in vars(ev).items()
-                 if k not in ("originator_id", "originator_version", "timestamp", "originator_topic",
-                              "occurred_on", "actor", "document")}
-        entries.append({
-            "version": ev.originator_version,
-            "event_id": event_id(ev.originator_id, ev.originator_version),
-            "type": type(ev).__name__,
-            "occurred_on": getattr(ev, "occurred_on", None),
-            "recorded_at": ev.timestamp,
-            "actor": getattr(ev, "actor", None),
-            "document": getattr(ev, "document", ""),
-            "details": state,
-        })
-    return entries
-
-
 def _with_name(key: str, value: Any) -> str:
     """A history detail as the table shows it to people: a region code with its name beside
     it, money in 元 and ratios in % (entrypoints.console.detail_text); --json keeps fen and
@@ -559,28 +535,18 @@ def _history(args: argparse.Namespace) -> int:
         msgspec.convert(args.uscc, c.Uscc)
     except msgspec.ValidationError:
         raise c.InputError("uscc", f"{args.uscc!r} is not an 18-character USCC (GB 32100-2015 alphabet)") from None
-    ledger = open_ledger(args, create=False)
-    entries = history_entries(ledger, args.uscc)
-    if args.as_recorded:
-        from infra.integrity import utc_text
-
-        moment = parse_moment(args.as_recorded, "--as-recorded")
-        entries = [e for e in entries if utc_text(e["recorded_at"]) <= moment]
-    if args.as_of:
-        as_of = date.fromisoformat(parse_date(args.as_of, "--as-of"))
-        entries = [e for e in entries if e["occurred_on"] is None or e["occurred_on"] <= as_of]
-    ent = ledger.enterprise(args.uscc)
+    moment = parse_moment(args.as_recorded, "--as-recorded") if args.as_recorded else None
+    as_of = date.fromisoformat(parse_date(args.as_of, "--as-of")) if args.as_of else None
+    h = history(open_ledger(args, create=False), args.uscc, as_of=as_of, as_recorded=moment)
     if args.json:
-        print_json(named_regions({"uscc": args.uscc, "name": ent.name, "region": ent.region, "count": len(entries),
-                                  "events": entries}))
+        print_json(named_regions(msgspec.to_builtins(h)))
         return EXIT_OK
-    table(f"{ent.name} · {args.uscc} · {region_title(ent.region)} · {len(entries)} 条事件",
+    table(f"{h.name} · {args.uscc} · {region_title(h.region)} · {h.count} 条事件",
            ["#", "业务日期", "事件", "办理机关/人员", "文号", "内容", "记录时间"],
-           [(e["version"], e["occurred_on"], e["type"],
-             f"{e['actor'].authority} {region_label(e['actor'].authority)}/{e['actor'].person}" if e["actor"] else "",
-             e["document"], ", ".join(_with_name(k, v) for k, v in e["details"].items()
-                                      if v not in (None, "", [], {})),
-             e["recorded_at"].strftime("%Y-%m-%d %H:%M")) for e in entries])
+           [(e.version, e.occurred_on, e.type,
+             f"{e.actor.authority} {region_label(e.actor.authority)}/{e.actor.person}" if e.actor else "",
+             e.document, ", ".join(_with_name(k, v) for k, v in e.details.items() if v not in (None, "", [], {})),
+             e.recorded_at.strftime("%Y-%m-%d %H:%M")) for e in h.events])
     return EXIT_OK
 
 

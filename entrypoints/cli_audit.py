@@ -21,7 +21,6 @@ import os
 import sys
 from pathlib import Path
 from typing import Any
-from uuid import UUID
 
 import msgspec
 
@@ -208,8 +207,7 @@ def _verify_bundle(args: argparse.Namespace) -> int:
 
 
 def _prove(args: argparse.Namespace) -> int:
-    from audit.bundle import prove
-    from domain.enterprise import event_id
+    from audit.bundle import positions_of_subject, prove
     from infra.files import check_output, output_file
     from infra.store import ledger_files, store_url
 
@@ -217,19 +215,10 @@ def _prove(args: argparse.Namespace) -> int:
     if args.out:
         check_output(args.out, force=args.force, protect=protect)
     ledger = _ledger(args)
-    subject = args.subject
-    if len(subject) == 18:
-        wanted = ledger.enterprise(subject).id
-        positions = [n.id for n in _notifications(ledger) if n.originator_id == wanted]
-    else:
-        try:
-            target = UUID(subject)
-        except ValueError:
-            raise InputError("subject", f"{subject!r} is neither a USCC nor an event id") from None
-        positions = [n.id for n in _notifications(ledger)
-                     if event_id(n.originator_id, n.originator_version) == target]
-        if not positions:
-            raise InputError("subject", f"no event {subject} in the ledger")
+    try:
+        positions = positions_of_subject(ledger, args.subject)
+    except ValueError as e:
+        raise InputError("subject", str(e)) from None
     doc = prove(ledger, positions)
     text = json.dumps(doc, ensure_ascii=False, indent=2)
     if args.out:
@@ -240,16 +229,6 @@ def _prove(args: argparse.Namespace) -> int:
     else:
         print(text)
     return EXIT_OK
-
-
-def _notifications(ledger: Any, batch: int = 20000) -> Any:
-    after = 0
-    while True:
-        notes = ledger.recorder.select_notifications(start=after + 1, limit=batch)
-        if not notes:
-            return
-        yield from notes
-        after = notes[-1].id
 
 
 def _consistency(args: argparse.Namespace) -> int:

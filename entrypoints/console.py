@@ -11,7 +11,7 @@ import argparse
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, date
+from datetime import date
 from typing import Any
 
 import msgspec
@@ -175,24 +175,6 @@ def named_regions(obj: Any) -> Any:
     return name_regions(msgspec.to_builtins(obj))
 
 
-def parse_moment(value: str, field: str) -> str:
-    """A ledger time from the command line, as the chain table keeps it (UTC, fixed width).
-    A date alone means the end of that day in UTC; a time without zone is UTC."""
-    from datetime import datetime
-    from datetime import time as dtime
-
-    from infra.integrity import utc_text
-
-    try:
-        if len(value) == 10:
-            moment = datetime.combine(date.fromisoformat(value), dtime.max, tzinfo=UTC)
-        else:
-            moment = datetime.fromisoformat(value)
-    except ValueError:
-        raise c.InputError(field, f"{value!r} is not an ISO 8601 date or time") from None
-    return utc_text(moment)
-
-
 REGION_HELP = ("a province, city or county: its GB/T 2260 code or its name (211400, 葫芦岛市, 葫芦岛, 南京市鼓楼区); "
                "an ambiguous or unknown name is refused with the candidates")
 AS_RECORDED_HELP = ("answer as the ledger stood at this ledger time (ISO 8601; a date means its end, UTC): facts "
@@ -204,19 +186,16 @@ def read_model(args: argparse.Namespace, ledger: Any) -> tuple[Any, dict[str, An
     scratch one folded up to the last position recorded by T (the two clocks composed:
     ``--as-of`` then picks each row's version on the business date).  Returns it and
     ``{"time", "position"}`` of the recorded time (None without one)."""
+    from infra.integrity import position_recorded_by
     from infra.readmodel import ReadModel
+    from services.queries import parse_moment, recorded_read_model
 
     if not getattr(args, "as_recorded", None):
         return ReadModel(ledger), None
-    from infra.integrity import position_recorded_by
-
     moment = parse_moment(args.as_recorded, "--as-recorded")
-    position = position_recorded_by(ledger, moment)
-    as_recorded = {"time": moment, "position": position}
-    rm = ReadModel(ledger, prefix="asrec", follows_store=False, target=":memory:")
-    with progress_bar("replaying to the recorded time", position) as advance:
-        rm.catch_up(lambda done, total: advance(done), upto=position)
-    return rm, as_recorded
+    with progress_bar("replaying to the recorded time", position_recorded_by(ledger, moment)) as advance:
+        rm, at = recorded_read_model(ledger, moment, lambda done, total: advance(done))
+    return rm, msgspec.to_builtins(at)
 
 
 # ---------------------------------------------------------------------- choices for people

@@ -20,13 +20,16 @@ field may be left out: the subject names it).  The reply is JSON:
   store failed for the whole group; nothing was written).  A refused command writes nothing, and
   one command's failure never costs another command of its group its answer.
 
-One more endpoint answers a read-model query: ``cultivation.query.pool`` takes a
-:class:`services.queries.PoolQuery` (``{"tier", "as_of", "level"?, "region"?, "programme"?,
-"stage"?}``) and replies ``{"ok": true, "as_of", "position", "count", "items"}``, the items
-``cultivation --json pool`` prints, each row as it stood on ``as_of``; a malformed query or an
-unknown tier is a 400 naming the field, a failure a 500 with a body.  It reads the read model
-the CLI reads (caught up from the store first) in a worker thread, one query at a time, beside
-the group commits and never inside them.
+More endpoints answer queries (:mod:`entrypoints.nats_queries`), on
+``cultivation.query.<query>``: ``pool`` takes a :class:`services.queries.PoolQuery`
+(``{"tier", "as_of", "as_recorded"?, "level"?, "region"?, "programme"?, "stage"?, "limit"?,
+"after"?}``) and replies ``{"ok": true, "as_of", "position", "count", "total", "next",
+"items"}``, a page of the items ``cultivation --json pool`` prints, each row as it stood on
+``as_of``; ``history``, ``audit.head``, ``audit.prove`` and ``audit.consistency`` answer as
+the CLI's ``history`` and ``audit`` commands do.  A malformed query or an unknown tier is a
+400 naming the field, a failure a 500 with a body.  They read the store and the read model the
+CLI reads in a worker thread, one query at a time, beside the group commits and never inside
+them.
 
 Commands are written in group commits (see :class:`CommandService`).  Discovery comes
 from ``nats.micro``: ``nats micro ls``, ``$SRV.INFO.cultivation``; ``$SRV.STATS.cultivation``
@@ -38,7 +41,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import threading
 import time
 from typing import Any
 
@@ -46,10 +48,12 @@ import msgspec
 
 from domain.codes import Code, Retry, with_retry
 from domain.errors import Conflict, LedgerError, NotFound, RuleViolation
-from infra.nats import Names
+from domain.regions import name_regions
+from entrypoints.nats_queries import QUERY_HANDLERS, Answers
+from infra.nats import QUERIES, Names
 from services import commands as c
 from services.ledger import STORE_UNAVAILABLE, DecisionFailed, EventRef, Outcome
-from services.queries import PoolAnswer, answer_pool, decode_pool_query
+from services.queries import PoolAnswer
 
 log = logging.getLogger("cultivation.service")
 VERSION = "0.1.0"
@@ -178,8 +182,7 @@ class CommandService:
         self.in_flight = 0
         self._idle = asyncio.Event()
         self._idle.set()
-        self._read_model: Any = None  # the CLI's read model, opened at the first query
-        self._reading = threading.Lock()  # one query at a time on it
+        self.answers = Answers(ledger)  # the queries, one at a time in a worker thread
 
     def decode(self, tag: str, data: bytes, subject: str = "") -> c.Command:
         """The command of a request; :class:`~services.commands.InputError` or a refusal
@@ -219,7 +222,7 @@ class CommandService:
             for p, result in zip(group, results):
                 await self._answer(p.request, result, stats=p.stats, queued_ns=p.queued_ns)
 
-    async def _answer(self, req: Any, result: Outcome | PoolAnswer | LedgerError | c.InputError | None,
+    async def _answer(self, req: Any, result: Outcome | bytes | LedgerError | c.InputError | None,
                       failure: Exception | None = None, stats: _CallerStats | None = None,
                       queued_ns: int | None = None) -> None:
         """Reply to one request; the request is no longer in flight after this.  A failure
@@ -228,11 +231,11 @@ class CommandService:
             result = DecisionFailed("internal", "store.unavailable",
                                  f"the ledger's store failed ({type(failure).__name__}: {failure})"[:300]
                                  + "; nothing was written, send the command again")
-        error = None if isinstance(result, (Outcome, PoolAnswer)) else with_retry(result.as_dict())
+        error = with_retry(result.as_dict()) if isinstance(result, (LedgerError, c.InputError)) else None
         status = _status(result) if isinstance(result, Exception) else None  # a refusal or a failure
         try:
-            if isinstance(result, PoolAnswer):
-                await req.respond(_enc.encode(result))
+            if isinstance(result, bytes):  # a query's answer
+                await req.respond(result)
             elif isinstance(result, Outcome):
                 await req.respond(_enc.encode(CommandReply(command_id=result.command_id, command=result.command,
                                                            repeated=result.repeated, events=result.events)))
@@ -271,49 +274,42 @@ class CommandService:
 
         return handle
 
-    def _too_large(self, answer: PoolAnswer) -> c.InputError | None:
-        """A refusal naming the way out when the answer exceeds what one NATS message carries."""
+    def _ask(self, query: str, data: bytes) -> bytes:
+        """The reply to one query (runs in a worker thread): the answer as JSON, a region name
+        beside every region code (``domain.regions.name_regions``, as the CLI's ``--json``
+        prints it); :class:`QueryTooLarge` naming the way out when it exceeds what one NATS
+        message carries."""
+        answer = self.answers.answer(query, data)
+        body = _enc.encode(name_regions(msgspec.to_builtins(answer)))
         limit = getattr(self.nc, "max_payload", 0)
-        size = len(_enc.encode(answer))
-        if not limit or size <= limit:
-            return None
-        return QueryTooLarge("$.region", f"{answer.count} items ({size} bytes) exceed the {limit} bytes a NATS "
-                                         f"message may carry; narrow the query with region, level or programme")
+        if not limit or len(body) <= limit:
+            return body
+        if isinstance(answer, PoolAnswer):
+            raise QueryTooLarge("$.limit", f"{answer.count} items ({len(body)} bytes) exceed the {limit} bytes a NATS "
+                                           f"message may carry; ask for fewer items a page (limit)")
+        raise QueryTooLarge("$", f"the answer ({len(body)} bytes) exceeds the {limit} bytes a NATS message may carry")
 
-    def _query_pool(self, data: bytes) -> PoolAnswer:
-        """Decode and answer a pool query (runs in a worker thread)."""
-        q = decode_pool_query(data)
-        with self._reading:
-            if self._read_model is None:
-                from infra.readmodel import ReadModel
+    def _query_handler(self, query: str):  # type: ignore[no-untyped-def]
+        async def handle(req: Any) -> None:
+            # Awaits its answer: queries do not join the group commits, and nats.py hands an
+            # endpoint one message at a time, so they are answered in arrival order.
+            self.in_flight += 1
+            self._idle.clear()
+            result: bytes | LedgerError | c.InputError
+            try:
+                result = await asyncio.to_thread(self._ask, query, req.data)
+            except (LedgerError, c.InputError) as e:
+                result = e
+            except Exception as e:  # noqa: BLE001 - the store or a bug: answered (500 with a body), never left hanging
+                log.error("a %s query failed: %s: %s", query, type(e).__name__, e,
+                          exc_info=not isinstance(e, STORE_UNAVAILABLE))
+                code: Code = "store.unavailable" if isinstance(e, STORE_UNAVAILABLE) else "internal.error"
+                result = DecisionFailed("internal", code, f"the ledger could not answer this query "
+                                                          f"({type(e).__name__}: {e})"[:300])
+                await asyncio.to_thread(self.answers.reset)  # its connection may be broken
+            await self._answer(req, result, stats=self._stats[f"query.{query}"])
 
-                self._read_model = ReadModel(self.ledger)
-            return answer_pool(self._read_model, self.ledger.policy, q)
-
-    async def _handle_query(self, req: Any) -> None:
-        # Awaits its answer: queries do not join the group commits, and nats.py hands this
-        # endpoint one message at a time, so they are answered in arrival order.
-        self.in_flight += 1
-        self._idle.clear()
-        result: PoolAnswer | LedgerError | c.InputError
-        try:
-            result = await asyncio.to_thread(self._query_pool, req.data)
-            result = self._too_large(result) or result
-        except (LedgerError, c.InputError) as e:
-            result = e
-        except Exception as e:  # noqa: BLE001 - the store or a bug: answered (500 with a body), never left hanging
-            log.error("a pool query failed: %s: %s", type(e).__name__, e, exc_info=not isinstance(e, STORE_UNAVAILABLE))
-            code: Code = "store.unavailable" if isinstance(e, STORE_UNAVAILABLE) else "internal.error"
-            result = DecisionFailed("internal", code, f"the ledger could not answer this query ({type(e).__name__}: "
-                                                      f"{e})"[:300])
-            with self._reading:  # its connection may be broken: the next query opens a new one
-                if self._read_model is not None:
-                    try:
-                        self._read_model.close()
-                    except Exception:  # noqa: BLE001 - already broken
-                        pass
-                    self._read_model = None
-        await self._answer(req, result, stats=self._stats["query.pool"])
+        return handle
 
     async def start(self) -> None:
         from nats.micro import add_service
@@ -327,10 +323,13 @@ class CommandService:
             await group.add_endpoint(name=tag, subject=f"*.{tag}", handler=self._handler(tag),
                                      metadata={"schema": f"services.commands.{c.COMMAND_TYPES[tag].__name__}"})
             self._stats[tag] = _CallerStats(self.service._endpoints[-1])  # the endpoint just added
-        await self.service.add_endpoint(name="query_pool", subject=self.names.pool_query_subject,
-                                        handler=self._handle_query, queue_group=self.names.queue_group,
-                                        metadata={"schema": "services.queries.PoolQuery"})
-        self._stats["query.pool"] = _CallerStats(self.service._endpoints[-1])
+        for query in QUERIES:
+            schema = QUERY_HANDLERS[query].request
+            await self.service.add_endpoint(name="query_" + query.replace(".", "_"),
+                                            subject=self.names.query_subject(query),
+                                            handler=self._query_handler(query), queue_group=self.names.queue_group,
+                                            metadata={"schema": f"{schema.__module__}.{schema.__qualname__}"})
+            self._stats[f"query.{query}"] = _CallerStats(self.service._endpoints[-1])
 
     async def stop(self, timeout: float = 30.0) -> None:
         """Stop taking requests, then wait for the ones in flight to be written and answered."""
@@ -342,10 +341,4 @@ class CommandService:
             if self._worker is not None:
                 self._worker.cancel()
                 await asyncio.gather(self._worker, return_exceptions=True)
-            if self._reading.acquire(timeout=5):  # a query still reading keeps its read model
-                try:
-                    if self._read_model is not None:
-                        self._read_model.close()
-                        self._read_model = None
-                finally:
-                    self._reading.release()
+            self.answers.close()

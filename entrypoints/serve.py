@@ -576,7 +576,7 @@ def serve(ledger: Any, components: tuple[str, ...] = Server.COMPONENTS, relay_ba
                   f"stream {n.stream}: waiting for JetStream (the relay and the projector start when it answers)")
         print(f"cultivation serve: ready on {s.url}{embedded}; ledger {n.ledger}; store {describe(ledger.store)}; "
               f"running {', '.join(running)}; {stream}; commands on {n.cmd_prefix}.<authority>.<command>, "
-              f"the pool as of a date on {n.pool_query_subject}", flush=True)
+              f"queries on {n.query_prefix}.<query>", flush=True)
 
     try:
         ready = asyncio.run(server.run(announce))

@@ -200,6 +200,17 @@ def position_recorded_by(ledger: Any, recorded_at: str) -> int:
     return int(rows[0][0] or 0)
 
 
+def positions_of(ledger: Any, originator_id: UUID) -> list[int]:
+    """The ledger positions of one aggregate's events, in version order (the events table's
+    key finds them: no scan)."""
+    key: UUID | str = originator_id
+    if isinstance(ledger.recorder, PostgresApplicationRecorder):
+        sql = "SELECT notification_id FROM {} WHERE originator_id = ? ORDER BY originator_version"
+    else:  # the notification id is the row id; the key is stored as 32 hex digits (_insert_events)
+        sql, key = "SELECT rowid FROM {} WHERE originator_id = ? ORDER BY originator_version", originator_id.hex
+    return [int(r[0]) for r in read_rows(ledger.recorder, sql.format(sql_table(ledger.recorder)), (key,))]
+
+
 def chain_before(ledger: Any, position: int) -> bytes:
     rows = read_rows(ledger.recorder, f"SELECT chain FROM {_chain_table(ledger)} WHERE position < ? "
                                       f"ORDER BY position DESC LIMIT 1", (position,))

@@ -21,7 +21,9 @@ Names (see the README for the message schemas), for the default ledger: under
 - KV bucket ``cultivation_pools``: one key per designation, ``<tier>.<level>.<region>.<key>``;
 - ``cultivation.pool.<tier>.<region>``: pool changes; ``cultivation.audit.<uscc>``: audit entries;
 - ``cultivation.cmd.<authority>.<command>``: the command service (``nats.micro`` service ``cultivation``);
-- ``cultivation.query.pool``: the pool as of a business date, an endpoint of the same service.
+- ``cultivation.query.<query>``: read-only questions, endpoints of the same service
+  (:data:`QUERIES`): the pool as of a business date, an enterprise's history, the audit
+  head, an inclusion proof, a consistency proof.
 """
 
 from __future__ import annotations
@@ -44,6 +46,11 @@ from infra.store import CULTIVATION_HOME
 LEDGER_ENV = "CULTIVATION_LEDGER"  # the ledger's name: several ledgers share one NATS under their own names
 DEFAULT_LEDGER = "cultivation"
 _LEDGER_NAME = re.compile(r"\A[a-z][a-z0-9_]{0,31}\Z")
+
+
+# The read-only questions the command service answers (entrypoints.nats_queries answers them;
+# infra.permissions.QUERY_ASKERS says who may ask which).
+QUERIES = ("pool", "history", "audit.head", "audit.prove", "audit.consistency")
 
 
 class Names:
@@ -137,7 +144,16 @@ class Names:
 
     @property
     def pool_query_subject(self) -> str:
-        return f"{self.query_prefix}.pool"  # the pool as of a business date, request/reply
+        return self.query_subject("pool")  # the pool as of a business date, request/reply
+
+    def query_subject(self, query: str) -> str:
+        """The subject of one of :data:`QUERIES`.
+
+        >>> Names().query_subject("audit.head")
+        'cultivation.query.audit.head'
+        """
+        assert query in QUERIES, query
+        return f"{self.query_prefix}.{query}"
 
     @property
     def service(self) -> str:

@@ -74,7 +74,7 @@ import msgspec
 from domain.authority import acting_levels, allowed_commands, grants
 from domain.policy import PolicyBook
 from domain.values import Region, RegionCode
-from infra.nats import Names
+from infra.nats import QUERIES, Names
 
 PRINCIPAL_KINDS = ("authority", "auditor", "reader", "service")
 
@@ -364,10 +364,28 @@ def srv_subjects(names: Names | None = None) -> tuple[str, ...]:
     return (f"$SRV.PING.{n.service}", f"$SRV.INFO.{n.service}")
 
 
-def query_subjects(names: Names | None = None) -> tuple[str, ...]:
-    """Read-model queries of the command service: read-only data, asked by every principal but
-    the ledger (authorities, auditors, readers), each in its own account."""
-    return ((names or Names()).pool_query_subject,)
+# Who may ask each query of the command service (infra.nats.QUERIES), by principal kind.  The
+# pool is what the pool bucket carries, and a head or a consistency proof is hashes only: every
+# principal may ask them.  A history and an inclusion proof show the events themselves, which
+# only an auditor reads (it alone mirrors the event stream).
+QUERY_ASKERS: dict[str, tuple[str, ...]] = {
+    "pool": ("authority", "auditor", "reader"),
+    "history": ("auditor",),
+    "audit.head": ("authority", "auditor", "reader"),
+    "audit.prove": ("auditor",),
+    "audit.consistency": ("authority", "auditor", "reader"),
+}
+
+
+def query_subjects(names: Names | None = None, kind: str | None = None) -> tuple[str, ...]:
+    """The query subjects a principal of ``kind`` may ask (:data:`QUERY_ASKERS`), each in its
+    own account; without ``kind``, every one (the ledger answers them all).
+
+    >>> query_subjects(kind="reader")
+    ('cultivation.query.pool', 'cultivation.query.audit.head', 'cultivation.query.audit.consistency')
+    """
+    n = names or Names()
+    return tuple(n.query_subject(q) for q in QUERIES if kind is None or kind in QUERY_ASKERS[q])
 
 
 def permissions_for(p: Principal, book: PolicyBook, names: Names | None = None) -> Permissions:
@@ -386,8 +404,10 @@ def permissions_for(p: Principal, book: PolicyBook, names: Names | None = None) 
     ('_INBOX.audit.>', 'cultivation.audit.>', 'cultivation.pool.>', 'cultivation.stats')
     >>> [s for s in auditor.publish_allow if "STREAM.CREATE" in s or "cultivation.cmd" in s]
     []
-    >>> [s for s in auditor.publish_allow + perms.publish_allow if s.startswith("cultivation.query")]  # both may ask
-    ['cultivation.query.pool', 'cultivation.query.pool']
+    >>> [s for s in auditor.publish_allow if s.startswith("cultivation.query")]  # an auditor asks everything
+    ['cultivation.query.pool', 'cultivation.query.history', 'cultivation.query.audit.head', 'cultivation.query.audit.prove', 'cultivation.query.audit.consistency']
+    >>> [s for s in perms.publish_allow if s.startswith("cultivation.query")]  # an authority: no events
+    ['cultivation.query.pool', 'cultivation.query.audit.head', 'cultivation.query.audit.consistency']
     """
     n = names or Names()
     inbox = f"{p.inbox_prefix}.>"
@@ -396,11 +416,11 @@ def permissions_for(p: Principal, book: PolicyBook, names: Names | None = None) 
         code = p.authority
         return Permissions(
             publish_allow=tuple([n.command_subject(code, c) for c in allowed_commands(code, book)]
-                                + list(srv_subjects(n)) + list(query_subjects(n))),
+                                + list(srv_subjects(n)) + list(query_subjects(n, p.kind))),
             subscribe_allow=(inbox, _pool_subject(code, n)))
     if p.kind in ("auditor", "reader"):
         allow = ["$JS.API.INFO"] + [s for stream in mirrored_streams(p, n) for s in _stream_read(stream)] \
-            + list(query_subjects(n))
+            + list(query_subjects(n, p.kind))
         subscribe = [inbox, f"{n.pool_prefix}.>"]
         if p.kind == "auditor":
             subscribe = [inbox, f"{n.audit_prefix}.>", f"{n.pool_prefix}.>", n.stats_subject]
@@ -467,7 +487,7 @@ def accounts_for(principals: Principals, book: PolicyBook, names: Names | None =
     >>> ledger.name, hld.name, hld.jetstream
     ('LEDGER', 'P-hld', False)
     >>> [i.subject for i in hld.imports][-4:]
-    ['$SRV.PING.cultivation', '$SRV.INFO.cultivation', 'cultivation.query.pool', 'cultivation.pool.*.210000.211400.>']
+    ['cultivation.query.pool', 'cultivation.query.audit.head', 'cultivation.query.audit.consistency', 'cultivation.pool.*.210000.211400.>']
     >>> [e.accounts for e in ledger.exports if e.subject == "cultivation.query.pool"]   # read-only: every principal
     [('P-hld',)]
     """
@@ -492,10 +512,10 @@ def accounts_for(principals: Principals, book: PolicyBook, names: Names | None =
             imports += [offer("service", n.command_subject(p.authority, c), p)
                         for c in allowed_commands(p.authority, book)]
             imports += [offer("service", s, p, response_type="stream") for s in srv_subjects(n)]
-            imports += [offer("service", s, p) for s in query_subjects(n)]
+            imports += [offer("service", s, p) for s in query_subjects(n, p.kind)]
             imports.append(offer("stream", _pool_subject(p.authority, n), p))
         else:
-            imports += [offer("service", s, p) for s in query_subjects(n)]
+            imports += [offer("service", s, p) for s in query_subjects(n, p.kind)]
             subjects = [f"{n.audit_prefix}.>", f"{n.pool_prefix}.>", n.stats_subject] if p.kind == "auditor" \
                 else [f"{n.pool_prefix}.>"]
             imports += [offer("stream", s, p) for s in subjects]

@@ -41,8 +41,9 @@ from domain.policy import (
 from domain.values import MAX_FEN, Actor, Fen, RegionCode, check_fields, validate_uscc
 
 # Anchored with \A and \Z (see domain.values.RegionCode): "$" would let a final newline through.
+_USCC_PATTERN = r"\A[0-9A-HJ-NP-RTUWXY]{18}\Z"
 CommandId = Annotated[str, msgspec.Meta(min_length=1, max_length=128, pattern=r"\A[\x21-\x7e]+\Z")]
-Uscc = Annotated[str, msgspec.Meta(pattern=r"\A[0-9A-HJ-NP-RTUWXY]{18}\Z",
+Uscc = Annotated[str, msgspec.Meta(pattern=_USCC_PATTERN,
                                    description="统一社会信用代码, GB 32100-2015")]
 LocalId = Annotated[str, msgspec.Meta(min_length=1, max_length=128, pattern=r"\A[\x21-\x7e]+\Z")]
 # Free text: no control characters (checked by Command.__post_init__, domain.values.check_fields).
@@ -532,6 +533,9 @@ def input_error(e: msgspec.ValidationError | msgspec.DecodeError) -> InputError:
     if msg == f"Expected `str` matching regex {_IDENT_PATTERN!r}":  # a programme, tier, scheme, ... id
         msg = ("must be an identifier of the policy (lower-case letters, digits and _, from a letter: little_giant), "
                "not a display name; `cultivation policy` lists them with their Chinese names")
+    if msg == f"Expected `str` matching regex {_USCC_PATTERN!r}":
+        msg = ("must be a USCC (统一社会信用代码, GB 32100-2015): 18 characters, digits and capital letters but I, O, "
+               "S, V and Z")
     enum = re.match(r"^Invalid enum value (?P<value>.*)$", msg, re.S)
     labels = FIELD_CHOICES.get(path.rsplit(".", 1)[-1]) if enum else None
     if enum and labels is not None:  # a closed set: say which values there are (JSON lines, NATS, CLI alike)

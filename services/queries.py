@@ -44,14 +44,16 @@ services.commands.InputError: $.count: the cultivation pool (stage pooled) is co
 
 from __future__ import annotations
 
-from datetime import date
-from typing import Annotated, Any, Literal, cast
+from bisect import bisect_right
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from typing import Annotated, Any, Literal
+from uuid import UUID
 
 import msgspec
 
-from domain.regions import name_regions
-from domain.values import Level, RegionCode
-from services.commands import Ident, InputError, input_error, unknown_choice
+from domain.values import Actor, Level, RegionCode
+from services.commands import Ident, InputError, Uscc, input_error, unknown_choice
 
 # The business dates a query may name (the CLI's --as-of and a PoolQuery's as_of alike).
 QUERY_DATES = (date(1900, 1, 1), date(2199, 12, 31))
@@ -117,12 +119,72 @@ def check_count(count: str, year: int | None, as_of: date, stage: str, prefix: s
     return year
 
 
+def parse_moment(value: str, field: str) -> str:
+    """A ledger time (ISO 8601) as the chain table keeps it (UTC, fixed width): the one
+    reading of ``--as-recorded`` and of a query's ``as_recorded``.  A date alone means the end
+    of that day in UTC; a time without zone is UTC.
+
+    >>> parse_moment("2024-03-01", "$.as_recorded"), parse_moment("2024-03-01T08:00:00+08:00", "x")
+    ('2024-03-01T23:59:59.999999Z', '2024-03-01T00:00:00.000000Z')
+    >>> parse_moment("yesterday", "$.as_recorded")
+    Traceback (most recent call last):
+    ...
+    services.commands.InputError: $.as_recorded: 'yesterday' is not an ISO 8601 date or time
+    """
+    from datetime import time as dtime
+
+    from infra.integrity import utc_text
+
+    try:
+        if len(value) == 10:
+            moment = datetime.combine(date.fromisoformat(value), dtime.max, tzinfo=UTC)
+        else:
+            moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise InputError(field, f"{value!r} is not an ISO 8601 date or time") from None
+    return utc_text(moment)
+
+
+class RecordedAt(msgspec.Struct, frozen=True):
+    """A ledger time a query was answered as of, and the last ledger position recorded by it."""
+
+    time: str
+    position: int
+
+
+def recorded_read_model(ledger: Any, moment: str, progress: Callable[[int, int], None] | None = None
+                        ) -> tuple[Any, RecordedAt]:
+    """A scratch read model folded up to the last position recorded by ``moment`` (a
+    :func:`parse_moment` text): the ledger as it stood then.  The two clocks compose: a query's
+    ``as_of`` then picks each row's version on the business date.  It replays the store up to
+    that position, so it costs a rebuild of that many events."""
+    from infra.integrity import position_recorded_by
+    from infra.readmodel import ReadModel
+
+    position = position_recorded_by(ledger, moment)
+    rm = ReadModel(ledger, prefix="asrec", follows_store=False, target=":memory:")
+    rm.catch_up(progress, upto=position)
+    return rm, RecordedAt(time=moment, position=position)
+
+
+# A page of a pool query: at most this many items (one NATS message carries about 1 MB by
+# default, a designation about 600 bytes as JSON); ``after`` is the last item's key.
+PAGE_MAX = 1000
+Moment = Annotated[str, msgspec.Meta(min_length=10, max_length=40, description=(
+    "a ledger time, ISO 8601 (a date alone means its end, UTC; a time without zone is UTC)"))]
+ItemKey = Annotated[str, msgspec.Meta(min_length=1, max_length=200, description="the key of the last item of the "
+                                                                               "page before (its `next`)")]
+
+
 class PoolQuery(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """``cultivation.query.pool``: the designations of ``tier`` valid on ``as_of`` (stage
     ``designated``), or the members of its cultivation pool (培育库, stage ``pooled``), each
     as it stood on ``as_of``, inside ``region``; ``level`` only with ``designated``.  ``count``
     (:data:`COUNTS`): ``valid`` on ``as_of``, or one row per subject ``ever`` designated up to
-    ``as_of`` or ``new`` in ``year`` (the year of ``as_of`` unless told)."""
+    ``as_of`` or ``new`` in ``year`` (the year of ``as_of`` unless told).  ``as_recorded``: as
+    the ledger stood at that ledger time (facts recorded later are invisible).  The items come
+    in pages of ``limit`` in the order of their keys: ask again with ``after`` set to the
+    answer's ``next`` until ``next`` is null."""
 
     tier: Ident
     as_of: date
@@ -133,17 +195,25 @@ class PoolQuery(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
     count: Count = "valid"
     year: Year | None = None
     chain: Annotated[str, msgspec.Meta(pattern=r"\A([a-z][a-z0-9_]*/)?[a-z][a-z0-9_]*\Z", max_length=130)] | None = None
+    as_recorded: Moment | None = None
+    limit: Annotated[int, msgspec.Meta(ge=1, le=PAGE_MAX)] = PAGE_MAX
+    after: ItemKey | None = None
 
 
 class PoolAnswer(msgspec.Struct, kw_only=True):
     """The reply: ``position`` is the ledger position the read model had applied when it
-    answered (every event up to it counts, as of ``as_of``)."""
+    answered (every event up to it counts, as of ``as_of``); with ``as_recorded``, the last
+    position recorded by that time.  ``count`` items in this page of ``total``; ``next`` is
+    the ``after`` of the next page (null on the last)."""
 
     ok: bool = True
     as_of: date
+    as_recorded: RecordedAt | None = None
     position: int
     count: int
-    items: list[Any]  # projections.pools.Designation (or PoolMember, stage "pooled") as JSON, with region_name
+    total: int
+    next: str | None = None
+    items: list[Any]  # projections.pools.Designation (or PoolMember, stage "pooled"); region_name added on the wire
 
 
 _decoder = msgspec.json.Decoder(PoolQuery)
@@ -159,6 +229,8 @@ def decode_pool_query(data: bytes | str) -> PoolQuery:
         raise InputError("$", "not valid UTF-8: JSON text must be UTF-8") from None
     check_query_date(q.as_of, "$.as_of")
     check_count(q.count, q.year, q.as_of, q.stage)
+    if q.as_recorded is not None:
+        parse_moment(q.as_recorded, "$.as_recorded")
     return q
 
 
@@ -199,16 +271,127 @@ def count_of(rm: Any, query: dict[str, Any], default_as_of: str) -> int:
     return len(pool_items(rm, **q))
 
 
-def answer_pool(rm: Any, policy: Any, q: PoolQuery) -> PoolAnswer:
-    """Answer ``q`` from ``rm`` (a read model that follows the store: caught up first)."""
+def page(items: list[Any], limit: int, after: str | None) -> tuple[list[Any], str | None]:
+    """The page of ``items`` after the key ``after`` (every item has a ``key``), in key order,
+    and the ``after`` of the next page (None on the last).  Keys make the pages stable: an
+    item never appears on two pages of one walk through the same position.
+
+    >>> class I(msgspec.Struct):
+    ...     key: str
+    >>> rows = [I("c"), I("a"), I("b")]
+    >>> [i.key for i in page(rows, 2, None)[0]], page(rows, 2, None)[1], [i.key for i in page(rows, 2, "b")[0]]
+    (['a', 'b'], 'b', ['c'])
+    """
+    ordered = sorted(items, key=lambda i: i.key)
+    start = 0 if after is None else bisect_right([i.key for i in ordered], after)
+    chunk = ordered[start:start + limit]
+    more = start + limit < len(ordered)
+    return chunk, (chunk[-1].key if more and chunk else None)
+
+
+def answer_pool(rm: Any, policy: Any, q: PoolQuery, as_recorded: RecordedAt | None = None) -> PoolAnswer:
+    """Answer ``q`` from ``rm``: the store's own read model (caught up first), or, with
+    ``as_recorded``, one folded up to that position (:func:`recorded_read_model`)."""
     check_tier(q.tier, policy, "$.tier")
     if q.chain is not None:
         check_chain(q.chain, policy, "$.chain")
-    rm.catch_up()
-    position = rm.position()
+    if as_recorded is None:
+        rm.catch_up()
+        position = rm.position()
+    else:
+        position = as_recorded.position
     items = pool_items(rm, tier=q.tier, as_of=q.as_of.isoformat(), level=q.level.value if q.level else None,
                        region=q.region, programme=q.programme, stage=q.stage, count=q.count,
                        year=check_count(q.count, q.year, q.as_of, q.stage), chain=q.chain)
-    # Each item as the CLI's --json prints it: with region_name beside its region code.
-    named = cast(list[Any], name_regions(msgspec.to_builtins(items)))
-    return PoolAnswer(as_of=q.as_of, position=position, count=len(items), items=named)
+    chunk, after = page(items, q.limit, q.after)
+    return PoolAnswer(as_of=q.as_of, as_recorded=as_recorded, position=position, count=len(chunk),
+                      total=len(items), next=after, items=chunk)
+
+
+# ---------------------------------------------------------------------------- history
+class HistoryEntry(msgspec.Struct, frozen=True, kw_only=True):
+    """One event of an enterprise's trail: its business date (``occurred_on``), its ledger
+    time (``recorded_at``), who acted under which document, and what it recorded (money in
+    fen, ratios in basis points)."""
+
+    version: int
+    event_id: UUID
+    type: str
+    occurred_on: date | None
+    recorded_at: datetime
+    actor: Actor | None
+    document: str
+    details: dict[str, Any]
+
+
+class HistoryQuery(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """``cultivation.query.history``: one enterprise's trail, every event of it in order;
+    ``as_of`` keeps the facts dated up to that business date, ``as_recorded`` those recorded
+    by that ledger time."""
+
+    uscc: Uscc
+    as_of: date | None = None
+    as_recorded: Moment | None = None
+
+
+class HistoryAnswer(msgspec.Struct, frozen=True, kw_only=True):
+    """The reply: the enterprise, and ``count`` events."""
+
+    ok: bool = True
+    uscc: str
+    name: str
+    region: str
+    count: int
+    events: list[HistoryEntry]
+
+
+_OWN_FIELDS = ("originator_id", "originator_version", "timestamp", "originator_topic", "occurred_on", "actor",
+               "document")
+
+
+def history(ledger: Any, uscc: str, as_of: date | None = None, as_recorded: str | None = None) -> HistoryAnswer:
+    """The enterprise's trail (``cultivation history`` and ``cultivation.query.history``):
+    every event of its aggregate in order, those dated after ``as_of`` or recorded after
+    ``as_recorded`` (a :func:`parse_moment` text) left out.  An unknown enterprise is
+    ``enterprise.not_found`` naming ``uscc``."""
+    from domain.enterprise import event_id
+    from infra.integrity import utc_text
+
+    ent = ledger.enterprise(uscc)
+    entries = []
+    for ev in ledger.events.get(ent.id):
+        occurred_on = getattr(ev, "occurred_on", None)
+        if as_recorded is not None and utc_text(ev.timestamp) > as_recorded:
+            continue
+        if as_of is not None and occurred_on is not None and occurred_on > as_of:
+            continue
+        entries.append(HistoryEntry(
+            version=ev.originator_version, event_id=event_id(ev.originator_id, ev.originator_version),
+            type=type(ev).__name__, occurred_on=occurred_on, recorded_at=ev.timestamp,
+            actor=getattr(ev, "actor", None), document=getattr(ev, "document", ""),
+            details={k: v for k, v in vars(ev).items() if k not in _OWN_FIELDS}))
+    return HistoryAnswer(uscc=uscc, name=ent.name, region=ent.region, count=len(entries), events=entries)
+
+
+_history_decoder = msgspec.json.Decoder(HistoryQuery)
+
+
+def decode_history_query(data: bytes | str) -> HistoryQuery:
+    """Decode a history query; :class:`InputError` naming the bad field.
+
+    >>> decode_history_query(b'{"uscc": "91211400MA0000001"}')  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    services.commands.InputError: $.uscc: must be a USCC (统一社会信用代码, GB 32100-2015): 18 characters, ...
+    """
+    try:
+        q = _history_decoder.decode(data)
+    except (msgspec.ValidationError, msgspec.DecodeError) as e:
+        raise input_error(e) from None
+    except UnicodeDecodeError:
+        raise InputError("$", "not valid UTF-8: JSON text must be UTF-8") from None
+    if q.as_of is not None:
+        check_query_date(q.as_of, "$.as_of")
+    if q.as_recorded is not None:
+        parse_moment(q.as_recorded, "$.as_recorded")
+    return q

@@ -72,6 +72,21 @@ async def _capture_and_check(url: str) -> None:
         check("PoolAnswer", answer)
         msg = await nc.request(N.pool_query_subject, b'{"tier": "nonsense", "as_of": "2020-01-01"}', timeout=30)
         check("RefusalReply", json.loads(msg.data))
+        # every other query, asked as its request type describes, answered as its reply type does
+        uscc = steps[0]["uscc"]
+        head = json.loads((await nc.request(N.query_subject("audit.head"), b"{}", timeout=30)).data)
+        for query, body, reply_type in (
+                ("history", {"uscc": uscc, "as_of": "2020-01-01"}, "HistoryAnswer"),
+                ("audit.head", {}, "HeadAnswer"),
+                ("audit.prove", {"subject": uscc}, "ProofAnswer"),
+                ("audit.consistency", {"old_size": head["size"], "old_root": head["root"]}, "ConsistencyAnswer"),
+                ("audit.prove", {"subject": "nonsense"}, "RefusalReply")):
+            request_type = {"history": "HistoryQuery", "audit.head": "HeadQuery", "audit.prove": "ProveQuery",
+                            "audit.consistency": "ConsistencyQuery"}[query]
+            check(request_type, body)
+            answer = json.loads((await nc.request(N.query_subject(query), json.dumps(body).encode(), timeout=30)).data)
+            assert answer["ok"] is (reply_type != "RefusalReply"), answer
+            check(reply_type, answer)
 
         js = nc.jetstream()
         first = await js.get_msg(N.stream, 1)

@@ -14,10 +14,12 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import nats
 import pytest
 
+from domain.enterprise import event_id
 from infra.nats import Names
 from infra.permissions import accounts_for, decode_principals, permissions_for
 from infra.policy_files import load_policy_book
@@ -253,3 +255,149 @@ def test_a_query_the_store_cannot_answer_is_one_500_with_a_body_and_commands_go_
             ledger.close()
 
     asyncio.run(run())
+
+
+# ============================================================================ paging, as recorded
+def cli(served: Served, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NATS_")}
+    env.update({"CULTIVATION_HOME": str(served.home), "CULTIVATION_DB": served.db})
+    return subprocess.run([sys.executable, "-m", "entrypoints.cli", *args], env=env, cwd=ROOT, text=True,
+                          capture_output=True, timeout=120)
+
+
+def test_a_bank_feed_pages_through_a_pool_and_sees_each_designation_once(served: Served) -> None:
+    usccs = [new_uscc() for _ in range(5)]
+
+    async def go() -> None:
+        for uscc in usccs:
+            await designate_specialized(served, uscc)
+        async with Client(served, "bank-feed") as reader:
+            whole = await ask(reader, tier="specialized", as_of="2021-01-01", region="211402")
+            assert whole["next"] is None and whole["count"] == whole["total"] >= 5
+            seen: list[str] = []
+            after = None
+            while True:
+                query: dict[str, Any] = {"tier": "specialized", "as_of": "2021-01-01", "region": "211402",
+                                         "limit": 2, **({"after": after} if after else {})}
+                page = await ask(reader, **query)
+                assert page["ok"] and page["total"] == whole["total"] and page["count"] <= 2, page
+                seen += [i["key"] for i in page["items"]]
+                after = page["next"]
+                if after is None:
+                    break
+                assert after == page["items"][-1]["key"]
+            assert seen == sorted(seen) and len(seen) == len(set(seen))
+            assert seen == sorted(i["key"] for i in whole["items"])
+            assert set(usccs) <= {i["uscc"] for i in whole["items"]}
+            refused = await ask(reader, tier="specialized", as_of="2021-01-01", limit=1001)
+            assert refused["error"]["field"] == "$.limit", refused
+
+    asyncio.run(go())
+
+
+def test_a_pool_as_recorded_by_a_time_shows_nothing_recorded_after_it(served: Served) -> None:
+    from datetime import UTC, datetime
+
+    uscc = new_uscc()
+
+    async def go() -> None:
+        async with Client(served, "bank-feed") as reader:
+            await asyncio.sleep(0.01)
+            before = datetime.now(UTC).isoformat()
+            await asyncio.sleep(0.01)
+            await designate_specialized(served, uscc)
+            then = await ask(reader, tier="specialized", as_of="2021-01-01", region="211402", as_recorded=before)
+            now = await ask(reader, tier="specialized", as_of="2021-01-01", region="211402")
+            assert mine(then, uscc) == [] and len(mine(now, uscc)) == 1
+            assert then["as_recorded"]["position"] < now["position"], (then["as_recorded"], now["position"])
+            assert then["as_recorded"]["time"].endswith("Z")
+            bad = await ask(reader, tier="specialized", as_of="2021-01-01", as_recorded="last tuesday")
+            assert bad["error"]["field"] == "$.as_recorded" and "ISO 8601" in bad["error"]["message"], bad
+
+    asyncio.run(go())
+
+
+# ============================================================================ history, head, proofs
+def test_an_auditor_asks_a_history_and_a_reader_may_not(served: Served) -> None:
+    uscc = new_uscc()
+
+    async def go() -> tuple[dict[str, Any], dict[str, Any]]:
+        await designate_specialized(served, uscc)
+        async with Client(served, "audit-office") as auditor:
+            whole = await auditor.send(N.query_subject("history"), {"uscc": uscc})
+            early = await auditor.send(N.query_subject("history"), {"uscc": uscc, "as_of": "2019-03-31"})
+            unknown = await auditor.send(N.query_subject("history"), {"uscc": new_uscc()})
+            malformed = await auditor.send(N.query_subject("history"), {"uscc": "91211402"})
+            assert unknown["error"]["code"] == "enterprise.not_found" and unknown["error"]["field"] == "$.uscc"
+            assert unknown["headers"]["Nats-Service-Error-Code"] == "404", unknown
+            assert malformed["error"]["field"] == "$.uscc" and "USCC" in malformed["error"]["message"], malformed
+            assert not auditor.errors, auditor.errors
+        async with Client(served, "bank-feed") as reader:
+            await reader.refused_publish(N.query_subject("history"), {"uscc": uscc})
+        async with Client(served, "huludao") as city:
+            await city.refused_publish(N.query_subject("audit.prove"), {"subject": uscc})
+        return whole, early
+
+    whole, early = asyncio.run(go())
+    assert whole["ok"] and whole["uscc"] == uscc and whole["count"] == len(whole["events"]) >= 6
+    assert [e["type"] for e in early["events"]] == [e["type"] for e in whole["events"]][:2]  # register, apply
+    printed = cli(served, "--json", "history", uscc)
+    assert printed.returncode == 0, printed.stderr
+    assert json.loads(printed.stdout)["events"] == whole["events"]
+
+
+def test_head_and_proofs_over_nats_are_what_the_cli_gives_and_verify_offline(served: Served,
+                                                                              tmp_path: Path) -> None:
+    uscc = new_uscc()
+
+    async def go() -> dict[str, Any]:
+        async with Client(served, "bank-feed") as reader, Client(served, "audit-office") as auditor:
+            old = await reader.send(N.query_subject("audit.head"), {})
+            assert old["ok"] and old["size"] > 0, old
+            await designate_specialized(served, uscc)
+            new = await auditor.send(N.query_subject("audit.head"), {})
+            assert new["size"] > old["size"]
+            proof = await auditor.send(N.query_subject("audit.prove"), {"subject": uscc})
+            assert proof["ok"] and proof["proof"]["head"]["size"] >= new["size"], proof
+            (tmp_path / "inclusion.json").write_text(json.dumps(proof["proof"]), encoding="utf-8")
+            event = proof["proof"]["proofs"][0]
+            by_event = await auditor.send(N.query_subject("audit.prove"), {"subject": str(uuid_of(event))})
+            assert [p["position"] for p in by_event["proof"]["proofs"]] == [event["position"]]
+            extends = await reader.send(N.query_subject("audit.consistency"),
+                                        {"old_size": old["size"], "old_root": old["root"]})
+            assert extends["ok"] and extends["extends"] is True and extends["problems"] == [], extends
+            (tmp_path / "consistency.json").write_text(json.dumps(extends["proof"]), encoding="utf-8")
+            forged = await reader.send(N.query_subject("audit.consistency"),
+                                       {"old_size": old["size"], "old_root": "0" * 64})
+            assert forged["ok"] and forged["extends"] is False and forged["proof"] is None and forged["problems"]
+            for body, field in (({"old_size": 10**9, "old_root": "0" * 64}, "$.old_size"),
+                                ({"old_size": 1, "old_root": "xyz"}, "$.old_root"),
+                                ({"subject": "nonsense"}, "$.subject"), ({"subject": new_uscc()}, "$.subject")):
+                subj = N.query_subject("audit.prove" if "subject" in body else "audit.consistency")
+                bad = await auditor.send(subj, body)
+                assert bad["headers"]["Nats-Service-Error-Code"] == "400" and bad["error"]["field"] == field, bad
+            bad = await reader.send(N.query_subject("audit.head"), {"size": 1})
+            assert bad["error"]["field"] == "$" and "unknown field" in bad["error"]["message"], bad
+            assert not reader.errors and not auditor.errors, (reader.errors, auditor.errors)
+            return {"old": old, "proof": proof}
+
+    seen = asyncio.run(go())
+
+    async def head_now() -> dict[str, Any]:
+        async with Client(served, "bank-feed") as reader:
+            return await reader.send(N.query_subject("audit.head"), {})
+
+    asked_now = asyncio.run(head_now())
+    head = json.loads(cli(served, "--json", "audit", "head").stdout)
+    assert {k: asked_now[k] for k in head} == head  # nothing was written in between
+    asked = seen["proof"]["proof"]["head"]
+    for name in ("inclusion.json", "consistency.json"):
+        expected = f"{asked['size']}:{asked['root']}" if name == "inclusion.json" else \
+            f"{seen['old']['size']}:{seen['old']['root']}"
+        checked = cli(served, "--json", "audit", "verify-bundle", str(tmp_path / name), "--head", expected)
+        assert checked.returncode == 0 and json.loads(checked.stdout)["ok"], (name, checked.stdout, checked.stderr)
+
+
+def uuid_of(proof: dict[str, Any]) -> str:
+    """The event id of a proof's event (as replies and the stream carry it)."""
+    return str(event_id(UUID(proof["aggregate_id"]), proof["version"]))
