@@ -326,7 +326,8 @@ _MEANINGS: dict[Code, Entry] = {
                                               "exists without --force, is a link, the ledger's own file ...)"),
     "store.invalid": Entry("input", 2, None, "--db names no usable store (a bad URL, a directory, no ledger "
                                              "where one is read)"),
-    "query.too_large": Entry("query", 2, 400, "a pool query whose answer exceeds a NATS message (narrow it)"),
+    "query.too_large": Entry("query", 2, 400, "a query whose answer exceeds a NATS message (ask for fewer items a "
+                                              "page: limit)"),
     "internal.error": Entry("internal", 3, 500, "this command could not be decided (a defect); nothing written, "
                                                 "the cause logged"),
     "store.unavailable": Entry("internal", 3, 500, "the store did not answer; nothing written"),
@@ -397,7 +398,7 @@ FIELDS: dict[Code, tuple[str | None, ...]] = {
     "policy.unknown_programme": ("programme",), "policy.not_in_force": ("programme",),
     "policy.unknown_tier": ("tier",), "policy.unknown_scheme": ("scheme",), "policy.unknown_chain": ("chain",),
     "policy.unknown_recognition": ("recognition",), "input.invalid": ("*",),
-    "output.refused": ("--out", "--expected"), "store.invalid": ("--db",), "query.too_large": ("$.region",),
+    "output.refused": ("--out", "--expected"), "store.invalid": ("--db",), "query.too_large": ("$.limit", "$"),
     "internal.error": (None,), "store.unavailable": ("--db", None), "internal": (None,),
 }
 

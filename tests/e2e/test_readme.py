@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support import ROOT
 from tests.support.readme import README, snippet
 from tests.support.streams import journey, send_all, start_serve
 
@@ -84,6 +85,7 @@ def test_the_command_client_and_the_watch_client_run_against_serve(ledger, home:
         # A misspelt command reaches no endpoint: NATS answers "no responders", as the README says.
         assert "NoRespondersError" in README.read_text(encoding="utf-8")
         assert asyncio.run(_request(url, "cultivation.cmd.211400.regster")) == "NoRespondersError"
+        _the_feed_and_the_auditor_run(tmp_path, by_home, url)
     finally:
         if watcher:
             watcher.kill()
@@ -93,6 +95,45 @@ def test_the_command_client_and_the_watch_client_run_against_serve(ledger, home:
 
 
 STAGES = ("applied", "recommended", "assessed", "noticed")
+
+
+def _the_feed_and_the_auditor_run(tmp_path: Path, env: dict[str, str], url: str) -> None:
+    """The bank feed pages through the pool (one designation a page here); the auditor keeps
+    a head, and on its next run proves the ledger extends it, with a proof checked offline."""
+    import asyncio
+
+    scripts = {}
+    for after in ("A bank feed that takes the white list", "An auditor that keeps the head"):
+        code = snippet(after)
+        assert len(code.strip().splitlines()) == _stated_lines(after), after
+        scripts[after] = code
+    (tmp_path / "feed.py").write_text(scripts["A bank feed that takes the white list"], encoding="utf-8")
+    (tmp_path / "auditor.py").write_text(scripts["An auditor that keeps the head"], encoding="utf-8")
+
+    def run(script: str, *args: str, cwd: Path = tmp_path) -> list[str]:
+        out = subprocess.run([sys.executable, str(tmp_path / script), *args], env=env, cwd=cwd, capture_output=True,
+                             text=True, timeout=120)
+        assert out.returncode == 0, out.stderr
+        return out.stdout.strip().splitlines()
+
+    u1, u2 = journey(1)[0]["uscc"], journey(2)[0]["uscc"]
+    both = run("feed.py", "2019-06-01", "1")  # two pages of one
+    assert [line.split()[0] for line in both[:-1]] == sorted([u1, u2]) and both[-1].startswith("2 of 2 valid on"), both
+    assert "连山区" in both[0] and "valid until 2022-05-19" in both[0], both
+    after_revocation = run("feed.py", "2020-06-01")
+    assert [line.split()[0] for line in after_revocation[:-1]] == [u2], after_revocation
+    keeper = tmp_path / "auditor"
+    keeper.mkdir()
+    [first] = run("auditor.py", cwd=keeper)
+    assert first.startswith("head ")
+    assert all(r["body"]["ok"] for r in asyncio.run(send_all(url, [
+        {**obj, "command_id": f"readme-3-{j}"} for j, obj in enumerate(journey(3))], concurrency=1)))
+    extends, second = run("auditor.py", cwd=keeper)
+    assert extends == "extends " + first.removeprefix("head ") and second != first, (extends, second)
+    checked = subprocess.run([sys.executable, "-m", "entrypoints.cli", "audit", "verify-bundle",
+                              str(keeper / "consistency.json"), "--head", first.removeprefix("head ")],
+                             cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert checked.returncode == 0 and checked.stdout.startswith("ok: head "), (checked.stdout, checked.stderr)
 
 
 def _state_word(line: str) -> str:

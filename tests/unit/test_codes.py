@@ -100,8 +100,9 @@ def test_the_readme_table_is_the_catalogue() -> None:
 # ------------------------------------------------------------------------------ fields
 # Codes whose field no raise site spells out: whichever field of the input is malformed (an
 # InputError's, a path as the decoder names it), an output file's flag (infra/files.py's
-# ``field`` of each caller's flag) and the one place a query is found too large.
-FIELDS_BY_HAND = {"input.invalid": ("*",), "output.refused": ("--out", "--expected"), "query.too_large": ("$.region",)}
+# ``field`` of each caller's flag) and the two places a query is found too large.
+FIELDS_BY_HAND = {"input.invalid": ("*",), "output.refused": ("--out", "--expected"),
+                  "query.too_large": ("$.limit", "$")}
 REFUSALS = {"RuleViolation", "NotFound", "Conflict", "LedgerError", "DecisionFailed"}
 
 
