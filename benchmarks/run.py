@@ -26,6 +26,9 @@ own temporary data folder; everything is removed at the end (``--keep`` keeps th
     other core).  Target p99 < 50 ms.
 (e) peak RSS of a separate process rebuilding the read model of the whole store.  Target
     < 2 GiB at 3 million events (extrapolated, and said so, when the store is smaller).
+(f) the command rate ``serve`` carries: open-loop windows as in (d) at 500, 1,000, 2,000 and
+    4,000 commands/s (``--rates``) against one serve, stepped up until p99 command → KV is
+    50 ms or more.  Target: p99 < 50 ms at ≥ 2,000/s on SQLite, ≥ 1,000/s on PostgreSQL.
 
 Throughputs are the median of several samples (the samples are in ``--json``).  The
 history comes from ``scenarios.generate.generate_commands`` when that module is present,
@@ -86,14 +89,16 @@ class Plan:
     raw_batched: int = 10_000  # raw aggregates per batched sample
     relay_batch: int = 500  # as `cultivation serve`
     rate: float = 500.0  # offered load of the latency test, commands/s
-    seconds: float = 10.0  # length of the latency test
+    seconds: float = 10.0  # length of the latency test (and of each step of the rate steps)
+    rates: tuple[float, ...] = (500.0, 1_000.0, 2_000.0, 4_000.0)  # (f): the offered rates, stepped up
 
     @classmethod
     def quick(cls) -> Plan:
-        return cls(enterprises=1_000, repeats=2, samples=2, single=200, raw_batched=2_000, seconds=3.0)
+        return cls(enterprises=1_000, repeats=2, samples=2, single=200, raw_batched=2_000, seconds=3.0,
+                   rates=(100.0, 200.0))
 
 
-MEASUREMENTS = ("handle", "handle_many", "rebuild", "relay", "latency", "latency_one_process", "memory")
+MEASUREMENTS = ("handle", "handle_many", "rebuild", "relay", "latency", "latency_one_process", "memory", "rate")
 TARGETS = {
     "handle": "≥ 0.5× raw saves",
     "handle_many": "≥ 0.5× raw saves",
@@ -102,6 +107,7 @@ TARGETS = {
     "latency": "p99 < 50 ms",
     "latency_one_process": "p99 < 50 ms",
     "memory": "< 2 GiB at 3,000,000 events",
+    "rate": "p99 < 50 ms at ≥ 2,000/s (SQLite), ≥ 1,000/s (PostgreSQL)",
 }
 
 
@@ -939,28 +945,69 @@ def measure_latency(ledger: Any, store: Store, url: str, workdir: Path, plan: Pl
                     in_process: bool = False) -> dict[str, Any]:
     """(d) against ``cultivation serve`` (its projector in a child process, with the other
     core), or (``in_process``) ``cultivation serve --projector-in-process``."""
-    n_ent = max(1, int(plan.rate * plan.seconds) // 5)
     head = ledger.max_position()
-    procs = [start_serve(store, url, workdir / "serve-home", rep, *(["--projector-in-process"] if in_process else []))]
+    proc = start_serve(store, url, workdir / "serve-home", rep, *(["--projector-in-process"] if in_process else []))
     try:
         warm = wait_live(ledger, head, rep, f"(d) serve's live projector catching up {head:,} events from the stream")
         marker, tag = ("MD", "lat2") if in_process else ("MC", "lat")  # other enterprises, other command ids
-        registers = [{**journey(i, marker=marker)[0], "command_id": f"{tag}-{i}-0"} for i in range(n_ent)]
-        with rep.bar(f"(d) registering {n_ent:,} enterprises (closed loop, not timed)", None):
-            refused = asyncio.run(send_closed_loop(url, registers))
-        if refused:
-            raise RuntimeError(f"{refused} registrations refused: is the store fresh?")
-        wait_live(ledger, ledger.max_position(), rep, "(d) projector catching up the registrations")
-        # Step-major order: an enterprise's next command comes n_ent/rate seconds after its last.
-        timed = []
-        for step in range(1, 6):
-            for i in range(n_ent):
-                cmd = {**journey(i, marker=marker)[step], "command_id": f"{tag}-{i}-{step}"}
-                timed.append((cmd, (cmd["uscc"], "sp", STEP_STATUS[step])))
-        with rep.bar(f"(d) open loop: {len(timed):,} commands at {plan.rate:g}/s, KV watched", len(timed)) as advance:
-            res = asyncio.run(open_loop(url, timed, plan.rate, advance))
+        result = latency_window(ledger, url, plan.rate, plan.seconds, marker, tag, rep, "(d)")
     finally:
-        code = max(stop_serve(proc) for proc in procs)
+        code = stop_serve(proc)
+    return {**result, "warmup_seconds": warm, "warmup_events": head, "serve_exit_code": code}
+
+
+# Each step of (f) on enterprises of its own (a USCC marker each: letters of GB 32100's alphabet).
+STEP_MARKERS = ("ME", "MF", "MG", "MH", "MJ", "MK", "ML", "MM")
+
+
+def measure_rate_steps(ledger: Any, store: Store, url: str, workdir: Path, plan: Plan, rep: Reporter
+                       ) -> dict[str, Any]:
+    """(f) the highest offered rate at which ``cultivation serve`` keeps command → KV p99 under
+    50 ms: open-loop windows of ``plan.seconds`` at each of ``plan.rates`` against one serve,
+    stopping at the first rate that misses (lost or refused commands miss too)."""
+    head = ledger.max_position()
+    proc = start_serve(store, url, workdir / "serve-steps-home", rep)
+    steps: list[dict[str, Any]] = []
+    try:
+        wait_live(ledger, head, rep, f"(f) serve's live projector catching up {head:,} events from the stream")
+        for k, rate in enumerate(plan.rates):
+            step = latency_window(ledger, url, rate, plan.seconds, STEP_MARKERS[k], f"step{k}", rep, "(f)")
+            steps.append(step)
+            if not step["pass"]:
+                break
+    finally:
+        code = stop_serve(proc)
+    held = [s["offered_rate"] for s in steps if s["pass"]]
+    best = max(held) if held else 0.0
+    target = 1000.0 if store.kind == "postgresql" else 2000.0
+    return {"value": best, "unit": "/s", "target": target, "pass": best >= target, "serve_exit_code": code,
+            "steps": [{k: s[k] for k in ("offered_rate", "p50_ms", "p99_ms", "reply_p99_ms", "served_rate", "lost",
+                                         "refused", "pass", "stages_ms")} for s in steps],
+            "statistic": (f"open-loop windows of {plan.seconds:g} s at {', '.join(f'{r:g}' for r in plan.rates)} "
+                          f"commands/s against one serve, stopping at the first whose p99 (scheduled send → KV "
+                          f"update seen by a watcher) is 50 ms or more")}
+
+
+def latency_window(ledger: Any, url: str, rate: float, seconds: float, marker: str, tag: str, rep: Reporter,
+                   label: str) -> dict[str, Any]:
+    """One open-loop window against a running serve: ``rate`` commands/s for ``seconds``, on
+    enterprises of their own (``marker``) registered first (closed loop, not timed); each
+    command timed from its scheduled send to its designation's change in the KV bucket."""
+    n_ent = max(1, int(rate * seconds) // 5)
+    registers = [{**journey(i, marker=marker)[0], "command_id": f"{tag}-{i}-0"} for i in range(n_ent)]
+    with rep.bar(f"{label} registering {n_ent:,} enterprises (closed loop, not timed)", None):
+        refused = asyncio.run(send_closed_loop(url, registers))
+    if refused:
+        raise RuntimeError(f"{refused} registrations refused: is the store fresh?")
+    wait_live(ledger, ledger.max_position(), rep, f"{label} projector catching up the registrations")
+    # Step-major order: an enterprise's next command comes n_ent/rate seconds after its last.
+    timed = []
+    for step in range(1, 6):
+        for i in range(n_ent):
+            cmd = {**journey(i, marker=marker)[step], "command_id": f"{tag}-{i}-{step}"}
+            timed.append((cmd, (cmd["uscc"], "sp", STEP_STATUS[step])))
+    with rep.bar(f"{label} open loop: {len(timed):,} commands at {rate:g}/s, KV watched", len(timed)) as advance:
+        res = asyncio.run(open_loop(url, timed, rate, advance))
     lat = sorted(res["latencies"])
     replies = sorted(res["reply_latencies"])
     relay_stage, projector_stage = sorted(res["relay_stage"]), sorted(res["projector_stage"])
@@ -968,7 +1015,7 @@ def measure_latency(ledger: Any, store: Store, url: str, workdir: Path, plan: Pl
     ms = lambda x: x * 1000 if x != float("inf") else float("inf")  # noqa: E731
     return {"value": ms(p99), "unit": "ms", "p50_ms": ms(p50), "p90_ms": ms(percentile(lat, 90)), "p99_ms": ms(p99),
             "max_ms": ms(lat[-1]) if lat else float("nan"), "commands": len(res["latencies"]) + res["refused"],
-            "offered_rate": plan.rate, "seconds": plan.seconds, "achieved_send_rate": len(timed) / res["send_seconds"],
+            "offered_rate": rate, "seconds": seconds, "achieved_send_rate": len(timed) / res["send_seconds"],
             "max_send_lag_ms": res["max_send_lag"] * 1000, "refused": res["refused"], "lost": res["lost"],
             "reply_p50_ms": ms(percentile(replies, 50)), "reply_p99_ms": ms(percentile(replies, 99)),
             "served_rate": res["served_rate"],
@@ -977,9 +1024,8 @@ def measure_latency(ledger: Any, store: Store, url: str, workdir: Path, plan: Pl
                 "relay": {"p50": ms(percentile(relay_stage, 50)), "p99": ms(percentile(relay_stage, 99))},
                 "projector": {"p50": ms(percentile(projector_stage, 50)), "p99": ms(percentile(projector_stage, 99))},
             },
-            "warmup_seconds": warm, "warmup_events": head, "serve_exit_code": code,
             "target": 50.0, "pass": ms(p99) < 50.0 and res["lost"] == 0 and res["refused"] == 0,
-            "statistic": (f"percentiles of all {len(res['latencies'])} commands of one {plan.seconds:g} s open-loop "
+            "statistic": (f"percentiles of all {len(res['latencies'])} commands of one {seconds:g} s open-loop "
                           f"window, from the scheduled send time to the KV update seen by a watcher")}
 
 
@@ -1032,7 +1078,7 @@ def run(args: argparse.Namespace, plan: Plan, rep: Reporter) -> dict[str, Any]:
             m["rebuild"] = measure_rebuild(ledger, plan, rep)
         if "e" in args.only:
             m["memory"] = measure_memory(store, rep, events)
-        if "c" in args.only or "d" in args.only:
+        if set("cdf") & set(args.only):
             nats = EmbeddedNats(store_dir=workdir / "nats")
             nats.start()
             stack.callback(nats.close)
@@ -1043,6 +1089,8 @@ def run(args: argparse.Namespace, plan: Plan, rep: Reporter) -> dict[str, Any]:
                 m["latency"] = measure_latency(ledger, store, nats.url, workdir, plan, rep)
                 m["latency_one_process"] = measure_latency(ledger, store, nats.url, workdir, plan, rep,
                                                            in_process=True)
+            if "f" in args.only:
+                m["rate"] = measure_rate_steps(ledger, store, nats.url, workdir, plan, rep)
         results["measurements"] = {k: m[k] for k in MEASUREMENTS if k in m}
     meta["seconds"] = round(time.perf_counter() - t_start, 1)
     results["summary"] = summary_rows(results)
@@ -1088,6 +1136,12 @@ def summary_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
                          "result": f"{_n(lt['p50_ms'])} / {_n(lt['p99_ms'])} ms",
                          "baseline": f"reply p99 {_n(lt['reply_p99_ms'])} ms", "ratio": "—",
                          "target": TARGETS[key], "status": ok(lt["pass"])})
+    if "rate" in m:
+        rt = m["rate"]
+        steps = ", ".join(f"{st['offered_rate']:g}/s {_n(st['p99_ms'])} ms" for st in rt["steps"])
+        rows.append({"measurement": "(f) highest rate with command → KV p99 < 50 ms (serve)",
+                     "result": _n(rt["value"], "/s"), "baseline": f"p99 by step: {steps}", "ratio": "—",
+                     "target": TARGETS["rate"], "status": ok(rt["pass"])})
     if "memory" in m:
         mem = m["memory"]
         rows.append({"measurement": f"(e) peak RSS, rebuild of {mem['events']:,} events",
@@ -1140,6 +1194,10 @@ def print_table(results: dict[str, Any]) -> None:
                 + " (service: send → reply; relay: reply → on the stream; projector: on the stream → in the KV)"]
     if "memory" in m:
         notes.append(f"(e) {m['memory']['how']}")
+    if "rate" in m:
+        notes.append(f"(f) {m['rate']['statistic']}; stages p99 by step: " + "; ".join(
+            f"{st['offered_rate']:g}/s " + ", ".join(f"{k} {_n(v['p99'])}" for k, v in st["stages_ms"].items())
+            for st in m["rate"]["steps"]) + " ms")
     notes.append(f"{mm['cpu']}; Python {mm['python']}, SQLite {mm['sqlite']}, eventsourcing {mm['eventsourcing']}, "
                  f"nats-py {mm['nats_py']}, {mm['nats_server']}; run took {meta['seconds']:.0f} s")
     for line in notes:
@@ -1169,13 +1227,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rate", type=float, help="offered load of (d), commands/s (default 500)")
     p.add_argument("--seconds", type=float, help="length of (d) in seconds (default 10, --quick 3)")
     p.add_argument("--keep", action="store_true", help="keep the store and the temporary folder")
-    p.add_argument("--only", default="abcde", metavar="LETTERS",
-                   help="measure only these, e.g. --only d or --only bc (default abcde: all); the store is\n"
+    p.add_argument("--rates", help="the offered rates of (f), commands/s, stepped up: e.g. 500,1000,2000,4000 "
+                                   "(the default; --quick 100,200)")
+    p.add_argument("--only", default="abcdef", metavar="LETTERS",
+                   help="measure only these, e.g. --only d or --only bc (default abcdef: all); the store is\n"
                         "loaded either way (untimed when (a) is left out)")
     p.add_argument("--child-rebuild", metavar="STORE", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
-    if not args.only or set(args.only) - set("abcde"):
-        p.error(f"--only: letters among a, b, c, d, e (got {args.only!r})")
+    if not args.only or set(args.only) - set("abcdef"):
+        p.error(f"--only: letters among a, b, c, d, e, f (got {args.only!r})")
     if args.child_rebuild:
         child_rebuild(args.child_rebuild)
         return 0
@@ -1183,6 +1243,13 @@ def main(argv: list[str] | None = None) -> int:
     for name in ("enterprises", "years", "repeats", "rate", "seconds"):
         if getattr(args, name) is not None:
             setattr(plan, name, getattr(args, name))
+    if args.rates:
+        try:
+            plan.rates = tuple(sorted(float(r) for r in args.rates.split(",")))
+        except ValueError:
+            p.error(f"--rates: commands/s separated by commas, e.g. 500,1000,2000 (got {args.rates!r})")
+        if not 0 < len(plan.rates) <= len(STEP_MARKERS) or plan.rates[0] <= 0:
+            p.error(f"--rates: 1 to {len(STEP_MARKERS)} rates above 0 (got {args.rates!r})")
 
     def terminate(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt(f"signal {signum}")

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from tests.support import ROOT
 
-MEASUREMENTS = ("handle", "handle_many", "rebuild", "relay", "latency", "latency_one_process", "memory")
+MEASUREMENTS = ("handle", "handle_many", "rebuild", "relay", "latency", "latency_one_process", "memory", "rate")
 WITH_BASELINE = ("handle", "handle_many", "rebuild", "relay")
 
 
@@ -53,6 +53,11 @@ def test_quick_benchmark_reports_every_measurement_as_json() -> None:
             assert _number(latency[field]) or latency[field] == "inf", (field, latency[field])
         assert set(latency["stages_ms"]) == {"service", "relay", "projector"}
         assert latency["serve_exit_code"] == 0  # the serve subprocesses stopped cleanly on SIGTERM
+
+    rate = m["rate"]  # (f): the quick plan steps 100/s, then 200/s while p99 holds
+    assert rate["steps"] and rate["steps"][0]["offered_rate"] == 100.0, rate
+    assert all(_number(st["p99_ms"]) or st["p99_ms"] == "inf" for st in rate["steps"])
+    assert rate["value"] in [0.0, *(st["offered_rate"] for st in rate["steps"])] and rate["serve_exit_code"] == 0
 
     memory = m["memory"]
     assert _number(memory["peak_rss"]) and memory["peak_rss"] > 0
