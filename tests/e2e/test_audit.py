@@ -68,7 +68,7 @@ def change_a_byte(conn: Any, pg: bool, table: str) -> int:
 
 
 def delete_a_row(conn: Any, pg: bool, table: str) -> int:
-    p = 200
+    p = 170
     conn.execute(f"DELETE FROM {table} WHERE {_pos(pg)} = {p}")
     return p
 
