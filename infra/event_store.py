@@ -9,30 +9,140 @@ holds no SQL and asks no question about the dialect:
   afresh, and every aggregate's events after the version it starts from (two queries on
   one connection, per chunk of ids);
 - :meth:`BulkEventStore.stored_versions`: the latest stored version of some aggregates;
-- :meth:`BulkEventStore.insert`: stored events written in one transaction by the
-  recorder itself (no recording or notification objects built for followers).
+- :meth:`BulkEventStore.insert`: stored events and the journal rows of the commands
+  that produced them, written in one transaction by the recorder itself (no recording or
+  notification objects built for followers);
+- :meth:`BulkEventStore.journal_entries`: the journal rows of some command ids, in one read;
+- :meth:`BulkEventStore.fill_journal`: the upgrade of a store written before the journal
+  had its table (its entries were ``HandledCommand`` events).
 
 :func:`bulk_event_store` picks the adapter once, from the recorder's type:
 :class:`SQLiteEventStore` or :class:`PostgresEventStore`.
+
+The command journal is a table beside the events, ``<events table>_journal``: one row per
+accepted command (:class:`JournalRow`), its id the primary key.  The recorders of the
+ledger (:class:`JournalledSQLiteApplicationRecorder`,
+:class:`JournalledPostgresApplicationRecorder`, the hash-chained ones of
+:mod:`infra.integrity` plus that table) create it and insert the rows given to
+``insert_events(..., journal=rows)`` in the events' transaction: a command id written
+twice is refused like an event version written twice, with the library's ``IntegrityError``,
+and nothing of the transaction is written.  Journal rows are not events: they are in no
+notification, no hash chain, no stream.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import Any
 from uuid import UUID
 
+import msgspec
 from eventsourcing.persistence import AggregateRecorder, ApplicationRecorder, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder
 
+from infra.integrity import ChainedPostgresApplicationRecorder, ChainedSQLiteApplicationRecorder
 from infra.store import read_rows, sql_table
 
 # Ids per read: SQLite's bound on host parameters, and a statement of reasonable size.
 CHUNK = 500
+# Legacy journal events turned into rows per statement while a store is upgraded.
+FILL_PAGE = 5000
 
 Row = tuple[Any, int, str, Any]  # originator id (UUID or text), version, topic, state
+
+
+class JournalRow(msgspec.Struct, frozen=True, array_like=True):
+    """The journal entry of one accepted command, as its table holds it: what a repeated
+    command id needs to be answered with the first outcome (``events``: that outcome's event
+    references, JSON as the service layer encoded them), or refused when it names a
+    different command (``digest``)."""
+
+    command_id: str
+    command: str
+    digest: str
+    events: bytes
+
+
+def journal_table(events_table_name: str) -> str:
+    """The journal's table beside an events table (unquoted).
+
+    >>> journal_table("stored_events")
+    'stored_events_journal'
+    """
+    return f"{events_table_name}_journal"
+
+
+def _journal_params(rows: Iterable[JournalRow]) -> list[tuple[str, str, str, bytes]]:
+    return [(r.command_id, r.command, r.digest, r.events) for r in rows]
+
+
+class JournalledSQLiteApplicationRecorder(ChainedSQLiteApplicationRecorder):
+    """The ledger's SQLite recorder: the chained one, plus the journal table, whose rows
+    (``journal=``) are inserted in the events' transaction."""
+
+    @property
+    def journal_table(self) -> str:
+        return journal_table(self.events_table_name)
+
+    def construct_create_table_statements(self) -> list[str]:
+        return [*super().construct_create_table_statements(),
+                f"CREATE TABLE IF NOT EXISTS {self.journal_table} (command_id TEXT PRIMARY KEY, command TEXT NOT NULL, "
+                f"digest TEXT NOT NULL, events BLOB NOT NULL) WITHOUT ROWID"]
+
+    def _insert_events(self, c: Any, stored_events: Sequence[StoredEvent], *,
+                       journal: Sequence[JournalRow] = (), **kwargs: Any) -> Sequence[int] | None:
+        ids = super()._insert_events(c, stored_events, **kwargs)
+        if journal:
+            c.executemany(f"INSERT INTO {self.journal_table} VALUES (?, ?, ?, ?)", _journal_params(journal))
+        return ids
+
+
+class JournalledPostgresApplicationRecorder(ChainedPostgresApplicationRecorder):
+    """The ledger's PostgreSQL recorder: the chained one, plus the journal table, whose
+    rows (``journal=``) are inserted in the events' transaction, after the events (so
+    while it holds the events table's lock: writers of journal rows never wait on each
+    other's rows but in the order that lock gives them)."""
+
+    @property
+    def journal_table(self) -> str:
+        return journal_table(self.events_table_name)
+
+    def __init__(self, datastore: Any, *, events_table_name: str = "stored_events"):
+        from psycopg.sql import SQL, Identifier
+
+        super().__init__(datastore, events_table_name=events_table_name)
+        self.sql_create_statements.append(SQL(
+            "CREATE TABLE IF NOT EXISTS {schema}.{table} (command_id text PRIMARY KEY, command text NOT NULL, "
+            "digest text NOT NULL, events bytea NOT NULL)").format(
+            schema=Identifier(self.datastore.schema), table=Identifier(self.journal_table)))
+
+    def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
+        if kwargs.get("journal") and self.datastore.enable_db_functions:
+            raise NotImplementedError("the command journal is not written through the database function "
+                                      "(POSTGRES_ENABLE_DB_FUNCTIONS): leave it off")
+        return super().insert_events(stored_events, **kwargs)
+
+    def _write_journal(self, curs: Any, journal: Sequence[JournalRow]) -> None:
+        table = f'"{self.datastore.schema}"."{self.journal_table}"'
+        # In the library's pipeline: a nested one syncs when it ends, so a command id that
+        # is already there raises (IntegrityError) here, before the commit.
+        with curs.connection.pipeline():
+            curs.executemany(f"INSERT INTO {table} VALUES (%s, %s, %s, %s)", _journal_params(journal))
+
+    def _insert_events(self, curs: Any, stored_events: Sequence[StoredEvent], *,
+                       journal: Sequence[JournalRow] = (), **kwargs: Any) -> None:
+        super()._insert_events(curs, stored_events, **kwargs)
+        if journal and not stored_events:  # (no events: the library skips the step below)
+            self._write_journal(curs, journal)
+
+    def _fetch_ids_after_insert_events(self, curs: Any, stored_events: Sequence[StoredEvent], *,
+                                       journal: Sequence[JournalRow] = (), **kwargs: Any) -> Sequence[int] | None:
+        ids = super()._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
+        if journal:
+            self._write_journal(curs, journal)
+        return ids
 
 
 class BulkEventStore(ABC):
@@ -43,6 +153,7 @@ class BulkEventStore(ABC):
     def __init__(self, recorder: ApplicationRecorder, snapshot_recorder: AggregateRecorder | None = None):
         self.recorder: Any = recorder
         self.events_table = sql_table(recorder)
+        self.journal_table = sql_table(recorder, journal_table(recorder.events_table_name))  # type: ignore[attr-defined]
         self.snapshots_table = sql_table(snapshot_recorder) if snapshot_recorder is not None else None
 
     def read_after(self, starts: Mapping[UUID, int],
@@ -98,10 +209,41 @@ class BulkEventStore(ABC):
                          [self._key(i) for i in ids])
         return {oid if isinstance(oid, UUID) else UUID(oid): version for oid, version in rows}
 
-    def insert(self, stored_events: Sequence[StoredEvent]) -> None:
-        """Record ``stored_events`` in one transaction (the recorder refuses, with the
-        library's ``IntegrityError``, a version that exists: nothing is then written)."""
-        self.recorder.insert_events(stored_events)
+    def insert(self, stored_events: Sequence[StoredEvent], journal: Sequence[JournalRow] = ()) -> None:
+        """Record ``stored_events`` and the ``journal`` rows in one transaction (the
+        recorder refuses, with the library's ``IntegrityError``, a version or a command id
+        that exists: nothing is then written)."""
+        if journal:
+            self.recorder.insert_events(stored_events, journal=journal)
+        else:
+            self.recorder.insert_events(stored_events)
+
+    def journal_entries(self, command_ids: Sequence[str]) -> dict[str, JournalRow]:
+        """The journal rows of those of ``command_ids`` that were handled, one read per
+        :data:`CHUNK` of them."""
+        wanted = list(dict.fromkeys(command_ids))
+        found: dict[str, JournalRow] = {}
+        for i in range(0, len(wanted), CHUNK):
+            chunk = wanted[i:i + CHUNK]
+            rows = read_rows(self.recorder, f"SELECT command_id, command, digest, events FROM {self.journal_table} "
+                                            f"WHERE command_id IN ({', '.join('?' * len(chunk))})", chunk)
+            for cid, command, digest, events in rows:
+                found[cid] = JournalRow(cid, command, digest, bytes(events))
+        return found
+
+    def journal_is_empty(self) -> bool:
+        """Whether the journal table holds no row (a new store, or one to upgrade)."""
+        return not read_rows(self.recorder, f"SELECT 1 FROM {self.journal_table} LIMIT 1", [])
+
+    @abstractmethod
+    def fill_journal(self, legacy_topic: str,
+                     to_rows: Callable[[list[StoredEvent]], list[JournalRow]]) -> int | None:
+        """Upgrade a store written while journal entries were events: if the journal table
+        is empty, give it a row for each stored event of ``legacy_topic`` (``to_rows`` turns
+        a page of them into rows), in one write transaction.  The events stay where they
+        are.  Returns the rows written, or None when the table held rows already (a store
+        is filled once, before its first command of the new kind: a second process
+        upgrading it at the same time waits for the first, then does nothing)."""
 
 
 class SQLiteEventStore(BulkEventStore):
@@ -130,6 +272,27 @@ class SQLiteEventStore(BulkEventStore):
             rows = cur.fetchall()
         return snaps, [StoredEvent(originator_id=UUID(oid), originator_version=version, topic=topic,
                                    state=bytes(state)) for oid, version, topic, state in rows]
+
+    def fill_journal(self, legacy_topic: str,
+                     to_rows: Callable[[list[StoredEvent]], list[JournalRow]]) -> int | None:
+        written = 0
+        # The write transaction takes SQLite's write lock at once: a second process
+        # upgrading the same file waits, then finds the rows and does nothing.
+        with self.recorder.datastore.transaction(commit=True) as cur:
+            cur.execute(f"DELETE FROM {self.journal_table} WHERE 0")  # a write: the lock is taken here
+            cur.execute(f"SELECT 1 FROM {self.journal_table} LIMIT 1")
+            if cur.fetchone():
+                return None
+            cur.execute(f"SELECT originator_id, originator_version, topic, state FROM {self.events_table} "
+                        f"WHERE topic = ?", [legacy_topic])
+            while page := cur.sqlite_cursor.fetchmany(FILL_PAGE):
+                rows = to_rows([StoredEvent(originator_id=UUID(oid), originator_version=version, topic=topic,
+                                            state=bytes(state)) for oid, version, topic, state in page])
+                # (a second cursor: the first is still reading)
+                cur.sqlite_cursor.connection.executemany(f"INSERT INTO {self.journal_table} VALUES (?, ?, ?, ?) "
+                                                         f"ON CONFLICT DO NOTHING", _journal_params(rows))
+                written += len(rows)
+        return written
 
 
 class PostgresEventStore(BulkEventStore):
@@ -162,6 +325,26 @@ class PostgresEventStore(BulkEventStore):
         return snaps, [StoredEvent(originator_id=r["originator_id"], originator_version=r["originator_version"],
                                    topic=r["topic"], state=bytes(r["state"]))
                        for r in rows if r["originator_version"] > floor[r["originator_id"]]]
+
+    def fill_journal(self, legacy_topic: str,
+                     to_rows: Callable[[list[StoredEvent]], list[JournalRow]]) -> int | None:
+        written = 0
+        with self.recorder.datastore.transaction(commit=True) as curs:
+            # Upgrades of one store take turns (and a command's journal rows wait for this one).
+            curs.execute(f"LOCK TABLE {self.journal_table} IN EXCLUSIVE MODE")
+            curs.execute(f"SELECT 1 FROM {self.journal_table} LIMIT 1")
+            if curs.fetchone():
+                return None
+            curs.execute(f"SELECT originator_id, originator_version, topic, state FROM {self.events_table} "
+                         f"WHERE topic = %s", [legacy_topic])
+            events = [StoredEvent(originator_id=r["originator_id"], originator_version=r["originator_version"],
+                                  topic=r["topic"], state=bytes(r["state"])) for r in curs.fetchall()]
+            for i in range(0, len(events), FILL_PAGE):
+                rows = to_rows(events[i:i + FILL_PAGE])
+                curs.executemany(f"INSERT INTO {self.journal_table} VALUES (%s, %s, %s, %s) "
+                                 f"ON CONFLICT DO NOTHING", _journal_params(rows))
+                written += len(rows)
+        return written
 
 
 def bulk_event_store(recorder: ApplicationRecorder,

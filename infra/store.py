@@ -110,7 +110,7 @@ def store_env(url: str) -> dict[str, str]:
             raise StoreError(f"store {describe(url)}: the port is not a number from 1 to 65535") from None
         env = {
             "PERSISTENCE_MODULE": "eventsourcing.postgres",
-            "APPLICATION_RECORDER_TOPIC": "infra.integrity:ChainedPostgresApplicationRecorder",
+            "APPLICATION_RECORDER_TOPIC": "infra.event_store:JournalledPostgresApplicationRecorder",
             "POSTGRES_DBNAME": unquote(parts.path.lstrip("/")) or "postgres",
             "POSTGRES_HOST": parts.hostname or "127.0.0.1",
             "POSTGRES_PORT": str(port),
@@ -131,7 +131,7 @@ def store_env(url: str) -> dict[str, str]:
         except OSError as e:
             raise StoreError(f"store {url}: cannot create its folder {Path(path).parent}: {e.strerror}") from None
     return {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": path, "SQLITE_LOCK_TIMEOUT": "30",
-            "APPLICATION_RECORDER_TOPIC": "infra.integrity:ChainedSQLiteApplicationRecorder"}
+            "APPLICATION_RECORDER_TOPIC": "infra.event_store:JournalledSQLiteApplicationRecorder"}
 
 
 def sqlite_path(url: str) -> str:

@@ -2,15 +2,17 @@
 
 :class:`Ledger` is an ``eventsourcing`` application.  ``handle(command)``:
 
-1. looks up the command's journal entry (an aggregate keyed by ``command_id``); a
-   repeated command id returns the first outcome and writes nothing, and a command id
-   reused for a different command is refused;
+1. looks up the command's journal entry (a row of the journal table, keyed by
+   ``command_id``: :class:`infra.event_store.JournalRow`); a repeated command id returns
+   the first outcome and writes nothing, and a command id reused for a different command
+   is refused;
 2. picks the policy version in force on the command's business date (the handler asks
    :meth:`Ledger.in_force`);
 3. loads the aggregates and lets the domain decide on the facts of the command's date
    (``_decide``): the command's handler (:data:`services.handlers.HANDLERS`) calls the
    aggregates, which check the rules (a refusal raises before any event);
-4. saves the new events and the journal entry in one transaction;
+4. saves the new events and the journal row in one transaction (the row is no event: it
+   is in no notification, no hash chain, no stream);
 5. on a version conflict (another writer changed the same enterprise or budget in
    between) starts again from 1 against the new versions, a few times, then refuses
    with ``conflict``.
@@ -22,11 +24,16 @@ SQL dialect); this module holds no SQL.
 
 Reading is optimistic.  An enterprise kept from an earlier command is taken as it is,
 and a journal entry as absent, without asking the store: the save is what checks them,
-because it writes the next version of every aggregate the decision changed and the first
-(only) version of the journal entry, and the store refuses a version that exists.  What
+because it writes the next version of every aggregate the decision changed and the
+journal row of the command, and the store refuses a version or a command id that exists.  What
 the save cannot check is read before it counts: a refusal, or an aggregate a decision read
 but did not change, is given only once the store confirms the versions taken for granted
 (:meth:`Ledger._check_assumed`); otherwise the command is decided again on what was read.
+
+Stores written before the journal had its table kept its entries as ``HandledCommand``
+events; opening one fills the table from them (:meth:`Ledger._upgrade_journal`).  Those
+events stay in the log (history is immutable, the hash chain covers them); no new one is
+written.
 """
 
 from __future__ import annotations
@@ -57,6 +64,7 @@ from eventsourcing.persistence import (
     OperationalError,
 )
 from eventsourcing.persistence import InternalError as StoreInternalError
+from eventsourcing.utils import get_topic
 
 from domain.budget import SchemeBudget, budget_id
 from domain.enterprise import LEDGER_NAMESPACE, Enterprise, enterprise_id, event_id
@@ -65,7 +73,7 @@ from domain.group import Group, group_id
 from domain.policy import PolicyBook, Programme
 from domain.sme import SmeStandard
 from domain.values import Actor, uscc_check_char
-from infra.event_store import BulkEventStore, bulk_event_store
+from infra.event_store import BulkEventStore, JournalRow, bulk_event_store
 from infra.mapper import MsgspecMapper
 from infra.policy_files import load_policy_book, load_sme_standard
 from infra.store import schema_lock, store_env, store_url
@@ -121,8 +129,13 @@ class Outcome(msgspec.Struct, frozen=True, kw_only=True):
     repeated: bool = False
 
 
-@lru_cache(maxsize=4096)  # asked a few times while one command is handled
+_refs_encoder = msgspec.json.Encoder()
+_refs_decoder = msgspec.json.Decoder(list[EventRef])
+
+
+@lru_cache(maxsize=4096)
 def journal_id(command_id: str) -> UUID:
+    """The aggregate id a :class:`HandledCommand` (an old store's journal entry) had."""
     return uuid5(LEDGER_NAMESPACE, f"command:{command_id}")
 
 
@@ -132,7 +145,9 @@ class _Stale(Exception):
 
 
 class HandledCommand(Aggregate):
-    """The journal entry of one accepted command: its digest and the events it produced."""
+    """The journal entry of one accepted command as stores written before the journal
+    table kept it: an aggregate of one event.  No longer written; kept so that the events
+    of those stores still read (history, audit, the upgrade that fills the table)."""
 
     @staticmethod
     def create_id(command_id: str, **_: Any) -> UUID:
@@ -172,6 +187,7 @@ class Ledger(Application[UUID]):
         # one aggregate at a time).
         self.bulk: BulkEventStore = bulk_event_store(
             self.recorder, self.snapshots.recorder if self.snapshots is not None else None)
+        self._upgrade_journal()
         self.policy: PolicyBook = load_policy_book(policies)
         self.sme: SmeStandard = load_sme_standard()
 
@@ -179,6 +195,29 @@ class Ledger(Application[UUID]):
         # Creating the tables: concurrent starts on PostgreSQL must take turns (see schema_lock).
         with schema_lock(self.store):
             return super().construct_recorder()
+
+    LEGACY_JOURNAL_TOPIC: ClassVar[str] = get_topic(HandledCommand.Handled)  # type: ignore[attr-defined]
+
+    def _upgrade_journal(self) -> int | None:
+        """Fill an empty journal table from the store's ``HandledCommand`` events, if any
+        (a store written before the table): one row per event, the same reply for a
+        repeated command.  Once per store; None when there was nothing to do.  Concurrent
+        starts take turns (:func:`schema_lock`, and the fill's own transaction)."""
+        def to_rows(stored: list[Any]) -> list[JournalRow]:
+            rows = []
+            for s in stored:
+                e = self.mapper.to_domain_event(s)
+                rows.append(JournalRow(e.command_id, e.command, e.digest,  # type: ignore[attr-defined]
+                                       _refs_encoder.encode(e.events)))  # type: ignore[attr-defined]
+            return rows
+
+        if not self.bulk.journal_is_empty():
+            return None
+        with schema_lock(self.store):
+            filled = self.bulk.fill_journal(self.LEGACY_JOURNAL_TOPIC, to_rows)
+        if filled:
+            log.info("the command journal of %s was filled from %d HandledCommand event(s)", self.store, filled)
+        return filled
 
     def construct_mapper(self) -> Mapper[UUID]:
         return MsgspecMapper(transcoder=self.factory.transcoder(), cipher=self.factory.cipher(),
@@ -197,13 +236,36 @@ class Ledger(Application[UUID]):
 
     @property
     def _assumed(self) -> dict[UUID, int]:
-        """The versions this thread's decision takes for granted without having read them
-        (0: a journal entry taken as absent); see :meth:`_load_for`."""
+        """The versions of kept aggregates this thread's decision takes for granted
+        without having read them; see :meth:`_load_for`."""
         return getattr(self._thread, "assumed", None) or {}
 
     @_assumed.setter
     def _assumed(self, assumed: dict[UUID, int]) -> None:
         self._thread.assumed = assumed
+
+    @property
+    def _journal(self) -> dict[str, JournalRow | None]:
+        """The journal entries of the command ids this thread's decision handles (None:
+        not handled, as read or as taken for granted), with those of the commands accepted
+        so far in the batch under way."""
+        journal: dict[str, JournalRow | None] | None = getattr(self._thread, "journal", None)
+        if journal is None:
+            journal = self._thread.journal = {}
+        return journal
+
+    @property
+    def _unread(self) -> set[str]:
+        """The command ids whose journal entry this thread's decision takes as absent without
+        having read it (see :meth:`_load_for`)."""
+        unread: set[str] | None = getattr(self._thread, "unread", None)
+        if unread is None:
+            unread = self._thread.unread = set()
+        return unread
+
+    @property
+    def _taken_for_granted(self) -> bool:
+        return bool(self._assumed or self._unread)
 
     def _get(self, aggregate_id: UUID) -> Aggregate:
         """An aggregate: from the decision under way (loading it into it), else from the store."""
@@ -324,10 +386,10 @@ class Ledger(Application[UUID]):
                     raise
                 self._check_assumed(cmd, events)
                 try:
-                    self._put([*events, *journal.collect_events()])
+                    self._put(events, [journal])
                 except IntegrityError:
                     in_step = False
-                    if not self._assumed:  # a rival wrote in between what was read and the save
+                    if not self._taken_for_granted:  # a rival wrote in between what was read and the save
                         conflicts += 1
                         time.sleep(0.005 * conflicts)
                     raise _Stale from None
@@ -340,65 +402,74 @@ class Ledger(Application[UUID]):
                 trust, in_step = False, False
             finally:
                 self._staged = None
+                self._forget_journal()
                 self._release(staged, in_step)
         raise Conflict("order", "conflict", f"command {cmd.command_id} kept meeting concurrent changes to the same "
                                             f"enterprise; nothing was written, send it again", field="uscc")
 
     def _check_assumed(self, cmd: c.Command, events: list[Any] | None = None) -> None:
-        """Raise :class:`_Stale` unless the store holds the versions this decision took for
-        granted and its save will not check: for a refusal (``events`` None), those of the
-        command's journal entry and enterprise; for an accepted command, an enterprise it
-        did not change (the journal entry's first version is checked by the save)."""
+        """Raise :class:`_Stale` unless the store holds what this decision took for granted
+        and its save will not check: for a refusal (``events`` None), the command's journal
+        entry (absent) and its enterprise's version; for an accepted command, the version of
+        an enterprise it did not change (the journal row's absence is checked by the save:
+        its command id is the table's primary key)."""
+        if events is None and cmd.command_id in self._unread and self.bulk.journal_entries([cmd.command_id]):
+            raise _Stale
         assumed = self._assumed
-        if not assumed:
+        if not assumed or not isinstance(cmd, c.EnterpriseCommand):
             return
-        if events is None:
-            ids = [journal_id(cmd.command_id)]
-        else:
-            ids, changed = [], {e.originator_id for e in events}
-        if isinstance(cmd, c.EnterpriseCommand):
-            eid = enterprise_id(cmd.uscc)
-            if events is None or eid not in changed:
-                ids.append(eid)
-        unchecked = [i for i in ids if i in assumed]
-        if unchecked and self.stored_versions(unchecked) != {i: assumed[i] for i in unchecked if assumed[i]}:
+        eid = enterprise_id(cmd.uscc)
+        if eid in assumed and (events is None or eid not in {e.originator_id for e in events}) \
+                and self.stored_versions([eid]) != {eid: assumed[eid]}:
             raise _Stale
 
     def stored_versions(self, ids: list[UUID]) -> dict[UUID, int]:
         """The latest stored version of each of ``ids`` that has any event, in one read."""
         return self.bulk.stored_versions(ids)
 
-    def _put(self, events: list[Any]) -> None:
-        """Record new events in one transaction.  The recorder directly
+    def _put(self, events: list[Any], journal: list[JournalRow]) -> None:
+        """Record new events and the journal rows of their commands in one transaction.  The recorder directly
         (:meth:`infra.event_store.BulkEventStore.insert`), rather than ``self.save`` (which
         checks each event against the library's runtime protocols, a slow ``isinstance`` on
         a Protocol, only to find it an event) or ``self.events.put`` (which builds a
         recording and a notification of each, for the application's followers): nothing
         here follows them."""
         to_stored = self.mapper.to_stored_event
-        self.bulk.insert([to_stored(e) for e in events])
+        self.bulk.insert([to_stored(e) for e in events], journal)
 
     def _load_for(self, cmds: list[c.Command], trust: bool) -> dict[UUID, Aggregate | None]:
-        """The journal entries and enterprises a batch of commands reads.
+        """The enterprises a batch of commands reads; their journal entries go to :attr:`_journal`.
 
         With ``trust``, the enterprises kept from earlier commands are taken as they are
-        and the journal entries as absent, without a read (their versions go to
-        :attr:`_assumed`); the rest is read in one transaction.  Without, everything is
-        read from the store, the kept enterprises only brought up to date.
+        (their versions go to :attr:`_assumed`) and the journal entries as absent (their
+        ids to :attr:`_unread`), without a read; the other enterprises are read.  Without,
+        everything is read from the store, the kept enterprises only brought up to date,
+        the journal entries in one read after the enterprises (so that a rival's command
+        whose events were read is found handled, not decided again on its own events).
         """
-        journals = list(dict.fromkeys(journal_id(cmd.command_id) for cmd in cmds))
+        ids = list(dict.fromkeys(cmd.command_id for cmd in cmds))
         ents = list(dict.fromkeys(enterprise_id(cmd.uscc) for cmd in cmds if isinstance(cmd, c.EnterpriseCommand)))
         if not trust:
             self._assumed = {}
-            return self.load_many([*journals, *ents], unsnapshotted=journals)
+            self._thread.unread = set()
+            read = self.load_many(ents)
+            found = self.bulk.journal_entries(ids)
+            self._thread.journal = {cid: found.get(cid) for cid in ids}
+            return read
         with self._cache_lock:
             kept = {e: self._cache.pop(e) for e in ents if e in self._cache}
-        self._assumed = {**dict.fromkeys(journals, 0), **{e: agg.version for e, agg in kept.items()}}
-        staged: dict[UUID, Aggregate | None] = {**dict.fromkeys(journals), **kept}
+        self._assumed = {e: agg.version for e, agg in kept.items()}
+        self._thread.unread = set(ids)
+        self._thread.journal = dict.fromkeys(ids)
+        staged: dict[UUID, Aggregate | None] = dict(kept)
         rest = [e for e in ents if e not in kept]
         if rest:
             staged.update(self.load_many(rest))
         return staged
+
+    def _forget_journal(self) -> None:
+        self._thread.journal = None
+        self._thread.unread = None
 
     def handle_many(self, cmds: Iterable[c.Command],
                     on_result: Callable[[c.Command, Outcome | LedgerError], None] | None = None,
@@ -459,6 +530,7 @@ class Ledger(Application[UUID]):
         staged = self._staged = self._load_for(cmds, trust)
         results: list[tuple[c.Command, Outcome | LedgerError]] = []
         pending: list[Any] = []
+        journal_rows: list[JournalRow] = []
         unsaved: dict[UUID, list[Any]] = {}  # the batch's events not stored yet, by aggregate (see _events_of)
         self._thread.unsaved = unsaved
         in_step = False  # the staged aggregates agree with the store: once the batch is written
@@ -485,15 +557,15 @@ class Ledger(Application[UUID]):
                     unsaved.setdefault(e.originator_id, []).append(e)
                 for agg in aggregates:
                     staged[agg.id] = agg
-                staged[journal.id] = journal
+                self._journal[cmd.command_id] = journal  # the same id again in this batch: repeated
                 pending.extend(events)
-                pending.extend(journal.collect_events())
+                journal_rows.append(journal)
                 results.append((cmd, outcome))
-            if pending:
+            if journal_rows:
                 try:
-                    self._put(pending)
+                    self._put(pending, journal_rows)
                 except IntegrityError:
-                    if self._assumed:
+                    if self._taken_for_granted:
                         raise _Stale from None
                     return None
                 except STORE_UNAVAILABLE:
@@ -505,6 +577,7 @@ class Ledger(Application[UUID]):
         finally:
             self._staged = None
             self._thread.unsaved = None
+            self._forget_journal()
             self._release(staged, in_step)
         return results
 
@@ -538,27 +611,36 @@ class Ledger(Application[UUID]):
             return DecisionFailed.of(cmd, e)
 
     def _record_of(self, cmd: c.Command, digest: str,
-                   aggregates: list[Aggregate]) -> tuple[list[Any], Outcome, HandledCommand]:
-        """The new events of ``aggregates``, the outcome naming them, and the journal entry."""
+                   aggregates: list[Aggregate]) -> tuple[list[Any], Outcome, JournalRow]:
+        """The new events of ``aggregates``, the outcome naming them, and the journal row."""
         events = [e for agg in aggregates for e in agg.collect_events()]
         refs = [EventRef(event_id=event_id(e.originator_id, e.originator_version), aggregate_id=e.originator_id,
                          version=e.originator_version, type=type(e).__name__,
                          occurred_on=getattr(e, "occurred_on", None), recorded_at=e.timestamp)
                 for e in events]
-        journal = HandledCommand(command_id=cmd.command_id, command=c.command_name(cmd), digest=digest,
-                                 occurred_on=cmd.occurred_on, actor=cmd.actor, document=cmd.document, events=refs)
-        return events, Outcome(command_id=cmd.command_id, command=c.command_name(cmd), events=refs), journal
+        name = c.command_name(cmd)
+        journal = JournalRow(cmd.command_id, name, digest, _refs_encoder.encode(refs))
+        return events, Outcome(command_id=cmd.command_id, command=name, events=refs), journal
 
     def _first_outcome(self, cmd: c.Command, digest: str) -> Outcome | None:
-        try:
-            j: HandledCommand = self._get(journal_id(cmd.command_id))  # type: ignore[assignment]
-        except AggregateNotFoundError:
+        """The first outcome of ``cmd``'s command id, if it was handled (``repeated``);
+        ``command_id.reused`` if it was handled for a different command."""
+        journal = self._journal
+        if cmd.command_id not in journal:
+            journal[cmd.command_id] = self.handled([cmd.command_id]).get(cmd.command_id)
+        j = journal[cmd.command_id]
+        if j is None:
             return None
         if j.digest != digest:
             raise RuleViolation("identity", "command_id.reused",
                                 f"command id {cmd.command_id!r} was used for a different {j.command} command",
                                 field="command_id")
-        return Outcome(command_id=j.command_id, command=j.command, events=list(j.events), repeated=True)
+        return Outcome(command_id=j.command_id, command=j.command, events=_refs_decoder.decode(j.events),
+                       repeated=True)
+
+    def handled(self, command_ids: list[str]) -> dict[str, JournalRow]:
+        """The journal entries of those of ``command_ids`` that were accepted, in one read per 500."""
+        return self.bulk.journal_entries(command_ids)
 
     def in_force(self, programme: str, on: date, region: str | None = None) -> Programme:
         """The rule version of ``programme`` in force on business date ``on``, for an

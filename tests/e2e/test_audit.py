@@ -43,7 +43,7 @@ def demo_copy(tmp_path: Path) -> Path:
         path = Path(tempfile.mkdtemp(prefix="cultivation-demo-")) / "demo.db"
         ledger = Ledger(db=str(path))
         ledger.handle_many([c.convert_command(obj) for obj, _ in demo_script()])  # as `cultivation demo` does
-        _DEMO["size"] = ledger.max_position()  # every record of the demo (its events and journal entries)
+        _DEMO["size"] = ledger.max_position()  # every record of the demo (its events)
         ledger.close()
         _DEMO["db"] = path
     target = tmp_path / "demo.db"
@@ -68,7 +68,7 @@ def change_a_byte(conn: Any, pg: bool, table: str) -> int:
 
 
 def delete_a_row(conn: Any, pg: bool, table: str) -> int:
-    p = 200
+    p = 170
     conn.execute(f"DELETE FROM {table} WHERE {_pos(pg)} = {p}")
     return p
 
@@ -185,7 +185,7 @@ def test_each_tampering_of_postgresql_rows_is_caught(pg_store: str, tmp_path: Pa
 
     store = pg_store
     ledger = Ledger(db=store)
-    load(ledger, 0, 30)  # 360 events
+    load(ledger, 0, 30)  # 180 events
     assert verify_store(ledger).ok
     env = store_env(store)
     tamper, problem = TAMPERINGS[tampering]
@@ -370,7 +370,7 @@ def test_the_same_commands_recorded_again_give_the_same_size_and_another_root(tm
         first = ledger.recorder.select_notifications(start=1, limit=1)[0]
         assert b'"timestamp":"' in first.state  # the ledger time, inside what the leaf hashes
         ledger.close()
-    assert heads[0].size == heads[1].size == 2 * (6 + 6)  # each command: its event and its journal entry
+    assert heads[0].size == heads[1].size == 6 + 6  # each command: its event (the journal is no event)
     assert heads[0].root != heads[1].root
     # The README's example head: the demo's size, and a root it says is this install's own.
     from tests.support.readme import README

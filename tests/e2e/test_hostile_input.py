@@ -207,8 +207,8 @@ def test_a_command_that_fails_unexpectedly_is_refused_alone_and_leaves_no_trace(
         finally:
             fresh.close()
         rows = row_counts(sqlite_store)
-        # 30 accepted commands: each its events and its journal entry; the poison nothing.
-        assert rows["stored_events"] == 30 * 2, rows
+        # 30 accepted commands: each its event and its journal row; the poison nothing.
+        assert rows["stored_events"] == 30 and rows["stored_events_journal"] == 30, rows
     finally:
         ledger.close()
 
@@ -221,7 +221,7 @@ def test_each_command_alone_fails_alone_too(sqlite_store: str) -> None:
                             c.convert_command(journey(2)[0])], on_result=lambda _c, r: results.append(r),
                            batch_size=1)
         assert isinstance(results[0], DecisionFailed) and isinstance(results[1], Outcome)
-        assert ledger.max_position() == 2
+        assert ledger.max_position() == 1  # the registration's event (its journal entry is a row)
     finally:
         ledger.close()
 
@@ -318,7 +318,7 @@ def test_a_fault_in_one_command_of_a_group_answers_that_command_alone(sqlite_sto
     (failed,) = [r for r in replies if not r["body"]["ok"]]
     assert failed["id"] == "poison-3" and failed["headers"]["Nats-Service-Error-Code"] == "500"
     assert failed["body"]["error"]["code"] == "internal.error"
-    assert row_counts(sqlite_store)["stored_events"] == 40 * 2
+    assert row_counts(sqlite_store)["stored_events"] == row_counts(sqlite_store)["stored_events_journal"] == 40
 
 
 def test_a_struct_check_names_nested_fields() -> None:

@@ -64,7 +64,7 @@ def test_one_holder_at_a_time_and_a_standby_takes_over_when_the_holder_stops_ren
 
 def test_two_relays_one_publishes_the_standby_takes_over_when_the_active_one_dies(ledger: Ledger,
                                                                                    nats_url: str) -> None:
-    load(ledger, 0, 30)  # 30 journeys: 360 events (each command and its journal entry)
+    load(ledger, 0, 30)  # 30 journeys: 180 events (one per command)
 
     async def go() -> None:
         nc1, js1 = await _connected(nats_url)

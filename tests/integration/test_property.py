@@ -34,10 +34,11 @@ from domain.budget import SchemeBudget
 from domain.enterprise import Enterprise, enterprise_id
 from domain.errors import LedgerError
 from domain.policy import REVOCATION_REASONS, PolicyBook, Programme, Tier
+from infra.event_store import JournalRow
 from infra.policy_files import SHIPPED
 from infra.readmodel import BOOL_COLUMNS, ReadModel
 from services import commands as c
-from services.ledger import HandledCommand, Ledger
+from services.ledger import EventRef, Ledger
 from tests.support.ledgers import uscc
 
 # A programme of the property test's own, beside the shipped ones: a voucher with no
@@ -141,6 +142,7 @@ class CapturingLedger(Ledger):
         self.live: dict[UUID, Aggregate] = {}
         self.produced: dict[UUID, list[Any]] = {}
         self._decided: list[Aggregate] = []
+        self.journal: dict[str, JournalRow] = {}  # the journal rows written, by command id
 
     def _load_for(self, cmds: list[c.Command], trust: bool) -> Any:
         self._decided = []  # a new attempt: what an earlier one decided was not written
@@ -151,13 +153,9 @@ class CapturingLedger(Ledger):
         self._decided.extend(decided)
         return decided
 
-    def _record_of(self, cmd: c.Command, digest: str, aggregates: list[Aggregate]) -> Any:
-        events, outcome, journal = super()._record_of(cmd, digest, aggregates)
-        self._decided.append(journal)
-        return events, outcome, journal
-
-    def _put(self, events: list[Any]) -> None:
-        super()._put(events)
+    def _put(self, events: list[Any], journal: list[JournalRow]) -> None:
+        super()._put(events, journal)
+        self.journal.update((j.command_id, j) for j in journal)
         for agg in self._decided:
             # A copy: the ledger keeps the object for its next decision, which may change it
             # and then not be written (an attempt taken for granted that is decided again).
@@ -655,10 +653,12 @@ class Run:
                 # Attributes in any order (a snapshot restores them in its own); all values exactly.
                 assert_same(dict(sorted(vars(replayed).items())), dict(sorted(vars(live).items())),
                             f"{type(live).__name__} {agg_id}")
-                if isinstance(live, HandledCommand):
-                    for ref in live.events:
-                        ev = self.ledger.produced[ref.aggregate_id][ref.version - 1]
-                        assert type(ev).__name__ == ref.type and ev.timestamp == ref.recorded_at
+            # The journal: a row per accepted command, as written, each naming its events.
+            assert fresh.handled(list(self.ledger.journal)) == self.ledger.journal
+            for row in self.ledger.journal.values():
+                for ref in msgspec.json.decode(row.events, type=list[EventRef]):
+                    ev = self.ledger.produced[ref.aggregate_id][ref.version - 1]
+                    assert type(ev).__name__ == ref.type and ev.timestamp == ref.recorded_at
         finally:
             fresh.close()
 
