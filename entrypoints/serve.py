@@ -628,7 +628,10 @@ async def watch_pool(tier: str | None, region: str | None, count: int | None, ti
     if not url:
         raise RuntimeError("no NATS to watch: set NATS_URL or start `cultivation serve`")
     nc = await nats.connect(**connect_options(url))
-    sub = await nc.subscribe(pool_watch_subject(tier, region, names))
+    subject = pool_watch_subject(tier, region, names)
+    sub = await nc.subscribe(subject)
+    await nc.flush()  # the server has the subscription: nothing published from now on is missed
+    print(f"watching {subject} on {url} (Ctrl-C to stop)", file=sys.stderr, flush=True)
     decoder = msgspec.json.Decoder(PoolChange)
     seen = 0
     loop = asyncio.get_running_loop()

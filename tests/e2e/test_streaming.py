@@ -394,7 +394,8 @@ def test_watch_pool_prints_changes_live(ledger: Ledger, nats_url: str, home: Pat
                                 "--tier", "specialized", "--count", "1", "--timeout", "60", "--json"],
                                env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
-        time.sleep(1.0)  # let the watcher subscribe
+        assert watcher.stderr is not None
+        assert watcher.stderr.readline().startswith("watching cultivation.pool.specialized.")  # subscribed
         replies = asyncio.run(send_all(nats_url, [{**obj, "command_id": f"w-{j}"}
                                                   for j, obj in enumerate(journey(7))], concurrency=1))
         assert all(r["body"]["ok"] for r in replies)
