@@ -135,6 +135,25 @@ def _version_columns(row_type: type[msgspec.Struct]) -> list[str]:
     return [c for c in _columns(row_type) if c not in UNVERSIONED] + ["until"]
 
 
+def inside_sql(region: str) -> tuple[str, list[str]]:
+    """Rows whose ``region`` is inside ``region``, as an SQL condition and its parameters:
+    a range of codes, which an index on (…, region) serves (``LIKE 'prefix%'`` is not
+    served by one in SQLite, so a province's pool read every version of its tier
+    nationwide).  Codes are digits of one length: the range's end is the prefix plus one.
+
+    >>> inside_sql("440000"), inside_sql("440300"), inside_sql("000000")
+    (('region >= ? AND region < ?', ['44', '45']), ('region >= ? AND region < ?', ['4403', '4404']), ('1 = 1', []))
+    >>> inside_sql("110109")
+    ('region >= ? AND region < ?', ['110109', '110110'])
+    """
+    from domain.values import region_prefix
+
+    prefix = region_prefix(region)
+    if not prefix:
+        return "1 = 1", []
+    return "region >= ? AND region < ?", [prefix, str(int(prefix) + 1).zfill(len(prefix))]
+
+
 @cache
 def _versioned(row_type: type[msgspec.Struct]) -> Callable[[tuple[Any, ...]], tuple[Any, ...]]:
     """From a row's values (field order), those of its version table but ``until``: the
@@ -869,11 +888,10 @@ class ReadModel:
         cols = _columns(row_type)
         where, params = "", []
         if region:
-            from domain.values import region_prefix
-
             if "region" not in cols:
                 raise ValueError(f"{kind} rows have no region")
-            where, params = "WHERE region LIKE ? ", [region_prefix(region) + "%"]
+            cond, bounds = inside_sql(region)
+            where, params = f"WHERE {cond} ", bounds
         with self._tx() as cur:
             cur.execute(self._sql(f"SELECT {', '.join(cols)} FROM {table} {where}ORDER BY {key}"), params)
             return [row_type(**{c: bool(v) if c in BOOL_COLUMNS else v for c, v in zip(cols, r)})
@@ -910,10 +928,9 @@ class ReadModel:
         in_force, in_force_params = in_force_sql(as_of)
         conds, values = [in_force], list(in_force_params)
         if region:
-            from domain.values import region_prefix
-
-            conds.append("region LIKE ?")
-            values.append(region_prefix(region) + "%")
+            cond, bounds = inside_sql(region)
+            conds.append(cond)
+            values.extend(bounds)
         if where:
             conds.append(where)
             values.extend(params)
@@ -929,10 +946,9 @@ class ReadModel:
         cols = _version_columns(row_type)
         conds, values = ["since <= ?"], [upto]
         if region:
-            from domain.values import region_prefix
-
-            conds.append("region LIKE ?")
-            values.append(region_prefix(region) + "%")
+            cond, bounds = inside_sql(region)
+            conds.append(cond)
+            values.extend(bounds)
         with self._tx() as cur:
             cur.execute(self._sql(f"SELECT {', '.join(cols)} FROM {table}_v WHERE {' AND '.join(conds)} "
                                   f"ORDER BY {key}, since"), values)
@@ -1029,10 +1045,9 @@ class ReadModel:
                 conds.append(f"{column} = ?")
                 values.append(value)
         if region:
-            from domain.values import region_prefix
-
-            conds.append("region LIKE ?")
-            values.append(region_prefix(region) + "%")
+            cond, bounds = inside_sql(region)
+            conds.append(cond)
+            values.extend(bounds)
         outer: list[str] = []
         outer_values: list[Any] = []
         if count == "new":
