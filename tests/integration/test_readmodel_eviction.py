@@ -20,7 +20,7 @@ def every_table(rm: ReadModel) -> dict[str, list[tuple[Any, ...]]]:
     with rm._tx(write=False) as cur:
         for table in tables:
             cur.execute(f"SELECT * FROM {table}")
-            out[table.split("_", 1)[1]] = sorted((tuple(str(v) for v in r) for r in cur.fetchall()))
+            out[table.split("_", 1)[1]] = sorted(tuple(str(v) for v in r) for r in cur.fetchall())
     return out
 
 
