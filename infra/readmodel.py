@@ -22,8 +22,9 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from functools import lru_cache
+from functools import cache, lru_cache
 from itertools import islice
+from operator import itemgetter
 from typing import Any
 from uuid import UUID
 
@@ -134,9 +135,74 @@ def _version_columns(row_type: type[msgspec.Struct]) -> list[str]:
     return [c for c in _columns(row_type) if c not in UNVERSIONED] + ["until"]
 
 
+def inside_sql(region: str) -> tuple[str, list[str]]:
+    """Rows whose ``region`` is inside ``region``, as an SQL condition and its parameters:
+    a range of codes, which an index on (…, region) serves (``LIKE 'prefix%'`` is not
+    served by one in SQLite, so a province's pool read every version of its tier
+    nationwide).  Codes are digits of one length: the range's end is the prefix plus one.
+
+    >>> inside_sql("440000"), inside_sql("440300"), inside_sql("000000")
+    (('region >= ? AND region < ?', ['44', '45']), ('region >= ? AND region < ?', ['4403', '4404']), ('1 = 1', []))
+    >>> inside_sql("110109")
+    ('region >= ? AND region < ?', ['110109', '110110'])
+    """
+    from domain.values import region_prefix
+
+    prefix = region_prefix(region)
+    if not prefix:
+        return "1 = 1", []
+    return "region >= ? AND region < ?", [prefix, str(int(prefix) + 1).zfill(len(prefix))]
+
+
+@cache
+def _versioned(row_type: type[msgspec.Struct]) -> Callable[[tuple[Any, ...]], tuple[Any, ...]]:
+    """From a row's values (field order), those of its version table but ``until``: the
+    row's columns but those not versioned (:data:`projections.pools.UNVERSIONED`).
+
+    >>> from projections.pools import Designation
+    >>> cols = _columns(Designation)
+    >>> _versioned(Designation)(tuple(cols)) == tuple(_version_columns(Designation)[:-1])
+    True
+    """
+    fields = row_type.__struct_fields__
+    keep = [i for i, f in enumerate(fields) if f not in UNVERSIONED]
+    if len(keep) == len(fields):
+        return lambda values: values
+    if len(keep) == 1:
+        i = keep[0]
+        return lambda values: (values[i],)
+    return itemgetter(*keep)
+
+
 def _row(row_type: type[msgspec.Struct], cols: list[str], values: Any) -> Any:
     """A row of ``row_type`` from SQL values of ``cols`` (booleans from SQLite integers)."""
-    return row_type(**{c: bool(v) if c in BOOL_COLUMNS else v for c, v in zip(cols, values) if c != "until"})
+    return _maker(row_type, tuple(cols))(values)
+
+
+@cache
+def _maker(row_type: type[msgspec.Struct], cols: tuple[str, ...]) -> Callable[[Any], Any]:
+    """:func:`_row` for one row type and column list, its work per row done in C where it can
+    be (a province's pool makes thousands of rows: a comprehension per row took half its time).
+    ``until``, a version table's, is not a field of the row: it comes last or not at all.
+
+    >>> from projections.pools import PoolMember
+    >>> cols = _version_columns(PoolMember)
+    >>> m = _maker(PoolMember, tuple(cols))([f"x{i}" for i in range(len(cols))])
+    >>> (m.key, m.since)
+    ('x0', 'x9')
+    """
+    names = [c for c in cols if c != "until"]
+    if "until" in cols and cols[-1] != "until":
+        raise ValueError(f"until must be the last of the columns, not in {cols}")
+    bools = [c for c in names if c in BOOL_COLUMNS]
+
+    def make(values: Any) -> Any:
+        d = dict(zip(names, values))
+        for c in bools:
+            d[c] = bool(d[c])
+        return row_type(**d)
+
+    return make
 
 
 def _sqltype(column: str) -> str:
@@ -259,13 +325,18 @@ class _Rows:
         self.evicted: set[str] = set()
         self.complete = False
         self.position = position
+        self.stored = position  # the checkpoint before the write in flight, if one is
 
-    def evict(self) -> None:
+    def evict(self, writing: set[str] | frozenset[str] = frozenset()) -> None:
         """Beyond ``limit`` aggregates, forget the rows of the least recently used (to 3/4
-        of it).  Only between batches: the rows held are then clean (stored)."""
+        of it), but those of ``writing``, the aggregates whose rows the write in flight
+        stores: every aggregate forgotten is then in the tables as committed, and reading
+        it back need not wait for that write.  Only between batches: the rows held are then
+        clean (stored, or being stored)."""
         if self.limit is None or len(self.loaded) <= self.limit:
             return
-        gone = set(islice(self.loaded, len(self.loaded) - self.limit * 3 // 4))
+        gone = set(islice((oid for oid in self.loaded if oid not in writing),
+                          len(self.loaded) - self.limit * 3 // 4))
         for oid in gone:
             del self.loaded[oid]
             self.pools.forget(oid)
@@ -294,6 +365,7 @@ class _Write:
         self.rows: dict[str, list[Any]] = {}
         self.versions: dict[str, list[Any]] = {}  # by kind, version-table columns
         self.refolded: list[str] = []  # enterprises whose stored versions are all replaced
+        self.aggregates: set[str] = set()  # the aggregates (enterprises, budgets) of the rows
         self.changed: list[tuple[str, msgspec.Struct]] = []  # the row objects (apply_batch's result)
         self.audit: list[Any] = []
         self.stats: list[Any] = []
@@ -359,6 +431,7 @@ class ReadModel:
         self.tables = {kind: (f"{prefix}_{suffix}", row_type, key) for kind, (suffix, row_type, key) in ROWS.items()}
         self.pg = target is None and is_postgres(ledger.store)
         env = store_env(ledger.store) if target is None else {"SQLITE_DBNAME": target}
+        self._dbname = env.get("SQLITE_DBNAME", "")
         if self.pg:
             import psycopg
 
@@ -430,20 +503,39 @@ class ReadModel:
                 table, row_type, key = self.tables[kind]
                 cols = [f"{name} {_sqltype(name)}" for name in _version_columns(row_type)]
                 cur.execute(f"CREATE TABLE IF NOT EXISTS {table}_v ({', '.join(cols)}, PRIMARY KEY ({key}, since))")
-                cur.execute(f"CREATE INDEX IF NOT EXISTS {table}_v_ent ON {table}_v (enterprise_id)")
-                cur.execute(f"CREATE INDEX IF NOT EXISTS {table}_v_since ON {table}_v (since)")
-            cur.execute(f"CREATE INDEX IF NOT EXISTS {p}_designations_v_tier ON {p}_designations_v (tier, region)")
-            cur.execute(f"CREATE INDEX IF NOT EXISTS {p}_designations_tier ON {p}_designations (tier, level, region)")
-            cur.execute(f"CREATE INDEX IF NOT EXISTS {p}_designations_ent ON {p}_designations (enterprise_id)")
-            cur.execute(f"CREATE INDEX IF NOT EXISTS {p}_designations_changed ON {p}_designations (changed_at)")
-            cur.execute(f"CREATE INDEX IF NOT EXISTS {p}_pool_members_ent ON {p}_pool_members (enterprise_id)")
-            cur.execute(f"CREATE INDEX IF NOT EXISTS {p}_rewards_ent ON {p}_rewards (enterprise_id)")
-            cur.execute(f"CREATE INDEX IF NOT EXISTS {p}_reviews_ent ON {p}_reviews (enterprise_id)")
             cols = ", ".join(f"{c} {'BIGINT PRIMARY KEY' if c == 'position' else 'TEXT'}" for c in AUDIT_COLUMNS)
             cur.execute(f"CREATE TABLE IF NOT EXISTS {p}_audit ({cols})")
-            cur.execute(f"CREATE INDEX IF NOT EXISTS {p}_audit_uscc ON {p}_audit (uscc, position)")
             cur.execute(f"CREATE TABLE IF NOT EXISTS {p}_stats (province TEXT, tier TEXT, type TEXT, year INTEGER, "
                         f"count BIGINT, PRIMARY KEY (province, tier, type, year))")
+            cur.execute(f"DROP INDEX IF EXISTS {p}_designations_v_tier")  # (tier, region): now _v_on
+            for name, (table, columns, _) in self._indexes().items():
+                cur.execute(f"CREATE INDEX IF NOT EXISTS {name} ON {table} ({columns})")
+
+    def _indexes(self) -> dict[str, tuple[str, str, bool]]:
+        """The secondary indexes of the tables: name -> (table, columns, whether only queries
+        use it).  A catch-up reads the tables by key and by ``enterprise_id`` (an evicted
+        aggregate's rows, an enterprise's versions replaced by a refold); the others serve
+        queries only, and a rebuild makes those after its last write (see :meth:`rebuild`)."""
+        p = self.prefix
+        out: dict[str, tuple[str, str, bool]] = {}
+        for kind in VERSIONED:
+            table = self.tables[kind][0]
+            out[f"{table}_v_ent"] = (f"{table}_v", "enterprise_id", False)
+            out[f"{table}_v_since"] = (f"{table}_v", "since", True)
+        out.update({
+            # a pool as of a date within a region: the version's dates in the index, so that
+            # only the versions in force are read from the table (a province's tier has some
+            # five times as many versions as rows in force on a date)
+            f"{p}_designations_v_on": (f"{p}_designations_v", "tier, region, since, until", True),
+            f"{p}_designations_tier": (f"{p}_designations", "tier, level, region", True),
+            f"{p}_designations_ent": (f"{p}_designations", "enterprise_id", False),
+            f"{p}_designations_changed": (f"{p}_designations", "changed_at", True),
+            f"{p}_pool_members_ent": (f"{p}_pool_members", "enterprise_id", False),
+            f"{p}_rewards_ent": (f"{p}_rewards", "enterprise_id", False),
+            f"{p}_reviews_ent": (f"{p}_reviews", "enterprise_id", True),
+            f"{p}_audit_uscc": (f"{p}_audit", "uscc, position", True),
+        })
+        return out
 
     def position(self) -> int:
         with self._tx() as cur:
@@ -520,19 +612,24 @@ class ReadModel:
         targets = _targets(state, rewards, reviews)
         write = _Write()
         astuple = msgspec.structs.astuple
-        versions = state.versions
+        # Version-table values of each version, by (kind, key, since): those the fold closed,
+        # then the one each changed row now stands as, open-ended (it replaces a closed one of
+        # the same start).  Taken as tuples here, once per row: a national history changes
+        # about one row per event, so this loop runs for nearly every event folded.
+        versions: dict[tuple[str, str, str], tuple[Any, ...]] = {
+            k: (*_versioned(type(v.row))(astuple(v.row)), v.until) for k, v in state.versions.items()}
         for kind, key_value in sorted(state.dirty | rewards.dirty | reviews.dirty):
             row = targets[kind][key_value]
-            write.rows.setdefault(kind, []).extend(astuple(row))  # columns in field order
-            if kind in VERSIONED:  # the version the row now stands as, open-ended
-                versions[(kind, key_value, row.since)] = Version(msgspec.structs.replace(row), None)
+            values = astuple(row)  # columns in field order
+            write.rows.setdefault(kind, []).extend(values)
+            write.aggregates.add(key_value if kind == "budget" else row.enterprise_id)
+            if kind in VERSIONED:
+                versions[(kind, key_value, row.since)] = (*_versioned(type(row))(values), None)
             if changed:
                 write.changed.append((kind, row))
-        for (kind, _, _), v in sorted(versions.items()):
-            values = write.versions.setdefault(kind, [])
-            values.extend(x for f, x in zip(v.row.__struct_fields__, astuple(v.row)) if f not in UNVERSIONED)
-            values.append(v.until)
-        versions.clear()
+        for (kind, _, _), vvalues in sorted(versions.items()):
+            write.versions.setdefault(kind, []).extend(vvalues)
+        state.versions.clear()
         write.refolded = sorted(state.refolded)
         state.refolded.clear()
         state.dirty.clear()
@@ -626,11 +723,12 @@ class ReadModel:
         rows.complete = position == 0 and self._empty(cur)
 
     def _prepare(self, cur: Any | None, rows: _Rows, keyed: list[tuple[int, Any, str]],
-                 settle: Callable[[], None] | None = None) -> None:
+                 settle: Callable[[], None] | None = None, reader: Any | None = None) -> None:
         """Make sure ``rows`` hold every row of the aggregates of ``keyed`` events (position,
-        event, aggregate key): load those not held (with ``cur``, else in a read transaction
-        of its own, after ``settle``: the write in flight is committed), mark them most
-        recently used."""
+        event, aggregate key): load those not held (with ``cur``; else on ``reader``, a
+        connection of its own, without waiting for the write in flight, which stores none of
+        them (see :meth:`_Rows.evict`); else in a read transaction of its own, after
+        ``settle``: the write in flight is committed), mark them most recently used."""
         loaded = rows.loaded
         batch_ids = dict.fromkeys(oid for _, _, oid in keyed)
         missing = [oid for oid in batch_ids if oid not in loaded]
@@ -638,6 +736,16 @@ class ReadModel:
         if wanted:
             if cur is not None:
                 self._load(cur, rows, wanted)
+            elif reader is not None:
+                read = reader.cursor()
+                read.execute("BEGIN")
+                try:
+                    # the write in flight may have committed or not: either checkpoint is ours
+                    if self._position(read) not in (rows.stored, rows.position):
+                        raise _Moved()
+                    self._load(read, rows, wanted)
+                finally:
+                    read.execute("COMMIT")
             else:
                 if settle is not None:
                     settle()
@@ -714,6 +822,7 @@ class ReadModel:
         read = _page_reader(self.ledger, folded_topics())
         position = self._restart(rows)
         batch = _Batch()
+        reader = self._reader()
         try:
             while True:
                 try:
@@ -722,14 +831,14 @@ class ReadModel:
                         break
                     keyed = read(position + 1, head, self.batch_size)
                     end = keyed[-1][0] if len(keyed) >= self.batch_size else head
-                    self._prepare(None, rows, keyed, writer.join)
+                    self._prepare(None, rows, keyed, writer.join, reader)
                     self._fold(rows, keyed, batch)
                     if self._commit_due(batch, rows.position, end, head):
                         write = self._take(rows, batch)
-                        writer.submit(self._commit, write, rows.position, end)
-                        rows.position = end  # once that write commits
+                        writer.submit(self._commit, write, rows.position, end)  # after the last one
+                        rows.stored, rows.position = rows.position, end  # once that write commits
                         batch = _Batch()
-                        rows.evict()
+                        rows.evict(write.aggregates)
                     position = end
                 except _Moved:  # another writer moved the checkpoint: go on from the tables
                     position = self._restart(rows)
@@ -740,7 +849,18 @@ class ReadModel:
             writer.join(raising=False)
             rows.reset()
             raise
+        finally:
+            if reader is not None:
+                reader.close()
         return max(position - start, 0)
+
+    def _reader(self) -> sqlite3.Connection | None:
+        """A second connection to the read model's SQLite file, for a catch-up to read rows
+        back while its writer thread holds the first one in a write transaction (WAL: the
+        reader sees the last commit).  None on PostgreSQL and in memory: reads wait."""
+        if self.pg or self._dbname == ":memory:":
+            return None
+        return sqlite3.connect(self._dbname, timeout=30, isolation_level=None, check_same_thread=False)
 
     def _commit_due(self, batch: _Batch, since: int, end: int, head: int) -> bool:
         """Whether to store what was folded from position ``since`` to ``end`` now: every
@@ -765,7 +885,13 @@ class ReadModel:
             self._put(cur, write, checkpoint)
 
     def rebuild(self, progress: Callable[[int, int], None] | None = None) -> int:
-        """Drop the rows and the checkpoint, then catch up from the first event."""
+        """Drop the rows and the checkpoint, then catch up from the first event.
+
+        The indexes only queries use are dropped first and made again at the end, from the
+        finished tables (or when the read model is next opened, if the rebuild stopped):
+        kept up row by row, each insert of a large rebuild lands on a random page of each
+        index, and the rebuild slowed down as the tables grew (issue 17)."""
+        query_only = [name for name, (_, _, query) in self._indexes().items() if query]
         with self._tx() as cur:
             for table, _, _ in self.tables.values():
                 cur.execute(f"DELETE FROM {table}")
@@ -774,7 +900,15 @@ class ReadModel:
             cur.execute(f"DELETE FROM {self.prefix}_audit")
             cur.execute(f"DELETE FROM {self.prefix}_stats")
             cur.execute(self._sql(f"DELETE FROM {self.prefix}_checkpoints WHERE projection <> ?"), (SCHEMA,))
-        return self.catch_up(progress)
+            for name in query_only:
+                cur.execute(f"DROP INDEX IF EXISTS {name}")
+        try:
+            return self.catch_up(progress)
+        finally:
+            with self._tx() as cur:
+                for name in query_only:
+                    table, columns, _ = self._indexes()[name]
+                    cur.execute(f"CREATE INDEX IF NOT EXISTS {name} ON {table} ({columns})")
 
     def rows(self, kind: str, region: str | None = None) -> list[msgspec.Struct]:
         """Every row of one kind (``enterprise``, ``designation``, ``member``, ``reward``,
@@ -784,11 +918,10 @@ class ReadModel:
         cols = _columns(row_type)
         where, params = "", []
         if region:
-            from domain.values import region_prefix
-
             if "region" not in cols:
                 raise ValueError(f"{kind} rows have no region")
-            where, params = "WHERE region LIKE ? ", [region_prefix(region) + "%"]
+            cond, bounds = inside_sql(region)
+            where, params = f"WHERE {cond} ", bounds
         with self._tx() as cur:
             cur.execute(self._sql(f"SELECT {', '.join(cols)} FROM {table} {where}ORDER BY {key}"), params)
             return [row_type(**{c: bool(v) if c in BOOL_COLUMNS else v for c, v in zip(cols, r)})
@@ -825,10 +958,9 @@ class ReadModel:
         in_force, in_force_params = in_force_sql(as_of)
         conds, values = [in_force], list(in_force_params)
         if region:
-            from domain.values import region_prefix
-
-            conds.append("region LIKE ?")
-            values.append(region_prefix(region) + "%")
+            cond, bounds = inside_sql(region)
+            conds.append(cond)
+            values.extend(bounds)
         if where:
             conds.append(where)
             values.extend(params)
@@ -844,10 +976,9 @@ class ReadModel:
         cols = _version_columns(row_type)
         conds, values = ["since <= ?"], [upto]
         if region:
-            from domain.values import region_prefix
-
-            conds.append("region LIKE ?")
-            values.append(region_prefix(region) + "%")
+            cond, bounds = inside_sql(region)
+            conds.append(cond)
+            values.extend(bounds)
         with self._tx() as cur:
             cur.execute(self._sql(f"SELECT {', '.join(cols)} FROM {table}_v WHERE {' AND '.join(conds)} "
                                   f"ORDER BY {key}, since"), values)
@@ -944,10 +1075,9 @@ class ReadModel:
                 conds.append(f"{column} = ?")
                 values.append(value)
         if region:
-            from domain.values import region_prefix
-
-            conds.append("region LIKE ?")
-            values.append(region_prefix(region) + "%")
+            cond, bounds = inside_sql(region)
+            conds.append(cond)
+            values.extend(bounds)
         outer: list[str] = []
         outer_values: list[Any] = []
         if count == "new":

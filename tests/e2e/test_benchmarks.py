@@ -72,3 +72,45 @@ def test_quick_benchmark_reports_every_measurement_as_json() -> None:
     # Everything temporary is gone: the store and its folder.
     assert not Path(meta["store_url"]).exists()
     assert not Path(meta["store_url"]).parent.exists()
+
+
+def test_quick_scale_benchmark_reports_every_stage_and_check_as_json() -> None:
+    """``benchmarks/scale.py --quick``: each stage's figures are there, every check has its
+    target, ratio and verdict, and the store is gone afterwards (speeds are not asserted)."""
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "scale.py"), "--quick", "--json"],
+                          capture_output=True, text=True, timeout=600, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(proc.stdout)
+
+    meta = result["meta"]
+    assert meta["events"] > 0 and meta["commands"] > 0 and meta["generator"]
+    stages = result["stages"]
+    assert len(stages) == len(meta["plan"]["stages"]) >= 2
+    assert [s["events"] for s in stages] == sorted(s["events"] for s in stages)
+    for s in stages:
+        assert s["events"] > s["stage"] * 0.8  # loaded to about the stage's size
+        assert _number(s["commands"]["value"]) and s["commands"]["value"] > 0
+        assert s["commands"]["outcomes"]["accepted"] > 0
+        for field in ("value", "baseline", "ratio"):
+            assert _number(s["rebuild"][field]) and s["rebuild"][field] > 0, field
+        assert s["rebuild"]["events"] == s["events"]
+        pool = s["pool"]
+        assert pool["runs"] == len(pool["samples_ms"]) > 0 and _number(pool["p99_ms"])
+        assert pool["province"].endswith("0000") and pool["tier"] and pool["rows"] >= 0
+        report = s["report"]
+        assert report["runs"] == len(report["samples"]) > 0 and _number(report["max"])
+        assert report["city"].endswith("00") and report["city"][:2] == pool["province"][:2]
+    memory = result["memory"]
+    assert _number(memory["peak_rss"]) and memory["peak_rss"] > 0 and memory["events"] == meta["events"]
+
+    checks = result["checks"]
+    kinds = [c["check"] for c in checks]
+    assert kinds.count("commands") == kinds.count("rebuild") == kinds.count("memory") == 1
+    for kind in ("rebuild_vs_raw", "pool", "report"):
+        assert kinds.count(kind) == len(stages), kind
+    for c in checks:
+        assert isinstance(c["pass"], bool) and c["target_text"], c
+        assert _number(c["value"]) and _number(c["ratio"]) and _number(c["target"]), c
+
+    assert not Path(meta["store_url"]).exists()
+    assert not Path(meta["store_url"]).parent.exists()
