@@ -57,7 +57,7 @@ from benchmarks.run import (  # noqa: E402 - after the path is set
 )
 
 DEFAULT_STAGES = (200_000, 1_000_000, 2_000_000)
-QUICK_STAGES = (5_000, 15_000)
+QUICK_STAGES = (4_000, 9_000)
 POOL_TIER = "innovative"
 TARGETS = {
     "commands": "last stage ≥ 0.7× the first",
@@ -186,7 +186,7 @@ def run(args: argparse.Namespace, plan: ScalePlan, rep: Reporter) -> dict[str, A
             # Untimed load up to the stage, less the timed slice (events per command so far).
             with rep.bar(f"loading to {target:,} events (not timed)", target) as advance:
                 while (short := target - ledger.max_position()
-                       - round(plan.slice * (ledger.max_position() / loaded if loaded else 2))) > 0:
+                       - round(plan.slice * (ledger.max_position() / loaded if loaded else 1))) > 0:
                     chunk = take(history, max(1, min(plan.load_batch * 10, short // 2)))
                     if not chunk:
                         break
