@@ -139,6 +139,9 @@ def journal_id(command_id: str) -> UUID:
     return uuid5(LEDGER_NAMESPACE, f"command:{command_id}")
 
 
+_UNSTAGED: Any = object()  # not in the decision's aggregates (None there: known not to exist)
+
+
 class _Stale(Exception):
     """What a decision took for granted (a kept aggregate's version, an absent journal
     entry) is not what the store holds: decide again on what it holds."""
@@ -272,12 +275,13 @@ class Ledger(Application[UUID]):
         staged = self._staged
         if staged is None:
             return self.repository.get(aggregate_id)
-        if aggregate_id not in staged:
+        agg = staged.get(aggregate_id, _UNSTAGED)  # (one lookup: a UUID hashes in Python)
+        if agg is _UNSTAGED:
             staged.update(self.load_many([aggregate_id]))
-        agg = staged[aggregate_id]
+            agg = staged[aggregate_id]
         if agg is None:
             raise AggregateNotFoundError(aggregate_id)
-        return agg
+        return agg  # type: ignore[return-value]
 
     def _release(self, staged: dict[UUID, Aggregate | None], written: bool) -> None:
         """Give a decision's aggregates back to the cache: all of them when what was decided
@@ -419,8 +423,9 @@ class Ledger(Application[UUID]):
         if not assumed or not isinstance(cmd, c.EnterpriseCommand):
             return
         eid = enterprise_id(cmd.uscc)
-        if eid in assumed and (events is None or eid not in {e.originator_id for e in events}) \
-                and self.stored_versions([eid]) != {eid: assumed[eid]}:
+        version = assumed.get(eid)
+        if version is not None and (events is None or all(e.originator_id != eid for e in events)) \
+                and self.stored_versions([eid]) != {eid: version}:
             raise _Stale
 
     def stored_versions(self, ids: list[UUID]) -> dict[UUID, int]:
