@@ -1276,7 +1276,7 @@ class PolicyBook:
         """
         for pid in [programme_id] + [p for p in self.programme_ids() if p != programme_id]:
             versions = self._versions.get(pid, [])
-            i = bisect.bisect_right(self._starts[programme_id], on)
+            i = bisect.bisect_right(self._starts.get(pid, []), on)
             for v in ([versions[i - 1]] if i else []) + list(reversed(versions)):
                 for t in v.tiers:
                     if t.id == tier_id:
