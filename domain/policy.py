@@ -1141,6 +1141,8 @@ class PolicyBook:
                 raise ValueError(f"programme {p.id!r}: versions {versions[-1].version} and {p.version} "
                                  f"take effect on the same day {p.effective_from}")
             versions.append(p)
+        # when each version takes effect, by programme (in_force bisects them for every command)
+        self._starts: dict[str, list[date]] = {pid: [v.effective_from for v in vs] for pid, vs in self._versions.items()}
         for p in programmes:  # a target counts another programme's tier: that programme must have it
             for t in p.targets:
                 if t.programme not in self._versions or not any(
@@ -1247,7 +1249,7 @@ class PolicyBook:
             raise RuleViolation("policy", "policy.unknown_programme",
                                 f"no programme {programme_id!r} (known: {self.programme_ids()})",
                                 field="programme")
-        i = bisect.bisect_right([v.effective_from for v in versions], on)
+        i = bisect.bisect_right(self._starts[programme_id], on)
         if i == 0:
             raise RuleViolation("policy", "policy.not_in_force",
                                 f"programme {programme_id!r} has no rule version in force on {on}",
@@ -1274,7 +1276,7 @@ class PolicyBook:
         """
         for pid in [programme_id] + [p for p in self.programme_ids() if p != programme_id]:
             versions = self._versions.get(pid, [])
-            i = bisect.bisect_right([v.effective_from for v in versions], on)
+            i = bisect.bisect_right(self._starts.get(pid, []), on)
             for v in ([versions[i - 1]] if i else []) + list(reversed(versions)):
                 for t in v.tiers:
                     if t.id == tier_id:

@@ -30,6 +30,7 @@ import calendar
 import re
 from datetime import date
 from enum import StrEnum
+from functools import lru_cache
 from typing import Annotated
 
 import msgspec
@@ -127,13 +128,7 @@ class Region:
 
     @property
     def level(self) -> str:
-        if self.code == NATIONAL_REGION:
-            return Level.national.value
-        if self.code[2:] == "0000":
-            return Level.provincial.value
-        if self.code[4:] == "00":
-            return Level.municipal.value
-        return Level.county.value
+        return _level_of(self.code)
 
     @property
     def province(self) -> Region:
@@ -147,18 +142,40 @@ class Region:
 
     def covers(self, other: Region) -> bool:
         """True if ``other`` lies inside this region (a region covers itself)."""
-        level = self.level
-        if level == Level.national.value:
+        level = _level_of(self.code)
+        if level == _NATIONAL:
             return True
-        if level == Level.provincial.value:
+        if level == _PROVINCIAL:
             return other.code[:2] == self.code[:2]
-        if level == Level.municipal.value:
+        if level == _MUNICIPAL:
             return other.code[:4] == self.code[:4]
         return other.code == self.code
 
 
+# The levels as plain text (what Region.level returns): reading a StrEnum member's value
+# goes through a descriptor, and every authority check of every command asks for a level.
+_NATIONAL, _PROVINCIAL, _MUNICIPAL, _COUNTY = (Level.national.value, Level.provincial.value,
+                                               Level.municipal.value, Level.county.value)
+
+
+def _level_of(code: str) -> str:
+    if code == NATIONAL_REGION:
+        return _NATIONAL
+    if code[2:] == "0000":
+        return _PROVINCIAL
+    if code[4:] == "00":
+        return _MUNICIPAL
+    return _COUNTY
+
+
+@lru_cache(maxsize=65536)
 def region_covers(outer: str, inner: str) -> bool:
-    """``Region(outer).covers(Region(inner))`` on plain codes."""
+    """``Region(outer).covers(Region(inner))`` on plain codes (a pure function of two codes,
+    asked for by every authority check: remembered; a malformed code raises each time).
+
+    >>> region_covers("210000", "211402"), region_covers("211400", "210102")
+    (True, False)
+    """
     return Region(outer).covers(Region(inner))
 
 

@@ -57,8 +57,19 @@ _encoder = msgspec.json.Encoder()
 
 
 def encode_state(domain_event: object) -> bytes:
-    """The stored bytes of an event: its fields but the two that the record keys carry."""
-    state = {k: v for k, v in vars(domain_event).items() if k not in _ENVELOPE_FIELDS}
+    """The stored bytes of an event: its fields but the two that the record keys carry
+    (a copy of its ``__dict__`` without them: the other fields keep their order).
+
+    >>> from eventsourcing.domain import Aggregate
+    >>> from datetime import datetime, UTC
+    >>> from uuid import UUID
+    >>> e = Aggregate.Event(originator_id=UUID(int=1), originator_version=1, timestamp=datetime(2026, 1, 1, tzinfo=UTC))
+    >>> encode_state(e)
+    b'{"timestamp":"2026-01-01T00:00:00Z"}'
+    """
+    state = dict(vars(domain_event))
+    for k in _ENVELOPE_FIELDS:
+        state.pop(k, None)
     return _encoder.encode(state)
 
 

@@ -139,6 +139,9 @@ def journal_id(command_id: str) -> UUID:
     return uuid5(LEDGER_NAMESPACE, f"command:{command_id}")
 
 
+_UNSTAGED: Any = object()  # not in the decision's aggregates (None there: known not to exist)
+
+
 class _Stale(Exception):
     """What a decision took for granted (a kept aggregate's version, an absent journal
     entry) is not what the store holds: decide again on what it holds."""
@@ -272,12 +275,13 @@ class Ledger(Application[UUID]):
         staged = self._staged
         if staged is None:
             return self.repository.get(aggregate_id)
-        if aggregate_id not in staged:
+        agg = staged.get(aggregate_id, _UNSTAGED)  # (one lookup: a UUID hashes in Python)
+        if agg is _UNSTAGED:
             staged.update(self.load_many([aggregate_id]))
-        agg = staged[aggregate_id]
+            agg = staged[aggregate_id]
         if agg is None:
             raise AggregateNotFoundError(aggregate_id)
-        return agg
+        return agg  # type: ignore[return-value]
 
     def _release(self, staged: dict[UUID, Aggregate | None], written: bool) -> None:
         """Give a decision's aggregates back to the cache: all of them when what was decided
@@ -409,18 +413,35 @@ class Ledger(Application[UUID]):
 
     def _check_assumed(self, cmd: c.Command, events: list[Any] | None = None) -> None:
         """Raise :class:`_Stale` unless the store holds what this decision took for granted
-        and its save will not check: for a refusal (``events`` None), the command's journal
-        entry (absent) and its enterprise's version; for an accepted command, the version of
-        an enterprise it did not change (the journal row's absence is checked by the save:
-        its command id is the table's primary key)."""
-        if events is None and cmd.command_id in self._unread and self.bulk.journal_entries([cmd.command_id]):
-            raise _Stale
+        and its save will not check (:meth:`_unconfirmed`)."""
+        self._confirm([self._unconfirmed(cmd, events)])
+
+    def _unconfirmed(self, cmd: c.Command,
+                     events: list[Any] | None = None) -> tuple[str | None, tuple[UUID, int] | None]:
+        """What a decision of ``cmd`` took for granted that its save will not check: for a
+        refusal (``events`` None), the command's journal entry (absent: its id) and its
+        enterprise's version; for an accepted command, the version of an enterprise it did
+        not change (the journal row's absence is checked by the save: its command id is the
+        table's primary key).  ``(None, None)``: nothing."""
+        cid = cmd.command_id if events is None and cmd.command_id in self._unread else None
         assumed = self._assumed
         if not assumed or not isinstance(cmd, c.EnterpriseCommand):
-            return
+            return cid, None
         eid = enterprise_id(cmd.uscc)
-        if eid in assumed and (events is None or eid not in {e.originator_id for e in events}) \
-                and self.stored_versions([eid]) != {eid: assumed[eid]}:
+        version = assumed.get(eid)
+        if version is not None and (events is None or all(e.originator_id != eid for e in events)):
+            return cid, (eid, version)
+        return cid, None
+
+    def _confirm(self, unconfirmed: list[tuple[str | None, tuple[UUID, int] | None]]) -> None:
+        """Raise :class:`_Stale` unless the store holds what :meth:`_unconfirmed` listed: no
+        journal entry of those command ids, those versions of those enterprises (one read
+        of each, for a whole batch: the store is not written before its save)."""
+        ids = [cid for cid, _ in unconfirmed if cid is not None]
+        if ids and self.bulk.journal_entries(ids):
+            raise _Stale
+        versions = dict(v for _, v in unconfirmed if v is not None)
+        if versions and self.stored_versions(list(versions)) != versions:
             raise _Stale
 
     def stored_versions(self, ids: list[UUID]) -> dict[UUID, int]:
@@ -531,6 +552,7 @@ class Ledger(Application[UUID]):
         results: list[tuple[c.Command, Outcome | LedgerError]] = []
         pending: list[Any] = []
         journal_rows: list[JournalRow] = []
+        unconfirmed: list[tuple[str | None, tuple[UUID, int] | None]] = []
         unsaved: dict[UUID, list[Any]] = {}  # the batch's events not stored yet, by aggregate (see _events_of)
         self._thread.unsaved = unsaved
         in_step = False  # the staged aggregates agree with the store: once the batch is written
@@ -545,14 +567,14 @@ class Ledger(Application[UUID]):
                     aggregates = self._decide(cmd)
                     events, outcome, journal = self._record_of(cmd, digest, aggregates)
                 except (LedgerError, c.InputError) as e:
-                    self._check_assumed(cmd)
+                    unconfirmed.append(self._unconfirmed(cmd))
                     results.append((cmd, e))  # type: ignore[arg-type]
                     continue
                 except STORE_UNAVAILABLE:
                     raise
                 except Exception as e:  # the batch's staged aggregates may hold half a decision
                     raise _Isolate from e
-                self._check_assumed(cmd, events)
+                unconfirmed.append(self._unconfirmed(cmd, events))
                 for e in events:
                     unsaved.setdefault(e.originator_id, []).append(e)
                 for agg in aggregates:
@@ -561,6 +583,9 @@ class Ledger(Application[UUID]):
                 pending.extend(events)
                 journal_rows.append(journal)
                 results.append((cmd, outcome))
+            # what the batch took for granted and its save will not check, read once for all
+            # its commands (the store held it when they were decided if it holds it now)
+            self._confirm(unconfirmed)
             if journal_rows:
                 try:
                     self._put(pending, journal_rows)
