@@ -512,7 +512,8 @@ class ReadModel:
             cur.execute(f"CREATE TABLE IF NOT EXISTS {p}_audit ({cols})")
             cur.execute(f"CREATE TABLE IF NOT EXISTS {p}_stats (province TEXT, tier TEXT, type TEXT, year INTEGER, "
                         f"count BIGINT, PRIMARY KEY (province, tier, type, year))")
-            cur.execute(f"DROP INDEX IF EXISTS {p}_designations_v_tier")  # (tier, region): now _v_on
+            cur.execute(f"DROP INDEX IF EXISTS {p}_designations_v_tier")  # (tier, region): now _v_pool
+            cur.execute(f"DROP INDEX IF EXISTS {p}_designations_v_on")  # (tier, region, since, until): now _v_pool
             for name, (table, columns, _) in self._indexes().items():
                 cur.execute(f"CREATE INDEX IF NOT EXISTS {name} ON {table} ({columns})")
 
@@ -528,10 +529,13 @@ class ReadModel:
             out[f"{table}_v_ent"] = (f"{table}_v", "enterprise_id", False)
             out[f"{table}_v_since"] = (f"{table}_v", "since", True)
         out.update({
-            # a pool as of a date within a region: the version's dates in the index, so that
-            # only the versions in force are read from the table (a province's tier has some
-            # five times as many versions as rows in force on a date)
-            f"{p}_designations_v_on": (f"{p}_designations_v", "tier, region, since, until", True),
+            # a pool as of a date within a region: read in the pool's order (region, uscc,
+            # application_id: no sort of whole rows), with the version's dates and the columns
+            # of rule 4 (domain.validity.valid_sql) in the index, so that only the versions in
+            # force and valid are read from the table (a province's tier has some five times as
+            # many versions as rows in force on a date, and half of those are valid)
+            f"{p}_designations_v_pool": (f"{p}_designations_v", "tier, region, uscc, application_id, since, until, "
+                                         "status, valid_from, valid_until, revoked_on, ended_on", True),
             f"{p}_designations_tier": (f"{p}_designations", "tier, level, region", True),
             f"{p}_designations_ent": (f"{p}_designations", "enterprise_id", False),
             f"{p}_designations_changed": (f"{p}_designations", "changed_at", True),
