@@ -23,7 +23,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import cache, lru_cache
-from itertools import islice
+from itertools import islice, repeat
 from operator import itemgetter
 from typing import Any
 from uuid import UUID
@@ -174,33 +174,38 @@ def _versioned(row_type: type[msgspec.Struct]) -> Callable[[tuple[Any, ...]], tu
     return itemgetter(*keep)
 
 
-def _row(row_type: type[msgspec.Struct], cols: list[str], values: Any) -> Any:
-    """A row of ``row_type`` from SQL values of ``cols`` (booleans from SQLite integers)."""
+def _rows(row_type: type[msgspec.Struct], cols: list[str], values: list[Any]) -> list[Any]:
+    """Rows of ``row_type``, one from each of ``values`` (SQL values of ``cols``; booleans
+    from SQLite integers), in order."""
     return _maker(row_type, tuple(cols))(values)
 
 
 @cache
-def _maker(row_type: type[msgspec.Struct], cols: tuple[str, ...]) -> Callable[[Any], Any]:
-    """:func:`_row` for one row type and column list, its work per row done in C where it can
-    be (a province's pool makes thousands of rows: a comprehension per row took half its time).
+def _maker(row_type: type[msgspec.Struct], cols: tuple[str, ...]) -> Callable[[list[Any]], list[Any]]:
+    """:func:`_rows` for one row type and column list, its work per row done in C: one dict
+    per row (``map`` of ``zip``), then one ``msgspec.convert`` of the list (a province's pool
+    makes thousands of rows: a comprehension per row, then a dict and a keyword call per row,
+    took half its time).  Not strict: SQLite's 0 and 1 of a boolean column become booleans.
     ``until``, a version table's, is not a field of the row: it comes last or not at all.
 
     >>> from projections.pools import PoolMember
     >>> cols = _version_columns(PoolMember)
-    >>> m = _maker(PoolMember, tuple(cols))([f"x{i}" for i in range(len(cols))])
+    >>> [m] = _maker(PoolMember, tuple(cols))([[f"x{i}" for i in range(len(cols))]])
     >>> (m.key, m.since)
     ('x0', 'x9')
+    >>> from projections.pools import EnterpriseRow
+    >>> cols = ["enterprise_id", "uscc", "name", "region", "listed"]
+    >>> [e.listed for e in _maker(EnterpriseRow, tuple(cols))([["e", "u", "n", "r", 1], ["e", "u", "n", "r", 0]])]
+    [True, False]
     """
-    names = [c for c in cols if c != "until"]
+    names = tuple(c for c in cols if c != "until")
     if "until" in cols and cols[-1] != "until":
         raise ValueError(f"until must be the last of the columns, not in {cols}")
-    bools = [c for c in names if c in BOOL_COLUMNS]
+    list_type = list[row_type]  # type: ignore[valid-type]
 
-    def make(values: Any) -> Any:
-        d = dict(zip(names, values))
-        for c in bools:
-            d[c] = bool(d[c])
-        return row_type(**d)
+    def make(rows: list[Any]) -> list[Any]:
+        # zip stops at the shorter: a version's ``until``, the last value, is left out
+        return msgspec.convert(list(map(dict, map(zip, repeat(names), rows))), list_type, strict=False)
 
     return make
 
@@ -507,7 +512,8 @@ class ReadModel:
             cur.execute(f"CREATE TABLE IF NOT EXISTS {p}_audit ({cols})")
             cur.execute(f"CREATE TABLE IF NOT EXISTS {p}_stats (province TEXT, tier TEXT, type TEXT, year INTEGER, "
                         f"count BIGINT, PRIMARY KEY (province, tier, type, year))")
-            cur.execute(f"DROP INDEX IF EXISTS {p}_designations_v_tier")  # (tier, region): now _v_on
+            cur.execute(f"DROP INDEX IF EXISTS {p}_designations_v_tier")  # (tier, region): now _v_pool
+            cur.execute(f"DROP INDEX IF EXISTS {p}_designations_v_on")  # (tier, region, since, until): now _v_pool
             for name, (table, columns, _) in self._indexes().items():
                 cur.execute(f"CREATE INDEX IF NOT EXISTS {name} ON {table} ({columns})")
 
@@ -523,10 +529,13 @@ class ReadModel:
             out[f"{table}_v_ent"] = (f"{table}_v", "enterprise_id", False)
             out[f"{table}_v_since"] = (f"{table}_v", "since", True)
         out.update({
-            # a pool as of a date within a region: the version's dates in the index, so that
-            # only the versions in force are read from the table (a province's tier has some
-            # five times as many versions as rows in force on a date)
-            f"{p}_designations_v_on": (f"{p}_designations_v", "tier, region, since, until", True),
+            # a pool as of a date within a region: read in the pool's order (region, uscc,
+            # application_id: no sort of whole rows), with the version's dates and the columns
+            # of rule 4 (domain.validity.valid_sql) in the index, so that only the versions in
+            # force and valid are read from the table (a province's tier has some five times as
+            # many versions as rows in force on a date, and half of those are valid)
+            f"{p}_designations_v_pool": (f"{p}_designations_v", "tier, region, uscc, application_id, since, until, "
+                                         "status, valid_from, valid_until, revoked_on, ended_on", True),
             f"{p}_designations_tier": (f"{p}_designations", "tier, level, region", True),
             f"{p}_designations_ent": (f"{p}_designations", "enterprise_id", False),
             f"{p}_designations_changed": (f"{p}_designations", "changed_at", True),
@@ -571,8 +580,7 @@ class ReadModel:
             cur.execute(self._sql(f"SELECT {', '.join(cols)} FROM {self.prefix}_designations "
                                   f"WHERE changed_at > ? AND changed_at <= ? ORDER BY changed_at, key"),
                         (after, upto))
-            rows = [Designation(**{c: bool(v) if c in BOOL_COLUMNS else v for c, v in zip(cols, r)})
-                    for r in cur.fetchall()]
+            rows = _rows(Designation, cols, cur.fetchall())
             cur.execute(self._sql(f"SELECT {', '.join(AUDIT_COLUMNS)} FROM {self.prefix}_audit "
                                   f"WHERE position > ? AND position <= ? ORDER BY position"), (after, upto))
             audit = [msgspec.convert(dict(zip(AUDIT_COLUMNS, r)), AuditEntry, strict=False)
@@ -593,8 +601,8 @@ class ReadModel:
                 table, row_type, key = self.tables[kind]
                 cols = _columns(row_type)
                 cur.execute(self._sql(f"SELECT {', '.join(cols)} FROM {table} WHERE {by} IN ({marks})"), chunk)
-                for values in cur.fetchall():
-                    add[kind](row_type(**{c: bool(v) if c in BOOL_COLUMNS else v for c, v in zip(cols, values)}))
+                for row in _rows(row_type, cols, cur.fetchall()):
+                    add[kind](row)
 
     def _empty(self, cur: Any) -> bool:
         """No row in any row table (a fresh or just emptied read model)."""
@@ -924,8 +932,7 @@ class ReadModel:
             where, params = f"WHERE {cond} ", bounds
         with self._tx() as cur:
             cur.execute(self._sql(f"SELECT {', '.join(cols)} FROM {table} {where}ORDER BY {key}"), params)
-            return [row_type(**{c: bool(v) if c in BOOL_COLUMNS else v for c, v in zip(cols, r)})
-                    for r in cur.fetchall()]
+            return _rows(row_type, cols, cur.fetchall())
 
     def has_rows(self, kind: str) -> bool:
         """Whether the table of ``kind`` holds any row."""
@@ -967,7 +974,7 @@ class ReadModel:
         with self._tx() as cur:
             cur.execute(self._sql(f"SELECT {', '.join(cols)} FROM {table}_v WHERE {' AND '.join(conds)} "
                                   f"ORDER BY {order or key}"), values)
-            return [_row(row_type, cols, r) for r in cur.fetchall()]
+            return _rows(row_type, cols, cur.fetchall())
 
     def versions(self, kind: str, *, upto: str, region: str | None = None) -> list[Version]:
         """Every version of the rows of ``kind`` that began on or before ``upto`` (the report's
@@ -982,7 +989,8 @@ class ReadModel:
         with self._tx() as cur:
             cur.execute(self._sql(f"SELECT {', '.join(cols)} FROM {table}_v WHERE {' AND '.join(conds)} "
                                   f"ORDER BY {key}, since"), values)
-            return [Version(_row(row_type, cols, r), r[-1]) for r in cur.fetchall()]
+            found = cur.fetchall()
+        return [Version(row, r[-1]) for row, r in zip(_rows(row_type, cols, found), found)]
 
     def overdue(self, *, as_of: str, data_year: int, region: str | None = None) -> list[dict[str, Any]]:
         """Rule 7's overdue lists on ``as_of``, each enterprise as it stood then (name, region,
@@ -1092,7 +1100,7 @@ class ReadModel:
                + " ORDER BY region, uscc, application_id")
         with self._tx() as cur:
             cur.execute(self._sql(sql), [*values, *outer_values])
-            rows = [_row(row_type, cols, r) for r in cur.fetchall()]
+            rows = _rows(row_type, cols, cur.fetchall())
         if chain:
             tagged = self.on_chain(chain, as_of, region)
             rows = [d for d in rows if d.enterprise_id in tagged]
