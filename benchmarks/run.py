@@ -1250,17 +1250,23 @@ def main(argv: list[str] | None = None) -> int:
             p.error(f"--rates: commands/s separated by commas, e.g. 500,1000,2000 (got {args.rates!r})")
         if not 0 < len(plan.rates) <= len(STEP_MARKERS) or plan.rates[0] <= 0:
             p.error(f"--rates: 1 to {len(STEP_MARKERS)} rates above 0 (got {args.rates!r})")
+    return measure_and_print(run, print_table, args, plan)
 
+
+def measure_and_print(measure: Callable[[argparse.Namespace, Any, Reporter], dict[str, Any]],
+                      table: Callable[[dict[str, Any]], None], args: argparse.Namespace, plan: Any) -> int:
+    """A benchmark's run (this one's and ``scale.py``'s): SIGTERM stops it as Ctrl-C does,
+    progress on stderr, then the results as JSON (``--json``) or as the table."""
     def terminate(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt(f"signal {signum}")
 
     signal.signal(signal.SIGTERM, terminate)
     with Reporter() as rep:
-        results = run(args, plan, rep)
+        results = measure(args, plan, rep)
     if args.json:
         sys.stdout.write(json.dumps(_json_safe(results), indent=2, ensure_ascii=False) + "\n")
     else:
-        print_table(results)
+        table(results)
     return 0
 
 

@@ -25,9 +25,7 @@ city report < 2 s; peak RSS < 1 GiB.  Everything is removed at the end (``--keep
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
-import signal
 import sys
 import tempfile
 import time
@@ -47,8 +45,8 @@ from benchmarks.run import (  # noqa: E402 - after the path is set
     Plan,
     Reporter,
     Store,
-    _json_safe,
     machine,
+    measure_and_print,
     measure_memory,
     measure_rebuild,
     median,
@@ -332,18 +330,7 @@ def main(argv: list[str] | None = None) -> int:
                 p.error(f"--{name}: a positive number (got {getattr(args, name)})")
             setattr(plan, name, getattr(args, name))
     plan.memory = not args.no_memory
-
-    def terminate(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt(f"signal {signum}")
-
-    signal.signal(signal.SIGTERM, terminate)
-    with Reporter() as rep:
-        results = run(args, plan, rep)
-    if args.json:
-        sys.stdout.write(json.dumps(_json_safe(results), indent=2, ensure_ascii=False) + "\n")
-    else:
-        print_table(results)
-    return 0
+    return measure_and_print(run, print_table, args, plan)
 
 
 if __name__ == "__main__":

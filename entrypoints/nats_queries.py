@@ -17,11 +17,11 @@ code (``enterprise.not_found``: 404), exactly like a command's.  :class:`Answers
 answering costs most to rebuild: the read model, the scratch read model of the last
 ``as_recorded`` position asked, and the head of the last position asked.
 
->>> decode(ConsistencyQuery, b'{"old_size": 0, "old_root": "ab"}')
+>>> decode_query(ConsistencyQuery, b'{"old_size": 0, "old_root": "ab"}')
 Traceback (most recent call last):
 ...
 services.commands.InputError: $.old_size: Expected `int` >= 1
->>> decode(HeadQuery, b"")   # an empty request is the empty object
+>>> decode_query(HeadQuery, b"")   # an empty request is the empty object
 HeadQuery()
 """
 
@@ -55,6 +55,7 @@ from services.queries import (
     answer_pool,
     decode_history_query,
     decode_pool_query,
+    decode_query,
     history,
     parse_moment,
     recorded_read_model,
@@ -111,17 +112,6 @@ class ConsistencyAnswer(msgspec.Struct, frozen=True, kw_only=True):
     new: TreeHead
     proof: ConsistencyProof | None
     problems: list[str]
-
-
-def decode(kind: type[Any], data: bytes) -> Any:
-    """A query of ``kind`` from its request; :class:`~services.commands.InputError` naming the
-    bad field."""
-    try:
-        return msgspec.json.decode(data or b"{}", type=kind)
-    except (msgspec.ValidationError, msgspec.DecodeError) as e:
-        raise c.input_error(e) from None
-    except UnicodeDecodeError:
-        raise c.InputError("$", "not valid UTF-8: JSON text must be UTF-8") from None
 
 
 def _field(e: c.InputError | LedgerError, field: str) -> c.InputError | LedgerError:
@@ -237,7 +227,7 @@ class QueryKind(NamedTuple):
 
 
 def _decoder(kind: type[Any]) -> Callable[[bytes], Any]:
-    return lambda data: decode(kind, data)
+    return lambda data: decode_query(kind, data)
 
 
 # One row per query of infra.nats.QUERIES.

@@ -216,17 +216,20 @@ class PoolAnswer(msgspec.Struct, kw_only=True):
     items: list[Any]  # projections.pools.Designation (or PoolMember, stage "pooled"); region_name added on the wire
 
 
-_decoder = msgspec.json.Decoder(PoolQuery)
-
-
-def decode_pool_query(data: bytes | str) -> PoolQuery:
-    """Decode a pool query; :class:`InputError` naming the bad field (``$.as_of``, ``$.tier``)."""
+def decode_query(kind: type[Any], data: bytes | str) -> Any:
+    """A query of ``kind`` (a Struct) from its request, an empty request being ``{}``;
+    :class:`InputError` naming the bad field.  The one decoding of every query."""
     try:
-        q = _decoder.decode(data)
+        return msgspec.json.decode(data or b"{}", type=kind)
     except (msgspec.ValidationError, msgspec.DecodeError) as e:
         raise input_error(e) from None
     except UnicodeDecodeError:
         raise InputError("$", "not valid UTF-8: JSON text must be UTF-8") from None
+
+
+def decode_pool_query(data: bytes | str) -> PoolQuery:
+    """Decode a pool query; :class:`InputError` naming the bad field (``$.as_of``, ``$.tier``)."""
+    q: PoolQuery = decode_query(PoolQuery, data)
     check_query_date(q.as_of, "$.as_of")
     check_count(q.count, q.year, q.as_of, q.stage)
     if q.as_recorded is not None:
@@ -373,9 +376,6 @@ def history(ledger: Any, uscc: str, as_of: date | None = None, as_recorded: str 
     return HistoryAnswer(uscc=uscc, name=ent.name, region=ent.region, count=len(entries), events=entries)
 
 
-_history_decoder = msgspec.json.Decoder(HistoryQuery)
-
-
 def decode_history_query(data: bytes | str) -> HistoryQuery:
     """Decode a history query; :class:`InputError` naming the bad field.
 
@@ -384,12 +384,7 @@ def decode_history_query(data: bytes | str) -> HistoryQuery:
     ...
     services.commands.InputError: $.uscc: must be a USCC (统一社会信用代码, GB 32100-2015): 18 characters, ...
     """
-    try:
-        q = _history_decoder.decode(data)
-    except (msgspec.ValidationError, msgspec.DecodeError) as e:
-        raise input_error(e) from None
-    except UnicodeDecodeError:
-        raise InputError("$", "not valid UTF-8: JSON text must be UTF-8") from None
+    q: HistoryQuery = decode_query(HistoryQuery, data)
     if q.as_of is not None:
         check_query_date(q.as_of, "$.as_of")
     if q.as_recorded is not None:
