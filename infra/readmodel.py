@@ -547,7 +547,7 @@ class ReadModel:
         return out
 
     def position(self) -> int:
-        with self._tx() as cur:
+        with self._tx(write=False) as cur:
             return self._position(cur)
 
     def _position(self, cur: Any, name: str = PROJECTION, lock: bool = False) -> int:
@@ -566,7 +566,7 @@ class ReadModel:
 
     def published_position(self) -> int:
         """Position up to which changes were published (``serve``'s projector)."""
-        with self._tx() as cur:
+        with self._tx(write=False) as cur:
             return self._position(cur, PUBLISHED)
 
     def set_published_position(self, position: int) -> None:
@@ -576,7 +576,7 @@ class ReadModel:
     def changed_since(self, after: int, upto: int) -> tuple[list[Designation], list[AuditEntry]]:
         """Designations and audit entries changed by events in ``(after, upto]``."""
         cols = _columns(Designation)
-        with self._tx() as cur:
+        with self._tx(write=False) as cur:
             cur.execute(self._sql(f"SELECT {', '.join(cols)} FROM {self.prefix}_designations "
                                   f"WHERE changed_at > ? AND changed_at <= ? ORDER BY changed_at, key"),
                         (after, upto))
@@ -703,7 +703,7 @@ class ReadModel:
 
     def stream_position(self) -> int:
         """Stream sequence of the last message applied (stream-fed read models)."""
-        with self._tx() as cur:
+        with self._tx(write=False) as cur:
             return self._position(cur, STREAM_SEQ)
 
     def apply_batch(self, cur: Any, events: list[tuple[int, Any]], position: int,
@@ -930,7 +930,7 @@ class ReadModel:
                 raise ValueError(f"{kind} rows have no region")
             cond, bounds = inside_sql(region)
             where, params = f"WHERE {cond} ", bounds
-        with self._tx() as cur:
+        with self._tx(write=False) as cur:
             cur.execute(self._sql(f"SELECT {', '.join(cols)} FROM {table} {where}ORDER BY {key}"), params)
             return _rows(row_type, cols, cur.fetchall())
 
@@ -941,14 +941,14 @@ class ReadModel:
             return cur.fetchone() is not None
 
     def audit_trail(self, uscc: str) -> list[AuditEntry]:
-        with self._tx() as cur:
+        with self._tx(write=False) as cur:
             cur.execute(self._sql(f"SELECT {', '.join(AUDIT_COLUMNS)} FROM {self.prefix}_audit WHERE uscc = ? "
                                   f"ORDER BY position"), (uscc,))
             rows = cur.fetchall()
         return [msgspec.convert(dict(zip(AUDIT_COLUMNS, r)), AuditEntry, strict=False) for r in rows]
 
     def statistics(self) -> list[tuple[str, str, str, int, int]]:
-        with self._tx() as cur:
+        with self._tx(write=False) as cur:
             cur.execute(f"SELECT province, tier, type, year, count FROM {self.prefix}_stats "
                         f"ORDER BY province, tier, type, year")
             return [tuple(r) for r in cur.fetchall()]
@@ -971,7 +971,7 @@ class ReadModel:
         if where:
             conds.append(where)
             values.extend(params)
-        with self._tx() as cur:
+        with self._tx(write=False) as cur:
             cur.execute(self._sql(f"SELECT {', '.join(cols)} FROM {table}_v WHERE {' AND '.join(conds)} "
                                   f"ORDER BY {order or key}"), values)
             return _rows(row_type, cols, cur.fetchall())
@@ -986,7 +986,7 @@ class ReadModel:
             cond, bounds = inside_sql(region)
             conds.append(cond)
             values.extend(bounds)
-        with self._tx() as cur:
+        with self._tx(write=False) as cur:
             cur.execute(self._sql(f"SELECT {', '.join(cols)} FROM {table}_v WHERE {' AND '.join(conds)} "
                                   f"ORDER BY {key}, since"), values)
             found = cur.fetchall()
@@ -1098,7 +1098,7 @@ class ReadModel:
             outer_values.append(batch)
         sql = (first_approvals_sql(cols, f"{table}_v", " AND ".join(conds), " AND ".join(outer))
                + " ORDER BY region, uscc, application_id")
-        with self._tx() as cur:
+        with self._tx(write=False) as cur:
             cur.execute(self._sql(sql), [*values, *outer_values])
             rows = _rows(row_type, cols, cur.fetchall())
         if chain:

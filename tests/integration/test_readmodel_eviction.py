@@ -49,3 +49,48 @@ def test_rebuild_with_a_small_cache_equals_one_keeping_every_row(any_ledger: Led
     finally:
         whole.close()
         small.close()
+
+
+def test_a_query_does_not_wait_for_a_writer(ledger: Ledger) -> None:
+    """A query of the read model reads in a read transaction: on SQLite it does not take the
+    write lock, so it answers while a catch-up (here: another connection) holds it.  Before,
+    ``on``, ``versions`` and ``designated`` began with BEGIN IMMEDIATE and waited for it."""
+    import sqlite3
+
+    cmds = [c.convert_command(d) for d in generate_commands(60, 10, 2, start_year=2016)]
+    ledger.handle_many(cmds, batch_size=200)
+    rm = ReadModel(ledger, follows_store=False)
+    rm.catch_up()
+    writer = sqlite3.connect(rm._dbname, isolation_level=None)
+    try:
+        rm.conn.execute("PRAGMA busy_timeout = 200")  # a wait would fail fast, not after 30 s
+        writer.execute("BEGIN IMMEDIATE")
+        valid = rm.pool(tier="innovative", as_of="2025-12-31")
+        versions = rm.versions("designation", upto="2025-12-31")
+        ever = rm.designated(tier="innovative", as_of="2025-12-31")
+        assert valid and versions and ever
+        assert rm.position() == ledger.max_position()
+        writer.execute("ROLLBACK")
+    finally:
+        writer.close()
+        rm.close()
+
+
+def test_the_benchmark_drops_every_table_it_made(any_ledger: Ledger) -> None:
+    """``benchmarks/run.py``'s rebuild read model leaves no table behind, versions included."""
+    from benchmarks.run import drop_read_model
+
+    cmds = [c.convert_command(d) for d in generate_commands(20, 4, 1, start_year=2016)]
+    any_ledger.handle_many(cmds, batch_size=200)
+    rm = ReadModel(any_ledger, prefix="benchdrop")
+    rm.rebuild()
+    probe = ReadModel(any_ledger, prefix="probe")
+    try:
+        drop_read_model(rm)
+        sql = ("SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'benchdrop%'" if not probe.pg else
+               "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() AND tablename LIKE 'benchdrop%'")
+        with probe._tx(write=False) as cur:
+            cur.execute(sql)
+            assert cur.fetchall() == []
+    finally:
+        probe.close()
