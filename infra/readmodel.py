@@ -512,8 +512,9 @@ class ReadModel:
             cur.execute(f"CREATE TABLE IF NOT EXISTS {p}_audit ({cols})")
             cur.execute(f"CREATE TABLE IF NOT EXISTS {p}_stats (province TEXT, tier TEXT, type TEXT, year INTEGER, "
                         f"count BIGINT, PRIMARY KEY (province, tier, type, year))")
-            cur.execute(f"DROP INDEX IF EXISTS {p}_designations_v_tier")  # (tier, region): now _v_pool
-            cur.execute(f"DROP INDEX IF EXISTS {p}_designations_v_on")  # (tier, region, since, until): now _v_pool
+            cur.execute(f"DROP INDEX IF EXISTS {p}_designations_v_tier")  # (tier, region): now _v_pools
+            cur.execute(f"DROP INDEX IF EXISTS {p}_designations_v_on")  # (tier, region, since, until): now _v_pools
+            cur.execute(f"DROP INDEX IF EXISTS {p}_designations_v_pool")  # without level, programme, key: now _v_pools
             for name, (table, columns, _) in self._indexes().items():
                 cur.execute(f"CREATE INDEX IF NOT EXISTS {name} ON {table} ({columns})")
 
@@ -533,9 +534,12 @@ class ReadModel:
             # application_id: no sort of whole rows), with the version's dates and the columns
             # of rule 4 (domain.validity.valid_sql) in the index, so that only the versions in
             # force and valid are read from the table (a province's tier has some five times as
-            # many versions as rows in force on a date, and half of those are valid)
-            f"{p}_designations_v_pool": (f"{p}_designations_v", "tier, region, uscc, application_id, since, until, "
-                                         "status, valid_from, valid_until, revoked_on, ended_on", True),
+            # many versions as rows in force on a date, and half of those are valid); with the
+            # level, the programme and the key too, a page of the pool finds its keys, and the
+            # pool's size, in the index alone (ReadModel.pool_keys)
+            f"{p}_designations_v_pools": (f"{p}_designations_v", "tier, region, uscc, application_id, since, until, "
+                                          "status, valid_from, valid_until, revoked_on, ended_on, level, programme, "
+                                          "key", True),
             f"{p}_designations_tier": (f"{p}_designations", "tier, level, region", True),
             f"{p}_designations_ent": (f"{p}_designations", "enterprise_id", False),
             f"{p}_designations_changed": (f"{p}_designations", "changed_at", True),
@@ -960,8 +964,38 @@ class ReadModel:
         business date ``as_of`` -- each row's version in force then (the one answer to "this
         row on D", :func:`domain.validity.in_force_sql`) -- inside ``region`` (the region
         the row had on that date), with an extra SQL condition ``where``.  No catching up."""
+        with self._tx(write=False) as cur:
+            return self._on(cur, kind, as_of, where=where, params=params, region=region, order=order)
+
+    def _on(self, cur: Any, kind: str, as_of: str, *, where: str = "", params: tuple[Any, ...] = (),
+            region: str | None = None, order: str | None = None, keys: list[str] | None = None) -> list[Any]:
+        """:meth:`on` in transaction ``cur``; with ``keys``, only the rows of those keys."""
         table, row_type, key = self.tables[kind]
         cols = _version_columns(row_type)
+        conds, values = self._on_conditions(as_of, where, params, region)
+        if keys is not None:
+            if not keys:
+                return []
+            conds += f" AND {key} IN ({', '.join('?' * len(keys))})"
+            values.extend(keys)
+        cur.execute(self._sql(f"SELECT {', '.join(cols)} FROM {table}_v WHERE {conds} ORDER BY {order or key}"),
+                    values)
+        return _rows(row_type, cols, cur.fetchall())
+
+    def _on_keys(self, cur: Any, kind: str, as_of: str, *, where: str = "", params: tuple[Any, ...] = (),
+                 region: str | None = None) -> list[str]:
+        """The keys of the rows :meth:`on` answers with, in key order, and nothing else of
+        them: where an index covers ``where`` (the pool's, ``_v_pools``), read from the
+        index alone, a few bytes a row instead of the row's thirty columns."""
+        table, _, key = self.tables[kind]
+        conds, values = self._on_conditions(as_of, where, params, region)
+        cur.execute(self._sql(f"SELECT {key} FROM {table}_v WHERE {conds}"), values)
+        return sorted(k for (k,) in cur.fetchall())
+
+    @staticmethod
+    def _on_conditions(as_of: str, where: str, params: tuple[Any, ...],
+                       region: str | None) -> tuple[str, list[Any]]:
+        """The condition of :meth:`on` and its parameters."""
         in_force, in_force_params = in_force_sql(as_of)
         conds, values = [in_force], list(in_force_params)
         if region:
@@ -971,10 +1005,7 @@ class ReadModel:
         if where:
             conds.append(where)
             values.extend(params)
-        with self._tx(write=False) as cur:
-            cur.execute(self._sql(f"SELECT {', '.join(cols)} FROM {table}_v WHERE {' AND '.join(conds)} "
-                                  f"ORDER BY {order or key}"), values)
-            return _rows(row_type, cols, cur.fetchall())
+        return " AND ".join(conds), values
 
     def versions(self, kind: str, *, upto: str, region: str | None = None) -> list[Version]:
         """Every version of the rows of ``kind`` that began on or before ``upto`` (the report's
@@ -1023,6 +1054,32 @@ class ReadModel:
         inside ``region``; with ``chain``, of enterprises tagged on that chain on ``as_of``."""
         if self.follows_store:
             self.catch_up()
+        where, params = self._pool_where(tier, as_of, level, programme)
+        rows = self.on("designation", as_of, where=where, params=params, region=region,
+                       order="region, uscc, application_id")
+        if chain:
+            tagged = self.on_chain(chain, as_of, region)
+            rows = [d for d in rows if d.enterprise_id in tagged]
+        return rows
+
+    def pool_page(self, *, tier: str, as_of: str, pick: Callable[[list[str]], list[str]], level: str | None = None,
+                  region: str | None = None, programme: str | None = None) -> tuple[list[str], list[Designation]]:
+        """Every key of :meth:`pool`'s designations (without ``chain``), in key order, and the
+        rows of the keys ``pick`` picks of them, in key order, read from one snapshot.  The
+        keys come from the pool's index alone: a page of a province's pool reads the rows
+        of its own keys, not the whole pool's."""
+        if self.follows_store:
+            self.catch_up()
+        where, params = self._pool_where(tier, as_of, level, programme)
+        with self._tx(write=False) as cur:
+            if self.pg:  # both reads in one snapshot (SQLite's read transaction is one)
+                cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            keys = self._on_keys(cur, "designation", as_of, where=where, params=params, region=region)
+            return keys, self._on(cur, "designation", as_of, keys=pick(keys))
+
+    @staticmethod
+    def _pool_where(tier: str, as_of: str, level: str | None, programme: str | None) -> tuple[str, tuple[Any, ...]]:
+        """The condition of a pool (:meth:`pool`) beside the version in force and the region."""
         valid, valid_params = valid_sql(as_of)
         where, params = ["tier = ?", valid], [tier, *valid_params]
         if level:
@@ -1031,12 +1088,7 @@ class ReadModel:
         if programme:
             where.append("programme = ?")
             params.append(programme)
-        rows = self.on("designation", as_of, where=" AND ".join(where), params=tuple(params), region=region,
-                       order="region, uscc, application_id")
-        if chain:
-            tagged = self.on_chain(chain, as_of, region)
-            rows = [d for d in rows if d.enterprise_id in tagged]
-        return rows
+        return " AND ".join(where), tuple(params)
 
     def pooled(self, *, tier: str, as_of: str, region: str | None = None,
                programme: str | None = None, chain: str | None = None) -> list[PoolMember]:

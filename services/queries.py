@@ -276,8 +276,7 @@ def count_of(rm: Any, query: dict[str, Any], default_as_of: str) -> int:
 
 def page(items: list[Any], limit: int, after: str | None) -> tuple[list[Any], str | None]:
     """The page of ``items`` after the key ``after`` (every item has a ``key``), in key order,
-    and the ``after`` of the next page (None on the last).  Keys make the pages stable: an
-    item never appears on two pages of one walk through the same position.
+    and the ``after`` of the next page (None on the last): :func:`page_of_keys` of their keys.
 
     >>> class I(msgspec.Struct):
     ...     key: str
@@ -285,16 +284,33 @@ def page(items: list[Any], limit: int, after: str | None) -> tuple[list[Any], st
     >>> [i.key for i in page(rows, 2, None)[0]], page(rows, 2, None)[1], [i.key for i in page(rows, 2, "b")[0]]
     (['a', 'b'], 'b', ['c'])
     """
-    ordered = sorted(items, key=lambda i: i.key)
-    start = 0 if after is None else bisect_right([i.key for i in ordered], after)
-    chunk = ordered[start:start + limit]
-    more = start + limit < len(ordered)
-    return chunk, (chunk[-1].key if more and chunk else None)
+    by_key = {i.key: i for i in items}
+    keys, after = page_of_keys(sorted(by_key), limit, after)
+    return [by_key[k] for k in keys], after
+
+
+def page_of_keys(keys: list[str], limit: int, after: str | None) -> tuple[list[str], str | None]:
+    """The page of ``keys`` (sorted, unique) after the key ``after``, and the ``after`` of the
+    next page (None on the last).  Keys make the pages stable: an item never appears on two
+    pages of one walk through the same position.
+
+    >>> page_of_keys(["a", "b", "c"], 2, None), page_of_keys(["a", "b", "c"], 2, "b"), page_of_keys(["a"], 2, "zz")
+    ((['a', 'b'], 'b'), (['c'], None), ([], None))
+    """
+    start = 0 if after is None else bisect_right(keys, after)
+    chunk = keys[start:start + limit]
+    more = start + limit < len(keys)
+    return chunk, (chunk[-1] if more and chunk else None)
 
 
 def answer_pool(rm: Any, policy: Any, q: PoolQuery, as_recorded: RecordedAt | None = None) -> PoolAnswer:
     """Answer ``q`` from ``rm``: the store's own read model (caught up first), or, with
-    ``as_recorded``, one folded up to that position (:func:`recorded_read_model`)."""
+    ``as_recorded``, one folded up to that position (:func:`recorded_read_model`).
+
+    The valid designations of a pool (the default query, without a chain) are paged from
+    their keys: the pool's keys from its index, then the rows of the page's keys alone
+    (:meth:`~infra.readmodel.ReadModel.pool_page`); the other listings are made whole, then
+    paged.  Both page by the same rule (:func:`page_of_keys`)."""
     check_tier(q.tier, policy, "$.tier")
     if q.chain is not None:
         check_chain(q.chain, policy, "$.chain")
@@ -303,12 +319,19 @@ def answer_pool(rm: Any, policy: Any, q: PoolQuery, as_recorded: RecordedAt | No
         position = rm.position()
     else:
         position = as_recorded.position
-    items = pool_items(rm, tier=q.tier, as_of=q.as_of.isoformat(), level=q.level.value if q.level else None,
-                       region=q.region, programme=q.programme, stage=q.stage, count=q.count,
-                       year=check_count(q.count, q.year, q.as_of, q.stage), chain=q.chain)
-    chunk, after = page(items, q.limit, q.after)
+    as_of, level = q.as_of.isoformat(), (q.level.value if q.level else None)
+    year = check_count(q.count, q.year, q.as_of, q.stage)
+    if q.stage == "designated" and q.count == "valid" and q.chain is None:
+        keys, chunk = rm.pool_page(tier=q.tier, as_of=as_of, level=level, region=q.region, programme=q.programme,
+                                   pick=lambda keys: page_of_keys(keys, q.limit, q.after)[0])
+        after, total = page_of_keys(keys, q.limit, q.after)[1], len(keys)
+    else:
+        items = pool_items(rm, tier=q.tier, as_of=as_of, level=level, region=q.region, programme=q.programme,
+                           stage=q.stage, count=q.count, year=year, chain=q.chain)
+        chunk, after = page(items, q.limit, q.after)
+        total = len(items)
     return PoolAnswer(as_of=q.as_of, as_recorded=as_recorded, position=position, count=len(chunk),
-                      total=len(items), next=after, items=chunk)
+                      total=total, next=after, items=chunk)
 
 
 # ---------------------------------------------------------------------------- history
