@@ -23,6 +23,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import cache, lru_cache
+from itertools import chain as chained
 from itertools import islice, repeat
 from operator import itemgetter
 from typing import Any
@@ -65,6 +66,7 @@ VERSIONED = ("enterprise", "designation", "member")
 # Row kinds loaded for a batch by the aggregate ids of its events: enterprise rows by
 # enterprise_id, budgets by their own key (the SchemeBudget id).  Review rows are never
 # loaded: no fold reads one back (each Reviewed event writes a row of its own).
+_ROW_TYPES = {kind: row_type for kind, (_, row_type, _) in ROWS.items()}
 LOAD_BY = {kind: ("key" if kind == "budget" else "enterprise_id") for kind in ROWS if kind != "review"}
 # A catch-up keeps the rows of at most this many aggregates (enterprises, budgets) in memory
 # between its batches; beyond it the least recently used are forgotten (and loaded again
@@ -630,21 +632,40 @@ class ReadModel:
         # about one row per event, so this loop runs for nearly every event folded.
         versions: dict[tuple[str, str, str], tuple[Any, ...]] = {
             k: (*_versioned(type(v.row))(astuple(v.row)), v.until) for k, v in state.versions.items()}
-        for kind, key_value in sorted(state.dirty | rewards.dirty | reviews.dirty):
-            row = targets[kind][key_value]
-            values = astuple(row)  # columns in field order
-            write.rows.setdefault(kind, []).extend(values)
-            write.aggregates.add(key_value if kind == "budget" else row.enterprise_id)
-            if kind in VERSIONED:
-                versions[(kind, key_value, row.since)] = (*_versioned(type(row))(values), None)
-            if changed:
-                write.changed.append((kind, row))
+        # the changed rows by kind, each kind's in key order (strings sort faster than the
+        # (kind, key) pairs); an enterprise whose only change is ``dated_to`` stores its row,
+        # not its version again (the version holds no ``dated_to``)
+        dirty: dict[str, list[str]] = {}
+        for kind, key_value in chained(state.dirty, rewards.dirty, reviews.dirty):
+            dirty.setdefault(kind, []).append(key_value)
+        dated = state.dated.difference(dirty.get("enterprise", ()))
+        if dated:
+            dirty.setdefault("enterprise", []).extend(dated)
+        for kind in sorted(dirty):
+            keys = dirty[kind]
+            keys.sort()
+            table = targets[kind]
+            out = write.rows.setdefault(kind, [])
+            cut = _versioned(_ROW_TYPES[kind]) if kind in VERSIONED else None
+            for key_value in keys:
+                row = table[key_value]
+                values = astuple(row)  # columns in field order
+                out.extend(values)
+                if cut is not None and key_value not in dated:
+                    versions[(kind, key_value, row.since)] = (*cut(values), None)
+                if changed:
+                    write.changed.append((kind, row))
+            if kind in ("enterprise", "budget"):
+                write.aggregates.update(keys)
+            else:
+                write.aggregates.update(table[k].enterprise_id for k in keys)
         for (kind, _, _), vvalues in sorted(versions.items()):
             write.versions.setdefault(kind, []).extend(vvalues)
         state.versions.clear()
         write.refolded = sorted(state.refolded)
         state.refolded.clear()
         state.dirty.clear()
+        state.dated.clear()
         rewards.dirty.clear()
         reviews.dirty.clear()
         reviews.reviews.clear()  # stored; never read back by a fold

@@ -226,6 +226,9 @@ class PoolState:
         self.designations: dict[str, Designation] = {}
         self.members: dict[str, PoolMember] = {}
         self.dirty: set[tuple[str, str]] = set()  # (table, key) changed in this batch
+        # enterprises whose only change in this batch is ``dated_to`` (not versioned): their row
+        # is stored, their version is not (it stands as it was); most events change no more
+        self.dated: set[str] = set()
         self.track = track
         self.versions: dict[tuple[str, str, str], Version] = {}
         self.backdated: dict[str, int] = {}  # enterprise_id: version of an event dated before folded facts
@@ -328,7 +331,7 @@ def fold(state: PoolState, ev: Any, eid: str, kind: str, position: int) -> None:
     ent = state.enterprises.get(eid)
     if ent is not None and on > ent.dated_to:
         ent.dated_to = on
-        state.dirty.add(("enterprise", eid))
+        state.dated.add(eid)
 
 
 def refold(state: PoolState, eid: str, events: list[Any], position: int) -> None:
@@ -340,6 +343,7 @@ def refold(state: PoolState, eid: str, events: list[Any], position: int) -> None
     for kind, row in fresh.rows_of(eid):
         state.add(kind, row)
     state.dirty |= fresh.dirty
+    state.dated |= fresh.dated
     state.versions.update(fresh.versions)
     state.refolded.add(eid)
 
