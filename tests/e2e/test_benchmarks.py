@@ -97,6 +97,7 @@ def test_quick_scale_benchmark_reports_every_stage_and_check_as_json() -> None:
         pool = s["pool"]
         assert pool["runs"] == len(pool["samples_ms"]) > 0 and _number(pool["p99_ms"])
         assert pool["province"].endswith("0000") and pool["tier"] and pool["rows"] >= 0
+        assert pool["page_rows"] == min(pool["rows"], 1000) and _number(pool["listing"]["p99_ms"])
         report = s["report"]
         assert report["runs"] == len(report["samples"]) > 0 and _number(report["max"])
         assert report["city"].endswith("00") and report["city"][:2] == pool["province"][:2]
@@ -114,3 +115,36 @@ def test_quick_scale_benchmark_reports_every_stage_and_check_as_json() -> None:
 
     assert not Path(meta["store_url"]).exists()
     assert not Path(meta["store_url"]).parent.exists()
+
+
+def test_scale_measures_a_store_loaded_before(tmp_path: Path) -> None:
+    """``scale.py --loaded STORE``: a store filled by ``cultivation submit`` measured as it is,
+    as one stage (rebuild against the raw scan, the pool and the report on its last business
+    date, the rebuild's peak RSS), and left as it was: its events, and no table of the run."""
+    import sqlite3
+
+    store = tmp_path / "ledger.db"
+    commands = tmp_path / "history.jsonl"
+    cli = [sys.executable, "-m", "entrypoints.cli"]
+    for args in (["generate", "--enterprises", "300", "--years", "6", "--out", str(commands)],
+                 ["submit", str(commands), "--db", str(store), "--json"]):
+        proc = subprocess.run(cli + args, capture_output=True, text=True, timeout=600, cwd=ROOT)
+        assert proc.returncode in (0, 1), proc.stderr[-3000:]  # submit: 1 when some are refused, as generated
+    before = sqlite3.connect(store).execute("SELECT COUNT(*) FROM stored_events").fetchone()[0]
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "scale.py"), "--loaded", str(store), "--json"],
+                          capture_output=True, text=True, timeout=600, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(proc.stdout)
+    assert result["meta"]["loaded"] and result["meta"]["events"] == before
+    [stage] = result["stages"]
+    assert stage["commands"] is None and stage["last_business_date"] >= "2021-01-01"
+    assert stage["rebuild"]["events"] == before and _number(stage["rebuild"]["ratio"])
+    assert stage["pool"]["rows"] > 0 and _number(stage["pool"]["p99_ms"]) and _number(stage["report"]["max"])
+    kinds = sorted(c["check"] for c in result["checks"])
+    assert kinds == ["memory", "pool", "rebuild_vs_raw", "report"]
+    conn = sqlite3.connect(store)
+    assert conn.execute("SELECT COUNT(*) FROM stored_events").fetchone()[0] == before
+    assert conn.execute("SELECT COUNT(*) FROM sqlite_master WHERE name LIKE 'bench%'").fetchone()[0] == 0
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "scale.py"), "--loaded", str(store),
+                           "--stages", "1000"], capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert proc.returncode == 2 and "--loaded" in proc.stderr
