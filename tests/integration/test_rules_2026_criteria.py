@@ -422,17 +422,19 @@ def test_a_snapshot_older_than_the_yearly_indicators_is_folded_from_the_events(l
         "command": "file_yearly_data", "command_id": f"y{y}", "uscc": u, "programme": "qingdao", "data_year": y,
         "occurred_on": f"{y + 1}-03-01", "actor": actor, "indicators": {"revenue_fen": y}})
         for y in range(2012, 2070)], batch_size=7)
-    with ledger.snapshots.recorder.datastore.transaction(commit=True) as cur:  # as a snapshot of before
-        cur.execute("SELECT state FROM stored_snapshots")
-        envelope = msgspec.json.decode(bytes(cur.fetchone()[0]))
+    with ledger.snapshots.recorder.datastore.transaction(commit=True) as cur:  # the latest, as a snapshot of before
+        cur.execute("SELECT originator_version, state FROM stored_snapshots ORDER BY originator_version DESC LIMIT 1")
+        version, state = cur.fetchone()
+        envelope = msgspec.json.decode(bytes(state))
         del envelope["state"]["yearly_indicators"]
-        cur.execute("UPDATE stored_snapshots SET state = ?", (msgspec.json.encode(envelope),))
+        cur.execute("UPDATE stored_snapshots SET state = ? WHERE originator_version = ?",
+                    (msgspec.json.encode(envelope), version))
     from services.ledger import Ledger
 
     fresh = Ledger(db=ledger.store)
     try:
         eid = ledger.enterprise(u).id
-        (snap,) = fresh.snapshots.get(eid)  # the doctored snapshot still decodes ...
+        (snap,) = fresh.snapshots.get(eid, desc=True, limit=1)  # the doctored snapshot still decodes ...
         assert snap.state["yearly_indicators"] is None
         restored = fresh.load_many([eid])[eid]
         assert restored.yearly_indicators[2020] == {"revenue_fen": 2020}  # ... and the events fill in

@@ -29,7 +29,13 @@ def _long_lived(ledger: Ledger) -> Any:
 def test_snapshots_are_taken_used_and_equal_a_replay(any_ledger: Ledger) -> None:
     ent = _long_lived(any_ledger)
     assert ent.version == 59
-    assert [s.originator_version for s in any_ledger.snapshots.get(ent.id)] == [50]
+    # one snapshot each time a batch's events cross a multiple of the interval (10), at the
+    # version the batch ends on: batches of 7 commands end on versions 8, 15, 22, 29, 36, 43, 50, 57, 59
+    every = Ledger.snapshot_every[type(ent)]
+    ends = [*range(8, 59, 7), 59]
+    crossed = [v for before, v in zip([1, *ends], ends) if v // every > before // every]
+    assert crossed == [15, 22, 36, 43, 50]
+    assert [s.originator_version for s in any_ledger.snapshots.get(ent.id)] == crossed
     fresh = Ledger(db=any_ledger.store)
     via_snapshot = fresh.repository.get(ent.id)
     via_replay = None
