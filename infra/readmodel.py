@@ -542,6 +542,10 @@ class ReadModel:
             f"{p}_designations_v_pools": (f"{p}_designations_v", "tier, region, uscc, application_id, since, until, "
                                           "status, valid_from, valid_until, revoked_on, ended_on, level, programme, "
                                           "key", True),
+            # every version in a region (the report's chart, ReadModel.versions): without it a
+            # city's report walked all the versions in key order (3.2 s of a national store's
+            # 3.6 s for Shenzhen; 1.3 s with it)
+            f"{p}_designations_v_region": (f"{p}_designations_v", "region", True),
             f"{p}_designations_tier": (f"{p}_designations", "tier, level, region", True),
             f"{p}_designations_ent": (f"{p}_designations", "enterprise_id", False),
             f"{p}_designations_changed": (f"{p}_designations", "changed_at", True),
