@@ -66,7 +66,6 @@ VERSIONED = ("enterprise", "designation", "member")
 # Row kinds loaded for a batch by the aggregate ids of its events: enterprise rows by
 # enterprise_id, budgets by their own key (the SchemeBudget id).  Review rows are never
 # loaded: no fold reads one back (each Reviewed event writes a row of its own).
-_ROW_TYPES = {kind: row_type for kind, (_, row_type, _) in ROWS.items()}
 LOAD_BY = {kind: ("key" if kind == "budget" else "enterprise_id") for kind in ROWS if kind != "review"}
 # A catch-up keeps the rows of at most this many aggregates (enterprises, budgets) in memory
 # between its batches; beyond it the least recently used are forgotten (and loaded again
@@ -542,7 +541,7 @@ class ReadModel:
             # force and valid are read from the table (a province's tier has some five times as
             # many versions as rows in force on a date, and half of those are valid); with the
             # level, the programme and the key too, a page of the pool finds its keys, and the
-            # pool's size, in the index alone (ReadModel.pool_keys)
+            # pool's size, in the index alone (ReadModel.pool_page)
             f"{p}_designations_v_pools": (f"{p}_designations_v", "tier, region, uscc, application_id, since, until, "
                                           "status, valid_from, valid_until, revoked_on, ended_on, level, programme, "
                                           "key", True),
@@ -654,7 +653,7 @@ class ReadModel:
             keys.sort()
             table = targets[kind]
             out = write.rows.setdefault(kind, [])
-            cut = _versioned(_ROW_TYPES[kind]) if kind in VERSIONED else None
+            cut = _versioned(self.tables[kind][1]) if kind in VERSIONED else None
             for key_value in keys:
                 row = table[key_value]
                 values = astuple(row)  # columns in field order

@@ -284,9 +284,10 @@ def page(items: list[Any], limit: int, after: str | None) -> tuple[list[Any], st
     >>> [i.key for i in page(rows, 2, None)[0]], page(rows, 2, None)[1], [i.key for i in page(rows, 2, "b")[0]]
     (['a', 'b'], 'b', ['c'])
     """
-    by_key = {i.key: i for i in items}
-    keys, after = page_of_keys(sorted(by_key), limit, after)
-    return [by_key[k] for k in keys], after
+    ordered = sorted(items, key=lambda i: i.key)
+    start, stop = _page_bounds([i.key for i in ordered], limit, after)
+    chunk = ordered[start:stop]
+    return chunk, (chunk[-1].key if stop < len(ordered) and chunk else None)
 
 
 def page_of_keys(keys: list[str], limit: int, after: str | None) -> tuple[list[str], str | None]:
@@ -297,10 +298,16 @@ def page_of_keys(keys: list[str], limit: int, after: str | None) -> tuple[list[s
     >>> page_of_keys(["a", "b", "c"], 2, None), page_of_keys(["a", "b", "c"], 2, "b"), page_of_keys(["a"], 2, "zz")
     ((['a', 'b'], 'b'), (['c'], None), ([], None))
     """
+    start, stop = _page_bounds(keys, limit, after)
+    chunk = keys[start:stop]
+    return chunk, (chunk[-1] if stop < len(keys) and chunk else None)
+
+
+def _page_bounds(keys: list[str], limit: int, after: str | None) -> tuple[int, int]:
+    """Where the page of sorted ``keys`` after the key ``after`` starts and stops: the one
+    paging rule of :func:`page` and :func:`page_of_keys`."""
     start = 0 if after is None else bisect_right(keys, after)
-    chunk = keys[start:start + limit]
-    more = start + limit < len(keys)
-    return chunk, (chunk[-1] if more and chunk else None)
+    return start, start + limit
 
 
 def answer_pool(rm: Any, policy: Any, q: PoolQuery, as_recorded: RecordedAt | None = None) -> PoolAnswer:
