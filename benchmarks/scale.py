@@ -451,6 +451,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.loaded:
         if args.stages or args.db or args.enterprises or args.slice:
             p.error("--loaded measures the store as it is: without --stages, --db, --enterprises or --slice")
+        from infra.store import is_postgres
+
+        if not is_postgres(args.loaded) and not Path(args.loaded).expanduser().is_file():
+            p.error(f"--loaded: no SQLite store at {args.loaded} (a loaded store is measured, never made)")
         return measure_and_print(run_loaded, print_table, args, plan)
     return measure_and_print(run, print_table, args, plan)
 

@@ -148,3 +148,7 @@ def test_scale_measures_a_store_loaded_before(tmp_path: Path) -> None:
     proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "scale.py"), "--loaded", str(store),
                            "--stages", "1000"], capture_output=True, text=True, timeout=60, cwd=ROOT)
     assert proc.returncode == 2 and "--loaded" in proc.stderr
+    missing = tmp_path / "none.db"
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "scale.py"), "--loaded", str(missing)],
+                          capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert proc.returncode == 2 and "--loaded: no SQLite store" in proc.stderr and not missing.exists()
