@@ -488,13 +488,9 @@ def measure_commands(ledger: Any, raw: Any, cmds: list[Any], plan: Plan, rep: Re
 
 # ============================================================================ (b) rebuild
 def drop_read_model(rm: Any) -> None:
-    from infra.readmodel import VERSIONED
-
     with rm._tx() as cur:
-        for kind, (table, _, _) in rm.tables.items():
+        for table in rm._row_tables():  # the rows and their versions (business time)
             cur.execute(f"DROP TABLE IF EXISTS {table}")
-            if kind in VERSIONED:
-                cur.execute(f"DROP TABLE IF EXISTS {table}_v")  # the row's versions (business time)
         for suffix in ("audit", "stats", "checkpoints"):
             cur.execute(f"DROP TABLE IF EXISTS {rm.prefix}_{suffix}")
     rm.close()
