@@ -370,7 +370,7 @@ class _Round:
 class _App:
     __slots__ = ("id", "tier", "level", "status", "applied", "recs", "passed", "notice_until", "objections",
                  "valid_from", "valid_until", "revoked", "ended", "review_failed", "reviews", "reviewed_until",
-                 "first_until", "reconf", "rnd", "region_at_apply", "approved_on", "replaced_by")
+                 "first_until", "reconf", "rnd", "region_at_apply", "approved_on", "replaced_by", "annulled")
 
     def __init__(self, app_id: str, tier: str, applied: int, rnd: _Round):
         self.id = app_id
@@ -394,10 +394,18 @@ class _App:
         self.rnd = rnd
         self.approved_on: int | None = None
         self.replaced_by: str | None = None  # a review renewed it as a new designation (renewal = "replace")
+        self.annulled: int | None = None  # the day its approval was annulled
+
+    def status_on(self, o: int) -> str:
+        """Its status as it stood on day ``o``: an approval annulled after ``o`` still stood
+        then (the ledger shows nothing decided after a date on that date; ``domain.validity``,
+        "Ever designated").  The run only asks about days already run; the summary asks
+        about its ``as_of``, which may lie before later annulments."""
+        return "approved" if self.annulled is not None and self.annulled > o else self.status
 
     def valid_on(self, o: int) -> bool:
         """Rule 4 on ordinals: the ledger's own rule (``domain.validity``), on the generator's dates."""
-        return valid_on(o, status=self.status, valid_from=self.valid_from, valid_until=self.valid_until,
+        return valid_on(o, status=self.status_on(o), valid_from=self.valid_from, valid_until=self.valid_until,
                         revoked_on=self.revoked, ended_on=self.ended)
 
 
@@ -494,9 +502,10 @@ class Summary:
     # The national figures on one date (``as_of``, the last day unless asked; MIIT's of
     # 2023-07-26 are 累计培育 counts): by tier (at the tier's level in the national
     # programme), the distinct enterprises with at least one designation approved on or
-    # before that day whatever happened after ("ever designated"; an annulled approval was
-    # never a designation, rule 9), those valid on it, and the distinct enterprises by the
-    # year of their first approval ("newly designated in year Y", the whole horizon).
+    # before that day whatever happened after ("ever designated"; an approval annulled by
+    # then was never a designation, rule 9, one annulled later still was on that day), those
+    # valid on it (as they stood on it), and the distinct enterprises by the year of their
+    # first approval ("newly designated in year Y", the whole horizon, annulled ones excepted).
     as_of: str = ""
     ever_designated: dict[str, int] = field(default_factory=dict)
     valid_on_as_of: dict[str, int] = field(default_factory=dict)
@@ -1818,7 +1827,7 @@ class _Engine:
         self.emit(o, "annul", actor, uscc=ent.uscc, application_id=a.id,
                   reason="经核查，企业申报期间存在未披露的行政处罚，认定有误",
                   document=self.doc(actor["authority"], self.year(o), f"annul{a.id}{ent.i}"))
-        a.status = "annulled"
+        a.status, a.annulled = "annulled", o
         self.clawback_for(ent, a, o)
 
     # ------------------------------------------------------------------ change reports
@@ -2221,17 +2230,25 @@ class _Engine:
 
     def ever_designated(self, o: int) -> tuple[dict[str, int], dict[str, dict[int, int]]]:
         """Distinct enterprises with a designation of each tier approved on or before day
-        ``o`` (an annulled approval never was one), and by the year of their first approval."""
+        ``o`` (an approval annulled by then never was one; one annulled after still was on
+        ``o``), and by the year of their first approval (the whole horizon: an annulled
+        approval never was one)."""
         ever = {t: 0 for t in TIERS}
         new: dict[str, Counter[int]] = {t: Counter() for t in TIERS}
         for e in self.ents:
-            first: dict[str, int] = {}
+            first: dict[str, int] = {}  # first approval not annulled by ``o``, by tier
+            first_kept: dict[str, int] = {}  # first approval never annulled, by tier
             for a in e.apps.values():
                 day = a.approved_on
-                if day is not None and a.status != "annulled" and day < first.get(a.tier, day + 1):
+                if day is None:
+                    continue
+                if a.status_on(o) != "annulled" and day < first.get(a.tier, day + 1):
                     first[a.tier] = day
+                if a.status != "annulled" and day < first_kept.get(a.tier, day + 1):
+                    first_kept[a.tier] = day
             for tier, day in first.items():
                 ever[tier] += day <= o
+            for tier, day in first_kept.items():
                 new[tier][self.year(day)] += 1
         return ever, {t: dict(sorted(ys.items())) for t, ys in new.items()}
 

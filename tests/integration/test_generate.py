@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import msgspec
@@ -61,11 +61,13 @@ def national_sample() -> tuple[list[tuple[dict, str | None]], Summary]:
 
 def designations_in(stream: list[tuple[dict, str | None]], as_of: str) -> tuple[Counter[str], dict[str, Counter[int]]]:
     """Counted from the commands alone: the distinct enterprises with an accepted approval of
-    each tier on or before ``as_of`` (an approval later annulled was never a designation),
-    and by the year of their first approval."""
+    each tier on or before ``as_of`` (an approval annulled by then was never a designation,
+    one annulled later still was on ``as_of``), and by the year of their first approval (an
+    approval ever annulled excepted)."""
     tier_of: dict[tuple[str, str], str] = {}
     first: dict[tuple[str, str], str] = {}
-    annulled: set[tuple[str, str]] = set()
+    first_kept: dict[tuple[str, str], str] = {}
+    annulled: dict[tuple[str, str], str] = {}
     for cmd, code in stream:
         if code is not None:
             continue
@@ -73,15 +75,18 @@ def designations_in(stream: list[tuple[dict, str | None]], as_of: str) -> tuple[
         if cmd["command"] == "apply":
             tier_of[key] = cmd["tier"]
         elif cmd["command"] == "annul":
-            annulled.add(key)
+            annulled[key] = cmd["occurred_on"]
     for cmd, code in stream:
         key = (cmd.get("uscc", ""), cmd.get("application_id", ""))
-        if code is None and cmd["command"] == "approve" and key not in annulled:
-            subject = (tier_of[key], key[0])
-            first[subject] = min(first.get(subject, cmd["occurred_on"]), cmd["occurred_on"])
+        if code is None and cmd["command"] == "approve":
+            subject, day = (tier_of[key], key[0]), cmd["occurred_on"]
+            if annulled.get(key, "9999") > as_of:
+                first[subject] = min(first.get(subject, day), day)
+            if key not in annulled:
+                first_kept[subject] = min(first_kept.get(subject, day), day)
     ever = Counter(tier for (tier, _), day in first.items() if day <= as_of)
     new: dict[str, Counter[int]] = {t: Counter() for t in TIERS}
-    for (tier, _), day in first.items():
+    for (tier, _), day in first_kept.items():
         new[tier][int(day[:4])] += 1
     return ever, new
 
@@ -300,6 +305,41 @@ def test_a_history_crossing_2026_gets_exactly_its_refusals(tmp_path: Path) -> No
             assert any(a.tier == "innovative" and a.valid_on(on) for a in ent.applications.values())
     finally:
         ledger.close()
+
+
+def test_an_approval_annulled_after_the_day_still_counts_on_it(tmp_path: Path) -> None:
+    """The summary's figures on a day judge each approval as it stood on that day, as the
+    read model does: an approval annulled after the day was still a designation on it.
+    Before, the summary dropped every approval annulled by the end of the history, and the
+    national run of issue 17 found 8 little giants more in the pool than in the summary."""
+    stream = list(generate(1000, 4, 3, 2022))
+    approved: dict[tuple[str, str], str] = {}
+    annulled = []
+    for cmd, code in stream:
+        key = (cmd.get("uscc", ""), cmd.get("application_id", ""))
+        if code is None and cmd["command"] == "approve":
+            approved[key] = cmd["occurred_on"]
+        elif code is None and cmd["command"] == "annul" and key in approved:
+            annulled.append((key, approved[key], cmd["occurred_on"]))
+    assert annulled, "the history should annul an approval"
+    (uscc, _), approved_on, annulled_on = annulled[0]
+    as_of = (date.fromisoformat(annulled_on) - timedelta(days=1))
+    summary = Summary()
+    assert [cmd for cmd, _ in generate(1000, 4, 3, 2022, summary=summary, as_of=as_of)] == [cmd for cmd, _ in stream]
+    ledger = Ledger(db=str(tmp_path / "l.db"))
+    rm = ReadModel(ledger)
+    try:
+        assert _outcomes(ledger, [cmd for cmd, _ in stream]) == {cmd["command_id"]: code for cmd, code in stream
+                                                                   if code}
+        on = as_of.isoformat()
+        ever = {t: rm.designated(tier=t, as_of=on, programme=PROGRAMME_OF[t]) for t in TIERS}
+        assert {t: len(rows) for t, rows in ever.items()} == summary.ever_designated
+        assert any(d.uscc == uscc for rows in ever.values() for d in rows)  # the annulled one, on the day before
+        assert {t: len(rm.pool(tier=t, as_of=on, programme=PROGRAMME_OF[t])) for t in TIERS} == summary.valid_on_as_of
+    finally:
+        rm.close()
+        ledger.close()
+
 
 
 def test_generate_then_submit_on_the_cli_is_exact_and_idempotent(tmp_path: Path,
