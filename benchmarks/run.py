@@ -197,6 +197,62 @@ def _die_with_parent() -> None:
         pass
 
 
+def _processes() -> list[tuple[int, int, str]]:
+    """(pid, parent pid, command name) of every process of this machine (from /proc)."""
+    out = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    head, _, tail = f.read().rpartition(")")
+            except OSError:
+                continue  # gone meanwhile
+            out.append((int(entry), int(tail.split()[1]), head.partition("(")[2]))
+    return out
+
+
+def process_cpu(pid: int) -> float:
+    """CPU seconds (user + system, all threads) a process has used; 0 once it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rpartition(")")[2].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class CpuMeter:
+    """CPU used by the processes of a served window, by role, in cores (CPU seconds over the
+    window's wall seconds): ``cultivation serve`` (the service, its relay and group commits),
+    its children (the projector), the NATS server, this benchmark (sender and KV watcher) and,
+    on PostgreSQL, the database server's processes.  Which part saturates the 2 cores first
+    is the measured reason a rate misses (issue 17, item 4)."""
+
+    def __init__(self, serve_pid: int, nats_pid: int | None, postgres: bool) -> None:
+        self.serve_pid, self.nats_pid, self.postgres = serve_pid, nats_pid, postgres
+
+    def _roles(self) -> dict[str, list[int]]:
+        procs = _processes()
+        roles = {"serve": [self.serve_pid], "projector": [p for p, pp, _ in procs if pp == self.serve_pid],
+                 "nats_server": [self.nats_pid] if self.nats_pid else [], "benchmark": [os.getpid()]}
+        if self.postgres:
+            roles["postgresql"] = [p for p, _, name in procs if name == "postgres"]
+        return roles
+
+    def __enter__(self) -> CpuMeter:
+        self._start = {pid: process_cpu(pid) for pids in self._roles().values() for pid in pids}
+        self._t0 = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        wall = time.perf_counter() - self._t0
+        # a process started during the window (a database backend) used all its CPU in it
+        used = {role: sum(process_cpu(p) - self._start.get(p, 0.0) for p in pids)
+                for role, pids in self._roles().items()}
+        self.cores = {role: round(cpu / wall, 2) for role, cpu in used.items()}
+        self.cores["total"] = round(sum(used.values()) / wall, 2)
+
+
 def machine() -> dict[str, Any]:
     cpu = ""
     try:
@@ -942,7 +998,7 @@ async def open_loop(url: str, commands: list[tuple[dict[str, Any], tuple[str, st
 
 
 def measure_latency(ledger: Any, store: Store, url: str, workdir: Path, plan: Plan, rep: Reporter,
-                    in_process: bool = False) -> dict[str, Any]:
+                    nats_pid: int | None, in_process: bool = False) -> dict[str, Any]:
     """(d) against ``cultivation serve`` (its projector in a child process, with the other
     core), or (``in_process``) ``cultivation serve --projector-in-process``."""
     head = ledger.max_position()
@@ -950,7 +1006,8 @@ def measure_latency(ledger: Any, store: Store, url: str, workdir: Path, plan: Pl
     try:
         warm = wait_live(ledger, head, rep, f"(d) serve's live projector catching up {head:,} events from the stream")
         marker, tag = ("MD", "lat2") if in_process else ("MC", "lat")  # other enterprises, other command ids
-        result = latency_window(ledger, url, plan.rate, plan.seconds, marker, tag, rep, "(d)")
+        meter = CpuMeter(proc.pid, nats_pid, store.kind == "postgresql")
+        result = latency_window(ledger, url, plan.rate, plan.seconds, marker, tag, rep, "(d)", meter)
     finally:
         code = stop_serve(proc)
     return {**result, "warmup_seconds": warm, "warmup_events": head, "serve_exit_code": code}
@@ -960,8 +1017,8 @@ def measure_latency(ledger: Any, store: Store, url: str, workdir: Path, plan: Pl
 STEP_MARKERS = ("ME", "MF", "MG", "MH", "MJ", "MK", "ML", "MM")
 
 
-def measure_rate_steps(ledger: Any, store: Store, url: str, workdir: Path, plan: Plan, rep: Reporter
-                       ) -> dict[str, Any]:
+def measure_rate_steps(ledger: Any, store: Store, url: str, workdir: Path, plan: Plan, rep: Reporter,
+                       nats_pid: int | None) -> dict[str, Any]:
     """(f) the highest offered rate at which ``cultivation serve`` keeps command → KV p99 under
     50 ms: open-loop windows of ``plan.seconds`` at each of ``plan.rates`` against one serve,
     stopping at the first rate that misses (lost or refused commands miss too)."""
@@ -971,7 +1028,8 @@ def measure_rate_steps(ledger: Any, store: Store, url: str, workdir: Path, plan:
     try:
         wait_live(ledger, head, rep, f"(f) serve's live projector catching up {head:,} events from the stream")
         for k, rate in enumerate(plan.rates):
-            step = latency_window(ledger, url, rate, plan.seconds, STEP_MARKERS[k], f"step{k}", rep, "(f)")
+            meter = CpuMeter(proc.pid, nats_pid, store.kind == "postgresql")
+            step = latency_window(ledger, url, rate, plan.seconds, STEP_MARKERS[k], f"step{k}", rep, "(f)", meter)
             steps.append(step)
             if not step["pass"]:
                 break
@@ -982,17 +1040,18 @@ def measure_rate_steps(ledger: Any, store: Store, url: str, workdir: Path, plan:
     target = 1000.0 if store.kind == "postgresql" else 2000.0
     return {"value": best, "unit": "/s", "target": target, "pass": best >= target, "serve_exit_code": code,
             "steps": [{k: s[k] for k in ("offered_rate", "p50_ms", "p99_ms", "reply_p99_ms", "served_rate", "lost",
-                                         "refused", "pass", "stages_ms")} for s in steps],
+                                         "refused", "pass", "stages_ms", "cpu_cores")} for s in steps],
             "statistic": (f"open-loop windows of {plan.seconds:g} s at {', '.join(f'{r:g}' for r in plan.rates)} "
                           f"commands/s against one serve, stopping at the first whose p99 (scheduled send → KV "
                           f"update seen by a watcher) is 50 ms or more")}
 
 
 def latency_window(ledger: Any, url: str, rate: float, seconds: float, marker: str, tag: str, rep: Reporter,
-                   label: str) -> dict[str, Any]:
+                   label: str, meter: CpuMeter) -> dict[str, Any]:
     """One open-loop window against a running serve: ``rate`` commands/s for ``seconds``, on
     enterprises of their own (``marker``) registered first (closed loop, not timed); each
-    command timed from its scheduled send to its designation's change in the KV bucket."""
+    command timed from its scheduled send to its designation's change in the KV bucket,
+    and the CPU each process used meanwhile (``meter``)."""
     n_ent = max(1, int(rate * seconds) // 5)
     registers = [{**journey(i, marker=marker)[0], "command_id": f"{tag}-{i}-0"} for i in range(n_ent)]
     with rep.bar(f"{label} registering {n_ent:,} enterprises (closed loop, not timed)", None):
@@ -1006,7 +1065,8 @@ def latency_window(ledger: Any, url: str, rate: float, seconds: float, marker: s
         for i in range(n_ent):
             cmd = {**journey(i, marker=marker)[step], "command_id": f"{tag}-{i}-{step}"}
             timed.append((cmd, (cmd["uscc"], "sp", STEP_STATUS[step])))
-    with rep.bar(f"{label} open loop: {len(timed):,} commands at {rate:g}/s, KV watched", len(timed)) as advance:
+    with rep.bar(f"{label} open loop: {len(timed):,} commands at {rate:g}/s, KV watched", len(timed)) as advance, \
+            meter:
         res = asyncio.run(open_loop(url, timed, rate, advance))
     lat = sorted(res["latencies"])
     replies = sorted(res["reply_latencies"])
@@ -1024,6 +1084,7 @@ def latency_window(ledger: Any, url: str, rate: float, seconds: float, marker: s
                 "relay": {"p50": ms(percentile(relay_stage, 50)), "p99": ms(percentile(relay_stage, 99))},
                 "projector": {"p50": ms(percentile(projector_stage, 50)), "p99": ms(percentile(projector_stage, 99))},
             },
+            "cpu_cores": meter.cores, "machine_cores": os.cpu_count(),
             "target": 50.0, "pass": ms(p99) < 50.0 and res["lost"] == 0 and res["refused"] == 0,
             "statistic": (f"percentiles of all {len(res['latencies'])} commands of one {seconds:g} s open-loop "
                           f"window, from the scheduled send time to the KV update seen by a watcher")}
@@ -1083,14 +1144,15 @@ def run(args: argparse.Namespace, plan: Plan, rep: Reporter) -> dict[str, Any]:
             nats.start()
             stack.callback(nats.close)
             meta["nats_url"] = nats.url
+            nats_pid = nats.proc.pid if nats.proc else None
             if "c" in args.only:
                 m["relay"] = measure_relay(ledger, nats.url, plan, rep)
             if "d" in args.only:
-                m["latency"] = measure_latency(ledger, store, nats.url, workdir, plan, rep)
-                m["latency_one_process"] = measure_latency(ledger, store, nats.url, workdir, plan, rep,
+                m["latency"] = measure_latency(ledger, store, nats.url, workdir, plan, rep, nats_pid)
+                m["latency_one_process"] = measure_latency(ledger, store, nats.url, workdir, plan, rep, nats_pid,
                                                            in_process=True)
             if "f" in args.only:
-                m["rate"] = measure_rate_steps(ledger, store, nats.url, workdir, plan, rep)
+                m["rate"] = measure_rate_steps(ledger, store, nats.url, workdir, plan, rep, nats_pid)
         results["measurements"] = {k: m[k] for k in MEASUREMENTS if k in m}
     meta["seconds"] = round(time.perf_counter() - t_start, 1)
     results["summary"] = summary_rows(results)
@@ -1134,11 +1196,13 @@ def summary_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
             lt = m[key]
             rows.append({"measurement": f"(d) command → KV at {lt['offered_rate']:g}/s, p50 / p99 ({how})",
                          "result": f"{_n(lt['p50_ms'])} / {_n(lt['p99_ms'])} ms",
-                         "baseline": f"reply p99 {_n(lt['reply_p99_ms'])} ms", "ratio": "—",
+                         "baseline": f"reply p99 {_n(lt['reply_p99_ms'])} ms; CPU {lt['cpu_cores']['total']:.1f} "
+                                     f"cores", "ratio": "—",
                          "target": TARGETS[key], "status": ok(lt["pass"])})
     if "rate" in m:
         rt = m["rate"]
-        steps = ", ".join(f"{st['offered_rate']:g}/s {_n(st['p99_ms'])} ms" for st in rt["steps"])
+        steps = ", ".join(f"{st['offered_rate']:g}/s {_n(st['p99_ms'])} ms (CPU {st['cpu_cores']['total']:.1f} "
+                          f"cores)" for st in rt["steps"])
         rows.append({"measurement": "(f) highest rate with command → KV p99 < 50 ms (serve)",
                      "result": _n(rt["value"], "/s"), "baseline": f"p99 by step: {steps}", "ratio": "—",
                      "target": TARGETS["rate"], "status": ok(rt["pass"])})

@@ -52,11 +52,14 @@ def test_quick_benchmark_reports_every_measurement_as_json() -> None:
             # "inf" only if a command's KV update never came; still a report, not a crash
             assert _number(latency[field]) or latency[field] == "inf", (field, latency[field])
         assert set(latency["stages_ms"]) == {"service", "relay", "projector"}
+        _assert_cpu(latency["cpu_cores"], meta["store"], projector_child=deployment == "latency")
         assert latency["serve_exit_code"] == 0  # the serve subprocesses stopped cleanly on SIGTERM
 
     rate = m["rate"]  # (f): the quick plan steps 100/s, then 200/s while p99 holds
     assert rate["steps"] and rate["steps"][0]["offered_rate"] == 100.0, rate
     assert all(_number(st["p99_ms"]) or st["p99_ms"] == "inf" for st in rate["steps"])
+    for st in rate["steps"]:
+        _assert_cpu(st["cpu_cores"], meta["store"])
     assert rate["value"] in [0.0, *(st["offered_rate"] for st in rate["steps"])] and rate["serve_exit_code"] == 0
 
     memory = m["memory"]
@@ -152,3 +155,15 @@ def test_scale_measures_a_store_loaded_before(tmp_path: Path) -> None:
     proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "scale.py"), "--loaded", str(missing)],
                           capture_output=True, text=True, timeout=60, cwd=ROOT)
     assert proc.returncode == 2 and "--loaded: no SQLite store" in proc.stderr and not missing.exists()
+
+
+def _assert_cpu(cores: dict[str, float], store: str, projector_child: bool = True) -> None:
+    """The CPU each process of a served window used: the service answered and the projector
+    applied commands (in serve's child process, unless ``--projector-in-process``), so both
+    used some; the parts add up to the total."""
+    roles = {"serve", "projector", "nats_server", "benchmark"} | ({"postgresql"} if "PostgreSQL" in store else set())
+    assert set(cores) == roles | {"total"}, cores
+    assert cores["serve"] > 0 and cores["benchmark"] > 0, cores
+    assert (cores["projector"] > 0) == projector_child, cores
+    assert abs(sum(v for k, v in cores.items() if k != "total") - cores["total"]) < 0.05, cores
+
