@@ -1006,7 +1006,7 @@ def measure_latency(ledger: Any, store: Store, url: str, workdir: Path, plan: Pl
     try:
         warm = wait_live(ledger, head, rep, f"(d) serve's live projector catching up {head:,} events from the stream")
         marker, tag = ("MD", "lat2") if in_process else ("MC", "lat")  # other enterprises, other command ids
-        meter = CpuMeter(proc.pid, nats_pid, store.kind == "postgresql")
+        meter = CpuMeter(proc.pid, nats_pid, store.pg)
         result = latency_window(ledger, url, plan.rate, plan.seconds, marker, tag, rep, "(d)", meter)
     finally:
         code = stop_serve(proc)
@@ -1028,7 +1028,7 @@ def measure_rate_steps(ledger: Any, store: Store, url: str, workdir: Path, plan:
     try:
         wait_live(ledger, head, rep, f"(f) serve's live projector catching up {head:,} events from the stream")
         for k, rate in enumerate(plan.rates):
-            meter = CpuMeter(proc.pid, nats_pid, store.kind == "postgresql")
+            meter = CpuMeter(proc.pid, nats_pid, store.pg)
             step = latency_window(ledger, url, rate, plan.seconds, STEP_MARKERS[k], f"step{k}", rep, "(f)", meter)
             steps.append(step)
             if not step["pass"]:
@@ -1037,7 +1037,7 @@ def measure_rate_steps(ledger: Any, store: Store, url: str, workdir: Path, plan:
         code = stop_serve(proc)
     held = [s["offered_rate"] for s in steps if s["pass"]]
     best = max(held) if held else 0.0
-    target = 1000.0 if store.kind == "postgresql" else 2000.0
+    target = 1000.0 if store.pg else 2000.0
     return {"value": best, "unit": "/s", "target": target, "pass": best >= target, "serve_exit_code": code,
             "steps": [{k: s[k] for k in ("offered_rate", "p50_ms", "p99_ms", "reply_p99_ms", "served_rate", "lost",
                                          "refused", "pass", "stages_ms", "cpu_cores")} for s in steps],

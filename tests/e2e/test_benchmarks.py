@@ -12,6 +12,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.support import ROOT
 
 MEASUREMENTS = ("handle", "handle_many", "rebuild", "relay", "latency", "latency_one_process", "memory", "rate")
@@ -167,3 +169,20 @@ def _assert_cpu(cores: dict[str, float], store: str, projector_child: bool = Tru
     assert (cores["projector"] > 0) == projector_child, cores
     assert abs(sum(v for k, v in cores.items() if k != "total") - cores["total"]) < 0.05, cores
 
+
+
+def test_quick_command_rate_on_postgresql_has_its_own_target(pg_base_url: str | None) -> None:
+    """(f) on PostgreSQL is held to 1,000/s (issue 17 item 4), and its windows count the
+    database server's CPU; the run compared the store's description with "postgresql" and
+    held PostgreSQL to SQLite's 2,000/s."""
+    if pg_base_url is None:
+        pytest.skip("no PostgreSQL: set CULTIVATION_TEST_PG, run one on 127.0.0.1:5432, or start Docker")
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "run.py"), "--quick", "--json", "--only", "f",
+                           "--db", pg_base_url], capture_output=True, text=True, timeout=600, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(proc.stdout)
+    rate = result["measurements"]["rate"]
+    assert rate["target"] == 1000.0, rate
+    for st in rate["steps"]:
+        _assert_cpu(st["cpu_cores"], result["meta"]["store"])
+        assert st["cpu_cores"]["postgresql"] > 0, st["cpu_cores"]
