@@ -399,12 +399,17 @@ class _App:
     def status_on(self, o: int) -> str:
         """Its status as it stood on day ``o``: an approval annulled after ``o`` still stood
         then (the ledger shows nothing decided after a date on that date; ``domain.validity``,
-        "Ever designated").  The run only asks about days already run; the summary asks
-        about its ``as_of``, which may lie before later annulments."""
+        "Ever designated").  For the summary's figures on its ``as_of``, which may lie before
+        later annulments; the run's own decisions read ``status`` (:meth:`valid_on`)."""
         return "approved" if self.annulled is not None and self.annulled > o else self.status
 
     def valid_on(self, o: int) -> bool:
         """Rule 4 on ordinals: the ledger's own rule (``domain.validity``), on the generator's dates."""
+        return valid_on(o, status=self.status, valid_from=self.valid_from, valid_until=self.valid_until,
+                        revoked_on=self.revoked, ended_on=self.ended)
+
+    def stood_valid_on(self, o: int) -> bool:
+        """Rule 4 on day ``o`` as the application stood then (:meth:`status_on`): the summary's."""
         return valid_on(o, status=self.status_on(o), valid_from=self.valid_from, valid_until=self.valid_until,
                         revoked_on=self.revoked, ended_on=self.ended)
 
@@ -2224,7 +2229,7 @@ class _Engine:
         counts = {t: 0 for t in TIERS}
         for e in self.ents:
             for a in e.apps.values():
-                if a.valid_on(o):
+                if a.stood_valid_on(o):
                     counts[a.tier] += 1
         return counts
 
