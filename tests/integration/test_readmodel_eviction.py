@@ -95,18 +95,25 @@ def test_the_benchmark_drops_every_table_it_made(any_ledger: Ledger) -> None:
         probe.close()
 
 
+def _postgresql_read_model(ledger: Ledger, prefix: str, seed: int, why: str, **kw: Any) -> ReadModel:
+    """A read model of small commits on a PostgreSQL ``ledger`` loaded with a small history
+    (``seed``); the test is skipped on SQLite, saying ``why``."""
+    import pytest
+
+    rm = ReadModel(ledger, prefix=prefix, batch_size=40, commit_every=40, **kw)
+    if not rm.pg:
+        rm.close()
+        pytest.skip(why)
+    cmds = [c.convert_command(d) for d in generate_commands(60, 6, seed, start_year=2016)]
+    ledger.handle_many(cmds, batch_size=200)
+    return rm
+
+
 def test_a_long_catch_up_on_postgresql_analyzes_its_tables(any_ledger: Ledger) -> None:
     """PostgreSQL: a catch-up analyzes its tables as they grow, so reading evicted rows back
     by ``enterprise_id IN (…)`` uses the index; never analyzed, the planner scanned the whole
     table for each read (a national rebuild fell to 300 events/s)."""
-    import pytest
-
-    rm = ReadModel(any_ledger, prefix="grown", batch_size=40, commit_every=40, cache_limit=8)
-    if not rm.pg:
-        rm.close()
-        pytest.skip("statistics for the planner: PostgreSQL's")
-    cmds = [c.convert_command(d) for d in generate_commands(60, 6, 4, start_year=2016)]
-    any_ledger.handle_many(cmds, batch_size=200)
+    rm = _postgresql_read_model(any_ledger, "grown", 4, "statistics for the planner: PostgreSQL's", cache_limit=8)
     rm.analyze_from = 100
     try:
         rm.rebuild()
@@ -125,14 +132,7 @@ def test_a_rebuild_on_postgresql_leaves_its_tables_vacuumed(any_ledger: Ledger) 
     """PostgreSQL: a rebuild ends with VACUUM ANALYZE of its tables, so the index-only scan
     of a pool page need not visit the table (the visibility map is set); before, a national
     pool page took 405 ms at p99 until someone vacuumed by hand."""
-    import pytest
-
-    rm = ReadModel(any_ledger, prefix="swept", batch_size=40, commit_every=40)
-    if not rm.pg:
-        rm.close()
-        pytest.skip("the visibility map: PostgreSQL's")
-    cmds = [c.convert_command(d) for d in generate_commands(60, 6, 5, start_year=2016)]
-    any_ledger.handle_many(cmds, batch_size=200)
+    rm = _postgresql_read_model(any_ledger, "swept", 5, "the visibility map: PostgreSQL's")
     try:
         rm.rebuild()
         with rm._tx(write=False) as cur:
