@@ -40,7 +40,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import ctypes
-import gc
 import json
 import os
 import platform
@@ -67,6 +66,8 @@ from eventsourcing.domain import Aggregate, event
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+
+from infra.heap import freeze_heap  # noqa: E402 - after the path is set
 
 GiB = 1024 ** 3
 MiB = 1024 ** 2
@@ -165,13 +166,6 @@ def percentile(sorted_values: list[float], p: float) -> float:
         return float("nan")
     rank = max(1, -(-len(sorted_values) * p // 100))
     return sorted_values[int(rank) - 1]
-
-
-def quiet_heap() -> None:
-    """Move every object alive now (the benchmark's own inputs: commands, prebuilt messages)
-    out of the cyclic GC's reach, so its full passes do not tax the code being measured."""
-    gc.collect()
-    gc.freeze()
 
 
 def rss_bytes(pid: int | str = "self") -> int:
@@ -457,7 +451,7 @@ def measure_commands(ledger: Any, raw: Any, cmds: list[Any], plan: Plan, rep: Re
     cpu = {"handle": 0.0, "raw_single": 0.0, "handle_many": 0.0, "raw_many": 0.0}  # this process's CPU seconds
     raw_single_n = raw_many_n = 0
     raw_seq = 0
-    quiet_heap()
+    freeze_heap()
     with rep.bar(f"(a) loading {n:,} commands: handle_many × {samples} blocks, handle × {plan.single:,} per block, "
                  f"raw saves beside", n) as advance:
         for end in bounds:
@@ -575,7 +569,7 @@ def measure_rebuild(ledger: Any, plan: Plan, rep: Reporter) -> dict[str, Any]:
 
     head = ledger.max_position()
     rates, scans, counts = [], [], []
-    quiet_heap()
+    freeze_heap()
     for r in range(plan.repeats):
         # Each repetition rebuilds fresh tables (prefix benchN), so every one starts from empty.
         rm = ReadModel(ledger, prefix=f"bench{r}")
@@ -725,7 +719,7 @@ async def raw_publish(nc: Any, msgs: list[tuple[str, bytes, dict[str, str]]], ba
     js = nc.jetstream(publish_async_max_pending=max(4000, batch * 2))
     # headers as the relay sends them, built before the clock starts (publish_async adds to the dict)
     headers = [{**h, "Nats-Expected-Last-Sequence": str(i)} for i, (_, _, h) in enumerate(msgs)]
-    quiet_heap()
+    freeze_heap()
     t0 = time.perf_counter()
     for i in range(0, len(msgs), batch):
         futures = []
@@ -746,7 +740,7 @@ def measure_relay(ledger: Any, url: str, plan: Plan, rep: Reporter) -> dict[str,
     head = ledger.max_position()
     rep.say("(c) building the raw messages (subject, payload, headers) in advance")
     msgs = prebuild_messages(ledger)
-    quiet_heap()
+    freeze_heap()
 
     async def go() -> tuple[list[float], list[float], int]:
         nc = await _connect(url)
@@ -1065,6 +1059,7 @@ def latency_window(ledger: Any, url: str, rate: float, seconds: float, marker: s
         for i in range(n_ent):
             cmd = {**journey(i, marker=marker)[step], "command_id": f"{tag}-{i}-{step}"}
             timed.append((cmd, (cmd["uscc"], "sp", STEP_STATUS[step])))
+    freeze_heap()  # the window's inputs and what earlier parts left: no full pass of the watcher's collector on them
     with rep.bar(f"{label} open loop: {len(timed):,} commands at {rate:g}/s, KV watched", len(timed)) as advance, \
             meter:
         res = asyncio.run(open_loop(url, timed, rate, advance))

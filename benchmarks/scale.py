@@ -60,9 +60,9 @@ from benchmarks.run import (  # noqa: E402 - after the path is set
     measure_rebuild,
     median,
     percentile,
-    quiet_heap,
     raw_scan,
 )
+from infra.heap import freeze_heap  # noqa: E402
 
 DEFAULT_STAGES = (200_000, 1_000_000, 2_000_000)
 QUICK_STAGES = (4_000, 9_000)
@@ -307,7 +307,7 @@ def run(args: argparse.Namespace, plan: ScalePlan, rep: Reporter) -> dict[str, A
             if not part:
                 rep.say(f"the history ended at {ledger.max_position():,} events: no stage {target:,}")
                 break
-            quiet_heap()
+            freeze_heap()
             t0 = time.perf_counter()
             counts = ledger.handle_many(part, batch_size=plan.batch)
             elapsed = time.perf_counter() - t0

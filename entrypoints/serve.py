@@ -31,6 +31,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from infra.heap import freeze_heap
 from infra.nats import (
     URL_FILE,
     EmbeddedNats,
@@ -359,6 +360,7 @@ class Server:
             await self._start_streaming()
         else:  # relay and projector start when JetStream answers; the commands are in the store meanwhile
             self._provisioning = asyncio.create_task(self._provision_later(), name="provision")
+        freeze_heap()  # what a ready process holds: the collector's full passes no longer pause on it
         self.ready.set()
 
     async def _provision(self, timeout: float, attempt: int, pause: float | None = None) -> bool:

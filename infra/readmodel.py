@@ -17,7 +17,6 @@ checks that the checkpoint is the one its rows were folded from.
 
 from __future__ import annotations
 
-import gc
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
@@ -32,6 +31,7 @@ from uuid import UUID
 import msgspec
 
 from domain.validity import designated_sql, first_approvals_sql, in_force_sql, newly_sql, valid_sql
+from infra.heap import relaxed_gc
 from infra.store import is_postgres, store_env
 from projections.audit import AuditEntry, audit_values, tier_of
 from projections.pools import (
@@ -95,21 +95,6 @@ INT_COLUMNS = {"changed_at", "batch", "recommended_batch", "year", "amount_fen",
                "budget_fen", "spent_fen",
                "refunded_fen"}
 AUDIT_COLUMNS = list(AuditEntry.__struct_fields__)
-
-
-@contextmanager
-def relaxed_gc() -> Iterator[None]:
-    """Fewer cyclic-GC passes while folding millions of short-lived, acyclic objects:
-    the collector's full passes over a large heap cost more than the fold itself, and
-    each young-generation pass traces the pages of events being folded (some 60,000
-    objects: at a threshold of 50,000, 0.25 s of a 3.5 s rebuild of 200,000 positions).
-    Objects are still freed by reference counting; thresholds are restored after."""
-    old = gc.get_threshold()
-    gc.set_threshold(max(old[0], 200_000), old[1], max(old[2], 50))
-    try:
-        yield
-    finally:
-        gc.set_threshold(*old)
 
 
 class BatchResult(msgspec.Struct):
