@@ -266,14 +266,13 @@ class LiveProjector:
 
     async def _next_batch(self) -> list[Any]:
         """The next messages: waits for one, then takes every other one already waiting
-        (up to ``batch_size``) without waiting for the batch to fill."""
+        (up to ``batch_size``) without waiting for the batch to fill.  How many wait is in
+        the first one's delivery (``num_pending``): no round trip to ask the consumer."""
         first = await self._sub.fetch(1, timeout=self.fetch_timeout)
-        if self.batch_size == 1:
+        waiting = min(first[0].metadata.num_pending, self.batch_size - 1)
+        if waiting <= 0:
             return first
-        waiting = (await self._sub.consumer_info()).num_pending
-        if not waiting:
-            return first
-        return first + await self._sub.fetch(min(waiting, self.batch_size - 1), timeout=self.fetch_timeout)
+        return first + await self._sub.fetch(waiting, timeout=self.fetch_timeout)
 
     async def run(self, ready: asyncio.Event | None = None) -> None:
         from nats.errors import TimeoutError as NatsTimeout

@@ -331,6 +331,38 @@ def test_the_live_read_model_commits_without_waiting_for_the_disk(any_ledger: Le
             assert list(cur.fetchone().values())[0] == "on"
 
 
+def test_a_burst_on_the_stream_is_projected_in_full_batches(ledger: Ledger, nats_url: str) -> None:
+    """What waits on the stream is taken in batches of ``batch_size``: the first message of a
+    batch says how many wait after it (its delivery's ``num_pending``), so the projector asks
+    for those at once, without a round trip to the consumer's state."""
+    load(ledger, 0, 30)
+    head = ledger.max_position()
+    asyncio.run(publish_log(ledger, nats_url))
+    total = asyncio.run(stream_count(nats_url))
+    sizes: list[int] = []
+
+    async def go() -> None:
+        nc = await nats.connect(**connect_options(nats_url))
+        projector = LiveProjector(ledger, nc, batch_size=50)
+        handle = projector.handle
+
+        async def counted(msgs: list[Any]) -> None:
+            sizes.append(len(msgs))
+            await handle(msgs)
+
+        projector.handle = counted  # type: ignore[method-assign]
+        task = asyncio.create_task(projector.run())
+        await projector.wait_for(head, timeout=60)
+        projector.stop()
+        await task
+        projector.close()
+        await nc.close()
+
+    asyncio.run(go())
+    assert sum(sizes) == total > 100
+    assert sizes == [50] * (total // 50) + ([total % 50] if total % 50 else [])
+
+
 def test_a_ready_serve_has_frozen_its_heap_and_still_collects_what_comes_after(ledger: Ledger,
                                                                                 nats_url: str) -> None:
     """The cyclic collector's full passes traced everything a ready serve holds, every few
