@@ -479,33 +479,60 @@ class ReadModel:
                 raise
 
     def _create(self) -> None:
+        """Make what is missing of the tables and indexes (all of them for a new read model or
+        one of an older schema version), and drop the indexes no longer kept.  What exists
+        is found in the catalog and left alone: on PostgreSQL ``CREATE INDEX IF NOT EXISTS``
+        locks its table before it finds the index there, so a reader opening the live read
+        model while the projector wrote into it (the benchmark, serve's shutdown) deadlocked
+        with the projector's transaction."""
         with self._tx() as cur:
             p = self.prefix
-            cur.execute(f"CREATE TABLE IF NOT EXISTS {p}_checkpoints (projection TEXT PRIMARY KEY, position BIGINT)")
+            made = self._relations(cur)
+
+            def create(name: str, statement: str) -> None:
+                if name not in made:
+                    cur.execute(statement)
+
+            create(f"{p}_checkpoints",
+                   f"CREATE TABLE IF NOT EXISTS {p}_checkpoints (projection TEXT PRIMARY KEY, position BIGINT)")
             if self._position(cur, SCHEMA) < SCHEMA_VERSION:
                 # Made by an older projection (or new): start again from the first event.
                 for table in self._row_tables() + [f"{p}_audit", f"{p}_stats"]:
                     cur.execute(f"DROP TABLE IF EXISTS {table}")
                 cur.execute(f"DELETE FROM {p}_checkpoints")
                 self._set_position(cur, SCHEMA_VERSION, SCHEMA)
+                made = self._relations(cur)
             for table, row_type, key in self.tables.values():
                 cols = []
                 for name in _columns(row_type):
                     cols.append(f"{name} {_sqltype(name)}{' PRIMARY KEY' if name == key else ''}")
-                cur.execute(f"CREATE TABLE IF NOT EXISTS {table} ({', '.join(cols)})")
+                create(table, f"CREATE TABLE IF NOT EXISTS {table} ({', '.join(cols)})")
             for kind in VERSIONED:
                 table, row_type, key = self.tables[kind]
                 cols = [f"{name} {_sqltype(name)}" for name in _version_columns(row_type)]
-                cur.execute(f"CREATE TABLE IF NOT EXISTS {table}_v ({', '.join(cols)}, PRIMARY KEY ({key}, since))")
+                create(f"{table}_v",
+                       f"CREATE TABLE IF NOT EXISTS {table}_v ({', '.join(cols)}, PRIMARY KEY ({key}, since))")
             cols = ", ".join(f"{c} {'BIGINT PRIMARY KEY' if c == 'position' else 'TEXT'}" for c in AUDIT_COLUMNS)
-            cur.execute(f"CREATE TABLE IF NOT EXISTS {p}_audit ({cols})")
-            cur.execute(f"CREATE TABLE IF NOT EXISTS {p}_stats (province TEXT, tier TEXT, type TEXT, year INTEGER, "
-                        f"count BIGINT, PRIMARY KEY (province, tier, type, year))")
-            cur.execute(f"DROP INDEX IF EXISTS {p}_designations_v_tier")  # (tier, region): now _v_pools
-            cur.execute(f"DROP INDEX IF EXISTS {p}_designations_v_on")  # (tier, region, since, until): now _v_pools
-            cur.execute(f"DROP INDEX IF EXISTS {p}_designations_v_pool")  # without level, programme, key: now _v_pools
+            create(f"{p}_audit", f"CREATE TABLE IF NOT EXISTS {p}_audit ({cols})")
+            create(f"{p}_stats", f"CREATE TABLE IF NOT EXISTS {p}_stats (province TEXT, tier TEXT, type TEXT, "
+                                 f"year INTEGER, count BIGINT, PRIMARY KEY (province, tier, type, year))")
+            for old in (f"{p}_designations_v_tier",  # (tier, region): now _v_pools
+                        f"{p}_designations_v_on",  # (tier, region, since, until): now _v_pools
+                        f"{p}_designations_v_pool"):  # without level, programme, key: now _v_pools
+                if old in made:
+                    cur.execute(f"DROP INDEX IF EXISTS {old}")
             for name, (table, columns, _) in self._indexes().items():
-                cur.execute(f"CREATE INDEX IF NOT EXISTS {name} ON {table} ({columns})")
+                create(name, f"CREATE INDEX IF NOT EXISTS {name} ON {table} ({columns})")
+
+    def _relations(self, cur: Any) -> set[str]:
+        """The names of the tables and indexes in the read model's database (on PostgreSQL, in
+        its schema), from the catalog: no lock on any of them."""
+        if self.pg:
+            cur.execute("SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                        "WHERE n.nspname = current_schema()")
+        else:
+            cur.execute("SELECT name FROM sqlite_master")
+        return {r[0] for r in cur.fetchall()}
 
     def _indexes(self) -> dict[str, tuple[str, str, bool]]:
         """The secondary indexes of the tables: name -> (table, columns, whether only queries

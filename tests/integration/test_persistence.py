@@ -32,6 +32,7 @@ from domain.group import Group
 from infra.event_store import JournalRow
 from infra.readmodel import BOOL_COLUMNS as BOOLS
 from infra.readmodel import ReadModel
+from infra.store import is_postgres
 from services import commands as c
 from services.ledger import EventRef, Ledger, Outcome
 from tests.support.ledgers import Script, uscc
@@ -677,3 +678,30 @@ def test_a_schema_named_after_an_sql_keyword_is_refused_clearly(pg_base_url: str
         pytest.skip("no PostgreSQL")
     with pytest.raises(ValueError, match="'national' is an SQL keyword"):
         Ledger(db=f"{pg_base_url}?schema=national")
+
+
+def test_opening_a_read_model_waits_for_no_writer_of_its_tables(any_ledger: Ledger) -> None:
+    """PostgreSQL: ``CREATE INDEX IF NOT EXISTS`` locks its table before it finds the index
+    there, so opening a read model made before waited for every transaction writing into
+    it, and one holding other tables deadlocked with it (``benchmarks/run.py``'s wait for
+    serve's live projector, in CI).  What exists is now left alone: opening it takes no
+    lock a writer holds."""
+    if not is_postgres(any_ledger.store):
+        pytest.skip("SQLite: one writer at a time, a reader's open waits for the lock (busy timeout), no deadlock")
+    ReadModel(any_ledger).close()  # the tables and indexes exist
+    writer = ReadModel(any_ledger)
+    opened: list[ReadModel] = []
+    try:
+        with writer.conn.cursor() as cur:
+            cur.execute(f"LOCK TABLE {writer.prefix}_audit IN ROW EXCLUSIVE MODE")  # as an INSERT holds it
+            opening = threading.Thread(target=lambda: opened.append(ReadModel(any_ledger)))
+            opening.start()
+            opening.join(5)
+            waited = opening.is_alive()
+        writer.conn.rollback()
+        opening.join(30)
+        assert not waited and opened
+    finally:
+        writer.close()
+        for rm in opened:
+            rm.close()
