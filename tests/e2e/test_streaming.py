@@ -187,10 +187,20 @@ async def publish_log(ledger: Ledger, url: str) -> None:
     await nc.close()
 
 
-async def project_until(ledger: Ledger, url: str, head: int) -> None:
-    """Run a live projector until it has applied and published every event up to ``head``."""
+async def project_until(ledger: Ledger, url: str, head: int, batch_size: int = 500,
+                        batches: list[int] | None = None) -> None:
+    """Run a live projector until it has applied and published every event up to ``head``;
+    the size of each batch it handles is appended to ``batches``."""
     nc = await nats.connect(**connect_options(url))
-    projector = LiveProjector(ledger, nc)
+    projector = LiveProjector(ledger, nc, batch_size=batch_size)
+    if batches is not None:
+        handle = projector.handle
+
+        async def counted(msgs: list[Any]) -> None:
+            batches.append(len(msgs))
+            await handle(msgs)
+
+        projector.handle = counted  # type: ignore[method-assign]
     task = asyncio.create_task(projector.run())
     await projector.wait_for(head, timeout=60)
     projector.stop()
@@ -340,25 +350,7 @@ def test_a_burst_on_the_stream_is_projected_in_full_batches(ledger: Ledger, nats
     asyncio.run(publish_log(ledger, nats_url))
     total = asyncio.run(stream_count(nats_url))
     sizes: list[int] = []
-
-    async def go() -> None:
-        nc = await nats.connect(**connect_options(nats_url))
-        projector = LiveProjector(ledger, nc, batch_size=50)
-        handle = projector.handle
-
-        async def counted(msgs: list[Any]) -> None:
-            sizes.append(len(msgs))
-            await handle(msgs)
-
-        projector.handle = counted  # type: ignore[method-assign]
-        task = asyncio.create_task(projector.run())
-        await projector.wait_for(head, timeout=60)
-        projector.stop()
-        await task
-        projector.close()
-        await nc.close()
-
-    asyncio.run(go())
+    asyncio.run(project_until(ledger, nats_url, head, batch_size=50, batches=sizes))
     assert sum(sizes) == total > 100
     assert sizes == [50] * (total // 50) + ([total % 50] if total % 50 else [])
 
