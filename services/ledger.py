@@ -45,7 +45,7 @@ import os
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Collection, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
 from functools import lru_cache
@@ -62,6 +62,7 @@ from eventsourcing.persistence import (
     InterfaceError,
     Mapper,
     OperationalError,
+    StoredEvent,
 )
 from eventsourcing.persistence import InternalError as StoreInternalError
 from eventsourcing.utils import get_topic
@@ -393,8 +394,9 @@ class Ledger(Application[UUID]):
                     in_step = False
                     raise
                 self._check_assumed(cmd, events)
+                snapshots = self._snapshots_due({agg.id: agg for agg in aggregates}, events)
                 try:
-                    self._put(events, [journal])
+                    self._put(events, [journal], snapshots)
                 except IntegrityError:
                     in_step = False
                     if not self._taken_for_granted:  # a rival wrote in between what was read and the save
@@ -404,7 +406,6 @@ class Ledger(Application[UUID]):
                 except BaseException:
                     in_step = False
                     raise
-                self._snapshot_if_due({agg.id: agg for agg in aggregates}, events)
                 return outcome
             except _Stale:  # decide again on what the store holds, forgetting what was taken for granted
                 trust, in_step = False, False
@@ -452,15 +453,16 @@ class Ledger(Application[UUID]):
         """The latest stored version of each of ``ids`` that has any event, in one read."""
         return self.bulk.stored_versions(ids)
 
-    def _put(self, events: list[Any], journal: list[JournalRow]) -> None:
-        """Record new events and the journal rows of their commands in one transaction.  The recorder directly
+    def _put(self, events: list[Any], journal: list[JournalRow], snapshots: Sequence[StoredEvent] = ()) -> None:
+        """Record new events, the journal rows of their commands and the snapshots they made
+        due (:meth:`_snapshots_due`) in one transaction.  The recorder directly
         (:meth:`infra.event_store.BulkEventStore.insert`), rather than ``self.save`` (which
         checks each event against the library's runtime protocols, a slow ``isinstance`` on
         a Protocol, only to find it an event) or ``self.events.put`` (which builds a
         recording and a notification of each, for the application's followers): nothing
         here follows them."""
         to_stored = self.mapper.to_stored_event
-        self.bulk.insert([to_stored(e) for e in events], journal)
+        self.bulk.insert([to_stored(e) for e in events], journal, snapshots)
 
     def _load_for(self, cmds: list[c.Command], trust: bool) -> dict[UUID, Aggregate | None]:
         """The enterprises a batch of commands reads; their journal entries go to :attr:`_journal`.
@@ -591,8 +593,9 @@ class Ledger(Application[UUID]):
             # its commands (the store held it when they were decided if it holds it now)
             self._confirm(unconfirmed)
             if journal_rows:
+                snapshots = self._snapshots_due({k: v for k, v in staged.items() if v is not None}, pending)
                 try:
-                    self._put(pending, journal_rows)
+                    self._put(pending, journal_rows, snapshots)
                 except IntegrityError:
                     if self._taken_for_granted:
                         raise _Stale from None
@@ -601,7 +604,6 @@ class Ledger(Application[UUID]):
                     raise
                 except Exception as e:  # a value the store refused: find whose, one by one
                     raise _Isolate from e
-                self._snapshot_if_due({k: v for k, v in staged.items() if v is not None}, pending)
             in_step = True
         finally:
             self._staged = None
@@ -610,24 +612,26 @@ class Ledger(Application[UUID]):
             self._release(staged, in_step)
         return results
 
-    def _snapshot_if_due(self, aggregates: dict[UUID, Aggregate], events: list[Any]) -> None:
-        """Snapshot each aggregate whose new events crossed a multiple of its interval."""
+    def _snapshots_due(self, aggregates: dict[UUID, Aggregate], events: list[Any]) -> list[StoredEvent]:
+        """The stored snapshot of each aggregate whose new ``events`` crossed a multiple of
+        its interval, for :meth:`_put` to write with the events.  A cache: one that cannot
+        be taken or encoded is left out (logged), and the next is taken at the next interval."""
         if self.snapshots is None:
-            return
+            return []
         first_new: dict[UUID, int] = {}
         for e in events:
             first_new.setdefault(e.originator_id, e.originator_version)
-        snapshots = []
+        due = []
         for oid, first in first_new.items():
             agg = aggregates.get(oid)
             every = self.snapshot_every.get(type(agg)) if agg is not None else None
             if agg is not None and every and agg.version // every > (first - 1) // every:
-                snapshots.append(type(agg).Snapshot.take(agg))
-        if snapshots:
-            try:
-                self.snapshots.put(snapshots)
-            except Exception:  # a cache: the events are written, the command stands
-                log.exception("could not store %d snapshot(s); the next is taken at the next interval", len(snapshots))
+                due.append(agg)
+        try:
+            return [self.mapper.to_stored_event(type(agg).Snapshot.take(agg)) for agg in due]
+        except Exception:
+            log.exception("could not take %d snapshot(s); the next is taken at the next interval", len(due))
+            return []
 
     def _handle_or_refusal(self, cmd: c.Command) -> Outcome | LedgerError:
         try:

@@ -131,11 +131,11 @@ def test_a_failed_write_forgets_the_aggregates_it_changed(tmp_path: Path) -> Non
     eid = enterprise_id(steps[0].uscc)
     real_put, calls = ledger._put, []
 
-    def fail_once(events: Any, journal: Any) -> Any:
+    def fail_once(events: Any, journal: Any, snapshots: Any = ()) -> Any:
         calls.append(len(events))
         if len(calls) == 1:
             raise IntegrityError("a rival wrote first")
-        return real_put(events, journal)
+        return real_put(events, journal, snapshots)
 
     ledger._put = fail_once  # type: ignore[method-assign]
     ledger.handle(steps[2])  # the first write fails: the changed copy must not be kept, the retry reloads

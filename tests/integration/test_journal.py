@@ -110,9 +110,9 @@ def test_a_rival_that_journaled_the_command_first_makes_it_repeated(store: str) 
         puts: list[int] = []
         real_put = a._put
 
-        def counting_put(events: Any, journal: Any) -> None:
+        def counting_put(events: Any, journal: Any, snapshots: Any = ()) -> None:
             puts.append(len(journal))
-            real_put(events, journal)
+            real_put(events, journal, snapshots)
 
         a._put = counting_put  # type: ignore[method-assign]
         size = a.max_position()
@@ -210,14 +210,14 @@ class OldLedger(Ledger):
         self._commands[cmd.command_id] = cmd
         return super()._record_of(cmd, digest, aggregates)
 
-    def _put(self, events: list[Any], journal: list[JournalRow]) -> None:
+    def _put(self, events: list[Any], journal: list[JournalRow], snapshots: Any = ()) -> None:
         old = []
         for row in journal:
             cmd = self._commands[row.command_id]
             old += HandledCommand(command_id=row.command_id, command=row.command, digest=row.digest,
                                   occurred_on=cmd.occurred_on, actor=cmd.actor, document=cmd.document,
                                   events=msgspec.json.decode(row.events, type=list[EventRef])).collect_events()
-        super()._put([*events, *old], [])
+        super()._put([*events, *old], [], snapshots)
 
 
 def test_a_store_of_journal_events_gets_its_table_on_open(store: str) -> None:

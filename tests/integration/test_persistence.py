@@ -89,8 +89,8 @@ class RecordingLedger(Ledger):
         super().__init__(*args, **kwargs)
         self.produced: list[Any] = []
 
-    def _put(self, events: list[Any], journal: list[JournalRow]) -> None:
-        super()._put(events, journal)
+    def _put(self, events: list[Any], journal: list[JournalRow], snapshots: Any = ()) -> None:
+        super()._put(events, journal, snapshots)
         self.produced.extend(copy.deepcopy(e) for e in events)
 
 

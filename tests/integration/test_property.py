@@ -153,8 +153,8 @@ class CapturingLedger(Ledger):
         self._decided.extend(decided)
         return decided
 
-    def _put(self, events: list[Any], journal: list[JournalRow]) -> None:
-        super()._put(events, journal)
+    def _put(self, events: list[Any], journal: list[JournalRow], snapshots: Any = ()) -> None:
+        super()._put(events, journal, snapshots)
         self.journal.update((j.command_id, j) for j in journal)
         for agg in self._decided:
             # A copy: the ledger keeps the object for its next decision, which may change it

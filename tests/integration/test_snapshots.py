@@ -7,7 +7,11 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+import pytest
+from eventsourcing.persistence import IntegrityError
+
 from domain.budget import SchemeBudget
+from domain.enterprise import Enterprise
 from domain.values import Actor, make_uscc
 from infra.integrity import verify_store
 from services import commands as c
@@ -47,6 +51,38 @@ def test_snapshots_are_taken_used_and_equal_a_replay(any_ledger: Ledger) -> None
     assert isinstance(via_snapshot._created_on, type(ent._created_on)) and via_snapshot.yearly_data[2020] is False
     assert verify_store(fresh).ok
     fresh.close()
+
+
+def test_snapshots_are_written_with_the_events_that_made_them_due_or_not_at_all(any_ledger: Ledger) -> None:
+    """One transaction for a batch's events, journal rows and snapshots (one commit, one
+    fsync on SQLite, where the snapshots' own transaction made two): refused together."""
+    ent = _long_lived(any_ledger)
+    taken = [15, 22, 36, 43, 50]
+    snapshot = any_ledger.mapper.to_stored_event(Enterprise.Snapshot.take(ent))  # at version 59
+    last = any_ledger.recorder.select_events(ent.id, gt=58)  # version 59 is stored: the insert is refused
+    with pytest.raises(IntegrityError):
+        any_ledger.bulk.insert(last, snapshots=[snapshot])
+    assert [s.originator_version for s in any_ledger.snapshots.get(ent.id)] == taken
+    with pytest.raises(IntegrityError):  # a command id in the journal: the same
+        any_ledger.bulk.insert([], [any_ledger.handled(["y2012"])["y2012"]], [snapshot])
+    assert [s.originator_version for s in any_ledger.snapshots.get(ent.id)] == taken
+
+
+def test_a_snapshot_that_cannot_be_taken_costs_no_command(ledger: Ledger, monkeypatch: pytest.MonkeyPatch,
+                                                          caplog: pytest.LogCaptureFixture) -> None:
+    """A snapshot is a cache: when one cannot be taken the batch is written without it
+    (logged), and every command stands."""
+    def fail(agg: Any) -> Any:
+        raise RuntimeError("no snapshot today")
+
+    monkeypatch.setattr(Enterprise.Snapshot, "take", classmethod(lambda cls, agg: fail(agg)))
+    with caplog.at_level("ERROR", logger="cultivation.ledger"):
+        ent = _long_lived(ledger)
+    assert ent.version == 59 and len(ledger.handled([f"y{y}" for y in range(2012, 2070)])) == 58
+    assert list(ledger.snapshots.get(ent.id)) == []
+    assert "could not take 1 snapshot(s)" in caplog.text
+    monkeypatch.undo()
+    assert vars(Ledger(db=ledger.store).repository.get(ent.id)) == vars(ent)
 
 
 def test_a_doctored_snapshot_is_caught_by_verify(ledger: Ledger) -> None:
