@@ -484,9 +484,18 @@ class ReadModel:
         is found in the catalog and left alone: on PostgreSQL ``CREATE INDEX IF NOT EXISTS``
         locks its table before it finds the index there, so a reader opening the live read
         model while the projector wrote into it (the benchmark, serve's shutdown) deadlocked
-        with the projector's transaction."""
+        with the projector's transaction.  Nor does the open of one in place take a write
+        lock (SQLite: it queued behind the projector's commits)."""
+        p = self.prefix
+        retired = (f"{p}_designations_v_tier",  # (tier, region): now _v_pools
+                   f"{p}_designations_v_on",  # (tier, region, since, until): now _v_pools
+                   f"{p}_designations_v_pool")  # without level, programme, key: now _v_pools
+        wanted = {f"{p}_checkpoints", f"{p}_audit", f"{p}_stats", *self._row_tables(), *self._indexes()}
+        with self._tx(write=False) as cur:
+            made = self._relations(cur)
+            if wanted <= made and not made.intersection(retired) and self._position(cur, SCHEMA) >= SCHEMA_VERSION:
+                return
         with self._tx() as cur:
-            p = self.prefix
             made = self._relations(cur)
 
             def create(name: str, statement: str) -> None:
@@ -516,9 +525,7 @@ class ReadModel:
             create(f"{p}_audit", f"CREATE TABLE IF NOT EXISTS {p}_audit ({cols})")
             create(f"{p}_stats", f"CREATE TABLE IF NOT EXISTS {p}_stats (province TEXT, tier TEXT, type TEXT, "
                                  f"year INTEGER, count BIGINT, PRIMARY KEY (province, tier, type, year))")
-            for old in (f"{p}_designations_v_tier",  # (tier, region): now _v_pools
-                        f"{p}_designations_v_on",  # (tier, region, since, until): now _v_pools
-                        f"{p}_designations_v_pool"):  # without level, programme, key: now _v_pools
+            for old in retired:
                 if old in made:
                     cur.execute(f"DROP INDEX IF EXISTS {old}")
             for name, (table, columns, _) in self._indexes().items():

@@ -14,6 +14,7 @@ import copy
 import multiprocessing
 import random
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable
 from datetime import date, datetime
@@ -684,22 +685,33 @@ def test_opening_a_read_model_waits_for_no_writer_of_its_tables(any_ledger: Ledg
     """PostgreSQL: ``CREATE INDEX IF NOT EXISTS`` locks its table before it finds the index
     there, so opening a read model made before waited for every transaction writing into
     it, and one holding other tables deadlocked with it (``benchmarks/run.py``'s wait for
-    serve's live projector, in CI).  What exists is now left alone: opening it takes no
+    serve's live projector, in CI).  SQLite: the open took the write lock, and queued
+    behind the projector's commits.  What exists is now left alone: opening it takes no
     lock a writer holds."""
-    if not is_postgres(any_ledger.store):
-        pytest.skip("SQLite: one writer at a time, a reader's open waits for the lock (busy timeout), no deadlock")
     ReadModel(any_ledger).close()  # the tables and indexes exist
     writer = ReadModel(any_ledger)
     opened: list[ReadModel] = []
+
+    def open_while_written() -> bool:
+        opening = threading.Thread(target=lambda: opened.append(ReadModel(any_ledger)))
+        opening.start()
+        opening.join(5)
+        return opening.is_alive()
+
     try:
-        with writer.conn.cursor() as cur:
-            cur.execute(f"LOCK TABLE {writer.prefix}_audit IN ROW EXCLUSIVE MODE")  # as an INSERT holds it
-            opening = threading.Thread(target=lambda: opened.append(ReadModel(any_ledger)))
-            opening.start()
-            opening.join(5)
-            waited = opening.is_alive()
-        writer.conn.rollback()
-        opening.join(30)
+        if is_postgres(any_ledger.store):
+            with writer.conn.cursor() as cur:
+                cur.execute(f"LOCK TABLE {writer.prefix}_audit IN ROW EXCLUSIVE MODE")  # as an INSERT holds it
+                waited = open_while_written()
+            writer.conn.rollback()
+        else:
+            writer.conn.execute("BEGIN IMMEDIATE")  # SQLite's one write lock, as a commit under way holds it
+            waited = open_while_written()
+            writer.conn.execute("ROLLBACK")
+        for _ in range(60):
+            if opened:
+                break
+            time.sleep(0.5)
         assert not waited and opened
     finally:
         writer.close()
