@@ -204,11 +204,14 @@ class LiveProjector:
         return status.values == 0 and await asyncio.to_thread(self.read_model.has_rows, "designation")
 
     async def _publish(self, rows: list[Designation], audit: list[Any], stats: dict[Any, int]) -> None:
-        """Designations into the KV bucket (acknowledged) and on their pool subjects, audit
-        entries on theirs, statistics deltas on ``cultivation.stats``."""
-        puts = []
+        """Designations into the KV bucket, then on their pool subjects; audit entries on
+        theirs, statistics deltas on ``cultivation.stats``.
+
+        The puts are acknowledged before any pool change goes out: whoever sees a change
+        on a pool subject finds the row at least as new in the bucket."""
+        if rows:
+            await asyncio.gather(*(self._kv.put(kv_key(row), _enc.encode(row)) for row in rows))
         for row in rows:
-            puts.append(self._kv.put(kv_key(row), _enc.encode(row)))
             await self.nc.publish(pool_subject(row, self.names),
                                   _enc.encode(PoolChange(position=row.changed_at, designation=row)))
         for entry in audit:
@@ -216,8 +219,6 @@ class LiveProjector:
         if stats:
             await self.nc.publish(self.names.stats_subject, _enc.encode(
                 [StatsDelta(province=p, tier=t, type=k, year=y, delta=n) for (p, t, k, y), n in stats.items()]))
-        if puts:
-            await asyncio.gather(*puts)
 
     def _apply(self, msgs: list[Any], seqs: list[int]) -> tuple[int, int, BatchResult]:
         """Decode and apply a batch in one transaction (in a worker thread); the published

@@ -20,14 +20,16 @@ import time
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import nats
 import pytest
 
 from infra.nats import Names, connect_options, ensure_stream_and_bucket
-from infra.projector import LiveProjector, live_read_model
+from infra.projector import LiveProjector, PoolChange, kv_key, live_read_model
 from infra.readmodel import ReadModel
 from infra.relay import Relay
 from infra.store import is_postgres
+from projections.pools import Designation
 from services.ledger import Ledger
 from tests.support.streams import (
     assert_stream_equals_log,
@@ -260,6 +262,55 @@ def test_a_new_pool_bucket_gets_every_row_again(ledger: Ledger, nats_url: str, h
     # nothing new in the stream: only the recovery path can fill the bucket
     asyncio.run(project_until(ledger, nats_url, head))
     assert sorted(asyncio.run(kv_designations(nats_url)).values(), key=lambda d: d.key) == rows
+
+
+def test_who_sees_a_pool_change_finds_its_row_in_the_bucket(ledger: Ledger, nats_url: str) -> None:
+    """A pool change goes out only after the row's KV put is acknowledged, so a consumer
+    that reads the bucket on a change (a bank's whitelist feed refreshing its copy) finds
+    the row at least as new as the change.  Held here by what NATS guarantees: messages of
+    one publisher reach one subscription in the order they were published, so on a
+    subscription to both the bucket's put subjects and the pool subjects each change must
+    come after a put of its row.  Before, the changes went out first and the puts after
+    them (the CI failure of ``test_contract``: ``kv.keys()`` found an empty bucket after the
+    pool messages had arrived)."""
+    load(ledger, 0, 30)
+    head = ledger.max_position()
+    asyncio.run(publish_log(ledger, nats_url))
+    kv_prefix = f"$KV.{N.pool_bucket}."
+    order: list[tuple[str, str, int]] = []  # (what, KV key, changed_at), in arrival order
+
+    async def follow_and_project() -> None:
+        nc = await nats.connect(**connect_options(nats_url))
+
+        async def on_message(msg: Any) -> None:  # one subscription: one queue, arrival order kept
+            if msg.subject.startswith(kv_prefix):
+                row = msgspec.json.decode(msg.data, type=Designation)
+                order.append(("put", msg.subject.removeprefix(kv_prefix), row.changed_at))
+            elif msg.subject.startswith(f"{N.pool_prefix}."):
+                change = msgspec.json.decode(msg.data, type=PoolChange)
+                order.append(("change", kv_key(change.designation), change.position))
+
+        await nc.subscribe(">", cb=on_message)
+        await nc.flush()
+        await project_until(ledger, nats_url, head)
+        rows = len(live_read_model(ledger).rows("designation"))
+        for _ in range(300):
+            if sum(what == "change" for what, _, _ in order) >= rows:
+                break
+            await asyncio.sleep(0.05)
+        await nc.close()
+
+    asyncio.run(follow_and_project())
+    stored: dict[str, int] = {}
+    behind = []
+    for what, key, at in order:
+        if what == "put":
+            stored[key] = max(at, stored.get(key, 0))
+        elif stored.get(key, -1) < at:
+            behind.append((key, at, stored.get(key)))
+    changes = sum(what == "change" for what, _, _ in order)
+    assert changes >= 30
+    assert not behind, f"{len(behind)} of {changes} changes went out before their row was in the bucket: {behind[:3]}"
 
 
 # ----------------------------------------------------------------------------- the service
