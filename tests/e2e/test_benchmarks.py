@@ -47,6 +47,11 @@ def test_quick_benchmark_reports_every_measurement_as_json() -> None:
         assert m[name]["samples"] and all(_number(x) for x in m[name]["samples"]), name
         assert m[name]["baseline_samples"] and all(_number(x) for x in m[name]["baseline_samples"]), name
 
+    rebuild = m["rebuild"]  # beside the raw scan, the scan plus a raw write of the rows the rebuild made
+    assert rebuild["raw_write_rows"] > rebuild["events"] / 2 and _number(rebuild["raw_write_seconds"])
+    assert 0 < rebuild["floor"] < rebuild["baseline"] and _number(rebuild["floor_ratio"])
+    assert len(rebuild["raw_write_samples"]) == len(rebuild["samples"])
+
     for deployment in ("latency", "latency_one_process"):  # `serve`; `serve --projector-in-process`
         latency = m[deployment]
         assert latency["commands"] > 0
