@@ -81,6 +81,11 @@ COMMIT_EVERY = 25_000
 ANALYZE_FROM = 50_000
 # Parameters of one multi-row INSERT: SQLite's default limit (PostgreSQL takes 65,535).
 _MAX_PARAMETERS = 32_766
+# PostgreSQL: from this many rows on, an INSERT goes through a binary COPY into a staging
+# table (see ReadModel._insert).  Measured on 30,000 designation versions in transactions of
+# 2,000 rows: 11-14 µs a row against 56-57 by unnest; in transactions of 10 or 100 rows the
+# staging's two more round trips cost more than they save.
+_COPY_FROM = 1_000
 STATS_COLUMNS = ["province", "tier", "type", "year", "count"]
 PROJECTION = "pools"
 SKIPPED_TOPICS = frozenset({"services.ledger:HandledCommand.Handled"})
@@ -418,6 +423,8 @@ class ReadModel:
         self.batch_size = batch_size
         self.cache_limit = cache_limit
         self._statements: dict[tuple[str, int, str], str] = {}  # multi-row INSERTs by table and rows
+        self._copy_types: dict[str, list[int]] = {}  # PostgreSQL: column type oids of each staging table
+        self.copy_from = _COPY_FROM  # PostgreSQL: rows from which an INSERT is a COPY (tests set 1)
         self.commit_every = max(batch_size, commit_every)
         self.analyze_from = ANALYZE_FROM
         self._analyzed = 0  # the checkpoint of this process's last ANALYZE (PostgreSQL)
@@ -732,8 +739,12 @@ class ReadModel:
         statement).  SQLite: multi-row VALUES of a power of two rows (few distinct
         statements to prepare and cache), their parameters a slice of ``values``;
         PostgreSQL: one array per column, unnested (a short statement: the driver parses
-        it once)."""
+        it once); from ``copy_from`` rows on (a catch-up's commits), a binary COPY into a
+        staging table, then one INSERT … SELECT of them, which empties it."""
         width = len(cols)
+        if self.pg and len(values) >= self.copy_from * width:
+            self._insert_copied(cur, table, cols, values, conflict)
+            return
         if self.pg:
             arrays = ", ".join(f"%s::{_sqltype(c)}[]" for c in cols)
             cur.execute(f"INSERT INTO {table} ({', '.join(cols)}) SELECT * FROM unnest({arrays}) {conflict}",
@@ -750,6 +761,28 @@ class ReadModel:
                 self._statements[(table, size, conflict)] = statement
             cur.execute(statement, values[i * width:(i + size) * width])
             i += size
+
+    def _insert_copied(self, cur: Any, table: str, cols: list[str], values: list[Any], conflict: str) -> None:
+        """PostgreSQL: the rows of :meth:`_insert` by a binary COPY into a temporary table of
+        the same columns (this connection's; made when missing, emptied at each commit), then
+        moved into ``table`` by one statement that deletes them from the staging table, so
+        a second call in the same transaction starts from an empty one.  The unnest of
+        :meth:`_insert` costs four to five times as much per row: each value goes into an
+        array literal the server parses again."""
+        stage = f"{table}__copy"
+        names = ", ".join(cols)
+        cur.execute(f"CREATE TEMPORARY TABLE IF NOT EXISTS {stage} (LIKE {table}) ON COMMIT DELETE ROWS")
+        types = self._copy_types.get(stage)
+        if types is None:
+            cur.execute(f"SELECT {names} FROM {stage} LIMIT 0")
+            types = self._copy_types[stage] = [column.type_code for column in cur.description]
+        width = len(cols)
+        with cur.copy(f"COPY {stage} ({names}) FROM STDIN (FORMAT BINARY)") as copy:
+            copy.set_types(types)
+            for i in range(0, len(values), width):
+                copy.write_row(values[i:i + width])
+        cur.execute(f"WITH moved AS (DELETE FROM {stage} RETURNING {names}) "
+                    f"INSERT INTO {table} ({names}) SELECT {names} FROM moved {conflict}")
 
     def stream_position(self) -> int:
         """Stream sequence of the last message applied (stream-fed read models)."""
