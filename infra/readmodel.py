@@ -767,8 +767,8 @@ class ReadModel:
         the same columns (this connection's; made when missing, emptied at each commit), then
         moved into ``table`` by one statement that deletes them from the staging table, so
         a second call in the same transaction starts from an empty one.  The unnest of
-        :meth:`_insert` costs four to five times as much per row: each value goes into an
-        array literal the server parses again."""
+        :meth:`_insert` measured four to five times as much per row at these sizes (see
+        ``_COPY_FROM``; where its time goes was not profiled)."""
         stage = f"{table}__copy"
         names = ", ".join(cols)
         cur.execute(f"CREATE TEMPORARY TABLE IF NOT EXISTS {stage} (LIKE {table}) ON COMMIT DELETE ROWS")
