@@ -282,13 +282,14 @@ class SQLiteEventStore(BulkEventStore):
     def _read_chunk(self, chunk: list[UUID], cold: list[UUID],
                     starts: Mapping[UUID, int]) -> tuple[list[StoredEvent], list[StoredEvent]]:
         floor = {oid: starts[oid] for oid in chunk}
+        ids = {oid.hex: oid for oid in chunk}  # a row's id back to its UUID (``UUID(hex)`` is slow Python)
         snaps: list[StoredEvent] = []
         with self.recorder.datastore.transaction(commit=False) as cur:
             if cold:
                 cur.execute(f"SELECT originator_id, originator_version, topic, state FROM {self.snapshots_table} "
                             f"WHERE originator_id IN ({','.join('?' * len(cold))}) "
                             f"ORDER BY originator_id, originator_version DESC", [u.hex for u in cold])
-                snaps = self._latest([tuple(r) for r in cur.fetchall()], floor)
+                snaps = self._latest([(ids[r[0]], r[1], r[2], r[3]) for r in cur.fetchall()], floor)
             # Only the events after each one's starting version, joined against (id, version) pairs.
             cur.execute(f"WITH w(id, v) AS (VALUES {','.join(['(?, ?)'] * len(floor))}) "
                         f"SELECT e.originator_id, e.originator_version, e.topic, e.state "
@@ -296,8 +297,8 @@ class SQLiteEventStore(BulkEventStore):
                         f"ORDER BY e.originator_id, e.originator_version",
                         [x for oid, v in floor.items() for x in (oid.hex, v)])
             rows = cur.fetchall()
-        return snaps, [StoredEvent(originator_id=UUID(oid), originator_version=version, topic=topic,
-                                   state=bytes(state)) for oid, version, topic, state in rows]
+        return snaps, [StoredEvent(originator_id=ids[oid], originator_version=version, topic=topic,
+                                   state=state) for oid, version, topic, state in rows]
 
     def fill_journal(self, legacy_topic: str,
                      to_rows: Callable[[list[StoredEvent]], list[JournalRow]]) -> int | None:
