@@ -340,6 +340,30 @@ def _submit_file(args: argparse.Namespace, path: str) -> int:
         return _submit_checked(args, path, sink)
 
 
+# How many aggregates ``submit`` keeps between batches unless told: more than a ledger's
+# default (services.ledger.AGGREGATE_CACHE, kept small for serve's latency), since a bulk
+# load's throughput is what counts (see the README, "National-size loads").
+SUBMIT_CACHE = 100_000
+
+
+def _submit_cache(args: argparse.Namespace) -> int:
+    from services.ledger import aggregate_cache_size
+
+    if args.cache is not None:
+        return int(args.cache)
+    try:
+        return aggregate_cache_size(os.environ, SUBMIT_CACHE)
+    except ValueError as e:
+        raise CliError(str(e), field="CULTIVATION_AGGREGATE_CACHE") from None
+
+
+def _count(text: str) -> int:
+    """An argparse type: a whole number, 0 or more (argparse names the option)."""
+    if not (text.isascii() and text.isdigit()):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number, 0 or more")
+    return int(text)
+
+
 # How many refusals the summary for people shows one by one (--refused FILE or --json has them all).
 SHOWN_REFUSALS = 5
 
@@ -349,7 +373,7 @@ def _submit_checked(args: argparse.Namespace, path: str, sink: Any) -> int:
     total: int | None = None
     try:
         total = check_batch(path)
-        ledger = open_ledger(args)
+        ledger = open_ledger(args, cache_size=_submit_cache(args))
         refusals: list[dict[str, Any]] = []
         start = time.perf_counter()
         with progress_bar("submitting", total, "commands") as advance, _StopAsked() as stop:
@@ -966,6 +990,10 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
                    help="write every refusal to FILE, one JSON object a line (command_id, command, code, rule, "
                         "field, message); an existing FILE only with --force")
     p.add_argument("--force", action="store_true", help="replace --refused FILE if it exists")
+    p.add_argument("--cache", type=_count, default=None, metavar="N",
+                   help=f"aggregates kept between batches, 0 or more (default $CULTIVATION_AGGREGATE_CACHE, else "
+                        f"{SUBMIT_CACHE:,}: an enterprise kept is some 6.5 KB; at national size most commands "
+                        f"find their enterprise kept only with a cache this large)")
     p.set_defaults(func=_submit)
 
     p = sub.add_parser("rebuild", parents=[common], help="rebuild the pool read model from the first event")

@@ -83,8 +83,10 @@ def table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], who
     console().print(t)
 
 
-def open_ledger(args: argparse.Namespace, *, create: bool = True):  # type: ignore[no-untyped-def]
-    """The ledger on the store ``--db`` names.  A read (``create=False``) never makes a
+def open_ledger(args: argparse.Namespace, *, create: bool = True,  # type: ignore[no-untyped-def]
+                cache_size: int | None = None):
+    """The ledger on the store ``--db`` names, keeping ``cache_size`` aggregates between
+    commands (None: the ledger's default).  A read (``create=False``) never makes a
     ledger where there is none: it is refused naming the store (exit 2), as are an unknown
     scheme, a directory, a bad query value; a server that does not answer is exit 3."""
     from infra.store import StoreError, StoreUnavailable, check_store, store_url
@@ -93,7 +95,7 @@ def open_ledger(args: argparse.Namespace, *, create: bool = True):  # type: igno
     url = store_url(args.db)
     try:
         check_store(url, create=create)
-        return Ledger(db=url, policies=args.policies)
+        return Ledger(db=url, policies=args.policies, cache_size=cache_size)
     except StoreUnavailable as e:
         raise CliError(str(e), EXIT_INTERNAL, error_code="store.unavailable", field="--db") from None
     except StoreError as e:

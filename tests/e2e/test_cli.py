@@ -133,6 +133,29 @@ def test_submit_goes_on_past_refusals_and_reports_them(db: Path) -> None:
     assert out["refusals"][0]["command_id"] == "s-2" and out["refusals"][0]["rule"] == "order"
 
 
+def test_submit_cache_size_is_a_whole_number_named_when_wrong_and_changes_no_outcome(db: Path,
+                                                                                     tmp_path: Path) -> None:
+    line = {"command": "apply", "command_id": "k-1", "uscc": U, "application_id": "sp-1", "programme": "national",
+            "tier": "specialized", "occurred_on": "2019-03-01", "actor": {"authority": "211400", "person": "p"}}
+    batch = tmp_path / "batch.jsonl"
+    batch.write_text(json.dumps(line) + "\n", encoding="utf-8")
+    before = stored_events(db)
+    for bad in ("-1", "many", "1e5"):
+        r = run(db, "submit", str(batch), "--cache", bad)
+        assert r.returncode == 2 and "--cache" in r.stderr and repr(bad) in r.stderr, r.stderr
+        assert "Traceback" not in r.stderr
+    env = {**os.environ, "CULTIVATION_DB": str(db), "CULTIVATION_AGGREGATE_CACHE": "lots"}
+    r = subprocess.run([sys.executable, "-m", "entrypoints.cli", "submit", str(batch), "--json"],
+                       capture_output=True, text=True, env=env, timeout=120)
+    assert r.returncode == 2, r.stderr
+    err = json.loads(r.stdout)["error"]
+    assert err["field"] == "CULTIVATION_AGGREGATE_CACHE" and "'lots'" in err["message"]
+    assert stored_events(db) == before
+    r = run(db, "submit", str(batch), "--cache", "0", "--json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["accepted"] == 1 and stored_events(db) == before + 1
+
+
 def designate_specialized(db: Path) -> None:
     """Take enterprise U to a provincial 专精特新 designation (2019-05-20) through the CLI."""
     steps = [
