@@ -992,7 +992,7 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="replace --refused FILE if it exists")
     p.add_argument("--cache", type=_count, default=None, metavar="N",
                    help=f"aggregates kept between batches, 0 or more (default $CULTIVATION_AGGREGATE_CACHE, else "
-                        f"{SUBMIT_CACHE:,}: an enterprise kept is some 6.5 KB; at national size most commands "
+                        f"{SUBMIT_CACHE:,}: an enterprise kept is some 6 KB; at national size most commands "
                         f"find their enterprise kept only with a cache this large)")
     p.set_defaults(func=_submit)
 

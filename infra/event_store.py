@@ -218,6 +218,13 @@ class BulkEventStore(ABC):
     def _key(self, oid: UUID) -> Any:
         """An aggregate id as the store's ``originator_id`` column holds it."""
 
+    def aggregate_ids(self, limit: int) -> list[UUID]:
+        """Up to ``limit`` ids of aggregates that have events, in the store's key order
+        (for measurements that need some aggregates: ``benchmarks/cache.py``)."""
+        rows = read_rows(self.recorder, f"SELECT DISTINCT originator_id FROM {self.events_table} "
+                                        f"ORDER BY originator_id LIMIT ?", [limit])
+        return [oid if isinstance(oid, UUID) else UUID(oid) for (oid,) in rows]
+
     def stored_versions(self, ids: Sequence[UUID]) -> dict[UUID, int]:
         """The latest stored version of each of ``ids`` that has any event, in one read."""
         if not ids:

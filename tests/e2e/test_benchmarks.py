@@ -164,6 +164,39 @@ def test_scale_measures_a_store_loaded_before(tmp_path: Path) -> None:
     assert proc.returncode == 2 and "--loaded: no SQLite store" in proc.stderr and not missing.exists()
 
 
+def test_cache_replay_and_cost_of_kept_aggregates(tmp_path: Path) -> None:
+    """``cache.py``: a history replayed through caches of several sizes (hit rates, the
+    LRU the ledger keeps and random eviction, rising with the size to all but each
+    enterprise's first command); on a loaded store, what each kept aggregate costs."""
+    store, commands = tmp_path / "ledger.db", tmp_path / "history.jsonl"
+    cli = [sys.executable, "-m", "entrypoints.cli"]
+    for args in (["generate", "--enterprises", "200", "--years", "4", "--out", str(commands)],
+                 ["submit", str(commands), "--db", str(store), "--json"]):
+        proc = subprocess.run(cli + args, capture_output=True, text=True, timeout=600, cwd=ROOT)
+        assert proc.returncode in (0, 1), proc.stderr[-3000:]
+    script = [sys.executable, str(ROOT / "benchmarks" / "cache.py")]
+    proc = subprocess.run(script + ["--history", str(commands), "--sizes", "0,20,100000", "--json"],
+                          capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(proc.stdout)
+    named = [json.loads(line) for line in commands.read_text(encoding="utf-8").splitlines()]
+    named = [c["uscc"] for c in named if c.get("uscc")]
+    assert result["commands"] == len(named) and result["enterprises"] == len(set(named))
+    rates = [(r["size"], r["lru_hit_rate"], r["random_hit_rate"]) for r in result["sizes"]]
+    assert rates[0][1:] == (0.0, 0.0) and 0 < rates[1][1] < rates[2][1]
+    everything = 1 - len(set(named)) / len(named)  # a cache holding every enterprise misses only first sights
+    assert rates[2][1] == pytest.approx(everything) and rates[2][2] == pytest.approx(everything)
+    proc = subprocess.run(script + ["--store", str(store), "--sample", "150", "--json"],
+                          capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    kept = json.loads(proc.stdout)
+    assert kept["aggregates"] == 150 and kept["bytes_each"] > 500 and kept["tracked_objects_each"] >= 1
+    assert _number(kept["full_collection_ms"])
+    proc = subprocess.run(script + ["--store", str(tmp_path / "none.db")], capture_output=True, text=True,
+                          timeout=60, cwd=ROOT)
+    assert proc.returncode == 2 and "--store" in proc.stderr and not (tmp_path / "none.db").exists()
+
+
 def _assert_cpu(cores: dict[str, float], store: str, projector_child: bool = True) -> None:
     """The CPU each process of a served window used: the service answered and the projector
     applied commands (in serve's child process, unless ``--projector-in-process``), so both
