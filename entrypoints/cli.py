@@ -369,6 +369,8 @@ SHOWN_REFUSALS = 5
 
 
 def _submit_checked(args: argparse.Namespace, path: str, sink: Any) -> int:
+    from infra.heap import relaxed_gc
+
     counts = {"accepted": 0, "repeated": 0, "refused": 0}
     total: int | None = None
     try:
@@ -400,7 +402,8 @@ def _submit_checked(args: argparse.Namespace, path: str, sink: Any) -> int:
                 else:
                     counts["repeated" if result.repeated else "accepted"] += 1
 
-            ledger.handle_many(commands(), on_result, batch_size=500)
+            with relaxed_gc():  # see infra.heap: a bulk load is the case it is for
+                ledger.handle_many(commands(), on_result, batch_size=500)
             if stop.asked:
                 raise KeyboardInterrupt
     except KeyboardInterrupt:

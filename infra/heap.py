@@ -3,7 +3,8 @@
 Nearly every object the ledger makes is acyclic and freed by reference counting the moment
 it is dropped; the cyclic collector's full passes only trace what is alive.  Two helpers:
 
-- :func:`relaxed_gc`: fewer passes while a rebuild folds millions of short-lived objects;
+- :func:`relaxed_gc`: fewer passes while a rebuild folds, or ``submit`` decides, millions
+  of short-lived objects;
 - :func:`freeze_heap`: the objects a long-running process holds once it is ready (modules,
   the policy, connections, caches) moved out of the collector's reach for good.
 """
@@ -21,7 +22,12 @@ def relaxed_gc() -> Iterator[None]:
     the collector's full passes over a large heap cost more than the fold itself, and
     each young-generation pass traces the pages of events being folded (some 60,000
     objects: at a threshold of 50,000, 0.25 s of a 3.5 s rebuild of 200,000 positions).
-    Objects are still freed by reference counting; thresholds are restored after."""
+    The same holds for ``cultivation submit``: every object a batch has alive when a
+    middle-generation pass comes is moved to the old generation, and once those moves
+    add up to a quarter of the old generation a full pass traces it all, the 100,000
+    enterprises submit keeps included (27 % of a national submit's samples were in the
+    collector, by py-spy at 1.9 M commands).  Objects are still freed by reference
+    counting; thresholds are restored after."""
     old = gc.get_threshold()
     gc.set_threshold(max(old[0], 200_000), old[1], max(old[2], 50))
     try:
