@@ -213,7 +213,7 @@ class Ledger(Application[UUID]):
         self.store = store_url(db)
         self._thread = threading.local()
         # Aggregates kept between commands, so a busy enterprise is not rebuilt from the
-        # store for each (see load_many).  Bounded: an enterprise is some 6 KB.
+        # store for each (see load_many).  Bounded: an enterprise is some 6-8 KB.
         self.cache_size = cache_size if cache_size is not None else aggregate_cache_size(os.environ)
         self._cache: OrderedDict[UUID, Aggregate] = OrderedDict()
         self._cache_lock = threading.Lock()
