@@ -24,9 +24,9 @@ def relaxed_gc() -> Iterator[None]:
     objects: at a threshold of 50,000, 0.25 s of a 3.5 s rebuild of 200,000 positions).
     The same holds for ``cultivation submit``: every object a batch has alive when a
     middle-generation pass comes is moved to the old generation, and once those moves
-    add up to a quarter of the old generation a full pass traces it all, the 100,000
-    enterprises submit keeps included (27 % of a national submit's samples were in the
-    collector, by py-spy at 1.9 M commands).  Objects are still freed by reference
+    add up to a quarter of the old generation a full pass traces it all, the enterprises
+    submit keeps included (27 % of the samples of a national submit keeping 100,000 were in
+    the collector, by py-spy at 1.9 M commands).  Objects are still freed by reference
     counting; thresholds are restored after."""
     old = gc.get_threshold()
     gc.set_threshold(max(old[0], 200_000), old[1], max(old[2], 50))
