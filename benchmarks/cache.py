@@ -3,6 +3,7 @@
 
     python benchmarks/cache.py [--history FILE.jsonl | --enterprises N] [--sizes 20000,100000] [--json]
     python benchmarks/cache.py --store STORE [--sample N] [--json]
+    python benchmarks/cache.py --store STORE --churn N [--cache N] [--json]
 
 **Worth** (the default): the commands of a history (a JSON Lines file such as ``cultivation
 generate`` writes, else ``scenarios.generate.generate_commands`` of ``--enterprises``, by
@@ -18,6 +19,14 @@ here, the hit rate is the same but for an enterprise named twice in one batch.)
 ``Ledger.load_many``, as a cache would hold them: the bytes each holds (``tracemalloc``),
 the objects each adds to what Python's cyclic garbage collector traces, and how long one
 full collection takes with them alive (the pause a long-running ``serve`` sees now and then).
+
+**Churn** (``--store`` and ``--churn N``): what that pause becomes while a cache of ``--cache``
+aggregates (default serve's, ``services.ledger.AGGREGATE_CACHE``) keeps the last ones built,
+as at national size, where nearly every command names an enterprise not kept: ``N``
+aggregates built one at a time (``Ledger.load_many`` of one) into a least-recently-used
+cache, every pass of the cyclic collector timed (``gc.callbacks``), two ways in one run on
+aggregates of their own: the heap frozen once at the start, as ``serve`` did before, and
+also refrozen every second (``infra.heap.refreeze``), as ``serve`` does now.  Only reads.
 """
 
 from __future__ import annotations
@@ -146,6 +155,74 @@ def cost(store: str, sample: int) -> dict[str, Any]:
         ledger.close()
 
 
+def churn(store: str, n: int, size: int) -> dict[str, Any]:
+    from infra.store import check_store, store_url
+    from services.ledger import Ledger
+
+    url = store_url(store)
+    check_store(url, create=False)
+    ledger = Ledger(db=url, cache_size=0)
+    try:
+        ids = ledger.bulk.aggregate_ids(2 * n)
+        if len(ids) < 2 * n:
+            raise ValueError(f"--churn {n:,} needs {2 * n:,} aggregates in the store (two ways, their own each); "
+                             f"it has {len(ids):,}")
+        once = _churn_way(ledger, ids[:n], size, refreezing=False)
+        re = _churn_way(ledger, ids[n:], size, refreezing=True)
+        return {"store": store, "cache": size, "frozen_once": once, "refrozen": re,
+                "collector_ratio": re["collector_ms_total"] / once["collector_ms_total"]
+                if once["collector_ms_total"] else float("nan")}
+    finally:
+        gc.unfreeze()
+        ledger.close()
+
+
+def _churn_way(ledger: Any, ids: list[Any], size: int, refreezing: bool) -> dict[str, Any]:
+    """``ids`` built one at a time into an LRU of ``size``, the heap frozen at the start and,
+    ``refreezing``, every second as ``serve`` does; every collector pass timed."""
+    from infra.heap import REFREEZE_SECONDS, freeze_heap, refreeze
+
+    kept: OrderedDict[Any, Any] = OrderedDict()
+    passes: list[tuple[int, float]] = []
+    started = [0.0]
+
+    def timed(phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            started[0] = time.perf_counter()
+        else:
+            passes.append((info["generation"], (time.perf_counter() - started[0]) * 1000))
+
+    builds: list[float] = []
+    freeze_heap()
+    gc.callbacks.append(timed)
+    try:
+        t0 = last = time.perf_counter()
+        for oid in ids:
+            b0 = time.perf_counter()
+            kept.update(ledger.load_many([oid]))
+            while len(kept) > size:
+                kept.popitem(last=False)
+            now = time.perf_counter()
+            builds.append((now - b0) * 1000)
+            if refreezing and now - last >= REFREEZE_SECONDS:
+                refreeze()
+                last = now
+        elapsed = time.perf_counter() - t0
+    finally:
+        gc.callbacks.remove(timed)
+    frozen = gc.get_freeze_count()
+    kept.clear()
+    gc.unfreeze()
+    full = [ms for g, ms in passes if g == 2]
+    builds.sort()
+    return {"aggregates": len(ids), "seconds": elapsed, "full_passes": len(full),
+            "full_pass_ms_max": max(full, default=0.0), "full_pass_ms_total": sum(full),
+            "any_pass_ms_max": max((ms for _, ms in passes), default=0.0),
+            "collector_ms_total": sum(ms for _, ms in passes),
+            "build_ms_p50": builds[len(builds) // 2], "build_ms_p99": builds[int(len(builds) * 0.99)],
+            "build_ms_max": builds[-1], "frozen_objects": frozen}
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--history", metavar="FILE", help="a JSON Lines history (default: generate one)")
@@ -155,6 +232,10 @@ def main(argv: list[str] | None = None) -> int:
                    help=f"cache sizes to replay, comma-separated (default {','.join(map(str, DEFAULT_SIZES))})")
     p.add_argument("--store", help="measure what kept aggregates cost on this loaded store instead")
     p.add_argument("--sample", type=int, default=20_000, help="aggregates to build with --store (default 20,000)")
+    p.add_argument("--churn", type=int, metavar="N",
+                   help="with --store: build 2 × N aggregates through a cache of --cache, the heap frozen once, "
+                        "then also refrozen every second, and time every pass of the cyclic collector")
+    p.add_argument("--cache", type=int, help="aggregates kept by --churn (default serve's, 20,000)")
     p.add_argument("--json", action="store_true", help="print the results as JSON")
     args = p.parse_args(argv)
     try:
@@ -163,6 +244,30 @@ def main(argv: list[str] | None = None) -> int:
         p.error(f"--sizes: {args.sizes!r} is not a comma-separated list of whole numbers")
     if any(s < 0 for s in sizes) or args.enterprises < 1 or args.sample < 1:
         p.error("--sizes must be 0 or more, --enterprises and --sample 1 or more")
+    if (args.churn is not None or args.cache is not None) and not args.store:
+        p.error("--churn and --cache measure a loaded store: name it with --store")
+    if args.churn is not None and args.churn < 1 or args.cache is not None and args.cache < 1:
+        p.error("--churn and --cache must be 1 or more")
+    if args.store and args.churn:
+        from infra.store import StoreError
+        from services.ledger import AGGREGATE_CACHE
+
+        try:
+            result = churn(args.store, args.churn, args.cache or AGGREGATE_CACHE)
+        except (StoreError, ValueError) as e:
+            p.error(f"--store: {e}")
+        if args.json:
+            print(json.dumps(result))
+            return 0
+        print(f"{args.churn:,} aggregates each way built one at a time, the last {result['cache']:,} kept "
+              f"({result['store']})")
+        print(f"{'':>26}  {'full passes':>11}  {'longest':>9}  {'collector':>10}  {'build p99':>9}  {'longest':>9}")
+        for way, label in (("frozen_once", "heap frozen once"), ("refrozen", "refrozen every second")):
+            w = result[way]
+            print(f"{label:>26}  {w['full_passes']:>11,}  {w['any_pass_ms_max']:>6.0f} ms  "
+                  f"{w['collector_ms_total']:>7.0f} ms  {w['build_ms_p99']:>6.1f} ms  {w['build_ms_max']:>6.0f} ms")
+        print(f"time in the collector, refrozen / frozen once: {result['collector_ratio']:.2f}×")
+        return 0
     if args.store:
         from infra.store import StoreError
 

@@ -31,7 +31,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from infra.heap import freeze_heap
+from infra.heap import freeze_heap, keep_frozen
 from infra.nats import (
     URL_FILE,
     EmbeddedNats,
@@ -298,6 +298,7 @@ class Server:
         self.streaming = asyncio.Event()  # the stream and buckets exist: relay and projector run
         self._tasks: list[asyncio.Task[Any]] = []
         self._provisioning: asyncio.Task[None] | None = None  # set-up retried while JetStream is away
+        self._refreezing: asyncio.Task[None] | None = None  # infra.heap.keep_frozen, once ready
         self._stop = asyncio.Event()
         self._force = asyncio.Event()
         self.forced = False
@@ -361,6 +362,8 @@ class Server:
         else:  # relay and projector start when JetStream answers; the commands are in the store meanwhile
             self._provisioning = asyncio.create_task(self._provision_later(), name="provision")
         freeze_heap()  # what a ready process holds: the collector's full passes no longer pause on it
+        # and, every second, what it has come to hold since (the aggregates its cache keeps)
+        self._refreezing = asyncio.create_task(keep_frozen(), name="refreeze")
         self.ready.set()
 
     async def _provision(self, timeout: float, attempt: int, pause: float | None = None) -> bool:
@@ -426,7 +429,7 @@ class Server:
 
     async def shutdown(self, timeout: float = 60.0) -> None:
         """Drain: no new commands, finish those in flight, publish and project everything."""
-        await self._stop_provisioning()
+        await self._stop_background()
         if self.service:
             await self.service.stop(timeout)
         head = await asyncio.to_thread(self.ledger.max_position)
@@ -476,10 +479,12 @@ class Server:
                 raise TimeoutError(f"relay did not reach position {head}")
             await asyncio.sleep(0.05)
 
-    async def _stop_provisioning(self) -> None:
-        if self._provisioning is not None and not self._provisioning.done():
-            self._provisioning.cancel()
-            await asyncio.gather(self._provisioning, return_exceptions=True)
+    async def _stop_background(self) -> None:
+        """Cancel what runs beside the components: the set-up retried, the heap refrozen."""
+        for task in (self._provisioning, self._refreezing):
+            if task is not None and not task.done():
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
 
     async def _close_nats(self) -> None:
         """Close the connection; a bus already gone is said in one line, not a traceback."""
@@ -492,7 +497,7 @@ class Server:
 
     async def _abandon_start(self) -> None:
         """A signal (or a failure) came before the service was ready: undo what started."""
-        await self._stop_provisioning()
+        await self._stop_background()
         if self.service is not None:
             try:
                 await self.service.stop(5)

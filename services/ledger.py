@@ -134,6 +134,39 @@ _refs_encoder = msgspec.json.Encoder()
 _refs_decoder = msgspec.json.Decoder(list[EventRef])
 
 
+def as_refusal(e: BaseException) -> Any:
+    """``e``, a refusal kept as a value (a batch's answer to one of its commands), without the
+    tracebacks of it and of the exceptions it was raised from.  Kept with them, each refusal
+    held a cycle (its traceback's frames hold the batch's results, which hold it) that only
+    the cyclic collector frees: 13 objects of garbage per refusal, and once such garbage
+    reaches the old generation, a serving process that refreezes its heap every second
+    (``infra.heap.refreeze``) would keep it for good.  Nobody reads a refusal's frames: it is
+    answered by its code, rule, field and message.
+
+    >>> import gc
+    >>> def refuse():
+    ...     results = []
+    ...     try:
+    ...         raise RuleViolation("identity", "register.exists", "already registered", field="uscc")
+    ...     except RuleViolation as e:
+    ...         results.append(as_refusal(e))
+    ...     return results
+    >>> _ = gc.collect()
+    >>> kept = refuse()
+    >>> gc.collect()  # nothing left for the cyclic collector
+    0
+    >>> refuse()[0].code, refuse()[0].__traceback__
+    ('register.exists', None)
+    """
+    seen: set[int] = set()
+    x: BaseException | None = e
+    while x is not None and id(x) not in seen:
+        seen.add(id(x))
+        x.__traceback__ = None
+        x = x.__cause__ or x.__context__
+    return e
+
+
 @lru_cache(maxsize=4096)
 def journal_id(command_id: str) -> UUID:
     """The aggregate id a :class:`HandledCommand` (an old store's journal entry) had."""
@@ -601,7 +634,7 @@ class Ledger(Application[UUID]):
                     events, outcome, journal = self._record_of(cmd, digest, aggregates)
                 except (LedgerError, c.InputError) as e:
                     unconfirmed.append(self._unconfirmed(cmd))
-                    results.append((cmd, e))  # type: ignore[arg-type]
+                    results.append((cmd, as_refusal(e)))
                     continue
                 except STORE_UNAVAILABLE:
                     raise
@@ -664,7 +697,7 @@ class Ledger(Application[UUID]):
         try:
             return self.handle(cmd)
         except (LedgerError, c.InputError) as e:
-            return e  # type: ignore[return-value]
+            return as_refusal(e)  # type: ignore[no-any-return]
         except STORE_UNAVAILABLE:
             raise
         except Exception as e:

@@ -195,6 +195,20 @@ def test_cache_replay_and_cost_of_kept_aggregates(tmp_path: Path) -> None:
     proc = subprocess.run(script + ["--store", str(tmp_path / "none.db")], capture_output=True, text=True,
                           timeout=60, cwd=ROOT)
     assert proc.returncode == 2 and "--store" in proc.stderr and not (tmp_path / "none.db").exists()
+    # churn: aggregates built one by one through a cache of 20, two ways, every collector pass timed
+    proc = subprocess.run(script + ["--store", str(store), "--churn", "60", "--cache", "20", "--json"],
+                          capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    churned = json.loads(proc.stdout)
+    assert churned["cache"] == 20
+    for way in ("frozen_once", "refrozen"):
+        w = churned[way]
+        assert w["aggregates"] == 60 and w["full_passes"] >= 0 and w["frozen_objects"] > 0, w
+        assert 0 <= w["build_ms_p50"] <= w["build_ms_p99"] <= w["build_ms_max"], w
+        assert w["full_pass_ms_max"] <= w["any_pass_ms_max"] <= w["collector_ms_total"] or not w["full_passes"], w
+    for args, says in ((["--churn", "60"], "--store"), (["--store", str(store), "--churn", "100000"], "needs")):
+        proc = subprocess.run(script + args, capture_output=True, text=True, timeout=60, cwd=ROOT)
+        assert proc.returncode == 2 and says in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
 
 
 def _assert_cpu(cores: dict[str, float], store: str, projector_child: bool = True) -> None:

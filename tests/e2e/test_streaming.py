@@ -441,6 +441,42 @@ def test_a_ready_serve_has_frozen_its_heap_and_still_collects_what_comes_after(l
     assert frozen > 10_000 and not traced and collected
 
 
+
+def test_a_serving_process_refreezes_what_it_comes_to_hold_and_stops_with_the_server(ledger: Ledger,
+                                                                                     nats_url: str) -> None:
+    """At national size a serving ledger's cache of enterprises churns, and the collector's
+    full passes traced every enterprise kept: 24-391 ms pauses every few thousand commands
+    (benchmarks/cache.py --churn).  Every second a ready serve moves what it has come to hold
+    out of their reach (``infra.heap.refreeze``): an enterprise its cache keeps after a
+    command soon is traced by no pass, and the refreezing ends with the server."""
+    import gc
+
+    from domain.enterprise import enterprise_id
+    from entrypoints.serve import Server
+
+    register = journey(0)[0]
+
+    async def go() -> tuple[bool, bool]:
+        gc.unfreeze()
+        server = Server(ledger, nats_url=nats_url, components=("service",))
+        try:
+            await server.start()
+            replies = await send_all(nats_url, [{**register, "command_id": "refreeze-0"}])
+            assert replies[0]["body"]["ok"], replies
+            kept = ledger._cache[enterprise_id(register["uscc"])]  # the aggregate the cache keeps (private)
+            deadline = time.monotonic() + 30
+            while any(o is kept for o in gc.get_objects()) and time.monotonic() < deadline:
+                await asyncio.sleep(0.2)
+            traced_later = any(o is kept for o in gc.get_objects())
+        finally:
+            await server.shutdown()
+            gc.unfreeze()
+        assert server._refreezing is not None
+        return traced_later, server._refreezing.done()
+
+    traced, stopped = asyncio.run(go())  # (without the refreezing it stays traced: nothing else freezes it)
+    assert not traced and stopped
+
 def _stat(pid: int | str) -> list[str]:
     """The fields of ``/proc/<pid>/stat`` after the command name (state, parent, ...);
     empty once the process is gone (Linux)."""
