@@ -571,7 +571,7 @@ def raw_write(ledger: Any, rm: Any, prefix: str) -> tuple[float, int]:
     query-only indexes dropped first and made at the end, a commit every 20,000 rows, plain
     ``executemany`` of one-row INSERTs.  Reading the rows back is not timed.  Returns the
     seconds and the rows written; the tables are dropped afterwards."""
-    from infra.readmodel import ReadModel
+    from infra.readmodel import ReadModel, index_sql
 
     raw = ReadModel(ledger, prefix=prefix)
     tables = [*rm._row_tables(), f"{rm.prefix}_audit", f"{rm.prefix}_stats"]
@@ -597,7 +597,7 @@ def raw_write(ledger: Any, rm: Any, prefix: str) -> tuple[float, int]:
     t0 = time.perf_counter()
     with raw._tx() as cur:
         for name, table, columns in query_only:
-            cur.execute(f"CREATE INDEX IF NOT EXISTS {name} ON {table} ({columns})")
+            cur.execute(index_sql(name, table, columns))
     seconds += time.perf_counter() - t0
     drop_read_model(raw)
     return seconds, written

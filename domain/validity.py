@@ -136,12 +136,24 @@ def _col(name: str) -> str:
     return name
 
 
+def approved_sql(status: str = "status") -> str:
+    """An approved application (a designation), as an SQL condition with its value written in,
+    not a parameter: :func:`valid_sql` and :func:`designated_sql` begin with it, and the read
+    model's index of pools is partial on it (``infra.readmodel``), which a planner uses only
+    where a query's condition holds the same term.
+
+    >>> approved_sql()
+    "status = 'approved'"
+    """
+    return f"{_col(status)} = '{APPROVED}'"
+
+
 def valid_sql(d: str, *, status: str = "status", valid_from: str = "valid_from", valid_until: str = "valid_until",
               revoked_on: str = "revoked_on", ended_on: str = "ended_on") -> tuple[str, tuple[str, ...]]:
     """:func:`valid_on` ``d`` as an SQL condition over a table's columns (named as the rule
     names them unless told), with its ``?`` parameters.  NULL dates compare as unknown,
     so a designation without ``valid_from`` or ``valid_until`` is not valid, as in Python."""
-    sql = (f"{_col(status)} = '{APPROVED}' AND {_col(valid_from)} <= ? AND {_col(valid_until)} > ? "
+    sql = (f"{approved_sql(status)} AND {_col(valid_from)} <= ? AND {_col(valid_until)} > ? "
            f"AND ({_col(revoked_on)} IS NULL OR {revoked_on} > ?) AND ({_col(ended_on)} IS NULL OR {ended_on} > ?)")
     return sql, (d, d, d, d)
 
@@ -208,7 +220,7 @@ def designated_sql(d: str, *, status: str = "status", approved_on: str = "approv
     >>> designated_sql("2016-12-31")
     ("status = 'approved' AND approved_on <= ?", ('2016-12-31',))
     """
-    return f"{_col(status)} = '{APPROVED}' AND {_col(approved_on)} <= ?", (d,)
+    return f"{approved_sql(status)} AND {_col(approved_on)} <= ?", (d,)
 
 
 def newly_sql(year: int, *, first_approved_on: str = "approved_on") -> tuple[str, tuple[str, ...]]:

@@ -30,7 +30,7 @@ from uuid import UUID
 
 import msgspec
 
-from domain.validity import designated_sql, first_approvals_sql, in_force_sql, newly_sql, valid_sql
+from domain.validity import approved_sql, designated_sql, first_approvals_sql, in_force_sql, newly_sql, valid_sql
 from infra.heap import relaxed_gc
 from infra.store import is_postgres, store_env
 from projections.audit import AuditEntry, audit_values, tier_of
@@ -126,6 +126,19 @@ def _columns(row_type: type[msgspec.Struct]) -> list[str]:
 def _version_columns(row_type: type[msgspec.Struct]) -> list[str]:
     """The columns of a version table: the row's but those not versioned, then ``until``."""
     return [c for c in _columns(row_type) if c not in UNVERSIONED] + ["until"]
+
+
+def index_sql(name: str, table: str, columns: str) -> str:
+    """The statement making a secondary index of :meth:`ReadModel._indexes`: ``columns``, and
+    where they end in ``WHERE …``, a partial index's condition.
+
+    >>> index_sql("t_a", "t", "a, b")
+    'CREATE INDEX IF NOT EXISTS t_a ON t (a, b)'
+    >>> index_sql("t_ok", "t", "a WHERE status = 'approved'")
+    "CREATE INDEX IF NOT EXISTS t_ok ON t (a) WHERE status = 'approved'"
+    """
+    cols, where, condition = columns.partition(" WHERE ")
+    return f"CREATE INDEX IF NOT EXISTS {name} ON {table} ({cols})" + (f" WHERE {condition}" if where else "")
 
 
 def inside_sql(region: str) -> tuple[str, list[str]]:
@@ -494,9 +507,10 @@ class ReadModel:
         with the projector's transaction.  Nor does the open of one in place take a write
         lock (SQLite: it queued behind the projector's commits)."""
         p = self.prefix
-        retired = (f"{p}_designations_v_tier",  # (tier, region): now _v_pools
-                   f"{p}_designations_v_on",  # (tier, region, since, until): now _v_pools
-                   f"{p}_designations_v_pool")  # without level, programme, key: now _v_pools
+        retired = (f"{p}_designations_v_tier",  # (tier, region): now _v_valid
+                   f"{p}_designations_v_on",  # (tier, region, since, until): now _v_valid
+                   f"{p}_designations_v_pool",  # without level, programme, key: now _v_valid
+                   f"{p}_designations_v_pools")  # every status: now _v_valid, the approved versions
         wanted = {f"{p}_checkpoints", f"{p}_audit", f"{p}_stats", *self._row_tables(), *self._indexes()}
         with self._tx(write=False) as cur:
             made = self._relations(cur)
@@ -536,7 +550,7 @@ class ReadModel:
                 if old in made:
                     cur.execute(f"DROP INDEX IF EXISTS {old}")
             for name, (table, columns, _) in self._indexes().items():
-                create(name, f"CREATE INDEX IF NOT EXISTS {name} ON {table} ({columns})")
+                create(name, index_sql(name, table, columns))
 
     def _relations(self, cur: Any) -> set[str]:
         """The names of the tables and indexes in the read model's database (on PostgreSQL, in
@@ -566,10 +580,14 @@ class ReadModel:
             # force and valid are read from the table (a province's tier has some five times as
             # many versions as rows in force on a date, and half of those are valid); with the
             # level, the programme and the key too, a page of the pool finds its keys, and the
-            # pool's size, in the index alone (ReadModel.pool_page)
-            f"{p}_designations_v_pools": (f"{p}_designations_v", "tier, region, uscc, application_id, since, until, "
-                                          "status, valid_from, valid_until, revoked_on, ended_on, level, programme, "
-                                          "key", True),
+            # pool's size, in the index alone (ReadModel.pool_page).  Partial: approved
+            # versions only, the only ones a pool or a count of designations reads (both
+            # conditions begin with approved_sql): 46,480 of Guangdong's 209,547 innovative
+            # versions on the national store, where the whole index made a page's keys read
+            # every one of them (87 ms on PostgreSQL; 17 ms partial)
+            f"{p}_designations_v_valid": (f"{p}_designations_v", "tier, region, uscc, application_id, since, until, "
+                                          "valid_from, valid_until, revoked_on, ended_on, level, programme, key "
+                                          f"WHERE {approved_sql()}", True),
             # every version in a region (the report's chart, ReadModel.versions): without it a
             # city's report walked all the versions in key order (3.2 s of a national store's
             # 3.6 s for Shenzhen; 1.3 s with it)
@@ -1034,7 +1052,7 @@ class ReadModel:
             with self._tx() as cur:
                 for name in query_only:
                     table, columns, _ = self._indexes()[name]
-                    cur.execute(f"CREATE INDEX IF NOT EXISTS {name} ON {table} ({columns})")
+                    cur.execute(index_sql(name, table, columns))
         self._vacuum()
         return folded
 
@@ -1101,7 +1119,7 @@ class ReadModel:
     def _on_keys(self, cur: Any, kind: str, as_of: str, *, where: str = "", params: tuple[Any, ...] = (),
                  region: str | None = None) -> list[str]:
         """The keys of the rows :meth:`on` answers with, in key order, and nothing else of
-        them: where an index covers ``where`` (the pool's, ``_v_pools``), read from the
+        them: where an index covers ``where`` (the pool's, ``_v_valid``), read from the
         index alone, a few bytes a row instead of the row's thirty columns."""
         table, _, key = self.tables[kind]
         conds, values = self._on_conditions(as_of, where, params, region)
