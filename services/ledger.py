@@ -49,7 +49,7 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, S
 from contextlib import contextmanager
 from datetime import date, datetime
 from functools import lru_cache
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 from uuid import UUID, uuid5
 
 import msgspec
@@ -134,7 +134,10 @@ _refs_encoder = msgspec.json.Encoder()
 _refs_decoder = msgspec.json.Decoder(list[EventRef])
 
 
-def as_refusal(e: BaseException) -> Any:
+_Refusal = TypeVar("_Refusal", bound=BaseException)
+
+
+def as_refusal(e: _Refusal) -> _Refusal:
     """``e``, a refusal kept as a value (a batch's answer to one of its commands), without the
     tracebacks of it and of the exceptions it was raised from.  Kept with them, each refusal
     held a cycle (its traceback's frames hold the batch's results, which hold it) that only
@@ -697,7 +700,7 @@ class Ledger(Application[UUID]):
         try:
             return self.handle(cmd)
         except (LedgerError, c.InputError) as e:
-            return as_refusal(e)  # type: ignore[no-any-return]
+            return as_refusal(e)  # type: ignore[return-value]
         except STORE_UNAVAILABLE:
             raise
         except Exception as e:

@@ -441,7 +441,6 @@ def test_a_ready_serve_has_frozen_its_heap_and_still_collects_what_comes_after(l
     assert frozen > 10_000 and not traced and collected
 
 
-
 def test_a_serving_process_refreezes_what_it_comes_to_hold_and_stops_with_the_server(ledger: Ledger,
                                                                                      nats_url: str) -> None:
     """At national size a serving ledger's cache of enterprises churns, and the collector's
@@ -476,6 +475,7 @@ def test_a_serving_process_refreezes_what_it_comes_to_hold_and_stops_with_the_se
 
     traced, stopped = asyncio.run(go())  # (without the refreezing it stays traced: nothing else freezes it)
     assert not traced and stopped
+
 
 def _stat(pid: int | str) -> list[str]:
     """The fields of ``/proc/<pid>/stat`` after the command name (state, parent, ...);
